@@ -1,0 +1,57 @@
+//! What the function translator and the trampoline builders need to know about the module.
+//!
+//! Built by the Cranelift driver (`cranelift/mod.rs`) from the parsed module; read by
+//! `translate/` and `trampolines.rs`. Target-neutral except for the pointer type.
+
+use cranelift_codegen::ir;
+use shared_types::metadata::{BoundsChecks, GlobalType, MemoryType, TableType};
+use shared_types::{ValType, VmOffsets};
+
+/// A function signature with owned value types.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FuncSig {
+    /// Parameters.
+    pub params: Vec<ValType>,
+    /// Results.
+    pub results: Vec<ValType>,
+}
+
+/// The module as the translator sees it. Index spaces count imports first.
+#[derive(Clone, Debug)]
+pub struct ModuleEnv {
+    /// vmctx layout for this module on this target.
+    pub offsets: VmOffsets,
+    /// Pointer type of the target (`I64` on aarch64 and x86_64).
+    pub pointer_type: ir::Type,
+    /// Function types by type index.
+    pub types: Vec<FuncSig>,
+    /// Type index of every function.
+    pub func_types: Vec<u32>,
+    /// Number of imported functions (they come first in `func_types`).
+    pub num_imported_funcs: u32,
+    /// Every table.
+    pub tables: Vec<TableType>,
+    /// Number of imported tables.
+    pub num_imported_tables: u32,
+    /// Every memory.
+    pub memories: Vec<MemoryType>,
+    /// Number of imported memories.
+    pub num_imported_memories: u32,
+    /// Every global's type.
+    pub globals: Vec<GlobalType>,
+    /// Number of imported globals.
+    pub num_imported_globals: u32,
+    /// How memory accesses are checked.
+    pub bounds_checks: BoundsChecks,
+}
+
+impl ModuleEnv {
+    /// Whether function `index` is imported.
+    pub fn is_imported_func(&self, index: u32) -> bool {
+        index < self.num_imported_funcs
+    }
+    /// Signature of function `index`.
+    pub fn func_sig(&self, index: u32) -> &FuncSig {
+        &self.types[self.func_types[index as usize] as usize]
+    }
+}
