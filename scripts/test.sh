@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Quick start, part 2: every test, on every executor this machine has.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+step() { echo; echo "== $*"; }
+
+step "shared-types depends on no code generator or parser"
+if cargo tree -p shared-types -e normal --prefix none | grep -Eq '^(cranelift|wasmparser|wasmtime|wast|wat) '; then
+    echo "shared-types pulls in a codegen or parser crate" >&2; exit 1
+fi
+
+step "no_std builds of shared-types and device-runtime"
+for t in thumbv7em-none-eabihf aarch64-unknown-none; do
+    cargo build -q -p shared-types -p device-runtime --target "$t"
+done
+
+step "tests on x86_64 (host simulation)"
+cargo test -q --workspace
+
+step "tests on aarch64 under qemu-aarch64"
+cargo test -q -p device-runtime -p tests --target aarch64-unknown-linux-gnu
+
+step "example end to end"
+scripts/example.sh
