@@ -45,6 +45,26 @@ pub enum InstantiateError {
     Other(String),
 }
 
+/// Why a module did not compile.
+#[derive(Clone, Debug)]
+pub enum CompileError {
+    /// The compiler refused the module (malformed or invalid): what `assert_invalid` and
+    /// `assert_malformed` expect.
+    Rejected(String),
+    /// The compiler accepted the module but the result is unusable (for instance the runtime
+    /// refuses the image): never an expected outcome.
+    Broken(String),
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompileError::Rejected(e) => write!(f, "rejected: {e}"),
+            CompileError::Broken(e) => write!(f, "accepted but unusable: {e}"),
+        }
+    }
+}
+
 /// Why a call failed.
 #[derive(Clone, Debug)]
 pub enum CallError {
@@ -62,7 +82,7 @@ pub trait Backend {
     /// An instance handle.
     type Instance: Clone;
     /// Compiles (and validates) a binary module.
-    fn compile(&mut self, wasm: &[u8]) -> Result<Self::Module, String>;
+    fn compile(&mut self, wasm: &[u8]) -> Result<Self::Module, CompileError>;
     /// Instantiates against everything registered so far.
     fn instantiate(&mut self, module: &Self::Module) -> Result<Self::Instance, InstantiateError>;
     /// Makes the exports of `instance` importable under module name `name`.
@@ -429,7 +449,10 @@ impl<B: Backend> Runner<B> {
                 };
                 match self.backend.compile(&wasm) {
                     Ok(_) => Err(format!("compiled, expected rejection {message:?}")),
-                    Err(_) => Ok(Pass::Plain),
+                    Err(CompileError::Rejected(_)) => Ok(Pass::Plain),
+                    Err(e @ CompileError::Broken(_)) => {
+                        Err(format!("expected rejection {message:?}, got {e}"))
+                    }
                 }
             }
             WastDirective::AssertUnlinkable {

@@ -6,7 +6,9 @@ pub mod expectations;
 pub mod harness;
 pub mod spec_runner;
 
-pub use harness::{Backend, CallError, FileReport, InstantiateError, Value, run_wast_file};
+pub use harness::{
+    Backend, CallError, CompileError, FileReport, InstantiateError, Value, run_wast_file,
+};
 
 /// The target the toolchain runs on in this process (the native architecture).
 pub fn native_target() -> shared_types::Target {

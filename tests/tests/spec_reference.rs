@@ -4,7 +4,7 @@
 //!
 //! `cargo test -p tests --test spec_reference`
 
-use tests::harness::{Backend, CallError, InstantiateError, SPECTEST_WAT, Value};
+use tests::harness::{Backend, CallError, CompileError, InstantiateError, SPECTEST_WAT, Value};
 use tests::spec_runner::{SpecConfig, main as spec_main};
 use wasmi::{Engine, Extern, ExternRef, Func, Instance, Linker, Module, Nullable, Store, Val};
 
@@ -106,8 +106,8 @@ impl Backend for Wasmi {
     type Module = Module;
     type Instance = Instance;
 
-    fn compile(&mut self, wasm: &[u8]) -> Result<Module, String> {
-        Module::new(&self.engine, wasm).map_err(|e| e.to_string())
+    fn compile(&mut self, wasm: &[u8]) -> Result<Module, CompileError> {
+        Module::new(&self.engine, wasm).map_err(|e| CompileError::Rejected(e.to_string()))
     }
 
     fn instantiate(&mut self, module: &Module) -> Result<Instance, InstantiateError> {
