@@ -231,9 +231,7 @@ mod tests {
                (import \"h\" \"f\" (func (type 0)))
                (func (type 0) f64.const 1 i32.const 2))",
         );
-        for conv in [CallConv::SystemV] {
-            compile_both(array_entry_trampoline(&env, 1, conv));
-            compile_both(wasm_to_array_trampoline(&env, 0, conv));
-        }
+        compile_both(array_entry_trampoline(&env, 1, CallConv::SystemV));
+        compile_both(wasm_to_array_trampoline(&env, 0, CallConv::SystemV));
     }
 }

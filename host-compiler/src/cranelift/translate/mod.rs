@@ -47,6 +47,8 @@
 
 mod calls;
 mod control;
+#[cfg(all(test, target_arch = "x86_64", target_os = "linux"))]
+mod jit_tests;
 mod memory;
 mod numeric;
 mod table;
@@ -104,7 +106,7 @@ pub fn translate_function(
     body: &FunctionBody<'_>,
     validator: &mut FuncValidator<ValidatorResources>,
 ) -> Result<ir::Function, CompileError> {
-    let body_offset = body.range().start as u64;
+    let body_offset = body.range().start;
     let type_index = *env
         .func_types
         .get(func_index as usize)
@@ -313,7 +315,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
         body: &FunctionBody<'_>,
         validator: &mut FuncValidator<ValidatorResources>,
     ) -> Result<(), CompileError> {
-        self.offset = body.range().start as u64;
+        self.offset = body.range().start;
         self.set_stack_limit();
         self.declare_params()?;
 

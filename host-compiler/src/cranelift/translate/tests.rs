@@ -63,14 +63,14 @@ fn global_type(g: &wasmparser::GlobalType) -> GlobalType {
 }
 
 /// Function bodies waiting for translation.
-type Bodies<'a> = Vec<(
+pub(crate) type Bodies<'a> = Vec<(
     u32,
     wasmparser::FunctionBody<'a>,
     wasmparser::FuncToValidate<wasmparser::ValidatorResources>,
 )>;
 
 /// Parses and validates (except bodies) a module, returning its environment and bodies.
-fn parse<'a>(wasm: &'a [u8]) -> (ModuleEnv, Bodies<'a>) {
+pub(crate) fn parse<'a>(wasm: &'a [u8]) -> (ModuleEnv, Bodies<'a>) {
     let mut env = ModuleEnv {
         offsets: VmOffsets::new(8, ModuleCounts::default()).unwrap(),
         pointer_type: ir::types::I64,
