@@ -75,13 +75,19 @@ impl CompileError {
     /// A validation error from wasmparser, attributed to `func_index` when inside a body.
     pub fn invalid(func_index: Option<u32>, err: &wasmparser::BinaryReaderError) -> Self {
         CompileError::Invalid {
-            location: Location { func_index, offset: err.offset() },
+            location: Location {
+                func_index,
+                offset: usize::try_from(err.offset()).unwrap_or(usize::MAX),
+            },
             message: err.message().to_string(),
         }
     }
 
     /// An unsupported feature at a location.
     pub fn unsupported(func_index: Option<u32>, offset: usize, feature: impl Into<String>) -> Self {
-        CompileError::Unsupported { location: Location { func_index, offset }, feature: feature.into() }
+        CompileError::Unsupported {
+            location: Location { func_index, offset },
+            feature: feature.into(),
+        }
     }
 }

@@ -4,17 +4,12 @@
 //! `translate/` and `trampolines.rs`. Target-neutral except for the pointer type.
 
 use cranelift_codegen::ir;
+use shared_types::VmOffsets;
 use shared_types::metadata::{BoundsChecks, GlobalType, MemoryType, TableType};
-use shared_types::{ValType, VmOffsets};
 
-/// A function signature with owned value types.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct FuncSig {
-    /// Parameters.
-    pub params: Vec<ValType>,
-    /// Results.
-    pub results: Vec<ValType>,
-}
+use crate::error::CompileError;
+pub use crate::module::FuncSig;
+use crate::module::ModuleInfo;
 
 /// The module as the translator sees it. Index spaces count imports first.
 #[derive(Clone, Debug)]
@@ -46,6 +41,35 @@ pub struct ModuleEnv {
 }
 
 impl ModuleEnv {
+    /// The environment of `module` for a target with `pointer_type`.
+    pub fn new(
+        module: &ModuleInfo<'_>,
+        pointer_type: ir::Type,
+        bounds_checks: BoundsChecks,
+    ) -> Result<ModuleEnv, CompileError> {
+        let offsets =
+            VmOffsets::new(pointer_type.bytes() as u8, module.counts()).ok_or_else(|| {
+                CompileError::Limit(format!(
+                    "more than {} entities of one kind",
+                    shared_types::vmoffsets::MAX_ENTITIES - 1
+                ))
+            })?;
+        Ok(ModuleEnv {
+            offsets,
+            pointer_type,
+            types: module.types.clone(),
+            func_types: module.func_types.clone(),
+            num_imported_funcs: module.num_imported_funcs,
+            tables: module.tables.clone(),
+            num_imported_tables: module.num_imported_tables,
+            memories: module.memories.clone(),
+            num_imported_memories: module.num_imported_memories,
+            globals: module.globals.clone(),
+            num_imported_globals: module.num_imported_globals,
+            bounds_checks,
+        })
+    }
+
     /// Whether function `index` is imported.
     pub fn is_imported_func(&self, index: u32) -> bool {
         index < self.num_imported_funcs

@@ -1,0 +1,191 @@
+//! End-to-end tests of the library pipeline: config, parse, compile, layout, image.
+
+use host_compiler::image::inspect;
+use host_compiler::{
+    BoundsChecks, CompileError, Compiler, CompilerConfig, OptLevel, Target, wat_or_wasm,
+};
+use shared_types::ImageHeader;
+use shared_types::metadata::{Metadata, NO_TRAMPOLINE};
+
+const TARGETS: [Target; 2] = [Target::Aarch64, Target::X86_64Sim];
+
+const SAMPLE: &str = r#"(module
+    (type $binop (func (param i32 i32) (result i32)))
+    (import "env" "log" (func $log (param i32)))
+    (import "env" "add" (func $host_add (type $binop)))
+    (memory (export "mem") 1)
+    (table 2 funcref)
+    (global $counter (mut i32) (i32.const 0))
+    (func $add (export "add") (type $binop)
+        local.get 0 local.get 1 i32.add)
+    (func $div (export "div") (param i64 i64) (result i64)
+        local.get 0 local.get 1 i64.div_s)
+    (func $fib (export "fib") (param i32) (result i32)
+        local.get 0 i32.const 2 i32.lt_u
+        if (result i32) local.get 0
+        else
+            local.get 0 i32.const 1 i32.sub call $fib
+            local.get 0 i32.const 2 i32.sub call $fib
+            i32.add
+        end)
+    (func $internal (param i32) (result i32)
+        local.get 0 call $log
+        global.get $counter i32.const 1 i32.add global.set $counter
+        local.get 0 i32.load offset=4
+        local.get 0 local.get 0 call $host_add i32.add)
+    (func $user (export "user") (param f64) (result i32)
+        local.get 0 i32.trunc_f64_s
+        call $internal)
+    (elem (i32.const 0) $add $fib)
+    (data (i32.const 16) "\01\02\03\04"))"#;
+
+fn compile(target: Target, wat: &str) -> Result<host_compiler::CompiledImage, CompileError> {
+    let wasm = wat_or_wasm(wat.as_bytes())?;
+    Compiler::new(CompilerConfig::for_target(target))?.compile(&wasm)
+}
+
+#[test]
+fn sample_compiles_for_both_targets_without_relocations() {
+    for target in TARGETS {
+        let image = compile(target, SAMPLE).unwrap_or_else(|e| panic!("{target}: {e}"));
+        let stats = image.stats;
+        assert_eq!(stats.relocations_left, 0);
+        assert_eq!(stats.functions, 5);
+        // add, div, fib, user are exported; add and fib are in the table.
+        assert_eq!(stats.array_trampolines, 4);
+        // Two imported function types: (i32) and (i32 i32) -> i32.
+        assert_eq!(stats.wasm_to_array_trampolines, 2);
+        // fib calls itself twice, user calls internal, and every trampoline calls its body.
+        assert!(stats.relocations_resolved >= 3 + 4, "{stats:?}");
+
+        let header = ImageHeader::parse(&image.bytes).unwrap();
+        header.verify_digest(&image.bytes).unwrap();
+        assert_eq!(header.target, target);
+        assert!(header.producer().starts_with("host-compiler "));
+        assert_eq!(header.text.0 % 64, 0);
+        assert_eq!(header.text.1 as usize, stats.text_bytes);
+        assert_eq!(header.metadata.1 as usize, stats.metadata_bytes);
+
+        let meta = Metadata::decode(header.metadata_bytes(&image.bytes)).unwrap();
+        meta.validate(header.text.1).unwrap();
+        assert_eq!(meta.counts.num_imported_funcs, 2);
+        assert_eq!(meta.functions.len(), 5);
+        let functions: Vec<_> = meta.functions.iter().collect();
+        // Bodies do not overlap and come in order.
+        for pair in functions.windows(2) {
+            assert!(pair[0].offset + pair[0].len <= pair[1].offset);
+        }
+        // $internal (index 5) does not escape.
+        assert_eq!(functions[3].array_trampoline, NO_TRAMPOLINE);
+        assert!(
+            functions
+                .iter()
+                .enumerate()
+                .all(|(i, f)| i == 3 || f.array_trampoline != NO_TRAMPOLINE)
+        );
+        // The trap table is sorted and holds at least the division traps of $div.
+        let traps: Vec<_> = meta.traps.iter().collect();
+        assert!(traps.windows(2).all(|w| w[0].offset < w[1].offset));
+        let div = functions[1];
+        assert!(
+            traps
+                .iter()
+                .any(|t| t.offset >= div.offset && t.offset < div.offset + div.len && t.code == 8),
+            "{target}: no divide-by-zero trap in $div: {traps:?}"
+        );
+
+        let summary = inspect(&image.bytes).unwrap();
+        assert_eq!(summary.functions.len(), 5);
+        assert_eq!(summary.relocations, 0);
+        assert_eq!(summary.exports.len(), 5);
+        assert!(summary.to_string().contains("functions (5)"));
+    }
+}
+
+#[test]
+fn config_errors() {
+    let err = Compiler::new(
+        CompilerConfig::for_target(Target::Aarch64).bounds_checks(BoundsChecks::GuardElided),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, CompileError::Config(ref m) if m.contains("MMU")),
+        "{err}"
+    );
+    for target in [
+        Target::CortexM4F,
+        Target::CortexM7,
+        Target::CortexM33,
+        Target::CortexM55,
+    ] {
+        let err = Compiler::new(CompilerConfig::for_target(target)).unwrap_err();
+        assert!(
+            matches!(err, CompileError::Unsupported { ref feature, .. } if feature.contains("Thumb-2")),
+            "{err}"
+        );
+    }
+    let err = Compiler::new(CompilerConfig::for_target(Target::X86_64Sim).threads(0)).unwrap_err();
+    assert!(matches!(err, CompileError::Config(_)), "{err}");
+    let c = Compiler::new(CompilerConfig::for_target(Target::X86_64Sim).opt_level(OptLevel::None))
+        .unwrap();
+    assert_eq!(c.target(), Target::X86_64Sim);
+}
+
+#[test]
+fn wat_errors_and_malformed_binaries() {
+    assert!(matches!(
+        wat_or_wasm(b"(module (func"),
+        Err(CompileError::Wat(_))
+    ));
+    let c = Compiler::new(CompilerConfig::for_target(Target::Aarch64)).unwrap();
+    let err = c.compile(b"\0asm\x01\0\0\0\x05\x03\x01").unwrap_err();
+    assert!(
+        matches!(err, CompileError::Invalid { location, .. } if location.func_index.is_none()),
+        "{err}"
+    );
+}
+
+#[test]
+fn type_error_in_a_body_names_the_function_and_offset() {
+    // Functions 0 and 1 are imported; body 1 (function 3) adds an i64 to an i32.
+    let wasm = wat::parse_str(
+        r#"(module
+            (import "a" "b" (func))
+            (import "a" "c" (func))
+            (func $ok (result i32) i32.const 1)
+            (func $bad (result i32) i32.const 1 i64.const 2 i32.add)
+            (func $ok2))"#,
+    )
+    .unwrap();
+    // Offset of the `i32.add` (0x6a) in the second body: after `i32.const 1 i64.const 2`.
+    let body = wasm
+        .windows(5)
+        .position(|w| w == [0x41, 0x01, 0x42, 0x02, 0x6a])
+        .unwrap();
+    let expected_offset = body + 4;
+    for target in TARGETS {
+        let c = Compiler::new(CompilerConfig::for_target(target)).unwrap();
+        let err = c.compile(&wasm).unwrap_err();
+        let CompileError::Invalid { location, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(location.func_index, Some(3), "{err}");
+        assert_eq!(location.offset, expected_offset, "{err}");
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_threads() {
+    let wasm = wat_or_wasm(SAMPLE.as_bytes()).unwrap();
+    for target in TARGETS {
+        let one = Compiler::new(CompilerConfig::for_target(target).threads(1))
+            .unwrap()
+            .compile(&wasm)
+            .unwrap();
+        let two = Compiler::new(CompilerConfig::for_target(target).threads(2))
+            .unwrap()
+            .compile(&wasm)
+            .unwrap();
+        assert_eq!(one.bytes, two.bytes, "{target}");
+    }
+}
