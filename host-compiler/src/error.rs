@@ -66,6 +66,14 @@ pub enum CompileError {
     /// The module exceeds a format limit (text over 4 GiB, too many entities, ...).
     #[error("limit exceeded: {0}")]
     Limit(String),
+    /// The target has no code generator in this build.
+    #[error("unsupported target {target}: {reason}")]
+    UnsupportedTarget {
+        /// The target.
+        target: shared_types::Target,
+        /// Why, and what would be needed.
+        reason: String,
+    },
     /// Invalid compiler configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
