@@ -1,1 +1,95 @@
+//! `no_std` runtime that verifies, loads, instantiates and runs relocation-free WebAssembly
+//! images produced by `host-compiler`.
+//!
+//! * `image`: header, digest (checked before anything else is decoded), metadata, target.
+//! * `vm`: vmctx layout, the store arena, instances, const expressions, libcalls, traps.
+//! * `arch`: the only assembly: entry/unwind per architecture (x86_64, AArch64; Thumb later).
+//! * [`platform`]: what a board provides (code memory, memory slots, arenas, fault hook);
+//!   feature `hosted` implements it on Linux.
+//! * The public API (wasmtime-like): [`Engine`], [`Module`], [`Store`], [`Linker`],
+//!   [`Instance`], [`Func`], [`TypedFunc`], [`Caller`], [`Memory`], [`Table`], [`Global`].
+//!
+//! No allocator is needed: stores lay everything out in a fixed arena, linkers hold a fixed
+//! number of definitions, host functions are zero-sized closures or plain function pointers.
+//! Every failure is a typed [`Error`]; no input image and no misuse of the API panics.
+//!
+//! Features: `hosted` (Linux platform; implies `std`), `std`.
 
+#![no_std]
+#![deny(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod api;
+mod arch;
+mod error;
+mod image;
+pub mod platform;
+mod vm;
+
+pub use api::engine::{Engine, EngineConfig};
+pub use api::externals::{Extern, Global, GlobalType, Memory, MemoryType, Table, TableType};
+pub use api::func::{
+    Caller, Func, HostFn, HostReturn, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmTy, WithCaller,
+};
+pub use api::instance::Instance;
+pub use api::linker::{LINKER_CAPACITY, LINKER_NAME_CAPACITY, Linker};
+pub use api::module::{ExportDesc, ImportDesc, Module};
+pub use api::store::Store;
+pub use api::values::{ExternRef, FuncType, MAX_FUNC_ARITY, Val};
+pub use error::{ERROR_NAME_CAPACITY, Error, ErrorName, HostError, InstantiationError, LinkError, LoadError, Trap};
+pub use shared_types::metadata::{ExternKind, ImportKind};
+pub use shared_types::{Target, TrapCode, ValType};
+pub use vm::ValRaw;
+
+/// The target whose images this runtime executes (`None` on architectures without entry code).
+pub const NATIVE_TARGET: Option<Target> = arch::NATIVE_TARGET;
+
+/// Hooks for a board's exception handlers (the hosted platform uses them from its signal
+/// handler).
+pub mod fault {
+    use shared_types::TrapCode;
+
+    /// How to turn a fault into a trap: resume the interrupted context at `resume_at` with the
+    /// first two argument registers set to `arg0` and `arg1` (the architecture's unwind
+    /// routine, the innermost entry's jump buffer, and the trap code).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FaultRedirect {
+        /// Address to resume at.
+        pub resume_at: usize,
+        /// First argument register.
+        pub arg0: usize,
+        /// Second argument register.
+        pub arg1: usize,
+        /// The trap.
+        pub code: TrapCode,
+    }
+
+    /// For a fault at `pc`: the redirect if `pc` is a trap site of loaded wasm code and a wasm
+    /// call is active on this core; `None` for any other fault, which must not be turned into
+    /// a trap.
+    pub fn redirect_for(pc: usize) -> Option<FaultRedirect> {
+        let code = crate::vm::code_registry::trap_at(pc)?;
+        let jmpbuf = crate::vm::activation::current();
+        if jmpbuf.is_null() || !crate::arch::CAN_ENTER {
+            return None;
+        }
+        Some(FaultRedirect {
+            resume_at: crate::arch::unwind_address(),
+            arg0: jmpbuf as usize,
+            arg1: code.as_u8() as usize,
+            code,
+        })
+    }
+
+    /// Makes instruction fetch see newly written code in `[start, start + len)` (data cache
+    /// clean + instruction cache invalidate where the architecture needs it).
+    ///
+    /// # Safety
+    /// The range is mapped and readable.
+    pub unsafe fn sync_icache(start: *const u8, len: usize) {
+        // SAFETY: forwarded.
+        unsafe { crate::arch::sync_icache(start, len) }
+    }
+}

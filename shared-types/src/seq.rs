@@ -212,6 +212,12 @@ impl<'a, R: FixedRecord + 'a> FixedTable<'a, R> {
         FixedTable { bytes, _marker: PhantomData }
     }
 
+    /// The encoded records (for a runtime that must find them again without the table, e.g. a
+    /// fault handler looking up the trap table).
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     /// Whether the byte length is a whole number of records.
     pub fn check(&self) -> Result<(), SeqError> {
         if self.bytes.len() % R::SIZE == 0 { Ok(()) } else { Err(SeqError) }

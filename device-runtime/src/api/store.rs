@@ -1,0 +1,187 @@
+//! The store: owner of instances, memories, tables, globals and the embedder's data.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use crate::api::engine::Engine;
+use crate::error::Error;
+use crate::platform::{ArenaRegion, Platform};
+use crate::vm::store::{StoreInner, StoreLimits};
+
+/// Everything instantiated from modules borrowed for `'m`, plus embedder data `T`.
+///
+/// Without an allocator the store's records live in one arena that never moves: taken from the
+/// platform by [`Store::new`] (hosted: a lazily committed mapping of
+/// `EngineConfig::store_arena_size` bytes) or provided by the caller with
+/// [`Store::with_arena`] (a board's static buffer). Linear memories live in platform slots.
+/// Exhausting the arena is [`Error::ResourceLimit`].
+pub struct Store<'m, T> {
+    inner: Option<NonNull<StoreInner>>,
+    owned_arena: Option<ArenaRegion>,
+    platform: &'static dyn Platform,
+    data: T,
+    _marker: PhantomData<(&'m (), *mut ())>,
+}
+
+impl<T: core::fmt::Debug> core::fmt::Debug for Store<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Store")
+            .field("id", &self.id())
+            .field("data", &self.data)
+            .finish_non_exhaustive()
+    }
+}
+
+fn limits(engine: &Engine) -> StoreLimits {
+    StoreLimits {
+        max_wasm_stack: engine.config.max_wasm_stack,
+        memory_reservation: engine.config.memory_reservation,
+        memory_guard: engine.config.memory_guard,
+    }
+}
+
+impl<'m, T> Store<'m, T> {
+    /// A store with an arena from the engine's platform. If the platform cannot provide one,
+    /// the store is unusable and every operation on it returns [`Error::ResourceLimit`]; use
+    /// [`Store::try_new`] to see that error at once.
+    pub fn new(engine: &Engine, data: T) -> Self {
+        match Store::<T>::try_new_inner(engine) {
+            Ok((inner, region)) => Store {
+                inner: Some(inner),
+                owned_arena: Some(region),
+                platform: engine.config.platform,
+                data,
+                _marker: PhantomData,
+            },
+            Err(_) => Store {
+                inner: None,
+                owned_arena: None,
+                platform: engine.config.platform,
+                data,
+                _marker: PhantomData,
+            },
+        }
+    }
+
+    /// Like [`Store::new`], reporting a platform failure.
+    pub fn try_new(engine: &Engine, data: T) -> Result<Self, Error> {
+        let (inner, region) = Store::<T>::try_new_inner(engine)?;
+        Ok(Store {
+            inner: Some(inner),
+            owned_arena: Some(region),
+            platform: engine.config.platform,
+            data,
+            _marker: PhantomData,
+        })
+    }
+
+    fn try_new_inner(engine: &Engine) -> Result<(NonNull<StoreInner>, ArenaRegion), Error> {
+        let platform = engine.config.platform;
+        let region = platform
+            .arena_alloc(engine.config.store_arena_size)
+            .map_err(Error::Platform)?;
+        // SAFETY: the platform hands out a fresh region exclusively ours until `arena_free`,
+        // which happens in `Drop` after the last use.
+        match unsafe { StoreInner::create(region.base.as_ptr(), region.len, platform, limits(engine)) } {
+            Ok(inner) => Ok((inner, region)),
+            Err(e) => {
+                // SAFETY: nothing uses the region.
+                unsafe { platform.arena_free(region) };
+                Err(e)
+            }
+        }
+    }
+
+    /// A store over a caller-provided arena (for example a `static mut` buffer on a board).
+    pub fn with_arena(engine: &Engine, data: T, arena: &'m mut [u8]) -> Result<Self, Error> {
+        // SAFETY: the exclusive borrow lasts for 'm, which outlives the store.
+        let inner =
+            unsafe { StoreInner::create(arena.as_mut_ptr(), arena.len(), engine.config.platform, limits(engine)) }?;
+        Ok(Store {
+            inner: Some(inner),
+            owned_arena: None,
+            platform: engine.config.platform,
+            data,
+            _marker: PhantomData,
+        })
+    }
+
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The embedder's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+
+    /// Consumes the store and returns the data.
+    pub fn into_data(self) -> T
+    where
+        T: Default,
+    {
+        let mut s = self;
+        core::mem::take(&mut s.data)
+    }
+
+    /// Bytes left in the arena.
+    pub fn arena_remaining(&self) -> usize {
+        // SAFETY: the inner record lives as long as the store.
+        self.inner.map_or(0, |i| unsafe { (*i.as_ptr()).arena.remaining() })
+    }
+
+    /// Sets the fuel available to images compiled with fuel metering.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        let inner = self.inner_ptr()?;
+        // SAFETY: no wasm runs (we hold `&mut self`), so nothing else accesses the record.
+        unsafe { (*inner.as_ptr()).vm.fuel = i64::try_from(fuel).unwrap_or(i64::MAX) };
+        Ok(())
+    }
+
+    /// Remaining fuel.
+    pub fn get_fuel(&self) -> Result<u64, Error> {
+        let inner = self.inner_ptr()?;
+        // SAFETY: as in `set_fuel`.
+        Ok(unsafe { (*inner.as_ptr()).vm.fuel }.max(0) as u64)
+    }
+
+    pub(crate) fn inner_ptr(&self) -> Result<NonNull<StoreInner>, Error> {
+        self.inner.ok_or(Error::ResourceLimit { what: "store arena" })
+    }
+
+    /// The store's identity (0 for an unusable store).
+    pub(crate) fn id(&self) -> u64 {
+        // SAFETY: the inner record lives as long as the store.
+        self.inner.map_or(0, |i| unsafe { (*i.as_ptr()).id })
+    }
+
+    /// Checks that an item belongs to this store.
+    pub(crate) fn check(&self, store_id: u64) -> Result<NonNull<StoreInner>, Error> {
+        let inner = self.inner_ptr()?;
+        if self.id() != store_id {
+            return Err(Error::WrongStore);
+        }
+        Ok(inner)
+    }
+}
+
+impl<T> Drop for Store<'_, T> {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else { return };
+        // SAFETY: the record lives in the arena, which is still allocated.
+        let active = unsafe { !(*inner.as_ptr()).activation.is_null() };
+        if active {
+            // The store was moved out from under a running call (`mem::replace` through a
+            // `Caller`): wasm frames still use its arena and memories, so leak them.
+            return;
+        }
+        // SAFETY: no wasm of this store runs; handles cannot outlive the store's data in any
+        // way that is dereferenced without `&Store`, which no longer exists.
+        unsafe { (*inner.as_ptr()).free_memories() };
+        if let Some(region) = self.owned_arena.take() {
+            // SAFETY: the arena came from this platform and nothing uses it any more.
+            unsafe { self.platform.arena_free(region) };
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Architectures without entry code yet (Thumb): every call reports that it cannot run.
+
+use crate::vm::ValRaw;
+
+/// The native target of this runtime: none, this architecture cannot run images yet.
+pub const NATIVE_TARGET: Option<shared_types::Target> = None;
+
+/// Whether [`entry`] can run code on this architecture.
+pub const CAN_ENTER: bool = false;
+
+/// Placeholder context: nothing is ever saved into it.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct JmpBuf {
+    _unused: usize,
+}
+
+/// Never enters: this architecture has no entry code. Callers check [`CAN_ENTER`] first and
+/// return `Error::UnsupportedArch`; this function exists so the rest of the runtime builds.
+///
+/// # Safety
+/// None needed; it does nothing but report [`UNSUPPORTED_STATUS`].
+pub unsafe fn entry(
+    _jmpbuf: *mut JmpBuf,
+    _array_call: usize,
+    _callee_vmctx: *mut u8,
+    _caller_vmctx: *mut u8,
+    _values: *mut ValRaw,
+    _count: usize,
+) -> u32 {
+    UNSUPPORTED_STATUS
+}
+
+/// Status reported by [`entry`] on an architecture without entry code.
+pub const UNSUPPORTED_STATUS: u32 = u32::MAX;
+
+/// Never called: no wasm code runs on this architecture, so nothing can trap.
+///
+/// # Safety
+/// Must not be called; it halts.
+pub unsafe fn unwind(_jmpbuf: *const JmpBuf, _status: u32) -> ! {
+    #[allow(clippy::empty_loop, reason = "unreachable halt on an architecture that runs no wasm")]
+    loop {}
+}
+
+/// Flushes caches for new code: nothing can execute on this architecture yet.
+///
+/// # Safety
+/// None.
+pub unsafe fn sync_icache(_start: *const u8, _len: usize) {}
+
+/// No unwind routine exists on this architecture.
+pub fn unwind_address() -> usize {
+    0
+}

@@ -1,0 +1,139 @@
+//! Process-wide table of loaded text ranges and their trap tables, read by the fault hook.
+//!
+//! A fault handler cannot take locks, so the table is a fixed array of slots published with
+//! atomics: a slot is claimed (`FREE -> BUSY`), filled, then published (`READY`, release); the
+//! handler reads only `READY` slots (acquire). Unregistering reverses this. A module registers
+//! when its code is published and unregisters before its code memory is freed.
+
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+use shared_types::TrapCode;
+use shared_types::metadata::TrapEntry;
+use shared_types::seq::FixedTable;
+
+#[cfg(feature = "hosted")]
+const SLOTS: usize = 4096;
+#[cfg(not(feature = "hosted"))]
+const SLOTS: usize = 16;
+
+const FREE: u8 = 0;
+const BUSY: u8 = 1;
+const READY: u8 = 2;
+
+struct Slot {
+    state: AtomicU8,
+    start: AtomicUsize,
+    end: AtomicUsize,
+    traps: AtomicUsize,
+    traps_len: AtomicUsize,
+}
+
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            state: AtomicU8::new(FREE),
+            start: AtomicUsize::new(0),
+            end: AtomicUsize::new(0),
+            traps: AtomicUsize::new(0),
+            traps_len: AtomicUsize::new(0),
+        }
+    }
+}
+
+static REGISTRY: [Slot; SLOTS] = [const { Slot::new() }; SLOTS];
+
+/// A registration; give it back to [`unregister`] before the text or trap table goes away.
+#[derive(Debug)]
+pub struct Registration(usize);
+
+/// Registers text `[start, start + len)` with the encoded trap table `traps`.
+///
+/// # Safety
+/// `traps` stays valid and unchanged until [`unregister`] is called with the result.
+pub unsafe fn register(start: usize, len: usize, traps: &[u8]) -> Option<Registration> {
+    for (i, slot) in REGISTRY.iter().enumerate() {
+        if slot
+            .state
+            .compare_exchange(FREE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            slot.start.store(start, Ordering::Relaxed);
+            slot.end.store(start.saturating_add(len), Ordering::Relaxed);
+            slot.traps.store(traps.as_ptr() as usize, Ordering::Relaxed);
+            slot.traps_len.store(traps.len(), Ordering::Relaxed);
+            slot.state.store(READY, Ordering::Release);
+            return Some(Registration(i));
+        }
+    }
+    None
+}
+
+/// Removes a registration.
+pub fn unregister(registration: Registration) {
+    if let Some(slot) = REGISTRY.get(registration.0) {
+        slot.state.store(BUSY, Ordering::Release);
+        slot.start.store(0, Ordering::Relaxed);
+        slot.end.store(0, Ordering::Relaxed);
+        slot.state.store(FREE, Ordering::Release);
+    }
+}
+
+/// The trap code for a faulting `pc`, if `pc` is in registered text and listed in its trap
+/// table. Async-signal-safe: no locks, no allocation.
+pub fn trap_at(pc: usize) -> Option<TrapCode> {
+    for slot in REGISTRY.iter() {
+        if slot.state.load(Ordering::Acquire) != READY {
+            continue;
+        }
+        let start = slot.start.load(Ordering::Relaxed);
+        let end = slot.end.load(Ordering::Relaxed);
+        if pc < start || pc >= end {
+            continue;
+        }
+        let ptr = slot.traps.load(Ordering::Relaxed) as *const u8;
+        let len = slot.traps_len.load(Ordering::Relaxed);
+        let bytes: &[u8] = if len == 0 || ptr.is_null() {
+            &[]
+        } else {
+            // SAFETY: `register`'s caller keeps the table valid while the slot is READY.
+            unsafe { core::slice::from_raw_parts(ptr, len) }
+        };
+        let table = FixedTable::<TrapEntry>::from_bytes(bytes);
+        let offset = u32::try_from(pc - start).ok()?;
+        return table
+            .binary_search_by_key(&offset, |t| t.offset)
+            .and_then(|t| TrapCode::from_u8(t.code));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared_types::seq::FixedRecord;
+
+    #[test]
+    fn lookup_finds_registered_traps_only() {
+        let mut bytes = [0u8; 16];
+        TrapEntry {
+            offset: 4,
+            code: TrapCode::Unreachable.as_u8(),
+        }
+        .encode(&mut bytes[0..8]);
+        TrapEntry {
+            offset: 9,
+            code: TrapCode::IntegerDivisionByZero.as_u8(),
+        }
+        .encode(&mut bytes[8..16]);
+        let text = [0u8; 32];
+        let start = text.as_ptr() as usize;
+        // SAFETY: `bytes` outlives the registration.
+        let reg = unsafe { register(start, text.len(), &bytes) }.unwrap();
+        assert_eq!(trap_at(start + 4), Some(TrapCode::Unreachable));
+        assert_eq!(trap_at(start + 9), Some(TrapCode::IntegerDivisionByZero));
+        assert_eq!(trap_at(start + 5), None);
+        assert_eq!(trap_at(start + 32), None);
+        unregister(reg);
+        assert_eq!(trap_at(start + 4), None);
+    }
+}

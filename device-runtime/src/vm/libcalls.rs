@@ -1,0 +1,256 @@
+//! The runtime helpers compiled code calls through the vmctx, in [`Libcall`] table order and
+//! with exactly the C signatures documented in `shared_types::libcall`.
+//!
+//! Each helper receives the calling instance's vmctx first; from it the instance record and
+//! store are found (`vmctx + 2P`). Helpers that can fail return 0 or a [`TrapCode`] byte and the
+//! compiled code then calls [`Libcall::Trap`]; only `Trap` unwinds.
+//!
+//! [`Libcall`]: shared_types::Libcall
+//! [`Libcall::Trap`]: shared_types::Libcall::Trap
+
+use shared_types::TrapCode;
+
+use crate::vm::instance::{InstanceRecord, from_vmctx};
+use crate::vm::ops;
+
+/// The libcall table; `vmctx + P` points here. Field `i` is `Libcall` number `i`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VMLibcalls {
+    /// `Libcall::Trap`.
+    pub trap: unsafe extern "C" fn(*mut u8, u32) -> !,
+    /// `Libcall::MemoryGrow`.
+    pub memory_grow: unsafe extern "C" fn(*mut u8, u32, u64) -> u64,
+    /// `Libcall::MemoryFill`.
+    pub memory_fill: unsafe extern "C" fn(*mut u8, u32, u64, u32, u64) -> u32,
+    /// `Libcall::MemoryCopy`.
+    pub memory_copy: unsafe extern "C" fn(*mut u8, u32, u64, u32, u64, u64) -> u32,
+    /// `Libcall::MemoryInit`.
+    pub memory_init: unsafe extern "C" fn(*mut u8, u32, u32, u64, u32, u32) -> u32,
+    /// `Libcall::DataDrop`.
+    pub data_drop: unsafe extern "C" fn(*mut u8, u32),
+    /// `Libcall::TableGrow`.
+    pub table_grow: unsafe extern "C" fn(*mut u8, u32, usize, u32) -> u32,
+    /// `Libcall::TableFill`.
+    pub table_fill: unsafe extern "C" fn(*mut u8, u32, u32, usize, u32) -> u32,
+    /// `Libcall::TableCopy`.
+    pub table_copy: unsafe extern "C" fn(*mut u8, u32, u32, u32, u32, u32) -> u32,
+    /// `Libcall::TableInit`.
+    pub table_init: unsafe extern "C" fn(*mut u8, u32, u32, u32, u32, u32) -> u32,
+    /// `Libcall::ElemDrop`.
+    pub elem_drop: unsafe extern "C" fn(*mut u8, u32),
+}
+
+/// The one libcall table every vmctx points at.
+pub static LIBCALLS: VMLibcalls = VMLibcalls {
+    trap,
+    memory_grow,
+    memory_fill,
+    memory_copy,
+    memory_init,
+    data_drop,
+    table_grow,
+    table_fill,
+    table_copy,
+    table_init,
+    elem_drop,
+};
+
+/// Status for a trap libcall given a byte that is no [`TrapCode`] (never 0, which means success).
+pub const INVALID_TRAP_STATUS: u32 = 0xFF;
+
+fn status(r: Result<(), TrapCode>) -> u32 {
+    match r {
+        Ok(()) => 0,
+        Err(code) => code.as_u8() as u32,
+    }
+}
+
+/// # Safety
+/// Called by compiled code with its own vmctx, inside an entry.
+unsafe fn instance<'a>(vmctx: *mut u8) -> &'a InstanceRecord {
+    // SAFETY: compiled code passes the vmctx of its live instance.
+    unsafe { from_vmctx(vmctx) }
+}
+
+/// `fn(vmctx, code: u32) -> !`: unwinds to the innermost entry with `code`.
+///
+/// # Safety
+/// Called by compiled code of a live instance, inside an entry (wasm code runs only there).
+unsafe extern "C" fn trap(vmctx: *mut u8, code: u32) -> ! {
+    let code = if TrapCode::from_u8(code.min(255) as u8).is_some() && code <= 255 {
+        code
+    } else {
+        INVALID_TRAP_STATUS
+    };
+    // SAFETY: see the function contract.
+    let store = unsafe { instance(vmctx).store };
+    // SAFETY: the store outlives its instances; `activation` is set by every entry.
+    let jmpbuf = unsafe { (*store).activation };
+    if jmpbuf.is_null() {
+        // Unreachable by construction: compiled code only runs inside an entry, and there is
+        // no caller to return to. Halt rather than continue with corrupted control flow.
+        #[allow(clippy::empty_loop, reason = "no context to return to")]
+        loop {}
+    }
+    // SAFETY: the jump buffer belongs to the innermost live entry of this store on this
+    // thread; the frames above it are wasm frames and this helper's, which owns nothing.
+    unsafe { crate::arch::unwind(jmpbuf, code) }
+}
+
+/// `fn(vmctx, mem, delta_pages: u64) -> u64`: old size in pages or `u64::MAX`.
+///
+/// # Safety
+/// Called by compiled code with its own vmctx.
+unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> u64 {
+    // SAFETY: see the function contract.
+    let inst = unsafe { instance(vmctx) };
+    let Some(m) = inst.memory(mem) else { return u64::MAX };
+    // SAFETY: the store and its records are live; no Rust slice of the memory exists while
+    // wasm runs.
+    unsafe { ops::memory_grow((*inst.store).platform, m, delta) }.unwrap_or(u64::MAX)
+}
+
+/// `fn(vmctx, mem, dst: u64, value: u32, len: u64) -> u32`.
+///
+/// # Safety
+/// Called by compiled code with its own vmctx.
+unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, value: u32, len: u64) -> u32 {
+    // SAFETY: see the function contract.
+    let inst = unsafe { instance(vmctx) };
+    let Some(m) = inst.memory(mem) else {
+        return TrapCode::MemoryOutOfBounds.as_u8() as u32;
+    };
+    // SAFETY: a live record.
+    status(unsafe { ops::memory_fill(m, dst, value as u8, len) })
+}
+
+/// `fn(vmctx, dst_mem, dst: u64, src_mem, src: u64, len: u64) -> u32`.
+///
+/// # Safety
+/// Called by compiled code with its own vmctx.
+unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) -> u32 {
+    // SAFETY: see the function contract.
+    let inst = unsafe { instance(vmctx) };
+    let (Some(d), Some(s)) = (inst.memory(dst_mem), inst.memory(src_mem)) else {
+        return TrapCode::MemoryOutOfBounds.as_u8() as u32;
+    };
+    // SAFETY: live records.
+    status(unsafe { ops::memory_copy(d, dst, s, src, len) })
+}
+
+/// `fn(vmctx, mem, data, dst: u64, src: u32, len: u32) -> u32`.
+///
+/// # Safety
+/// Called by compiled code with its own vmctx.
+unsafe extern "C" fn memory_init(vmctx: *mut u8, mem: u32, data: u32, dst: u64, src: u32, len: u32) -> u32 {
+    // SAFETY: see the function contract.
+    let inst = unsafe { instance(vmctx) };
+    let (Some(m), Some(seg)) = (inst.memory(mem), inst.data_segment(data)) else {
+        return TrapCode::MemoryOutOfBounds.as_u8() as u32;
+    };
+    // SAFETY: a live record; segment bytes borrow the image, which outlives the store.
+    status(unsafe { ops::memory_init(m, seg, dst, src as u64, len as u64) })
+}
+
+/// `fn(vmctx, data)`.
+///
+/// # Safety
+/// Called by compiled code with its own vmctx.
+unsafe extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
+    // SAFETY: see the function contract.
+    unsafe { instance(vmctx) }.drop_data(data);
+}
+
+/// `fn(vmctx, table, init: usize, delta: u32) -> u32`: old size or `u32::MAX`.
+///
+/// # Safety
+/// Called by compiled code with its own vmctx; `init` is a valid element for the table.
+unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, init: usize, delta: u32) -> u32 {
+    // SAFETY: see the function contract.
+    let inst = unsafe { instance(vmctx) };
+    let Some(t) = inst.table(table) else { return u32::MAX };
+    // SAFETY: the store is live and its arena not otherwise borrowed while wasm runs.
+    unsafe { ops::table_grow(&mut (*inst.store).arena, t, init, delta) }.unwrap_or(u32::MAX)
+}
+
+/// `fn(vmctx, table, dst, value: usize, len) -> u32`.
+///
+/// # Safety
+/// Called by compiled code with its own vmctx; `value` is a valid element for the table.
+unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: usize, len: u32) -> u32 {
+    // SAFETY: see the function contract.
+    let inst = unsafe { instance(vmctx) };
+    let Some(t) = inst.table(table) else {
+        return TrapCode::TableOutOfBounds.as_u8() as u32;
+    };
+    // SAFETY: a live record.
+    status(unsafe { ops::table_fill(t, dst, value, len) })
+}
+
+/// `fn(vmctx, dst_table, src_table, dst, src, len) -> u32`.
+///
+/// # Safety
+/// Called by compiled code with its own vmctx.
+unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, src_table: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: see the function contract.
+    let inst = unsafe { instance(vmctx) };
+    let (Some(d), Some(s)) = (inst.table(dst_table), inst.table(src_table)) else {
+        return TrapCode::TableOutOfBounds.as_u8() as u32;
+    };
+    // SAFETY: live records.
+    status(unsafe { ops::table_copy(d, s, dst, src, len) })
+}
+
+/// `fn(vmctx, table, elem, dst, src, len) -> u32`.
+///
+/// # Safety
+/// Called by compiled code with its own vmctx.
+unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: see the function contract.
+    let inst = unsafe { instance(vmctx) };
+    let (Some(t), Some(seg)) = (inst.table(table), inst.elem_segment(elem)) else {
+        return TrapCode::TableOutOfBounds.as_u8() as u32;
+    };
+    // SAFETY: a live record; segment items are elements of this store.
+    status(unsafe { ops::table_init(t, seg, dst, src, len) })
+}
+
+/// `fn(vmctx, elem)`.
+///
+/// # Safety
+/// Called by compiled code with its own vmctx.
+unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
+    // SAFETY: see the function contract.
+    unsafe { instance(vmctx) }.drop_elem(elem);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+    use shared_types::Libcall;
+
+    #[test]
+    fn table_matches_libcall_order() {
+        let p = size_of::<usize>() as u32;
+        let fields = [
+            (Libcall::Trap, offset_of!(VMLibcalls, trap)),
+            (Libcall::MemoryGrow, offset_of!(VMLibcalls, memory_grow)),
+            (Libcall::MemoryFill, offset_of!(VMLibcalls, memory_fill)),
+            (Libcall::MemoryCopy, offset_of!(VMLibcalls, memory_copy)),
+            (Libcall::MemoryInit, offset_of!(VMLibcalls, memory_init)),
+            (Libcall::DataDrop, offset_of!(VMLibcalls, data_drop)),
+            (Libcall::TableGrow, offset_of!(VMLibcalls, table_grow)),
+            (Libcall::TableFill, offset_of!(VMLibcalls, table_fill)),
+            (Libcall::TableCopy, offset_of!(VMLibcalls, table_copy)),
+            (Libcall::TableInit, offset_of!(VMLibcalls, table_init)),
+            (Libcall::ElemDrop, offset_of!(VMLibcalls, elem_drop)),
+        ];
+        assert_eq!(fields.len(), Libcall::COUNT);
+        for (l, off) in fields {
+            assert_eq!(off as u32, l.table_offset(p), "{l:?}");
+        }
+        assert_eq!(size_of::<VMLibcalls>(), Libcall::COUNT * p as usize);
+    }
+}
