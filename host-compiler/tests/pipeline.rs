@@ -99,6 +99,7 @@ fn sample_compiles_for_both_targets_without_relocations() {
         assert_eq!(summary.relocations, 0);
         assert_eq!(summary.exports.len(), 5);
         assert!(summary.to_string().contains("functions (5)"));
+        println!("{summary}");
     }
 }
 

@@ -23,12 +23,11 @@ fn modules(contents: &str) -> Vec<Vec<u8>> {
     };
     let mut out = Vec::new();
     for directive in wast.directives {
-        if let WastDirective::Module(mut module) = directive {
-            if matches!(module, QuoteWat::Wat(_)) {
-                if let Ok(bytes) = module.encode() {
-                    out.push(bytes);
-                }
-            }
+        if let WastDirective::Module(mut module) = directive
+            && matches!(module, QuoteWat::Wat(_))
+            && let Ok(bytes) = module.encode()
+        {
+            out.push(bytes);
         }
     }
     out

@@ -67,8 +67,9 @@ pub fn build_isa(config: &CompilerConfig) -> Result<OwnedTargetIsa, CompileError
         // Stack overflow is checked with `stack_limit` (a vmctx load); outline probestack
         // would emit a libcall relocation (and panics on AArch64).
         ("enable_probestack", "false"),
-        // Frame pointers let the runtime walk wasm frames, and x86_64 `return_call` needs them.
-        ("preserve_frame_pointers", "true"),
+        // x86_64 `return_call` needs frame pointers; AArch64 keeps frameless leaf functions
+        // (nothing walks wasm frames: traps unwind to the entry point's saved context).
+        ("preserve_frame_pointers", if config.target == Target::X86_64Sim { "true" } else { "false" }),
         // The image carries no unwind tables.
         ("unwind_info", "false"),
     ] {
