@@ -31,6 +31,15 @@
 //!   ends in a `trap` instruction. Traps Cranelift raises by itself (division, float-to-int,
 //!   stack limit) stay Cranelift traps; the driver lists them in the image trap table.
 //!
+//! # Requirements on the Cranelift settings
+//!
+//! * `enable_multi_ret_implicit_sret = true`: wasm functions may return more values than fit
+//!   in return registers (already 9 `i64` results exceed them on aarch64 and x86_64); with the
+//!   setting Cranelift returns the rest through an implicit return area, otherwise it refuses
+//!   the function.
+//! * x86_64 needs `has_sse41` so `ceil`/`floor`/`trunc`/`nearest` are instructions, not
+//!   libcalls (which would be relocations).
+//!
 //! # Unreachable code
 //!
 //! After `br`, `br_table`, `return` and `unreachable` the rest of the enclosing block is dead:

@@ -16,8 +16,8 @@ use crate::error::CompileError;
 use types::{I32, I64};
 
 impl FuncTranslator<'_, '_> {
-    /// The `VMTableDefinition` of `table` as (base pointer, constant offset).
-    fn table_definition(&mut self, table: u32) -> Result<(Value, i32), CompileError> {
+    /// Refuses tables this translator cannot access (table64).
+    fn check_table(&self, table: u32) -> Result<(), CompileError> {
         let ty = self
             .env
             .tables
@@ -26,6 +26,12 @@ impl FuncTranslator<'_, '_> {
         if ty.index64 {
             return Err(self.unsupported("table64"));
         }
+        Ok(())
+    }
+
+    /// The `VMTableDefinition` of `table` as (base pointer, constant offset).
+    fn table_definition(&mut self, table: u32) -> Result<(Value, i32), CompileError> {
+        self.check_table(table)?;
         let offsets = self.env.offsets;
         Ok(if table < self.env.num_imported_tables {
             let ptr = self.ptr();
@@ -129,14 +135,14 @@ impl FuncTranslator<'_, '_> {
                 self.push(length);
             }
             O::TableGrow { table } => {
-                self.table_definition(*table)?;
+                self.check_table(*table)?;
                 let (init, delta) = self.pop2()?;
                 let table = self.table_index_const(*table);
                 let old = self.call_libcall(Libcall::TableGrow, &[table, init, delta])?;
                 self.push(old);
             }
             O::TableFill { table } => {
-                self.table_definition(*table)?;
+                self.check_table(*table)?;
                 let (dst, value, len) = self.pop3()?;
                 let table = self.table_index_const(*table);
                 let status = self.call_libcall(Libcall::TableFill, &[table, dst, value, len])?;
@@ -146,8 +152,8 @@ impl FuncTranslator<'_, '_> {
                 dst_table,
                 src_table,
             } => {
-                self.table_definition(*dst_table)?;
-                self.table_definition(*src_table)?;
+                self.check_table(*dst_table)?;
+                self.check_table(*src_table)?;
                 let (dst, src, len) = self.pop3()?;
                 let dst_table = self.table_index_const(*dst_table);
                 let src_table = self.table_index_const(*src_table);
@@ -156,7 +162,7 @@ impl FuncTranslator<'_, '_> {
                 self.trap_if_status(status);
             }
             O::TableInit { elem_index, table } => {
-                self.table_definition(*table)?;
+                self.check_table(*table)?;
                 let (dst, src, len) = self.pop3()?;
                 let table = self.table_index_const(*table);
                 let elem = self.table_index_const(*elem_index);
