@@ -53,8 +53,9 @@
 //! 5. **Trap sites become text-relative** (piece offset + offset within the piece) and the trap
 //!    table is sorted by offset with duplicates removed, as the runtime binary-searches it.
 //!
-//! x86_64 has no veneers (+/-2 GiB covers any text the 32-bit offsets of the format allow), so
-//! padding tests that force veneers only make sense on AArch64.
+//! x86_64 has no veneers (`call rel32` already reaches +/-2 GiB), so padding tests that force
+//! veneers only make sense on AArch64. Neither reaches further than 2 GiB, so the text is
+//! limited to 2 GiB (checked before each append, since the builder panics past it).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -171,8 +172,9 @@ impl Layout {
     }
 }
 
-/// Largest text the image format can describe (offsets are `u32`).
-const MAX_TEXT: u64 = u32::MAX as u64;
+/// Largest text laid out: the longest reach of any call or veneer is +/-2 GiB (x86_64
+/// `call rel32`, the AArch64 veneer's `PCRel32`), and Cranelift's builder panics beyond it.
+const MAX_TEXT: u64 = i32::MAX as u64;
 
 /// Lays out `pieces` in order with `builder`, which must have been created for exactly
 /// `pieces.len()` labels. When `pad_between_functions` is non-zero, that many zero bytes
@@ -183,6 +185,15 @@ pub fn lay_out<B: TextBuilder>(
     pieces: &[CompiledCode<B::RelocKind>],
     pad_between_functions: u32,
 ) -> Result<Layout, CompileError> {
+    let function_gaps = pieces
+        .windows(2)
+        .filter(|w| w.iter().all(|p| matches!(p.symbol, Symbol::Function(_))))
+        .count();
+    if pad_between_functions as u64 * function_gaps as u64 > MAX_TEXT {
+        return Err(CompileError::Limit(format!(
+            "{function_gaps} gaps of {pad_between_functions} bytes of padding exceed the 2 GiB text limit"
+        )));
+    }
     let labels: HashMap<Symbol, usize> = pieces
         .iter()
         .enumerate()
@@ -249,7 +260,7 @@ pub fn lay_out<B: TextBuilder>(
     }
     let text = builder.finish();
     if text.len() as u64 > MAX_TEXT {
-        return Err(CompileError::Limit("text section over 4 GiB".into()));
+        return Err(CompileError::Limit("text section over 2 GiB".into()));
     }
 
     traps.sort_by_key(|t| t.offset);
@@ -361,6 +372,15 @@ mod tests {
         let offsets: Vec<u32> = layout.traps.iter().map(|t| t.offset).collect();
         assert_eq!(offsets, vec![8, 112, 116]);
         assert_eq!(layout.overhead_bytes(), 2);
+    }
+
+    #[test]
+    fn padding_beyond_the_text_limit_is_an_error() {
+        let pieces: Vec<_> = (0..3)
+            .map(|i| piece(Symbol::Function(i), 8, vec![], vec![]))
+            .collect();
+        let err = lay_out(Flat::default(), &pieces, 1 << 30).unwrap_err();
+        assert!(matches!(err, CompileError::Limit(_)), "{err}");
     }
 
     #[test]
