@@ -69,7 +69,14 @@ pub fn build_isa(config: &CompilerConfig) -> Result<OwnedTargetIsa, CompileError
         ("enable_probestack", "false"),
         // x86_64 `return_call` needs frame pointers; AArch64 keeps frameless leaf functions
         // (nothing walks wasm frames: traps unwind to the entry point's saved context).
-        ("preserve_frame_pointers", if config.target == Target::X86_64Sim { "true" } else { "false" }),
+        (
+            "preserve_frame_pointers",
+            if config.target == Target::X86_64Sim {
+                "true"
+            } else {
+                "false"
+            },
+        ),
         // The image carries no unwind tables.
         ("unwind_info", "false"),
     ] {
