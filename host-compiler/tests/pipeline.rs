@@ -190,3 +190,32 @@ fn results_do_not_depend_on_threads() {
         assert_eq!(one.bytes, two.bytes, "{target}");
     }
 }
+
+#[test]
+fn simd_validates_but_is_unsupported() {
+    let wasm = wat::parse_str(
+        r#"(module (func) (func (param i32) (result i32)
+            local.get 0 i32x4.splat i32x4.extract_lane 1))"#,
+    )
+    .unwrap();
+    for target in TARGETS {
+        let err = Compiler::new(CompilerConfig::for_target(target))
+            .unwrap()
+            .compile(&wasm)
+            .unwrap_err();
+        let CompileError::Unsupported { location, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(location.func_index, Some(1), "{err}");
+    }
+}
+
+#[test]
+fn empty_module_compiles() {
+    for target in TARGETS {
+        let image = compile(target, "(module)").unwrap();
+        assert_eq!(image.stats.functions, 0);
+        let summary = inspect(&image.bytes).unwrap();
+        assert_eq!(summary.header.text.1, 0);
+    }
+}
