@@ -9,7 +9,9 @@ use common::compile;
 use device_runtime::*;
 
 fn instantiate<'m>(store: &mut Store<'m, ()>, module: &'m Module<'_>) -> Instance {
-    Linker::new(&Engine::default()).instantiate(store, module).expect("instantiate")
+    Linker::new(&Engine::default())
+        .instantiate(store, module)
+        .expect("instantiate")
 }
 
 #[test]
@@ -33,13 +35,20 @@ fn arithmetic_and_calls() {
     assert_eq!(sumsq.call(&mut store, (3, 4)).unwrap(), 25);
     let div = inst.get_func(&store, "f64").unwrap();
     let mut out = [Val::F64(0)];
-    div.call(&mut store, &[Val::from(1.0f64), Val::from(4.0f64)], &mut out).unwrap();
+    div.call(&mut store, &[Val::from(1.0f64), Val::from(4.0f64)], &mut out)
+        .unwrap();
     assert_eq!(out[0], Val::from(0.25f64));
     let i64f = inst.get_typed_func::<i64, i64, _>(&store, "i64").unwrap();
     assert_eq!(i64f.call(&mut store, 1 << 40).unwrap(), 1 << 41);
     // Wrong types are typed errors.
-    assert!(matches!(inst.get_typed_func::<i32, i32, _>(&store, "add"), Err(Error::TypeMismatch)));
-    assert!(matches!(div.call(&mut store, &[Val::I32(1), Val::I32(2)], &mut out), Err(Error::TypeMismatch)));
+    assert!(matches!(
+        inst.get_typed_func::<i32, i32, _>(&store, "add"),
+        Err(Error::TypeMismatch)
+    ));
+    assert!(matches!(
+        div.call(&mut store, &[Val::I32(1), Val::I32(2)], &mut out),
+        Err(Error::TypeMismatch)
+    ));
 }
 
 #[test]
@@ -60,17 +69,29 @@ fn traps() {
     let inst = instantiate(&mut store, &module);
     let code = |r: Result<i32, Error>| r.unwrap_err().trap_code();
     let unreachable = inst.get_typed_func::<(), (), _>(&store, "unreachable").unwrap();
-    assert_eq!(unreachable.call(&mut store, ()).unwrap_err().trap_code(), Some(TrapCode::Unreachable));
+    assert_eq!(
+        unreachable.call(&mut store, ()).unwrap_err().trap_code(),
+        Some(TrapCode::Unreachable)
+    );
     let div = inst.get_typed_func::<(i32, i32), i32, _>(&store, "div").unwrap();
-    assert_eq!(code(div.call(&mut store, (1, 0))), Some(TrapCode::IntegerDivisionByZero));
-    assert_eq!(code(div.call(&mut store, (i32::MIN, -1))), Some(TrapCode::IntegerOverflow));
+    assert_eq!(
+        code(div.call(&mut store, (1, 0))),
+        Some(TrapCode::IntegerDivisionByZero)
+    );
+    assert_eq!(
+        code(div.call(&mut store, (i32::MIN, -1))),
+        Some(TrapCode::IntegerOverflow)
+    );
     assert_eq!(div.call(&mut store, (7, 2)).unwrap(), 3);
     let load = inst.get_typed_func::<i32, i32, _>(&store, "load").unwrap();
     assert_eq!(code(load.call(&mut store, 65536)), Some(TrapCode::MemoryOutOfBounds));
     assert_eq!(code(load.call(&mut store, -1)), Some(TrapCode::MemoryOutOfBounds));
     assert_eq!(load.call(&mut store, 65532).unwrap(), 0);
     let trunc = inst.get_typed_func::<f32, i32, _>(&store, "trunc").unwrap();
-    assert_eq!(code(trunc.call(&mut store, f32::NAN)), Some(TrapCode::BadConversionToInteger));
+    assert_eq!(
+        code(trunc.call(&mut store, f32::NAN)),
+        Some(TrapCode::BadConversionToInteger)
+    );
     assert_eq!(code(trunc.call(&mut store, 3e10)), Some(TrapCode::IntegerOverflow));
     let rec = inst.get_typed_func::<i32, i32, _>(&store, "recurse").unwrap();
     assert_eq!(code(rec.call(&mut store, 0)), Some(TrapCode::StackOverflow));
@@ -108,7 +129,10 @@ fn memory_grow_and_data() {
     let fill = inst.get_typed_func::<(i32, i32, i32), (), _>(&store, "fill").unwrap();
     fill.call(&mut store, (100, 0xAB, 10)).unwrap();
     assert_eq!(&mem.data(&store)[100..110], &[0xAB; 10]);
-    assert_eq!(fill.call(&mut store, (3 * 65536 - 5, 0, 10)).unwrap_err().trap_code(), Some(TrapCode::MemoryOutOfBounds));
+    assert_eq!(
+        fill.call(&mut store, (3 * 65536 - 5, 0, 10)).unwrap_err().trap_code(),
+        Some(TrapCode::MemoryOutOfBounds)
+    );
     let copy = inst.get_typed_func::<(i32, i32, i32), (), _>(&store, "copy").unwrap();
     copy.call(&mut store, (200, 16, 5)).unwrap();
     assert_eq!(&mem.data(&store)[200..205], b"hello");
@@ -141,8 +165,14 @@ fn globals_tables_call_indirect() {
     let call = inst.get_typed_func::<i32, i32, _>(&store, "call").unwrap();
     assert_eq!(call.call(&mut store, 0).unwrap(), 1);
     assert_eq!(call.call(&mut store, 1).unwrap(), 2);
-    assert_eq!(call.call(&mut store, 2).unwrap_err().trap_code(), Some(TrapCode::UninitializedElement));
-    assert_eq!(call.call(&mut store, 9).unwrap_err().trap_code(), Some(TrapCode::UndefinedElement));
+    assert_eq!(
+        call.call(&mut store, 2).unwrap_err().trap_code(),
+        Some(TrapCode::UninitializedElement)
+    );
+    assert_eq!(
+        call.call(&mut store, 9).unwrap_err().trap_code(),
+        Some(TrapCode::UndefinedElement)
+    );
     let g = inst.get_global(&store, "g").unwrap();
     let inc = inst.get_typed_func::<(), i32, _>(&store, "inc").unwrap();
     assert_eq!(inc.call(&mut store, ()).unwrap(), 11);
@@ -155,7 +185,9 @@ fn globals_tables_call_indirect() {
     let tab = inst.get_table(&store, "tab").unwrap();
     assert_eq!(tab.size(&store), 4);
     // A funcref read from the table can be called from the host and put back elsewhere.
-    let Some(Val::FuncRef(Some(two))) = tab.get(&store, 1) else { panic!("funcref") };
+    let Some(Val::FuncRef(Some(two))) = tab.get(&store, 1) else {
+        panic!("funcref")
+    };
     let mut out = [Val::I32(0)];
     two.call(&mut store, &[], &mut out).unwrap();
     assert_eq!(out[0], Val::I32(2));
@@ -194,10 +226,14 @@ fn host_functions() {
     let mut store = Store::new(&engine, Host::default());
     let mut linker = Linker::<Host>::new(&engine);
     linker
-        .func_wrap("env", "pair", |mut caller: Caller<'_, '_, Host>, x: i32| -> (i32, i64) {
-            caller.data_mut().calls += 1;
-            (x * 2, 1000)
-        })
+        .func_wrap(
+            "env",
+            "pair",
+            |mut caller: Caller<'_, '_, Host>, x: i32| -> (i32, i64) {
+                caller.data_mut().calls += 1;
+                (x * 2, 1000)
+            },
+        )
         .unwrap();
     linker
         .func_wrap("env", "log", |mut caller: Caller<'_, '_, Host>, v: i64| {
@@ -209,16 +245,27 @@ fn host_functions() {
         .unwrap();
     linker
         .func_wrap("env", "fail", |x: i32| -> Result<i32, HostError> {
-            if x < 0 { Err(HostError::with_code("negative", 7)) } else { Ok(x + 1) }
+            if x < 0 {
+                Err(HostError::with_code("negative", 7))
+            } else {
+                Ok(x + 1)
+            }
         })
         .unwrap();
     fn untyped(_c: Caller<'_, '_, Host>, params: &[Val], results: &mut [Val]) -> Result<(), HostError> {
-        let (Some(a), Some(b)) = (params[0].i32(), params[1].f64()) else { return Err(HostError::new("types")) };
+        let (Some(a), Some(b)) = (params[0].i32(), params[1].f64()) else {
+            return Err(HostError::new("types"));
+        };
         results[0] = Val::from(a as f64 + b);
         Ok(())
     }
     linker
-        .func_new("env", "untyped", FuncType::new([ValType::I32, ValType::F64], [ValType::F64]), untyped)
+        .func_new(
+            "env",
+            "untyped",
+            FuncType::new([ValType::I32, ValType::F64], [ValType::F64]),
+            untyped,
+        )
         .unwrap();
     let inst = linker.instantiate(&mut store, &module).unwrap();
     let run = inst.get_typed_func::<i32, i64, _>(&store, "run").unwrap();
@@ -247,14 +294,33 @@ fn link_errors() {
     assert!(matches!(err, Error::Link(LinkError::MissingImport { .. })), "{err}");
     linker.func_wrap("env", "f", |_: i64| {}).unwrap();
     let err = linker.instantiate(&mut store, &module).unwrap_err();
-    assert!(matches!(err, Error::Link(LinkError::ImportTypeMismatch { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Link(LinkError::ImportTypeMismatch { .. })),
+        "{err}"
+    );
     let mut linker = Linker::<()>::new(&engine);
     linker.func_wrap("env", "f", |_: i32| {}).unwrap();
-    assert!(matches!(linker.func_wrap("env", "f", |_: i32| {}), Err(LinkError::Duplicate { .. })));
-    let small = Memory::new(&mut store, MemoryType { min: 1, max: None, index64: false, page_size_log2: 16, shared: false }).unwrap();
+    assert!(matches!(
+        linker.func_wrap("env", "f", |_: i32| {}),
+        Err(LinkError::Duplicate { .. })
+    ));
+    let small = Memory::new(
+        &mut store,
+        MemoryType {
+            min: 1,
+            max: None,
+            index64: false,
+            page_size_log2: 16,
+            shared: false,
+        },
+    )
+    .unwrap();
     linker.define(&store, "env", "m", small).unwrap();
     let err = linker.instantiate(&mut store, &module).unwrap_err();
-    assert!(matches!(err, Error::Link(LinkError::ImportTypeMismatch { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Link(LinkError::ImportTypeMismatch { .. })),
+        "{err}"
+    );
     small.grow(&mut store, 1).unwrap();
     linker.instantiate(&mut store, &module).unwrap();
 }
@@ -296,7 +362,9 @@ fn cross_instance_imports() {
     assert_eq!(run.call(&mut store, ()).unwrap(), 42 + 42 + 5);
     // The element written by b is visible through a's table and callable from the host.
     let tab = ia.get_table(&store, "tab").unwrap();
-    let Some(Val::FuncRef(Some(f))) = tab.get(&store, 1) else { panic!("funcref") };
+    let Some(Val::FuncRef(Some(f))) = tab.get(&store, 1) else {
+        panic!("funcref")
+    };
     let mut out = [Val::I32(0)];
     f.call(&mut store, &[], &mut out).unwrap();
     assert_eq!(out[0], Val::I32(5));
@@ -356,19 +424,29 @@ fn nested_calls_and_traps_through_host() {
     let mut store = Store::new(&engine, ());
     let mut linker = Linker::<()>::new(&engine);
     linker
-        .func_wrap("env", "back", |mut caller: Caller<'_, '_, ()>, x: i32| -> Result<i32, HostError> {
-            let inner = caller.get_export("inner").and_then(Extern::into_func).ok_or(HostError::new("no inner"))?;
-            let mut out = [Val::I32(0)];
-            match inner.call(caller.as_store_mut(), &[Val::I32(x)], &mut out) {
-                Ok(()) => Ok(out[0].i32().unwrap_or(0)),
-                Err(_) => Err(HostError::new("inner trapped")),
-            }
-        })
+        .func_wrap(
+            "env",
+            "back",
+            |mut caller: Caller<'_, '_, ()>, x: i32| -> Result<i32, HostError> {
+                let inner = caller
+                    .get_export("inner")
+                    .and_then(Extern::into_func)
+                    .ok_or(HostError::new("no inner"))?;
+                let mut out = [Val::I32(0)];
+                match inner.call(caller.as_store_mut(), &[Val::I32(x)], &mut out) {
+                    Ok(()) => Ok(out[0].i32().unwrap_or(0)),
+                    Err(_) => Err(HostError::new("inner trapped")),
+                }
+            },
+        )
         .unwrap();
     let inst = linker.instantiate(&mut store, &module).unwrap();
     let outer = inst.get_typed_func::<i32, i32, _>(&store, "outer").unwrap();
     assert_eq!(outer.call(&mut store, 4).unwrap(), 41);
-    assert_eq!(outer.call(&mut store, 0).unwrap_err(), Error::Host(HostError::new("inner trapped")));
+    assert_eq!(
+        outer.call(&mut store, 0).unwrap_err(),
+        Error::Host(HostError::new("inner trapped"))
+    );
     assert_eq!(outer.call(&mut store, 5).unwrap(), 51);
 }
 
@@ -388,7 +466,10 @@ fn many_threads() {
                     let mut store = Store::new(&engine, ());
                     let inst = instantiate(&mut store, &module);
                     let f = inst.get_typed_func::<i32, i32, _>(&store, "f").unwrap();
-                    assert_eq!(f.call(&mut store, n).unwrap_err().trap_code(), Some(TrapCode::IntegerDivisionByZero));
+                    assert_eq!(
+                        f.call(&mut store, n).unwrap_err().trap_code(),
+                        Some(TrapCode::IntegerDivisionByZero)
+                    );
                 }
             });
         }
