@@ -148,7 +148,7 @@ fn error_sizes_stay_small() {
         core::mem::size_of::<LoadError>()
     );
     assert!(
-        core::mem::size_of::<Error>() <= 112,
+        core::mem::size_of::<Error>() <= 128,
         "{}",
         core::mem::size_of::<Error>()
     );
