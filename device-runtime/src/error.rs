@@ -1,5 +1,7 @@
 //! Every way a runtime operation can fail. Small hand-written enums; no path panics.
 
+#![forbid(unsafe_code)]
+
 use core::fmt;
 
 use shared_types::metadata::MetadataError;

@@ -475,3 +475,92 @@ fn many_threads() {
         }
     });
 }
+
+#[test]
+fn host_created_items_and_caller_provided_arena() {
+    let engine = Engine::default();
+    let image = compile(
+        r#"(module
+            (import "host" "g" (global $g i32))
+            (import "host" "t" (table 10 funcref))
+            (import "host" "m" (memory 1))
+            (func (export "f") (result i32) global.get $g table.size i32.add i32.const 0 i32.load8_u i32.add))"#,
+    );
+    let module = Module::new(&engine, &image).unwrap();
+    let mut arena = vec![0u8; 256 * 1024];
+    let mut store = Store::with_arena(&engine, (), &mut arena).unwrap();
+    let g = Global::new(
+        &mut store,
+        GlobalType {
+            ty: ValType::I32.code(),
+            mutable: false,
+        },
+        Val::I32(600),
+    )
+    .unwrap();
+    let t = Table::new(
+        &mut store,
+        TableType {
+            element: ValType::FuncRef.code(),
+            min: 10,
+            max: Some(20),
+            index64: false,
+        },
+        Val::FuncRef(None),
+    )
+    .unwrap();
+    let m = Memory::new(
+        &mut store,
+        MemoryType {
+            min: 1,
+            max: None,
+            index64: false,
+            page_size_log2: 16,
+            shared: false,
+        },
+    )
+    .unwrap();
+    m.write(&mut store, 0, &[50]).unwrap();
+    assert!(matches!(
+        Global::new(
+            &mut store,
+            GlobalType {
+                ty: ValType::I32.code(),
+                mutable: false
+            },
+            Val::I64(1)
+        ),
+        Err(Error::TypeMismatch)
+    ));
+    let mut linker = Linker::new(&engine);
+    linker.define(&store, "host", "g", g).unwrap();
+    linker.define(&store, "host", "t", t).unwrap();
+    linker.define(&store, "host", "m", m).unwrap();
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let f = inst.get_typed_func::<(), i32, _>(&store, "f").unwrap();
+    assert_eq!(f.call(&mut store, ()).unwrap(), 660);
+    assert_eq!(t.grow(&mut store, 5, Val::FuncRef(None)).unwrap(), 10);
+    assert!(t.grow(&mut store, 6, Val::FuncRef(None)).is_err());
+    assert_eq!(f.call(&mut store, ()).unwrap(), 665);
+    // Handles of one store are refused by another.
+    let mut other = Store::new(&engine, ());
+    assert_eq!(g.get(&other), Val::I32(0));
+    assert!(matches!(f.call(&mut other, ()), Err(Error::WrongStore)));
+    assert!(Linker::<()>::new(&engine).define(&other, "x", "g", g).is_err());
+}
+
+#[test]
+fn arena_exhaustion_is_a_typed_error() {
+    let engine = Engine::default();
+    let image = compile(r#"(module (table 100000 funcref) (func (export "f") (result i32) i32.const 7))"#);
+    let module = Module::new(&engine, &image).unwrap();
+    let mut arena = vec![0u8; 64 * 1024];
+    let mut store = Store::with_arena(&engine, (), &mut arena).unwrap();
+    let err = Linker::new(&engine).instantiate(&mut store, &module).unwrap_err();
+    assert!(matches!(err, Error::ResourceLimit { .. }), "{err}");
+    let mut tiny = [0u8; 16];
+    assert!(matches!(
+        Store::with_arena(&engine, (), &mut tiny),
+        Err(Error::ResourceLimit { .. })
+    ));
+}

@@ -1,5 +1,7 @@
 //! Engine configuration.
 
+#![forbid(unsafe_code)]
+
 use crate::platform::{Platform, default_platform};
 
 /// Runtime settings. Plain public fields with documented defaults; construct with

@@ -133,6 +133,14 @@ impl<'img> Module<'img> {
     }
 }
 
+// SAFETY: after `new` the module is immutable: its text is published read-execute and its
+// metadata borrows the image; the only mutation (unregistering and freeing the code) happens in
+// `Drop`, which needs exclusive ownership. Sharing or sending a module between threads is
+// therefore sound.
+unsafe impl Send for Module<'_> {}
+// SAFETY: see `Send`.
+unsafe impl Sync for Module<'_> {}
+
 impl Drop for Module<'_> {
     fn drop(&mut self) {
         if let Some(r) = self.registration.take() {

@@ -166,6 +166,12 @@ impl<'m, T> Store<'m, T> {
     }
 }
 
+// SAFETY: the arena and memory slots behind the raw pointers are owned by this store alone
+// and only reached through `&Store`/`&mut Store` (or by wasm running inside a call, which
+// borrows the store mutably); no activation outlives a call, so moving the store to another
+// thread between calls moves everything it owns.
+unsafe impl<T: Send> Send for Store<'_, T> {}
+
 impl<T> Drop for Store<'_, T> {
     fn drop(&mut self) {
         let Some(inner) = self.inner.take() else { return };

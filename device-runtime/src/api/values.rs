@@ -1,5 +1,7 @@
 //! Values and types of the public API.
 
+#![forbid(unsafe_code)]
+
 use core::fmt;
 
 use shared_types::ValType;

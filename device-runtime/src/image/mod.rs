@@ -5,6 +5,8 @@
 //! validated against the text length. Then the target and the tunables are checked against
 //! what this runtime can execute. Nothing here can panic on any input.
 
+#![forbid(unsafe_code)]
+
 use shared_types::metadata::{BoundsChecks, Metadata};
 use shared_types::{ImageHeader, Target, VmOffsets};
 

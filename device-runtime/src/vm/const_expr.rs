@@ -5,6 +5,8 @@
 //! overflow of the fixed evaluation stack, a leftover value or an unresolved reference is an
 //! error, never a panic. Values are kept as [`ValRaw`]; i32 operations use the low 32 bits.
 
+#![forbid(unsafe_code)]
+
 use shared_types::metadata::ConstOp;
 use shared_types::seq::SeqError;
 

@@ -368,10 +368,9 @@ impl StoreInner {
                 length: min,
             })
         };
-        Ok(self
-            .arena
+        self.arena
             .alloc(TableRecord { def, ty, capacity: min })
-            .ok_or(limit("store arena"))?)
+            .ok_or(limit("store arena"))
     }
 
     /// Creates a global record over `def` (or fresh storage) holding `value`.
@@ -391,7 +390,7 @@ impl StoreInner {
         };
         // SAFETY: `def` points at a definition inside this store's arena.
         unsafe { def.write(VMGlobalDefinition { value }) };
-        Ok(self.arena.alloc(GlobalRecord { def, ty }).ok_or(limit("store arena"))?)
+        self.arena.alloc(GlobalRecord { def, ty }).ok_or(limit("store arena"))
     }
 
     /// Frees every memory slot. Called once, when the store is dropped.
