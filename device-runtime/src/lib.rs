@@ -14,6 +14,26 @@
 //! Every failure is a typed [`Error`]; no input image and no misuse of the API panics.
 //!
 //! Features: `hosted` (Linux platform; implies `std`), `std`.
+//!
+//! # Decisions
+//!
+//! * **One arena per store.** Every vmctx, table element array, record and host context is
+//!   bump-allocated from a region that never moves or shrinks until the store is dropped, so
+//!   the raw pointers compiled code and handles hold stay valid without reference counting.
+//!   Handles (`Func`, `Memory`, ...) are `(store id, record pointer)` and are checked against
+//!   the store on every use.
+//! * **Linker names are copied** into fixed-capacity strings ([`LINKER_NAME_CAPACITY`]), so
+//!   callers need not leak or keep them; `Linker::instance` stores the instance, not its
+//!   exports, which are looked up at instantiation.
+//! * **Typed host functions are zero-sized closures** (compile-time assertion): the
+//!   monomorphized array shim rebuilds the closure from its type, so nothing is stored. State
+//!   belongs in the store data. Untyped host functions are plain `fn` pointers ([`HostFn`]).
+//! * **Traps**: the `Trap` libcall and the fault hook both unwind to the innermost entry's jump
+//!   buffer; the entry returns the trap code. Libcalls that can fail return a code instead.
+//! * **Stack limit**: set on the outermost entry to `sp - EngineConfig::max_wasm_stack`; nested
+//!   entries (wasm -> host -> wasm) keep it and chain their jump buffers.
+//! * **Thumb** has no entry code yet: loading refuses every image (`LoadError::WrongTarget`
+//!   with `runtime: None`) and calls return [`Error::UnsupportedArch`].
 
 #![no_std]
 #![deny(missing_docs)]

@@ -29,20 +29,20 @@ fn arithmetic_and_calls() {
     let module = Module::new(&engine, &image).unwrap();
     let mut store = Store::new(&engine, ());
     let inst = instantiate(&mut store, &module);
-    let add = inst.get_typed_func::<(i32, i32), i32, _>(&store, "add").unwrap();
+    let add = inst.get_typed_func::<(i32, i32), i32>(&store, "add").unwrap();
     assert_eq!(add.call(&mut store, (2, 40)).unwrap(), 42);
-    let sumsq = inst.get_typed_func::<(i32, i32), i32, _>(&store, "sumsq").unwrap();
+    let sumsq = inst.get_typed_func::<(i32, i32), i32>(&store, "sumsq").unwrap();
     assert_eq!(sumsq.call(&mut store, (3, 4)).unwrap(), 25);
     let div = inst.get_func(&store, "f64").unwrap();
     let mut out = [Val::F64(0)];
     div.call(&mut store, &[Val::from(1.0f64), Val::from(4.0f64)], &mut out)
         .unwrap();
     assert_eq!(out[0], Val::from(0.25f64));
-    let i64f = inst.get_typed_func::<i64, i64, _>(&store, "i64").unwrap();
+    let i64f = inst.get_typed_func::<i64, i64>(&store, "i64").unwrap();
     assert_eq!(i64f.call(&mut store, 1 << 40).unwrap(), 1 << 41);
     // Wrong types are typed errors.
     assert!(matches!(
-        inst.get_typed_func::<i32, i32, _>(&store, "add"),
+        inst.get_typed_func::<i32, i32>(&store, "add"),
         Err(Error::TypeMismatch)
     ));
     assert!(matches!(
@@ -68,12 +68,12 @@ fn traps() {
     let mut store = Store::new(&engine, ());
     let inst = instantiate(&mut store, &module);
     let code = |r: Result<i32, Error>| r.unwrap_err().trap_code();
-    let unreachable = inst.get_typed_func::<(), (), _>(&store, "unreachable").unwrap();
+    let unreachable = inst.get_typed_func::<(), ()>(&store, "unreachable").unwrap();
     assert_eq!(
         unreachable.call(&mut store, ()).unwrap_err().trap_code(),
         Some(TrapCode::Unreachable)
     );
-    let div = inst.get_typed_func::<(i32, i32), i32, _>(&store, "div").unwrap();
+    let div = inst.get_typed_func::<(i32, i32), i32>(&store, "div").unwrap();
     assert_eq!(
         code(div.call(&mut store, (1, 0))),
         Some(TrapCode::IntegerDivisionByZero)
@@ -83,17 +83,17 @@ fn traps() {
         Some(TrapCode::IntegerOverflow)
     );
     assert_eq!(div.call(&mut store, (7, 2)).unwrap(), 3);
-    let load = inst.get_typed_func::<i32, i32, _>(&store, "load").unwrap();
+    let load = inst.get_typed_func::<i32, i32>(&store, "load").unwrap();
     assert_eq!(code(load.call(&mut store, 65536)), Some(TrapCode::MemoryOutOfBounds));
     assert_eq!(code(load.call(&mut store, -1)), Some(TrapCode::MemoryOutOfBounds));
     assert_eq!(load.call(&mut store, 65532).unwrap(), 0);
-    let trunc = inst.get_typed_func::<f32, i32, _>(&store, "trunc").unwrap();
+    let trunc = inst.get_typed_func::<f32, i32>(&store, "trunc").unwrap();
     assert_eq!(
         code(trunc.call(&mut store, f32::NAN)),
         Some(TrapCode::BadConversionToInteger)
     );
     assert_eq!(code(trunc.call(&mut store, 3e10)), Some(TrapCode::IntegerOverflow));
-    let rec = inst.get_typed_func::<i32, i32, _>(&store, "recurse").unwrap();
+    let rec = inst.get_typed_func::<i32, i32>(&store, "recurse").unwrap();
     assert_eq!(code(rec.call(&mut store, 0)), Some(TrapCode::StackOverflow));
     // Still usable after every trap.
     assert_eq!(div.call(&mut store, (9, 3)).unwrap(), 3);
@@ -117,23 +117,23 @@ fn memory_grow_and_data() {
     let inst = instantiate(&mut store, &module);
     let mem = inst.get_memory(&store, "mem").unwrap();
     assert_eq!(&mem.data(&store)[16..21], b"hello");
-    let grow = inst.get_typed_func::<i32, i32, _>(&store, "grow").unwrap();
-    let size = inst.get_typed_func::<(), i32, _>(&store, "size").unwrap();
+    let grow = inst.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    let size = inst.get_typed_func::<(), i32>(&store, "size").unwrap();
     assert_eq!(grow.call(&mut store, 2).unwrap(), 1);
     assert_eq!(size.call(&mut store, ()).unwrap(), 3);
     assert_eq!(grow.call(&mut store, 2).unwrap(), -1);
     assert_eq!(mem.size(&store), 3);
-    let st = inst.get_typed_func::<(i32, i32), (), _>(&store, "store").unwrap();
+    let st = inst.get_typed_func::<(i32, i32), ()>(&store, "store").unwrap();
     st.call(&mut store, (3 * 65536 - 4, 0x01020304)).unwrap();
     assert_eq!(mem.data(&store)[3 * 65536 - 4], 4);
-    let fill = inst.get_typed_func::<(i32, i32, i32), (), _>(&store, "fill").unwrap();
+    let fill = inst.get_typed_func::<(i32, i32, i32), ()>(&store, "fill").unwrap();
     fill.call(&mut store, (100, 0xAB, 10)).unwrap();
     assert_eq!(&mem.data(&store)[100..110], &[0xAB; 10]);
     assert_eq!(
         fill.call(&mut store, (3 * 65536 - 5, 0, 10)).unwrap_err().trap_code(),
         Some(TrapCode::MemoryOutOfBounds)
     );
-    let copy = inst.get_typed_func::<(i32, i32, i32), (), _>(&store, "copy").unwrap();
+    let copy = inst.get_typed_func::<(i32, i32, i32), ()>(&store, "copy").unwrap();
     copy.call(&mut store, (200, 16, 5)).unwrap();
     assert_eq!(&mem.data(&store)[200..205], b"hello");
     assert_eq!(mem.grow(&mut store, 1).unwrap(), 3);
@@ -162,7 +162,7 @@ fn globals_tables_call_indirect() {
     let module = Module::new(&engine, &image).unwrap();
     let mut store = Store::new(&engine, ());
     let inst = instantiate(&mut store, &module);
-    let call = inst.get_typed_func::<i32, i32, _>(&store, "call").unwrap();
+    let call = inst.get_typed_func::<i32, i32>(&store, "call").unwrap();
     assert_eq!(call.call(&mut store, 0).unwrap(), 1);
     assert_eq!(call.call(&mut store, 1).unwrap(), 2);
     assert_eq!(
@@ -174,7 +174,7 @@ fn globals_tables_call_indirect() {
         Some(TrapCode::UndefinedElement)
     );
     let g = inst.get_global(&store, "g").unwrap();
-    let inc = inst.get_typed_func::<(), i32, _>(&store, "inc").unwrap();
+    let inc = inst.get_typed_func::<(), i32>(&store, "inc").unwrap();
     assert_eq!(inc.call(&mut store, ()).unwrap(), 11);
     assert_eq!(g.get(&store), Val::I32(11));
     g.set(&mut store, Val::I32(100)).unwrap();
@@ -193,7 +193,7 @@ fn globals_tables_call_indirect() {
     assert_eq!(out[0], Val::I32(2));
     tab.set(&mut store, 3, Val::FuncRef(Some(two))).unwrap();
     assert_eq!(call.call(&mut store, 3).unwrap(), 2);
-    let tgrow = inst.get_typed_func::<i32, i32, _>(&store, "tgrow").unwrap();
+    let tgrow = inst.get_typed_func::<i32, i32>(&store, "tgrow").unwrap();
     assert_eq!(tgrow.call(&mut store, 100).unwrap(), 4);
     assert_eq!(tab.size(&store), 104);
     assert_eq!(call.call(&mut store, 3).unwrap(), 2);
@@ -268,18 +268,18 @@ fn host_functions() {
         )
         .unwrap();
     let inst = linker.instantiate(&mut store, &module).unwrap();
-    let run = inst.get_typed_func::<i32, i64, _>(&store, "run").unwrap();
+    let run = inst.get_typed_func::<i32, i64>(&store, "run").unwrap();
     assert_eq!(run.call(&mut store, 21).unwrap(), 1042);
     assert_eq!(store.data().calls, 1);
     assert_eq!(store.data().log[1], 1042);
     let mem = inst.get_memory(&store, "memory").unwrap();
     assert_eq!(mem.data(&store)[0], 42);
-    let fail = inst.get_typed_func::<i32, i32, _>(&store, "fail").unwrap();
+    let fail = inst.get_typed_func::<i32, i32>(&store, "fail").unwrap();
     assert_eq!(fail.call(&mut store, 1).unwrap(), 2);
     let err = fail.call(&mut store, -1).unwrap_err();
     assert_eq!(err, Error::Host(HostError::with_code("negative", 7)));
     assert_eq!(err.trap_code(), None);
-    let untyped = inst.get_typed_func::<(i32, f64), f64, _>(&store, "untyped").unwrap();
+    let untyped = inst.get_typed_func::<(i32, f64), f64>(&store, "untyped").unwrap();
     assert_eq!(untyped.call(&mut store, (2, 0.5)).unwrap(), 2.5);
 }
 
@@ -358,7 +358,7 @@ fn cross_instance_imports() {
     let ia = linker.instantiate(&mut store, &ma).unwrap();
     linker.instance(&mut store, "a", ia).unwrap();
     let ib = linker.instantiate(&mut store, &mb).unwrap();
-    let run = ib.get_typed_func::<(), i32, _>(&store, "run").unwrap();
+    let run = ib.get_typed_func::<(), i32>(&store, "run").unwrap();
     assert_eq!(run.call(&mut store, ()).unwrap(), 42 + 42 + 5);
     // The element written by b is visible through a's table and callable from the host.
     let tab = ia.get_table(&store, "tab").unwrap();
@@ -441,7 +441,7 @@ fn nested_calls_and_traps_through_host() {
         )
         .unwrap();
     let inst = linker.instantiate(&mut store, &module).unwrap();
-    let outer = inst.get_typed_func::<i32, i32, _>(&store, "outer").unwrap();
+    let outer = inst.get_typed_func::<i32, i32>(&store, "outer").unwrap();
     assert_eq!(outer.call(&mut store, 4).unwrap(), 41);
     assert_eq!(
         outer.call(&mut store, 0).unwrap_err(),
@@ -465,7 +465,7 @@ fn many_threads() {
                 for n in 0..20 {
                     let mut store = Store::new(&engine, ());
                     let inst = instantiate(&mut store, &module);
-                    let f = inst.get_typed_func::<i32, i32, _>(&store, "f").unwrap();
+                    let f = inst.get_typed_func::<i32, i32>(&store, "f").unwrap();
                     assert_eq!(
                         f.call(&mut store, n).unwrap_err().trap_code(),
                         Some(TrapCode::IntegerDivisionByZero)
@@ -537,7 +537,7 @@ fn host_created_items_and_caller_provided_arena() {
     linker.define(&store, "host", "t", t).unwrap();
     linker.define(&store, "host", "m", m).unwrap();
     let inst = linker.instantiate(&mut store, &module).unwrap();
-    let f = inst.get_typed_func::<(), i32, _>(&store, "f").unwrap();
+    let f = inst.get_typed_func::<(), i32>(&store, "f").unwrap();
     assert_eq!(f.call(&mut store, ()).unwrap(), 660);
     assert_eq!(t.grow(&mut store, 5, Val::FuncRef(None)).unwrap(), 10);
     assert!(t.grow(&mut store, 6, Val::FuncRef(None)).is_err());

@@ -93,7 +93,10 @@ impl Func {
     }
 
     /// A typed view of this function, if its type is exactly `P -> R`.
-    pub fn typed<P: WasmParams, R: WasmResults, T>(&self, store: &Store<'_, T>) -> Result<TypedFunc<P, R>, Error> {
+    pub fn typed<P: WasmParams, R: WasmResults>(
+        &self,
+        store: &Store<'_, impl Sized>,
+    ) -> Result<TypedFunc<P, R>, Error> {
         let ty = self.try_ty(store)?;
         if !P::matches(ty.param_types()) || !R::matches(ty.result_types()) {
             return Err(Error::TypeMismatch);

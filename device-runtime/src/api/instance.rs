@@ -75,9 +75,9 @@ impl Instance {
     }
 
     /// An exported function with a checked static signature.
-    pub fn get_typed_func<P: WasmParams, R: WasmResults, T>(
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(
         &self,
-        store: &Store<'_, T>,
+        store: &Store<'_, impl Sized>,
         name: &str,
     ) -> Result<TypedFunc<P, R>, Error> {
         self.get_func(store, name).ok_or(Error::MissingExport)?.typed(store)
