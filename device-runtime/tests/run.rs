@@ -564,3 +564,28 @@ fn arena_exhaustion_is_a_typed_error() {
         Err(Error::ResourceLimit { .. })
     ));
 }
+
+#[test]
+fn execute_in_place() {
+    use device_runtime::platform::Platform;
+    let engine = Engine::default();
+    let image = compile(r#"(module (func (export "f") (param i32) (result i32) local.get 0 i32.const 3 i32.mul))"#);
+    let platform = engine.config().platform;
+    let region = platform.code_alloc(image.len()).unwrap();
+    // SAFETY: the region is fresh, writable and large enough; it is published before use.
+    let in_place = unsafe {
+        core::ptr::copy_nonoverlapping(image.as_ptr(), region.base.as_ptr(), image.len());
+        platform.code_publish(&region).unwrap();
+        core::slice::from_raw_parts(region.base.as_ptr(), image.len())
+    };
+    {
+        // SAFETY: the image lies in published (read-execute) memory that outlives the module.
+        let module = unsafe { Module::new_in_place(&engine, in_place) }.unwrap();
+        let mut store = Store::new(&engine, ());
+        let inst = instantiate(&mut store, &module);
+        let f = inst.get_typed_func::<i32, i32>(&store, "f").unwrap();
+        assert_eq!(f.call(&mut store, 14).unwrap(), 42);
+    }
+    // SAFETY: the module and store are gone.
+    unsafe { platform.code_free(region) };
+}

@@ -96,6 +96,33 @@ impl<'img> Module<'img> {
         })
     }
 
+    /// Verifies `image` and executes its text where it lies (execute in place: an image in
+    /// flash, or one the board already copied into executable RAM). Nothing is copied.
+    ///
+    /// # Safety
+    /// The bytes of `image` are in memory the CPU can execute, with instruction caches
+    /// coherent with them, and they do not change while the module lives.
+    pub unsafe fn new_in_place(_engine: &Engine, image: &'img [u8]) -> Result<Module<'img>, LoadError> {
+        let verified = verify(image, crate::arch::NATIVE_TARGET)?;
+        let text = verified.text;
+        let text_base = text.as_ptr() as usize;
+        if text_base % shared_types::header::TEXT_ALIGN != 0 {
+            return Err(LoadError::Unsupported("image not aligned for execution in place"));
+        }
+        let traps = verified.metadata.traps.as_bytes();
+        // SAFETY: the trap table borrows the image for 'img; the registration is removed in
+        // `Drop` before the borrow ends.
+        let registration =
+            unsafe { code_registry::register(text_base, text.len(), traps) }.ok_or(LoadError::TooManyModules)?;
+        Ok(Module {
+            image: verified,
+            code: None,
+            text_base,
+            platform: &crate::platform::NoPlatform,
+            registration: Some(registration),
+        })
+    }
+
     /// The target the image was compiled for.
     pub fn target(&self) -> Target {
         self.image.header.target
