@@ -567,7 +567,6 @@ fn arena_exhaustion_is_a_typed_error() {
 
 #[test]
 fn execute_in_place() {
-    use device_runtime::platform::Platform;
     let engine = Engine::default();
     let image = compile(r#"(module (func (export "f") (param i32) (result i32) local.get 0 i32.const 3 i32.mul))"#);
     let platform = engine.config().platform;

@@ -106,7 +106,7 @@ impl<'img> Module<'img> {
         let verified = verify(image, crate::arch::NATIVE_TARGET)?;
         let text = verified.text;
         let text_base = text.as_ptr() as usize;
-        if text_base % shared_types::header::TEXT_ALIGN != 0 {
+        if !text_base.is_multiple_of(shared_types::header::TEXT_ALIGN) {
             return Err(LoadError::Unsupported("image not aligned for execution in place"));
         }
         let traps = verified.metadata.traps.as_bytes();
