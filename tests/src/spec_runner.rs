@@ -172,17 +172,17 @@ fn child_command(file: &str, skip: &BTreeSet<usize>) -> Command {
 }
 
 fn can_exec_directly(exe: &std::path::Path) -> bool {
+    // Under qemu-user, a direct exec either fails (ENOEXEC, no binfmt_misc handler) or runs
+    // through a binfmt handler that may lack the sysroot (exit status 127): only a clean run of
+    // `--list` counts.
     static DIRECT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *DIRECT.get_or_init(|| {
-        match Command::new(exe)
+        Command::new(exe)
             .arg("--list")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-        {
-            Ok(_) => true,
-            Err(e) => e.raw_os_error() != Some(8), // ENOEXEC
-        }
+            .is_ok_and(|s| s.success())
     })
 }
 
