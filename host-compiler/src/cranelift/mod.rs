@@ -79,6 +79,9 @@ pub fn build_isa(config: &CompilerConfig) -> Result<OwnedTargetIsa, CompileError
         ),
         // The image carries no unwind tables.
         ("unwind_info", "false"),
+        // Multi-value functions may return more values than fit in registers: Cranelift then
+        // returns the rest through a caller-provided area instead of refusing the signature.
+        ("enable_multi_ret_implicit_sret", "true"),
     ] {
         flags.set(name, value).map_err(|e| cfg_err(name, &e))?;
     }
