@@ -14,7 +14,7 @@ mkdir -p "$out"
 echo "== wasm-aot compile examples/primes.wat --target aarch64"
 "$aot" compile examples/primes.wat --target aarch64 -o "$out/primes.img"
 echo "== wasm-aot inspect (summary)"
-"$aot" inspect "$out/primes.img" | sed -n '1,9p'
+"$aot" inspect "$out/primes.img" | sed -n "1,10p"
 echo "== wasm-aot run --invoke count_primes primes.img 100000   (qemu-aarch64)"
 "$aot" run --invoke count_primes "$out/primes.img" 100000
 echo "== wasm-aot run --invoke fib primes.img 30"

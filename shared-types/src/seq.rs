@@ -85,6 +85,7 @@ impl<'a, T: Deserialize<'a> + Clone> Seq<'a, T> {
             item?;
             seen += 1;
         }
+        #[cfg_attr(not(feature = "alloc"), allow(irrefutable_let_patterns, reason = "only Encoded exists without alloc"))]
         if let SeqRepr::Encoded { count, bytes, .. } = &self.repr {
             let mut rest: &[u8] = bytes;
             for _ in 0..*count {

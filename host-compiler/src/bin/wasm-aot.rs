@@ -1,1 +1,198 @@
-fn main() {}
+//! `wasm-aot`: compile WebAssembly into device images, inspect them, and run them.
+//!
+//! A thin layer over the `host_compiler` library (one struct per subcommand):
+//!
+//! * `wasm-aot compile INPUT -o IMAGE --target aarch64` compiles `.wasm` or `.wat`;
+//! * `wasm-aot inspect IMAGE` prints the header, functions, imports, exports, memories, tables,
+//!   globals, the trap table and the relocation count;
+//! * `wasm-aot run IMAGE --invoke NAME [ARGS...]` instantiates the image and calls an export.
+//!   An image for this machine runs in-process on the hosted device runtime; an `aarch64` image
+//!   on another host runs in `wasm-aot-runner` under `qemu-aarch64`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use host_compiler::{Compiler, CompilerConfig, Target};
+use shared_types::ImageHeader;
+
+#[derive(Parser)]
+#[command(name = "wasm-aot", version, about = "Ahead-of-time WebAssembly compiler for embedded devices")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a .wasm or .wat module into a relocation-free image.
+    Compile(CompileCmd),
+    /// Print what an image contains.
+    Inspect(InspectCmd),
+    /// Call an exported function of an image (or of a module, compiled first) and print its results.
+    Run(RunCmd),
+}
+
+#[derive(Args)]
+struct CompileCmd {
+    /// Input module, binary (.wasm) or text (.wat).
+    input: PathBuf,
+    /// Output image; defaults to the input name with the extension `.img`.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Target: aarch64 or x86_64 (host simulation).
+    #[arg(long, default_value = "aarch64")]
+    target: String,
+    /// Zero bytes inserted between functions (to exercise branch veneers).
+    #[arg(long, default_value_t = 0)]
+    pad_functions: u32,
+}
+
+#[derive(Args)]
+struct InspectCmd {
+    /// Image to inspect.
+    image: PathBuf,
+}
+
+#[derive(Args)]
+struct RunCmd {
+    /// Exported function to call.
+    #[arg(long)]
+    invoke: String,
+    /// Image, or a .wasm/.wat module compiled for this machine first.
+    image: PathBuf,
+    /// Arguments, parsed by the function's parameter types.
+    #[arg(allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile(c) => compile(c).map(|()| 0),
+        Command::Inspect(c) => inspect(c).map(|()| 0),
+        Command::Run(c) => run(c),
+    };
+    match result {
+        Ok(status) => ExitCode::from(status as u8),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(wasm_aot_runner::ERROR_EXIT_STATUS as u8)
+        }
+    }
+}
+
+fn parse_target(name: &str) -> anyhow::Result<Target> {
+    Target::from_name(name).with_context(|| {
+        let names: Vec<_> = Target::ALL.iter().map(|t| t.name()).collect();
+        format!("unknown target `{name}` (known: {})", names.join(", "))
+    })
+}
+
+fn compile_file(input: &Path, target: Target, pad: u32) -> anyhow::Result<host_compiler::CompiledImage> {
+    let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+    let wasm = host_compiler::wat_or_wasm(&bytes)?;
+    let config = CompilerConfig::for_target(target).pad_between_functions(pad);
+    let compiler = Compiler::new(config)?;
+    Ok(compiler.compile(&wasm).with_context(|| format!("cannot compile {}", input.display()))?)
+}
+
+fn compile(c: CompileCmd) -> anyhow::Result<()> {
+    let target = parse_target(&c.target)?;
+    let image = compile_file(&c.input, target, c.pad_functions)?;
+    let output = c.output.unwrap_or_else(|| c.input.with_extension("img"));
+    std::fs::write(&output, &image.bytes).with_context(|| format!("cannot write {}", output.display()))?;
+    let s = &image.stats;
+    eprintln!(
+        "{}: {} bytes ({} of text for {} bytes of wasm code), target {target}, 0 relocations",
+        output.display(),
+        image.bytes.len(),
+        s.text_bytes,
+        s.wasm_code_bytes,
+    );
+    Ok(())
+}
+
+fn inspect(c: InspectCmd) -> anyhow::Result<()> {
+    let image = std::fs::read(&c.image).with_context(|| format!("cannot read {}", c.image.display()))?;
+    let summary = host_compiler::image::inspect(&image).with_context(|| format!("{} is not a valid image", c.image.display()))?;
+    println!("image        {} ({} bytes)", c.image.display(), image.len());
+    print!("{summary}");
+    Ok(())
+}
+
+/// The target images for this machine are compiled for.
+fn native_target() -> Target {
+    if cfg!(target_arch = "aarch64") { Target::Aarch64 } else { Target::X86_64Sim }
+}
+
+fn run(c: RunCmd) -> anyhow::Result<i32> {
+    let bytes = std::fs::read(&c.image).with_context(|| format!("cannot read {}", c.image.display()))?;
+    let is_image = bytes.starts_with(&shared_types::header::MAGIC);
+    let (image, target) = if is_image {
+        let target = ImageHeader::parse(&bytes)?.target;
+        (bytes, target)
+    } else {
+        let target = native_target();
+        (compile_file(&c.image, target, 0)?.bytes, target)
+    };
+    if target == native_target() {
+        return Ok(match wasm_aot_runner::run_image(&image, &c.invoke, &c.args) {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_status()
+            }
+        });
+    }
+    match target {
+        Target::Aarch64 => run_under_qemu(&c, &image),
+        other => bail!("images for {other} cannot run on this machine yet (no emulated executor for that target)"),
+    }
+}
+
+/// Finds the `wasm-aot-runner` built for aarch64 Linux: `$WASM_AOT_RUNNER_AARCH64`, or next to
+/// this executable's target directory (`target/aarch64-unknown-linux-gnu/<profile>/`).
+fn aarch64_runner() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("WASM_AOT_RUNNER_AARCH64") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe.parent().context("executable has no directory")?;
+    let target_dir = profile_dir.parent().context("executable is not in a cargo target directory")?;
+    for profile in [profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("release"), "release", "debug"] {
+        let candidate = target_dir.join("aarch64-unknown-linux-gnu").join(profile).join("wasm-aot-runner");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "no aarch64 runner found: build it with `cargo build --release -p wasm-aot-runner --target aarch64-unknown-linux-gnu` \
+         or point WASM_AOT_RUNNER_AARCH64 at it"
+    )
+}
+
+fn run_under_qemu(c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
+    let runner = aarch64_runner()?;
+    let dir = std::env::temp_dir().join(format!("wasm-aot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let image_path = dir.join("image.img");
+    std::fs::write(&image_path, image)?;
+    let status = std::process::Command::new("qemu-aarch64")
+        .arg("-L")
+        .arg("/usr/aarch64-linux-gnu")
+        .arg(&runner)
+        .arg(&image_path)
+        .arg(&c.invoke)
+        .args(&c.args)
+        .status()
+        .context("cannot start qemu-aarch64 (install the Debian package qemu-user)")?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(status.code().unwrap_or(wasm_aot_runner::ERROR_EXIT_STATUS))
+}

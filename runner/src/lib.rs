@@ -1,0 +1,191 @@
+//! Runs one exported function of an image on the hosted device runtime and formats the outcome.
+//!
+//! This is the device half of `wasm-aot run`: the host CLI calls [`run_image`] in-process when
+//! the image targets the machine it runs on, and starts the `wasm-aot-runner` binary (built for
+//! the image's architecture) under QEMU user mode otherwise. Both paths print the same text and
+//! exit with the same status, so a script cannot tell them apart.
+//!
+//! Arguments are parsed by the parameter types of the export: integers in decimal or `0x` hex
+//! (negative allowed), floats as decimal, `inf`, `-inf`, `nan`, or raw bits as `0x...`.
+//! Results are printed one per line, like `wasmtime run --invoke`.
+
+#![deny(missing_docs)]
+
+use std::fmt;
+
+use device_runtime::{Engine, Error, Linker, Module, Store, Val, ValType};
+
+/// Exit status for a call that trapped (as `wasmtime run`: 128 + SIGABRT).
+pub const TRAP_EXIT_STATUS: i32 = 134;
+/// Exit status for every other failure (bad image, bad arguments, missing export).
+pub const ERROR_EXIT_STATUS: i32 = 1;
+
+/// Why a run did not produce results.
+#[derive(Debug)]
+pub enum RunError {
+    /// The image could not be loaded or instantiated, or the export is missing.
+    Setup(String),
+    /// An argument does not parse as its parameter type.
+    BadArgument(String),
+    /// The call trapped or failed.
+    Call(Error),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Setup(m) | RunError::BadArgument(m) => f.write_str(m),
+            RunError::Call(e) => match e.trap_code() {
+                Some(code) => write!(f, "wasm trap: {code}"),
+                None => write!(f, "{e}"),
+            },
+        }
+    }
+}
+
+impl RunError {
+    /// The process exit status for this error.
+    pub fn exit_status(&self) -> i32 {
+        match self {
+            RunError::Call(e) if e.trap_code().is_some() => TRAP_EXIT_STATUS,
+            _ => ERROR_EXIT_STATUS,
+        }
+    }
+}
+
+/// Loads `image`, instantiates it with no imports, calls export `name` with `args` and returns
+/// the results formatted one per line.
+pub fn run_image(image: &[u8], name: &str, args: &[String]) -> Result<Vec<String>, RunError> {
+    let engine = Engine::default();
+    let module = Module::new(&engine, image).map_err(|e| RunError::Setup(format!("cannot load image: {e}")))?;
+    let mut store = Store::new(&engine, ());
+    let linker = Linker::<()>::new(&engine);
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .map_err(|e| RunError::Setup(format!("cannot instantiate: {e}")))?;
+    let func = instance
+        .get_func(&store, name)
+        .ok_or_else(|| RunError::Setup(format!("no exported function named `{name}`")))?;
+    let ty = func.ty(&store);
+    let params: Vec<ValType> = ty.params().collect();
+    let results_len = ty.results().count();
+    if params.len() != args.len() {
+        return Err(RunError::BadArgument(format!(
+            "`{name}` takes {} argument(s), {} given",
+            params.len(),
+            args.len()
+        )));
+    }
+    let values = params
+        .iter()
+        .zip(args)
+        .map(|(ty, arg)| parse_arg(*ty, arg))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut results = vec![Val::I32(0); results_len];
+    func.call(&mut store, &values, &mut results).map_err(RunError::Call)?;
+    Ok(results.iter().map(format_val).collect())
+}
+
+/// Parses a command-line argument as a value of type `ty`.
+pub fn parse_arg(ty: ValType, arg: &str) -> Result<Val, RunError> {
+    let bad = || RunError::BadArgument(format!("`{arg}` is not a valid {ty}"));
+    let (neg, digits) = match arg.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, arg),
+    };
+    let int = |max_bits: u32| -> Result<i128, RunError> {
+        let magnitude = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+            Some(hex) => i128::from_str_radix(hex, 16),
+            None => digits.parse::<i128>(),
+        }
+        .map_err(|_| bad())?;
+        let v = if neg { -magnitude } else { magnitude };
+        let (min, max) = (-(1i128 << (max_bits - 1)), (1i128 << max_bits) - 1);
+        if v < min || v > max { Err(bad()) } else { Ok(v) }
+    };
+    let float_bits = |bits_hex: Option<&str>| bits_hex.and_then(|h| u64::from_str_radix(h, 16).ok());
+    Ok(match ty {
+        ValType::I32 => Val::I32(int(32)? as i32),
+        ValType::I64 => Val::I64(int(64)? as i64),
+        ValType::F32 => match float_bits(arg.strip_prefix("0x")) {
+            Some(bits) => Val::F32(u32::try_from(bits).map_err(|_| bad())?),
+            None => Val::F32(arg.parse::<f32>().map_err(|_| bad())?.to_bits()),
+        },
+        ValType::F64 => match float_bits(arg.strip_prefix("0x")) {
+            Some(bits) => Val::F64(bits),
+            None => Val::F64(arg.parse::<f64>().map_err(|_| bad())?.to_bits()),
+        },
+        ValType::FuncRef | ValType::ExternRef if arg == "null" => {
+            if ty == ValType::FuncRef { Val::FuncRef(None) } else { Val::ExternRef(None) }
+        }
+        _ => return Err(RunError::BadArgument(format!("arguments of type {ty} cannot be given on the command line"))),
+    })
+}
+
+/// Formats a result the way `wasmtime run --invoke` prints it.
+pub fn format_val(v: &Val) -> String {
+    match v {
+        Val::I32(x) => x.to_string(),
+        Val::I64(x) => x.to_string(),
+        Val::F32(bits) => format_float(f32::from_bits(*bits) as f64, f32::from_bits(*bits).is_nan()),
+        Val::F64(bits) => format_float(f64::from_bits(*bits), f64::from_bits(*bits).is_nan()),
+        Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
+        Val::FuncRef(Some(_)) => "funcref".to_string(),
+        Val::ExternRef(Some(r)) => format!("externref {}", r.id()),
+    }
+}
+
+fn format_float(x: f64, nan: bool) -> String {
+    if nan { "NaN".to_string() } else { format!("{x}") }
+}
+
+/// Runs the command line `IMAGE NAME [ARGS...]`: prints results on stdout, errors on stderr,
+/// and returns the exit status.
+pub fn main_with_args(args: &[String]) -> i32 {
+    let [image_path, name, rest @ ..] = args else {
+        eprintln!("usage: wasm-aot-runner IMAGE EXPORT [ARGS...]");
+        return ERROR_EXIT_STATUS;
+    };
+    let image = match std::fs::read(image_path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read {image_path}: {e}");
+            return ERROR_EXIT_STATUS;
+        }
+    };
+    match run_image(&image, name, rest) {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_status()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_arguments_by_type() {
+        assert_eq!(parse_arg(ValType::I32, "-5").unwrap(), Val::I32(-5));
+        assert_eq!(parse_arg(ValType::I32, "0xffffffff").unwrap(), Val::I32(-1));
+        assert_eq!(parse_arg(ValType::I64, "-0x10").unwrap(), Val::I64(-16));
+        assert_eq!(parse_arg(ValType::F32, "1.5").unwrap(), Val::F32(1.5f32.to_bits()));
+        assert_eq!(parse_arg(ValType::F64, "inf").unwrap(), Val::F64(f64::INFINITY.to_bits()));
+        assert!(parse_arg(ValType::I32, "4294967296").is_err());
+        assert!(parse_arg(ValType::I32, "x").is_err());
+    }
+
+    #[test]
+    fn formats_results() {
+        assert_eq!(format_val(&Val::I32(-3)), "-3");
+        assert_eq!(format_val(&Val::F64(2.5f64.to_bits())), "2.5");
+        assert_eq!(format_val(&Val::F32(f32::NAN.to_bits())), "NaN");
+    }
+}
