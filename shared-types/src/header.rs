@@ -188,7 +188,7 @@ impl ImageHeader {
         let text_end = (text.0 as u64) + (text.1 as u64);
         let layout_ok = metadata.0 as usize == HEADER_SIZE
             && meta_end <= text.0 as u64
-            && text.0 as usize % TEXT_ALIGN == 0
+            && (text.0 as usize).is_multiple_of(TEXT_ALIGN)
             && text_end == image_len as u64;
         if !layout_ok {
             return Err(HeaderError::BadLayout);

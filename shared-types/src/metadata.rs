@@ -494,10 +494,8 @@ impl<'a> Metadata<'a> {
                 return Err(MetadataError::IndexOutOfRange("export"));
             }
         }
-        if let Some(s) = self.start {
-            if s >= num_funcs {
-                return Err(MetadataError::IndexOutOfRange("start"));
-            }
+        if self.start.is_some_and(|s| s >= num_funcs) {
+            return Err(MetadataError::IndexOutOfRange("start"));
         }
         for seg in self.elements.iter().flatten() {
             check_ref_type(seg.element)?;

@@ -221,7 +221,7 @@ impl<'a, R: FixedRecord + 'a> FixedTable<'a, R> {
 
     /// Whether the byte length is a whole number of records.
     pub fn check(&self) -> Result<(), SeqError> {
-        if self.bytes.len() % R::SIZE == 0 { Ok(()) } else { Err(SeqError) }
+        if self.bytes.len().is_multiple_of(R::SIZE) { Ok(()) } else { Err(SeqError) }
     }
 
     /// Number of records.

@@ -95,7 +95,7 @@ fn compile_file(input: &Path, target: Target, pad: u32) -> anyhow::Result<host_c
     let wasm = host_compiler::wat_or_wasm(&bytes)?;
     let config = CompilerConfig::for_target(target).pad_between_functions(pad);
     let compiler = Compiler::new(config)?;
-    Ok(compiler.compile(&wasm).with_context(|| format!("cannot compile {}", input.display()))?)
+    compiler.compile(&wasm).with_context(|| format!("cannot compile {}", input.display()))
 }
 
 fn compile(c: CompileCmd) -> anyhow::Result<()> {
