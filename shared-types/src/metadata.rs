@@ -576,3 +576,109 @@ fn check_expr(e: &ConstExpr<'_>, num_funcs: u32, num_globals: u32) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn expr(ops: Vec<ConstOp>) -> ConstExpr<'static> {
+        ConstExpr { ops: Seq::owned(ops) }
+    }
+
+    fn sample_bytes() -> Vec<u8> {
+        let functions = FixedTable::<FunctionEntry>::encode(&[
+            FunctionEntry { type_index: 0, offset: 0, len: 16, array_trampoline: 32 },
+            FunctionEntry { type_index: 0, offset: 16, len: 16, array_trampoline: NO_TRAMPOLINE },
+        ]);
+        let traps = FixedTable::<TrapEntry>::encode(&[
+            TrapEntry { offset: 4, code: crate::TrapCode::Unreachable.as_u8() },
+            TrapEntry { offset: 20, code: crate::TrapCode::StackOverflow.as_u8() },
+        ]);
+        let meta = Metadata {
+            types: Seq::owned(vec![FuncType { params: &[0, 1], results: &[0] }]),
+            imports: Seq::owned(vec![Import {
+                module: "env",
+                name: "g",
+                kind: ImportKind::Global(GlobalType { ty: 0, mutable: false }),
+            }]),
+            functions: FixedTable::from_bytes(&functions),
+            tables: Seq::owned(vec![TableType { element: 5, min: 1, max: None, index64: false }]),
+            memories: Seq::owned(vec![MemoryType { min: 1, max: Some(2), index64: false, page_size_log2: 16, shared: false }]),
+            globals: Seq::owned(vec![GlobalDef {
+                ty: GlobalType { ty: 0, mutable: true },
+                init: expr(vec![ConstOp::GlobalGet(0), ConstOp::I32Const(2), ConstOp::I32Add]),
+            }]),
+            exports: Seq::owned(vec![Export { name: "f", kind: ExternKind::Func, index: 0 }]),
+            start: None,
+            elements: Seq::owned(vec![ElementSegment {
+                mode: SegmentMode::Active { index: 0, offset: expr(vec![ConstOp::I32Const(0)]) },
+                element: 5,
+                items: ElementItems::Functions(Seq::owned(vec![1, 0])),
+            }]),
+            data: Seq::owned(vec![DataSegment { mode: SegmentMode::Passive, bytes: b"hello" }]),
+            traps: FixedTable::from_bytes(&traps),
+            counts: ModuleCounts {
+                num_types: 1,
+                num_defined_funcs: 2,
+                num_defined_tables: 1,
+                num_defined_memories: 1,
+                num_imported_globals: 1,
+                num_defined_globals: 1,
+                ..ModuleCounts::default()
+            },
+            tunables: Tunables::default(),
+        };
+        postcard::to_allocvec(&meta).unwrap()
+    }
+
+    #[test]
+    fn round_trips_and_validates() {
+        let bytes = sample_bytes();
+        let m = Metadata::decode(&bytes).unwrap();
+        m.validate(64).unwrap();
+        assert_eq!(m.types.get(0).unwrap().params, &[0, 1]);
+        assert_eq!(m.functions.get(1).unwrap().offset, 16);
+        assert_eq!(m.trap_at(20), Some(crate::TrapCode::StackOverflow));
+        assert_eq!(m.trap_at(21), None);
+        let DataSegment { bytes: data, .. } = m.data.get(0).unwrap();
+        assert_eq!(data, b"hello");
+        // A text too short for the recorded functions is refused.
+        assert_eq!(m.validate(20), Err(MetadataError::TextRange("function")));
+        // Re-encoding the decoded (borrowed) form gives the same bytes.
+        assert_eq!(postcard::to_allocvec(&m).unwrap(), bytes);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let good = sample_bytes();
+        // Deterministic xorshift so a failure reproduces.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..20_000 {
+            let mut bytes = good.clone();
+            if round % 4 == 0 {
+                let len = (next() % 200) as usize;
+                bytes = (0..len).map(|_| next() as u8).collect();
+            } else {
+                for _ in 0..=(round % 3) {
+                    let i = (next() as usize) % bytes.len();
+                    bytes[i] = next() as u8;
+                }
+                bytes.truncate(bytes.len() - (next() % 3) as usize);
+            }
+            if let Ok(m) = Metadata::decode(&bytes) {
+                let _ = m.validate(64);
+                for g in m.globals.iter().flatten() {
+                    let _ = g.init.ops.iter().count();
+                }
+            }
+        }
+    }
+}
