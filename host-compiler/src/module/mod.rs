@@ -258,7 +258,15 @@ pub fn parse(wasm: &[u8]) -> Result<(ModuleInfo<'_>, Vec<FunctionInput<'_>>), Co
     let mut bodies = Vec::new();
     let mut escapes: Vec<u32> = Vec::new();
 
-    for payload in Parser::new(0).parse_all(wasm) {
+    // The parser's features decide the *binary encoding* (independently of the validator's):
+    // with the default (all features) wasmparser reads memory limits as u64 LEB128 (memory64)
+    // and the reserved byte of `memory.size`/`memory.grow` as a LEB128 memory index
+    // (multi-memory), so it would accept over-long encodings WebAssembly 2.0 forbids ("integer
+    // representation too long", "zero byte expected"). Every function body's reader inherits
+    // these features.
+    let mut parser = Parser::new(0);
+    parser.set_features(features());
+    for payload in parser.parse_all(wasm) {
         let payload = payload.map_err(invalid)?;
         let valid = validator.payload(&payload).map_err(invalid)?;
         match payload {
@@ -716,6 +724,46 @@ mod tests {
                 "{wat}: {r:?}"
             );
         }
+    }
+
+    /// `\0asm` version 1 followed by one section.
+    fn with_section(id: u8, contents: &[u8]) -> Vec<u8> {
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.push(id);
+        wasm.push(u8::try_from(contents.len()).unwrap());
+        wasm.extend_from_slice(contents);
+        wasm
+    }
+
+    fn expect_invalid(wasm: &[u8], offset: usize, message: &str) {
+        match parse(wasm) {
+            Err(CompileError::Invalid {
+                location,
+                message: m,
+            }) => {
+                assert_eq!(location.func_index, None, "{m}");
+                assert_eq!(location.offset, offset, "{m}");
+                assert!(m.contains(message), "{m:?} does not contain {message:?}");
+            }
+            other => panic!("expected invalid ({message}), got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn memory_limits_are_u32_leb128() {
+        // 5-byte encodings of 2 are fine.
+        let wasm = with_section(5, b"\x01\x01\x82\x80\x80\x80\x00\x82\x80\x80\x80\x00");
+        let (m, _) = parse(&wasm).unwrap();
+        assert_eq!((m.memories[0].min, m.memories[0].max), (2, Some(2)));
+        // WebAssembly 2.0 limits are u32: a 6th byte is too long (memory64 would read u64).
+        // Section contents start at offset 10; the error is at the last byte of the LEB128.
+        let wasm = with_section(5, b"\x01\x00\x82\x80\x80\x80\x80\x00");
+        expect_invalid(&wasm, 16, "integer representation too long");
+        let wasm = with_section(5, b"\x01\x01\x82\x00\x82\x80\x80\x80\x80\x00");
+        expect_invalid(&wasm, 18, "integer representation too long");
+        // The same for an imported memory: `(import "" "" (memory 2))` with a 6-byte minimum.
+        let wasm = with_section(2, b"\x01\x00\x00\x02\x00\x82\x80\x80\x80\x80\x00");
+        expect_invalid(&wasm, 19, "integer representation too long");
     }
 
     #[test]

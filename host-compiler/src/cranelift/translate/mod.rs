@@ -78,7 +78,7 @@ use wasmparser::{FuncValidator, FunctionBody, Operator, ValidatorResources};
 
 use self::control::Frame;
 use crate::cranelift::env::ModuleEnv;
-use crate::error::CompileError;
+use crate::error::{CompileError, Location};
 
 /// The wasm-convention signature of module type `type_index`:
 /// `(callee_vmctx [VMContext], caller_vmctx, params...) -> results`, `CallConv::Tail`.
@@ -233,6 +233,34 @@ pub(crate) fn internal(func_index: u32, message: impl Into<String>) -> CompileEr
     }
 }
 
+/// Where the memory operands of a bulk-memory operator break the WebAssembly 2.0 encoding.
+///
+/// Without multi-memory, `memory.init` (`0xfc 8 dataidx 0x00`), `memory.copy`
+/// (`0xfc 10 0x00 0x00`) and `memory.fill` (`0xfc 11 0x00`) end in *reserved bytes* that must
+/// each be exactly 0x00. wasmparser 0.263 reads them as LEB128 memory indices whatever the
+/// features, so an over-long zero (`0x80 0x00`) would pass; `memory.size`/`memory.grow` are
+/// checked by wasmparser itself when multi-memory is off. `encoding` is the operator's bytes;
+/// returns the index in it of the first reserved byte that is not 0x00.
+fn non_zero_reserved_byte(op: &Operator<'_>, encoding: &[u8]) -> Option<usize> {
+    let (leb_fields, reserved) = match op {
+        // Sub-opcode, data index.
+        Operator::MemoryInit { .. } => (2, 1),
+        // Sub-opcode.
+        Operator::MemoryCopy { .. } => (1, 2),
+        Operator::MemoryFill { .. } => (1, 1),
+        _ => return None,
+    };
+    // Skip the 0xfc prefix and the LEB128 fields (each ends at a byte without continuation bit).
+    let mut pos = 1;
+    for _ in 0..leb_fields {
+        while encoding.get(pos).is_some_and(|b| b & 0x80 != 0) {
+            pos += 1;
+        }
+        pos += 1;
+    }
+    (pos..pos + reserved).find(|&i| encoding.get(i) != Some(&0))
+}
+
 /// A byte offset in the form `CompileError` locations use (whatever integer type that is).
 pub(crate) fn error_offset<T: TryFrom<u64> + Default>(offset: u64) -> T {
     T::try_from(offset).unwrap_or_default()
@@ -324,7 +352,8 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
         body: &FunctionBody<'_>,
         validator: &mut FuncValidator<ValidatorResources>,
     ) -> Result<(), CompileError> {
-        self.offset = body.range().start;
+        let body_offset = body.range().start;
+        self.offset = body_offset;
         self.set_stack_limit();
         self.declare_params()?;
 
@@ -342,16 +371,45 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
         let results = self.func_results();
         self.push_body_frame(&results);
 
-        let mut reader = wasmparser::OperatorsReader::new(locals.get_binary_reader());
+        // Decode with the validator's features, as `FuncValidator::validate` does: they fix
+        // encodings such as the reserved zero byte of `memory.size`/`memory.grow` (a single
+        // 0x00 in WebAssembly 2.0, a LEB128 memory index only with multi-memory).
+        let mut operators = locals.get_binary_reader();
+        operators.set_features(*validator.features());
+        let check_reserved = !validator.features().multi_memory();
+        let body_bytes = body.as_bytes();
+        let mut reader = wasmparser::OperatorsReader::new(operators);
         while !reader.eof() {
             let (op, offset) = reader.read_with_offset().map_err(|e| self.invalid(&e))?;
+            if check_reserved {
+                let start = error_offset::<usize>(offset - body_offset);
+                let end = error_offset::<usize>(reader.original_position() - body_offset);
+                let encoding = body_bytes.get(start..end).unwrap_or_default();
+                if let Some(at) = non_zero_reserved_byte(&op, encoding) {
+                    return Err(CompileError::Invalid {
+                        location: Location {
+                            func_index: Some(self.func_index),
+                            offset: error_offset(offset + at as u64),
+                        },
+                        message: "zero byte expected".to_string(),
+                    });
+                }
+            }
             validator.op(offset, &op).map_err(|e| self.invalid(&e))?;
             self.offset = offset;
             self.builder
                 .set_srcloc(SourceLoc::new(u32::try_from(offset).unwrap_or(u32::MAX)));
             self.translate_operator(&op)?;
         }
+        // End of the body: the reader's and the validator's end-of-function checks (a body
+        // without its final `end` leaves frames open), both reported as invalid input.
+        let end = reader.original_position();
+        self.offset = end;
         reader.finish().map_err(|e| self.invalid(&e))?;
+        reader
+            .get_binary_reader()
+            .finish_expression(&validator.visitor(end))
+            .map_err(|e| self.invalid(&e))?;
         if !self.control.is_empty() {
             return Err(self.internal("control frames left after the last operator"));
         }

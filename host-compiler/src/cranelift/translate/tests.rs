@@ -429,3 +429,121 @@ fn malformed_and_unsupported_bodies_are_errors() {
         other => panic!("expected unsupported, got {:?}", other.map(|f| f.len())),
     }
 }
+
+/// A module with one `() -> ()` function, one memory `(memory 1)`, one empty passive data
+/// segment and the given body (locals vector included, without the size prefix). Returns the
+/// binary and the body's offset.
+fn one_function_module(body: &[u8]) -> (Vec<u8>, usize) {
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    wasm.extend_from_slice(b"\x01\x04\x01\x60\x00\x00"); // type section: () -> ()
+    wasm.extend_from_slice(b"\x03\x02\x01\x00"); // function section
+    wasm.extend_from_slice(b"\x05\x03\x01\x00\x01"); // memory section: (memory 1)
+    wasm.extend_from_slice(b"\x0c\x01\x01"); // data count section: 1
+    let entry_len = u8::try_from(body.len()).unwrap();
+    wasm.extend_from_slice(&[0x0a, entry_len + 2, 0x01, entry_len]);
+    let body_offset = wasm.len();
+    wasm.extend_from_slice(body);
+    wasm.extend_from_slice(b"\x0b\x03\x01\x01\x00"); // data section: (data "")
+    (wasm, body_offset)
+}
+
+/// Parses with the production parser ([`crate::module::parse`], its features included) and
+/// translates every body, as the driver does.
+fn translate_binary(wasm: &[u8]) -> Result<Vec<ir::Function>, CompileError> {
+    let (module, bodies) = crate::module::parse(wasm)?;
+    let env = ModuleEnv::new(&module, ir::types::I64, BoundsChecks::Explicit)?;
+    let mut out = Vec::new();
+    for input in bodies {
+        let mut validator = input
+            .validator
+            .into_validator(FuncValidatorAllocations::default());
+        out.push(translate_function(
+            &env,
+            input.index,
+            &input.body,
+            &mut validator,
+        )?);
+    }
+    Ok(out)
+}
+
+fn expect_invalid(wasm: &[u8], offset: usize, message: &str) {
+    match translate_binary(wasm) {
+        Err(CompileError::Invalid {
+            location,
+            message: m,
+        }) => {
+            assert_eq!(location.func_index, Some(0), "{m}");
+            assert_eq!(location.offset, offset, "{m}");
+            assert!(m.contains(message), "{m:?} does not contain {message:?}");
+        }
+        other => panic!(
+            "expected invalid ({message}), got {:?}",
+            other.map(|f| f.len())
+        ),
+    }
+}
+
+#[test]
+fn memory_size_and_grow_reserved_byte_is_a_single_zero() {
+    // Well-formed: `i32.const 0 memory.grow 0 drop memory.size 0 drop end`.
+    let (wasm, _) = one_function_module(b"\x00\x41\x00\x40\x00\x1a\x3f\x00\x1a\x0b");
+    assert_eq!(translate_binary(&wasm).unwrap().len(), 1);
+    // WebAssembly 2.0 (no multi-memory): the reserved byte is exactly 0x00, not a LEB128 zero
+    // of 2..5 bytes and not a memory index.
+    for reserved in [&b"\x80\x00"[..], b"\x80\x80\x80\x80\x00", b"\x01"] {
+        let mut grow = b"\x00\x41\x00\x40".to_vec();
+        grow.extend_from_slice(reserved);
+        grow.extend_from_slice(b"\x1a\x0b");
+        let (wasm, body) = one_function_module(&grow);
+        expect_invalid(&wasm, body + 4, "zero byte expected");
+
+        let mut size = b"\x00\x3f".to_vec();
+        size.extend_from_slice(reserved);
+        size.extend_from_slice(b"\x1a\x0b");
+        let (wasm, body) = one_function_module(&size);
+        expect_invalid(&wasm, body + 2, "zero byte expected");
+    }
+}
+
+#[test]
+fn bulk_memory_reserved_bytes_are_single_zeros() {
+    // `i32.const 0 ×3 memory.fill 0x80 0x00 end` and the same for `memory.copy`'s bytes.
+    let (wasm, body) = one_function_module(b"\x00\x41\x00\x41\x00\x41\x00\xfc\x0b\x80\x00\x0b");
+    expect_invalid(&wasm, body + 9, "zero byte expected");
+    let (wasm, body) = one_function_module(b"\x00\x41\x00\x41\x00\x41\x00\xfc\x0a\x00\x80\x00\x0b");
+    expect_invalid(&wasm, body + 10, "zero byte expected");
+    // `memory.init 0` with an over-long reserved byte, after an (allowed) over-long data index.
+    let (wasm, body) =
+        one_function_module(b"\x00\x41\x00\x41\x00\x41\x00\xfc\x08\x80\x00\x80\x00\x0b");
+    expect_invalid(&wasm, body + 11, "zero byte expected");
+    // Well-formed: over-long sub-opcode and data index are LEB128 fields and allowed.
+    let (wasm, _) = one_function_module(
+        b"\x00\x41\x00\x41\x00\x41\x00\xfc\x0a\x00\x00\
+          \x41\x00\x41\x00\x41\x00\xfc\x8b\x00\x00\
+          \x41\x00\x41\x00\x41\x00\xfc\x08\x80\x00\x00\x0b",
+    );
+    assert_eq!(translate_binary(&wasm).unwrap().len(), 1);
+}
+
+#[test]
+fn body_without_final_end_is_invalid() {
+    // `nop` and no `end`: the body ends with the function frame still open.
+    let (wasm, body) = one_function_module(b"\x00\x01");
+    expect_invalid(&wasm, body + 2, "control frames remain");
+    // No operators at all.
+    let (wasm, body) = one_function_module(b"\x00");
+    expect_invalid(&wasm, body + 1, "control frames remain");
+    // A nested block closed, the function's own `end` missing.
+    let (wasm, body) = one_function_module(b"\x00\x02\x40\x0b");
+    expect_invalid(&wasm, body + 4, "control frames remain");
+    // An operator after the final `end`.
+    let (wasm, body) = one_function_module(b"\x00\x0b\x01");
+    match translate_binary(&wasm) {
+        Err(CompileError::Invalid { location, .. }) => {
+            assert_eq!(location.func_index, Some(0));
+            assert!(location.offset > body, "{location:?}");
+        }
+        other => panic!("expected invalid, got {:?}", other.map(|f| f.len())),
+    }
+}
