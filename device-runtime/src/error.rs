@@ -139,6 +139,17 @@ pub enum InstantiationError {
     Platform(PlatformError),
     /// The module belongs to another engine configuration (pointer size mismatch).
     WrongEngine,
+    /// A linear memory's minimum size does not fit the slot it would be placed in (bounded by
+    /// `EngineConfig::memory_reservation`). Nothing is overcommitted: the memory is not created.
+    MemoryTooLarge {
+        /// Index of the memory in the module's memory index space (`None`: a memory created by
+        /// the host with `Memory::new`).
+        index: Option<u32>,
+        /// Bytes the memory needs at instantiation (minimum pages times the page size).
+        minimum: u64,
+        /// Bytes of address space its slot may hold.
+        reservation: u64,
+    },
 }
 
 impl fmt::Display for InstantiationError {
@@ -148,6 +159,20 @@ impl fmt::Display for InstantiationError {
             InstantiationError::Unsupported(what) => write!(f, "unsupported: {what}"),
             InstantiationError::Platform(e) => write!(f, "cannot instantiate: {e}"),
             InstantiationError::WrongEngine => f.write_str("module does not match the engine"),
+            InstantiationError::MemoryTooLarge {
+                index,
+                minimum,
+                reservation,
+            } => {
+                match index {
+                    Some(i) => write!(f, "memory {i}")?,
+                    None => f.write_str("memory")?,
+                }
+                write!(
+                    f,
+                    " needs {minimum} bytes initially, more than its {reservation}-byte reservation (EngineConfig::memory_reservation)"
+                )
+            }
         }
     }
 }

@@ -278,7 +278,6 @@ fn an_unknown_target_byte_is_refused() {
 }
 
 #[test]
-#[ignore = "device-runtime bug: EngineConfig::memory_reservation is not enforced on the hosted platform (a 1000-page memory instantiates, and is usable, in a 16 MiB reservation); run with --ignored"]
 fn a_memory_larger_than_the_reservation_is_a_typed_error() {
     // A device-sized engine: 16 MiB of address space per memory. A module whose memory starts at
     // 1000 pages (62.5 MiB) is valid wasm but cannot be placed: instantiation must fail with a

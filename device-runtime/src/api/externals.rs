@@ -90,7 +90,7 @@ impl Memory {
     pub fn new<T>(store: &mut Store<'_, T>, ty: MemoryType) -> Result<Memory, Error> {
         let inner = store.inner_ptr()?;
         // SAFETY: no wasm runs (we hold `&mut Store`); the record is live.
-        let ptr = unsafe { (*inner.as_ptr()).new_memory(ty, None, 0) }?;
+        let ptr = unsafe { (*inner.as_ptr()).new_memory(ty, None, 0, None) }?;
         Ok(Memory { store: store.id(), ptr })
     }
 

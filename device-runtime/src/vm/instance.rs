@@ -341,7 +341,12 @@ pub unsafe fn instantiate(
     for (i, ty) in metadata.memories.iter().enumerate() {
         let ty = ty.map_err(|_| InstantiationError::BadConstExpr)?;
         let def = vmctx.field(offsets.defined_memory(i as u32));
-        let m = s.new_memory(ty, Some(def), guard_reservation.unwrap_or(0))?;
+        let m = s.new_memory(
+            ty,
+            Some(def),
+            guard_reservation.unwrap_or(0),
+            Some(c.num_imported_memories + i as u32),
+        )?;
         set(
             rec.memories,
             num_memories,

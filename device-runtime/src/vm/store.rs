@@ -272,11 +272,17 @@ impl StoreInner {
     }
 
     /// Creates a memory of type `ty` in a platform slot, recorded for freeing on drop.
+    ///
+    /// The slot holds `min(maximum, memory_reservation)` bytes (at least `min_reservation`, the
+    /// reservation guard-elided code relies on). A memory whose minimum does not fit is refused
+    /// with [`InstantiationError::MemoryTooLarge`](crate::error::InstantiationError) before
+    /// anything is reserved; `index` names it in that error.
     pub fn new_memory(
         &mut self,
         ty: MemoryType,
         def: Option<*mut VMMemoryDefinition>,
         min_reservation: u64,
+        index: Option<u32>,
     ) -> Result<NonNull<MemoryRecord>, Error> {
         use crate::error::InstantiationError as IE;
         if ty.shared {
@@ -297,7 +303,17 @@ impl StoreInner {
             .and_then(|m| m.checked_mul(page))
             .unwrap_or(absolute_max_bytes)
             .min(absolute_max_bytes);
-        let reservation = max_bytes.min(self.memory_reservation).max(initial).max(min_reservation);
+        let reservation = max_bytes.min(self.memory_reservation).max(min_reservation);
+        if initial > reservation {
+            // Never widen the slot past the configured reservation for a large minimum: on a
+            // device that would overcommit the address space (or RAM) the board budgeted.
+            return Err(IE::MemoryTooLarge {
+                index,
+                minimum: initial,
+                reservation,
+            }
+            .into());
+        }
         let slot = self
             .platform
             .memory_alloc(reservation, self.memory_guard, initial)
@@ -477,5 +493,49 @@ mod tests {
             index64: false,
         };
         assert!(matches!(inner.new_table(ty, None, 0), Err(Error::ResourceLimit { .. })));
+    }
+
+    #[test]
+    fn a_memory_minimum_beyond_the_reservation_is_refused_before_the_platform_is_asked() {
+        use crate::error::InstantiationError;
+        let mut buf = Buf([0; 8192]);
+        // SAFETY: the buffer outlives the store inner.
+        let inner = unsafe { StoreInner::create(buf.0.as_mut_ptr(), buf.0.len(), &NoPlatform, limits()) }.unwrap();
+        // SAFETY: exclusively ours for this test.
+        let inner = unsafe { &mut *inner.as_ptr() };
+        let ty = |min: u64, max: Option<u64>| MemoryType {
+            min,
+            max,
+            index64: false,
+            page_size_log2: 16,
+            shared: false,
+        };
+        // 1 MiB reservation (see `limits`): 17 pages do not fit, with or without a maximum, and
+        // the slot is never widened to the minimum (NoPlatform would say "Unsupported").
+        for max in [None, Some(100), Some(17)] {
+            assert_eq!(
+                inner.new_memory(ty(17, max), None, 0, Some(3)).unwrap_err(),
+                Error::Instantiate(InstantiationError::MemoryTooLarge {
+                    index: Some(3),
+                    minimum: 17 << 16,
+                    reservation: 1 << 20,
+                })
+            );
+        }
+        // A recorded guard reservation widens the slot (guard-elided code relies on it).
+        assert!(matches!(
+            inner.new_memory(ty(17, None), None, 2 << 20, None),
+            Err(Error::Instantiate(InstantiationError::Platform(_)))
+        ));
+        // 16 pages fit exactly: the platform is asked (and, here, refuses).
+        assert!(matches!(
+            inner.new_memory(ty(16, None), None, 0, None),
+            Err(Error::Instantiate(InstantiationError::Platform(_)))
+        ));
+        // An overflowing minimum is a resource limit, not a panic.
+        assert!(matches!(
+            inner.new_memory(ty(u64::MAX, None), None, 0, None),
+            Err(Error::ResourceLimit { .. })
+        ));
     }
 }
