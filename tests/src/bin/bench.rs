@@ -7,6 +7,12 @@
 //! qemu-aarch64: also counts guest instructions per load with tools/qemu-insn-count, a
 //! deterministic figure; times under QEMU are not meaningful).
 //!
+//! Section 4 splits the load cost into stages (header + digest, metadata, code placement,
+//! instantiation, first call, and `Module::new_in_place`), counting guest instructions of an
+//! aarch64 build of this binary run in `load-stage` mode under qemu-aarch64 with
+//! tools/qemu-insn-count. From an x86_64 host the aarch64 runner is built with cargo
+//! (`--target aarch64-unknown-linux-gnu`) and the images are compiled natively for aarch64.
+//!
 //! Times printed here are for information; no test asserts on them.
 
 use std::fmt::Write as _;
@@ -17,6 +23,7 @@ use std::time::{Duration, Instant};
 use device_runtime::{Engine, Linker, Module, Store};
 use host_compiler::{CompiledImage, Compiler, CompilerConfig};
 use shared_types::header::ImageHeader;
+use shared_types::{Target, VmOffsets, metadata::Metadata};
 use tests::native_target;
 
 fn compiler() -> Compiler {
@@ -96,11 +103,13 @@ fn load_reps(engine: &Engine, image: &[u8], reps: usize) -> Vec<Duration> {
         .collect()
 }
 
-/// Under qemu-aarch64: guest instructions of `bench load-count IMAGE REPS` runs.
-fn insn_count(image_path: &Path, reps: usize) -> Option<u64> {
+/// Guest instructions of one run of the aarch64 program `exe` with `args` under qemu-aarch64,
+/// counted by tools/qemu-insn-count.
+fn count_insns(exe: &Path, args: &[String]) -> Option<u64> {
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let plugin = plugin()?;
-    let exe = std::env::current_exe().ok()?;
-    let out = std::env::temp_dir().join(format!("bench-insn-{}-{reps}.txt", std::process::id()));
+    let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("bench-insn-{}-{n}.txt", std::process::id()));
     let prefix =
         std::env::var("QEMU_LD_PREFIX").unwrap_or_else(|_| "/usr/aarch64-linux-gnu".into());
     let status = Command::new("qemu-aarch64")
@@ -112,17 +121,15 @@ fn insn_count(image_path: &Path, reps: usize) -> Option<u64> {
             "-d",
             "plugin",
         ])
-        .arg(&exe)
-        .args([
-            "load-count",
-            &image_path.display().to_string(),
-            &reps.to_string(),
-        ])
+        .arg(exe)
+        .args(args)
         .output()
         .ok()?;
     if !status.status.success() {
         eprintln!(
-            "load-count failed: {}",
+            "{} {}: failed: {}",
+            exe.display(),
+            args.join(" "),
             String::from_utf8_lossy(&status.stderr)
         );
         return None;
@@ -138,14 +145,14 @@ fn plugin() -> Option<PathBuf> {
     let src = root.join("tools/qemu-insn-count/insn_count.c");
     let so = root.join("target/libinsn_count.so");
     if !so.exists() {
-        let ok = Command::new("gcc")
-            .args(["-shared", "-fPIC", "-O2", "-o"])
+        let ok = Command::new("cc")
+            .args(["-O2", "-shared", "-fPIC", "-o"])
             .arg(&so)
             .arg(&src)
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            eprintln!("cannot build {} (gcc)", src.display());
+            eprintln!("cannot build {} (cc)", src.display());
             return None;
         }
     }
@@ -154,6 +161,10 @@ fn plugin() -> Option<PathBuf> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("load-stage") {
+        load_stage(&args[2], &args[3], args[4].parse().expect("reps"));
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("load-count") {
         let image = std::fs::read(&args[2]).expect("image");
         let reps: usize = args[3].parse().expect("reps");
@@ -287,33 +298,15 @@ fn main() {
             img.bytes.len(),
             h.text.1
         );
-        if qemu {
-            let path = std::env::temp_dir().join(format!(
-                "bench-{}-{}.img",
-                std::process::id(),
-                name.replace([' ', ','], "_")
-            ));
-            std::fs::write(&path, &img.bytes).expect("write image");
-            match (insn_count(&path, 0), insn_count(&path, 10)) {
-                (Some(base), Some(ten)) => println!(
-                    "  {:<24} guest instructions per load: {} ({:.1} per image byte)",
-                    "",
-                    (ten - base) / 10,
-                    (ten - base) as f64 / 10.0 / img.bytes.len() as f64
-                ),
-                _ => println!(
-                    "  {:<24} instruction count unavailable (qemu-aarch64 -plugin failed)",
-                    ""
-                ),
-            }
-            let _ = std::fs::remove_file(&path);
-        }
     }
     if !qemu {
         println!(
-            "  note: wall-clock times on the host; for a deterministic instruction count run the aarch64 build under qemu-aarch64 (see the file header)."
+            "  note: wall-clock times on the host; deterministic instruction counts per stage follow."
         );
     }
+
+    // 4. Load cost by stage, in guest instructions under qemu-aarch64.
+    load_breakdown(funcs);
 }
 
 /// Whether this aarch64 process runs under QEMU user mode (the host CPU is not aarch64).
@@ -332,4 +325,360 @@ fn under_qemu() -> bool {
         Ok(out) => !out.status.success(), // exit 127: a binfmt handler without the sysroot
         Err(e) => e.raw_os_error() == Some(8),
     }
+}
+
+/// The stages a `load-stage` run stops after, in pipeline order. Each run first reads the image,
+/// creates the engine and loads, instantiates and calls it once (warm-up: one-time costs such
+/// as lazy symbol binding and installing the fault hook), then repeats the pipeline up to its
+/// stage `reps` times, keeping (leaking) everything it creates so no drop is counted.
+const STAGES: [&str; 10] = [
+    "base",
+    "header",
+    "digest",
+    "metadata",
+    "module",
+    "instance",
+    "call",
+    "inplace-setup",
+    "inplace-module",
+    "inplace-call",
+];
+
+/// The export every stage run calls: `f0` of the generated modules, (i32, i32) -> i32, which
+/// makes no call and, with a second argument 0, does not loop.
+const FIRST_CALL: &str = "f0";
+
+/// Store + instantiate + first call of `module`, all leaked.
+fn instantiate_and_call(engine: &'static Engine, module: &'static Module<'static>, call: bool) {
+    let linker = Linker::<()>::new(engine);
+    let mut store = Store::new(engine, ());
+    let inst = linker.instantiate(&mut store, module).expect("instantiate");
+    if call {
+        let f = inst
+            .get_typed_func::<(i32, i32), i32>(&store, FIRST_CALL)
+            .expect("f0");
+        std::hint::black_box(f.call(&mut store, (1, 0)).expect("call"));
+    }
+    std::hint::black_box(&inst);
+    std::mem::forget(store);
+}
+
+/// An executable, page-aligned copy of `image` (as a board would have it in flash or
+/// executable RAM), for `Module::new_in_place`.
+fn executable_copy(image: &[u8]) -> &'static [u8] {
+    use device_runtime::platform::Platform;
+    let platform = device_runtime::platform::hosted::HostedPlatform;
+    let region = platform.code_alloc(image.len()).expect("code memory");
+    // SAFETY: `region` holds at least `image.len()` writable bytes nothing else uses; publishing
+    // a region fresh from `code_alloc` is what the runtime itself does. The region is leaked, so
+    // the slice stays valid and unchanged for the rest of the process.
+    unsafe {
+        std::ptr::copy_nonoverlapping(image.as_ptr(), region.base.as_ptr(), image.len());
+        platform.code_publish(&region).expect("publish");
+        std::slice::from_raw_parts(region.base.as_ptr(), image.len())
+    }
+}
+
+/// `bench load-stage STAGE IMAGE REPS` (the aarch64 runner the breakdown counts).
+fn load_stage(stage: &str, image_path: &str, reps: usize) {
+    assert!(STAGES.contains(&stage), "unknown stage {stage}");
+    let image: &'static [u8] =
+        Box::leak(std::fs::read(image_path).expect("image").into_boxed_slice());
+    let engine: &'static Engine = Box::leak(Box::new(Engine::default()));
+    let upto = |s: &str| {
+        STAGES.iter().position(|x| *x == s).unwrap()
+            <= STAGES.iter().position(|x| *x == stage).unwrap()
+    };
+    // Warm-up, identical in every run.
+    let module: &'static Module<'static> =
+        Box::leak(Box::new(Module::new(engine, image).expect("load")));
+    instantiate_and_call(engine, module, true);
+
+    if stage.starts_with("inplace") {
+        let copies: Vec<&'static [u8]> = (0..reps).map(|_| executable_copy(image)).collect();
+        // Warm-up of the in-place path on a copy of its own.
+        let warm = executable_copy(image);
+        // SAFETY: `executable_copy` returns executable memory, coherent, never changed.
+        let m = Box::leak(Box::new(
+            unsafe { Module::new_in_place(engine, warm) }.expect("in place"),
+        ));
+        instantiate_and_call(engine, m, true);
+        if stage == "inplace-setup" {
+            return;
+        }
+        for copy in copies {
+            // SAFETY: as above.
+            let m: &'static Module<'static> = Box::leak(Box::new(
+                unsafe { Module::new_in_place(engine, copy) }.expect("in place"),
+            ));
+            if stage == "inplace-call" {
+                instantiate_and_call(engine, m, true);
+            }
+        }
+        return;
+    }
+    for _ in 0..reps {
+        if stage == "base" {
+            break;
+        }
+        if !upto("module") {
+            // The calls `device_runtime`'s image verification makes, in its order.
+            let h = ImageHeader::parse(image).expect("header");
+            if upto("digest") {
+                h.verify_digest(image).expect("digest");
+            }
+            if upto("metadata") {
+                let md = Metadata::decode(h.metadata_bytes(image)).expect("metadata");
+                md.validate(h.text.1).expect("validate");
+                std::hint::black_box(VmOffsets::new(h.target.pointer_size(), md.counts));
+                std::hint::black_box(&md);
+            }
+            std::hint::black_box(&h);
+            continue;
+        }
+        let m: &'static Module<'static> =
+            Box::leak(Box::new(Module::new(engine, image).expect("load")));
+        if upto("instance") {
+            instantiate_and_call(engine, m, upto("call"));
+        }
+    }
+}
+
+/// The aarch64 program to count: this binary on aarch64, otherwise its aarch64 build (built
+/// here with cargo).
+fn stage_runner() -> Option<PathBuf> {
+    if cfg!(target_arch = "aarch64") {
+        return std::env::current_exe().ok();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()?
+        .to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let triple = "aarch64-unknown-linux-gnu";
+    println!(
+        "  building the aarch64 runner: cargo build --release -p tests --bin bench --target {triple}"
+    );
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "tests",
+            "--bin",
+            "bench",
+            "--target",
+            triple,
+        ])
+        .status()
+        .ok()?;
+    if !status.success() {
+        println!(
+            "  cannot build the aarch64 runner (needs the {triple} target and aarch64-linux-gnu-gcc)"
+        );
+        return None;
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    Some(target_dir.join(triple).join("release").join("bench"))
+}
+
+/// Section 4: load cost by stage for generated images with few and many call sites, of two sizes.
+fn load_breakdown(funcs: usize) {
+    const REPS: usize = 4;
+    println!(
+        "\n== load cost by stage (aarch64 guest instructions per load, qemu-aarch64 + tools/qemu-insn-count)"
+    );
+    let Some(runner) = stage_runner() else {
+        println!("  skipped: no aarch64 runner");
+        return;
+    };
+    if plugin().is_none() {
+        println!("  skipped: cannot build tools/qemu-insn-count (cc)");
+        return;
+    }
+    let c = match Compiler::new(CompilerConfig::for_target(Target::Aarch64)) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("  skipped: no aarch64 compiler: {e}");
+            return;
+        }
+    };
+    // Image sizes of both shapes at `funcs` functions, to pick a many-calls function count whose
+    // image is about as large as the no-calls one: same size, ~13x the call sites.
+    let size_of = |n: usize, calls: bool| {
+        c.compile(&wat::parse_str(generated(n, calls)).expect("generated wat"))
+            .map(|i| i.bytes.len())
+            .unwrap_or(1)
+    };
+    let (few_size, many_size) = (size_of(funcs, false), size_of(funcs, true));
+    let matched = ((funcs as f64 * few_size as f64 / many_size as f64).round() as usize).max(1);
+    let small = (funcs / 10).max(1);
+    let small_matched = (matched / 10).max(1);
+    let cases = [
+        (format!("{funcs} fn, no calls"), funcs, false),
+        (format!("{matched} fn, many calls"), matched, true),
+        (format!("{small} fn, no calls"), small, false),
+        (
+            format!("{small_matched} fn, many calls"),
+            small_matched,
+            true,
+        ),
+    ];
+    struct Col {
+        name: String,
+        image: usize,
+        text: u64,
+        metadata: u64,
+        calls: usize,
+        counts: Vec<u64>,
+    }
+    let mut cols: Vec<Col> = Vec::new();
+    for (name, n, calls) in cases {
+        let wasm = wat::parse_str(generated(n, calls)).expect("generated wat");
+        let img = c.compile(&wasm).expect("compile");
+        let h = ImageHeader::parse(&img.bytes).expect("header");
+        let path = std::env::temp_dir().join(format!(
+            "bench-stage-{}-{n}-{calls}.img",
+            std::process::id()
+        ));
+        std::fs::write(&path, &img.bytes).expect("write image");
+        let mut counts = Vec::new();
+        for stage in STAGES {
+            match count_insns(
+                &runner,
+                &[
+                    "load-stage".into(),
+                    stage.into(),
+                    path.display().to_string(),
+                    REPS.to_string(),
+                ],
+            ) {
+                Some(n) => counts.push(n),
+                None => {
+                    println!("  {name}: stage {stage} could not be counted");
+                    let _ = std::fs::remove_file(&path);
+                    return;
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+        cols.push(Col {
+            name,
+            image: img.bytes.len(),
+            text: u64::from(h.text.1),
+            metadata: u64::from(h.metadata.1),
+            calls: img.stats.relocations_resolved,
+            counts,
+        });
+    }
+    let at = |c: &Col, s: &str| c.counts[STAGES.iter().position(|x| *x == s).unwrap()] as i64;
+    let per = |c: &Col, to: &str, from: &str| (at(c, to) - at(c, from)) as f64 / REPS as f64;
+    println!(
+        "  method: each figure is (count of a run stopping after the stage - count of a run stopping before it) / {REPS};"
+    );
+    println!(
+        "  every run reads the image, creates the engine and does one full load + call first (warm-up), then {REPS} loads up to its stage;"
+    );
+    println!(
+        "  nothing is dropped. mmap/mprotect run in the kernel (not guest instructions); the icache maintenance loop is counted."
+    );
+    let w = 20;
+    print!("  {:<44}", "");
+    for c in &cols {
+        print!(" {:>w$}", c.name);
+    }
+    println!();
+    type Cell<'a, T> = (&'a str, &'a dyn Fn(&Col) -> T);
+    let info: [Cell<'_, String>; 4] = [
+        ("image bytes", &|c| c.image.to_string()),
+        ("  of which text bytes", &|c| c.text.to_string()),
+        ("  of which metadata bytes", &|c| c.metadata.to_string()),
+        ("call sites resolved at compile time", &|c| {
+            c.calls.to_string()
+        }),
+    ];
+    for (label, f) in info {
+        print!("  {label:<44}");
+        for c in &cols {
+            print!(" {:>w$}", f(c));
+        }
+        println!();
+    }
+    let rows: [(&str, &str, &str); 9] = [
+        ("header parse", "header", "base"),
+        ("SHA-256 digest over the whole image", "digest", "header"),
+        ("metadata decode + validate", "metadata", "digest"),
+        (
+            "code placement (copy + publish + register)",
+            "module",
+            "metadata",
+        ),
+        (
+            "instantiation (Store::new, vmctx, segments)",
+            "instance",
+            "module",
+        ),
+        ("first call (export lookup + f0(1, 0))", "call", "instance"),
+        ("= Module::new", "module", "base"),
+        ("= load to first result", "call", "base"),
+        (
+            "Module::new_in_place (no copy)",
+            "inplace-module",
+            "inplace-setup",
+        ),
+    ];
+    for (i, (label, to, from)) in rows.iter().enumerate() {
+        if i == 6 {
+            println!("  {}", "-".repeat(44 + cols.len() * (w + 1)));
+        }
+        print!("  {label:<44}");
+        for c in &cols {
+            print!(" {:>w$.0}", per(c, to, from));
+        }
+        println!();
+    }
+    print!("  {:<44}", "in place, load to first result");
+    for c in &cols {
+        print!(" {:>w$.0}", per(c, "inplace-call", "inplace-setup"));
+    }
+    println!();
+    println!("  per byte:");
+    let ratios: [Cell<'_, f64>; 5] = [
+        ("digest / image byte", &|c| {
+            per(c, "digest", "header") / c.image as f64
+        }),
+        ("metadata / metadata byte", &|c| {
+            per(c, "metadata", "digest") / c.metadata.max(1) as f64
+        }),
+        ("placement / text byte", &|c| {
+            per(c, "module", "metadata") / c.text.max(1) as f64
+        }),
+        ("Module::new / image byte", &|c| {
+            per(c, "module", "base") / c.image as f64
+        }),
+        ("new_in_place / image byte", &|c| {
+            per(c, "inplace-module", "inplace-setup") / c.image as f64
+        }),
+    ];
+    for (label, f) in ratios {
+        print!("  {label:<44}");
+        for c in &cols {
+            print!(" {:>w$.2}", f(c));
+        }
+        println!();
+    }
+    if let [a, b, c, d] = &cols[..] {
+        println!(
+            "  columns 1-2 and 3-4: images of about the same size, the second with {:.1}x / {:.1}x the call sites; 3-4 are {:.1}x smaller than 1-2.",
+            b.calls as f64 / a.calls.max(1) as f64,
+            d.calls as f64 / c.calls.max(1) as f64,
+            a.image as f64 / c.image as f64
+        );
+    }
+    println!(
+        "  no stage applies relocations: cost follows image size (digest), metadata size (decode) and text size (copy), not the call count."
+    );
 }
