@@ -58,7 +58,10 @@ impl fmt::Display for LoadError {
             } => {
                 write!(f, "image compiled for {image}, this runtime runs {r} code")
             }
-            LoadError::WrongTarget { image, runtime: None } => {
+            LoadError::WrongTarget {
+                image,
+                runtime: None,
+            } => {
                 write!(
                     f,
                     "image compiled for {image}, this runtime cannot execute code on this architecture"
@@ -112,7 +115,9 @@ pub enum LinkError {
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LinkError::MissingImport { module, name } => write!(f, "unknown import: `{module}::{name}`"),
+            LinkError::MissingImport { module, name } => {
+                write!(f, "unknown import: `{module}::{name}`")
+            }
             LinkError::ImportTypeMismatch { module, name } => {
                 write!(f, "incompatible import type for `{module}::{name}`")
             }
@@ -120,7 +125,9 @@ impl fmt::Display for LinkError {
             LinkError::NameTooLong => f.write_str("name too long for the linker"),
             LinkError::LinkerFull => f.write_str("linker capacity exhausted"),
             LinkError::WrongStore => f.write_str("item belongs to another store"),
-            LinkError::TypeTooLarge => f.write_str("function type has too many parameters or results"),
+            LinkError::TypeTooLarge => {
+                f.write_str("function type has too many parameters or results")
+            }
         }
     }
 }
@@ -294,7 +301,9 @@ impl fmt::Display for Error {
             Error::GrowFailed => f.write_str("failed to grow"),
             Error::NotCallable => f.write_str("function has no host entry trampoline"),
             Error::MissingExport => f.write_str("no such export"),
-            Error::UnsupportedArch => f.write_str("this runtime cannot call wasm code on this architecture yet"),
+            Error::UnsupportedArch => {
+                f.write_str("this runtime cannot call wasm code on this architecture yet")
+            }
             Error::Platform(e) => e.fmt(f),
             Error::InvalidStatus(s) => write!(f, "wasm code returned invalid status {s}"),
         }

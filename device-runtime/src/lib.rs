@@ -51,14 +51,18 @@ mod vm;
 pub use api::engine::{Engine, EngineConfig};
 pub use api::externals::{Extern, Global, GlobalType, Memory, MemoryType, Table, TableType};
 pub use api::func::{
-    Caller, Func, HostFn, HostReturn, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmTy, WithCaller,
+    Caller, Func, HostFn, HostReturn, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmTy,
+    WithCaller,
 };
 pub use api::instance::Instance;
 pub use api::linker::{LINKER_CAPACITY, LINKER_NAME_CAPACITY, Linker};
 pub use api::module::{ExportDesc, ImportDesc, Module};
 pub use api::store::Store;
 pub use api::values::{ExternRef, FuncType, MAX_FUNC_ARITY, Val};
-pub use error::{ERROR_NAME_CAPACITY, Error, ErrorName, HostError, InstantiationError, LinkError, LoadError, Trap};
+pub use error::{
+    ERROR_NAME_CAPACITY, Error, ErrorName, HostError, InstantiationError, LinkError, LoadError,
+    Trap,
+};
 pub use shared_types::metadata::{ExternKind, ImportKind};
 pub use shared_types::{Target, TrapCode, ValType};
 pub use vm::ValRaw;

@@ -106,13 +106,23 @@ pub unsafe trait Platform: Sync {
 
     /// Reserves a memory slot of `reservation` bytes with `guard` bytes of inaccessible memory
     /// before and after it, and makes the first `initial` bytes accessible.
-    fn memory_alloc(&self, reservation: u64, guard: u64, initial: u64) -> Result<MemorySlot, PlatformError>;
+    fn memory_alloc(
+        &self,
+        reservation: u64,
+        guard: u64,
+        initial: u64,
+    ) -> Result<MemorySlot, PlatformError>;
 
     /// Makes `[old_len, new_len)` of the slot accessible (`new_len <= slot.reservation`).
     ///
     /// # Safety
     /// `slot` came from `memory_alloc` on this platform and is not freed.
-    unsafe fn memory_grow(&self, slot: &MemorySlot, old_len: u64, new_len: u64) -> Result<(), PlatformError>;
+    unsafe fn memory_grow(
+        &self,
+        slot: &MemorySlot,
+        old_len: u64,
+        new_len: u64,
+    ) -> Result<(), PlatformError>;
 
     /// Frees a memory slot.
     ///
@@ -148,10 +158,20 @@ unsafe impl Platform for NoPlatform {
         Err(PlatformError::Unsupported("code memory"))
     }
     unsafe fn code_free(&self, _region: CodeRegion) {}
-    fn memory_alloc(&self, _reservation: u64, _guard: u64, _initial: u64) -> Result<MemorySlot, PlatformError> {
+    fn memory_alloc(
+        &self,
+        _reservation: u64,
+        _guard: u64,
+        _initial: u64,
+    ) -> Result<MemorySlot, PlatformError> {
         Err(PlatformError::Unsupported("memory slots"))
     }
-    unsafe fn memory_grow(&self, _slot: &MemorySlot, _old: u64, _new: u64) -> Result<(), PlatformError> {
+    unsafe fn memory_grow(
+        &self,
+        _slot: &MemorySlot,
+        _old: u64,
+        _new: u64,
+    ) -> Result<(), PlatformError> {
         Err(PlatformError::Unsupported("memory slots"))
     }
     unsafe fn memory_free(&self, _slot: MemorySlot) {}

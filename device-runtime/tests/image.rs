@@ -26,7 +26,10 @@ fn intact_image_loads() {
     let module = Module::new(&engine, &image).unwrap();
     assert_eq!(module.target(), native());
     assert_eq!(module.imports().count(), 1);
-    assert_eq!(module.exports().map(|e| e.name).collect::<Vec<_>>(), ["m", "g"]);
+    assert_eq!(
+        module.exports().map(|e| e.name).collect::<Vec<_>>(),
+        ["m", "g"]
+    );
 }
 
 #[test]
@@ -84,7 +87,9 @@ fn header_byte_changes_give_precise_errors() {
     );
     // Every header byte outside the digest and producer, changed and re-sealed: refused with a
     // header error, or (flags that only change meaning) accepted; never a panic.
-    for byte in (0..HEADER_SIZE).filter(|b| !(DIGEST_OFFSET..DIGEST_OFFSET + DIGEST_SIZE).contains(b)) {
+    for byte in
+        (0..HEADER_SIZE).filter(|b| !(DIGEST_OFFSET..DIGEST_OFFSET + DIGEST_SIZE).contains(b))
+    {
         for value in [0u8, 1, 0x7f, 0xff] {
             let mut bad = image.clone();
             if bad[byte] == value {

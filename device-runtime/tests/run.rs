@@ -29,14 +29,22 @@ fn arithmetic_and_calls() {
     let module = Module::new(&engine, &image).unwrap();
     let mut store = Store::new(&engine, ());
     let inst = instantiate(&mut store, &module);
-    let add = inst.get_typed_func::<(i32, i32), i32>(&store, "add").unwrap();
+    let add = inst
+        .get_typed_func::<(i32, i32), i32>(&store, "add")
+        .unwrap();
     assert_eq!(add.call(&mut store, (2, 40)).unwrap(), 42);
-    let sumsq = inst.get_typed_func::<(i32, i32), i32>(&store, "sumsq").unwrap();
+    let sumsq = inst
+        .get_typed_func::<(i32, i32), i32>(&store, "sumsq")
+        .unwrap();
     assert_eq!(sumsq.call(&mut store, (3, 4)).unwrap(), 25);
     let div = inst.get_func(&store, "f64").unwrap();
     let mut out = [Val::F64(0)];
-    div.call(&mut store, &[Val::from(1.0f64), Val::from(4.0f64)], &mut out)
-        .unwrap();
+    div.call(
+        &mut store,
+        &[Val::from(1.0f64), Val::from(4.0f64)],
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out[0], Val::from(0.25f64));
     let i64f = inst.get_typed_func::<i64, i64>(&store, "i64").unwrap();
     assert_eq!(i64f.call(&mut store, 1 << 40).unwrap(), 1 << 41);
@@ -68,12 +76,16 @@ fn traps() {
     let mut store = Store::new(&engine, ());
     let inst = instantiate(&mut store, &module);
     let code = |r: Result<i32, Error>| r.unwrap_err().trap_code();
-    let unreachable = inst.get_typed_func::<(), ()>(&store, "unreachable").unwrap();
+    let unreachable = inst
+        .get_typed_func::<(), ()>(&store, "unreachable")
+        .unwrap();
     assert_eq!(
         unreachable.call(&mut store, ()).unwrap_err().trap_code(),
         Some(TrapCode::Unreachable)
     );
-    let div = inst.get_typed_func::<(i32, i32), i32>(&store, "div").unwrap();
+    let div = inst
+        .get_typed_func::<(i32, i32), i32>(&store, "div")
+        .unwrap();
     assert_eq!(
         code(div.call(&mut store, (1, 0))),
         Some(TrapCode::IntegerDivisionByZero)
@@ -84,15 +96,24 @@ fn traps() {
     );
     assert_eq!(div.call(&mut store, (7, 2)).unwrap(), 3);
     let load = inst.get_typed_func::<i32, i32>(&store, "load").unwrap();
-    assert_eq!(code(load.call(&mut store, 65536)), Some(TrapCode::MemoryOutOfBounds));
-    assert_eq!(code(load.call(&mut store, -1)), Some(TrapCode::MemoryOutOfBounds));
+    assert_eq!(
+        code(load.call(&mut store, 65536)),
+        Some(TrapCode::MemoryOutOfBounds)
+    );
+    assert_eq!(
+        code(load.call(&mut store, -1)),
+        Some(TrapCode::MemoryOutOfBounds)
+    );
     assert_eq!(load.call(&mut store, 65532).unwrap(), 0);
     let trunc = inst.get_typed_func::<f32, i32>(&store, "trunc").unwrap();
     assert_eq!(
         code(trunc.call(&mut store, f32::NAN)),
         Some(TrapCode::BadConversionToInteger)
     );
-    assert_eq!(code(trunc.call(&mut store, 3e10)), Some(TrapCode::IntegerOverflow));
+    assert_eq!(
+        code(trunc.call(&mut store, 3e10)),
+        Some(TrapCode::IntegerOverflow)
+    );
     let rec = inst.get_typed_func::<i32, i32>(&store, "recurse").unwrap();
     assert_eq!(code(rec.call(&mut store, 0)), Some(TrapCode::StackOverflow));
     // Still usable after every trap.
@@ -123,17 +144,25 @@ fn memory_grow_and_data() {
     assert_eq!(size.call(&mut store, ()).unwrap(), 3);
     assert_eq!(grow.call(&mut store, 2).unwrap(), -1);
     assert_eq!(mem.size(&store), 3);
-    let st = inst.get_typed_func::<(i32, i32), ()>(&store, "store").unwrap();
+    let st = inst
+        .get_typed_func::<(i32, i32), ()>(&store, "store")
+        .unwrap();
     st.call(&mut store, (3 * 65536 - 4, 0x01020304)).unwrap();
     assert_eq!(mem.data(&store)[3 * 65536 - 4], 4);
-    let fill = inst.get_typed_func::<(i32, i32, i32), ()>(&store, "fill").unwrap();
+    let fill = inst
+        .get_typed_func::<(i32, i32, i32), ()>(&store, "fill")
+        .unwrap();
     fill.call(&mut store, (100, 0xAB, 10)).unwrap();
     assert_eq!(&mem.data(&store)[100..110], &[0xAB; 10]);
     assert_eq!(
-        fill.call(&mut store, (3 * 65536 - 5, 0, 10)).unwrap_err().trap_code(),
+        fill.call(&mut store, (3 * 65536 - 5, 0, 10))
+            .unwrap_err()
+            .trap_code(),
         Some(TrapCode::MemoryOutOfBounds)
     );
-    let copy = inst.get_typed_func::<(i32, i32, i32), ()>(&store, "copy").unwrap();
+    let copy = inst
+        .get_typed_func::<(i32, i32, i32), ()>(&store, "copy")
+        .unwrap();
     copy.call(&mut store, (200, 16, 5)).unwrap();
     assert_eq!(&mem.data(&store)[200..205], b"hello");
     assert_eq!(mem.grow(&mut store, 1).unwrap(), 3);
@@ -181,7 +210,10 @@ fn globals_tables_call_indirect() {
     assert_eq!(inc.call(&mut store, ()).unwrap(), 101);
     let c = inst.get_global(&store, "c").unwrap();
     assert_eq!(c.get(&store), Val::I64(7));
-    assert!(matches!(c.set(&mut store, Val::I64(1)), Err(Error::ImmutableGlobal)));
+    assert!(matches!(
+        c.set(&mut store, Val::I64(1)),
+        Err(Error::ImmutableGlobal)
+    ));
     let tab = inst.get_table(&store, "tab").unwrap();
     assert_eq!(tab.size(&store), 4);
     // A funcref read from the table can be called from the host and put back elsewhere.
@@ -239,7 +271,10 @@ fn host_functions() {
         .func_wrap("env", "log", |mut caller: Caller<'_, '_, Host>, v: i64| {
             let i = caller.data().calls as usize % 4;
             caller.data_mut().log[i] = v;
-            let mem = caller.get_export("memory").and_then(Extern::into_memory).unwrap();
+            let mem = caller
+                .get_export("memory")
+                .and_then(Extern::into_memory)
+                .unwrap();
             mem.data_mut(caller.as_store_mut())[0] = 42;
         })
         .unwrap();
@@ -252,7 +287,11 @@ fn host_functions() {
             }
         })
         .unwrap();
-    fn untyped(_c: Caller<'_, '_, Host>, params: &[Val], results: &mut [Val]) -> Result<(), HostError> {
+    fn untyped(
+        _c: Caller<'_, '_, Host>,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), HostError> {
         let (Some(a), Some(b)) = (params[0].i32(), params[1].f64()) else {
             return Err(HostError::new("types"));
         };
@@ -279,19 +318,25 @@ fn host_functions() {
     let err = fail.call(&mut store, -1).unwrap_err();
     assert_eq!(err, Error::Host(HostError::with_code("negative", 7)));
     assert_eq!(err.trap_code(), None);
-    let untyped = inst.get_typed_func::<(i32, f64), f64>(&store, "untyped").unwrap();
+    let untyped = inst
+        .get_typed_func::<(i32, f64), f64>(&store, "untyped")
+        .unwrap();
     assert_eq!(untyped.call(&mut store, (2, 0.5)).unwrap(), 2.5);
 }
 
 #[test]
 fn link_errors() {
     let engine = Engine::default();
-    let image = compile(r#"(module (import "env" "f" (func (param i32))) (import "env" "m" (memory 2)))"#);
+    let image =
+        compile(r#"(module (import "env" "f" (func (param i32))) (import "env" "m" (memory 2)))"#);
     let module = Module::new(&engine, &image).unwrap();
     let mut store = Store::new(&engine, ());
     let mut linker = Linker::<()>::new(&engine);
     let err = linker.instantiate(&mut store, &module).unwrap_err();
-    assert!(matches!(err, Error::Link(LinkError::MissingImport { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Link(LinkError::MissingImport { .. })),
+        "{err}"
+    );
     linker.func_wrap("env", "f", |_: i64| {}).unwrap();
     let err = linker.instantiate(&mut store, &module).unwrap_err();
     assert!(
@@ -380,7 +425,9 @@ fn start_and_instantiation_traps() {
             (data (i32.const 0) "\01")
             (data (i32.const 65536) "\02"))"#,
     );
-    let c = compile(r#"(module (import "a" "tab" (table 1 funcref)) (func $f) (elem (i32.const 1) $f))"#);
+    let c = compile(
+        r#"(module (import "a" "tab" (table 1 funcref)) (func $f) (elem (i32.const 1) $f))"#,
+    );
     let d = compile(
         r#"(module (import "a" "mem" (memory 1))
             (func $start i32.const 8 i32.const 99 i32.store)
@@ -546,17 +593,24 @@ fn host_created_items_and_caller_provided_arena() {
     let mut other = Store::new(&engine, ());
     assert_eq!(g.get(&other), Val::I32(0));
     assert!(matches!(f.call(&mut other, ()), Err(Error::WrongStore)));
-    assert!(Linker::<()>::new(&engine).define(&other, "x", "g", g).is_err());
+    assert!(
+        Linker::<()>::new(&engine)
+            .define(&other, "x", "g", g)
+            .is_err()
+    );
 }
 
 #[test]
 fn arena_exhaustion_is_a_typed_error() {
     let engine = Engine::default();
-    let image = compile(r#"(module (table 100000 funcref) (func (export "f") (result i32) i32.const 7))"#);
+    let image =
+        compile(r#"(module (table 100000 funcref) (func (export "f") (result i32) i32.const 7))"#);
     let module = Module::new(&engine, &image).unwrap();
     let mut arena = vec![0u8; 64 * 1024];
     let mut store = Store::with_arena(&engine, (), &mut arena).unwrap();
-    let err = Linker::new(&engine).instantiate(&mut store, &module).unwrap_err();
+    let err = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap_err();
     assert!(matches!(err, Error::ResourceLimit { .. }), "{err}");
     let mut tiny = [0u8; 16];
     assert!(matches!(
@@ -568,7 +622,9 @@ fn arena_exhaustion_is_a_typed_error() {
 #[test]
 fn execute_in_place() {
     let engine = Engine::default();
-    let image = compile(r#"(module (func (export "f") (param i32) (result i32) local.get 0 i32.const 3 i32.mul))"#);
+    let image = compile(
+        r#"(module (func (export "f") (param i32) (result i32) local.get 0 i32.const 3 i32.mul))"#,
+    );
     let platform = engine.config().platform;
     let region = platform.code_alloc(image.len()).unwrap();
     // SAFETY: the region is fresh, writable and large enough; it is published before use.

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn wasm_aot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasm-aot")).args(args).output().expect("wasm-aot starts")
+    Command::new(env!("CARGO_BIN_EXE_wasm-aot"))
+        .args(args)
+        .output()
+        .expect("wasm-aot starts")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -19,7 +22,11 @@ const MODULE: &str = r#"(module
   (func (export "div") (param i32 i32) (result i32) (i32.div_u (local.get 0) (local.get 1))))"#;
 
 fn native() -> &'static str {
-    if cfg!(target_arch = "aarch64") { "aarch64" } else { "x86_64" }
+    if cfg!(target_arch = "aarch64") {
+        "aarch64"
+    } else {
+        "x86_64"
+    }
 }
 
 #[test]
@@ -28,8 +35,19 @@ fn compile_inspect_run() {
     let wat = dir.join("m.wat");
     let img = dir.join("m.img");
     std::fs::write(&wat, MODULE).unwrap();
-    let out = wasm_aot(&["compile", wat.to_str().unwrap(), "--target", native(), "-o", img.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wasm_aot(&[
+        "compile",
+        wat.to_str().unwrap(),
+        "--target",
+        native(),
+        "-o",
+        img.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = wasm_aot(&["inspect", img.to_str().unwrap()]);
     assert!(out.status.success());
@@ -55,8 +73,18 @@ fn compile_inspect_run() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n");
 
     // Bad arguments and missing exports are errors with status 1.
-    assert_eq!(wasm_aot(&["run", "--invoke", "add", img.to_str().unwrap(), "x", "1"]).status.code(), Some(1));
-    assert_eq!(wasm_aot(&["run", "--invoke", "nope", img.to_str().unwrap()]).status.code(), Some(1));
+    assert_eq!(
+        wasm_aot(&["run", "--invoke", "add", img.to_str().unwrap(), "x", "1"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        wasm_aot(&["run", "--invoke", "nope", img.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -65,11 +93,25 @@ fn invalid_wasm_names_function_and_offset() {
     let dir = scratch("invalid");
     let wat = dir.join("bad.wat");
     // Function 1 adds an i64 to an i32.
-    std::fs::write(&wat, "(module (func) (func (result i32) (i32.add (i32.const 1) (i64.const 2))))").unwrap();
-    let out = wasm_aot(&["compile", wat.to_str().unwrap(), "--target", "aarch64", "-o", dir.join("x.img").to_str().unwrap()]);
+    std::fs::write(
+        &wat,
+        "(module (func) (func (result i32) (i32.add (i32.const 1) (i64.const 2))))",
+    )
+    .unwrap();
+    let out = wasm_aot(&[
+        "compile",
+        wat.to_str().unwrap(),
+        "--target",
+        "aarch64",
+        "-o",
+        dir.join("x.img").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("function 1") && err.contains("offset 0x"), "{err}");
+    assert!(
+        err.contains("function 1") && err.contains("offset 0x"),
+        "{err}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -79,15 +121,33 @@ fn corrupted_image_is_refused() {
     let wat = dir.join("m.wat");
     let img = dir.join("m.img");
     std::fs::write(&wat, MODULE).unwrap();
-    assert!(wasm_aot(&["compile", wat.to_str().unwrap(), "--target", native(), "-o", img.to_str().unwrap()]).status.success());
+    assert!(
+        wasm_aot(&[
+            "compile",
+            wat.to_str().unwrap(),
+            "--target",
+            native(),
+            "-o",
+            img.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
     let mut bytes = std::fs::read(&img).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x40;
     std::fs::write(&img, &bytes).unwrap();
-    for args in [vec!["inspect", img.to_str().unwrap()], vec!["run", "--invoke", "add", img.to_str().unwrap(), "1", "2"]] {
+    for args in [
+        vec!["inspect", img.to_str().unwrap()],
+        vec!["run", "--invoke", "add", img.to_str().unwrap(), "1", "2"],
+    ] {
         let out = wasm_aot(&args);
         assert_eq!(out.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("digest"), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("digest"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     std::fs::remove_dir_all(dir).ok();
 }

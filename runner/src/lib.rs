@@ -57,7 +57,8 @@ impl RunError {
 /// the results formatted one per line.
 pub fn run_image(image: &[u8], name: &str, args: &[String]) -> Result<Vec<String>, RunError> {
     let engine = Engine::default();
-    let module = Module::new(&engine, image).map_err(|e| RunError::Setup(format!("cannot load image: {e}")))?;
+    let module = Module::new(&engine, image)
+        .map_err(|e| RunError::Setup(format!("cannot load image: {e}")))?;
     let mut store = Store::new(&engine, ());
     let linker = Linker::<()>::new(&engine);
     let instance = linker
@@ -82,7 +83,8 @@ pub fn run_image(image: &[u8], name: &str, args: &[String]) -> Result<Vec<String
         .map(|(ty, arg)| parse_arg(*ty, arg))
         .collect::<Result<Vec<_>, _>>()?;
     let mut results = vec![Val::I32(0); results_len];
-    func.call(&mut store, &values, &mut results).map_err(RunError::Call)?;
+    func.call(&mut store, &values, &mut results)
+        .map_err(RunError::Call)?;
     Ok(results.iter().map(format_val).collect())
 }
 
@@ -94,16 +96,24 @@ pub fn parse_arg(ty: ValType, arg: &str) -> Result<Val, RunError> {
         None => (false, arg),
     };
     let int = |max_bits: u32| -> Result<i128, RunError> {
-        let magnitude = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        let magnitude = match digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))
+        {
             Some(hex) => i128::from_str_radix(hex, 16),
             None => digits.parse::<i128>(),
         }
         .map_err(|_| bad())?;
         let v = if neg { -magnitude } else { magnitude };
         let (min, max) = (-(1i128 << (max_bits - 1)), (1i128 << max_bits) - 1);
-        if v < min || v > max { Err(bad()) } else { Ok(v) }
+        if v < min || v > max {
+            Err(bad())
+        } else {
+            Ok(v)
+        }
     };
-    let float_bits = |bits_hex: Option<&str>| bits_hex.and_then(|h| u64::from_str_radix(h, 16).ok());
+    let float_bits =
+        |bits_hex: Option<&str>| bits_hex.and_then(|h| u64::from_str_radix(h, 16).ok());
     Ok(match ty {
         ValType::I32 => Val::I32(int(32)? as i32),
         ValType::I64 => Val::I64(int(64)? as i64),
@@ -116,9 +126,17 @@ pub fn parse_arg(ty: ValType, arg: &str) -> Result<Val, RunError> {
             None => Val::F64(arg.parse::<f64>().map_err(|_| bad())?.to_bits()),
         },
         ValType::FuncRef | ValType::ExternRef if arg == "null" => {
-            if ty == ValType::FuncRef { Val::FuncRef(None) } else { Val::ExternRef(None) }
+            if ty == ValType::FuncRef {
+                Val::FuncRef(None)
+            } else {
+                Val::ExternRef(None)
+            }
         }
-        _ => return Err(RunError::BadArgument(format!("arguments of type {ty} cannot be given on the command line"))),
+        _ => {
+            return Err(RunError::BadArgument(format!(
+                "arguments of type {ty} cannot be given on the command line"
+            )));
+        }
     })
 }
 
@@ -127,7 +145,9 @@ pub fn format_val(v: &Val) -> String {
     match v {
         Val::I32(x) => x.to_string(),
         Val::I64(x) => x.to_string(),
-        Val::F32(bits) => format_float(f32::from_bits(*bits) as f64, f32::from_bits(*bits).is_nan()),
+        Val::F32(bits) => {
+            format_float(f32::from_bits(*bits) as f64, f32::from_bits(*bits).is_nan())
+        }
         Val::F64(bits) => format_float(f64::from_bits(*bits), f64::from_bits(*bits).is_nan()),
         Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
         Val::FuncRef(Some(_)) => "funcref".to_string(),
@@ -136,7 +156,11 @@ pub fn format_val(v: &Val) -> String {
 }
 
 fn format_float(x: f64, nan: bool) -> String {
-    if nan { "NaN".to_string() } else { format!("{x}") }
+    if nan {
+        "NaN".to_string()
+    } else {
+        format!("{x}")
+    }
 }
 
 /// Runs the command line `IMAGE NAME [ARGS...]`: prints results on stdout, errors on stderr,
@@ -176,8 +200,14 @@ mod tests {
         assert_eq!(parse_arg(ValType::I32, "-5").unwrap(), Val::I32(-5));
         assert_eq!(parse_arg(ValType::I32, "0xffffffff").unwrap(), Val::I32(-1));
         assert_eq!(parse_arg(ValType::I64, "-0x10").unwrap(), Val::I64(-16));
-        assert_eq!(parse_arg(ValType::F32, "1.5").unwrap(), Val::F32(1.5f32.to_bits()));
-        assert_eq!(parse_arg(ValType::F64, "inf").unwrap(), Val::F64(f64::INFINITY.to_bits()));
+        assert_eq!(
+            parse_arg(ValType::F32, "1.5").unwrap(),
+            Val::F32(1.5f32.to_bits())
+        );
+        assert_eq!(
+            parse_arg(ValType::F64, "inf").unwrap(),
+            Val::F64(f64::INFINITY.to_bits())
+        );
         assert!(parse_arg(ValType::I32, "4294967296").is_err());
         assert!(parse_arg(ValType::I32, "x").is_err());
     }

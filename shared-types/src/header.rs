@@ -128,7 +128,9 @@ impl fmt::Display for HeaderError {
             }
             HeaderError::BadLayout => f.write_str("image sections overlap or leave the image"),
             HeaderError::TrailingBytes => f.write_str("bytes after the end of the image"),
-            HeaderError::DigestMismatch => f.write_str("image digest mismatch: the image is corrupted"),
+            HeaderError::DigestMismatch => {
+                f.write_str("image digest mismatch: the image is corrupted")
+            }
         }
     }
 }
@@ -152,7 +154,10 @@ impl ImageHeader {
             if image.len() >= 4 && image[..4] != MAGIC {
                 return Err(HeaderError::BadMagic);
             }
-            return Err(HeaderError::Truncated { needed: HEADER_SIZE, actual: image.len() });
+            return Err(HeaderError::Truncated {
+                needed: HEADER_SIZE,
+                actual: image.len(),
+            });
         }
         if image[..4] != MAGIC {
             return Err(HeaderError::BadMagic);
@@ -165,14 +170,18 @@ impl ImageHeader {
         if flags != 0 {
             return Err(HeaderError::UnsupportedFlags(flags));
         }
-        let target = Target::from_code(image[0x08]).ok_or(HeaderError::UnknownTarget(image[0x08]))?;
+        let target =
+            Target::from_code(image[0x08]).ok_or(HeaderError::UnknownTarget(image[0x08]))?;
         let producer_len = image[0x09];
         if producer_len as usize > PRODUCER_CAPACITY {
             return Err(HeaderError::BadLayout);
         }
         let abi_version = u16_at(image, 0x0A);
         if abi_version != ABI_VERSION {
-            return Err(HeaderError::AbiMismatch { image: abi_version, runtime: ABI_VERSION });
+            return Err(HeaderError::AbiMismatch {
+                image: abi_version,
+                runtime: ABI_VERSION,
+            });
         }
         let tunables_digest = u32_at(image, 0x0C);
         let metadata = (u32_at(image, 0x10), u32_at(image, 0x14));
@@ -194,7 +203,10 @@ impl ImageHeader {
             return Err(HeaderError::BadLayout);
         }
         if (image.len() as u64) < image_len as u64 {
-            return Err(HeaderError::Truncated { needed: image_len as usize, actual: image.len() });
+            return Err(HeaderError::Truncated {
+                needed: image_len as usize,
+                actual: image.len(),
+            });
         }
         if image.len() as u64 > image_len as u64 {
             return Err(HeaderError::TrailingBytes);
@@ -221,19 +233,27 @@ impl ImageHeader {
 
     /// Checks the SHA-256 digest over the whole image. `image` must be the bytes `parse` accepted.
     pub fn verify_digest(&self, image: &[u8]) -> Result<(), HeaderError> {
-        if compute_digest(image) == self.digest { Ok(()) } else { Err(HeaderError::DigestMismatch) }
+        if compute_digest(image) == self.digest {
+            Ok(())
+        } else {
+            Err(HeaderError::DigestMismatch)
+        }
     }
 
     /// The metadata bytes of `image` (already bounds-checked by `parse`).
     pub fn metadata_bytes<'a>(&self, image: &'a [u8]) -> &'a [u8] {
         let start = self.metadata.0 as usize;
-        image.get(start..start + self.metadata.1 as usize).unwrap_or(&[])
+        image
+            .get(start..start + self.metadata.1 as usize)
+            .unwrap_or(&[])
     }
 
     /// The text bytes of `image` (already bounds-checked by `parse`).
     pub fn text_bytes<'a>(&self, image: &'a [u8]) -> &'a [u8] {
         let start = self.text.0 as usize;
-        image.get(start..start + self.text.1 as usize).unwrap_or(&[])
+        image
+            .get(start..start + self.text.1 as usize)
+            .unwrap_or(&[])
     }
 
     /// Writes the header into `out[..HEADER_SIZE]` with a zero digest; call [`seal`] after the
@@ -256,7 +276,13 @@ impl ImageHeader {
     }
 
     /// Builds a header for a new image (host side).
-    pub fn new(target: Target, producer: &str, tunables_digest: u32, metadata_len: u32, text_len: u32) -> ImageHeader {
+    pub fn new(
+        target: Target,
+        producer: &str,
+        tunables_digest: u32,
+        metadata_len: u32,
+        text_len: u32,
+    ) -> ImageHeader {
         let mut p = [0u8; PRODUCER_CAPACITY];
         let n = producer.len().min(PRODUCER_CAPACITY);
         p[..n].copy_from_slice(&producer.as_bytes()[..n]);

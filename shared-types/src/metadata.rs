@@ -142,7 +142,10 @@ pub struct TrapEntry {
 impl FixedRecord for TrapEntry {
     const SIZE: usize = 8;
     fn decode(b: &[u8]) -> Self {
-        TrapEntry { offset: le_u32(b, 0), code: b[4] }
+        TrapEntry {
+            offset: le_u32(b, 0),
+            code: b[4],
+        }
     }
     fn encode(&self, out: &mut [u8]) {
         out[0..4].copy_from_slice(&self.offset.to_le_bytes());
@@ -357,7 +360,12 @@ pub struct Tunables {
 
 impl Default for Tunables {
     fn default() -> Self {
-        Tunables { bounds_checks: BoundsChecks::Explicit, guard_reservation: 0, fuel: false, epochs: false }
+        Tunables {
+            bounds_checks: BoundsChecks::Explicit,
+            guard_reservation: 0,
+            fuel: false,
+            epochs: false,
+        }
     }
 }
 
@@ -386,8 +394,12 @@ impl fmt::Display for MetadataError {
         match self {
             MetadataError::Malformed => f.write_str("malformed metadata"),
             MetadataError::BadList(what) => write!(f, "malformed metadata list: {what}"),
-            MetadataError::IndexOutOfRange(what) => write!(f, "metadata index out of range: {what}"),
-            MetadataError::TextRange(what) => write!(f, "metadata text range outside the text: {what}"),
+            MetadataError::IndexOutOfRange(what) => {
+                write!(f, "metadata index out of range: {what}")
+            }
+            MetadataError::TextRange(what) => {
+                write!(f, "metadata text range outside the text: {what}")
+            }
             MetadataError::UnsortedTraps => f.write_str("trap table not sorted"),
             MetadataError::BadValType => f.write_str("invalid value type in metadata"),
             MetadataError::CountMismatch => f.write_str("metadata counts disagree with its lists"),
@@ -400,7 +412,8 @@ impl core::error::Error for MetadataError {}
 impl<'a> Metadata<'a> {
     /// Decodes metadata in place. Bytes after the record are refused.
     pub fn decode(bytes: &'a [u8]) -> Result<Metadata<'a>, MetadataError> {
-        let (m, rest) = postcard::take_from_bytes::<Metadata<'a>>(bytes).map_err(|_| MetadataError::Malformed)?;
+        let (m, rest) = postcard::take_from_bytes::<Metadata<'a>>(bytes)
+            .map_err(|_| MetadataError::Malformed)?;
         if !rest.is_empty() {
             return Err(MetadataError::Malformed);
         }
@@ -411,7 +424,8 @@ impl<'a> Metadata<'a> {
     /// checks failing: lists decode, indices are in range, text ranges lie within `text_len`,
     /// the trap table is sorted, and the counts match the lists.
     pub fn validate(&self, text_len: u32) -> Result<(), MetadataError> {
-        let list = |r: Result<(), crate::seq::SeqError>, what| r.map_err(|_| MetadataError::BadList(what));
+        let list =
+            |r: Result<(), crate::seq::SeqError>, what| r.map_err(|_| MetadataError::BadList(what));
         list(self.types.check(), "types")?;
         list(self.imports.check(), "imports")?;
         list(self.functions.check(), "functions")?;
@@ -433,7 +447,10 @@ impl<'a> Metadata<'a> {
         let (mut fi, mut ti, mut mi, mut gi) = (0u32, 0u32, 0u32, 0u32);
         for imp in self.imports.iter().flatten() {
             match imp.kind {
-                ImportKind::Func { type_index, wasm_to_array_trampoline } => {
+                ImportKind::Func {
+                    type_index,
+                    wasm_to_array_trampoline,
+                } => {
                     if type_index >= num_types {
                         return Err(MetadataError::IndexOutOfRange("import type"));
                     }
@@ -470,7 +487,9 @@ impl<'a> Metadata<'a> {
                 return Err(MetadataError::IndexOutOfRange("function type"));
             }
             let end = f.offset as u64 + f.len as u64;
-            if end > text_len as u64 || (f.array_trampoline != NO_TRAMPOLINE && f.array_trampoline >= text_len) {
+            if end > text_len as u64
+                || (f.array_trampoline != NO_TRAMPOLINE && f.array_trampoline >= text_len)
+            {
                 return Err(MetadataError::TextRange("function"));
             }
         }
@@ -529,7 +548,9 @@ impl<'a> Metadata<'a> {
                     check_expr(offset, num_funcs, num_globals)?;
                 }
                 SegmentMode::Passive => {}
-                SegmentMode::Declared => return Err(MetadataError::BadList("declared data segment")),
+                SegmentMode::Declared => {
+                    return Err(MetadataError::BadList("declared data segment"));
+                }
             }
         }
         let mut last: Option<u32> = None;
@@ -554,7 +575,9 @@ impl<'a> Metadata<'a> {
 }
 
 fn check_val_type(code: u8) -> Result<(), MetadataError> {
-    ValType::from_code(code).map(|_| ()).ok_or(MetadataError::BadValType)
+    ValType::from_code(code)
+        .map(|_| ())
+        .ok_or(MetadataError::BadValType)
 }
 
 fn check_ref_type(code: u8) -> Result<(), MetadataError> {
@@ -565,11 +588,17 @@ fn check_ref_type(code: u8) -> Result<(), MetadataError> {
 }
 
 fn check_expr(e: &ConstExpr<'_>, num_funcs: u32, num_globals: u32) -> Result<(), MetadataError> {
-    e.ops.check().map_err(|_| MetadataError::BadList("constant expression"))?;
+    e.ops
+        .check()
+        .map_err(|_| MetadataError::BadList("constant expression"))?;
     for op in e.ops.iter().flatten() {
         match op {
-            ConstOp::RefFunc(f) if f >= num_funcs => return Err(MetadataError::IndexOutOfRange("ref.func")),
-            ConstOp::GlobalGet(g) if g >= num_globals => return Err(MetadataError::IndexOutOfRange("global.get")),
+            ConstOp::RefFunc(f) if f >= num_funcs => {
+                return Err(MetadataError::IndexOutOfRange("ref.func"));
+            }
+            ConstOp::GlobalGet(g) if g >= num_globals => {
+                return Err(MetadataError::IndexOutOfRange("global.get"));
+            }
             ConstOp::RefNull(t) => check_ref_type(t)?,
             _ => {}
         }
@@ -584,40 +613,92 @@ mod tests {
     use alloc::vec::Vec;
 
     fn expr(ops: Vec<ConstOp>) -> ConstExpr<'static> {
-        ConstExpr { ops: Seq::owned(ops) }
+        ConstExpr {
+            ops: Seq::owned(ops),
+        }
     }
 
     fn sample_bytes() -> Vec<u8> {
         let functions = FixedTable::<FunctionEntry>::encode(&[
-            FunctionEntry { type_index: 0, offset: 0, len: 16, array_trampoline: 32 },
-            FunctionEntry { type_index: 0, offset: 16, len: 16, array_trampoline: NO_TRAMPOLINE },
+            FunctionEntry {
+                type_index: 0,
+                offset: 0,
+                len: 16,
+                array_trampoline: 32,
+            },
+            FunctionEntry {
+                type_index: 0,
+                offset: 16,
+                len: 16,
+                array_trampoline: NO_TRAMPOLINE,
+            },
         ]);
         let traps = FixedTable::<TrapEntry>::encode(&[
-            TrapEntry { offset: 4, code: crate::TrapCode::Unreachable.as_u8() },
-            TrapEntry { offset: 20, code: crate::TrapCode::StackOverflow.as_u8() },
+            TrapEntry {
+                offset: 4,
+                code: crate::TrapCode::Unreachable.as_u8(),
+            },
+            TrapEntry {
+                offset: 20,
+                code: crate::TrapCode::StackOverflow.as_u8(),
+            },
         ]);
         let meta = Metadata {
-            types: Seq::owned(vec![FuncType { params: &[0, 1], results: &[0] }]),
+            types: Seq::owned(vec![FuncType {
+                params: &[0, 1],
+                results: &[0],
+            }]),
             imports: Seq::owned(vec![Import {
                 module: "env",
                 name: "g",
-                kind: ImportKind::Global(GlobalType { ty: 0, mutable: false }),
+                kind: ImportKind::Global(GlobalType {
+                    ty: 0,
+                    mutable: false,
+                }),
             }]),
             functions: FixedTable::from_bytes(&functions),
-            tables: Seq::owned(vec![TableType { element: 5, min: 1, max: None, index64: false }]),
-            memories: Seq::owned(vec![MemoryType { min: 1, max: Some(2), index64: false, page_size_log2: 16, shared: false }]),
-            globals: Seq::owned(vec![GlobalDef {
-                ty: GlobalType { ty: 0, mutable: true },
-                init: expr(vec![ConstOp::GlobalGet(0), ConstOp::I32Const(2), ConstOp::I32Add]),
+            tables: Seq::owned(vec![TableType {
+                element: 5,
+                min: 1,
+                max: None,
+                index64: false,
             }]),
-            exports: Seq::owned(vec![Export { name: "f", kind: ExternKind::Func, index: 0 }]),
+            memories: Seq::owned(vec![MemoryType {
+                min: 1,
+                max: Some(2),
+                index64: false,
+                page_size_log2: 16,
+                shared: false,
+            }]),
+            globals: Seq::owned(vec![GlobalDef {
+                ty: GlobalType {
+                    ty: 0,
+                    mutable: true,
+                },
+                init: expr(vec![
+                    ConstOp::GlobalGet(0),
+                    ConstOp::I32Const(2),
+                    ConstOp::I32Add,
+                ]),
+            }]),
+            exports: Seq::owned(vec![Export {
+                name: "f",
+                kind: ExternKind::Func,
+                index: 0,
+            }]),
             start: None,
             elements: Seq::owned(vec![ElementSegment {
-                mode: SegmentMode::Active { index: 0, offset: expr(vec![ConstOp::I32Const(0)]) },
+                mode: SegmentMode::Active {
+                    index: 0,
+                    offset: expr(vec![ConstOp::I32Const(0)]),
+                },
                 element: 5,
                 items: ElementItems::Functions(Seq::owned(vec![1, 0])),
             }]),
-            data: Seq::owned(vec![DataSegment { mode: SegmentMode::Passive, bytes: b"hello" }]),
+            data: Seq::owned(vec![DataSegment {
+                mode: SegmentMode::Passive,
+                bytes: b"hello",
+            }]),
             traps: FixedTable::from_bytes(&traps),
             counts: ModuleCounts {
                 num_types: 1,

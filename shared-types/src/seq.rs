@@ -25,7 +25,11 @@ pub struct Seq<'a, T> {
 
 #[derive(Clone, Debug, PartialEq)]
 enum SeqRepr<'a, T> {
-    Encoded { count: u32, bytes: &'a [u8], marker: PhantomData<fn() -> T> },
+    Encoded {
+        count: u32,
+        bytes: &'a [u8],
+        marker: PhantomData<fn() -> T>,
+    },
     #[cfg(feature = "alloc")]
     Owned(alloc::vec::Vec<T>),
 }
@@ -36,7 +40,13 @@ pub struct SeqError;
 
 impl<'a, T> Seq<'a, T> {
     /// An empty sequence.
-    pub const EMPTY: Seq<'a, T> = Seq { repr: SeqRepr::Encoded { count: 0, bytes: &[], marker: PhantomData } };
+    pub const EMPTY: Seq<'a, T> = Seq {
+        repr: SeqRepr::Encoded {
+            count: 0,
+            bytes: &[],
+            marker: PhantomData,
+        },
+    };
 
     /// Number of elements.
     pub fn len(&self) -> usize {
@@ -57,7 +67,9 @@ impl<'a, T> Seq<'a, T> {
 impl<T> Seq<'_, T> {
     /// A sequence that owns its elements (host side, for encoding).
     pub fn owned(items: alloc::vec::Vec<T>) -> Self {
-        Seq { repr: SeqRepr::Owned(items) }
+        Seq {
+            repr: SeqRepr::Owned(items),
+        }
     }
 }
 
@@ -66,10 +78,16 @@ impl<'a, T: Deserialize<'a> + Clone> Seq<'a, T> {
     pub fn iter(&self) -> SeqIter<'_, 'a, T> {
         match &self.repr {
             SeqRepr::Encoded { count, bytes, .. } => SeqIter {
-                inner: IterRepr::Encoded { remaining: *count, bytes, failed: false },
+                inner: IterRepr::Encoded {
+                    remaining: *count,
+                    bytes,
+                    failed: false,
+                },
             },
             #[cfg(feature = "alloc")]
-            SeqRepr::Owned(v) => SeqIter { inner: IterRepr::Owned(v.iter()) },
+            SeqRepr::Owned(v) => SeqIter {
+                inner: IterRepr::Owned(v.iter()),
+            },
         }
     }
 
@@ -85,11 +103,16 @@ impl<'a, T: Deserialize<'a> + Clone> Seq<'a, T> {
             item?;
             seen += 1;
         }
-        #[cfg_attr(not(feature = "alloc"), allow(irrefutable_let_patterns, reason = "only Encoded exists without alloc"))]
+        #[cfg_attr(
+            not(feature = "alloc"),
+            allow(irrefutable_let_patterns, reason = "only Encoded exists without alloc")
+        )]
         if let SeqRepr::Encoded { count, bytes, .. } = &self.repr {
             let mut rest: &[u8] = bytes;
             for _ in 0..*count {
-                rest = postcard::take_from_bytes::<T>(rest).map_err(|_| SeqError)?.1;
+                rest = postcard::take_from_bytes::<T>(rest)
+                    .map_err(|_| SeqError)?
+                    .1;
             }
             if !rest.is_empty() || seen != *count as usize {
                 return Err(SeqError);
@@ -129,7 +152,13 @@ impl<T: Serialize> Serialize for Seq<'_, T> {
 impl<'de: 'a, 'a, T> Deserialize<'de> for Seq<'a, T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let (count, bytes): (u32, &'de [u8]) = Deserialize::deserialize(deserializer)?;
-        Ok(Seq { repr: SeqRepr::Encoded { count, bytes, marker: PhantomData } })
+        Ok(Seq {
+            repr: SeqRepr::Encoded {
+                count,
+                bytes,
+                marker: PhantomData,
+            },
+        })
     }
 }
 
@@ -148,11 +177,18 @@ pub struct SeqIter<'s, 'a, T> {
 }
 
 enum IterRepr<'s, 'a, T> {
-    Encoded { remaining: u32, bytes: &'a [u8], failed: bool },
+    Encoded {
+        remaining: u32,
+        bytes: &'a [u8],
+        failed: bool,
+    },
     #[cfg(feature = "alloc")]
     Owned(core::slice::Iter<'s, T>),
     #[cfg(not(feature = "alloc"))]
-    #[allow(dead_code, reason = "keeps the lifetime and type parameters used without alloc")]
+    #[allow(
+        dead_code,
+        reason = "keeps the lifetime and type parameters used without alloc"
+    )]
     Never(core::marker::PhantomData<&'s T>),
 }
 
@@ -161,7 +197,11 @@ impl<'a, T: Deserialize<'a> + Clone> Iterator for SeqIter<'_, 'a, T> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
-            IterRepr::Encoded { remaining, bytes, failed } => {
+            IterRepr::Encoded {
+                remaining,
+                bytes,
+                failed,
+            } => {
                 if *remaining == 0 || *failed {
                     return None;
                 }
@@ -206,11 +246,17 @@ pub struct FixedTable<'a, R> {
 
 impl<'a, R: FixedRecord + 'a> FixedTable<'a, R> {
     /// An empty table.
-    pub const EMPTY: FixedTable<'a, R> = FixedTable { bytes: &[], _marker: PhantomData };
+    pub const EMPTY: FixedTable<'a, R> = FixedTable {
+        bytes: &[],
+        _marker: PhantomData,
+    };
 
     /// A table over encoded bytes.
     pub const fn from_bytes(bytes: &'a [u8]) -> Self {
-        FixedTable { bytes, _marker: PhantomData }
+        FixedTable {
+            bytes,
+            _marker: PhantomData,
+        }
     }
 
     /// The encoded records (for a runtime that must find them again without the table, e.g. a
@@ -221,7 +267,11 @@ impl<'a, R: FixedRecord + 'a> FixedTable<'a, R> {
 
     /// Whether the byte length is a whole number of records.
     pub fn check(&self) -> Result<(), SeqError> {
-        if self.bytes.len().is_multiple_of(R::SIZE) { Ok(()) } else { Err(SeqError) }
+        if self.bytes.len().is_multiple_of(R::SIZE) {
+            Ok(())
+        } else {
+            Err(SeqError)
+        }
     }
 
     /// Number of records.

@@ -101,13 +101,20 @@ impl<'a> FuncType<'a> {
 
     /// Whether every byte is a valid [`ValType`].
     pub fn is_well_formed(&self) -> bool {
-        self.params.iter().chain(self.results).all(|b| ValType::from_code(*b).is_some())
+        self.params
+            .iter()
+            .chain(self.results)
+            .all(|b| ValType::from_code(*b).is_some())
     }
 
     /// Number of [`ValRaw`](crate::vmoffsets::VAL_RAW_SIZE) slots the array calling convention
     /// needs for this signature: `max(params, results)`.
     pub fn array_slots(&self) -> usize {
-        if self.params.len() > self.results.len() { self.params.len() } else { self.results.len() }
+        if self.params.len() > self.results.len() {
+            self.params.len()
+        } else {
+            self.results.len()
+        }
     }
 }
 

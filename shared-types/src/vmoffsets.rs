@@ -114,7 +114,8 @@ pub struct ModuleCounts {
 impl ModuleCounts {
     /// All functions, imported and defined.
     pub fn num_funcs(&self) -> u32 {
-        self.num_imported_funcs.saturating_add(self.num_defined_funcs)
+        self.num_imported_funcs
+            .saturating_add(self.num_defined_funcs)
     }
 }
 
@@ -174,7 +175,10 @@ impl VmOffsets {
         let func_refs = align(type_ids + 4 * c.num_types, ptr);
         let imported_memories = align(func_refs + func_ref_size * c.num_funcs(), ptr);
         let defined_memories = align(imported_memories + ptr * c.num_imported_memories, 8);
-        let imported_tables = align(defined_memories + MEMORY_DEFINITION_SIZE * c.num_defined_memories, ptr);
+        let imported_tables = align(
+            defined_memories + MEMORY_DEFINITION_SIZE * c.num_defined_memories,
+            ptr,
+        );
         let defined_tables = align(imported_tables + ptr * c.num_imported_tables, ptr);
         let imported_globals = align(defined_tables + 2 * ptr * c.num_defined_tables, ptr);
         let defined_globals = align(imported_globals + ptr * c.num_imported_globals, 16);

@@ -14,21 +14,44 @@ static mut ARENA: [u8; 16384] = [0; 16384];
 
 fn run() -> i32 {
     // SAFETY: single-threaded bare-metal program; nothing else references these statics.
-    let (image, arena) = unsafe { (&*core::ptr::addr_of!(IMAGE), &mut *core::ptr::addr_of_mut!(ARENA)) };
+    let (image, arena) = unsafe {
+        (
+            &*core::ptr::addr_of!(IMAGE),
+            &mut *core::ptr::addr_of_mut!(ARENA),
+        )
+    };
     let image = core::hint::black_box(&image[..]);
     let engine = Engine::default();
-    let Ok(module) = Module::new(&engine, image) else { return 1 };
-    let Ok(mut store) = Store::with_arena(&engine, 0u32, arena) else { return 2 };
+    let Ok(module) = Module::new(&engine, image) else {
+        return 1;
+    };
+    let Ok(mut store) = Store::with_arena(&engine, 0u32, arena) else {
+        return 2;
+    };
     let mut linker = Linker::<u32>::new(&engine);
-    if linker.func_wrap("env", "log", |mut c: Caller<'_, '_, u32>, x: i32| *c.data_mut() += x as u32).is_err() {
+    if linker
+        .func_wrap("env", "log", |mut c: Caller<'_, '_, u32>, x: i32| {
+            *c.data_mut() += x as u32
+        })
+        .is_err()
+    {
         return 3;
     }
-    let Ok(instance) = linker.instantiate(&mut store, &module) else { return 4 };
-    let Ok(f) = instance.get_typed_func::<(i32, i32), i32>(&store, "add") else { return 5 };
-    let Ok(sum) = f.call(&mut store, (1, 2)) else { return 6 };
-    let memory_byte = instance.get_memory(&store, "memory").map(|m| m.data(&store).first().copied().unwrap_or(0));
+    let Ok(instance) = linker.instantiate(&mut store, &module) else {
+        return 4;
+    };
+    let Ok(f) = instance.get_typed_func::<(i32, i32), i32>(&store, "add") else {
+        return 5;
+    };
+    let Ok(sum) = f.call(&mut store, (1, 2)) else {
+        return 6;
+    };
+    let memory_byte = instance
+        .get_memory(&store, "memory")
+        .map(|m| m.data(&store).first().copied().unwrap_or(0));
     let global = instance.get_global(&store, "g").map(|g| g.get(&store));
-    sum + memory_byte.unwrap_or(0) as i32 + matches!(global, Some(device_runtime::Val::I32(_))) as i32
+    sum + memory_byte.unwrap_or(0) as i32
+        + matches!(global, Some(device_runtime::Val::I32(_))) as i32
 }
 
 /// Entry point named by the linker script.

@@ -33,7 +33,11 @@ impl Default for EngineConfig {
             max_wasm_stack: 512 * 1024,
             memory_reservation: if wide { 4 << 30 } else { 16 << 20 },
             memory_guard: 64 * 1024,
-            store_arena_size: if cfg!(feature = "hosted") { 16 << 20 } else { 64 << 10 },
+            store_arena_size: if cfg!(feature = "hosted") {
+                16 << 20
+            } else {
+                64 << 10
+            },
             platform: default_platform(),
         }
     }

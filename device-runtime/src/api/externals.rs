@@ -33,19 +33,35 @@ pub enum Extern {
 impl Extern {
     /// The function, if this is one.
     pub fn into_func(self) -> Option<Func> {
-        if let Extern::Func(f) = self { Some(f) } else { None }
+        if let Extern::Func(f) = self {
+            Some(f)
+        } else {
+            None
+        }
     }
     /// The table, if this is one.
     pub fn into_table(self) -> Option<Table> {
-        if let Extern::Table(t) = self { Some(t) } else { None }
+        if let Extern::Table(t) = self {
+            Some(t)
+        } else {
+            None
+        }
     }
     /// The memory, if this is one.
     pub fn into_memory(self) -> Option<Memory> {
-        if let Extern::Memory(m) = self { Some(m) } else { None }
+        if let Extern::Memory(m) = self {
+            Some(m)
+        } else {
+            None
+        }
     }
     /// The global, if this is one.
     pub fn into_global(self) -> Option<Global> {
-        if let Extern::Global(g) = self { Some(g) } else { None }
+        if let Extern::Global(g) = self {
+            Some(g)
+        } else {
+            None
+        }
     }
     pub(crate) fn store_id(&self) -> u64 {
         match self {
@@ -91,7 +107,10 @@ impl Memory {
         let inner = store.inner_ptr()?;
         // SAFETY: no wasm runs (we hold `&mut Store`); the record is live.
         let ptr = unsafe { (*inner.as_ptr()).new_memory(ty, None, 0, None) }?;
-        Ok(Memory { store: store.id(), ptr })
+        Ok(Memory {
+            store: store.id(),
+            ptr,
+        })
     }
 
     fn def<T>(&self, store: &Store<'_, T>) -> Option<(*mut u8, u64)> {
@@ -124,7 +143,9 @@ impl Memory {
         match self.def(store) {
             // SAFETY: `[base, base + len)` is accessible memory of the store, which the shared
             // borrow keeps from growing or running wasm.
-            Some((base, len)) if len > 0 => unsafe { core::slice::from_raw_parts(base, len as usize) },
+            Some((base, len)) if len > 0 => unsafe {
+                core::slice::from_raw_parts(base, len as usize)
+            },
             _ => &[],
         }
     }
@@ -133,13 +154,20 @@ impl Memory {
     pub fn data_mut<'a, T>(&self, store: &'a mut Store<'_, T>) -> &'a mut [u8] {
         match self.def(store) {
             // SAFETY: as in `data`, with the exclusive borrow of the store.
-            Some((base, len)) if len > 0 => unsafe { core::slice::from_raw_parts_mut(base, len as usize) },
+            Some((base, len)) if len > 0 => unsafe {
+                core::slice::from_raw_parts_mut(base, len as usize)
+            },
             _ => &mut [],
         }
     }
 
     /// Reads `buf.len()` bytes at `offset`.
-    pub fn read<T>(&self, store: &Store<'_, T>, offset: usize, buf: &mut [u8]) -> Result<(), Error> {
+    pub fn read<T>(
+        &self,
+        store: &Store<'_, T>,
+        offset: usize,
+        buf: &mut [u8],
+    ) -> Result<(), Error> {
         store.check(self.store)?;
         let data = self.data(store);
         let src = offset
@@ -151,7 +179,12 @@ impl Memory {
     }
 
     /// Writes `buf` at `offset`.
-    pub fn write<T>(&self, store: &mut Store<'_, T>, offset: usize, buf: &[u8]) -> Result<(), Error> {
+    pub fn write<T>(
+        &self,
+        store: &mut Store<'_, T>,
+        offset: usize,
+        buf: &[u8],
+    ) -> Result<(), Error> {
         store.check(self.store)?;
         let data = self.data_mut(store);
         let dst = offset
@@ -167,7 +200,8 @@ impl Memory {
         let inner = store.check(self.store)?;
         // SAFETY: a record of this live store; no slice of the memory is borrowed (we hold
         // `&mut Store`).
-        unsafe { ops::memory_grow((*inner.as_ptr()).platform, self.ptr.as_ptr(), delta) }.ok_or(Error::GrowFailed)
+        unsafe { ops::memory_grow((*inner.as_ptr()).platform, self.ptr.as_ptr(), delta) }
+            .ok_or(Error::GrowFailed)
     }
 }
 
@@ -194,7 +228,10 @@ impl Table {
         let raw = init.to_raw(elem, store.id()).ok_or(Error::TypeMismatch)?;
         // SAFETY: no wasm runs; the record is live.
         let ptr = unsafe { (*inner.as_ptr()).new_table(ty, None, raw.usize()) }?;
-        Ok(Table { store: store.id(), ptr })
+        Ok(Table {
+            store: store.id(),
+            ptr,
+        })
     }
 
     /// The type (declared limits).
@@ -230,22 +267,34 @@ impl Table {
     pub fn set<T>(&self, store: &mut Store<'_, T>, index: u64, value: Val) -> Result<(), Error> {
         store.check(self.store)?;
         let ty = self.ty(store).ok_or(Error::WrongStore)?;
-        let raw = value.to_raw(element_type(&ty), self.store).ok_or(Error::TypeMismatch)?;
+        let raw = value
+            .to_raw(element_type(&ty), self.store)
+            .ok_or(Error::TypeMismatch)?;
         let index = u32::try_from(index).map_err(|_| Error::OutOfBounds)?;
         // SAFETY: a record of this live store; the value was type-checked for this store.
-        unsafe { ops::table_set(self.ptr.as_ptr(), index, raw.usize()) }.map_err(|_| Error::OutOfBounds)
+        unsafe { ops::table_set(self.ptr.as_ptr(), index, raw.usize()) }
+            .map_err(|_| Error::OutOfBounds)
     }
 
     /// Grows by `delta` elements set to `init`; returns the old length.
     pub fn grow<T>(&self, store: &mut Store<'_, T>, delta: u64, init: Val) -> Result<u64, Error> {
         let inner = store.check(self.store)?;
         let ty = self.ty(store).ok_or(Error::WrongStore)?;
-        let raw = init.to_raw(element_type(&ty), self.store).ok_or(Error::TypeMismatch)?;
+        let raw = init
+            .to_raw(element_type(&ty), self.store)
+            .ok_or(Error::TypeMismatch)?;
         let delta = u32::try_from(delta).map_err(|_| Error::GrowFailed)?;
         // SAFETY: a record of this live store; no wasm runs, so the arena is ours.
-        unsafe { ops::table_grow(&mut (*inner.as_ptr()).arena, self.ptr.as_ptr(), raw.usize(), delta) }
-            .map(u64::from)
-            .ok_or(Error::GrowFailed)
+        unsafe {
+            ops::table_grow(
+                &mut (*inner.as_ptr()).arena,
+                self.ptr.as_ptr(),
+                raw.usize(),
+                delta,
+            )
+        }
+        .map(u64::from)
+        .ok_or(Error::GrowFailed)
     }
 }
 
@@ -263,8 +312,12 @@ impl Global {
         let vt = ValType::from_code(ty.ty).ok_or(Error::TypeMismatch)?;
         let raw = value.to_raw(vt, store.id()).ok_or(Error::TypeMismatch)?;
         // SAFETY: no wasm runs; the record is live.
-        let ptr = unsafe { (*inner.as_ptr()).new_global(ty, None, raw) }.map_err(|_| limit("store arena"))?;
-        Ok(Global { store: store.id(), ptr })
+        let ptr = unsafe { (*inner.as_ptr()).new_global(ty, None, raw) }
+            .map_err(|_| limit("store arena"))?;
+        Ok(Global {
+            store: store.id(),
+            ptr,
+        })
     }
 
     /// The type (`None` for a global of another store).

@@ -71,11 +71,18 @@ impl Func {
         // SAFETY: the store is live and not running wasm that could mutate the registry
         // (we hold `&Store`).
         let (p, r) = unsafe { (*inner.as_ptr()).type_of(id) }.ok_or(Error::TypeMismatch)?;
-        FuncType::from_codes(p, r).ok_or(Error::ResourceLimit { what: "function arity" })
+        FuncType::from_codes(p, r).ok_or(Error::ResourceLimit {
+            what: "function arity",
+        })
     }
 
     /// Calls the function. `results` must have room for exactly the function's results.
-    pub fn call<T>(&self, store: &mut Store<'_, T>, params: &[Val], results: &mut [Val]) -> Result<(), Error> {
+    pub fn call<T>(
+        &self,
+        store: &mut Store<'_, T>,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), Error> {
         let ty = self.try_ty(store)?;
         if params.len() != ty.param_types().len() || results.len() != ty.result_types().len() {
             return Err(Error::TypeMismatch);
@@ -442,7 +449,8 @@ impl<'a, 'm, T> Caller<'a, 'm, T> {
 /// An untyped host function (a plain function pointer, so it can be stored without an
 /// allocator). `params` and `results` have the lengths of the declared type; results are
 /// checked against it.
-pub type HostFn<T> = for<'a, 'm, 'p, 'r> fn(Caller<'a, 'm, T>, &'p [Val], &'r mut [Val]) -> Result<(), HostError>;
+pub type HostFn<T> =
+    for<'a, 'm, 'p, 'r> fn(Caller<'a, 'm, T>, &'p [Val], &'r mut [Val]) -> Result<(), HostError>;
 
 /// The host context a host function's `VMFuncRef::vmctx` points at. First word: the array
 /// call (`HOST_CONTEXT_ARRAY_CALL == 0`).
@@ -519,7 +527,12 @@ fn host_error<T>(store: &mut Store<'_, T>, e: HostError) -> u32 {
 /// # Safety
 /// Called through a `VMFuncRef` built by the linker: `ctx` is a `HostContext<T>`, `values` has
 /// `count` slots.
-unsafe extern "C" fn untyped_shim<T>(ctx: *mut u8, caller_vmctx: *mut u8, values: *mut ValRaw, count: usize) -> u32 {
+unsafe extern "C" fn untyped_shim<T>(
+    ctx: *mut u8,
+    caller_vmctx: *mut u8,
+    values: *mut ValRaw,
+    count: usize,
+) -> u32 {
     // SAFETY: see the function contract.
     let (f, ty) = unsafe {
         let c = ctx.cast::<HostContext<T>>();

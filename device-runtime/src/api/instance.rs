@@ -50,7 +50,12 @@ impl Instance {
         // SAFETY: the store borrows the module for its whole life ('m), so the module outlives
         // this use; `Module` is covariant, so shortening its lifetime is sound.
         let module = unsafe { &*(rec.module as *const Module<'_>) };
-        let export = module.metadata().exports.iter().flatten().find(|e| e.name == name)?;
+        let export = module
+            .metadata()
+            .exports
+            .iter()
+            .flatten()
+            .find(|e| e.name == name)?;
         let id = self.store;
         Some(match export.kind {
             ExternKind::Func => Extern::Func(Func::new(id, rec.func_ref(export.index)?)),
@@ -80,7 +85,9 @@ impl Instance {
         store: &Store<'_, impl Sized>,
         name: &str,
     ) -> Result<TypedFunc<P, R>, Error> {
-        self.get_func(store, name).ok_or(Error::MissingExport)?.typed(store)
+        self.get_func(store, name)
+            .ok_or(Error::MissingExport)?
+            .typed(store)
     }
 
     /// An exported memory.
@@ -100,7 +107,9 @@ impl Instance {
 
     /// Calls `f` with every export's name and item.
     pub fn for_each_export<T>(&self, store: &Store<'_, T>, mut f: impl FnMut(&str, Extern)) {
-        let Some(rec) = self.record(store) else { return };
+        let Some(rec) = self.record(store) else {
+            return;
+        };
         // SAFETY: as in `get_export`.
         let module = unsafe { &*(rec.module as *const Module<'_>) };
         for e in module.metadata().exports.iter().flatten() {

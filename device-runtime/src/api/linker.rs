@@ -74,7 +74,12 @@ impl<T> Linker<T> {
         self
     }
 
-    fn push(&mut self, module: &str, field: &str, def: Definition<T>) -> Result<&mut Self, LinkError> {
+    fn push(
+        &mut self,
+        module: &str,
+        field: &str,
+        def: Definition<T>,
+    ) -> Result<&mut Self, LinkError> {
         let entry = Entry {
             module: name(module)?,
             name: name(field)?,
@@ -96,7 +101,9 @@ impl<T> Linker<T> {
             self.entries[i] = entry;
             return Ok(self);
         }
-        self.entries.push(entry).map_err(|_| LinkError::LinkerFull)?;
+        self.entries
+            .push(entry)
+            .map_err(|_| LinkError::LinkerFull)?;
         Ok(self)
     }
 
@@ -115,7 +122,13 @@ impl<T> Linker<T> {
     }
 
     /// Defines an untyped host function of type `ty`.
-    pub fn func_new(&mut self, module: &str, name: &str, ty: FuncType, f: HostFn<T>) -> Result<&mut Self, LinkError> {
+    pub fn func_new(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        f: HostFn<T>,
+    ) -> Result<&mut Self, LinkError> {
         if ty.is_too_large() {
             return Err(LinkError::TypeTooLarge);
         }
@@ -173,7 +186,12 @@ impl<T> Linker<T> {
         None
     }
 
-    fn resolve(&self, store_id: u64, s: &mut StoreInner, imp: &Import<'_>) -> Result<Candidate, Error> {
+    fn resolve(
+        &self,
+        store_id: u64,
+        s: &mut StoreInner,
+        imp: &Import<'_>,
+    ) -> Result<Candidate, Error> {
         let missing = || {
             Error::Link(LinkError::MissingImport {
                 module: error_name(imp.module),
@@ -213,11 +231,16 @@ impl<T> Linker<T> {
     /// written); [`Error::Trap`] when a segment is out of bounds or the start function traps
     /// (earlier segments may already have written into imported tables and memories, as the
     /// specification requires).
-    pub fn instantiate<'m>(&self, store: &mut Store<'m, T>, module: &'m Module<'_>) -> Result<Instance, Error> {
+    pub fn instantiate<'m>(
+        &self,
+        store: &mut Store<'m, T>,
+        module: &'m Module<'_>,
+    ) -> Result<Instance, Error> {
         let inner = store.inner_ptr()?;
         let store_id = store.id();
         let md = module.metadata();
-        let guard = (md.tunables.bounds_checks == BoundsChecks::GuardElided).then_some(md.tunables.guard_reservation);
+        let guard = (md.tunables.bounds_checks == BoundsChecks::GuardElided)
+            .then_some(md.tunables.guard_reservation);
         let mut resolve = |s: &mut StoreInner, imp: &Import<'_>| self.resolve(store_id, s, imp);
         // SAFETY: `inner` is this store's live record, not borrowed elsewhere (we hold
         // `&mut Store`); the text was published for this metadata by `Module::new`; the store
@@ -243,7 +266,12 @@ impl<T> Linker<T> {
     }
 }
 
-fn instance_export(s: &mut StoreInner, store_id: u64, instance: Instance, name: &str) -> Option<Extern> {
+fn instance_export(
+    s: &mut StoreInner,
+    store_id: u64,
+    instance: Instance,
+    name: &str,
+) -> Option<Extern> {
     if instance.store_id() != store_id || s.id != store_id {
         return None;
     }

@@ -67,7 +67,9 @@ impl<'img> Module<'img> {
             ));
         }
         let text = verified.text;
-        let region = platform.code_alloc(text.len()).map_err(LoadError::Platform)?;
+        let region = platform
+            .code_alloc(text.len())
+            .map_err(LoadError::Platform)?;
         // SAFETY: the platform returned `region.len >= text.len()` writable bytes that nothing
         // else uses; the text is a separate buffer.
         unsafe { core::ptr::copy_nonoverlapping(text.as_ptr(), region.base.as_ptr(), text.len()) };
@@ -102,18 +104,23 @@ impl<'img> Module<'img> {
     /// # Safety
     /// The bytes of `image` are in memory the CPU can execute, with instruction caches
     /// coherent with them, and they do not change while the module lives.
-    pub unsafe fn new_in_place(_engine: &Engine, image: &'img [u8]) -> Result<Module<'img>, LoadError> {
+    pub unsafe fn new_in_place(
+        _engine: &Engine,
+        image: &'img [u8],
+    ) -> Result<Module<'img>, LoadError> {
         let verified = verify(image, crate::arch::NATIVE_TARGET)?;
         let text = verified.text;
         let text_base = text.as_ptr() as usize;
         if !text_base.is_multiple_of(shared_types::header::TEXT_ALIGN) {
-            return Err(LoadError::Unsupported("image not aligned for execution in place"));
+            return Err(LoadError::Unsupported(
+                "image not aligned for execution in place",
+            ));
         }
         let traps = verified.metadata.traps.as_bytes();
         // SAFETY: the trap table borrows the image for 'img; the registration is removed in
         // `Drop` before the borrow ends.
-        let registration =
-            unsafe { code_registry::register(text_base, text.len(), traps) }.ok_or(LoadError::TooManyModules)?;
+        let registration = unsafe { code_registry::register(text_base, text.len(), traps) }
+            .ok_or(LoadError::TooManyModules)?;
         Ok(Module {
             image: verified,
             code: None,
@@ -135,20 +142,30 @@ impl<'img> Module<'img> {
 
     /// The imports, in module order.
     pub fn imports(&self) -> impl Iterator<Item = ImportDesc<'img>> + '_ {
-        self.image.metadata.imports.iter().flatten().map(|i| ImportDesc {
-            module: i.module,
-            name: i.name,
-            kind: i.kind,
-        })
+        self.image
+            .metadata
+            .imports
+            .iter()
+            .flatten()
+            .map(|i| ImportDesc {
+                module: i.module,
+                name: i.name,
+                kind: i.kind,
+            })
     }
 
     /// The exports.
     pub fn exports(&self) -> impl Iterator<Item = ExportDesc<'img>> + '_ {
-        self.image.metadata.exports.iter().flatten().map(|e| ExportDesc {
-            name: e.name,
-            kind: e.kind,
-            index: e.index,
-        })
+        self.image
+            .metadata
+            .exports
+            .iter()
+            .flatten()
+            .map(|e| ExportDesc {
+                name: e.name,
+                kind: e.kind,
+                index: e.index,
+            })
     }
 
     pub(crate) fn metadata(&self) -> &Metadata<'img> {

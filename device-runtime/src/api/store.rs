@@ -82,7 +82,9 @@ impl<'m, T> Store<'m, T> {
             .map_err(Error::Platform)?;
         // SAFETY: the platform hands out a fresh region exclusively ours until `arena_free`,
         // which happens in `Drop` after the last use.
-        match unsafe { StoreInner::create(region.base.as_ptr(), region.len, platform, limits(engine)) } {
+        match unsafe {
+            StoreInner::create(region.base.as_ptr(), region.len, platform, limits(engine))
+        } {
             Ok(inner) => Ok((inner, region)),
             Err(e) => {
                 // SAFETY: nothing uses the region.
@@ -95,8 +97,14 @@ impl<'m, T> Store<'m, T> {
     /// A store over a caller-provided arena (for example a `static mut` buffer on a board).
     pub fn with_arena(engine: &Engine, data: T, arena: &'m mut [u8]) -> Result<Self, Error> {
         // SAFETY: the exclusive borrow lasts for 'm, which outlives the store.
-        let inner =
-            unsafe { StoreInner::create(arena.as_mut_ptr(), arena.len(), engine.config.platform, limits(engine)) }?;
+        let inner = unsafe {
+            StoreInner::create(
+                arena.as_mut_ptr(),
+                arena.len(),
+                engine.config.platform,
+                limits(engine),
+            )
+        }?;
         Ok(Store {
             inner: Some(inner),
             owned_arena: None,
@@ -128,7 +136,8 @@ impl<'m, T> Store<'m, T> {
     /// Bytes left in the arena.
     pub fn arena_remaining(&self) -> usize {
         // SAFETY: the inner record lives as long as the store.
-        self.inner.map_or(0, |i| unsafe { (*i.as_ptr()).arena.remaining() })
+        self.inner
+            .map_or(0, |i| unsafe { (*i.as_ptr()).arena.remaining() })
     }
 
     /// Sets the fuel available to images compiled with fuel metering.
@@ -147,7 +156,9 @@ impl<'m, T> Store<'m, T> {
     }
 
     pub(crate) fn inner_ptr(&self) -> Result<NonNull<StoreInner>, Error> {
-        self.inner.ok_or(Error::ResourceLimit { what: "store arena" })
+        self.inner.ok_or(Error::ResourceLimit {
+            what: "store arena",
+        })
     }
 
     /// The store's identity (0 for an unusable store).
@@ -174,7 +185,9 @@ unsafe impl<T: Send> Send for Store<'_, T> {}
 
 impl<T> Drop for Store<'_, T> {
     fn drop(&mut self) {
-        let Some(inner) = self.inner.take() else { return };
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
         // SAFETY: the record lives in the arena, which is still allocated.
         let active = unsafe { !(*inner.as_ptr()).activation.is_null() };
         if active {

@@ -87,11 +87,19 @@ impl Val {
 
     /// The i32, if this is one.
     pub fn i32(&self) -> Option<i32> {
-        if let Val::I32(v) = self { Some(*v) } else { None }
+        if let Val::I32(v) = self {
+            Some(*v)
+        } else {
+            None
+        }
     }
     /// The i64, if this is one.
     pub fn i64(&self) -> Option<i64> {
-        if let Val::I64(v) = self { Some(*v) } else { None }
+        if let Val::I64(v) = self {
+            Some(*v)
+        } else {
+            None
+        }
     }
     /// The f32, if this is one.
     pub fn f32(&self) -> Option<f32> {
@@ -175,7 +183,10 @@ pub struct FuncType {
 impl FuncType {
     /// A function type. More than [`MAX_FUNC_ARITY`] parameters or results make a type that
     /// every use refuses with a typed error ([`crate::LinkError::TypeTooLarge`]).
-    pub fn new(params: impl IntoIterator<Item = ValType>, results: impl IntoIterator<Item = ValType>) -> FuncType {
+    pub fn new(
+        params: impl IntoIterator<Item = ValType>,
+        results: impl IntoIterator<Item = ValType>,
+    ) -> FuncType {
         let mut t = FuncType {
             params: heapless::Vec::new(),
             results: heapless::Vec::new(),

@@ -39,7 +39,10 @@ pub const UNSUPPORTED_STATUS: u32 = u32::MAX;
 /// # Safety
 /// Must not be called; it halts.
 pub unsafe fn unwind(_jmpbuf: *const JmpBuf, _status: u32) -> ! {
-    #[allow(clippy::empty_loop, reason = "unreachable halt on an architecture that runs no wasm")]
+    #[allow(
+        clippy::empty_loop,
+        reason = "unreachable halt on an architecture that runs no wasm"
+    )]
     loop {}
 }
 

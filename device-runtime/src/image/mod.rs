@@ -44,11 +44,16 @@ pub fn verify(image: &[u8], native: Option<Target>) -> Result<VerifiedImage<'_>,
 pub fn verify_contents(image: &[u8], header: ImageHeader) -> Result<VerifiedImage<'_>, LoadError> {
     let metadata = Metadata::decode(header.metadata_bytes(image)).map_err(LoadError::Metadata)?;
     let text = header.text_bytes(image);
-    metadata.validate(header.text.1).map_err(LoadError::Metadata)?;
-    let offsets = VmOffsets::new(header.target.pointer_size(), metadata.counts)
-        .ok_or(LoadError::Unsupported("module too large for the vmctx layout"))?;
+    metadata
+        .validate(header.text.1)
+        .map_err(LoadError::Metadata)?;
+    let offsets = VmOffsets::new(header.target.pointer_size(), metadata.counts).ok_or(
+        LoadError::Unsupported("module too large for the vmctx layout"),
+    )?;
     if header.target.pointer_size() as usize != core::mem::size_of::<usize>() {
-        return Err(LoadError::Unsupported("pointer size differs from the runtime's"));
+        return Err(LoadError::Unsupported(
+            "pointer size differs from the runtime's",
+        ));
     }
     for m in metadata.memories.iter().flatten() {
         if m.shared {
@@ -58,7 +63,9 @@ pub fn verify_contents(image: &[u8], header: ImageHeader) -> Result<VerifiedImag
             return Err(LoadError::Unsupported("page size"));
         }
     }
-    if metadata.tunables.bounds_checks == BoundsChecks::GuardElided && core::mem::size_of::<usize>() < 8 {
+    if metadata.tunables.bounds_checks == BoundsChecks::GuardElided
+        && core::mem::size_of::<usize>() < 8
+    {
         return Err(LoadError::Unsupported(
             "guard-elided bounds checks need a 64-bit address space",
         ));

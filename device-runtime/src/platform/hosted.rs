@@ -74,13 +74,18 @@ fn protect(start: *mut u8, len: usize, prot: libc::c_int) -> Result<(), Platform
 // cache; grow makes the requested prefix read-write (new pages of an anonymous mapping are zero).
 unsafe impl Platform for HostedPlatform {
     fn code_alloc(&self, len: usize) -> Result<CodeRegion, PlatformError> {
-        let len = round_up(len.max(1) as u64, page_size()).ok_or(PlatformError::Exhausted("code memory"))? as usize;
+        let len = round_up(len.max(1) as u64, page_size())
+            .ok_or(PlatformError::Exhausted("code memory"))? as usize;
         let base = map(len, libc::PROT_READ | libc::PROT_WRITE)?;
         Ok(CodeRegion { base, len })
     }
 
     unsafe fn code_publish(&self, region: &CodeRegion) -> Result<(), PlatformError> {
-        protect(region.base.as_ptr(), region.len, libc::PROT_READ | libc::PROT_EXEC)?;
+        protect(
+            region.base.as_ptr(),
+            region.len,
+            libc::PROT_READ | libc::PROT_EXEC,
+        )?;
         // SAFETY: the region is mapped and readable.
         unsafe { crate::arch::sync_icache(region.base.as_ptr(), region.len) };
         Ok(())
@@ -91,7 +96,12 @@ unsafe impl Platform for HostedPlatform {
         unsafe { libc::munmap(region.base.as_ptr().cast(), region.len) };
     }
 
-    fn memory_alloc(&self, reservation: u64, guard: u64, initial: u64) -> Result<MemorySlot, PlatformError> {
+    fn memory_alloc(
+        &self,
+        reservation: u64,
+        guard: u64,
+        initial: u64,
+    ) -> Result<MemorySlot, PlatformError> {
         let page = page_size();
         let too_big = PlatformError::Exhausted("address space");
         let reservation = round_up(reservation, page).ok_or(too_big)?;
@@ -121,7 +131,12 @@ unsafe impl Platform for HostedPlatform {
         })
     }
 
-    unsafe fn memory_grow(&self, slot: &MemorySlot, old_len: u64, new_len: u64) -> Result<(), PlatformError> {
+    unsafe fn memory_grow(
+        &self,
+        slot: &MemorySlot,
+        old_len: u64,
+        new_len: u64,
+    ) -> Result<(), PlatformError> {
         let page = page_size();
         if new_len > slot.reservation {
             return Err(PlatformError::Exhausted("memory reservation"));
@@ -144,7 +159,8 @@ unsafe impl Platform for HostedPlatform {
     }
 
     fn arena_alloc(&self, len: usize) -> Result<ArenaRegion, PlatformError> {
-        let len = round_up(len.max(1) as u64, page_size()).ok_or(PlatformError::Exhausted("arena"))? as usize;
+        let len = round_up(len.max(1) as u64, page_size())
+            .ok_or(PlatformError::Exhausted("arena"))? as usize;
         let base = map(len, libc::PROT_READ | libc::PROT_WRITE)?;
         Ok(ArenaRegion { base, len })
     }
@@ -159,7 +175,13 @@ unsafe impl Platform for HostedPlatform {
     }
 }
 
-const SIGNALS: [libc::c_int; 5] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP];
+const SIGNALS: [libc::c_int; 5] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGTRAP,
+];
 
 /// The actions that were installed before ours, written once before our handlers go in.
 struct PreviousActions(UnsafeCell<[MaybeUninit<libc::sigaction>; 5]>);

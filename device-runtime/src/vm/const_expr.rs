@@ -80,11 +80,21 @@ mod tests {
         use ConstOp::*;
         assert_eq!(run(&[I32Const(2), I32Const(3), I32Mul]).unwrap().u32(), 6);
         assert_eq!(
-            run(&[I32Const(i32::MAX), I32Const(1), I32Add]).unwrap().u32(),
+            run(&[I32Const(i32::MAX), I32Const(1), I32Add])
+                .unwrap()
+                .u32(),
             0x8000_0000
         );
-        assert_eq!(run(&[I64Const(1), I64Const(2), I64Sub]).unwrap().u64(), u64::MAX);
-        assert_eq!(run(&[I64Const(1 << 40), I64Const(3), I64Mul]).unwrap().u64(), 3 << 40);
+        assert_eq!(
+            run(&[I64Const(1), I64Const(2), I64Sub]).unwrap().u64(),
+            u64::MAX
+        );
+        assert_eq!(
+            run(&[I64Const(1 << 40), I64Const(3), I64Mul])
+                .unwrap()
+                .u64(),
+            3 << 40
+        );
         assert_eq!(run(&[GlobalGet(0), I32Const(2), I32Add]).unwrap().u32(), 42);
         assert_eq!(
             run(&[F64Const(0x4000_0000_0000_0000)]).unwrap().u64(),

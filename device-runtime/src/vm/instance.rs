@@ -141,7 +141,10 @@ pub unsafe fn instantiate(
     text_base: usize,
     module: *const (),
     guard_reservation: Option<u64>,
-    resolve: &mut dyn FnMut(&mut StoreInner, &shared_types::metadata::Import<'_>) -> Result<Candidate, Error>,
+    resolve: &mut dyn FnMut(
+        &mut StoreInner,
+        &shared_types::metadata::Import<'_>,
+    ) -> Result<Candidate, Error>,
 ) -> Result<NonNull<InstanceRecord>, Error> {
     // SAFETY: guaranteed by the caller.
     let s = unsafe { &mut *store };
@@ -265,7 +268,11 @@ pub unsafe fn instantiate(
                     None => true,
                     Some(m) => actual.max.is_some_and(|am| am <= m),
                 };
-                if actual.element != ty.element || actual.index64 != ty.index64 || (len as u64) < ty.min || !max_ok {
+                if actual.element != ty.element
+                    || actual.index64 != ty.index64
+                    || (len as u64) < ty.min
+                    || !max_ok
+                {
                     return Err(mismatch());
                 }
                 // SAFETY: ti < num_imported_tables.
@@ -360,7 +367,12 @@ pub unsafe fn instantiate(
         let ty = ty.map_err(|_| InstantiationError::BadConstExpr)?;
         let def = vmctx.field(offsets.defined_table(i as u32));
         let t = s.new_table(ty, Some(def), 0)?;
-        set(rec.tables, num_tables, c.num_imported_tables + i as u32, t.as_ptr());
+        set(
+            rec.tables,
+            num_tables,
+            c.num_imported_tables + i as u32,
+            t.as_ptr(),
+        );
     }
 
     let func_ref_addr = |f: u32| rec.func_ref(f).map(|p| p.as_ptr() as usize);
@@ -375,7 +387,12 @@ pub unsafe fn instantiate(
         let value = const_expr::eval(g.init.ops.iter(), read_global, func_ref_addr)?;
         let def = vmctx.field(offsets.defined_global(i as u32));
         let r = s.new_global(g.ty, Some(def), value)?;
-        set(rec.globals, num_globals, c.num_imported_globals + i as u32, r.as_ptr());
+        set(
+            rec.globals,
+            num_globals,
+            c.num_imported_globals + i as u32,
+            r.as_ptr(),
+        );
     }
 
     // Element segments: evaluate items, then apply active ones in order.
@@ -385,7 +402,10 @@ pub unsafe fn instantiate(
             ElementItems::Functions(fs) => fs.len(),
             ElementItems::Expressions(es) => es.len(),
         };
-        let items = s.arena.alloc_array::<usize>(len, 0).ok_or(arena_err.clone())?;
+        let items = s
+            .arena
+            .alloc_array::<usize>(len, 0)
+            .ok_or(arena_err.clone())?;
         match &seg.items {
             ElementItems::Functions(fs) => {
                 for (j, f) in fs.iter().enumerate().take(len) {
@@ -445,7 +465,8 @@ pub unsafe fn instantiate(
                 let off = if index64 { off.u64() } else { off.u32() as u64 };
                 // SAFETY: memory record of this store; the bytes borrow the image, which
                 // outlives the store.
-                unsafe { ops::memory_init(mem, segment, off, 0, segment.len as u64) }.map_err(trap)?;
+                unsafe { ops::memory_init(mem, segment, off, 0, segment.len as u64) }
+                    .map_err(trap)?;
             }
         }
     }

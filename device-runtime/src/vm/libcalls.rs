@@ -105,7 +105,9 @@ unsafe extern "C" fn trap(vmctx: *mut u8, code: u32) -> ! {
 unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> u64 {
     // SAFETY: see the function contract.
     let inst = unsafe { instance(vmctx) };
-    let Some(m) = inst.memory(mem) else { return u64::MAX };
+    let Some(m) = inst.memory(mem) else {
+        return u64::MAX;
+    };
     // SAFETY: the store and its records are live; no Rust slice of the memory exists while
     // wasm runs.
     unsafe { ops::memory_grow((*inst.store).platform, m, delta) }.unwrap_or(u64::MAX)
@@ -129,7 +131,14 @@ unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, value: u32,
 ///
 /// # Safety
 /// Called by compiled code with its own vmctx.
-unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_mem: u32, dst: u64, src_mem: u32, src: u64, len: u64) -> u32 {
+unsafe extern "C" fn memory_copy(
+    vmctx: *mut u8,
+    dst_mem: u32,
+    dst: u64,
+    src_mem: u32,
+    src: u64,
+    len: u64,
+) -> u32 {
     // SAFETY: see the function contract.
     let inst = unsafe { instance(vmctx) };
     let (Some(d), Some(s)) = (inst.memory(dst_mem), inst.memory(src_mem)) else {
@@ -143,7 +152,14 @@ unsafe extern "C" fn memory_copy(vmctx: *mut u8, dst_mem: u32, dst: u64, src_mem
 ///
 /// # Safety
 /// Called by compiled code with its own vmctx.
-unsafe extern "C" fn memory_init(vmctx: *mut u8, mem: u32, data: u32, dst: u64, src: u32, len: u32) -> u32 {
+unsafe extern "C" fn memory_init(
+    vmctx: *mut u8,
+    mem: u32,
+    data: u32,
+    dst: u64,
+    src: u32,
+    len: u32,
+) -> u32 {
     // SAFETY: see the function contract.
     let inst = unsafe { instance(vmctx) };
     let (Some(m), Some(seg)) = (inst.memory(mem), inst.data_segment(data)) else {
@@ -169,7 +185,9 @@ unsafe extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
 unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, init: usize, delta: u32) -> u32 {
     // SAFETY: see the function contract.
     let inst = unsafe { instance(vmctx) };
-    let Some(t) = inst.table(table) else { return u32::MAX };
+    let Some(t) = inst.table(table) else {
+        return u32::MAX;
+    };
     // SAFETY: the store is live and its arena not otherwise borrowed while wasm runs.
     unsafe { ops::table_grow(&mut (*inst.store).arena, t, init, delta) }.unwrap_or(u32::MAX)
 }
@@ -178,7 +196,13 @@ unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, init: usize, delta: 
 ///
 /// # Safety
 /// Called by compiled code with its own vmctx; `value` is a valid element for the table.
-unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: usize, len: u32) -> u32 {
+unsafe extern "C" fn table_fill(
+    vmctx: *mut u8,
+    table: u32,
+    dst: u32,
+    value: usize,
+    len: u32,
+) -> u32 {
     // SAFETY: see the function contract.
     let inst = unsafe { instance(vmctx) };
     let Some(t) = inst.table(table) else {
@@ -192,7 +216,14 @@ unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, value: usi
 ///
 /// # Safety
 /// Called by compiled code with its own vmctx.
-unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, src_table: u32, dst: u32, src: u32, len: u32) -> u32 {
+unsafe extern "C" fn table_copy(
+    vmctx: *mut u8,
+    dst_table: u32,
+    src_table: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
     // SAFETY: see the function contract.
     let inst = unsafe { instance(vmctx) };
     let (Some(d), Some(s)) = (inst.table(dst_table), inst.table(src_table)) else {
@@ -206,7 +237,14 @@ unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_table: u32, src_table: u32, 
 ///
 /// # Safety
 /// Called by compiled code with its own vmctx.
-unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
+unsafe extern "C" fn table_init(
+    vmctx: *mut u8,
+    table: u32,
+    elem: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
     // SAFETY: see the function contract.
     let inst = unsafe { instance(vmctx) };
     let (Some(t), Some(seg)) = (inst.table(table), inst.elem_segment(elem)) else {

@@ -44,7 +44,11 @@ pub unsafe fn memory_len(mem: *const MemoryRecord) -> u64 {
 ///
 /// # Safety
 /// As for [`memory_len`]; no slice of the memory is borrowed across the call.
-pub unsafe fn memory_grow(platform: &dyn Platform, mem: *mut MemoryRecord, delta_pages: u64) -> Option<u64> {
+pub unsafe fn memory_grow(
+    platform: &dyn Platform,
+    mem: *mut MemoryRecord,
+    delta_pages: u64,
+) -> Option<u64> {
     // SAFETY: guaranteed by the caller.
     let rec = unsafe { &mut *mem };
     let log2 = u32::from(rec.ty.page_size_log2);
@@ -78,7 +82,12 @@ pub unsafe fn memory_grow(platform: &dyn Platform, mem: *mut MemoryRecord, delta
 ///
 /// # Safety
 /// As for [`memory_len`].
-pub unsafe fn memory_fill(mem: *const MemoryRecord, dst: u64, value: u8, len: u64) -> Result<(), TrapCode> {
+pub unsafe fn memory_fill(
+    mem: *const MemoryRecord,
+    dst: u64,
+    value: u8,
+    len: u64,
+) -> Result<(), TrapCode> {
     // SAFETY: guaranteed by the caller.
     let def = unsafe { *(*mem).def };
     if !in_bounds(dst, len, def.length) {
@@ -106,7 +115,13 @@ pub unsafe fn memory_copy(
         return Err(TrapCode::MemoryOutOfBounds);
     }
     // SAFETY: both ranges lie within accessible memory; `copy` allows overlap.
-    unsafe { core::ptr::copy(s.base.add(src as usize), d.base.add(dst as usize), len as usize) };
+    unsafe {
+        core::ptr::copy(
+            s.base.add(src as usize),
+            d.base.add(dst as usize),
+            len as usize,
+        )
+    };
     Ok(())
 }
 
@@ -130,7 +145,13 @@ pub unsafe fn memory_init(
         return Ok(());
     }
     // SAFETY: both ranges checked above; segment bytes (image) never overlap linear memory.
-    unsafe { core::ptr::copy_nonoverlapping(seg.ptr.add(src as usize), d.base.add(dst as usize), len as usize) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            seg.ptr.add(src as usize),
+            d.base.add(dst as usize),
+            len as usize,
+        )
+    };
     Ok(())
 }
 
@@ -159,7 +180,11 @@ pub unsafe fn table_get(table: *const TableRecord, index: u32) -> Option<usize> 
 ///
 /// # Safety
 /// As for [`memory_len`]; `value` is a valid element for the table's type in this store.
-pub unsafe fn table_set(table: *const TableRecord, index: u32, value: usize) -> Result<(), TrapCode> {
+pub unsafe fn table_set(
+    table: *const TableRecord,
+    index: u32,
+    value: usize,
+) -> Result<(), TrapCode> {
     // SAFETY: guaranteed by the caller; the index is checked against the length.
     unsafe {
         let def = *(*table).def;
@@ -175,14 +200,22 @@ pub unsafe fn table_set(table: *const TableRecord, index: u32, value: usize) -> 
 ///
 /// # Safety
 /// As for [`memory_len`]; `arena` is the arena of the table's store.
-pub unsafe fn table_grow(arena: &mut Arena, table: *mut TableRecord, init: usize, delta: u32) -> Option<u32> {
+pub unsafe fn table_grow(
+    arena: &mut Arena,
+    table: *mut TableRecord,
+    init: usize,
+    delta: u32,
+) -> Option<u32> {
     // SAFETY: guaranteed by the caller.
     let rec = unsafe { &mut *table };
     // SAFETY: the definition lives in the same store.
     let def = unsafe { &mut *rec.def };
     let old = def.length;
     let new = old.checked_add(delta)?;
-    let max = rec.ty.max.map_or(u32::MAX, |m| u32::try_from(m).unwrap_or(u32::MAX));
+    let max = rec
+        .ty
+        .max
+        .map_or(u32::MAX, |m| u32::try_from(m).unwrap_or(u32::MAX));
     if new > max {
         return None;
     }
@@ -206,7 +239,12 @@ pub unsafe fn table_grow(arena: &mut Arena, table: *mut TableRecord, init: usize
 ///
 /// # Safety
 /// As for [`table_set`].
-pub unsafe fn table_fill(table: *const TableRecord, dst: u32, value: usize, len: u32) -> Result<(), TrapCode> {
+pub unsafe fn table_fill(
+    table: *const TableRecord,
+    dst: u32,
+    value: usize,
+    len: u32,
+) -> Result<(), TrapCode> {
     // SAFETY: guaranteed by the caller.
     let def = unsafe { *(*table).def };
     if !in_bounds(dst as u64, len as u64, def.length as u64) {
@@ -232,11 +270,19 @@ pub unsafe fn table_copy(
 ) -> Result<(), TrapCode> {
     // SAFETY: guaranteed by the caller.
     let (d, s) = unsafe { (*(*dst_table).def, *(*src_table).def) };
-    if !in_bounds(dst as u64, len as u64, d.length as u64) || !in_bounds(src as u64, len as u64, s.length as u64) {
+    if !in_bounds(dst as u64, len as u64, d.length as u64)
+        || !in_bounds(src as u64, len as u64, s.length as u64)
+    {
         return Err(TrapCode::TableOutOfBounds);
     }
     // SAFETY: both ranges checked; `copy` allows overlap.
-    unsafe { core::ptr::copy(s.base.add(src as usize), d.base.add(dst as usize), len as usize) };
+    unsafe {
+        core::ptr::copy(
+            s.base.add(src as usize),
+            d.base.add(dst as usize),
+            len as usize,
+        )
+    };
     Ok(())
 }
 
@@ -253,13 +299,21 @@ pub unsafe fn table_init(
 ) -> Result<(), TrapCode> {
     // SAFETY: guaranteed by the caller.
     let d = unsafe { *(*table).def };
-    if !in_bounds(dst as u64, len as u64, d.length as u64) || !in_bounds(src as u64, len as u64, seg.len as u64) {
+    if !in_bounds(dst as u64, len as u64, d.length as u64)
+        || !in_bounds(src as u64, len as u64, seg.len as u64)
+    {
         return Err(TrapCode::TableOutOfBounds);
     }
     if len == 0 {
         return Ok(());
     }
     // SAFETY: both ranges checked; segment arrays are separate arena allocations.
-    unsafe { core::ptr::copy_nonoverlapping(seg.ptr.add(src as usize), d.base.add(dst as usize), len as usize) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            seg.ptr.add(src as usize),
+            d.base.add(dst as usize),
+            len as usize,
+        )
+    };
     Ok(())
 }

@@ -65,7 +65,9 @@ impl Arena {
     /// `n` copies of `fill`, contiguous.
     pub fn alloc_array<T: Copy>(&mut self, n: usize, fill: T) -> Option<NonNull<T>> {
         let size = core::mem::size_of::<T>().checked_mul(n)?;
-        let p = self.alloc_bytes(size, core::mem::align_of::<T>())?.cast::<T>();
+        let p = self
+            .alloc_bytes(size, core::mem::align_of::<T>())?
+            .cast::<T>();
         for i in 0..n {
             // SAFETY: `i < n` elements fit in the fresh allocation.
             unsafe { p.as_ptr().add(i).write(fill) };
@@ -183,7 +185,10 @@ impl StoreInner {
         // SAFETY: forwarded from the caller.
         let mut arena = unsafe { Arena::new(base, len) };
         let slot = arena
-            .alloc_bytes(core::mem::size_of::<StoreInner>(), core::mem::align_of::<StoreInner>())
+            .alloc_bytes(
+                core::mem::size_of::<StoreInner>(),
+                core::mem::align_of::<StoreInner>(),
+            )
             .ok_or(limit("store arena"))?
             .cast::<StoreInner>();
         let inner = StoreInner {
@@ -222,8 +227,14 @@ impl StoreInner {
         if let Some(id) = self.find_type(params, results) {
             return Ok(id);
         }
-        let p = self.arena.alloc_bytes(params.len(), 1).ok_or(limit("store arena"))?;
-        let r = self.arena.alloc_bytes(results.len(), 1).ok_or(limit("store arena"))?;
+        let p = self
+            .arena
+            .alloc_bytes(params.len(), 1)
+            .ok_or(limit("store arena"))?;
+        let r = self
+            .arena
+            .alloc_bytes(results.len(), 1)
+            .ok_or(limit("store arena"))?;
         // SAFETY: fresh allocations of exactly these lengths.
         unsafe {
             core::ptr::copy_nonoverlapping(params.as_ptr(), p.as_ptr(), params.len());
@@ -239,7 +250,11 @@ impl StoreInner {
             results: r.as_ptr(),
             num_results: results.len(),
         };
-        self.types = self.arena.alloc(entry).ok_or(limit("store arena"))?.as_ptr();
+        self.types = self
+            .arena
+            .alloc(entry)
+            .ok_or(limit("store arena"))?
+            .as_ptr();
         Ok(id)
     }
 
@@ -385,7 +400,11 @@ impl StoreInner {
             })
         };
         self.arena
-            .alloc(TableRecord { def, ty, capacity: min })
+            .alloc(TableRecord {
+                def,
+                ty,
+                capacity: min,
+            })
             .ok_or(limit("store arena"))
     }
 
@@ -406,7 +425,9 @@ impl StoreInner {
         };
         // SAFETY: `def` points at a definition inside this store's arena.
         unsafe { def.write(VMGlobalDefinition { value }) };
-        self.arena.alloc(GlobalRecord { def, ty }).ok_or(limit("store arena"))
+        self.arena
+            .alloc(GlobalRecord { def, ty })
+            .ok_or(limit("store arena"))
     }
 
     /// Frees every memory slot. Called once, when the store is dropped.
@@ -459,7 +480,9 @@ mod tests {
     fn registry_is_structural() {
         let mut buf = Buf([0xAA; 8192]);
         // SAFETY: the buffer outlives the store inner.
-        let inner = unsafe { StoreInner::create(buf.0.as_mut_ptr(), buf.0.len(), &NoPlatform, limits()) }.unwrap();
+        let inner =
+            unsafe { StoreInner::create(buf.0.as_mut_ptr(), buf.0.len(), &NoPlatform, limits()) }
+                .unwrap();
         // SAFETY: exclusively ours for this test.
         let inner = unsafe { &mut *inner.as_ptr() };
         let a = inner.intern_type(&[0, 1], &[0]).unwrap();
@@ -477,7 +500,8 @@ mod tests {
     fn arena_exhaustion_is_an_error() {
         let mut buf = Buf([0; 8192]);
         // SAFETY: the buffer outlives the store inner.
-        let inner = unsafe { StoreInner::create(buf.0.as_mut_ptr(), 1024, &NoPlatform, limits()) }.unwrap();
+        let inner =
+            unsafe { StoreInner::create(buf.0.as_mut_ptr(), 1024, &NoPlatform, limits()) }.unwrap();
         // SAFETY: exclusively ours for this test.
         let inner = unsafe { &mut *inner.as_ptr() };
         let big = [0u8; 600];
@@ -492,7 +516,10 @@ mod tests {
             max: None,
             index64: false,
         };
-        assert!(matches!(inner.new_table(ty, None, 0), Err(Error::ResourceLimit { .. })));
+        assert!(matches!(
+            inner.new_table(ty, None, 0),
+            Err(Error::ResourceLimit { .. })
+        ));
     }
 
     #[test]
@@ -500,7 +527,9 @@ mod tests {
         use crate::error::InstantiationError;
         let mut buf = Buf([0; 8192]);
         // SAFETY: the buffer outlives the store inner.
-        let inner = unsafe { StoreInner::create(buf.0.as_mut_ptr(), buf.0.len(), &NoPlatform, limits()) }.unwrap();
+        let inner =
+            unsafe { StoreInner::create(buf.0.as_mut_ptr(), buf.0.len(), &NoPlatform, limits()) }
+                .unwrap();
         // SAFETY: exclusively ours for this test.
         let inner = unsafe { &mut *inner.as_ptr() };
         let ty = |min: u64, max: Option<u64>| MemoryType {

@@ -188,7 +188,10 @@ mod tests {
     #[test]
     fn store_context_layout() {
         let o = offsets();
-        assert_eq!(offset_of!(VMStoreContext, stack_limit) as u32, o.store_stack_limit());
+        assert_eq!(
+            offset_of!(VMStoreContext, stack_limit) as u32,
+            o.store_stack_limit()
+        );
         assert_eq!(offset_of!(VMStoreContext, fuel) as u32, o.store_fuel());
         assert_eq!(
             offset_of!(VMStoreContext, epoch_deadline) as u32,
@@ -204,8 +207,14 @@ mod tests {
     #[test]
     fn func_ref_layout() {
         let o = offsets();
-        assert_eq!(offset_of!(VMFuncRef, wasm_call) as u32, o.func_ref_wasm_call());
-        assert_eq!(offset_of!(VMFuncRef, array_call) as u32, o.func_ref_array_call());
+        assert_eq!(
+            offset_of!(VMFuncRef, wasm_call) as u32,
+            o.func_ref_wasm_call()
+        );
+        assert_eq!(
+            offset_of!(VMFuncRef, array_call) as u32,
+            o.func_ref_array_call()
+        );
         assert_eq!(offset_of!(VMFuncRef, vmctx) as u32, o.func_ref_vmctx());
         assert_eq!(offset_of!(VMFuncRef, type_id) as u32, o.func_ref_type_id());
         assert_eq!(size_of::<VMFuncRef>() as u32, o.func_ref_size());
@@ -217,10 +226,19 @@ mod tests {
         let o = offsets();
         assert_eq!(offset_of!(VMMemoryDefinition, base) as u32, MEMORY_BASE);
         assert_eq!(offset_of!(VMMemoryDefinition, length) as u32, MEMORY_LENGTH);
-        assert_eq!(size_of::<VMMemoryDefinition>() as u32, MEMORY_DEFINITION_SIZE);
+        assert_eq!(
+            size_of::<VMMemoryDefinition>() as u32,
+            MEMORY_DEFINITION_SIZE
+        );
         assert_eq!(offset_of!(VMTableDefinition, base) as u32, o.table_base());
-        assert_eq!(offset_of!(VMTableDefinition, length) as u32, o.table_length());
-        assert_eq!(size_of::<VMTableDefinition>() as u32, o.table_definition_size());
+        assert_eq!(
+            offset_of!(VMTableDefinition, length) as u32,
+            o.table_length()
+        );
+        assert_eq!(
+            size_of::<VMTableDefinition>() as u32,
+            o.table_definition_size()
+        );
         assert_eq!(size_of::<VMGlobalDefinition>() as u32, GLOBAL_SIZE);
         assert_eq!(size_of::<ValRaw>() as u32, VAL_RAW_SIZE);
     }

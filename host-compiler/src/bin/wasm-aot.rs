@@ -18,7 +18,11 @@ use host_compiler::{Compiler, CompilerConfig, Target};
 use shared_types::ImageHeader;
 
 #[derive(Parser)]
-#[command(name = "wasm-aot", version, about = "Ahead-of-time WebAssembly compiler for embedded devices")]
+#[command(
+    name = "wasm-aot",
+    version,
+    about = "Ahead-of-time WebAssembly compiler for embedded devices"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,19 +94,26 @@ fn parse_target(name: &str) -> anyhow::Result<Target> {
     })
 }
 
-fn compile_file(input: &Path, target: Target, pad: u32) -> anyhow::Result<host_compiler::CompiledImage> {
+fn compile_file(
+    input: &Path,
+    target: Target,
+    pad: u32,
+) -> anyhow::Result<host_compiler::CompiledImage> {
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
     let wasm = host_compiler::wat_or_wasm(&bytes)?;
     let config = CompilerConfig::for_target(target).pad_between_functions(pad);
     let compiler = Compiler::new(config)?;
-    compiler.compile(&wasm).with_context(|| format!("cannot compile {}", input.display()))
+    compiler
+        .compile(&wasm)
+        .with_context(|| format!("cannot compile {}", input.display()))
 }
 
 fn compile(c: CompileCmd) -> anyhow::Result<()> {
     let target = parse_target(&c.target)?;
     let image = compile_file(&c.input, target, c.pad_functions)?;
     let output = c.output.unwrap_or_else(|| c.input.with_extension("img"));
-    std::fs::write(&output, &image.bytes).with_context(|| format!("cannot write {}", output.display()))?;
+    std::fs::write(&output, &image.bytes)
+        .with_context(|| format!("cannot write {}", output.display()))?;
     let s = &image.stats;
     eprintln!(
         "{}: {} bytes ({} of text for {} bytes of wasm code), target {target}, 0 relocations",
@@ -115,8 +126,10 @@ fn compile(c: CompileCmd) -> anyhow::Result<()> {
 }
 
 fn inspect(c: InspectCmd) -> anyhow::Result<()> {
-    let image = std::fs::read(&c.image).with_context(|| format!("cannot read {}", c.image.display()))?;
-    let summary = host_compiler::image::inspect(&image).with_context(|| format!("{} is not a valid image", c.image.display()))?;
+    let image =
+        std::fs::read(&c.image).with_context(|| format!("cannot read {}", c.image.display()))?;
+    let summary = host_compiler::image::inspect(&image)
+        .with_context(|| format!("{} is not a valid image", c.image.display()))?;
     println!("image        {} ({} bytes)", c.image.display(), image.len());
     print!("{summary}");
     Ok(())
@@ -124,11 +137,16 @@ fn inspect(c: InspectCmd) -> anyhow::Result<()> {
 
 /// The target images for this machine are compiled for.
 fn native_target() -> Target {
-    if cfg!(target_arch = "aarch64") { Target::Aarch64 } else { Target::X86_64Sim }
+    if cfg!(target_arch = "aarch64") {
+        Target::Aarch64
+    } else {
+        Target::X86_64Sim
+    }
 }
 
 fn run(c: RunCmd) -> anyhow::Result<i32> {
-    let bytes = std::fs::read(&c.image).with_context(|| format!("cannot read {}", c.image.display()))?;
+    let bytes =
+        std::fs::read(&c.image).with_context(|| format!("cannot read {}", c.image.display()))?;
     let is_image = bytes.starts_with(&shared_types::header::MAGIC);
     let (image, target) = if is_image {
         let target = ImageHeader::parse(&bytes)?.target;
@@ -138,22 +156,26 @@ fn run(c: RunCmd) -> anyhow::Result<i32> {
         (compile_file(&c.image, target, 0)?.bytes, target)
     };
     if target == native_target() {
-        return Ok(match wasm_aot_runner::run_image(&image, &c.invoke, &c.args) {
-            Ok(lines) => {
-                for l in lines {
-                    println!("{l}");
+        return Ok(
+            match wasm_aot_runner::run_image(&image, &c.invoke, &c.args) {
+                Ok(lines) => {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                    0
                 }
-                0
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                e.exit_status()
-            }
-        });
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    e.exit_status()
+                }
+            },
+        );
     }
     match target {
         Target::Aarch64 => run_under_qemu(&c, &image),
-        other => bail!("images for {other} cannot run on this machine yet (no emulated executor for that target)"),
+        other => bail!(
+            "images for {other} cannot run on this machine yet (no emulated executor for that target)"
+        ),
     }
 }
 
@@ -165,9 +187,21 @@ fn aarch64_runner() -> anyhow::Result<PathBuf> {
     }
     let exe = std::env::current_exe()?;
     let profile_dir = exe.parent().context("executable has no directory")?;
-    let target_dir = profile_dir.parent().context("executable is not in a cargo target directory")?;
-    for profile in [profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("release"), "release", "debug"] {
-        let candidate = target_dir.join("aarch64-unknown-linux-gnu").join(profile).join("wasm-aot-runner");
+    let target_dir = profile_dir
+        .parent()
+        .context("executable is not in a cargo target directory")?;
+    for profile in [
+        profile_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("release"),
+        "release",
+        "debug",
+    ] {
+        let candidate = target_dir
+            .join("aarch64-unknown-linux-gnu")
+            .join(profile)
+            .join("wasm-aot-runner");
         if candidate.is_file() {
             return Ok(candidate);
         }

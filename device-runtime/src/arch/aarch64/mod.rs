@@ -103,7 +103,16 @@ pub unsafe fn entry(
 ) -> u32 {
     // SAFETY: the caller upholds the array convention; the assembly saves every callee-saved
     // register (x19-x30, sp, d8-d15) before the call.
-    unsafe { device_runtime_aarch64_entry(jmpbuf, array_call, callee_vmctx, caller_vmctx, values, count) }
+    unsafe {
+        device_runtime_aarch64_entry(
+            jmpbuf,
+            array_call,
+            callee_vmctx,
+            caller_vmctx,
+            values,
+            count,
+        )
+    }
 }
 
 /// Address of the unwind routine (for fault handlers that redirect an interrupted context).
@@ -129,7 +138,9 @@ pub unsafe fn unwind(jmpbuf: *const JmpBuf, status: u32) -> ! {
 pub unsafe fn sync_icache(start: *const u8, len: usize) {
     let ctr: u64;
     // SAFETY: CTR_EL0 is readable at EL0 on Linux and at EL1; no memory is touched.
-    unsafe { core::arch::asm!("mrs {0}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mrs {0}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags))
+    };
     let dline = 4usize << ((ctr >> 16) & 0xf);
     let iline = 4usize << (ctr & 0xf);
     let begin = start as usize;
@@ -137,7 +148,9 @@ pub unsafe fn sync_icache(start: *const u8, len: usize) {
     let mut addr = begin & !(dline - 1);
     while addr < end {
         // SAFETY: cache maintenance by address on mapped memory (guaranteed by the caller).
-        unsafe { core::arch::asm!("dc cvau, {0}", in(reg) addr, options(nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("dc cvau, {0}", in(reg) addr, options(nostack, preserves_flags))
+        };
         addr += dline;
     }
     // SAFETY: barrier only.
@@ -145,7 +158,9 @@ pub unsafe fn sync_icache(start: *const u8, len: usize) {
     let mut addr = begin & !(iline - 1);
     while addr < end {
         // SAFETY: as above.
-        unsafe { core::arch::asm!("ic ivau, {0}", in(reg) addr, options(nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("ic ivau, {0}", in(reg) addr, options(nostack, preserves_flags))
+        };
         addr += iline;
     }
     // SAFETY: barriers only.

@@ -97,7 +97,16 @@ pub unsafe fn entry(
 ) -> u32 {
     // SAFETY: the caller upholds the contract of the array convention; the assembly saves
     // every callee-saved register before the call and restores the stack on return.
-    unsafe { device_runtime_x86_64_entry(jmpbuf, array_call, callee_vmctx, caller_vmctx, values, count) }
+    unsafe {
+        device_runtime_x86_64_entry(
+            jmpbuf,
+            array_call,
+            callee_vmctx,
+            caller_vmctx,
+            values,
+            count,
+        )
+    }
 }
 
 /// Address of the unwind routine (for fault handlers that redirect an interrupted context).
@@ -149,7 +158,8 @@ pub mod signal {
             let g = &mut (*uc).uc_mcontext.gregs;
             g[libc::REG_RDI as usize] = jmpbuf as i64;
             g[libc::REG_RSI as usize] = status as i64;
-            g[libc::REG_RIP as usize] = super::device_runtime_x86_64_unwind as *const () as usize as i64;
+            g[libc::REG_RIP as usize] =
+                super::device_runtime_x86_64_unwind as *const () as usize as i64;
         }
     }
 }
