@@ -11,6 +11,11 @@ if cargo tree -p shared-types -e normal --prefix none | grep -Eq '^(cranelift|wa
     echo "shared-types pulls in a codegen or parser crate" >&2; exit 1
 fi
 
+step "formatting and lints (warnings are errors)"
+cargo fmt --all --check
+cargo clippy -q --workspace --all-targets -- -D warnings
+cargo clippy -q -p device-runtime --target thumbv7em-none-eabihf -- -D warnings
+
 step "no_std builds of shared-types and device-runtime"
 for t in thumbv7em-none-eabihf aarch64-unknown-none; do
     cargo build -q -p shared-types -p device-runtime --target "$t"

@@ -58,7 +58,7 @@ impl Wasmi {
         }
     }
 
-    fn to_val(&mut self, v: &Value) -> Val {
+    fn wasmi_val(&mut self, v: &Value) -> Val {
         match *v {
             Value::I32(x) => Val::I32(x),
             Value::I64(x) => Val::I64(x),
@@ -73,7 +73,7 @@ impl Wasmi {
         }
     }
 
-    fn from_val(&self, v: &Val) -> Value {
+    fn harness_value(&self, v: &Val) -> Value {
         match v {
             Val::I32(x) => Value::I32(*x),
             Val::I64(x) => Value::I64(*x),
@@ -148,7 +148,7 @@ impl Backend for Wasmi {
         let f: Func = instance
             .get_func(&self.store, func)
             .ok_or_else(|| CallError::Other(format!("no exported function {func:?}")))?;
-        let params: Vec<Val> = args.iter().map(|a| self.to_val(a)).collect();
+        let params: Vec<Val> = args.iter().map(|a| self.wasmi_val(a)).collect();
         let ty = f.ty(&self.store);
         let mut results: Vec<Val> = ty
             .results()
@@ -156,7 +156,7 @@ impl Backend for Wasmi {
             .map(|t| Val::default_for_ty(*t))
             .collect();
         match f.call(&mut self.store, &params, &mut results) {
-            Ok(()) => Ok(results.iter().map(|v| self.from_val(v)).collect()),
+            Ok(()) => Ok(results.iter().map(|v| self.harness_value(v)).collect()),
             Err(e) => Err(match trap_message(&e) {
                 Some(m) => CallError::Trap(m),
                 None => CallError::Other(e.to_string()),
@@ -166,7 +166,7 @@ impl Backend for Wasmi {
 
     fn get_global(&mut self, instance: &Instance, global: &str) -> Result<Value, String> {
         match instance.get_export(&self.store, global) {
-            Some(Extern::Global(g)) => Ok(self.from_val(&g.get(&self.store))),
+            Some(Extern::Global(g)) => Ok(self.harness_value(&g.get(&self.store))),
             _ => Err(format!("no exported global {global:?}")),
         }
     }

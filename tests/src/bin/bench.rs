@@ -35,28 +35,28 @@ fn compiler() -> Compiler {
 fn generated(funcs: usize, calls: bool) -> String {
     let mut w = String::from("(module (memory 1) (global $g (mut i32) (i32.const 0))\n");
     for k in 0..funcs {
-        let _ = write!(
+        let _ = writeln!(
             w,
-            "(func $f{k} (export \"f{k}\") (param i32 i32) (result i32) (local i32)\n"
+            "(func $f{k} (export \"f{k}\") (param i32 i32) (result i32) (local i32)"
         );
         for j in 0..12 {
             if calls && k > 0 {
                 let callee = (k * 7 + j * 13) % k;
-                let _ = write!(
+                let _ = writeln!(
                     w,
-                    "  (local.set 2 (i32.add (local.get 2) (call $f{callee} (local.get 0) (i32.const {j}))))\n"
+                    "  (local.set 2 (i32.add (local.get 2) (call $f{callee} (local.get 0) (i32.const {j}))))"
                 );
             } else {
-                let _ = write!(
+                let _ = writeln!(
                     w,
-                    "  (local.set 2 (i32.add (local.get 2) (i32.xor (i32.mul (local.get 0) (i32.const {})) (i32.const {j}))))\n",
+                    "  (local.set 2 (i32.add (local.get 2) (i32.xor (i32.mul (local.get 0) (i32.const {})) (i32.const {j}))))",
                     j * 31 + 1
                 );
             }
         }
-        let _ = write!(
+        let _ = writeln!(
             w,
-            "  (block $b (loop $l (br_if $b (i32.eqz (local.get 1)))\n    (i32.store (i32.and (local.get 1) (i32.const 0xfffc)) (local.get 2))\n    (local.set 1 (i32.sub (local.get 1) (i32.const 1))) (br $l)))\n  (global.set $g (local.get 2)) (local.get 2))\n"
+            "  (block $b (loop $l (br_if $b (i32.eqz (local.get 1)))\n    (i32.store (i32.and (local.get 1) (i32.const 0xfffc)) (local.get 2))\n    (local.set 1 (i32.sub (local.get 1) (i32.const 1))) (br $l)))\n  (global.set $g (local.get 2)) (local.get 2))"
         );
     }
     w.push(')');
