@@ -46,6 +46,16 @@ pub enum LoadError {
     Platform(PlatformError),
     /// The runtime's table of loaded modules (used by the fault hook) is full.
     TooManyModules,
+    /// The image was compiled with guard-elided bounds checks and needs more guarded virtual
+    /// address space per 32-bit memory than this engine and platform provide
+    /// (`min(EngineConfig::memory_reservation + EngineConfig::memory_guard,
+    /// Platform::memory_guard_capacity())`; 0 on a platform without guard regions).
+    GuardReservation {
+        /// Bytes from a memory's base the image relies on being reserved (`Tunables::guard_reservation`).
+        required: u64,
+        /// Bytes the engine and platform provide.
+        available: u64,
+    },
 }
 
 impl fmt::Display for LoadError {
@@ -71,6 +81,15 @@ impl fmt::Display for LoadError {
             LoadError::Unsupported(what) => write!(f, "image needs unsupported feature: {what}"),
             LoadError::Platform(e) => write!(f, "cannot load image: {e}"),
             LoadError::TooManyModules => f.write_str("too many modules loaded"),
+            LoadError::GuardReservation {
+                required,
+                available,
+            } => write!(
+                f,
+                "image uses guard-elided bounds checks needing {required} bytes of guarded \
+                 reservation per memory; this engine and platform provide {available} \
+                 (EngineConfig::memory_reservation + memory_guard)"
+            ),
         }
     }
 }
@@ -157,6 +176,16 @@ pub enum InstantiationError {
         /// Bytes of address space its slot may hold.
         reservation: u64,
     },
+    /// Guard-elided code imports a memory whose slot does not provide the guarded reservation
+    /// the code relies on (a memory created with a smaller reservation or guard).
+    GuardReservation {
+        /// Index of the memory in the module's memory index space.
+        index: u32,
+        /// Bytes from the memory's base the code relies on being reserved.
+        required: u64,
+        /// Bytes the memory's slot provides (reservation plus back guard).
+        available: u64,
+    },
 }
 
 impl fmt::Display for InstantiationError {
@@ -180,6 +209,15 @@ impl fmt::Display for InstantiationError {
                     " needs {minimum} bytes initially, more than its {reservation}-byte reservation (EngineConfig::memory_reservation)"
                 )
             }
+            InstantiationError::GuardReservation {
+                index,
+                required,
+                available,
+            } => write!(
+                f,
+                "memory {index} provides {available} bytes of guarded reservation; the \
+                 guard-elided code needs {required}"
+            ),
         }
     }
 }

@@ -70,6 +70,15 @@ pub struct MemorySlot {
     pub mapping_len: usize,
 }
 
+impl MemorySlot {
+    /// Bytes from `base` to the end of the mapping: the reservation plus the back guard, the
+    /// span that guard-elided code may touch (anything beyond the current length faults).
+    pub fn guarded_len(&self) -> u64 {
+        let end = (self.mapping.as_ptr() as usize).saturating_add(self.mapping_len);
+        end.saturating_sub(self.base.as_ptr() as usize) as u64
+    }
+}
+
 /// A store arena: zeroed, 16-aligned, stable.
 #[derive(Debug)]
 pub struct ArenaRegion {
@@ -141,6 +150,14 @@ pub unsafe trait Platform: Sync {
 
     /// Installs the fault hook (hosted: signal handlers). Called once per engine.
     fn install_fault_hook(&self) {}
+
+    /// Bytes from a memory slot's base up to which this platform can make every byte beyond
+    /// the current length fault (reservation plus back guard), with the fault hook turning a
+    /// fault at a listed PC into a trap: what guard-elided images rely on. Default 0: no guard
+    /// support, so guard-elided images are refused with `LoadError::GuardReservation`.
+    fn memory_guard_capacity(&self) -> u64 {
+        0
+    }
 }
 
 /// The platform of a `no_std` build with no board: every request fails with

@@ -57,19 +57,30 @@ pub struct CompilerConfig {
     opt_level: OptLevel,
     pad_between_functions: u32,
     bounds_checks: BoundsChecks,
+    guard_size: u64,
     threads: usize,
 }
 
+/// Bytes of virtual address space from a 32-bit memory's base that guard-elided code may touch
+/// without a check: the whole 32-bit index space (4 GiB).
+pub const GUARD_ELIDED_RESERVATION: u64 = 1 << 32;
+
+/// Default guard behind the 4 GiB reservation for [`BoundsChecks::GuardElided`]: 64 KiB, the
+/// same as the device runtime's default `EngineConfig::memory_guard`, so an image compiled with
+/// the defaults runs on an engine with the defaults.
+pub const DEFAULT_GUARD_SIZE: u64 = 64 << 10;
+
 impl CompilerConfig {
     /// The defaults for `target`: [`OptLevel::Speed`], no padding, explicit bounds checks (the
-    /// only strategy implemented so far, and the only one possible on MMU-less cores), and up
-    /// to 2 compile threads.
+    /// only strategy possible on MMU-less cores), a [`DEFAULT_GUARD_SIZE`] guard should
+    /// guard-elided checks be chosen, and up to 2 compile threads.
     pub fn for_target(target: Target) -> CompilerConfig {
         CompilerConfig {
             target,
             opt_level: OptLevel::Speed,
             pad_between_functions: 0,
             bounds_checks: BoundsChecks::Explicit,
+            guard_size: DEFAULT_GUARD_SIZE,
             threads: 2,
         }
     }
@@ -92,11 +103,31 @@ impl CompilerConfig {
         self
     }
 
-    /// How memory accesses are checked. Default: [`BoundsChecks::Explicit`];
-    /// [`BoundsChecks::GuardElided`] is refused by [`Compiler::new`] for now (it needs a board
-    /// with an MMU and the guard-region support that goes with it).
+    /// How memory accesses are checked. Default: [`BoundsChecks::Explicit`].
+    ///
+    /// [`BoundsChecks::GuardElided`] (64-bit targets only: `aarch64` and the `x86_64` host
+    /// simulation) relies on the device reserving, for every 32-bit memory with 64 KiB pages,
+    /// [`GUARD_ELIDED_RESERVATION`] (4 GiB) plus [`guard_size`](Self::guard_size) bytes of
+    /// virtual address space from the memory's base, everything beyond the current length
+    /// inaccessible. An access of `size` bytes at `index + offset` (index < 2^32) then needs no
+    /// check when `offset + size <= guard_size`: its end is at most 4 GiB + guard. Accesses with
+    /// a larger static offset, memory64 memories and memories with custom page sizes keep the
+    /// explicit check. Unchecked accesses are listed in the trap table
+    /// (`MemoryOutOfBounds`), so the device's fault hook turns a guard fault into that trap.
+    /// The image records the reservation (`Tunables::guard_reservation` = 4 GiB + guard);
+    /// a device that cannot provide it refuses the image.
     pub fn bounds_checks(mut self, strategy: BoundsChecks) -> Self {
         self.bounds_checks = strategy;
+        self
+    }
+
+    /// Guard bytes behind the 4 GiB reservation that guard-elided code relies on (see
+    /// [`bounds_checks`](Self::bounds_checks)). Default: [`DEFAULT_GUARD_SIZE`] (64 KiB).
+    /// Larger guards (Wasmtime uses 32 MiB or 2 GiB) leave more large-offset accesses
+    /// unchecked but need the device's `EngineConfig::memory_guard` to match. A multiple of
+    /// 64 KiB, at most 4 GiB. Ignored with explicit checks.
+    pub fn guard_size(mut self, bytes: u64) -> Self {
+        self.guard_size = bytes;
         self
     }
 
@@ -111,7 +142,10 @@ impl CompilerConfig {
     pub fn tunables(&self) -> Tunables {
         Tunables {
             bounds_checks: self.bounds_checks,
-            guard_reservation: 0,
+            guard_reservation: match self.bounds_checks {
+                BoundsChecks::Explicit => 0,
+                BoundsChecks::GuardElided => GUARD_ELIDED_RESERVATION + self.guard_size,
+            },
             fuel: false,
             epochs: false,
         }
@@ -120,9 +154,21 @@ impl CompilerConfig {
     /// Checks the combination of settings (called by [`Compiler::new`]).
     pub fn validate(&self) -> Result<(), CompileError> {
         if self.bounds_checks == BoundsChecks::GuardElided {
-            return Err(CompileError::Config(
-                "guard-elided bounds checks need a board with an MMU; not supported yet".into(),
-            ));
+            if !matches!(self.target, Target::Aarch64 | Target::X86_64Sim) {
+                return Err(CompileError::Config(format!(
+                    "guard-elided bounds checks need a 64-bit target with an MMU \
+                     (aarch64, x86_64-sim), not {}",
+                    self.target
+                )));
+            }
+            if !self.guard_size.is_multiple_of(64 << 10)
+                || self.guard_size > GUARD_ELIDED_RESERVATION
+            {
+                return Err(CompileError::Config(format!(
+                    "guard size {} is not a multiple of 64 KiB up to 4 GiB",
+                    self.guard_size
+                )));
+            }
         }
         if self.threads == 0 {
             return Err(CompileError::Config("threads must be at least 1".into()));

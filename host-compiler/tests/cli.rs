@@ -151,3 +151,57 @@ fn corrupted_image_is_refused() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn output_formats_img_bin_hex() {
+    let dir = scratch("formats");
+    let wat = dir.join("m.wat");
+    std::fs::write(&wat, MODULE).unwrap();
+    let compile = |extra: &[&str]| {
+        let mut args = vec!["compile", wat.to_str().unwrap(), "--target", "aarch64"];
+        args.extend_from_slice(extra);
+        wasm_aot(&args)
+    };
+    let ok = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(compile(&[]));
+    let img = std::fs::read(dir.join("m.img")).unwrap();
+    ok(compile(&["--format", "bin", "--address", "0x40100000"]));
+    assert_eq!(
+        std::fs::read(dir.join("m.bin")).unwrap(),
+        img,
+        "bin = img bytes"
+    );
+    ok(compile(&["--format", "hex", "--address", "0x4010_0000"]));
+    let hex = std::fs::read_to_string(dir.join("m.hex")).unwrap();
+    assert!(hex.starts_with(":020000044010AA\n"), "{hex}");
+    assert!(hex.ends_with(":00000001FF\n"));
+    let segs = host_compiler::image::ihex::decode(&hex).unwrap();
+    assert_eq!(segs.len(), 1);
+    assert_eq!(segs[0].address, 0x4010_0000);
+    assert_eq!(segs[0].data, img);
+
+    // hex without an address is refused.
+    let out = compile(&["--format", "hex"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--address"));
+
+    // Guard-elided images record their reservation.
+    ok(compile(&[
+        "--bounds-checks",
+        "guard-elided",
+        "-o",
+        dir.join("g.img").to_str().unwrap(),
+    ]));
+    let out = wasm_aot(&["inspect", dir.join("g.img").to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("GuardElided") && text.contains("4295032832"),
+        "{text}"
+    );
+}

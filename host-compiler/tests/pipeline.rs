@@ -105,14 +105,36 @@ fn sample_compiles_for_both_targets_without_relocations() {
 
 #[test]
 fn config_errors() {
+    // Guard-elided checks: accepted on the 64-bit targets, refused elsewhere and with a guard
+    // that is not a multiple of 64 KiB.
+    for target in [Target::Aarch64, Target::X86_64Sim] {
+        let config = CompilerConfig::for_target(target).bounds_checks(BoundsChecks::GuardElided);
+        let tunables = config.tunables();
+        assert_eq!(tunables.bounds_checks, BoundsChecks::GuardElided);
+        assert_eq!(tunables.guard_reservation, (4 << 30) + (64 << 10));
+        Compiler::new(config).expect("guard-elided accepted");
+    }
+    assert_eq!(
+        CompilerConfig::for_target(Target::Aarch64)
+            .tunables()
+            .guard_reservation,
+        0
+    );
     let err = Compiler::new(
-        CompilerConfig::for_target(Target::Aarch64).bounds_checks(BoundsChecks::GuardElided),
+        CompilerConfig::for_target(Target::CortexM4F).bounds_checks(BoundsChecks::GuardElided),
     )
     .unwrap_err();
     assert!(
         matches!(err, CompileError::Config(ref m) if m.contains("MMU")),
         "{err}"
     );
+    let err = Compiler::new(
+        CompilerConfig::for_target(Target::Aarch64)
+            .bounds_checks(BoundsChecks::GuardElided)
+            .guard_size(4096),
+    )
+    .unwrap_err();
+    assert!(matches!(err, CompileError::Config(_)), "{err}");
     for target in [
         Target::CortexM4F,
         Target::CortexM7,

@@ -2,7 +2,7 @@
 //! the native target, `device_runtime` (hosted platform) loads, links and runs it.
 
 use device_runtime::{Caller, Engine, ExternRef, Func, Instance, Linker, Module, Store, Val};
-use host_compiler::{Compiler, CompilerConfig};
+use host_compiler::{BoundsChecks, Compiler, CompilerConfig};
 
 use crate::harness::{Backend, CallError, CompileError, InstantiateError, SPECTEST_WAT, Value};
 
@@ -26,11 +26,23 @@ pub fn compile_native(wasm: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 impl Device {
-    /// A backend with the `spectest` module registered.
+    /// A backend with the `spectest` module registered (explicit bounds checks).
     pub fn new() -> Device {
+        Device::with_bounds_checks(BoundsChecks::Explicit)
+    }
+
+    /// A backend whose modules (spectest included) are compiled with guard-elided bounds
+    /// checks (default 64 KiB guard) and run on an engine with the default reservation.
+    pub fn new_guard_elided() -> Device {
+        Device::with_bounds_checks(BoundsChecks::GuardElided)
+    }
+
+    /// A backend with the `spectest` module registered, compiling with `bounds`.
+    pub fn with_bounds_checks(bounds: BoundsChecks) -> Device {
         let engine: &'static Engine = Box::leak(Box::new(Engine::default()));
-        let compiler = Compiler::new(CompilerConfig::for_target(crate::native_target()))
-            .expect("compiler for the native target");
+        let compiler =
+            Compiler::new(CompilerConfig::for_target(crate::native_target()).bounds_checks(bounds))
+                .expect("compiler for the native target");
         let store = Store::new(engine, ());
         let mut linker = Linker::<()>::new(engine);
         linker

@@ -71,6 +71,16 @@ impl Engine {
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
+
+    /// Bytes of guarded reservation every memory slot of this engine can provide to
+    /// guard-elided code: `memory_reservation + memory_guard`, capped by the platform's
+    /// `memory_guard_capacity` (0 without guard support).
+    pub fn guard_capacity(&self) -> u64 {
+        self.config
+            .memory_reservation
+            .saturating_add(self.config.memory_guard)
+            .min(self.config.platform.memory_guard_capacity())
+    }
 }
 
 impl Default for Engine {

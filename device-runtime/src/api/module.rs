@@ -59,12 +59,15 @@ impl<'img> Module<'img> {
     pub fn new(engine: &Engine, image: &'img [u8]) -> Result<Module<'img>, LoadError> {
         let verified = verify(image, crate::arch::NATIVE_TARGET)?;
         let platform = engine.config.platform;
-        if verified.metadata.tunables.bounds_checks == BoundsChecks::GuardElided
-            && verified.metadata.tunables.guard_reservation > (1u64 << 46)
-        {
-            return Err(LoadError::Unsupported(
-                "guard reservation larger than the address space",
-            ));
+        let tunables = verified.metadata.tunables;
+        if tunables.bounds_checks == BoundsChecks::GuardElided {
+            let available = engine.guard_capacity();
+            if tunables.guard_reservation > available {
+                return Err(LoadError::GuardReservation {
+                    required: tunables.guard_reservation,
+                    available,
+                });
+            }
         }
         let text = verified.text;
         let region = platform

@@ -173,6 +173,16 @@ unsafe impl Platform for HostedPlatform {
     fn install_fault_hook(&self) {
         install_signal_handlers();
     }
+
+    /// 64 TiB on 64-bit hosts (slots are `PROT_NONE` reservations, inaccessible from the
+    /// current length on, with the signal handler installed); none on 32-bit hosts.
+    fn memory_guard_capacity(&self) -> u64 {
+        if core::mem::size_of::<usize>() >= 8 {
+            1 << 46
+        } else {
+            0
+        }
+    }
 }
 
 const SIGNALS: [libc::c_int; 5] = [

@@ -282,11 +282,11 @@ pub unsafe fn instantiate(
             }
             (ImportKind::Memory(ty), Candidate::Memory(m)) => {
                 // SAFETY: candidates are records of this store.
-                let (actual, len, reservation) = unsafe {
+                let (actual, len, guarded) = unsafe {
                     (
                         (*m).ty,
                         ops::memory_len(m),
-                        (*m).slot.as_ref().map_or(0, |s| s.reservation),
+                        (*m).slot.as_ref().map_or(0, |s| s.guarded_len()),
                     )
                 };
                 let pages = len >> actual.page_size_log2.min(63);
@@ -302,10 +302,14 @@ pub unsafe fn instantiate(
                 {
                     return Err(mismatch());
                 }
-                if guard_reservation.is_some_and(|g| reservation < g) {
-                    return Err(InstantiationError::Unsupported(
-                        "imported memory has too small a reservation for guard-elided code",
-                    )
+                if let Some(required) = guard_reservation
+                    .filter(|&g| guarded < g && !actual.index64 && actual.page_size_log2 == 16)
+                {
+                    return Err(InstantiationError::GuardReservation {
+                        index: mi,
+                        required,
+                        available: guarded,
+                    }
                     .into());
                 }
                 // SAFETY: mi < num_imported_memories.

@@ -288,8 +288,10 @@ impl StoreInner {
 
     /// Creates a memory of type `ty` in a platform slot, recorded for freeing on drop.
     ///
-    /// The slot holds `min(maximum, memory_reservation)` bytes (at least `min_reservation`, the
-    /// reservation guard-elided code relies on). A memory whose minimum does not fit is refused
+    /// The slot holds `min(maximum, memory_reservation)` bytes; for a 32-bit memory with 64 KiB
+    /// pages and a nonzero `min_reservation` (the bytes guard-elided code relies on: reservation
+    /// plus back guard) at least `min_reservation - memory_guard`, refused with
+    /// `InstantiationError::GuardReservation` if that exceeds `memory_reservation`. A memory whose minimum does not fit is refused
     /// with [`InstantiationError::MemoryTooLarge`](crate::error::InstantiationError) before
     /// anything is reserved; `index` names it in that error.
     pub fn new_memory(
@@ -318,7 +320,24 @@ impl StoreInner {
             .and_then(|m| m.checked_mul(page))
             .unwrap_or(absolute_max_bytes)
             .min(absolute_max_bytes);
-        let reservation = max_bytes.min(self.memory_reservation).max(min_reservation);
+        // Guard-elided code needs `min_reservation` bytes from the base to be reservation or
+        // back guard; `Module::new` checked that it fits the engine's reservation + guard, so
+        // the slot never grows past `memory_reservation`. Memory64 and custom page sizes are
+        // always explicitly checked.
+        let needs_guard = min_reservation > 0 && !ty.index64 && ty.page_size_log2 == 16;
+        let mut reservation = max_bytes.min(self.memory_reservation);
+        if needs_guard {
+            let needed = min_reservation.saturating_sub(self.memory_guard);
+            if needed > self.memory_reservation {
+                return Err(IE::GuardReservation {
+                    index: index.unwrap_or(0),
+                    required: min_reservation,
+                    available: self.memory_reservation.saturating_add(self.memory_guard),
+                }
+                .into());
+            }
+            reservation = reservation.max(needed);
+        }
         if initial > reservation {
             // Never widen the slot past the configured reservation for a large minimum: on a
             // device that would overcommit the address space (or RAM) the board budgeted.
@@ -551,9 +570,19 @@ mod tests {
                 })
             );
         }
-        // A recorded guard reservation widens the slot (guard-elided code relies on it).
+        // A guard reservation (guard-elided code) never widens the slot past the reservation
+        // plus guard: refused with the typed error naming both.
+        assert_eq!(
+            inner.new_memory(ty(1, Some(1)), None, 2 << 20, Some(0)),
+            Err(Error::Instantiate(InstantiationError::GuardReservation {
+                index: 0,
+                required: 2 << 20,
+                available: 1 << 20,
+            }))
+        );
+        // One that fits widens a small-maximum slot to it: the platform is asked.
         assert!(matches!(
-            inner.new_memory(ty(17, None), None, 2 << 20, None),
+            inner.new_memory(ty(1, Some(1)), None, 1 << 20, None),
             Err(Error::Instantiate(InstantiationError::Platform(_)))
         ));
         // 16 pages fit exactly: the platform is asked (and, here, refuses).

@@ -3,6 +3,9 @@
 //! A thin layer over the `host_compiler` library (one struct per subcommand):
 //!
 //! * `wasm-aot compile INPUT -o IMAGE --target aarch64` compiles `.wasm` or `.wat`;
+//!   `--format img|bin|hex [--address 0x...]` picks the output form (the image; the same bytes
+//!   as a raw binary for a flash tool; Intel HEX placed at `--address`), and
+//!   `--bounds-checks explicit|guard-elided [--guard-size BYTES]` the bounds-check strategy;
 //! * `wasm-aot inspect IMAGE` prints the header, functions, imports, exports, memories, tables,
 //!   globals, the trap table and the relocation count;
 //! * `wasm-aot run IMAGE --invoke NAME [ARGS...]` instantiates the image and calls an export.
@@ -14,7 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use host_compiler::{Compiler, CompilerConfig, Target};
+use host_compiler::{BoundsChecks, Compiler, CompilerConfig, Target};
 use shared_types::ImageHeader;
 
 #[derive(Parser)]
@@ -51,6 +54,41 @@ struct CompileCmd {
     /// Zero bytes inserted between functions (to exercise branch veneers).
     #[arg(long, default_value_t = 0)]
     pad_functions: u32,
+    /// Output format: `img` (the image), `bin` (the same bytes, a raw binary for a flash tool
+    /// that places it at an address you give the tool), `hex` (Intel HEX at `--address`).
+    #[arg(long, value_enum, default_value_t = Format::Img)]
+    format: Format,
+    /// Load address of the image in the device's address space (required for `hex`), e.g.
+    /// `0x40100000`.
+    #[arg(long, value_parser = parse_address)]
+    address: Option<u32>,
+    /// Bounds checks: `explicit` (default) or `guard-elided` (aarch64/x86_64 with an MMU; the
+    /// device must reserve 4 GiB + guard per 32-bit memory).
+    #[arg(long, default_value = "explicit")]
+    bounds_checks: String,
+    /// Guard bytes behind the 4 GiB reservation for `guard-elided` (multiple of 64 KiB).
+    #[arg(long, default_value_t = host_compiler::DEFAULT_GUARD_SIZE)]
+    guard_size: u64,
+}
+
+/// What `compile` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// The image.
+    Img,
+    /// The image bytes unchanged, as a raw binary for a flash tool.
+    Bin,
+    /// Intel HEX records at `--address`.
+    Hex,
+}
+
+fn parse_address(s: &str) -> Result<u32, String> {
+    let s = s.replace('_', "");
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse::<u32>(),
+    };
+    parsed.map_err(|e| format!("`{s}` is not a 32-bit address: {e}"))
 }
 
 #[derive(Args)]
@@ -96,12 +134,10 @@ fn parse_target(name: &str) -> anyhow::Result<Target> {
 
 fn compile_file(
     input: &Path,
-    target: Target,
-    pad: u32,
+    config: CompilerConfig,
 ) -> anyhow::Result<host_compiler::CompiledImage> {
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
     let wasm = host_compiler::wat_or_wasm(&bytes)?;
-    let config = CompilerConfig::for_target(target).pad_between_functions(pad);
     let compiler = Compiler::new(config)?;
     compiler
         .compile(&wasm)
@@ -110,17 +146,47 @@ fn compile_file(
 
 fn compile(c: CompileCmd) -> anyhow::Result<()> {
     let target = parse_target(&c.target)?;
-    let image = compile_file(&c.input, target, c.pad_functions)?;
-    let output = c.output.unwrap_or_else(|| c.input.with_extension("img"));
-    std::fs::write(&output, &image.bytes)
+    let bounds = match c.bounds_checks.as_str() {
+        "explicit" => BoundsChecks::Explicit,
+        "guard-elided" | "guard" => BoundsChecks::GuardElided,
+        other => bail!("unknown bounds-check strategy `{other}` (explicit, guard-elided)"),
+    };
+    if c.format == Format::Hex && c.address.is_none() {
+        bail!("--format hex needs --address (where the image is placed, e.g. 0x40100000)");
+    }
+    let config = CompilerConfig::for_target(target)
+        .pad_between_functions(c.pad_functions)
+        .bounds_checks(bounds)
+        .guard_size(c.guard_size);
+    let image = compile_file(&c.input, config)?;
+    let extension = match c.format {
+        Format::Img => "img",
+        Format::Bin => "bin",
+        Format::Hex => "hex",
+    };
+    let output = c
+        .output
+        .unwrap_or_else(|| c.input.with_extension(extension));
+    let contents = match c.format {
+        Format::Img | Format::Bin => image.bytes.clone(),
+        Format::Hex => {
+            host_compiler::image::ihex::encode(&image.bytes, c.address.unwrap_or(0))?.into_bytes()
+        }
+    };
+    std::fs::write(&output, &contents)
         .with_context(|| format!("cannot write {}", output.display()))?;
     let s = &image.stats;
     eprintln!(
-        "{}: {} bytes ({} of text for {} bytes of wasm code), target {target}, 0 relocations",
+        "{}: {} bytes ({} of text for {} bytes of wasm code), target {target}, 0 relocations{}",
         output.display(),
         image.bytes.len(),
         s.text_bytes,
         s.wasm_code_bytes,
+        match (c.format, c.address) {
+            (Format::Hex, Some(a)) => format!(", Intel HEX at {a:#010x}"),
+            (Format::Bin, Some(a)) => format!(", raw binary for {a:#010x}"),
+            _ => String::new(),
+        }
     );
     Ok(())
 }
@@ -153,7 +219,10 @@ fn run(c: RunCmd) -> anyhow::Result<i32> {
         (bytes, target)
     } else {
         let target = native_target();
-        (compile_file(&c.image, target, 0)?.bytes, target)
+        (
+            compile_file(&c.image, CompilerConfig::for_target(target))?.bytes,
+            target,
+        )
     };
     if target == native_target() {
         return Ok(

@@ -38,6 +38,9 @@ pub struct ModuleEnv {
     pub num_imported_globals: u32,
     /// How memory accesses are checked.
     pub bounds_checks: BoundsChecks,
+    /// With [`BoundsChecks::GuardElided`]: guard bytes behind the 4 GiB reservation; an access
+    /// with `offset + size` up to this needs no explicit check.
+    pub guard_size: u64,
 }
 
 impl ModuleEnv {
@@ -46,6 +49,7 @@ impl ModuleEnv {
         module: &ModuleInfo<'_>,
         pointer_type: ir::Type,
         bounds_checks: BoundsChecks,
+        guard_size: u64,
     ) -> Result<ModuleEnv, CompileError> {
         let offsets =
             VmOffsets::new(pointer_type.bytes() as u8, module.counts()).ok_or_else(|| {
@@ -67,6 +71,7 @@ impl ModuleEnv {
             globals: module.globals.clone(),
             num_imported_globals: module.num_imported_globals,
             bounds_checks,
+            guard_size,
         })
     }
 

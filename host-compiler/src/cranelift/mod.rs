@@ -42,6 +42,7 @@ pub struct CraneliftBackend {
     target: Target,
     pad_between_functions: u32,
     bounds_checks: BoundsChecks,
+    guard_size: u64,
     threads: usize,
 }
 
@@ -123,6 +124,7 @@ impl CraneliftBackend {
             target: config.target,
             pad_between_functions: config.pad_between_functions,
             bounds_checks: config.bounds_checks,
+            guard_size: config.guard_size,
             threads: config.threads.clamp(1, available.max(1)),
         })
     }
@@ -355,7 +357,12 @@ impl Backend for CraneliftBackend {
         module: &ModuleInfo<'_>,
         functions: Vec<FunctionInput<'_>>,
     ) -> Result<CompiledText, CompileError> {
-        let env = ModuleEnv::new(module, self.isa.pointer_type(), self.bounds_checks)?;
+        let env = ModuleEnv::new(
+            module,
+            self.isa.pointer_type(),
+            self.bounds_checks,
+            self.guard_size,
+        )?;
         let num_imported = module.num_imported_funcs;
         let defined = module.num_defined_funcs();
         if functions.len() != defined as usize {

@@ -254,6 +254,13 @@ impl fmt::Display for ImageSummary {
             "tunables      {:#010x}: bounds checks {:?}, fuel {}, epochs {}",
             h.tunables_digest, t.bounds_checks, t.fuel, t.epochs
         )?;
+        if t.guard_reservation != 0 {
+            writeln!(
+                f,
+                "              guard reservation {} bytes per 32-bit memory",
+                t.guard_reservation
+            )?;
+        }
         writeln!(f, "vmctx         {} bytes", self.vmctx_size)?;
         writeln!(f, "relocations   {}", self.relocations)?;
         writeln!(f, "types ({})", self.types.len())?;

@@ -13,6 +13,7 @@
 //! [`Tunables`], so a runtime can refuse an image compiled with settings it cannot honour
 //! before it decodes any metadata. [`inspect`] decodes an image again for the CLI.
 
+pub mod ihex;
 pub mod inspect;
 
 use shared_types::header::{self, HEADER_SIZE, ImageHeader};

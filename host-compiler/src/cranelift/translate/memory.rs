@@ -14,9 +14,20 @@
 //! `length` is loaded at every access (it changes when the memory grows, possibly inside any
 //! call); `base` never moves, so its load is `readonly` and Cranelift may share it. The access
 //! itself is `notrap`: the check already guarantees it is in bounds.
+//!
+//! # Guard-elided accesses ([`BoundsChecks::GuardElided`])
+//!
+//! The device reserves 4 GiB + `guard_size` bytes from the memory's base, everything from the
+//! current length (a multiple of 64 KiB) on inaccessible. For a memory32 with 64 KiB pages an
+//! access whose `offset + size <= guard_size` ends at most at `2^32 - 1 + guard_size`, inside
+//! that reservation, so it needs no check: `address = base + zext(index) + offset`, and the
+//! load/store carries trap code `HEAP_OUT_OF_BOUNDS`, which puts it in the trap table as
+//! `MemoryOutOfBounds`; the fault hook maps a fault at it to that trap. Accesses with a larger
+//! offset, memories with custom page sizes (the length need not be page aligned) and memory64
+//! keep the explicit check.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, types};
+use cranelift_codegen::ir::{self, Endianness, InstBuilder, MemFlagsData, Type, Value, types};
 use shared_types::metadata::{BoundsChecks, MemoryType};
 use shared_types::vmoffsets::{MEMORY_BASE, MEMORY_LENGTH};
 use shared_types::{Libcall, TrapCode};
@@ -35,11 +46,15 @@ enum Widen {
     Unsigned,
 }
 
-/// Flags of a checked wasm memory access.
-fn heap_flags() -> MemFlagsData {
-    MemFlagsData::new()
-        .with_endianness(Endianness::Little)
-        .with_notrap()
+/// Flags of a wasm memory access: `notrap` when explicitly checked, otherwise the access may
+/// fault on the guard and is recorded in the trap table.
+fn heap_flags(checked: bool) -> MemFlagsData {
+    let flags = MemFlagsData::new().with_endianness(Endianness::Little);
+    if checked {
+        flags.with_notrap()
+    } else {
+        flags.with_trap_code(Some(ir::TrapCode::HEAP_OUT_OF_BOUNDS))
+    }
 }
 
 impl FuncTranslator<'_, '_> {
@@ -83,20 +98,39 @@ impl FuncTranslator<'_, '_> {
             .load(I64, trusted(), definition, offset + MEMORY_LENGTH as i32)
     }
 
-    /// Checks an access of `size` bytes at `index + offset` and returns its native address.
+    /// Checks an access of `size` bytes at `index + offset` (explicitly, or by the guard when
+    /// allowed) and returns its native address and whether it was checked explicitly.
     fn checked_address(
         &mut self,
         memory: u32,
         index: Value,
         offset: u64,
         size: u32,
-    ) -> Result<Value, CompileError> {
-        self.memory_type(memory)?;
-        if self.env.bounds_checks != BoundsChecks::Explicit {
-            return Err(self.unsupported("guard-elided bounds checks"));
-        }
+    ) -> Result<(Value, bool), CompileError> {
+        let ty = self.memory_type(memory)?;
         let ptr = self.ptr();
         let (definition, def_offset) = self.memory_definition(memory);
+        let guarded = self.env.bounds_checks == BoundsChecks::GuardElided
+            && ptr == I64
+            && !ty.index64
+            && ty.page_size_log2 == 16
+            && offset + u64::from(size) <= self.env.guard_size;
+        if guarded {
+            let base = self.builder.ins().load(
+                ptr,
+                trusted_readonly(),
+                definition,
+                def_offset + MEMORY_BASE as i32,
+            );
+            let index64 = self.builder.ins().uextend(I64, index);
+            let address = self.builder.ins().iadd(base, index64);
+            let address = if offset == 0 {
+                address
+            } else {
+                self.builder.ins().iadd_imm_s(address, offset as i64)
+            };
+            return Ok((address, false));
+        }
         let length = self.builder.ins().load(
             I64,
             trusted(),
@@ -124,11 +158,12 @@ impl FuncTranslator<'_, '_> {
 
         let index_ptr = if ptr == I64 { index64 } else { index };
         let address = self.builder.ins().iadd(base, index_ptr);
-        Ok(if offset == 0 {
+        let address = if offset == 0 {
             address
         } else {
             self.builder.ins().iadd_imm_s(address, offset as i64)
-        })
+        };
+        Ok((address, true))
     }
 
     fn memarg_memory(&self, memarg: &MemArg) -> Result<u32, CompileError> {
@@ -148,8 +183,8 @@ impl FuncTranslator<'_, '_> {
     ) -> Result<(), CompileError> {
         let memory = self.memarg_memory(memarg)?;
         let index = self.pop()?;
-        let address = self.checked_address(memory, index, memarg.offset, size)?;
-        let flags = heap_flags();
+        let (address, checked) = self.checked_address(memory, index, memarg.offset, size)?;
+        let flags = heap_flags(checked);
         let ins = self.builder.ins();
         let value = match (extend, size) {
             (Widen::None, _) => ins.load(ty, flags, address, 0),
@@ -168,8 +203,8 @@ impl FuncTranslator<'_, '_> {
     fn store(&mut self, memarg: &MemArg, size: u32, value_size: u32) -> Result<(), CompileError> {
         let memory = self.memarg_memory(memarg)?;
         let (index, value) = self.pop2()?;
-        let address = self.checked_address(memory, index, memarg.offset, size)?;
-        let flags = heap_flags();
+        let (address, checked) = self.checked_address(memory, index, memarg.offset, size)?;
+        let flags = heap_flags(checked);
         let ins = self.builder.ins();
         match size {
             1 => ins.istore8(flags, value, address, 0),

@@ -84,6 +84,7 @@ pub(crate) fn parse<'a>(wasm: &'a [u8]) -> (ModuleEnv, Bodies<'a>) {
         globals: Vec::new(),
         num_imported_globals: 0,
         bounds_checks: BoundsChecks::Explicit,
+        guard_size: 0,
     };
     let mut validator = Validator::new();
     let mut bodies = Vec::new();
@@ -451,7 +452,7 @@ fn one_function_module(body: &[u8]) -> (Vec<u8>, usize) {
 /// translates every body, as the driver does.
 fn translate_binary(wasm: &[u8]) -> Result<Vec<ir::Function>, CompileError> {
     let (module, bodies) = crate::module::parse(wasm)?;
-    let env = ModuleEnv::new(&module, ir::types::I64, BoundsChecks::Explicit)?;
+    let env = ModuleEnv::new(&module, ir::types::I64, BoundsChecks::Explicit, 0)?;
     let mut out = Vec::new();
     for input in bodies {
         let mut validator = input
