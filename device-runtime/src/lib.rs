@@ -41,6 +41,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod aligned;
 mod api;
 mod arch;
 mod error;
@@ -48,6 +49,7 @@ mod image;
 pub mod platform;
 mod vm;
 
+pub use aligned::AlignedImage;
 pub use api::engine::{Engine, EngineConfig};
 pub use api::externals::{Extern, Global, GlobalType, Memory, MemoryType, Table, TableType};
 pub use api::func::{

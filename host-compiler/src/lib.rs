@@ -23,6 +23,7 @@
 
 #![deny(missing_docs)]
 
+pub mod build;
 pub mod cranelift;
 pub mod error;
 pub mod image;
