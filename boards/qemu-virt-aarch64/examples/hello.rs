@@ -1,0 +1,53 @@
+//! The board example: boots, loads a wasm module built into the firmware (compiled by
+//! `build.rs` from `wasm/hello.wat`), gives it a host function that prints guest memory on the
+//! console, and runs a computation. `cargo run --example hello` boots it in QEMU.
+
+#![no_std]
+#![no_main]
+
+use device_runtime::{Caller, Engine, Extern, Linker, Module, Store};
+use qemu_virt_aarch64::{self as board, println};
+
+board::entry!(main);
+
+fn main() -> u32 {
+    println!("hello from the board");
+    match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            println!("error: {e}");
+            1
+        }
+    }
+}
+
+fn run() -> Result<(), device_runtime::Error> {
+    let image = board::include_image!("hello");
+    let engine = Engine::new(&board::engine_config());
+    let module = Module::new(&engine, image)?;
+    let mut store = Store::try_new(&engine, ())?;
+    let mut linker = Linker::<()>::new(&engine);
+    linker.func_wrap(
+        "env",
+        "print",
+        |mut caller: Caller<'_, '_, ()>, ptr: i32, len: i32| {
+            let Some(memory) = caller.get_export("memory").and_then(Extern::into_memory) else {
+                return;
+            };
+            let data = memory.data(caller.as_store());
+            let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+            if let Some(bytes) = start.checked_add(len).and_then(|end| data.get(start..end)) {
+                board::console::write_bytes(bytes);
+            }
+        },
+    )?;
+    let instance = linker.instantiate(&mut store, &module)?;
+    instance
+        .get_typed_func::<(), ()>(&store, "hello")?
+        .call(&mut store, ())?;
+    let fib = instance.get_typed_func::<i32, i64>(&store, "fib")?;
+    let n = 90;
+    let value = fib.call(&mut store, n)?;
+    println!("fib({n}) = {value}");
+    Ok(())
+}

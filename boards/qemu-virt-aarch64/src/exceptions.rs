@@ -1,0 +1,198 @@
+//! Exception vectors (`VBAR_EL1`) and the synchronous exception handler.
+//!
+//! The program runs at EL1 on `SP_EL0`; an exception switches to `SP_EL1`, the exception
+//! stack, so a fault on the program stack (its guard page, for instance) can still be handled.
+//! Each vector saves x0-x30, `ELR_EL1` and `SPSR_EL1` into an [`ExceptionFrame`] on the
+//! exception stack and calls [`board_exception`]; on return the (possibly modified) frame is
+//! restored and `eret` resumes.
+//!
+//! A synchronous exception from the program ("current EL with SP0") whose `ELR_EL1` is a trap
+//! site of loaded wasm code (per [`device_runtime::fault::redirect_for`]) resumes in the
+//! runtime's unwind routine with the trap code, exactly as the hosted signal handler does: the
+//! wasm call returns `Err(Trap)` and the program keeps running. Every other exception (a fault
+//! in firmware code, a write to published code, an exception while handling one, IRQ/FIQ/
+//! SError) is printed with ESR, PC and FAR and ends the program with exit status
+//! [`FATAL_EXIT_STATUS`]: it is never turned into a wasm trap.
+//!
+//! Floating-point registers are not saved: a redirected context continues in the unwind
+//! routine, which restores the callee-saved d8-d15 from the entry's jump buffer (the Rust code
+//! of the handler preserves them too), and a fatal exception never resumes.
+
+use crate::{console, println, semihosting};
+
+/// Exit status after an exception that is not a wasm trap.
+pub const FATAL_EXIT_STATUS: u32 = 3;
+
+/// Registers saved by the vectors. Layout (bytes): 0..248 x0-x30, 248 ELR_EL1, 256 SPSR_EL1,
+/// 264 padding (the frame keeps the stack 16-byte aligned).
+#[repr(C)]
+#[derive(Debug)]
+pub struct ExceptionFrame {
+    /// General-purpose registers x0-x30 at the exception.
+    pub x: [u64; 31],
+    /// Return address (`ELR_EL1`): the faulting instruction for a synchronous abort.
+    pub elr: u64,
+    /// Saved program status (`SPSR_EL1`).
+    pub spsr: u64,
+    padding: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<ExceptionFrame>() == 272);
+
+/// Which vector was taken (the value the vector passes in x0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Vector {
+    /// Synchronous exception from code running on `SP_EL0` (the program).
+    ProgramSync = 0,
+    /// Synchronous exception from code running on `SP_EL1` (an exception handler).
+    HandlerSync = 1,
+    /// IRQ, FIQ or SError (none is enabled yet).
+    Asynchronous = 2,
+    /// Any exception from a lower exception level (nothing runs at EL0).
+    LowerLevel = 3,
+}
+
+core::arch::global_asm!(
+    ".macro BOARD_VECTOR kind",
+    ".balign 0x80",
+    "    sub sp, sp, #272",
+    "    stp x0, x1, [sp, #0]",
+    "    mov x0, #\\kind",
+    "    b board_exception_common",
+    ".endm",
+    "",
+    ".section .text.board_vectors, \"ax\"",
+    ".balign 2048",
+    ".globl board_vectors",
+    "board_vectors:",
+    // Current EL with SP_EL0: the program.
+    "    BOARD_VECTOR 0",
+    "    BOARD_VECTOR 2",
+    "    BOARD_VECTOR 2",
+    "    BOARD_VECTOR 2",
+    // Current EL with SP_EL1: an exception handler.
+    "    BOARD_VECTOR 1",
+    "    BOARD_VECTOR 2",
+    "    BOARD_VECTOR 2",
+    "    BOARD_VECTOR 2",
+    // Lower EL, AArch64 and AArch32.
+    "    BOARD_VECTOR 3",
+    "    BOARD_VECTOR 3",
+    "    BOARD_VECTOR 3",
+    "    BOARD_VECTOR 3",
+    "    BOARD_VECTOR 3",
+    "    BOARD_VECTOR 3",
+    "    BOARD_VECTOR 3",
+    "    BOARD_VECTOR 3",
+    "",
+    "board_exception_common:",
+    "    stp x2, x3, [sp, #16]",
+    "    stp x4, x5, [sp, #32]",
+    "    stp x6, x7, [sp, #48]",
+    "    stp x8, x9, [sp, #64]",
+    "    stp x10, x11, [sp, #80]",
+    "    stp x12, x13, [sp, #96]",
+    "    stp x14, x15, [sp, #112]",
+    "    stp x16, x17, [sp, #128]",
+    "    stp x18, x19, [sp, #144]",
+    "    stp x20, x21, [sp, #160]",
+    "    stp x22, x23, [sp, #176]",
+    "    stp x24, x25, [sp, #192]",
+    "    stp x26, x27, [sp, #208]",
+    "    stp x28, x29, [sp, #224]",
+    "    mrs x1, elr_el1",
+    "    stp x30, x1, [sp, #240]",
+    "    mrs x1, spsr_el1",
+    "    str x1, [sp, #256]",
+    "    mov x1, sp",
+    "    bl board_exception",
+    "    ldr x1, [sp, #256]",
+    "    msr spsr_el1, x1",
+    "    ldp x30, x1, [sp, #240]",
+    "    msr elr_el1, x1",
+    "    ldp x28, x29, [sp, #224]",
+    "    ldp x26, x27, [sp, #208]",
+    "    ldp x24, x25, [sp, #192]",
+    "    ldp x22, x23, [sp, #176]",
+    "    ldp x20, x21, [sp, #160]",
+    "    ldp x18, x19, [sp, #144]",
+    "    ldp x16, x17, [sp, #128]",
+    "    ldp x14, x15, [sp, #112]",
+    "    ldp x12, x13, [sp, #96]",
+    "    ldp x10, x11, [sp, #80]",
+    "    ldp x8, x9, [sp, #64]",
+    "    ldp x6, x7, [sp, #48]",
+    "    ldp x4, x5, [sp, #32]",
+    "    ldp x2, x3, [sp, #16]",
+    "    ldp x0, x1, [sp, #0]",
+    "    add sp, sp, #272",
+    "    eret",
+);
+
+/// Reads the syndrome and fault address registers.
+mod syndrome {
+    /// `(ESR_EL1, FAR_EL1)`.
+    pub fn read() -> (u64, u64) {
+        let esr: u64;
+        let far: u64;
+        // SAFETY: reading ESR_EL1 and FAR_EL1 at EL1 has no side effects.
+        unsafe {
+            core::arch::asm!(
+                "mrs {esr}, esr_el1",
+                "mrs {far}, far_el1",
+                esr = out(reg) esr,
+                far = out(reg) far,
+                options(nomem, nostack, preserves_flags),
+            )
+        };
+        (esr, far)
+    }
+}
+
+/// A short name for the exception class (`ESR_EL1.EC`).
+pub fn exception_class_name(esr: u64) -> &'static str {
+    match (esr >> 26) & 0x3f {
+        0x00 => "unknown instruction",
+        0x07 => "FP/SIMD access",
+        0x15 => "SVC",
+        0x18 => "system register access",
+        0x20 | 0x21 => "instruction abort",
+        0x22 => "PC alignment",
+        0x24 | 0x25 => "data abort",
+        0x26 => "SP alignment",
+        0x2c => "floating-point exception",
+        0x30..=0x35 => "debug",
+        0x3c => "BRK",
+        _ => "other",
+    }
+}
+
+/// Called by the vectors with the saved frame (on the exception stack).
+#[unsafe(no_mangle)]
+extern "C" fn board_exception(vector: u64, frame: &mut ExceptionFrame) {
+    let (esr, far) = syndrome::read();
+    if vector == Vector::ProgramSync as u64 {
+        if let Some(redirect) = device_runtime::fault::redirect_for(frame.elr as usize) {
+            // Continue in the runtime's unwind routine, as the hosted signal handler does:
+            // the innermost wasm entry returns the trap code.
+            frame.x[0] = redirect.arg0 as u64;
+            frame.x[1] = redirect.arg1 as u64;
+            frame.elr = redirect.resume_at as u64;
+            return;
+        }
+    }
+    let what = match vector {
+        0 => "synchronous exception",
+        1 => "synchronous exception in an exception handler",
+        2 => "asynchronous exception",
+        _ => "exception from a lower exception level",
+    };
+    console::write_bytes(b"\n");
+    println!(
+        "fatal: {what} ESR={esr:#010x} at PC={:#018x} FAR={far:#018x} ({})",
+        frame.elr,
+        exception_class_name(esr)
+    );
+    semihosting::exit(FATAL_EXIT_STATUS)
+}

@@ -1,0 +1,79 @@
+//! Board support for QEMU's AArch64 `virt` machine (`-M virt -cpu cortex-a53`), bare metal.
+//!
+//! What the board does, in boot order:
+//!
+//! 1. [`boot`]: `_start` drops from EL2 to EL1 if QEMU started there, installs the exception
+//!    vectors (`VBAR_EL1`), enables FP/SIMD, zeroes `.bss`, and runs on two stacks: the program
+//!    on `SP_EL0` (with an unmapped guard page below it) and exceptions on `SP_EL1`, so that a
+//!    fault on the program stack can still be reported.
+//! 2. [`mmu`]: 4 KiB-granule identity page tables in a static, planned by safe code
+//!    ([`mmu::plan`], unit-tested on the host) from the linker's section symbols
+//!    ([`memory_map`]): RAM normal cacheable, devices nGnRE, firmware text read-execute,
+//!    everything else execute-never, and no page ever writable and executable (W^X; the
+//!    hardware's `SCTLR_EL1.WXN` backs the plan up).
+//! 3. The firmware's `main` (see [`entry!`]) runs; its return value is the exit status that
+//!    [`semihosting::exit`] hands to QEMU.
+//!
+//! [`platform::Board`] is the device runtime's [`device_runtime::platform::Platform`]: code
+//! memory written while read-write, then remapped read-execute with cache maintenance; linear
+//! memories in a linker-placed pool, each between an unmapped front and back guard page.
+//! [`exceptions`] turns a synchronous exception at a trap site of wasm code into the typed trap
+//! through [`device_runtime::fault::redirect_for`]; any other exception is reported on the
+//! console and ends the program with a non-zero status.
+//!
+//! Only the planning modules ([`mmu::plan`], [`pages`]) build for the host, so that
+//! `cargo test --lib --target x86_64-unknown-linux-gnu` runs their tests.
+
+#![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
+
+mod lock;
+pub mod mmu;
+pub mod pages;
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod boot;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod console;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod exceptions;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod memory_map;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod platform;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod semihosting;
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub use platform::{BOARD, engine_config};
+
+/// Declares the firmware's main function: `fn() -> u32`, whose result is the exit status QEMU
+/// reports (0 = success).
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[unsafe(export_name = "__qemu_virt_aarch64_main")]
+        fn __qemu_virt_aarch64_main() -> u32 {
+            let main: fn() -> u32 = $main;
+            main()
+        }
+    };
+}
+
+/// Includes `$OUT_DIR/<name>.img` (written by the crate's `build.rs` from `wasm/<name>.wat`)
+/// as a `&'static [u8]` aligned for the device runtime (64 bytes, the image's text alignment),
+/// so it can also be executed in place.
+#[macro_export]
+macro_rules! include_image {
+    ($name:literal) => {{
+        #[repr(C, align(64))]
+        struct Aligned<T: ?Sized>(T);
+        static IMAGE: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/",
+            $name,
+            ".img"
+        )));
+        &IMAGE.0
+    }};
+}

@@ -1,0 +1,119 @@
+//! A first-fit allocator of contiguous page runs over a fixed bitmap: the bookkeeping of the
+//! board's code, memory-slot and arena pools. Safe and host-testable; it hands out page
+//! indices, and the platform turns them into addresses inside its pool.
+
+/// Tracks `pages` pages (at most `64 * WORDS`); bit set = page in use.
+#[derive(Clone, Debug)]
+pub struct PageBitmap<const WORDS: usize> {
+    used: [u64; WORDS],
+    pages: usize,
+}
+
+impl<const WORDS: usize> PageBitmap<WORDS> {
+    /// All `pages` free (clamped to the bitmap's capacity).
+    pub const fn new(pages: usize) -> Self {
+        let capacity = WORDS * 64;
+        PageBitmap {
+            used: [0; WORDS],
+            pages: if pages < capacity { pages } else { capacity },
+        }
+    }
+
+    /// Pages tracked.
+    pub fn pages(&self) -> usize {
+        self.pages
+    }
+
+    fn is_used(&self, page: usize) -> bool {
+        self.used[page / 64] & (1 << (page % 64)) != 0
+    }
+
+    fn set(&mut self, page: usize, used: bool) {
+        let bit = 1u64 << (page % 64);
+        if used {
+            self.used[page / 64] |= bit;
+        } else {
+            self.used[page / 64] &= !bit;
+        }
+    }
+
+    /// Takes the lowest run of `count` free pages; returns its first page (`None` if no run is
+    /// long enough or `count` is 0).
+    pub fn alloc(&mut self, count: usize) -> Option<usize> {
+        if count == 0 || count > self.pages {
+            return None;
+        }
+        let mut run_start = 0;
+        let mut run_len = 0;
+        for page in 0..self.pages {
+            if self.is_used(page) {
+                run_len = 0;
+                run_start = page + 1;
+                continue;
+            }
+            run_len += 1;
+            if run_len == count {
+                for p in run_start..run_start + count {
+                    self.set(p, true);
+                }
+                return Some(run_start);
+            }
+        }
+        None
+    }
+
+    /// Gives back `count` pages from `first` (pages outside the bitmap are ignored).
+    pub fn free(&mut self, first: usize, count: usize) {
+        let end = first.saturating_add(count).min(self.pages);
+        for page in first.min(end)..end {
+            self.set(page, false);
+        }
+    }
+
+    /// Free pages in total.
+    pub fn free_pages(&self) -> usize {
+        (0..self.pages).filter(|&p| !self.is_used(p)).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_fit_and_reuse() {
+        let mut b = PageBitmap::<2>::new(100);
+        assert_eq!(b.pages(), 100);
+        assert_eq!(b.alloc(0), None);
+        assert_eq!(b.alloc(10), Some(0));
+        assert_eq!(b.alloc(60), Some(10));
+        assert_eq!(b.alloc(31), None);
+        assert_eq!(b.alloc(30), Some(70));
+        assert_eq!(b.free_pages(), 0);
+        b.free(10, 60);
+        assert_eq!(b.alloc(5), Some(10));
+        assert_eq!(b.alloc(55), Some(15));
+        assert_eq!(b.alloc(1), None);
+    }
+
+    #[test]
+    fn runs_cross_word_boundaries_and_skip_holes() {
+        let mut b = PageBitmap::<2>::new(128);
+        assert_eq!(b.alloc(63), Some(0));
+        assert_eq!(b.alloc(2), Some(63));
+        b.free(0, 63);
+        assert_eq!(b.alloc(64), Some(65));
+        assert_eq!(b.alloc(63), Some(0));
+    }
+
+    #[test]
+    fn out_of_range_is_ignored_and_capacity_clamped() {
+        let mut b = PageBitmap::<1>::new(1000);
+        assert_eq!(b.pages(), 64);
+        b.free(60, 100);
+        b.free(usize::MAX, 2);
+        assert_eq!(b.free_pages(), 64);
+        assert_eq!(b.alloc(65), None);
+        assert_eq!(b.alloc(64), Some(0));
+    }
+}
