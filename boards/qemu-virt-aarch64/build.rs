@@ -39,7 +39,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let image = compiler
             .compile(&wasm)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        let stem = path.file_stem().ok_or("file name")?.to_string_lossy().into_owned();
+        let stem = path
+            .file_stem()
+            .ok_or("file name")?
+            .to_string_lossy()
+            .into_owned();
         std::fs::write(out.join(format!("{stem}.img")), &image.bytes)?;
     }
     Ok(())

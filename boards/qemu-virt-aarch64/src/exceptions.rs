@@ -18,7 +18,16 @@
 //! routine, which restores the callee-saved d8-d15 from the entry's jump buffer (the Rust code
 //! of the handler preserves them too), and a fatal exception never resumes.
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::{console, println, semihosting};
+
+static FAULTS_TURNED_INTO_TRAPS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many synchronous exceptions have been turned into wasm traps since boot.
+pub fn faults_turned_into_traps() -> usize {
+    FAULTS_TURNED_INTO_TRAPS.load(Ordering::Relaxed)
+}
 
 /// Exit status after an exception that is not a wasm trap.
 pub const FATAL_EXIT_STATUS: u32 = 3;
@@ -172,15 +181,16 @@ pub fn exception_class_name(esr: u64) -> &'static str {
 #[unsafe(no_mangle)]
 extern "C" fn board_exception(vector: u64, frame: &mut ExceptionFrame) {
     let (esr, far) = syndrome::read();
-    if vector == Vector::ProgramSync as u64 {
-        if let Some(redirect) = device_runtime::fault::redirect_for(frame.elr as usize) {
-            // Continue in the runtime's unwind routine, as the hosted signal handler does:
-            // the innermost wasm entry returns the trap code.
-            frame.x[0] = redirect.arg0 as u64;
-            frame.x[1] = redirect.arg1 as u64;
-            frame.elr = redirect.resume_at as u64;
-            return;
-        }
+    if vector == Vector::ProgramSync as u64
+        && let Some(redirect) = device_runtime::fault::redirect_for(frame.elr as usize)
+    {
+        // Continue in the runtime's unwind routine, as the hosted signal handler does: the
+        // innermost wasm entry returns the trap code.
+        frame.x[0] = redirect.arg0 as u64;
+        frame.x[1] = redirect.arg1 as u64;
+        frame.elr = redirect.resume_at as u64;
+        FAULTS_TURNED_INTO_TRAPS.fetch_add(1, Ordering::Relaxed);
+        return;
     }
     let what = match vector {
         0 => "synchronous exception",

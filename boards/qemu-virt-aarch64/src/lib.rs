@@ -27,6 +27,7 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod lock;
 pub mod mmu;
 pub mod pages;
@@ -48,7 +49,7 @@ pub mod semihosting;
 pub use platform::{BOARD, engine_config};
 
 /// Declares the firmware's main function: `fn() -> u32`, whose result is the exit status QEMU
-/// reports (0 = success).
+/// reports (0 = success). A panic prints its message and exits with status 101.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {

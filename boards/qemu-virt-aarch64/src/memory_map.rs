@@ -36,7 +36,7 @@ unsafe impl<const N: usize> Sync for Pool<N> {}
 
 impl<const N: usize> Pool<N> {
     const fn new() -> Self {
-        const { assert!(N as u64 % PAGE_SIZE == 0) };
+        const { assert!((N as u64).is_multiple_of(PAGE_SIZE)) };
         Pool(UnsafeCell::new([0; N]))
     }
 
@@ -48,6 +48,11 @@ impl<const N: usize> Pool<N> {
     /// Length in bytes.
     pub const fn len(&self) -> u64 {
         N as u64
+    }
+
+    /// Whether the pool has no bytes (never, for the board's pools).
+    pub const fn is_empty(&self) -> bool {
+        N == 0
     }
 
     /// Pages.
@@ -102,7 +107,10 @@ pub struct Sections {
 pub fn sections() -> Sections {
     let address = |p: *const u8| p as u64;
     Sections {
-        text: (address(&raw const __text_start), address(&raw const __text_end)),
+        text: (
+            address(&raw const __text_start),
+            address(&raw const __text_end),
+        ),
         rodata: (
             address(&raw const __rodata_start),
             address(&raw const __rodata_end),
@@ -120,10 +128,30 @@ fn round_up(x: u64) -> u64 {
 /// earlier ones.
 pub fn plan<const N: usize>(tables: &mut TranslationTables<N>) -> Result<(), PlanError> {
     let s = sections();
-    tables.map(FLASH.0, FLASH.1, Some(Attributes::READ_ONLY), Granularity::Blocks)?;
-    tables.map(DEVICES.0, DEVICES.1, Some(Attributes::DEVICE), Granularity::Blocks)?;
-    tables.map(RAM_START, RAM_SIZE, Some(Attributes::DATA), Granularity::Blocks)?;
-    tables.map(s.text.0, round_up(s.text.1 - s.text.0), Some(Attributes::CODE), Granularity::Pages)?;
+    tables.map(
+        FLASH.0,
+        FLASH.1,
+        Some(Attributes::READ_ONLY),
+        Granularity::Blocks,
+    )?;
+    tables.map(
+        DEVICES.0,
+        DEVICES.1,
+        Some(Attributes::DEVICE),
+        Granularity::Blocks,
+    )?;
+    tables.map(
+        RAM_START,
+        RAM_SIZE,
+        Some(Attributes::DATA),
+        Granularity::Blocks,
+    )?;
+    tables.map(
+        s.text.0,
+        round_up(s.text.1 - s.text.0),
+        Some(Attributes::CODE),
+        Granularity::Pages,
+    )?;
     tables.map(
         s.rodata.0,
         round_up(s.rodata.1 - s.rodata.0),
@@ -132,6 +160,11 @@ pub fn plan<const N: usize>(tables: &mut TranslationTables<N>) -> Result<(), Pla
     )?;
     tables.map(s.stack_guard, PAGE_SIZE, None, Granularity::Pages)?;
     tables.map(CODE_POOL.start(), CODE_POOL.len(), None, Granularity::Pages)?;
-    tables.map(MEMORY_POOL.start(), MEMORY_POOL.len(), None, Granularity::Pages)?;
+    tables.map(
+        MEMORY_POOL.start(),
+        MEMORY_POOL.len(),
+        None,
+        Granularity::Pages,
+    )?;
     Ok(())
 }

@@ -102,8 +102,11 @@ mod tests {
         assert_eq!(b.alloc(63), Some(0));
         assert_eq!(b.alloc(2), Some(63));
         b.free(0, 63);
-        assert_eq!(b.alloc(64), Some(65));
+        // 63 free pages on each side of the 2-page run: 64 do not fit anywhere.
+        assert_eq!(b.alloc(64), None);
         assert_eq!(b.alloc(63), Some(0));
+        assert_eq!(b.alloc(63), Some(65));
+        assert_eq!(b.free_pages(), 0);
     }
 
     #[test]

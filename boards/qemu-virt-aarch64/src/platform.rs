@@ -84,7 +84,13 @@ fn zero(start: u64, len: u64) {
 
 /// Occupancy of the pools, in pages: `(code, memory, arenas)` free.
 pub fn free_pages() -> (usize, usize, usize) {
-    POOLS.with(|p| (p.code.free_pages(), p.memory.free_pages(), p.arenas.free_pages()))
+    POOLS.with(|p| {
+        (
+            p.code.free_pages(),
+            p.memory.free_pages(),
+            p.arenas.free_pages(),
+        )
+    })
 }
 
 // SAFETY: every region comes from a page allocator over a pool reserved for that use, so
@@ -137,7 +143,9 @@ unsafe impl Platform for Board {
             .max(PAGE_SIZE)
             .checked_next_multiple_of(PAGE_SIZE)
             .ok_or(exhausted)?;
-        let accessible = initial.checked_next_multiple_of(PAGE_SIZE).ok_or(exhausted)?;
+        let accessible = initial
+            .checked_next_multiple_of(PAGE_SIZE)
+            .ok_or(exhausted)?;
         if accessible > reservation {
             return Err(exhausted);
         }

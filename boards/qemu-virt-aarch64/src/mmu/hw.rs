@@ -4,13 +4,12 @@ use super::plan::{MAIR_VALUE, PAGE_SIZE, VA_BITS};
 
 /// TCR_EL1: T0SZ = 64 - 39, walks inner/outer write-back cacheable and inner shareable,
 /// 4 KiB granule for TTBR0, TTBR1 walks disabled (EPD1), 40-bit physical addresses (IPS).
-const TCR_VALUE: u64 = (64 - VA_BITS as u64)
-    | (0b01 << 8)
-    | (0b01 << 10)
-    | (0b11 << 12)
-    | (0b00 << 14)
-    | (1 << 23)
-    | (0b010 << 32);
+const TCR_VALUE: u64 = (64 - VA_BITS as u64) // T0SZ
+    | (0b01 << 8) // IRGN0: write-back read/write-allocate
+    | (0b01 << 10) // ORGN0: write-back read/write-allocate
+    | (0b11 << 12) // SH0: inner shareable
+    | (1 << 23) // EPD1: no TTBR1 walks (TG0 = 0b00: 4 KiB granule)
+    | (0b010 << 32); // IPS: 40-bit physical addresses
 
 const SCTLR_M: u64 = 1 << 0;
 const SCTLR_A: u64 = 1 << 1;
@@ -35,7 +34,9 @@ pub unsafe fn enable(root: u64, tables_len: usize) {
     while line < root + tables_len as u64 {
         // SAFETY: clean+invalidate of lines of our own tables: no architectural effect on
         // their contents.
-        unsafe { core::arch::asm!("dc civac, {0}", in(reg) line, options(nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("dc civac, {0}", in(reg) line, options(nostack, preserves_flags))
+        };
         line += 64;
     }
     // SAFETY: the caller guarantees the tables identity-map everything in use, so the

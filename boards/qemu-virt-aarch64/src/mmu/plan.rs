@@ -282,10 +282,10 @@ impl<const N: usize> TranslationTables<N> {
         attributes: Option<Attributes>,
         granularity: Granularity,
     ) -> Result<(), PlanError> {
-        if start % PAGE_SIZE != 0 {
+        if !start.is_multiple_of(PAGE_SIZE) {
             return Err(PlanError::Misaligned { value: start });
         }
-        if len % PAGE_SIZE != 0 {
+        if !len.is_multiple_of(PAGE_SIZE) {
             return Err(PlanError::Misaligned { value: len });
         }
         let end = start
@@ -304,7 +304,7 @@ impl<const N: usize> TranslationTables<N> {
         while address < end {
             let level2 = self.next_table(0, level_index(address, 1), false)?;
             let level2_index = level_index(address, 2);
-            let whole_block = address % BLOCK_SIZE == 0 && end - address >= BLOCK_SIZE;
+            let whole_block = address.is_multiple_of(BLOCK_SIZE) && end - address >= BLOCK_SIZE;
             let entry = self.tables[level2].0[level2_index];
             let is_table = entry & (VALID | TABLE_OR_PAGE) == VALID | TABLE_OR_PAGE;
             if granularity == Granularity::Blocks && whole_block && !is_table {
@@ -396,29 +396,48 @@ mod tests {
     const UART: u64 = 0x0900_0000;
 
     fn boxed<const N: usize>() -> Box<TranslationTables<N>> {
-        // The tables are large; build them on the heap in tests.
-        let mut b: Box<TranslationTables<N>> = Box::new(TranslationTables::new());
-        b.used = 1;
-        b
+        // The tables are large; keep them on the heap in tests.
+        Box::default()
     }
 
     fn assert_no_writable_executable<const N: usize>(t: &TranslationTables<N>) {
         for table in t.tables() {
             for &d in &table.0 {
                 // Table descriptors are not leaves; they carry no permission bits.
-                let is_table_pointer = d & 3 == 3 && t.table_index(d & OUTPUT_ADDRESS_MASK).is_some();
-                assert!(is_table_pointer || !is_writable_executable(d), "W+X descriptor {d:#x}");
+                let is_table_pointer =
+                    d & 3 == 3 && t.table_index(d & OUTPUT_ADDRESS_MASK).is_some();
+                assert!(
+                    is_table_pointer || !is_writable_executable(d),
+                    "W+X descriptor {d:#x}"
+                );
             }
         }
     }
 
     #[test]
     fn descriptor_encoding() {
-        assert_eq!(leaf_descriptor(RAM, Attributes::DATA, true), 0x0060_0000_4000_0707);
-        assert_eq!(leaf_descriptor(RAM, Attributes::CODE, true), 0x0040_0000_4000_0787);
-        assert_eq!(leaf_descriptor(RAM, Attributes::READ_ONLY, false), 0x0060_0000_4000_0785);
-        assert_eq!(leaf_descriptor(UART, Attributes::DEVICE, true), 0x0060_0000_0900_0403);
-        for a in [Attributes::DATA, Attributes::CODE, Attributes::READ_ONLY, Attributes::DEVICE] {
+        assert_eq!(
+            leaf_descriptor(RAM, Attributes::DATA, true),
+            0x0060_0000_4000_0707
+        );
+        assert_eq!(
+            leaf_descriptor(RAM, Attributes::CODE, true),
+            0x0040_0000_4000_0787
+        );
+        assert_eq!(
+            leaf_descriptor(RAM, Attributes::READ_ONLY, false),
+            0x0060_0000_4000_0785
+        );
+        assert_eq!(
+            leaf_descriptor(UART, Attributes::DEVICE, true),
+            0x0060_0000_0900_0403
+        );
+        for a in [
+            Attributes::DATA,
+            Attributes::CODE,
+            Attributes::READ_ONLY,
+            Attributes::DEVICE,
+        ] {
             assert_eq!(decode_leaf(leaf_descriptor(RAM, a, true)), Some(a));
             assert!(!is_writable_executable(leaf_descriptor(RAM, a, true)));
         }
@@ -427,13 +446,31 @@ mod tests {
     #[test]
     fn board_like_plan() {
         let mut t = boxed::<16>();
-        t.map(0x0800_0000, 0x0800_0000, Some(Attributes::DEVICE), Granularity::Blocks).unwrap();
-        t.map(RAM, 128 << 20, Some(Attributes::DATA), Granularity::Blocks).unwrap();
+        t.map(
+            0x0800_0000,
+            0x0800_0000,
+            Some(Attributes::DEVICE),
+            Granularity::Blocks,
+        )
+        .unwrap();
+        t.map(RAM, 128 << 20, Some(Attributes::DATA), Granularity::Blocks)
+            .unwrap();
         // Firmware at RAM + 512 KiB: 3 pages of text, 1 of constants, the rest data.
         let text = RAM + 0x8_0000;
-        t.map(text, 3 * PAGE_SIZE, Some(Attributes::CODE), Granularity::Pages).unwrap();
-        t.map(text + 3 * PAGE_SIZE, PAGE_SIZE, Some(Attributes::READ_ONLY), Granularity::Pages)
-            .unwrap();
+        t.map(
+            text,
+            3 * PAGE_SIZE,
+            Some(Attributes::CODE),
+            Granularity::Pages,
+        )
+        .unwrap();
+        t.map(
+            text + 3 * PAGE_SIZE,
+            PAGE_SIZE,
+            Some(Attributes::READ_ONLY),
+            Granularity::Pages,
+        )
+        .unwrap();
         // A pool whose pages start unmapped.
         let pool = RAM + 0x40_0000;
         t.map(pool, 4 << 20, None, Granularity::Pages).unwrap();
@@ -466,9 +503,20 @@ mod tests {
         let reservation = 16 * PAGE_SIZE;
         let back_guard = memory + reservation;
         let tables_before = t.tables_used();
-        t.map(memory, PAGE_SIZE, Some(Attributes::DATA), Granularity::Pages).unwrap();
-        t.map(memory + PAGE_SIZE, 15 * PAGE_SIZE, Some(Attributes::DATA), Granularity::Pages)
-            .unwrap();
+        t.map(
+            memory,
+            PAGE_SIZE,
+            Some(Attributes::DATA),
+            Granularity::Pages,
+        )
+        .unwrap();
+        t.map(
+            memory + PAGE_SIZE,
+            15 * PAGE_SIZE,
+            Some(Attributes::DATA),
+            Granularity::Pages,
+        )
+        .unwrap();
         // Remaps inside a page-planned range never take a new table.
         assert_eq!(t.tables_used(), tables_before);
         assert_eq!(t.lookup(front_guard), None);
@@ -476,7 +524,8 @@ mod tests {
         assert_eq!(t.lookup(memory), Some(Attributes::DATA));
         assert_eq!(t.lookup(back_guard - 1), Some(Attributes::DATA));
         assert_eq!(t.lookup(back_guard), None);
-        t.map(memory, reservation, None, Granularity::Pages).unwrap();
+        t.map(memory, reservation, None, Granularity::Pages)
+            .unwrap();
         assert_eq!(t.lookup(memory), None);
     }
 
@@ -485,9 +534,21 @@ mod tests {
         let mut t = boxed::<8>();
         let code = RAM;
         t.map(code, BLOCK_SIZE, None, Granularity::Pages).unwrap();
-        t.map(code, 2 * PAGE_SIZE, Some(Attributes::DATA), Granularity::Pages).unwrap();
+        t.map(
+            code,
+            2 * PAGE_SIZE,
+            Some(Attributes::DATA),
+            Granularity::Pages,
+        )
+        .unwrap();
         assert_no_writable_executable(&t);
-        t.map(code, 2 * PAGE_SIZE, Some(Attributes::CODE), Granularity::Pages).unwrap();
+        t.map(
+            code,
+            2 * PAGE_SIZE,
+            Some(Attributes::CODE),
+            Granularity::Pages,
+        )
+        .unwrap();
         assert_eq!(t.lookup(code), Some(Attributes::CODE));
         assert_eq!(t.lookup(code + 2 * PAGE_SIZE), None);
         assert_no_writable_executable(&t);
@@ -496,12 +557,23 @@ mod tests {
     #[test]
     fn splitting_a_block_keeps_its_other_pages() {
         let mut t = boxed::<8>();
-        t.map(RAM, BLOCK_SIZE, Some(Attributes::READ_ONLY), Granularity::Blocks).unwrap();
+        t.map(
+            RAM,
+            BLOCK_SIZE,
+            Some(Attributes::READ_ONLY),
+            Granularity::Blocks,
+        )
+        .unwrap();
         assert_eq!(t.tables_used(), 2);
-        t.map(RAM + 5 * PAGE_SIZE, PAGE_SIZE, None, Granularity::Blocks).unwrap();
+        t.map(RAM + 5 * PAGE_SIZE, PAGE_SIZE, None, Granularity::Blocks)
+            .unwrap();
         assert_eq!(t.tables_used(), 3);
         for page in 0..512u64 {
-            let expected = if page == 5 { None } else { Some(Attributes::READ_ONLY) };
+            let expected = if page == 5 {
+                None
+            } else {
+                Some(Attributes::READ_ONLY)
+            };
             assert_eq!(t.lookup(RAM + page * PAGE_SIZE), expected, "page {page}");
         }
     }
@@ -510,7 +582,12 @@ mod tests {
     fn refusals() {
         let mut t = boxed::<2>();
         assert_eq!(
-            t.map(RAM + 1, PAGE_SIZE, Some(Attributes::DATA), Granularity::Pages),
+            t.map(
+                RAM + 1,
+                PAGE_SIZE,
+                Some(Attributes::DATA),
+                Granularity::Pages
+            ),
             Err(PlanError::Misaligned { value: RAM + 1 })
         );
         assert_eq!(
@@ -518,16 +595,33 @@ mod tests {
             Err(PlanError::Misaligned { value: 100 })
         );
         assert_eq!(
-            t.map((1 << VA_BITS) - PAGE_SIZE, 2 * PAGE_SIZE, None, Granularity::Pages),
-            Err(PlanError::OutOfRange { start: (1 << VA_BITS) - PAGE_SIZE })
+            t.map(
+                (1 << VA_BITS) - PAGE_SIZE,
+                2 * PAGE_SIZE,
+                None,
+                Granularity::Pages
+            ),
+            Err(PlanError::OutOfRange {
+                start: (1 << VA_BITS) - PAGE_SIZE
+            })
         );
         assert_eq!(
             t.map(u64::MAX - 4095, PAGE_SIZE, None, Granularity::Pages),
-            Err(PlanError::OutOfRange { start: u64::MAX - 4095 })
+            Err(PlanError::OutOfRange {
+                start: u64::MAX - 4095
+            })
         );
-        let executable_device = Attributes { memory: Memory::Device, access: Access::ReadExecute };
+        let executable_device = Attributes {
+            memory: Memory::Device,
+            access: Access::ReadExecute,
+        };
         assert_eq!(
-            t.map(UART & !(PAGE_SIZE - 1), PAGE_SIZE, Some(executable_device), Granularity::Pages),
+            t.map(
+                UART & !(PAGE_SIZE - 1),
+                PAGE_SIZE,
+                Some(executable_device),
+                Granularity::Pages
+            ),
             Err(PlanError::ExecutableDevice)
         );
         // Root + one level-2 table fit; a level-3 table does not.
@@ -536,7 +630,10 @@ mod tests {
             Err(PlanError::OutOfTables)
         );
         assert_eq!(t.lookup(RAM), None);
-        assert_eq!(t.map(RAM, BLOCK_SIZE, Some(Attributes::DATA), Granularity::Blocks), Ok(()));
+        assert_eq!(
+            t.map(RAM, BLOCK_SIZE, Some(Attributes::DATA), Granularity::Blocks),
+            Ok(())
+        );
         assert_eq!(t.lookup(RAM + BLOCK_SIZE - 1), Some(Attributes::DATA));
     }
 

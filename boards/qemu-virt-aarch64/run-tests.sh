@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Tests of the qemu-virt-aarch64 board:
+#   1. host unit tests of the safe planning code (MMU tables, page allocator);
+#   2. builds every firmware and boots each under QEMU with a timeout, checking the console
+#      output and the semihosting exit status:
+#        hello       the example: host-function output and a computation, status 0
+#        test_guard  typed traps, guard pages unmapped, victim memory bit-identical, status 0
+#        test_wx     a write to published code faults outside wasm: fatal report, status 3
+# Needs qemu-system-aarch64 (Debian: apt-get install -y qemu-system-arm).
+# Usage: boards/qemu-virt-aarch64/run-tests.sh   (PROFILE=release for optimised firmware)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PROFILE=${PROFILE:-dev}
+TIMEOUT=${TIMEOUT:-60}
+case "$PROFILE" in dev) DIR=debug ;; *) DIR=$PROFILE ;; esac
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+
+echo "== unit tests (host: $HOST)"
+cargo test --quiet --lib --target "$HOST"
+
+echo "== build firmware ($PROFILE)"
+cargo build --quiet --profile "$PROFILE" --examples
+
+failures=0
+# boot NAME EXPECTED_STATUS PATTERN... : boots the firmware; every PATTERN (fixed string) must
+# appear in the console output, and the exit status must match.
+boot() {
+    local name=$1 expected=$2
+    shift 2
+    local elf="target/aarch64-unknown-none/$DIR/examples/$name"
+    local log="target/$name.console.log" out status=0
+    timeout "$TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 128M -nographic \
+        -semihosting -kernel "$elf" </dev/null >"$log" 2>&1 || status=$?
+    out=$(tr -d '\r' <"$log")
+    local ok=1
+    if [ "$status" != "$expected" ]; then
+        echo "FAIL $name: exit status $status, expected $expected"
+        ok=0
+    fi
+    for pattern in "$@"; do
+        if ! grep -qF -- "$pattern" <<<"$out"; then
+            echo "FAIL $name: output lacks: $pattern"
+            ok=0
+        fi
+    done
+    if [ $ok = 1 ]; then
+        echo "ok   $name (exit $status)"
+    else
+        echo "---- $name output:"
+        echo "$out"
+        echo "----"
+        failures=$((failures + 1))
+    fi
+}
+
+boot hello 0 \
+    "hello from the board" \
+    "hello from wasm on the board" \
+    "fib(90) = 2880067194370816120"
+boot test_guard 0 \
+    "attacker store(65536): wasm trap: out of bounds memory access" \
+    "attacker div(1, 0): wasm trap: integer divide by zero" \
+    "attacker recurse(0): wasm trap: call stack exhausted" \
+    "[ok] victim memory bit-identical before and after" \
+    "[ok] front guard page unmapped" \
+    "[ok] back guard page unmapped" \
+    "guard test: passed"
+boot test_wx 3 \
+    "writing to published code..." \
+    "fatal: synchronous exception ESR=0x9600004f" \
+    "(data abort)"
+
+if [ $failures != 0 ]; then
+    echo "qemu-virt-aarch64: $failures firmware test(s) failed"
+    exit 1
+fi
+echo "qemu-virt-aarch64: all tests passed"
