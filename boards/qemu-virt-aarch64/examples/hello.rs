@@ -23,6 +23,7 @@ fn main() -> u32 {
 
 fn run() -> Result<(), device_runtime::Error> {
     let image = board::include_image!("hello");
+    let (code_free, memory_free, _) = board::platform::free_pages();
     let engine = Engine::new(&board::engine_config());
     let module = Module::new(&engine, image)?;
     let mut store = Store::try_new(&engine, ())?;
@@ -49,5 +50,15 @@ fn run() -> Result<(), device_runtime::Error> {
     let n = 90;
     let value = fib.call(&mut store, n)?;
     println!("fib({n}) = {value}");
+    let (code_now, memory_now, _) = board::platform::free_pages();
+    println!(
+        "resources: image {} bytes, code memory {} KiB, memory slot {} KiB (guards included), \
+         store arena {} of {} bytes used",
+        image.len(),
+        (code_free - code_now) * 4,
+        (memory_free - memory_now) * 4,
+        board::platform::STORE_ARENA_SIZE - store.arena_remaining(),
+        board::platform::STORE_ARENA_SIZE,
+    );
     Ok(())
 }

@@ -225,11 +225,14 @@ pub fn is_writable_executable(descriptor: u64) -> bool {
 pub struct Table(pub [u64; ENTRIES]);
 
 /// `N` translation tables (table 0 is the level-1 root) and the count in use.
+///
+/// An empty set is all zero bytes (the count excludes the root), so a `static` of it lands in
+/// `.bss` rather than taking `N` pages of the firmware file.
 #[repr(C)]
 #[derive(Debug)]
 pub struct TranslationTables<const N: usize> {
     tables: [Table; N],
-    used: usize,
+    children: usize,
 }
 
 impl<const N: usize> Default for TranslationTables<N> {
@@ -244,7 +247,7 @@ impl<const N: usize> TranslationTables<N> {
         const { assert!(N >= 1, "the level-1 root needs a table") };
         TranslationTables {
             tables: [const { Table([0; ENTRIES]) }; N],
-            used: 1,
+            children: 0,
         }
     }
 
@@ -255,12 +258,12 @@ impl<const N: usize> TranslationTables<N> {
 
     /// Tables in use (root included).
     pub fn tables_used(&self) -> usize {
-        self.used
+        self.children + 1
     }
 
     /// The tables, for scans in tests and for cache maintenance.
     pub fn tables(&self) -> &[Table] {
-        &self.tables[..self.used]
+        &self.tables[..self.tables_used()]
     }
 
     fn table_address(&self, index: usize) -> u64 {
@@ -271,7 +274,7 @@ impl<const N: usize> TranslationTables<N> {
         let base = self.table_address(0);
         let offset = address.checked_sub(base)?;
         let index = usize::try_from(offset / PAGE_SIZE).ok()?;
-        (offset % PAGE_SIZE == 0 && index < self.used).then_some(index)
+        (offset.is_multiple_of(PAGE_SIZE) && index < self.tables_used()).then_some(index)
     }
 
     /// Sets `[start, start + len)` to `attributes` (identity-mapped), or unmaps it (`None`).
@@ -340,11 +343,11 @@ impl<const N: usize> TranslationTables<N> {
                 .table_index(entry & OUTPUT_ADDRESS_MASK)
                 .ok_or(PlanError::OutOfTables);
         }
-        if self.used >= N {
+        let child = self.tables_used();
+        if child >= N {
             return Err(PlanError::OutOfTables);
         }
-        let child = self.used;
-        self.used += 1;
+        self.children += 1;
         if splits_block && let Some(attributes) = decode_leaf(entry) {
             let block = entry & OUTPUT_ADDRESS_MASK & !(BLOCK_SIZE - 1);
             for (i, slot) in self.tables[child].0.iter_mut().enumerate() {
