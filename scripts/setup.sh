@@ -8,6 +8,8 @@ need_pkgs=()
 command -v qemu-aarch64 >/dev/null || need_pkgs+=(qemu-user)
 command -v aarch64-linux-gnu-gcc >/dev/null || need_pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v arm-linux-gnueabihf-gcc >/dev/null || need_pkgs+=(gcc-arm-linux-gnueabihf)
+# Board tests; on Debian 12 this removes the backported qemu-utils, which nothing here needs.
+command -v qemu-system-aarch64 >/dev/null || need_pkgs+=(qemu-system-arm)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else

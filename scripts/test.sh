@@ -27,5 +27,8 @@ cargo test -q --workspace
 step "tests on aarch64 under qemu-aarch64"
 cargo test -q -p device-runtime -p tests --target aarch64-unknown-linux-gnu
 
+step "bare-metal board qemu-virt-aarch64 (qemu-system-aarch64)"
+boards/qemu-virt-aarch64/run-tests.sh
+
 step "example end to end"
 scripts/example.sh
