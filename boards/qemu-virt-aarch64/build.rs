@@ -45,6 +45,70 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_string_lossy()
             .into_owned();
         std::fs::write(out.join(format!("{stem}.img")), &image.bytes)?;
+        if stem == "front_guard" {
+            let broken = break_front_guard(&image.bytes)?;
+            std::fs::write(out.join("front_guard_broken.img"), broken)?;
+        }
     }
     Ok(())
+}
+
+/// The deliberately broken image of the front-guard test: a copy of `front_guard.img` whose
+/// exported `poke` function is replaced by hand-assembled A64 code that stores below its linear
+/// memory, re-sealed so that it loads. The store's PC is checked not to be in the trap table:
+/// the fault it causes must be reported as fatal, never turned into a wasm trap.
+///
+/// ```text
+/// ldr  x8, [x0, #defined_memory(0)]   ; x0 = callee vmctx; x8 = VMMemoryDefinition::base
+/// movz w9, #0x5a5a
+/// movk w9, #0x5a5a, lsl #16
+/// stur w9, [x8, #-4]                  ; base - 4: the front guard page
+/// ret
+/// ```
+fn break_front_guard(image: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    use shared_types::header::{ImageHeader, seal};
+    use shared_types::metadata::{ExternKind, Metadata};
+    use shared_types::vmoffsets::VmOffsets;
+
+    let mut broken = image.to_vec();
+    let header = ImageHeader::parse(image).map_err(|e| format!("front_guard header: {e:?}"))?;
+    let metadata = Metadata::decode(header.metadata_bytes(image))
+        .map_err(|e| format!("front_guard metadata: {e}"))?;
+    let poke = metadata
+        .exports
+        .iter()
+        .filter_map(Result::ok)
+        .find(|e| e.name == "poke" && e.kind == ExternKind::Func)
+        .ok_or("front_guard: no exported function poke")?;
+    // No imported functions: the function index is the defined index.
+    let function = metadata
+        .functions
+        .get(poke.index as usize)
+        .ok_or("front_guard: poke not in the function table")?;
+    let offsets = VmOffsets::new(8, metadata.counts).ok_or("front_guard: vmctx layout")?;
+    let memory = offsets.defined_memory(0);
+    if memory % 8 != 0 || memory / 8 >= 4096 {
+        return Err("front_guard: memory definition offset not encodable".into());
+    }
+    let code: [u32; 5] = [
+        0xf940_0000 | ((memory / 8) << 10) | 8, // ldr  x8, [x0, #memory]
+        0x5280_0000 | (0x5a5a << 5) | 9,        // movz w9, #0x5a5a
+        0x72a0_0000 | (0x5a5a << 5) | 9,        // movk w9, #0x5a5a, lsl #16
+        0xb800_0000 | (0x1fc << 12) | (8 << 5) | 9, // stur w9, [x8, #-4]
+        0xd65f_03c0,                            // ret
+    ];
+    let code_len = (code.len() * 4) as u32;
+    if function.len < code_len {
+        return Err("front_guard: poke is shorter than its replacement".into());
+    }
+    let store_offset = function.offset + 12;
+    if metadata.traps.iter().any(|t| t.offset == store_offset) {
+        return Err("front_guard: the broken store's PC is in the trap table".into());
+    }
+    let start = (header.text.0 + function.offset) as usize;
+    for (i, word) in code.iter().enumerate() {
+        broken[start + 4 * i..start + 4 * i + 4].copy_from_slice(&word.to_le_bytes());
+    }
+    seal(&mut broken);
+    Ok(broken)
 }

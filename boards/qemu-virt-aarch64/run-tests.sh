@@ -6,6 +6,9 @@
 #        hello       the example: host-function output and a computation, status 0
 #        test_guard  typed traps, guard pages unmapped, victim memory bit-identical, status 0
 #        test_wx     a write to published code faults outside wasm: fatal report, status 3
+#        test_front_guard  a broken image (hand-made A64 storing at memory base - 4, not in the
+#                    trap table) is stopped by the front guard: fatal report, FAR = base - 4,
+#                    status 3
 # Needs qemu-system-aarch64 (Debian: apt-get install -y qemu-system-arm).
 # Usage: boards/qemu-virt-aarch64/run-tests.sh   (PROFILE=release for optimised firmware)
 set -euo pipefail
@@ -70,6 +73,24 @@ boot test_wx 3 \
     "writing to published code..." \
     "fatal: synchronous exception ESR=0x9600004f" \
     "(data abort)"
+boot test_front_guard 3 \
+    "broken image loaded (re-sealed digest accepted)" \
+    "intact poke stored 0x5a5a5a5a at address 0" \
+    "[ok] front guard page below the attacker's memory unmapped" \
+    "calling the broken poke (stores at memory base - 4)..." \
+    "fatal: synchronous exception ESR=0x96000047" \
+    "(data abort)"
+# The fault is reported at the address the firmware computed (memory base - 4), the store never
+# returned, and it was not turned into a wasm trap.
+front_log=$(tr -d '\r' <target/test_front_guard.console.log)
+expected_far=$(sed -n 's/^expected fault: \(FAR=0x[0-9a-f]*\)$/\1/p' <<<"$front_log")
+if [ -z "$expected_far" ] || ! grep -q "^fatal: .* $expected_far (data abort)$" <<<"$front_log" \
+    || grep -q "broken poke returned\|wasm trap" <<<"$front_log"; then
+    echo "FAIL test_front_guard: fault not reported at the expected address (${expected_far:-none})"
+    failures=$((failures + 1))
+else
+    echo "ok   test_front_guard: fault reported at $expected_far (memory base - 4)"
+fi
 
 if [ $failures != 0 ]; then
     echo "qemu-virt-aarch64: $failures firmware test(s) failed"
