@@ -2,13 +2,15 @@
 //!
 //! 1. Linker script: when building for the board, put `link.x` on the linker path and pass it
 //!    to binaries and examples only (never to host unit tests of the library).
-//! 2. Wasm modules built into the firmware: every `wasm/*.wat` is compiled for AArch64 by the
-//!    host compiler, used as a library, into `$OUT_DIR/<name>.img`; firmware includes it with
-//!    `qemu_virt_aarch64::include_image!("<name>")`, which aligns it for execution in place.
+//! 2. Wasm modules built into the firmware: every `wasm/*.wat` is compiled for AArch64 by
+//!    `host_compiler::build::Builder` into `$OUT_DIR/<name>.img`; firmware includes it with
+//!    `device_runtime::include_image!("<name>.img")`, which aligns it to 64 bytes. Also writes
+//!    `front_guard_broken.img`, the deliberately broken image of the front-guard test.
 
 use std::path::PathBuf;
 
-use host_compiler::{Compiler, CompilerConfig, Target, wat_or_wasm};
+use host_compiler::Target;
+use host_compiler::build::Builder;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
@@ -23,7 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rustc-link-arg-examples=-Tlink.x");
     }
 
-    let compiler = Compiler::new(CompilerConfig::for_target(Target::Aarch64))?;
+    // Always AArch64, also when the build script runs for the host unit tests of the library
+    // (the images are only included by the firmware).
     let wasm_dir = manifest.join("wasm");
     println!("cargo:rerun-if-changed={}", wasm_dir.display());
     let mut entries: Vec<_> = std::fs::read_dir(&wasm_dir)?.collect::<Result<_, _>>()?;
@@ -33,20 +36,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if path.extension().and_then(|e| e.to_str()) != Some("wat") {
             continue;
         }
-        println!("cargo:rerun-if-changed={}", path.display());
-        let source = std::fs::read(&path)?;
-        let wasm = wat_or_wasm(&source).map_err(|e| format!("{}: {e}", path.display()))?;
-        let image = compiler
-            .compile(&wasm)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let stem = path
-            .file_stem()
-            .ok_or("file name")?
-            .to_string_lossy()
-            .into_owned();
-        std::fs::write(out.join(format!("{stem}.img")), &image.bytes)?;
-        if stem == "front_guard" {
-            let broken = break_front_guard(&image.bytes)?;
+        let image = Builder::new(&path)
+            .target(Target::Aarch64)
+            .out_dir(&out)
+            .compile()?;
+        if path.file_stem().and_then(|s| s.to_str()) == Some("front_guard") {
+            let broken = break_front_guard(&std::fs::read(&image)?)?;
             std::fs::write(out.join("front_guard_broken.img"), broken)?;
         }
     }

@@ -22,7 +22,7 @@ fn main() -> u32 {
 }
 
 fn run() -> Result<(), device_runtime::Error> {
-    let image = board::include_image!("hello");
+    let image = device_runtime::include_image!("hello.img").bytes();
     let (code_free, memory_free, _) = board::platform::free_pages();
     let engine = Engine::new(&board::engine_config());
     let module = Module::new(&engine, image)?;

@@ -42,8 +42,14 @@ fn checksum(bytes: &[u8]) -> u64 {
 
 fn run() -> Result<(), Error> {
     let engine = Engine::new(&board::engine_config());
-    let intact = Module::new(&engine, board::include_image!("front_guard"))?;
-    let broken = Module::new(&engine, board::include_image!("front_guard_broken"))?;
+    let intact = Module::new(
+        &engine,
+        device_runtime::include_image!("front_guard.img").bytes(),
+    )?;
+    let broken = Module::new(
+        &engine,
+        device_runtime::include_image!("front_guard_broken.img").bytes(),
+    )?;
     println!("broken image loaded (re-sealed digest accepted)");
     let linker = device_runtime::Linker::<()>::new(&engine);
 

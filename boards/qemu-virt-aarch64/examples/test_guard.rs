@@ -60,7 +60,7 @@ fn expect_trap(
 
 fn run() -> Result<u32, Error> {
     let mut failures = 0;
-    let image = board::include_image!("guard");
+    let image = device_runtime::include_image!("guard.img").bytes();
     let engine = Engine::new(&board::engine_config());
     let module = Module::new(&engine, image)?;
     let linker = device_runtime::Linker::<()>::new(&engine);

@@ -15,7 +15,7 @@ board::entry!(main);
 
 fn main() -> u32 {
     let engine = Engine::new(&board::engine_config());
-    let module = match Module::new(&engine, board::include_image!("hello")) {
+    let module = match Module::new(&engine, device_runtime::include_image!("hello.img").bytes()) {
         Ok(m) => m,
         Err(e) => {
             println!("load failed: {e}");

@@ -60,21 +60,3 @@ macro_rules! entry {
         }
     };
 }
-
-/// Includes `$OUT_DIR/<name>.img` (written by the crate's `build.rs` from `wasm/<name>.wat`)
-/// as a `&'static [u8]` aligned for the device runtime (64 bytes, the image's text alignment),
-/// so it can also be executed in place.
-#[macro_export]
-macro_rules! include_image {
-    ($name:literal) => {{
-        #[repr(C, align(64))]
-        struct Aligned<T: ?Sized>(T);
-        static IMAGE: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
-            env!("OUT_DIR"),
-            "/",
-            $name,
-            ".img"
-        )));
-        &IMAGE.0
-    }};
-}
