@@ -9,6 +9,10 @@
 #        test_front_guard  a broken image (hand-made A64 storing at memory base - 4, not in the
 #                    trap table) is stopped by the front guard: fatal report, FAR = base - 4,
 #                    status 3
+#        runner      `wasm-aot run --board qemu-virt-aarch64` (the runner firmware booted with a
+#                    run request) on cli/run.wat: results, multi-value, floats, NaN, traps (134),
+#                    bad arguments and missing exports (1); stdout, stderr and exit status must be
+#                    identical to the hosted `wasm-aot run` of the same image
 # Needs qemu-system-aarch64 (Debian: apt-get install -y qemu-system-arm).
 # Usage: boards/qemu-virt-aarch64/run-tests.sh   (PROFILE=release for optimised firmware)
 set -euo pipefail
@@ -91,6 +95,50 @@ if [ -z "$expected_far" ] || ! grep -q "^fatal: .* $expected_far (data abort)$" 
 else
     echo "ok   test_front_guard: fault reported at $expected_far (memory base - 4)"
 fi
+
+echo "== wasm-aot run --board $(basename "$PWD") vs hosted wasm-aot run"
+# From the main workspace (this directory's .cargo/config.toml targets the board).
+(cd ../.. && cargo build --quiet -p host-compiler --bin wasm-aot)
+if [ "$(uname -m)" != aarch64 ]; then
+    # The hosted run of an aarch64 image: wasm-aot-runner under qemu-aarch64.
+    (cd ../.. && cargo build --quiet -p wasm-aot-runner --target aarch64-unknown-linux-gnu)
+fi
+aot=../../target/debug/wasm-aot
+export WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64="$PWD/target/aarch64-unknown-none/$DIR/examples/runner"
+cli=target/cli
+mkdir -p "$cli"
+"$aot" compile cli/run.wat --target aarch64 -o "$cli/run.img" 2>/dev/null
+# run NAME EXPECTED_STATUS ARGS...: both runs must print the same stdout and stderr and exit
+# with EXPECTED_STATUS.
+compare() {
+    local name=$1 expected=$2 board_status=0 hosted_status=0
+    shift 2
+    timeout "$TIMEOUT" "$aot" run --board qemu-virt-aarch64 "$cli/run.img" --invoke "$name" "$@" \
+        >"$cli/board.out" 2>"$cli/board.err" || board_status=$?
+    timeout "$TIMEOUT" "$aot" run "$cli/run.img" --invoke "$name" "$@" \
+        >"$cli/hosted.out" 2>"$cli/hosted.err" || hosted_status=$?
+    if [ "$board_status" = "$expected" ] && [ "$hosted_status" = "$expected" ] \
+        && cmp -s "$cli/board.out" "$cli/hosted.out" && cmp -s "$cli/board.err" "$cli/hosted.err"; then
+        echo "ok   run --board --invoke $name $* (exit $board_status): $(tr '\n' ' ' <"$cli/board.out")$(tr '\n' ' ' <"$cli/board.err")"
+    else
+        echo "FAIL run --board --invoke $name $*: board exit $board_status, hosted exit $hosted_status, expected $expected"
+        for f in board.out board.err hosted.out hosted.err; do
+            echo "---- $f:"
+            cat "$cli/$f"
+        done
+        failures=$((failures + 1))
+    fi
+}
+compare add 0 2 3
+compare add 0 -0x80000000 -1
+compare swap 0 -0x10 2.5
+compare nan 0 0
+compare none 0
+compare div 134 7 0
+compare div 134 -2147483648 -1
+compare add 1 1
+compare add 1 x 1
+compare missing 1
 
 if [ $failures != 0 ]; then
     echo "qemu-virt-aarch64: $failures firmware test(s) failed"

@@ -205,3 +205,68 @@ fn output_formats_img_bin_hex() {
         "{text}"
     );
 }
+
+/// `run --board` refuses what the board cannot run before booting anything (so no emulator is
+/// needed here; `boards/qemu-virt-aarch64/run-tests.sh` runs images on the board).
+#[test]
+fn run_on_board_refuses_other_targets_and_unknown_boards() {
+    let dir = scratch("board");
+    let wat = dir.join("m.wat");
+    let img = dir.join("m.img");
+    std::fs::write(&wat, MODULE).unwrap();
+    let compiled = wasm_aot(&[
+        "compile",
+        wat.to_str().unwrap(),
+        "--target",
+        "x86_64",
+        "-o",
+        img.to_str().unwrap(),
+    ]);
+    assert!(compiled.status.success());
+    let img = img.to_str().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "run",
+                "--board",
+                "qemu-virt-aarch64",
+                img,
+                "--invoke",
+                "add",
+                "1",
+                "2",
+            ],
+            "board qemu-virt-aarch64 runs only aarch64 images",
+        ),
+        (
+            &["run", "--board", "nope", img, "--invoke", "add", "1", "2"],
+            "unknown board `nope`",
+        ),
+        (
+            &[
+                "run",
+                "--board",
+                "qemu-virt-aarch64",
+                wat.to_str().unwrap(),
+                "--invoke",
+                "add",
+            ],
+            "WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64 names",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_wasm-aot"))
+            .args(args)
+            .env(
+                "WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64",
+                dir.join("missing"),
+            )
+            .output()
+            .expect("wasm-aot starts");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

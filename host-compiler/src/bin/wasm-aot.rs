@@ -10,7 +10,10 @@
 //!   globals, the trap table and the relocation count;
 //! * `wasm-aot run IMAGE --invoke NAME [ARGS...]` instantiates the image and calls an export.
 //!   An image for this machine runs in-process on the hosted device runtime; an `aarch64` image
-//!   on another host runs in `wasm-aot-runner` under `qemu-aarch64`.
+//!   on another host runs in `wasm-aot-runner` under `qemu-aarch64`. With
+//!   `--board qemu-virt-aarch64` an aarch64 image runs on the emulated bare-metal board instead
+//!   (the board's runner firmware booted in `qemu-system-aarch64`), with the same output and
+//!   exit status.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -104,6 +107,10 @@ struct RunCmd {
     invoke: String,
     /// Image, or a .wasm/.wat module compiled for this machine first.
     image: PathBuf,
+    /// Run on an emulated board instead: `qemu-virt-aarch64` boots the board's runner firmware
+    /// in `qemu-system-aarch64` with the image and the call placed in RAM.
+    #[arg(long)]
+    board: Option<String>,
     /// Arguments, parsed by the function's parameter types.
     #[arg(allow_hyphen_values = true)]
     args: Vec<String>,
@@ -214,6 +221,25 @@ fn run(c: RunCmd) -> anyhow::Result<i32> {
     let bytes =
         std::fs::read(&c.image).with_context(|| format!("cannot read {}", c.image.display()))?;
     let is_image = bytes.starts_with(&shared_types::header::MAGIC);
+    if let Some(board) = &c.board {
+        if board != QEMU_VIRT_AARCH64 {
+            bail!("unknown board `{board}` (known: {QEMU_VIRT_AARCH64})");
+        }
+        let image = if is_image {
+            let target = ImageHeader::parse(&bytes)?.target;
+            if target != Target::Aarch64 {
+                bail!(
+                    "{} is an image for {target}; board {board} runs only {} images",
+                    c.image.display(),
+                    Target::Aarch64
+                );
+            }
+            bytes
+        } else {
+            compile_file(&c.image, CompilerConfig::for_target(Target::Aarch64))?.bytes
+        };
+        return run_on_board(&c, &image);
+    }
     let (image, target) = if is_image {
         let target = ImageHeader::parse(&bytes)?.target;
         (bytes, target)
@@ -298,4 +324,110 @@ fn run_under_qemu(c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
         .context("cannot start qemu-aarch64 (install the Debian package qemu-user)")?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(status.code().unwrap_or(wasm_aot_runner::ERROR_EXIT_STATUS))
+}
+
+/// The emulated board `wasm-aot run --board` knows.
+const QEMU_VIRT_AARCH64: &str = "qemu-virt-aarch64";
+/// Where the board's runner firmware expects the run request (see
+/// `boards/qemu-virt-aarch64/examples/runner.rs`).
+const BOARD_REQUEST_ADDRESS: u64 = 0x4400_0000;
+
+/// The run request for the board's runner firmware: header (magic, version, lengths), export
+/// name, arguments (each followed by a NUL), then the image at a 64-byte aligned offset.
+fn board_request(name: &str, args: &[String], image: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut arg_bytes = Vec::new();
+    for a in args {
+        if a.contains('\0') {
+            bail!("argument `{a}` contains a NUL byte");
+        }
+        arg_bytes.extend_from_slice(a.as_bytes());
+        arg_bytes.push(0);
+    }
+    let image_offset = (32 + name.len() + arg_bytes.len()).next_multiple_of(64);
+    let len = |n: usize| u32::try_from(n).context("run request too large");
+    let mut r = Vec::with_capacity(image_offset + image.len());
+    r.extend_from_slice(b"WAOTRUN\0");
+    for field in [
+        1,
+        len(name.len())?,
+        len(args.len())?,
+        len(arg_bytes.len())?,
+        len(image_offset)?,
+        len(image.len())?,
+    ] {
+        r.extend_from_slice(&field.to_le_bytes());
+    }
+    r.extend_from_slice(name.as_bytes());
+    r.extend_from_slice(&arg_bytes);
+    r.resize(image_offset, 0);
+    r.extend_from_slice(image);
+    Ok(r)
+}
+
+/// Finds the board's runner firmware: `$WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64`, or the
+/// board crate's build output (release first, then debug).
+fn board_runner() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64") {
+        let p = PathBuf::from(p);
+        if !p.is_file() {
+            bail!(
+                "WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64 names {}, which is not a file",
+                p.display()
+            );
+        }
+        return Ok(p);
+    }
+    let board = Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards/qemu-virt-aarch64");
+    for profile in ["release", "debug"] {
+        let candidate = board
+            .join("target/aarch64-unknown-none")
+            .join(profile)
+            .join("examples/runner");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "no runner firmware for board {QEMU_VIRT_AARCH64}: build it with \
+         `cd boards/qemu-virt-aarch64 && cargo build --release --example runner`, \
+         or point WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64 at it"
+    )
+}
+
+/// Boots the board's runner firmware in `qemu-system-aarch64` with the run request placed in
+/// RAM by QEMU's loader. The firmware prints results (success) or `error: ...` lines (failure)
+/// on the UART and exits through semihosting with the hosted runner's status: its output goes
+/// to stdout when the status is 0 and to stderr otherwise, as the hosted `run` does.
+fn run_on_board(c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
+    let firmware = board_runner()?;
+    let dir = std::env::temp_dir().join(format!("wasm-aot-board-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let request_path = dir.join("request.bin");
+    std::fs::write(&request_path, board_request(&c.invoke, &c.args, image)?)?;
+    let output = std::process::Command::new("qemu-system-aarch64")
+        .args(["-M", "virt", "-cpu", "cortex-a53", "-m", "128M"])
+        .args(["-nographic", "-semihosting", "-kernel"])
+        .arg(&firmware)
+        .arg("-device")
+        .arg(format!(
+            "loader,file={},addr={BOARD_REQUEST_ADDRESS:#x},force-raw=on",
+            request_path.display()
+        ))
+        .stdin(std::process::Stdio::null())
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = output
+        .context("cannot start qemu-system-aarch64 (install the Debian package qemu-system-arm)")?;
+    let status = output
+        .status
+        .code()
+        .unwrap_or(wasm_aot_runner::ERROR_EXIT_STATUS);
+    let console = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    if status == 0 {
+        print!("{console}");
+    } else {
+        eprint!("{console}");
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(status)
 }

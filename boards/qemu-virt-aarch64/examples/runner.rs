@@ -1,0 +1,289 @@
+//! Runner firmware behind `wasm-aot run --board qemu-virt-aarch64`: runs any image handed to
+//! it in a *run request* that QEMU places in RAM before boot
+//! (`-device loader,file=REQUEST,addr=0x44000000,force-raw=on`, standing in for a flash tool).
+//!
+//! The request lies at [`REQUEST_ADDRESS`] (64 MiB into RAM: past the firmware, its pools and
+//! stacks, which end near `0x40b0_0000`; the firmware checks it) and is at most
+//! [`REQUEST_MAX`] bytes. Little-endian layout:
+//!
+//! | offset | field |
+//! |---|---|
+//! | 0 | magic `b"WAOTRUN\0"` |
+//! | 8 | version `u32` = 1 |
+//! | 12 | `name_len` `u32`: bytes of the export name |
+//! | 16 | `argc` `u32` |
+//! | 20 | `args_len` `u32`: bytes of the arguments, each UTF-8 text followed by a NUL |
+//! | 24 | `image_offset` `u32`: multiple of 64, at or after the arguments |
+//! | 28 | `image_len` `u32` |
+//! | 32 | export name, then the arguments; the image at `image_offset` |
+//!
+//! The image is copied into code memory ([`Module::new`]); the request region stays
+//! read-write and execute-never. Arguments are parsed by the export's parameter types and
+//! results printed one per line exactly as the hosted `wasm-aot-runner` does; errors are printed
+//! as `error: ...`. Exit status (semihosting): 0 success, 134 trap, 1 any other error.
+
+#![no_std]
+#![no_main]
+// Errors carry a fixed 256-byte message (no allocator on the board); they happen once per boot.
+#![allow(clippy::result_large_err)]
+
+use core::fmt::{self, Write};
+
+use device_runtime::{Engine, Linker, MAX_FUNC_ARITY, Module, Store, Val, ValType};
+use qemu_virt_aarch64::{self as board, println};
+
+board::entry!(main);
+
+/// Where QEMU's loader places the run request.
+const REQUEST_ADDRESS: u64 = 0x4400_0000;
+/// Largest request: up to the end of RAM.
+const REQUEST_MAX: u64 =
+    board::memory_map::RAM_START + board::memory_map::RAM_SIZE - REQUEST_ADDRESS;
+const MAGIC: &[u8; 8] = b"WAOTRUN\0";
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 32;
+
+const TRAP_EXIT_STATUS: u32 = 134;
+const ERROR_EXIT_STATUS: u32 = 1;
+
+/// A message of at most 256 bytes (longer messages are cut), formatted without an allocator.
+struct Message {
+    bytes: [u8; 256],
+    len: usize,
+}
+
+impl Message {
+    fn new(args: fmt::Arguments<'_>) -> Message {
+        let mut m = Message {
+            bytes: [0; 256],
+            len: 0,
+        };
+        let _ = m.write_fmt(args);
+        m
+    }
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?")
+    }
+}
+
+impl Write for Message {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.bytes.len() - self.len;
+        // Cut at a character boundary.
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+macro_rules! message {
+    ($($t:tt)*) => { Message::new(format_args!($($t)*)) };
+}
+
+/// Why a run did not produce results, with its exit status.
+struct Failure {
+    message: Message,
+    status: u32,
+}
+
+fn error(message: Message) -> Failure {
+    Failure {
+        message,
+        status: ERROR_EXIT_STATUS,
+    }
+}
+
+fn main() -> u32 {
+    match run() {
+        Ok(()) => 0,
+        Err(f) => {
+            println!("error: {}", f.message.as_str());
+            f.status
+        }
+    }
+}
+
+/// The request's parts.
+struct Request<'a> {
+    name: &'a str,
+    argc: usize,
+    args: &'a [u8],
+    image: &'a [u8],
+}
+
+fn u32_at(bytes: &[u8], offset: usize) -> usize {
+    let mut word = [0; 4];
+    word.copy_from_slice(&bytes[offset..offset + 4]);
+    u32::from_le_bytes(word) as usize
+}
+
+fn request() -> Result<Request<'static>, Failure> {
+    let firmware_end = board::memory_map::sections().read_write.1;
+    if firmware_end > REQUEST_ADDRESS {
+        return Err(error(message!(
+            "run request address {REQUEST_ADDRESS:#x} overlaps the firmware (ends at {firmware_end:#x})"
+        )));
+    }
+    // SAFETY: [REQUEST_ADDRESS, +REQUEST_MAX) is RAM past everything the firmware uses (checked
+    // above), mapped read-write by the boot plan and written only by QEMU's loader before boot;
+    // nothing writes it while these shared borrows live.
+    let region = unsafe {
+        core::slice::from_raw_parts(REQUEST_ADDRESS as usize as *const u8, REQUEST_MAX as usize)
+    };
+    let bad = |what: &str| {
+        error(message!(
+            "no valid run request at {REQUEST_ADDRESS:#x}: {what} (boot with \
+             -device loader,file=REQUEST,addr={REQUEST_ADDRESS:#x},force-raw=on)"
+        ))
+    };
+    if &region[..8] != MAGIC {
+        return Err(bad("bad magic"));
+    }
+    if u32_at(region, 8) as u32 != VERSION {
+        return Err(bad("unsupported version"));
+    }
+    let (name_len, argc, args_len) = (u32_at(region, 12), u32_at(region, 16), u32_at(region, 20));
+    let (image_offset, image_len) = (u32_at(region, 24), u32_at(region, 28));
+    let args_start = HEADER_LEN + name_len;
+    let args_end = args_start + args_len;
+    if !image_offset.is_multiple_of(64)
+        || image_offset < args_end
+        || image_offset + image_len > region.len()
+    {
+        return Err(bad("bad lengths"));
+    }
+    let name = core::str::from_utf8(&region[HEADER_LEN..args_start])
+        .map_err(|_| bad("export name not UTF-8"))?;
+    Ok(Request {
+        name,
+        argc,
+        args: &region[args_start..args_end],
+        image: &region[image_offset..image_offset + image_len],
+    })
+}
+
+fn run() -> Result<(), Failure> {
+    let request = request()?;
+    let engine = Engine::new(&board::engine_config());
+    let module = Module::new(&engine, request.image)
+        .map_err(|e| error(message!("cannot load image: {e}")))?;
+    let mut store = Store::try_new(&engine, ()).map_err(|e| error(message!("{e}")))?;
+    let linker = Linker::<()>::new(&engine);
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .map_err(|e| error(message!("cannot instantiate: {e}")))?;
+    let name = request.name;
+    let func = instance
+        .get_func(&store, name)
+        .ok_or_else(|| error(message!("no exported function named `{name}`")))?;
+    let ty = func.ty(&store);
+    let params = ty.param_types();
+    let results_len = ty.result_types().len();
+    if params.len() != request.argc {
+        return Err(error(message!(
+            "`{name}` takes {} argument(s), {} given",
+            params.len(),
+            request.argc
+        )));
+    }
+    let mut values = [Val::I32(0); MAX_FUNC_ARITY];
+    let mut args = request.args.split(|&b| b == 0);
+    for (slot, ty) in values.iter_mut().zip(params) {
+        let arg = args.next().unwrap_or(&[]);
+        let arg = core::str::from_utf8(arg).map_err(|_| error(message!("argument not UTF-8")))?;
+        *slot = parse_arg(*ty, arg)?;
+    }
+    let mut results = [Val::I32(0); MAX_FUNC_ARITY];
+    let call = func.call(
+        &mut store,
+        &values[..params.len()],
+        &mut results[..results_len],
+    );
+    if let Err(e) = call {
+        return Err(match e.trap_code() {
+            Some(code) => Failure {
+                message: message!("wasm trap: {code}"),
+                status: TRAP_EXIT_STATUS,
+            },
+            None => error(message!("{e}")),
+        });
+    }
+    for v in &results[..results_len] {
+        print_val(v);
+    }
+    Ok(())
+}
+
+/// Parses an argument as a value of type `ty`, like `wasm_aot_runner::parse_arg`: integers in
+/// decimal or `0x` hex (negative allowed), floats as decimal, `inf`, `-inf`, `nan`, or raw bits
+/// as `0x...`.
+fn parse_arg(ty: ValType, arg: &str) -> Result<Val, Failure> {
+    let bad = || error(message!("`{arg}` is not a valid {ty}"));
+    let (neg, digits) = match arg.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, arg),
+    };
+    let int = |max_bits: u32| -> Result<i128, Failure> {
+        let magnitude = match digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))
+        {
+            Some(hex) => i128::from_str_radix(hex, 16),
+            None => digits.parse::<i128>(),
+        }
+        .map_err(|_| bad())?;
+        let v = if neg { -magnitude } else { magnitude };
+        let (min, max) = (-(1i128 << (max_bits - 1)), (1i128 << max_bits) - 1);
+        if v < min || v > max {
+            Err(bad())
+        } else {
+            Ok(v)
+        }
+    };
+    let float_bits =
+        |bits_hex: Option<&str>| bits_hex.and_then(|h| u64::from_str_radix(h, 16).ok());
+    Ok(match ty {
+        ValType::I32 => Val::I32(int(32)? as i32),
+        ValType::I64 => Val::I64(int(64)? as i64),
+        ValType::F32 => match float_bits(arg.strip_prefix("0x")) {
+            Some(bits) => Val::F32(u32::try_from(bits).map_err(|_| bad())?),
+            None => Val::F32(arg.parse::<f32>().map_err(|_| bad())?.to_bits()),
+        },
+        ValType::F64 => match float_bits(arg.strip_prefix("0x")) {
+            Some(bits) => Val::F64(bits),
+            None => Val::F64(arg.parse::<f64>().map_err(|_| bad())?.to_bits()),
+        },
+        ValType::FuncRef if arg == "null" => Val::FuncRef(None),
+        ValType::ExternRef if arg == "null" => Val::ExternRef(None),
+        _ => {
+            return Err(error(message!(
+                "arguments of type {ty} cannot be given on the command line"
+            )));
+        }
+    })
+}
+
+/// Prints a result like `wasm_aot_runner::format_val`.
+fn print_val(v: &Val) {
+    match v {
+        Val::I32(x) => println!("{x}"),
+        Val::I64(x) => println!("{x}"),
+        Val::F32(bits) => print_float(f32::from_bits(*bits) as f64, f32::from_bits(*bits).is_nan()),
+        Val::F64(bits) => print_float(f64::from_bits(*bits), f64::from_bits(*bits).is_nan()),
+        Val::FuncRef(None) | Val::ExternRef(None) => println!("null"),
+        Val::FuncRef(Some(_)) => println!("funcref"),
+        Val::ExternRef(Some(r)) => println!("externref {}", r.id()),
+    }
+}
+
+fn print_float(x: f64, nan: bool) {
+    if nan {
+        println!("NaN");
+    } else {
+        println!("{x}");
+    }
+}
