@@ -5,15 +5,15 @@
 //! the image's architecture) under QEMU user mode otherwise. Both paths print the same text and
 //! exit with the same status, so a script cannot tell them apart.
 //!
-//! Arguments are parsed by the parameter types of the export: integers in decimal or `0x` hex
-//! (negative allowed), floats as decimal, `inf`, `-inf`, `nan`, or raw bits as `0x...`.
-//! Results are printed one per line, like `wasmtime run --invoke`.
+//! Arguments are parsed by the parameter types of the export and results printed one per line,
+//! both by the runtime's `Val` (`Val::parse`, `Display`), which the board runner firmware uses
+//! too, so every executor reads and writes values the same way.
 
 #![deny(missing_docs)]
 
 use std::fmt;
 
-use device_runtime::{Engine, Error, Linker, Module, Store, Val, ValType};
+use device_runtime::{Engine, Error, Linker, Module, ParseValError, Store, Val, ValType};
 
 /// Exit status for a call that trapped (as `wasmtime run`: 128 + SIGABRT).
 pub const TRAP_EXIT_STATUS: i32 = 134;
@@ -88,79 +88,17 @@ pub fn run_image(image: &[u8], name: &str, args: &[String]) -> Result<Vec<String
     Ok(results.iter().map(format_val).collect())
 }
 
-/// Parses a command-line argument as a value of type `ty`.
+/// Parses a command-line argument as a value of type `ty` ([`Val::parse`]).
 pub fn parse_arg(ty: ValType, arg: &str) -> Result<Val, RunError> {
-    let bad = || RunError::BadArgument(format!("`{arg}` is not a valid {ty}"));
-    let (neg, digits) = match arg.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, arg),
-    };
-    let int = |max_bits: u32| -> Result<i128, RunError> {
-        let magnitude = match digits
-            .strip_prefix("0x")
-            .or_else(|| digits.strip_prefix("0X"))
-        {
-            Some(hex) => i128::from_str_radix(hex, 16),
-            None => digits.parse::<i128>(),
-        }
-        .map_err(|_| bad())?;
-        let v = if neg { -magnitude } else { magnitude };
-        let (min, max) = (-(1i128 << (max_bits - 1)), (1i128 << max_bits) - 1);
-        if v < min || v > max {
-            Err(bad())
-        } else {
-            Ok(v)
-        }
-    };
-    let float_bits =
-        |bits_hex: Option<&str>| bits_hex.and_then(|h| u64::from_str_radix(h, 16).ok());
-    Ok(match ty {
-        ValType::I32 => Val::I32(int(32)? as i32),
-        ValType::I64 => Val::I64(int(64)? as i64),
-        ValType::F32 => match float_bits(arg.strip_prefix("0x")) {
-            Some(bits) => Val::F32(u32::try_from(bits).map_err(|_| bad())?),
-            None => Val::F32(arg.parse::<f32>().map_err(|_| bad())?.to_bits()),
-        },
-        ValType::F64 => match float_bits(arg.strip_prefix("0x")) {
-            Some(bits) => Val::F64(bits),
-            None => Val::F64(arg.parse::<f64>().map_err(|_| bad())?.to_bits()),
-        },
-        ValType::FuncRef | ValType::ExternRef if arg == "null" => {
-            if ty == ValType::FuncRef {
-                Val::FuncRef(None)
-            } else {
-                Val::ExternRef(None)
-            }
-        }
-        _ => {
-            return Err(RunError::BadArgument(format!(
-                "arguments of type {ty} cannot be given on the command line"
-            )));
-        }
+    Val::parse(ty, arg).map_err(|e| match e {
+        ParseValError::Invalid(_) => RunError::BadArgument(format!("`{arg}` is not a valid {ty}")),
+        _ => RunError::BadArgument(e.to_string()),
     })
 }
 
-/// Formats a result the way `wasmtime run --invoke` prints it.
+/// Formats a result the way `wasmtime run --invoke` prints it (`Val`'s `Display`).
 pub fn format_val(v: &Val) -> String {
-    match v {
-        Val::I32(x) => x.to_string(),
-        Val::I64(x) => x.to_string(),
-        Val::F32(bits) => {
-            format_float(f32::from_bits(*bits) as f64, f32::from_bits(*bits).is_nan())
-        }
-        Val::F64(bits) => format_float(f64::from_bits(*bits), f64::from_bits(*bits).is_nan()),
-        Val::FuncRef(None) | Val::ExternRef(None) => "null".to_string(),
-        Val::FuncRef(Some(_)) => "funcref".to_string(),
-        Val::ExternRef(Some(r)) => format!("externref {}", r.id()),
-    }
-}
-
-fn format_float(x: f64, nan: bool) -> String {
-    if nan {
-        "NaN".to_string()
-    } else {
-        format!("{x}")
-    }
+    v.to_string()
 }
 
 /// Runs the command line `IMAGE NAME [ARGS...]`: prints results on stdout, errors on stderr,

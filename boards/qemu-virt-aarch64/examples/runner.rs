@@ -29,7 +29,7 @@
 
 use core::fmt::{self, Write};
 
-use device_runtime::{Engine, Linker, MAX_FUNC_ARITY, Module, Store, Val, ValType};
+use device_runtime::{Engine, Linker, MAX_FUNC_ARITY, Module, ParseValError, Store, Val, ValType};
 use qemu_virt_aarch64::{self as board, println};
 
 board::entry!(main);
@@ -218,72 +218,16 @@ fn run() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Parses an argument as a value of type `ty`, like `wasm_aot_runner::parse_arg`: integers in
-/// decimal or `0x` hex (negative allowed), floats as decimal, `inf`, `-inf`, `nan`, or raw bits
-/// as `0x...`.
+/// Parses an argument by its parameter type with [`Val::parse`], reporting errors in the
+/// hosted runner's words.
 fn parse_arg(ty: ValType, arg: &str) -> Result<Val, Failure> {
-    let bad = || error(message!("`{arg}` is not a valid {ty}"));
-    let (neg, digits) = match arg.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, arg),
-    };
-    let int = |max_bits: u32| -> Result<i128, Failure> {
-        let magnitude = match digits
-            .strip_prefix("0x")
-            .or_else(|| digits.strip_prefix("0X"))
-        {
-            Some(hex) => i128::from_str_radix(hex, 16),
-            None => digits.parse::<i128>(),
-        }
-        .map_err(|_| bad())?;
-        let v = if neg { -magnitude } else { magnitude };
-        let (min, max) = (-(1i128 << (max_bits - 1)), (1i128 << max_bits) - 1);
-        if v < min || v > max {
-            Err(bad())
-        } else {
-            Ok(v)
-        }
-    };
-    let float_bits =
-        |bits_hex: Option<&str>| bits_hex.and_then(|h| u64::from_str_radix(h, 16).ok());
-    Ok(match ty {
-        ValType::I32 => Val::I32(int(32)? as i32),
-        ValType::I64 => Val::I64(int(64)? as i64),
-        ValType::F32 => match float_bits(arg.strip_prefix("0x")) {
-            Some(bits) => Val::F32(u32::try_from(bits).map_err(|_| bad())?),
-            None => Val::F32(arg.parse::<f32>().map_err(|_| bad())?.to_bits()),
-        },
-        ValType::F64 => match float_bits(arg.strip_prefix("0x")) {
-            Some(bits) => Val::F64(bits),
-            None => Val::F64(arg.parse::<f64>().map_err(|_| bad())?.to_bits()),
-        },
-        ValType::FuncRef if arg == "null" => Val::FuncRef(None),
-        ValType::ExternRef if arg == "null" => Val::ExternRef(None),
-        _ => {
-            return Err(error(message!(
-                "arguments of type {ty} cannot be given on the command line"
-            )));
-        }
+    Val::parse(ty, arg).map_err(|e| match e {
+        ParseValError::Invalid(_) => error(message!("`{arg}` is not a valid {ty}")),
+        _ => error(message!("{e}")),
     })
 }
 
-/// Prints a result like `wasm_aot_runner::format_val`.
+/// Prints a result with `Val`'s `Display`, as the hosted runner does.
 fn print_val(v: &Val) {
-    match v {
-        Val::I32(x) => println!("{x}"),
-        Val::I64(x) => println!("{x}"),
-        Val::F32(bits) => print_float(f32::from_bits(*bits) as f64, f32::from_bits(*bits).is_nan()),
-        Val::F64(bits) => print_float(f64::from_bits(*bits), f64::from_bits(*bits).is_nan()),
-        Val::FuncRef(None) | Val::ExternRef(None) => println!("null"),
-        Val::FuncRef(Some(_)) => println!("funcref"),
-        Val::ExternRef(Some(r)) => println!("externref {}", r.id()),
-    }
-}
-
-fn print_float(x: f64, nan: bool) {
-    if nan {
-        println!("NaN");
-    } else {
-        println!("{x}");
-    }
+    println!("{v}");
 }

@@ -9,4 +9,5 @@ pub mod instance;
 pub mod linker;
 pub mod module;
 pub mod store;
+pub mod val_text;
 pub mod values;
