@@ -9,6 +9,10 @@
 #        test_front_guard  a broken image (hand-made A64 storing at memory base - 4, not in the
 #                    trap table) is stopped by the front guard: fatal report, FAR = base - 4,
 #                    status 3
+#        test_xip    images flashed into the image partition (QEMU's loader as the flash tool,
+#                    raw binaries from `wasm-aot compile --format bin`): the intact one executes
+#                    in place with exactly its text pages executable, a corrupted copy is refused
+#                    before anything becomes executable, status 0
 #        runner      `wasm-aot run --board qemu-virt-aarch64` (the runner firmware booted with a
 #                    run request) on cli/run.wat: results, multi-value, floats, NaN, traps (134),
 #                    bad arguments and missing exports (1); stdout, stderr and exit status must be
@@ -29,7 +33,13 @@ cargo test --quiet --lib --target "$HOST"
 echo "== build firmware ($PROFILE)"
 cargo build --quiet --profile "$PROFILE" --examples
 
+# The CLI, from the main workspace (this directory's .cargo/config.toml targets the board).
+(cd ../.. && cargo build --quiet -p host-compiler --bin wasm-aot)
+aot=../../target/debug/wasm-aot
+
 failures=0
+# Extra QEMU arguments for the next boot (flash contents), reset after each boot.
+QEMU_EXTRA=()
 # boot NAME EXPECTED_STATUS PATTERN... : boots the firmware; every PATTERN (fixed string) must
 # appear in the console output, and the exit status must match.
 boot() {
@@ -38,7 +48,8 @@ boot() {
     local elf="target/aarch64-unknown-none/$DIR/examples/$name"
     local log="target/$name.console.log" out status=0
     timeout "$TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 128M -nographic \
-        -semihosting -kernel "$elf" </dev/null >"$log" 2>&1 || status=$?
+        -semihosting -kernel "$elf" "${QEMU_EXTRA[@]}" </dev/null >"$log" 2>&1 || status=$?
+    QEMU_EXTRA=()
     out=$(tr -d '\r' <"$log")
     local ok=1
     if [ "$status" != "$expected" ]; then
@@ -96,14 +107,39 @@ else
     echo "ok   test_front_guard: fault reported at $expected_far (memory base - 4)"
 fi
 
+# Flash: the image as a raw binary one page into the image partition (0x4000000), and a copy
+# with one text byte flipped 8 MiB in.
+flash=target/flash
+mkdir -p "$flash"
+"$aot" compile wasm/hello.wat --target aarch64 --format bin -o "$flash/hello.bin" 2>/dev/null
+python3 - "$flash/hello.bin" "$flash/hello-corrupt.bin" <<'PY'
+import sys
+image = bytearray(open(sys.argv[1], "rb").read())
+text_offset = int.from_bytes(image[0x18:0x1C], "little")
+image[text_offset + 8] ^= 0x01
+open(sys.argv[2], "wb").write(image)
+PY
+QEMU_EXTRA=(-device "loader,file=$flash/hello.bin,addr=0x4001000,force-raw=on"
+    -device "loader,file=$flash/hello-corrupt.bin,addr=0x4800000,force-raw=on")
+boot test_xip 0 \
+    "[ok] text executes where it was flashed" \
+    "[ok] every text page is read-execute" \
+    "[ok] the pages around the text stay read-only, execute-never" \
+    "hello from wasm on the board" \
+    "[ok] fib(90) from flash" \
+    "[ok] text pages execute-never again once the module is dropped" \
+    "corrupt image: invalid image: " \
+    "[ok] corrupt image refused by verification" \
+    "[ok] no page of the partition is executable" \
+    "[ok] an image outside the partition is refused in place" \
+    "[ok] the same image copied into code memory runs" \
+    "xip test: passed"
+
 echo "== wasm-aot run --board $(basename "$PWD") vs hosted wasm-aot run"
-# From the main workspace (this directory's .cargo/config.toml targets the board).
-(cd ../.. && cargo build --quiet -p host-compiler --bin wasm-aot)
 if [ "$(uname -m)" != aarch64 ]; then
     # The hosted run of an aarch64 image: wasm-aot-runner under qemu-aarch64.
     (cd ../.. && cargo build --quiet -p wasm-aot-runner --target aarch64-unknown-linux-gnu)
 fi
-aot=../../target/debug/wasm-aot
 export WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64="$PWD/target/aarch64-unknown-none/$DIR/examples/runner"
 cli=target/cli
 mkdir -p "$cli"
@@ -113,15 +149,16 @@ mkdir -p "$cli"
 compare() {
     local name=$1 expected=$2 board_status=0 hosted_status=0
     shift 2
-    timeout "$TIMEOUT" "$aot" run --board qemu-virt-aarch64 "$cli/run.img" --invoke "$name" "$@" \
+    timeout "$TIMEOUT" "$aot" run --board qemu-virt-aarch64 --load "$load" "$cli/run.img" \
+        --invoke "$name" "$@" \
         >"$cli/board.out" 2>"$cli/board.err" || board_status=$?
     timeout "$TIMEOUT" "$aot" run "$cli/run.img" --invoke "$name" "$@" \
         >"$cli/hosted.out" 2>"$cli/hosted.err" || hosted_status=$?
     if [ "$board_status" = "$expected" ] && [ "$hosted_status" = "$expected" ] \
         && cmp -s "$cli/board.out" "$cli/hosted.out" && cmp -s "$cli/board.err" "$cli/hosted.err"; then
-        echo "ok   run --board --invoke $name $* (exit $board_status): $(tr '\n' ' ' <"$cli/board.out")$(tr '\n' ' ' <"$cli/board.err")"
+        echo "ok   run --board --load $load --invoke $name $* (exit $board_status): $(tr '\n' ' ' <"$cli/board.out")$(tr '\n' ' ' <"$cli/board.err")"
     else
-        echo "FAIL run --board --invoke $name $*: board exit $board_status, hosted exit $hosted_status, expected $expected"
+        echo "FAIL run --board --load $load --invoke $name $*: board exit $board_status, hosted exit $hosted_status, expected $expected"
         for f in board.out board.err hosted.out hosted.err; do
             echo "---- $f:"
             cat "$cli/$f"
@@ -129,6 +166,8 @@ compare() {
         failures=$((failures + 1))
     fi
 }
+# Executed in place from flash (the default), then copied into RAM.
+load=in-place
 compare add 0 2 3
 compare add 0 -0x80000000 -1
 compare swap 0 -0x10 2.5
@@ -138,6 +177,11 @@ compare div 134 7 0
 compare div 134 -2147483648 -1
 compare add 1 1
 compare add 1 x 1
+compare missing 1
+load=copy
+compare add 0 2 3
+compare swap 0 -0x10 2.5
+compare div 134 7 0
 compare missing 1
 
 if [ $failures != 0 ]; then

@@ -1,26 +1,28 @@
 //! Runner firmware behind `wasm-aot run --board qemu-virt-aarch64`: runs any image handed to
-//! it in a *run request* that QEMU places in RAM before boot
-//! (`-device loader,file=REQUEST,addr=0x44000000,force-raw=on`, standing in for a flash tool).
+//! it in a *run request* flashed into the board's image partition before boot
+//! (`-device loader,file=REQUEST,addr=0x4000000,force-raw=on`: QEMU's loader writes pflash1,
+//! standing in for a flash tool).
 //!
-//! The request lies at [`REQUEST_ADDRESS`] (64 MiB into RAM: past the firmware, its pools and
-//! stacks, which end near `0x40b0_0000`; the firmware checks it) and is at most
-//! [`REQUEST_MAX`] bytes. Little-endian layout:
+//! The request lies at the start of [`IMAGE_PARTITION`] and is at most its size (16 MiB).
+//! Little-endian layout (version 2):
 //!
 //! | offset | field |
 //! |---|---|
 //! | 0 | magic `b"WAOTRUN\0"` |
-//! | 8 | version `u32` = 1 |
+//! | 8 | version `u32` = 2 |
 //! | 12 | `name_len` `u32`: bytes of the export name |
 //! | 16 | `argc` `u32` |
 //! | 20 | `args_len` `u32`: bytes of the arguments, each UTF-8 text followed by a NUL |
 //! | 24 | `image_offset` `u32`: multiple of 64, at or after the arguments |
 //! | 28 | `image_len` `u32` |
-//! | 32 | export name, then the arguments; the image at `image_offset` |
+//! | 32 | `flags` `u32`: bit 0 set = execute in place; other bits 0 |
+//! | 36 | export name, then the arguments; the image at `image_offset` |
 //!
-//! The image is copied into code memory ([`Module::new`]); the request region stays
-//! read-write and execute-never. Arguments are parsed by the export's parameter types and
-//! results printed one per line exactly as the hosted `wasm-aot-runner` does; errors are printed
-//! as `error: ...`. Exit status (semihosting): 0 success, 134 trap, 1 any other error.
+//! With bit 0 set the image executes where it was flashed ([`board::xip::load`]: verified,
+//! then exactly its text pages made executable); otherwise its text is copied into code memory
+//! in RAM ([`Module::new`]). Arguments are parsed by the export's parameter types and results
+//! printed one per line exactly as the hosted `wasm-aot-runner` does; errors are printed as
+//! `error: ...`. Exit status (semihosting): 0 success, 134 trap, 1 any other error.
 
 #![no_std]
 #![no_main]
@@ -29,19 +31,21 @@
 
 use core::fmt::{self, Write};
 
+use board::memory_map::IMAGE_PARTITION;
 use device_runtime::{Engine, Linker, MAX_FUNC_ARITY, Module, ParseValError, Store, Val, ValType};
 use qemu_virt_aarch64::{self as board, println};
 
 board::entry!(main);
 
-/// Where QEMU's loader places the run request.
-const REQUEST_ADDRESS: u64 = 0x4400_0000;
-/// Largest request: up to the end of RAM.
-const REQUEST_MAX: u64 =
-    board::memory_map::RAM_START + board::memory_map::RAM_SIZE - REQUEST_ADDRESS;
+/// Where QEMU's loader flashes the run request.
+const REQUEST_ADDRESS: u64 = IMAGE_PARTITION.0;
+/// Largest request: the partition.
+const REQUEST_MAX: u64 = IMAGE_PARTITION.1;
 const MAGIC: &[u8; 8] = b"WAOTRUN\0";
-const VERSION: u32 = 1;
-const HEADER_LEN: usize = 32;
+const VERSION: u32 = 2;
+const HEADER_LEN: usize = 36;
+/// `flags` bit: execute the image in place.
+const FLAG_IN_PLACE: usize = 1;
 
 const TRAP_EXIT_STATUS: u32 = 134;
 const ERROR_EXIT_STATUS: u32 = 1;
@@ -113,6 +117,7 @@ struct Request<'a> {
     argc: usize,
     args: &'a [u8],
     image: &'a [u8],
+    in_place: bool,
 }
 
 fn u32_at(bytes: &[u8], offset: usize) -> usize {
@@ -122,15 +127,9 @@ fn u32_at(bytes: &[u8], offset: usize) -> usize {
 }
 
 fn request() -> Result<Request<'static>, Failure> {
-    let firmware_end = board::memory_map::sections().read_write.1;
-    if firmware_end > REQUEST_ADDRESS {
-        return Err(error(message!(
-            "run request address {REQUEST_ADDRESS:#x} overlaps the firmware (ends at {firmware_end:#x})"
-        )));
-    }
-    // SAFETY: [REQUEST_ADDRESS, +REQUEST_MAX) is RAM past everything the firmware uses (checked
-    // above), mapped read-write by the boot plan and written only by QEMU's loader before boot;
-    // nothing writes it while these shared borrows live.
+    // SAFETY: [REQUEST_ADDRESS, +REQUEST_MAX) is the image partition in flash, mapped
+    // read-only by the boot plan and written only by QEMU's loader before boot; nothing
+    // writes it while these shared borrows live.
     let region = unsafe {
         core::slice::from_raw_parts(REQUEST_ADDRESS as usize as *const u8, REQUEST_MAX as usize)
     };
@@ -148,9 +147,15 @@ fn request() -> Result<Request<'static>, Failure> {
     }
     let (name_len, argc, args_len) = (u32_at(region, 12), u32_at(region, 16), u32_at(region, 20));
     let (image_offset, image_len) = (u32_at(region, 24), u32_at(region, 28));
+    let flags = u32_at(region, 32);
+    if flags & !FLAG_IN_PLACE != 0 {
+        return Err(bad("unknown flags"));
+    }
+    // Every field is below 2^32, so these sums cannot overflow a 64-bit usize.
     let args_start = HEADER_LEN + name_len;
     let args_end = args_start + args_len;
     if !image_offset.is_multiple_of(64)
+        || args_end > region.len()
         || image_offset < args_end
         || image_offset + image_len > region.len()
     {
@@ -163,18 +168,29 @@ fn request() -> Result<Request<'static>, Failure> {
         argc,
         args: &region[args_start..args_end],
         image: &region[image_offset..image_offset + image_len],
+        in_place: flags & FLAG_IN_PLACE != 0,
     })
 }
 
 fn run() -> Result<(), Failure> {
     let request = request()?;
     let engine = Engine::new(&board::engine_config());
-    let module = Module::new(&engine, request.image)
-        .map_err(|e| error(message!("cannot load image: {e}")))?;
-    let mut store = Store::try_new(&engine, ()).map_err(|e| error(message!("{e}")))?;
-    let linker = Linker::<()>::new(&engine);
+    let cannot_load = |e: &dyn fmt::Display| error(message!("cannot load image: {e}"));
+    if request.in_place {
+        let module = board::xip::load(&engine, request.image).map_err(|e| cannot_load(&e))?;
+        call(&engine, &module, &request)
+    } else {
+        let module = Module::new(&engine, request.image).map_err(|e| cannot_load(&e))?;
+        call(&engine, &module, &request)
+    }
+}
+
+/// Instantiates `module` and calls the requested export with the request's arguments.
+fn call(engine: &Engine, module: &Module<'_>, request: &Request<'_>) -> Result<(), Failure> {
+    let mut store = Store::try_new(engine, ()).map_err(|e| error(message!("{e}")))?;
+    let linker = Linker::<()>::new(engine);
     let instance = linker
-        .instantiate(&mut store, &module)
+        .instantiate(&mut store, module)
         .map_err(|e| error(message!("cannot instantiate: {e}")))?;
     let name = request.name;
     let func = instance

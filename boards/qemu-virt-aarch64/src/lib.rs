@@ -17,6 +17,8 @@
 //! [`platform::Board`] is the device runtime's [`device_runtime::platform::Platform`]: code
 //! memory written while read-write, then remapped read-execute with cache maintenance; linear
 //! memories in a linker-placed pool, each between an unmapped front and back guard page.
+//! [`xip`] executes an image flashed into the image partition in place, making exactly its
+//! text executable once it is verified.
 //! [`exceptions`] turns a synchronous exception at a trap site of wasm code into the typed trap
 //! through [`device_runtime::fault::redirect_for`]; any other exception is reported on the
 //! console and ends the program with a non-zero status.
@@ -43,7 +45,11 @@ pub mod memory_map;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod platform;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod pmu;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod semihosting;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod xip;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub use platform::{BOARD, engine_config};

@@ -3,19 +3,45 @@
 //!
 //! | range | what | mapping |
 //! |---|---|---|
-//! | `0x0000_0000..0x0800_0000` | flash | normal, read-only, XN |
+//! | `0x0000_0000..0x0800_0000` | flash | normal, read-only, XN, except: |
+//! | [`IMAGE_PARTITION`] (`0x0400_0000`, 16 MiB of pflash1) | images flashed for execution in place | read-only, XN; the text of an image loaded in place read-execute ([`crate::xip`]) |
 //! | `0x0800_0000..0x1000_0000` | GIC, PL011 UART, RTC, fw_cfg, virtio | device nGnRE, XN |
 //! | `0x4000_0000..+RAM_SIZE` | RAM | normal, read-write, XN, except: |
 //! | `__text_start..__text_end` | firmware code | read-execute |
 //! | `__rodata_start..__rodata_end` | constants (built-in images too) | read-only |
 //! | `__stack_guard` (one page) | below the program stack | unmapped |
 //! | [`CODE_POOL`] | code memory | unmapped until allocated; RW, then RX once published |
-//! | [`MEMORY_POOL`] | linear-memory slots | unmapped except the accessible part of each memory |
+//! | [`MEMORY_POOL`] | small linear-memory slots, and the physical pages behind wide slots | unmapped except the accessible part of each small-slot memory |
 //! | [`ARENA_POOL`] | store arenas | read-write |
+//! | [`WIDE_SLOTS_START`]`..+`[`WIDE_SLOT_COUNT`]` x `[`WIDE_SLOT_STRIDE`] (64..128 GiB, virtual only) | wide memory slots | unmapped except the accessible pages of each memory, mapped to pages of [`MEMORY_POOL`] |
+//!
+//! # Wide memory slots
+//!
+//! Guard-elided code (compiled with `--bounds-checks guard-elided`) adds a 32-bit index and a
+//! static offset to the memory base without any check, so every address from the base up to
+//! 4 GiB + guard must fault unless it is accessible. The RAM of this machine cannot hold such a
+//! span, but the 39-bit virtual address space can: slot `i` is the 8 GiB range from
+//! `WIDE_SLOTS_START + i * WIDE_SLOT_STRIDE`,
+//!
+//! ```text
+//! slot start       +1 GiB = memory base                              +8 GiB = next slot
+//! | front guard     | window (8 MiB, planned) | never planned ...      |
+//! | L1 entry invalid| L3 entries: accessible pages -> MEMORY_POOL   | L2/L1 entries invalid
+//! ```
+//!
+//! The first [`WIDE_SLOT_WINDOW`] bytes from the base (as much as the physical pool could ever
+//! back) are planned page by page at boot, one level-2 table and four level-3 tables per slot,
+//! all entries invalid; a memory's accessible pages are mapped there to physical pages taken
+//! one by one from [`MEMORY_POOL`] (never identity: those pages stay unmapped at their own
+//! address). Everything else in the slot has an invalid level-1 or level-2 entry and is never
+//! planned, so the runtime never needs a new table. A slot provides
+//! [`WIDE_SLOT_STRIDE`]` - `[`WIDE_SLOT_FRONT_GUARD`] (7 GiB) of guarded span from its base.
 
 use core::cell::UnsafeCell;
 
-use crate::mmu::plan::{Attributes, Granularity, PAGE_SIZE, PlanError, TranslationTables};
+use crate::mmu::plan::{
+    Attributes, BLOCK_SIZE, Granularity, LEVEL1_SIZE, PAGE_SIZE, PlanError, TranslationTables,
+};
 
 /// Start of RAM.
 pub const RAM_START: u64 = 0x4000_0000;
@@ -23,6 +49,10 @@ pub const RAM_START: u64 = 0x4000_0000;
 pub const RAM_SIZE: u64 = 128 << 20;
 /// Flash banks (pflash0 and pflash1).
 pub const FLASH: (u64, u64) = (0, 0x0800_0000);
+/// The flash partition where images are flashed (QEMU's `-device loader` stands in for the
+/// flash tool): the start of pflash1 and its first 16 MiB, planned page by page so that
+/// [`crate::xip`] can make exactly the text of a verified image executable.
+pub const IMAGE_PARTITION: (u64, u64) = (0x0400_0000, 16 << 20);
 /// Peripherals.
 pub const DEVICES: (u64, u64) = (0x0800_0000, 0x0800_0000);
 
@@ -72,6 +102,39 @@ pub const CODE_POOL_SIZE: usize = 256 << 10;
 pub const MEMORY_POOL_SIZE: usize = 8 << 20;
 /// Bytes of store arenas.
 pub const ARENA_POOL_SIZE: usize = 512 << 10;
+
+/// Virtual address of the first wide memory slot (64 GiB; nothing is mapped from there on
+/// except the accessible pages of wide-slot memories).
+pub const WIDE_SLOTS_START: u64 = 64 << 30;
+/// Distance between wide slots: the span of one slot, front guard included.
+pub const WIDE_SLOT_STRIDE: u64 = 8 << 30;
+/// Number of wide slots (each holds one memory).
+pub const WIDE_SLOT_COUNT: usize = 8;
+/// Bytes below each wide slot's memory base that are never mapped (one level-1 entry).
+pub const WIDE_SLOT_FRONT_GUARD: u64 = LEVEL1_SIZE;
+/// Bytes from a wide slot's base that are planned page by page at boot (so they can be mapped
+/// at run time): what the physical pool can back at most.
+pub const WIDE_SLOT_WINDOW: u64 = MEMORY_POOL_SIZE as u64;
+/// Translation tables each wide slot's window takes at boot: one level-2 table and one level-3
+/// table per 2 MiB.
+pub const WIDE_SLOT_TABLES: usize = 1 + (WIDE_SLOT_WINDOW / BLOCK_SIZE) as usize;
+
+const _: () = {
+    // The window fits the level-1 entry that starts at the (1 GiB-aligned) base, and the
+    // slots stay inside the 39-bit address space.
+    assert!(WIDE_SLOT_WINDOW.is_multiple_of(BLOCK_SIZE) && WIDE_SLOT_WINDOW <= LEVEL1_SIZE);
+    assert!(WIDE_SLOT_FRONT_GUARD.is_multiple_of(LEVEL1_SIZE));
+    assert!(WIDE_SLOT_STRIDE >= WIDE_SLOT_FRONT_GUARD + (4 << 30) + (64 << 10));
+    assert!(
+        WIDE_SLOTS_START + WIDE_SLOT_COUNT as u64 * WIDE_SLOT_STRIDE
+            <= 1 << crate::mmu::plan::VA_BITS
+    );
+};
+
+/// The memory base of wide slot `index` (`index < WIDE_SLOT_COUNT`).
+pub const fn wide_slot_base(index: usize) -> u64 {
+    WIDE_SLOTS_START + index as u64 * WIDE_SLOT_STRIDE + WIDE_SLOT_FRONT_GUARD
+}
 
 /// Code memory.
 pub static CODE_POOL: Pool<CODE_POOL_SIZE> = Pool::new();
@@ -135,6 +198,12 @@ pub fn plan<const N: usize>(tables: &mut TranslationTables<N>) -> Result<(), Pla
         Granularity::Blocks,
     )?;
     tables.map(
+        IMAGE_PARTITION.0,
+        IMAGE_PARTITION.1,
+        Some(Attributes::READ_ONLY),
+        Granularity::Pages,
+    )?;
+    tables.map(
         DEVICES.0,
         DEVICES.1,
         Some(Attributes::DEVICE),
@@ -166,5 +235,13 @@ pub fn plan<const N: usize>(tables: &mut TranslationTables<N>) -> Result<(), Pla
         None,
         Granularity::Pages,
     )?;
+    for index in 0..WIDE_SLOT_COUNT {
+        tables.map(
+            wide_slot_base(index),
+            WIDE_SLOT_WINDOW,
+            None,
+            Granularity::Pages,
+        )?;
+    }
     Ok(())
 }

@@ -105,8 +105,9 @@ impl<'img> Module<'img> {
     /// flash, or one the board already copied into executable RAM). Nothing is copied.
     ///
     /// # Safety
-    /// The bytes of `image` are in memory the CPU can execute, with instruction caches
-    /// coherent with them, and they do not change while the module lives.
+    /// The bytes of `image` do not change while the module lives, and before any of its code
+    /// runs (instantiation runs the start function) its text ([`Module::text_range`]) is in
+    /// memory the CPU can execute, with instruction caches coherent with it.
     pub unsafe fn new_in_place(
         _engine: &Engine,
         image: &'img [u8],
@@ -131,6 +132,14 @@ impl<'img> Module<'img> {
             platform: &crate::platform::NoPlatform,
             registration: Some(registration),
         })
+    }
+
+    /// Where the module's text executes: its first byte's address and its length. For a
+    /// module loaded with [`Module::new`] this is the platform's code memory; for one loaded
+    /// with [`Module::new_in_place`], the text inside the image itself (a board that executes
+    /// in place uses it to make exactly these bytes executable).
+    pub fn text_range(&self) -> core::ops::Range<usize> {
+        self.text_base..self.text_base + self.image.text.len()
     }
 
     /// The target the image was compiled for.

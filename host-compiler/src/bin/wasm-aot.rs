@@ -12,8 +12,9 @@
 //!   An image for this machine runs in-process on the hosted device runtime; an `aarch64` image
 //!   on another host runs in `wasm-aot-runner` under `qemu-aarch64`. With
 //!   `--board qemu-virt-aarch64` an aarch64 image runs on the emulated bare-metal board instead
-//!   (the board's runner firmware booted in `qemu-system-aarch64`), with the same output and
-//!   exit status.
+//!   (the board's runner firmware booted in `qemu-system-aarch64`, the image flashed into its
+//!   image partition), with the same output and exit status; `--load in-place|copy` picks
+//!   execution in place from flash (the default) or a copy into RAM.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -108,9 +109,13 @@ struct RunCmd {
     /// Image, or a .wasm/.wat module compiled for this machine first.
     image: PathBuf,
     /// Run on an emulated board instead: `qemu-virt-aarch64` boots the board's runner firmware
-    /// in `qemu-system-aarch64` with the image and the call placed in RAM.
+    /// in `qemu-system-aarch64` with the image and the call flashed into its image partition.
     #[arg(long)]
     board: Option<String>,
+    /// With `--board`: execute the image in place from flash (`in-place`, the default), or
+    /// copy its text into the board's code memory in RAM first (`copy`).
+    #[arg(long, value_enum, requires = "board")]
+    load: Option<BoardLoad>,
     /// Arguments, parsed by the function's parameter types.
     #[arg(allow_hyphen_values = true)]
     args: Vec<String>,
@@ -328,13 +333,34 @@ fn run_under_qemu(c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
 
 /// The emulated board `wasm-aot run --board` knows.
 const QEMU_VIRT_AARCH64: &str = "qemu-virt-aarch64";
-/// Where the board's runner firmware expects the run request (see
-/// `boards/qemu-virt-aarch64/examples/runner.rs`).
-const BOARD_REQUEST_ADDRESS: u64 = 0x4400_0000;
+/// Where the board's runner firmware expects the run request: the start of the board's image
+/// partition in flash (see `boards/qemu-virt-aarch64/examples/runner.rs`).
+const BOARD_REQUEST_ADDRESS: u64 = 0x0400_0000;
+/// Largest run request: the image partition's size.
+const BOARD_REQUEST_MAX: usize = 16 << 20;
+/// The board's page size: an image executed in place has its text start on a page.
+const BOARD_PAGE_SIZE: usize = 4096;
 
-/// The run request for the board's runner firmware: header (magic, version, lengths), export
-/// name, arguments (each followed by a NUL), then the image at a 64-byte aligned offset.
-fn board_request(name: &str, args: &[String], image: &[u8]) -> anyhow::Result<Vec<u8>> {
+/// How `wasm-aot run --board` has the board load the image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+enum BoardLoad {
+    /// Execute the text where it was flashed.
+    #[default]
+    InPlace,
+    /// Copy the text into code memory in RAM.
+    Copy,
+}
+
+/// The run request for the board's runner firmware (version 2): header (magic, version,
+/// lengths, flags), export name, arguments (each followed by a NUL), then the image at a
+/// 64-byte aligned offset; for `BoardLoad::InPlace` the offset also puts the image's text at
+/// the start of a page, so that only text pages become executable.
+fn board_request(
+    name: &str,
+    args: &[String],
+    image: &[u8],
+    load: BoardLoad,
+) -> anyhow::Result<Vec<u8>> {
     let mut arg_bytes = Vec::new();
     for a in args {
         if a.contains('\0') {
@@ -343,17 +369,34 @@ fn board_request(name: &str, args: &[String], image: &[u8]) -> anyhow::Result<Ve
         arg_bytes.extend_from_slice(a.as_bytes());
         arg_bytes.push(0);
     }
-    let image_offset = (32 + name.len() + arg_bytes.len()).next_multiple_of(64);
+    let args_end = 36 + name.len() + arg_bytes.len();
+    let image_offset = match load {
+        BoardLoad::Copy => args_end.next_multiple_of(64),
+        BoardLoad::InPlace => {
+            let header =
+                ImageHeader::parse(image).map_err(|e| anyhow::anyhow!("invalid image: {e}"))?;
+            let text = header.text.0 as usize;
+            (args_end + text).next_multiple_of(BOARD_PAGE_SIZE) - text
+        }
+    };
+    if image_offset + image.len() > BOARD_REQUEST_MAX {
+        bail!(
+            "the image ({} bytes) and the call do not fit the board's {} MiB image partition",
+            image.len(),
+            BOARD_REQUEST_MAX >> 20
+        );
+    }
     let len = |n: usize| u32::try_from(n).context("run request too large");
     let mut r = Vec::with_capacity(image_offset + image.len());
     r.extend_from_slice(b"WAOTRUN\0");
     for field in [
-        1,
+        2,
         len(name.len())?,
         len(args.len())?,
         len(arg_bytes.len())?,
         len(image_offset)?,
         len(image.len())?,
+        u32::from(load == BoardLoad::InPlace),
     ] {
         r.extend_from_slice(&field.to_le_bytes());
     }
@@ -394,8 +437,8 @@ fn board_runner() -> anyhow::Result<PathBuf> {
     )
 }
 
-/// Boots the board's runner firmware in `qemu-system-aarch64` with the run request placed in
-/// RAM by QEMU's loader. The firmware prints results (success) or `error: ...` lines (failure)
+/// Boots the board's runner firmware in `qemu-system-aarch64` with the run request flashed by
+/// QEMU's loader (standing in for a flash tool) into the board's image partition. The firmware prints results (success) or `error: ...` lines (failure)
 /// on the UART and exits through semihosting with the hosted runner's status: its output goes
 /// to stdout when the status is 0 and to stderr otherwise, as the hosted `run` does.
 fn run_on_board(c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
@@ -403,7 +446,10 @@ fn run_on_board(c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
     let dir = std::env::temp_dir().join(format!("wasm-aot-board-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let request_path = dir.join("request.bin");
-    std::fs::write(&request_path, board_request(&c.invoke, &c.args, image)?)?;
+    std::fs::write(
+        &request_path,
+        board_request(&c.invoke, &c.args, image, c.load.unwrap_or_default())?,
+    )?;
     let output = std::process::Command::new("qemu-system-aarch64")
         .args(["-M", "virt", "-cpu", "cortex-a53", "-m", "128M"])
         .args(["-nographic", "-semihosting", "-kernel"])

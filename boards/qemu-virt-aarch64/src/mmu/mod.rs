@@ -21,7 +21,9 @@ mod board {
     use crate::lock::Lock;
 
     /// Tables available to the board's plan (root included).
-    pub const TABLE_COUNT: usize = 16;
+    /// The firmware's map needs at most 16; the image partition's level-3 tables
+    /// ([`crate::memory_map::IMAGE_PARTITION`], 16 MiB page by page) 8 more.
+    pub const TABLE_COUNT: usize = 16 + 8;
 
     static TABLES: Lock<TranslationTables<TABLE_COUNT>> = Lock::new(TranslationTables::new());
 
