@@ -1,10 +1,13 @@
 //! The MMU: planning ([`plan`], safe, host-tested) and the board's live page tables.
 //!
 //! On the board, the tables are one static ([`TABLE_COUNT`] 4 KiB tables). [`init`] plans
-//! the boot map ([`crate::memory_map::plan`]) and turns the MMU on; afterwards [`remap`]
-//! changes pages of the pools (code, memory slots), which were planned page by page at boot,
-//! so a remap only ever rewrites level-3 entries (see the invariants in [`plan`]). The only
-//! unsafe code is the register and TLB work in `hw`.
+//! the boot map ([`crate::memory_map::plan`]) and turns the MMU on; afterwards [`remap`],
+//! [`map_page`] and [`unmap_page`] change pages of the pools (code, small memory slots, the
+//! image partition) and of the wide slots' windows, which were all planned page by page at
+//! boot, through [`plan::TranslationTables::rewrite_pages`]: a runtime change only ever
+//! rewrites level-3 entries and never takes a table; a range that was not planned is refused
+//! ([`plan::PlanError::NotPlanned`]), never planned late (see the invariants in [`plan`]).
+//! The only unsafe code is the register and TLB work in `hw`.
 
 pub mod plan;
 
@@ -17,13 +20,15 @@ pub use self::board::*;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod board {
     use super::hw;
-    use super::plan::{Attributes, Granularity, PlanError, TranslationTables};
+    use super::plan::{Attributes, PAGE_SIZE, PlanError, TranslationTables};
     use crate::lock::Lock;
 
     /// Tables available to the board's plan (root included).
     /// The firmware's map needs at most 16; the image partition's level-3 tables
-    /// ([`crate::memory_map::IMAGE_PARTITION`], 16 MiB page by page) 8 more.
-    pub const TABLE_COUNT: usize = 16 + 8;
+    /// ([`crate::memory_map::IMAGE_PARTITION`], 16 MiB page by page) 8 more; each wide
+    /// memory slot's window [`crate::memory_map::WIDE_SLOT_TABLES`] more.
+    pub const TABLE_COUNT: usize =
+        16 + 8 + crate::memory_map::WIDE_SLOT_COUNT * crate::memory_map::WIDE_SLOT_TABLES;
 
     static TABLES: Lock<TranslationTables<TABLE_COUNT>> = Lock::new(TranslationTables::new());
 
@@ -57,15 +62,43 @@ mod board {
     /// Remaps the pages `[start, start + len)` of a pool that was planned page by page at boot
     /// and invalidates their TLB entries. After it returns, every access (data and
     /// instruction fetch) sees the new attributes.
+    /// Identity mapping; refused (nothing changed) outside planned ranges.
     pub fn remap(start: u64, len: u64, attributes: Option<Attributes>) -> Result<(), PlanError> {
-        TABLES.with(|tables| tables.map(start, len, attributes, Granularity::Pages))?;
+        TABLES.with(|tables| tables.rewrite_pages(start, start, len, attributes))?;
         hw::tlb_invalidate_range(start, len);
         Ok(())
+    }
+
+    /// Maps the page at `virt` (page-aligned, in a planned range) to the physical page
+    /// `phys` with `attributes`; afterwards every access sees the new mapping.
+    pub fn map_page(virt: u64, phys: u64, attributes: Attributes) -> Result<(), PlanError> {
+        TABLES.with(|tables| tables.rewrite_pages(virt, phys, PAGE_SIZE, Some(attributes)))?;
+        hw::tlb_invalidate_range(virt, PAGE_SIZE);
+        Ok(())
+    }
+
+    /// Unmaps the page at `virt` (page-aligned, in a planned range) and returns the physical
+    /// page it mapped (`None`, and nothing changed, if it was not mapped). When this returns,
+    /// no access through `virt` can reach that physical page any more (TLB invalidated).
+    pub fn unmap_page(virt: u64) -> Option<u64> {
+        let physical = TABLES.with(|tables| {
+            let (physical, _) = tables.translate(virt)?;
+            tables.rewrite_pages(virt, 0, PAGE_SIZE, None).ok()?;
+            Some(physical & !(PAGE_SIZE - 1))
+        })?;
+        hw::tlb_invalidate_range(virt, PAGE_SIZE);
+        Some(physical)
     }
 
     /// The attributes `address` is mapped with now (`None` if unmapped).
     pub fn lookup(address: u64) -> Option<Attributes> {
         TABLES.with(|tables| tables.lookup(address))
+    }
+
+    /// The physical address `address` is mapped to now, with its attributes (`None` if
+    /// unmapped).
+    pub fn translate(address: u64) -> Option<(u64, Attributes)> {
+        TABLES.with(|tables| tables.translate(address))
     }
 
     /// Number of translation tables the plan uses.

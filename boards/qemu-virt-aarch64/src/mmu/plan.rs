@@ -6,9 +6,13 @@
 //! * **Granule**: 4 KiB pages. **VA size**: 39 bits (`TCR_EL1.T0SZ = 25`), so a walk starts at
 //!   level 1: a level-1 entry covers 1 GiB, a level-2 entry 2 MiB (a *block*), a level-3 entry
 //!   one 4 KiB *page*.
-//! * **Identity map**: every virtual address maps to the same physical address; the board
-//!   never needs anything else, and it keeps addresses the linker gave us valid with the MMU
-//!   on or off.
+//! * **Identity map**: every virtual address maps to the same physical address. The boot map
+//!   is one ([`TranslationTables::map`]), which keeps addresses the linker gave us valid with
+//!   the MMU on or off. The board's *wide* memory slots are the exception: virtual ranges far
+//!   above RAM whose accessible pages map to physical pages of the memory pool
+//!   ([`TranslationTables::map_to`], [`TranslationTables::rewrite_pages`]).
+//! * **Planned range**: a range whose level-3 tables exist (it was mapped, or unmapped, with
+//!   [`Granularity::Pages`] at boot). Only planned ranges can be changed while the MMU is on.
 //! * **Attributes** ([`Attributes`]): memory type ([`Memory::Normal`] write-back cacheable
 //!   inner-shareable, or [`Memory::Device`] nGnRE) and access ([`Access`]). There is no
 //!   writable-and-executable access: W^X holds by construction of the type, and device memory
@@ -36,6 +40,16 @@
 //! * A range first planned with [`Granularity::Pages`] is backed by level-3 tables for its
 //!   whole extent, so later remaps of pages inside it (done while the MMU is on) only rewrite
 //!   level-3 entries: no live block is ever split, which would need break-before-make.
+//! * **Runtime remaps never create tables.** [`TranslationTables::rewrite_pages`], the only
+//!   call the board makes once the MMU is on, takes no table and splits no block: it first
+//!   checks that every page of the range already has its level-3 table (else
+//!   [`PlanError::NotPlanned`], nothing written), then rewrites level-3 entries only. Taking a
+//!   table at run time would mean zeroing it and linking it into a live walk (and possibly
+//!   splitting a live block, which needs break-before-make) from inside a `Platform` call that
+//!   may run in the `memory.grow` libcall of interrupted wasm code; planning every range that
+//!   may ever change at boot keeps every runtime change to single, independent level-3 writes.
+//!   Ranges never planned (a wide slot beyond its first window, its front guard) keep invalid
+//!   level-1 or level-2 entries forever, so every access to them faults.
 //! * No descriptor this module writes is both writable and executable at EL1 (tests scan for
 //!   it).
 
@@ -47,8 +61,10 @@ pub const PAGE_SIZE: u64 = 4096;
 pub const BLOCK_SIZE: u64 = 2 << 20;
 /// Bytes per level-1 entry.
 pub const LEVEL1_SIZE: u64 = 1 << 30;
-/// Virtual (and, identity-mapped, physical) address bits.
+/// Virtual address bits.
 pub const VA_BITS: u32 = 39;
+/// Physical address bits (`TCR_EL1.IPS` = 40 bits).
+pub const PA_BITS: u32 = 40;
 /// Entries per table.
 pub const ENTRIES: usize = 512;
 
@@ -143,7 +159,8 @@ pub enum PlanError {
         /// The offending start or length.
         value: u64,
     },
-    /// The range ends beyond the 39-bit address space (or overflows).
+    /// The range ends beyond the 39-bit virtual (or 40-bit physical) address space, or
+    /// overflows.
     OutOfRange {
         /// Start of the range.
         start: u64,
@@ -152,6 +169,12 @@ pub enum PlanError {
     ExecutableDevice,
     /// All `N` tables are in use.
     OutOfTables,
+    /// A page of a runtime remap ([`TranslationTables::rewrite_pages`]) has no level-3 table:
+    /// the range was not planned page by page at boot.
+    NotPlanned {
+        /// The first such address.
+        address: u64,
+    },
 }
 
 impl fmt::Display for PlanError {
@@ -161,11 +184,15 @@ impl fmt::Display for PlanError {
             PlanError::OutOfRange { start } => {
                 write!(
                     f,
-                    "range at {start:#x} leaves the {VA_BITS}-bit address space"
+                    "range at {start:#x} leaves the {VA_BITS}-bit virtual or {PA_BITS}-bit \
+                     physical address space"
                 )
             }
             PlanError::ExecutableDevice => write!(f, "device memory cannot be executable"),
             PlanError::OutOfTables => write!(f, "no translation table left"),
+            PlanError::NotPlanned { address } => {
+                write!(f, "{address:#x} was not planned page by page at boot")
+            }
         }
     }
 }
@@ -285,34 +312,34 @@ impl<const N: usize> TranslationTables<N> {
         attributes: Option<Attributes>,
         granularity: Granularity,
     ) -> Result<(), PlanError> {
-        if !start.is_multiple_of(PAGE_SIZE) {
-            return Err(PlanError::Misaligned { value: start });
-        }
-        if !len.is_multiple_of(PAGE_SIZE) {
-            return Err(PlanError::Misaligned { value: len });
-        }
-        let end = start
-            .checked_add(len)
-            .filter(|&end| end <= 1 << VA_BITS)
-            .ok_or(PlanError::OutOfRange { start })?;
-        if attributes
-            == Some(Attributes {
-                memory: Memory::Device,
-                access: Access::ReadExecute,
-            })
-        {
-            return Err(PlanError::ExecutableDevice);
-        }
-        let mut address = start;
+        self.map_to(start, start, len, attributes, granularity)
+    }
+
+    /// Maps `[virt, virt + len)` to the physical range `[phys, phys + len)` with `attributes`,
+    /// or unmaps it (`None`; `phys` is then ignored). Takes tables as needed (planning, before
+    /// the MMU is on); blocks are used only where both addresses are block-aligned.
+    pub fn map_to(
+        &mut self,
+        virt: u64,
+        phys: u64,
+        len: u64,
+        attributes: Option<Attributes>,
+        granularity: Granularity,
+    ) -> Result<(), PlanError> {
+        let end = validate(virt, phys, len, attributes)?;
+        let mut address = virt;
         while address < end {
+            let output = phys.wrapping_add(address - virt);
             let level2 = self.next_table(0, level_index(address, 1), false)?;
             let level2_index = level_index(address, 2);
-            let whole_block = address.is_multiple_of(BLOCK_SIZE) && end - address >= BLOCK_SIZE;
+            let whole_block = address.is_multiple_of(BLOCK_SIZE)
+                && output.is_multiple_of(BLOCK_SIZE)
+                && end - address >= BLOCK_SIZE;
             let entry = self.tables[level2].0[level2_index];
             let is_table = entry & (VALID | TABLE_OR_PAGE) == VALID | TABLE_OR_PAGE;
             if granularity == Granularity::Blocks && whole_block && !is_table {
                 self.tables[level2].0[level2_index] =
-                    attributes.map_or(0, |a| leaf_descriptor(address, a, false));
+                    attributes.map_or(0, |a| leaf_descriptor(output, a, false));
                 address += BLOCK_SIZE;
                 continue;
             }
@@ -320,12 +347,66 @@ impl<const N: usize> TranslationTables<N> {
             let block_end = (address | (BLOCK_SIZE - 1)) + 1;
             let stop = end.min(block_end);
             while address < stop {
+                let output = phys.wrapping_add(address - virt);
                 self.tables[level3].0[level_index(address, 3)] =
-                    attributes.map_or(0, |a| leaf_descriptor(address, a, true));
+                    attributes.map_or(0, |a| leaf_descriptor(output, a, true));
                 address += PAGE_SIZE;
             }
         }
         Ok(())
+    }
+
+    /// The runtime remap: like [`map_to`](Self::map_to) with [`Granularity::Pages`], but never
+    /// takes a table or splits a block. Every page of `[virt, virt + len)` must already have
+    /// its level-3 table (a range planned page by page at boot); otherwise nothing is written
+    /// and the first unplanned address is returned as [`PlanError::NotPlanned`]. On success
+    /// only level-3 entries of the range have changed.
+    pub fn rewrite_pages(
+        &mut self,
+        virt: u64,
+        phys: u64,
+        len: u64,
+        attributes: Option<Attributes>,
+    ) -> Result<(), PlanError> {
+        let end = validate(virt, phys, len, attributes)?;
+        // Check first, so that a refusal changes nothing.
+        let mut address = virt;
+        while address < end {
+            self.level3_table(address)
+                .ok_or(PlanError::NotPlanned { address })?;
+            address = ((address | (BLOCK_SIZE - 1)) + 1).min(end);
+        }
+        let mut address = virt;
+        while address < end {
+            let level3 = self
+                .level3_table(address)
+                .ok_or(PlanError::NotPlanned { address })?;
+            let stop = end.min((address | (BLOCK_SIZE - 1)) + 1);
+            while address < stop {
+                let output = phys.wrapping_add(address - virt);
+                self.tables[level3].0[level_index(address, 3)] =
+                    attributes.map_or(0, |a| leaf_descriptor(output, a, true));
+                address += PAGE_SIZE;
+            }
+        }
+        Ok(())
+    }
+
+    /// Index of the level-3 table that covers `address`, if there is one.
+    fn level3_table(&self, address: u64) -> Option<usize> {
+        if address >= 1 << VA_BITS {
+            return None;
+        }
+        let level1 = self.tables[0].0[level_index(address, 1)];
+        if level1 & (VALID | TABLE_OR_PAGE) != VALID | TABLE_OR_PAGE {
+            return None;
+        }
+        let level2 = self.table_index(level1 & OUTPUT_ADDRESS_MASK)?;
+        let entry = self.tables[level2].0[level_index(address, 2)];
+        if entry & (VALID | TABLE_OR_PAGE) != VALID | TABLE_OR_PAGE {
+            return None;
+        }
+        self.table_index(entry & OUTPUT_ADDRESS_MASK)
     }
 
     /// The table that entry `index` of table `parent` points to, created if the entry is not a
@@ -362,6 +443,11 @@ impl<const N: usize> TranslationTables<N> {
 
     /// The attributes `address` is mapped with (`None` if unmapped).
     pub fn lookup(&self, address: u64) -> Option<Attributes> {
+        self.translate(address).map(|(_, attributes)| attributes)
+    }
+
+    /// The physical address `address` translates to and its attributes (`None` if unmapped).
+    pub fn translate(&self, address: u64) -> Option<(u64, Attributes)> {
         if address >= 1 << VA_BITS {
             return None;
         }
@@ -375,15 +461,53 @@ impl<const N: usize> TranslationTables<N> {
             return None;
         }
         if entry & TABLE_OR_PAGE == 0 {
-            return decode_leaf(entry);
+            let physical =
+                (entry & OUTPUT_ADDRESS_MASK & !(BLOCK_SIZE - 1)) | (address & (BLOCK_SIZE - 1));
+            return Some((physical, decode_leaf(entry)?));
         }
         let level3 = &self.tables[self.table_index(entry & OUTPUT_ADDRESS_MASK)?];
         let page = level3.0[level_index(address, 3)];
         if page & (VALID | TABLE_OR_PAGE) != VALID | TABLE_OR_PAGE {
             return None;
         }
-        decode_leaf(page)
+        let physical = (page & OUTPUT_ADDRESS_MASK) | (address & (PAGE_SIZE - 1));
+        Some((physical, decode_leaf(page)?))
     }
+}
+
+/// Checks a request of `map_to`/`rewrite_pages`; returns the end of the virtual range.
+fn validate(
+    virt: u64,
+    phys: u64,
+    len: u64,
+    attributes: Option<Attributes>,
+) -> Result<u64, PlanError> {
+    for value in [virt, len] {
+        if !value.is_multiple_of(PAGE_SIZE) {
+            return Err(PlanError::Misaligned { value });
+        }
+    }
+    let end = virt
+        .checked_add(len)
+        .filter(|&end| end <= 1 << VA_BITS)
+        .ok_or(PlanError::OutOfRange { start: virt })?;
+    if attributes.is_some() {
+        if !phys.is_multiple_of(PAGE_SIZE) {
+            return Err(PlanError::Misaligned { value: phys });
+        }
+        phys.checked_add(len)
+            .filter(|&end| end <= 1 << PA_BITS)
+            .ok_or(PlanError::OutOfRange { start: phys })?;
+    }
+    if attributes
+        == Some(Attributes {
+            memory: Memory::Device,
+            access: Access::ReadExecute,
+        })
+    {
+        return Err(PlanError::ExecutableDevice);
+    }
+    Ok(end)
 }
 
 fn level_index(address: u64, level: u32) -> usize {
@@ -638,6 +762,194 @@ mod tests {
             Ok(())
         );
         assert_eq!(t.lookup(RAM + BLOCK_SIZE - 1), Some(Attributes::DATA));
+    }
+
+    /// A wide slot as the board plans it: a 1 GiB front guard (an invalid level-1 entry), the
+    /// memory at +1 GiB with a first window planned page by page, the rest never planned.
+    const WIDE: u64 = 64 << 30;
+    const WIDE_BASE: u64 = WIDE + LEVEL1_SIZE;
+    const WINDOW: u64 = 8 << 20;
+
+    #[test]
+    fn non_identity_pages_in_a_planned_window() {
+        let mut t = boxed::<8>();
+        t.map(WIDE_BASE, WINDOW, None, Granularity::Pages).unwrap();
+        // One level-2 table and four level-3 tables for the 8 MiB window.
+        assert_eq!(t.tables_used(), 6);
+        let tables = t.tables_used();
+        // Three pages of the window backed by scattered physical pages of a pool in RAM.
+        let pool = RAM + (16 << 20);
+        for (page, physical) in [
+            (0, pool + 7 * PAGE_SIZE),
+            (1, pool),
+            (600, pool + PAGE_SIZE),
+        ] {
+            t.rewrite_pages(
+                WIDE_BASE + page * PAGE_SIZE,
+                physical,
+                PAGE_SIZE,
+                Some(Attributes::DATA),
+            )
+            .unwrap();
+        }
+        assert_eq!(t.tables_used(), tables, "runtime remaps take no table");
+        assert_eq!(
+            t.translate(WIDE_BASE + 5),
+            Some((pool + 7 * PAGE_SIZE + 5, Attributes::DATA))
+        );
+        assert_eq!(
+            t.translate(WIDE_BASE + PAGE_SIZE + 4095),
+            Some((pool + 4095, Attributes::DATA))
+        );
+        assert_eq!(
+            t.translate(WIDE_BASE + 600 * PAGE_SIZE),
+            Some((pool + PAGE_SIZE, Attributes::DATA))
+        );
+        assert_eq!(t.translate(WIDE_BASE + 2 * PAGE_SIZE), None);
+        // The physical pages are not reachable at their own (identity) addresses.
+        assert_eq!(t.translate(pool), None);
+        // Front guard, end of the window, 4 GiB from the base, the next slot: unmapped.
+        for address in [
+            WIDE,
+            WIDE_BASE - 1,
+            WIDE_BASE + WINDOW,
+            WIDE_BASE + (4 << 30) - 1,
+            WIDE_BASE + (4 << 30) + (64 << 10),
+            WIDE + (8 << 30),
+        ] {
+            assert_eq!(t.translate(address), None, "{address:#x}");
+        }
+        // Unmapping returns the page to "no mapping".
+        t.rewrite_pages(WIDE_BASE, 0, PAGE_SIZE, None).unwrap();
+        assert_eq!(t.translate(WIDE_BASE), None);
+        assert_eq!(
+            t.translate(WIDE_BASE + PAGE_SIZE),
+            Some((pool, Attributes::DATA))
+        );
+        assert_no_writable_executable(&t);
+    }
+
+    #[test]
+    fn rewrite_outside_the_plan_is_refused_and_changes_nothing() {
+        let mut t = boxed::<8>();
+        t.map(WIDE_BASE, WINDOW, None, Granularity::Pages).unwrap();
+        let tables = t.tables_used();
+        // Straddles the end of the window: refused before the planned pages are written.
+        assert_eq!(
+            t.rewrite_pages(
+                WIDE_BASE + WINDOW - PAGE_SIZE,
+                RAM,
+                2 * PAGE_SIZE,
+                Some(Attributes::DATA)
+            ),
+            Err(PlanError::NotPlanned {
+                address: WIDE_BASE + WINDOW
+            })
+        );
+        assert_eq!(t.translate(WIDE_BASE + WINDOW - PAGE_SIZE), None);
+        // The front guard and the rest of the reservation have no tables at all.
+        assert_eq!(
+            t.rewrite_pages(WIDE, RAM, PAGE_SIZE, Some(Attributes::DATA)),
+            Err(PlanError::NotPlanned { address: WIDE })
+        );
+        assert_eq!(
+            t.rewrite_pages(WIDE_BASE + (1 << 30), RAM, PAGE_SIZE, None),
+            Err(PlanError::NotPlanned {
+                address: WIDE_BASE + (1 << 30)
+            })
+        );
+        // A 2 MiB block is not a planned range either (no split at run time).
+        t.map(RAM, BLOCK_SIZE, Some(Attributes::DATA), Granularity::Blocks)
+            .unwrap();
+        let tables_with_block = t.tables_used();
+        assert_eq!(
+            t.rewrite_pages(RAM, RAM, PAGE_SIZE, None),
+            Err(PlanError::NotPlanned { address: RAM })
+        );
+        assert_eq!(t.lookup(RAM), Some(Attributes::DATA));
+        assert_eq!(t.tables_used(), tables_with_block);
+        assert!(tables_with_block == tables + 1);
+    }
+
+    #[test]
+    fn eight_wide_slots_fit_their_table_budget() {
+        // Per slot: one level-2 table and WINDOW / 2 MiB level-3 tables.
+        let per_slot = 1 + (WINDOW / BLOCK_SIZE) as usize;
+        let mut t = boxed::<{ 1 + 8 * 5 }>();
+        for slot in 0..8u64 {
+            let base = WIDE + slot * (8 << 30) + LEVEL1_SIZE;
+            t.map(base, WINDOW, None, Granularity::Pages).unwrap();
+        }
+        assert_eq!(t.tables_used(), 1 + 8 * per_slot);
+        // Slot 7's last window page can be mapped; a ninth slot cannot be planned.
+        let last = WIDE + 7 * (8 << 30) + LEVEL1_SIZE + WINDOW - PAGE_SIZE;
+        t.rewrite_pages(last, RAM, PAGE_SIZE, Some(Attributes::DATA))
+            .unwrap();
+        assert_eq!(t.translate(last), Some((RAM, Attributes::DATA)));
+        assert_eq!(
+            t.map(
+                WIDE + 8 * (8 << 30) + LEVEL1_SIZE,
+                PAGE_SIZE,
+                None,
+                Granularity::Pages
+            ),
+            Err(PlanError::OutOfTables)
+        );
+    }
+
+    #[test]
+    fn non_identity_blocks_need_aligned_physical_addresses() {
+        let mut t = boxed::<8>();
+        // Physical start not 2 MiB-aligned: pages, not a block.
+        t.map_to(
+            WIDE_BASE,
+            RAM + PAGE_SIZE,
+            BLOCK_SIZE,
+            Some(Attributes::READ_ONLY),
+            Granularity::Blocks,
+        )
+        .unwrap();
+        assert_eq!(t.tables_used(), 3);
+        assert_eq!(
+            t.translate(WIDE_BASE + BLOCK_SIZE - 1),
+            Some((RAM + PAGE_SIZE + BLOCK_SIZE - 1, Attributes::READ_ONLY))
+        );
+        // Aligned: one block.
+        t.map_to(
+            WIDE_BASE + BLOCK_SIZE,
+            RAM,
+            BLOCK_SIZE,
+            Some(Attributes::READ_ONLY),
+            Granularity::Blocks,
+        )
+        .unwrap();
+        assert_eq!(t.tables_used(), 3);
+        assert_eq!(
+            t.translate(WIDE_BASE + BLOCK_SIZE + 12345),
+            Some((RAM + 12345, Attributes::READ_ONLY))
+        );
+        assert_eq!(
+            t.map_to(
+                WIDE_BASE,
+                RAM + 1,
+                PAGE_SIZE,
+                Some(Attributes::DATA),
+                Granularity::Pages
+            ),
+            Err(PlanError::Misaligned { value: RAM + 1 })
+        );
+        assert_eq!(
+            t.map_to(
+                WIDE_BASE,
+                (1 << PA_BITS) - PAGE_SIZE,
+                2 * PAGE_SIZE,
+                Some(Attributes::DATA),
+                Granularity::Pages
+            ),
+            Err(PlanError::OutOfRange {
+                start: (1 << PA_BITS) - PAGE_SIZE
+            })
+        );
     }
 
     #[test]
