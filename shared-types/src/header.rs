@@ -233,7 +233,13 @@ impl ImageHeader {
 
     /// Checks the SHA-256 digest over the whole image. `image` must be the bytes `parse` accepted.
     pub fn verify_digest(&self, image: &[u8]) -> Result<(), HeaderError> {
-        if compute_digest(image) == self.digest {
+        self.verify_digest_with(image, compress_portable)
+    }
+
+    /// [`verify_digest`](Self::verify_digest) with the SHA-256 block function `compress` (for
+    /// instance one using the CPU's SHA-256 instructions).
+    pub fn verify_digest_with(&self, image: &[u8], compress: Compress) -> Result<(), HeaderError> {
+        if compute_digest_with(image, compress) == self.digest {
             Ok(())
         } else {
             Err(HeaderError::DigestMismatch)
@@ -303,15 +309,73 @@ impl ImageHeader {
     }
 }
 
+/// A SHA-256 block function: folds whole 64-byte blocks into the eight-word state, in order.
+/// [`compress_portable`] is the portable one; a runtime may pass one that uses the CPU's SHA-256
+/// instructions ([`ImageHeader::verify_digest_with`]).
+pub type Compress = fn(&mut [u32; 8], &[[u8; 64]]);
+
+/// The portable block function (the `sha2` crate's software implementation).
+pub fn compress_portable(state: &mut [u32; 8], blocks: &[[u8; 64]]) {
+    for block in blocks {
+        let block = sha2::digest::generic_array::GenericArray::from_slice(block);
+        sha2::compress256(state, core::slice::from_ref(block));
+    }
+}
+
+/// SHA-256 of `parts` concatenated, padding and length done here, block work by `compress`.
+pub fn sha256_with(parts: &[&[u8]], compress: Compress) -> [u8; DIGEST_SIZE] {
+    const INITIAL: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut state = INITIAL;
+    let mut pending = [0u8; 64];
+    let mut filled = 0;
+    let mut total: u64 = 0;
+    for part in parts {
+        let mut bytes = *part;
+        total = total.wrapping_add(bytes.len() as u64);
+        if filled > 0 {
+            let take = (64 - filled).min(bytes.len());
+            pending[filled..filled + take].copy_from_slice(&bytes[..take]);
+            filled += take;
+            bytes = &bytes[take..];
+            if filled < 64 {
+                continue;
+            }
+            compress(&mut state, core::slice::from_ref(&pending));
+        }
+        let (blocks, rest) = bytes.as_chunks::<64>();
+        compress(&mut state, blocks);
+        pending[..rest.len()].copy_from_slice(rest);
+        filled = rest.len();
+    }
+    // Padding: 0x80, zeros, then the length in bits (big-endian) in the last 8 bytes.
+    pending[filled] = 0x80;
+    pending[filled + 1..].fill(0);
+    if filled >= 56 {
+        compress(&mut state, core::slice::from_ref(&pending));
+        pending.fill(0);
+    }
+    pending[56..].copy_from_slice(&total.wrapping_mul(8).to_be_bytes());
+    compress(&mut state, core::slice::from_ref(&pending));
+    let mut digest = [0u8; DIGEST_SIZE];
+    for (out, word) in digest.chunks_exact_mut(4).zip(state) {
+        out.copy_from_slice(&word.to_be_bytes());
+    }
+    digest
+}
+
 /// SHA-256 over the image with the digest field skipped.
 pub fn compute_digest(image: &[u8]) -> [u8; DIGEST_SIZE] {
-    let mut h = Sha256::new();
+    compute_digest_with(image, compress_portable)
+}
+
+/// [`compute_digest`] with the block function `compress`.
+pub fn compute_digest_with(image: &[u8], compress: Compress) -> [u8; DIGEST_SIZE] {
     let end = DIGEST_OFFSET.min(image.len());
-    h.update(&image[..end]);
-    if image.len() > DIGEST_OFFSET + DIGEST_SIZE {
-        h.update(&image[DIGEST_OFFSET + DIGEST_SIZE..]);
-    }
-    h.finalize().into()
+    let rest = image.get(DIGEST_OFFSET + DIGEST_SIZE..).unwrap_or(&[]);
+    sha256_with(&[&image[..end], rest], compress)
 }
 
 /// Computes the digest of a complete image and stores it in the digest field (host side).
@@ -351,6 +415,30 @@ mod tests {
         assert_eq!(h.producer(), "test");
         assert_eq!(h.text_bytes(&img).len(), 128);
         assert_eq!(h.metadata_bytes(&img).len(), 20);
+    }
+
+    /// Our padding and streaming against the `sha2` crate's complete SHA-256, for every
+    /// length around the block and padding boundaries and every split into two parts.
+    #[test]
+    fn sha256_with_matches_the_reference() {
+        let data: [u8; 300] = core::array::from_fn(|i| (i * 7 + 3) as u8);
+        for len in 0..data.len() {
+            let expected: [u8; 32] = Sha256::digest(&data[..len]).into();
+            for split in [0, 1, len / 3, len.saturating_sub(1), len] {
+                let split = split.min(len);
+                let parts: [&[u8]; 2] = [&data[..split], &data[split..len]];
+                assert_eq!(
+                    sha256_with(&parts, compress_portable),
+                    expected,
+                    "length {len}, split at {split}"
+                );
+            }
+        }
+        // The empty message (FIPS 180-4 example value).
+        assert_eq!(
+            sha256_with(&[], compress_portable)[..4],
+            [0xe3, 0xb0, 0xc4, 0x42]
+        );
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! The only assembly in the runtime: entering wasm with a saved context and unwinding to it.
 //!
+//! Also the SHA-256 block function image verification uses (`sha256_compress`: the Armv8
+//! SHA-256 instructions on aarch64 when present).
+//!
 //! [`entry`] saves the callee-saved registers, the stack pointer and the return address into a
 //! [`JmpBuf`] and calls an array-convention function; it returns that function's status (0 or a
 //! trap code). [`unwind`] restores a `JmpBuf` and makes the `entry` that filled it return the

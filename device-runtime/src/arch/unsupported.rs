@@ -1,5 +1,8 @@
 //! Architectures without entry code yet (Thumb): every call reports that it cannot run.
 
+/// The SHA-256 block function for image verification (portable on this architecture).
+pub use shared_types::header::compress_portable as sha256_compress;
+
 use crate::vm::ValRaw;
 
 /// The native target of this runtime: none, this architecture cannot run images yet.

@@ -29,7 +29,9 @@ pub struct VerifiedImage<'img> {
 /// cannot execute code).
 pub fn verify(image: &[u8], native: Option<Target>) -> Result<VerifiedImage<'_>, LoadError> {
     let header = ImageHeader::parse(image).map_err(LoadError::Header)?;
-    header.verify_digest(image).map_err(LoadError::Header)?;
+    header
+        .verify_digest_with(image, crate::arch::sha256_compress)
+        .map_err(LoadError::Header)?;
     if native != Some(header.target) {
         return Err(LoadError::WrongTarget {
             image: header.target,

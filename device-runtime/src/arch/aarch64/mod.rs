@@ -5,6 +5,9 @@
 
 use crate::vm::ValRaw;
 
+mod sha256;
+pub use self::sha256::compress as sha256_compress;
+
 /// The target whose images this runtime executes.
 pub const NATIVE_TARGET: Option<shared_types::Target> = Some(shared_types::Target::Aarch64);
 

@@ -3,6 +3,9 @@
 //! `JmpBuf` layout (bytes): 0 rbx, 8 rbp, 16 r12, 24 r13, 32 r14, 40 r15, 48 rsp after return,
 //! 56 return address.
 
+/// The SHA-256 block function for image verification (portable on this architecture).
+pub use shared_types::header::compress_portable as sha256_compress;
+
 use crate::vm::ValRaw;
 
 /// The target whose images this runtime executes.
