@@ -511,7 +511,8 @@ pub fn messages_agree(expected: &str, got: &str) -> bool {
     g.contains(&e) || e.contains(&g) && !g.is_empty()
 }
 
-fn arg_value(arg: &WastArg<'_>) -> Result<Value, String> {
+/// A wast argument as a [`Value`] (also used by the bundle generator, `crate::bundle`).
+pub fn arg_value(arg: &WastArg<'_>) -> Result<Value, String> {
     let WastArg::Core(core) = arg else {
         return Err("harness: component argument".into());
     };

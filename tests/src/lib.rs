@@ -2,6 +2,7 @@
 //! the real compiler and runtime by `tests/spec.rs`), the expectations file format
 //! ([`expectations`]) and the process-isolating suite runner ([`spec_runner`]).
 
+pub mod bundle;
 pub mod device;
 pub mod expectations;
 pub mod harness;

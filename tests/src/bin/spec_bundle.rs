@@ -1,0 +1,282 @@
+//! Spec bundles on the host: build them, and run them hosted.
+//!
+//! ```sh
+//! # Build (natively): every WebAssembly 2.0 spec file, compiled for AArch64.
+//! cargo run -p tests --release --bin spec_bundle -- build OUT_DIR [--filter NAME] [--max-bytes N]
+//! # Run the same bundles hosted on AArch64 (qemu-aarch64 user mode), with the board's engine
+//! # limits, printing exactly what the board firmware prints; then compare the failures with
+//! # tests/spec-expected-failures.txt + spec-expected-failures-aarch64.txt.
+//! cargo run -p tests --release --target aarch64-unknown-linux-gnu --bin spec_bundle -- run OUT_DIR
+//! ```
+//!
+//! `build` writes `OUT_DIR/spec-bundle-N.bin` (one per boot) and `OUT_DIR/host-failures.txt`
+//! (`file:line reason` of host-side cases that failed), and prints the figures. `run` prints the
+//! report of `spec_bundle::report` on stdout (byte-identical to the board's console lines) and
+//! the expectations check on stderr; exit status 0 when the failures match the expectations.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use device_runtime::{Engine, EngineConfig};
+use spec_bundle::report::{self, Totals};
+use spec_bundle::{Bundle, Executor};
+use tests::bundle::{MAX_BUNDLE_BYTES, generate};
+use tests::expectations::Expectations;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("build") => build(&args[1..]),
+        Some("run") => run(&args[1..]),
+        _ => Err(anyhow::anyhow!(
+            "usage: spec_bundle build OUT_DIR [--filter NAME] [--max-bytes N] | run DIR_OR_BUNDLES..."
+        )),
+    };
+    match result {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn option(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn build(args: &[String]) -> Result<bool> {
+    let out = PathBuf::from(args.first().context("build OUT_DIR")?);
+    let filter = option(args, "--filter");
+    let max_bytes = match option(args, "--max-bytes") {
+        Some(n) => n.parse().context("--max-bytes")?,
+        None => MAX_BUNDLE_BYTES,
+    };
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let start = Instant::now();
+    let files: Vec<_> = tests::spec_runner::spec_files()
+        .into_iter()
+        .filter(|(n, _)| filter.as_deref().is_none_or(|f| n.contains(f)))
+        .collect();
+    // Files the expectations exclude (SIMD) are not bundled, as the hosted spec test does not
+    // run them.
+    let expected = expectations()?;
+    let files: Vec<_> = files
+        .into_iter()
+        .filter(|(n, _)| expected.exclusion(n).is_none())
+        .collect();
+    let generated = generate(&files, max_bytes, jobs)?;
+    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
+    for old in std::fs::read_dir(&out)?.flatten() {
+        if old
+            .file_name()
+            .to_string_lossy()
+            .starts_with("spec-bundle-")
+        {
+            std::fs::remove_file(old.path())?;
+        }
+    }
+    let mut bytes = 0;
+    for (i, b) in generated.bundles.iter().enumerate() {
+        let path = out.join(format!("spec-bundle-{i}.bin"));
+        std::fs::write(&path, b).with_context(|| path.display().to_string())?;
+        bytes += b.len();
+    }
+    let mut failures = String::new();
+    for (f, l, why) in &generated.host_failures {
+        failures.push_str(&format!("{f}:{l} {why}\n"));
+    }
+    std::fs::write(out.join("host-failures.txt"), &failures)?;
+    println!(
+        "spec bundles: {} files, {} board cases ({} segments, {} modules), {} host-side cases ({} failed), {} bundle(s) = {} boot(s), {} bytes, built in {:.1}s into {}",
+        generated.files,
+        generated.board_cases,
+        generated.segments,
+        generated.modules,
+        generated.host_cases,
+        generated.host_failures.len(),
+        generated.bundles.len(),
+        generated.bundles.len(),
+        bytes,
+        start.elapsed().as_secs_f64(),
+        out.display()
+    );
+    for (f, l, why) in &generated.host_failures {
+        println!("HOST FAIL {f}:{l} {why}");
+    }
+    for (f, l, m) in &generated.oversized_segments {
+        println!(
+            "warning: {f}: the segment starting at line {l} has {m} modules (a device loads at most {})",
+            spec_bundle::format::MAX_SEGMENT_MODULES
+        );
+    }
+    Ok(true)
+}
+
+fn expectations() -> Result<Expectations> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut e =
+        Expectations::load(&dir.join("spec-expected-failures.txt")).map_err(anyhow::Error::msg)?;
+    let t = Expectations::load(&dir.join("spec-expected-failures-aarch64.txt"))
+        .map_err(anyhow::Error::msg)?;
+    e.merge(&t);
+    Ok(e)
+}
+
+/// The board's engine limits (`qemu_virt_aarch64::engine_config()`: 1 MiB memory reservation,
+/// one 4 KiB guard page, 256 KiB of wasm stack, 64 KiB store arenas) on the hosted platform, so
+/// that results that depend on them (a `memory.grow` past the reservation) are the same. Both
+/// runners print these figures in their first lines, so a change on one side shows in the
+/// comparison.
+fn board_like_config() -> EngineConfig {
+    let mut config = EngineConfig::default();
+    config.memory_reservation = 1 << 20;
+    config.memory_guard = 4096;
+    config.max_wasm_stack = 256 << 10;
+    config.store_arena_size = 64 << 10;
+    config
+}
+
+fn bundle_paths(args: &[String]) -> Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for a in args {
+        let p = PathBuf::from(a);
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(&p)?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("spec-bundle-"))
+                })
+                .collect();
+            found.sort_by_key(|p| {
+                p.file_stem()
+                    .and_then(|s| s.to_string_lossy().rsplit('-').next()?.parse::<u32>().ok())
+            });
+            paths.extend(found);
+        } else {
+            paths.push(p);
+        }
+    }
+    if paths.is_empty() {
+        bail!("no bundles given");
+    }
+    Ok(paths)
+}
+
+/// The bundle's bytes at a 64-byte aligned address (images are read in place).
+fn aligned(bytes: &[u8]) -> (Vec<u8>, usize) {
+    let mut buffer = vec![0u8; bytes.len() + 64];
+    let offset = buffer.as_ptr().align_offset(64);
+    buffer[offset..offset + bytes.len()].copy_from_slice(bytes);
+    (buffer, offset)
+}
+
+fn run(args: &[String]) -> Result<bool> {
+    let paths = bundle_paths(args)?;
+    let config = board_like_config();
+    let engine = Engine::new(&config);
+    let executor = Executor::new(&engine);
+    let mut failures: BTreeMap<(String, usize), String> = BTreeMap::new();
+    let mut readable = true;
+    let start = Instant::now();
+    for path in &paths {
+        let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+        let (buffer, offset) = aligned(&bytes);
+        let bundle = match Bundle::parse(&buffer[offset..offset + bytes.len()]) {
+            Ok(b) => b,
+            Err(e) => {
+                println!("spec-bundle: {}: {e}", path.display());
+                readable = false;
+                continue;
+            }
+        };
+        let mut out = String::new();
+        let _ = report::print_engine(&mut out, &config);
+        let _ = report::print_header(&mut out, &bundle);
+        let mut totals = Totals::default();
+        for i in 0..bundle.file_count() {
+            let mut file_out = String::new();
+            report::run_file(&executor, &bundle, i, &mut file_out, &mut totals);
+            for line in file_out.lines() {
+                if let Some(rest) = line.strip_prefix("FAIL ")
+                    && let Some((key, why)) = rest.split_once(' ')
+                    && let Some((file, line)) = key.rsplit_once(':')
+                {
+                    failures.insert((file.to_string(), line.parse().unwrap_or(0)), why.into());
+                }
+            }
+            out.push_str(&file_out);
+        }
+        let _ = report::print_totals(&mut out, &bundle, &totals);
+        print!("{out}");
+        readable &= totals.bad_files == 0;
+        let host = path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("host-failures.txt");
+        if let Ok(text) = std::fs::read_to_string(&host) {
+            for l in text.lines() {
+                if let Some((key, why)) = l.split_once(' ')
+                    && let Some((file, line)) = key.rsplit_once(':')
+                {
+                    failures.insert((file.to_string(), line.parse().unwrap_or(0)), why.into());
+                }
+            }
+        }
+    }
+    // Same rule as the hosted spec test: every failure must be listed, every listed case of a
+    // bundled file must fail.
+    let expected = expectations()?;
+    let files: std::collections::BTreeSet<String> = paths
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .flat_map(|bytes| {
+            let (buffer, offset) = aligned(&bytes);
+            let names: Vec<String> = Bundle::parse(&buffer[offset..offset + bytes.len()])
+                .map(|b| {
+                    (0..b.file_count())
+                        .filter_map(|i| b.file(i).ok().map(|f| f.name.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            names
+        })
+        .collect();
+    let mut mismatches = Vec::new();
+    for (key, why) in &failures {
+        if !expected.failures.contains_key(key) {
+            mismatches.push(format!("  unexpected failure {}:{} {why}", key.0, key.1));
+        }
+    }
+    for (key, why) in &expected.failures {
+        if files.contains(&key.0) && !failures.contains_key(key) {
+            mismatches.push(format!(
+                "  listed as failing, passed: {}:{} {why}",
+                key.0, key.1
+            ));
+        }
+    }
+    eprintln!(
+        "spec-bundle hosted run: {} bundle(s) in {:.1}s; {} failures; expectations (tests/spec-expected-failures*.txt, aarch64): {}",
+        paths.len(),
+        start.elapsed().as_secs_f64(),
+        failures.len(),
+        if mismatches.is_empty() {
+            "agree".to_string()
+        } else {
+            format!("{} DISAGREEMENTS", mismatches.len())
+        }
+    );
+    for m in &mismatches {
+        eprintln!("{m}");
+    }
+    Ok(mismatches.is_empty() && readable)
+}

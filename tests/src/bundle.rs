@@ -1,0 +1,665 @@
+//! The host side of spec bundles (`spec_bundle` crate): walks the spec files the harness walks
+//! ([`crate::spec_runner::spec_files`]), compiles every module for AArch64 with the settings of
+//! the hosted spec test (`CompilerConfig::for_target(Target::Aarch64)`, explicit bounds checks),
+//! checks the directives the host compiler alone decides (`assert_invalid`, `assert_malformed`),
+//! and writes everything else as bundle commands for a device to execute.
+//!
+//! # Segments
+//!
+//! A board has fixed pools (code memory, 16 loaded-module slots, memory slots), so a file's
+//! commands are cut into segments that each run in a fresh store (see `spec_bundle::format`).
+//! A cut before directive `k` (a `module` directive) is allowed only if nothing from `k` on
+//! depends on anything before `k`. For each directive `j`, `dep(j)` is the earliest directive
+//! it depends on:
+//!
+//! * the latest definition of every instance name it uses (`invoke $M`, `get $M`,
+//!   `register "n" $M`) and, if it uses the current instance, the latest `module` directive;
+//! * for each module it instantiates, the latest `register` of every module name it imports
+//!   (other than `spectest`);
+//! * for each `spectest` table or memory it imports (mutable state shared through `spectest`),
+//!   the first directive of the file that imports the same item.
+//!
+//! The cut before `k` is allowed iff `min(dep(j) for j >= k) >= k`. Every allowed cut is taken,
+//! so segments are as small as the file's own dependencies allow; a segment still above
+//! `MAX_SEGMENT_MODULES` modules fails on the device with a clear error (and is reported by
+//! the generator).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result, bail};
+use host_compiler::{BoundsChecks, Compiler, CompilerConfig};
+use spec_bundle::encode::{Action, BundleWriter, Command, ExpectedResult, HostCounts};
+use spec_bundle::format::{Expected, Fnv64, MAX_NAMED_INSTANCES, MAX_SEGMENT_MODULES, Value};
+use wast::core::{AbstractHeapType, HeapType, NanPattern, WastRetCore};
+use wast::parser::{self, ParseBuffer};
+use wast::token::Id;
+use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet};
+
+use crate::harness::{self, one_line};
+
+/// The largest bundle one boot takes: QEMU's loader places it at `0x4400_0000`, and RAM ends
+/// 64 MiB later (see the board's `examples/spec_bundle.rs`).
+pub const MAX_BUNDLE_BYTES: usize = 64 << 20;
+
+/// The compiler settings of the hosted spec test (`tests::device::Device::new`), for AArch64.
+pub fn compiler_config() -> CompilerConfig {
+    CompilerConfig::for_target(shared_types::Target::Aarch64).bounds_checks(BoundsChecks::Explicit)
+}
+
+/// A host-side case that failed: file, line, reason.
+pub type HostFailure = (String, usize, String);
+
+/// What [`generate`] produced.
+#[derive(Debug, Default)]
+pub struct Generated {
+    /// The bundles, one per boot.
+    pub bundles: Vec<Vec<u8>>,
+    /// Host-side failures.
+    pub host_failures: Vec<HostFailure>,
+    /// Files.
+    pub files: usize,
+    /// Board cases (commands other than segment markers).
+    pub board_cases: usize,
+    /// Host-side cases.
+    pub host_cases: usize,
+    /// Modules (compiled or refused).
+    pub modules: usize,
+    /// Segments.
+    pub segments: usize,
+    /// Segments with more than `MAX_SEGMENT_MODULES` modules: (file, line of the first
+    /// directive, modules).
+    pub oversized_segments: Vec<(String, usize, usize)>,
+}
+
+/// One directive, planned.
+struct Planned {
+    line: usize,
+    /// Board command, or `None` for a host-side case.
+    command: Option<Command>,
+    /// Host-side case outcome (when `command` is `None`).
+    host: Option<Result<bool, String>>,
+    /// A `module` directive (a candidate cut).
+    is_module: bool,
+    /// Instance names used, and whether it uses the current instance.
+    uses: Vec<String>,
+    uses_current: bool,
+    /// Name this directive binds (a `module $M`).
+    defines: Option<String>,
+    /// Name this directive registers.
+    registers: Option<String>,
+    /// Imports of the modules it instantiates: (module, field).
+    imports: Vec<(String, String)>,
+    /// Modules it adds.
+    modules: usize,
+}
+
+/// Per-file writer state: module images and named-instance slots.
+struct FileState<'c> {
+    compiler: &'c Compiler,
+    slots: HashMap<String, u32>,
+    /// Modules compiled for this file, in order: image or error.
+    modules: Vec<std::result::Result<Vec<u8>, String>>,
+}
+
+impl FileState<'_> {
+    fn slot(&mut self, id: &Option<Id<'_>>) -> Result<Option<u32>> {
+        let Some(id) = id else { return Ok(None) };
+        let n = self.slots.len() as u32;
+        let slot = *self.slots.entry(id.name().to_string()).or_insert(n);
+        if slot as usize >= MAX_NAMED_INSTANCES {
+            bail!("more than {MAX_NAMED_INSTANCES} instance names in one file");
+        }
+        Ok(Some(slot))
+    }
+
+    /// Encodes and compiles a module; returns its file-local index and its imports.
+    fn module(&mut self, module: &mut QuoteWat<'_>) -> (u32, Vec<(String, String)>) {
+        let compiled = match module.encode() {
+            Err(e) => Err(format!("wast cannot encode the module: {e}")),
+            Ok(wasm) => {
+                let imports = imports(&wasm);
+                let image = self
+                    .compiler
+                    .compile(&wasm)
+                    .map(|c| c.bytes)
+                    .map_err(|e| one_line(&e.to_string()));
+                self.modules.push(image);
+                return ((self.modules.len() - 1) as u32, imports);
+            }
+        };
+        self.modules.push(compiled);
+        ((self.modules.len() - 1) as u32, Vec::new())
+    }
+}
+
+/// Imports of a binary module: (module, field). Unreadable modules have none (the compiler
+/// refuses them anyway).
+fn imports(wasm: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(wasmparser::Payload::ImportSection(reader)) = payload else {
+            continue;
+        };
+        for import in reader.into_imports().flatten() {
+            out.push((import.module.to_string(), import.name.to_string()));
+        }
+    }
+    out
+}
+
+fn id_name(id: &Option<Id<'_>>) -> Option<String> {
+    id.as_ref().map(|i| i.name().to_string())
+}
+
+fn value(arg: &wast::WastArg<'_>) -> std::result::Result<Value, String> {
+    Ok(match harness::arg_value(arg)? {
+        harness::Value::I32(v) => Value::I32(v),
+        harness::Value::I64(v) => Value::I64(v),
+        harness::Value::F32(b) => Value::F32(b),
+        harness::Value::F64(b) => Value::F64(b),
+        harness::Value::FuncRef(false) => Value::FuncRefNull,
+        harness::Value::ExternRef(None) => Value::ExternRefNull,
+        harness::Value::ExternRef(Some(id)) => Value::ExternRef(id),
+        other => return Err(format!("argument {other:?} not supported by bundles")),
+    })
+}
+
+fn expected_one(r: &WastRetCore<'_>) -> std::result::Result<Expected, String> {
+    let nan32 = |p: &NanPattern<wast::token::F32>| match p {
+        NanPattern::CanonicalNan => Expected::F32CanonicalNan,
+        NanPattern::ArithmeticNan => Expected::F32ArithmeticNan,
+        NanPattern::Value(v) => Expected::Exact(Value::F32(v.bits)),
+    };
+    let nan64 = |p: &NanPattern<wast::token::F64>| match p {
+        NanPattern::CanonicalNan => Expected::F64CanonicalNan,
+        NanPattern::ArithmeticNan => Expected::F64ArithmeticNan,
+        NanPattern::Value(v) => Expected::Exact(Value::F64(v.bits)),
+    };
+    Ok(match r {
+        WastRetCore::I32(v) => Expected::Exact(Value::I32(*v)),
+        WastRetCore::I64(v) => Expected::Exact(Value::I64(*v)),
+        WastRetCore::F32(p) => nan32(p),
+        WastRetCore::F64(p) => nan64(p),
+        WastRetCore::RefNull(None) => Expected::RefNullAny,
+        WastRetCore::RefNull(Some(HeapType::Abstract {
+            ty: AbstractHeapType::Func,
+            ..
+        })) => Expected::Exact(Value::FuncRefNull),
+        WastRetCore::RefNull(Some(HeapType::Abstract {
+            ty: AbstractHeapType::Extern,
+            ..
+        })) => Expected::Exact(Value::ExternRefNull),
+        WastRetCore::RefExtern(None) => Expected::ExternRefNonNull,
+        WastRetCore::RefExtern(Some(id)) => Expected::Exact(Value::ExternRef(*id)),
+        WastRetCore::RefFunc(_) => Expected::FuncRefNonNull,
+        other => {
+            return Err(
+                format!("expected result {other:?} not supported by bundles")
+                    .chars()
+                    .take(120)
+                    .collect(),
+            );
+        }
+    })
+}
+
+fn expected(results: &[WastRet<'_>]) -> std::result::Result<Vec<ExpectedResult>, String> {
+    results
+        .iter()
+        .map(|r| {
+            let WastRet::Core(r) = r else {
+                return Err("component result".to_string());
+            };
+            Ok(match r {
+                WastRetCore::Either(options) => ExpectedResult::Either(
+                    options
+                        .iter()
+                        .map(expected_one)
+                        .collect::<std::result::Result<_, _>>()?,
+                ),
+                r => ExpectedResult::One(expected_one(r)?),
+            })
+        })
+        .collect()
+}
+
+impl Planned {
+    fn host(line: usize, outcome: Result<bool, String>) -> Planned {
+        Planned {
+            line,
+            command: None,
+            host: Some(outcome),
+            is_module: false,
+            uses: Vec::new(),
+            uses_current: false,
+            defines: None,
+            registers: None,
+            imports: Vec::new(),
+            modules: 0,
+        }
+    }
+
+    fn board(line: usize, command: Command) -> Planned {
+        Planned {
+            line,
+            command: Some(command),
+            host: None,
+            is_module: false,
+            uses: Vec::new(),
+            uses_current: false,
+            defines: None,
+            registers: None,
+            imports: Vec::new(),
+            modules: 0,
+        }
+    }
+}
+
+fn invoke_action(
+    state: &mut FileState<'_>,
+    invoke: &WastInvoke<'_>,
+    planned_uses: &mut (Vec<String>, bool),
+) -> std::result::Result<Action, String> {
+    use_instance(&invoke.module, planned_uses);
+    let args = invoke
+        .args
+        .iter()
+        .map(value)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(Action::Invoke {
+        instance: state.slot(&invoke.module).map_err(|e| e.to_string())?,
+        func: invoke.name.to_string(),
+        args,
+    })
+}
+
+fn use_instance(id: &Option<Id<'_>>, uses: &mut (Vec<String>, bool)) {
+    match id_name(id) {
+        Some(n) => uses.0.push(n),
+        None => uses.1 = true,
+    }
+}
+
+/// Plans one directive (compiling its modules).
+fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) -> Planned {
+    let mut uses = (Vec::new(), false);
+    let mut imports = Vec::new();
+    let modules_before = state.modules.len();
+    let mut is_module = false;
+    let mut defines = None;
+    let mut registers = None;
+    let result: std::result::Result<Command, String> = (|| {
+        Ok(match directive {
+            WastDirective::Module(mut module) => {
+                is_module = true;
+                defines = id_name(&module.name());
+                let slot = state.slot(&module.name()).map_err(|e| e.to_string())?;
+                let (index, i) = state.module(&mut module);
+                imports = i;
+                Command::Module {
+                    module: index,
+                    slot,
+                }
+            }
+            WastDirective::Register { name, module, .. } => {
+                use_instance(&module, &mut uses);
+                registers = Some(name.to_string());
+                Command::Register {
+                    name: name.to_string(),
+                    instance: state.slot(&module).map_err(|e| e.to_string())?,
+                }
+            }
+            WastDirective::Invoke(invoke) => {
+                Command::Action(invoke_action(state, &invoke, &mut uses)?)
+            }
+            WastDirective::AssertReturn { exec, results, .. } => {
+                let expected = expected(&results)?;
+                let action = match exec {
+                    WastExecute::Invoke(invoke) => invoke_action(state, &invoke, &mut uses)?,
+                    WastExecute::Get { module, global, .. } => {
+                        use_instance(&module, &mut uses);
+                        Action::Get {
+                            instance: state.slot(&module).map_err(|e| e.to_string())?,
+                            global: global.to_string(),
+                        }
+                    }
+                    WastExecute::Wat(wat) => {
+                        let mut quote = QuoteWat::Wat(wat);
+                        let (index, i) = state.module(&mut quote);
+                        imports = i;
+                        Action::Instantiate(index)
+                    }
+                };
+                Command::AssertReturn(action, expected)
+            }
+            WastDirective::AssertTrap { exec, message, .. } => {
+                let action = match exec {
+                    WastExecute::Invoke(invoke) => invoke_action(state, &invoke, &mut uses)?,
+                    WastExecute::Wat(wat) => {
+                        let mut quote = QuoteWat::Wat(wat);
+                        let (index, i) = state.module(&mut quote);
+                        imports = i;
+                        Action::Instantiate(index)
+                    }
+                    WastExecute::Get { .. } => return Err("assert_trap on get".to_string()),
+                };
+                Command::AssertTrap(action, message.to_string())
+            }
+            WastDirective::AssertExhaustion { call, message, .. } => Command::AssertExhaustion(
+                invoke_action(state, &call, &mut uses)?,
+                message.to_string(),
+            ),
+            WastDirective::AssertUnlinkable {
+                module, message, ..
+            } => {
+                let mut quote = QuoteWat::Wat(module);
+                let (index, i) = state.module(&mut quote);
+                imports = i;
+                Command::AssertUnlinkable(index, message.to_string())
+            }
+            WastDirective::AssertInvalid { .. } | WastDirective::AssertMalformed { .. } => {
+                return Err("host-side directive planned as a board command".to_string());
+            }
+            other => {
+                return Err(format!("unsupported directive {other:?}")
+                    .chars()
+                    .take(120)
+                    .collect());
+            }
+        })
+    })();
+    match result {
+        Ok(command) => {
+            let mut p = Planned::board(line, command);
+            p.is_module = is_module;
+            p.uses = uses.0;
+            p.uses_current = uses.1;
+            p.defines = defines;
+            p.registers = registers;
+            p.imports = imports;
+            p.modules = state.modules.len() - modules_before;
+            p
+        }
+        Err(e) => {
+            // Modules compiled before the failure are not referenced by any command.
+            state.modules.truncate(modules_before);
+            Planned::host(line, Err(e))
+        }
+    }
+}
+
+/// `assert_invalid` / `assert_malformed`: `Ok(true)` when rejected by the text format itself.
+fn host_rejection(
+    compiler: &Compiler,
+    module: &mut QuoteWat<'_>,
+    message: &str,
+) -> Result<bool, String> {
+    let Ok(wasm) = module.encode() else {
+        return Ok(true);
+    };
+    match compiler.compile(&wasm) {
+        Ok(_) => Err(format!("compiled, expected rejection {message:?}")),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Directive indices where a segment starts (see the module documentation).
+fn cuts(planned: &[Planned]) -> Vec<bool> {
+    let n = planned.len();
+    let mut dep: Vec<usize> = (0..n).collect();
+    let mut last_def: HashMap<&str, usize> = HashMap::new();
+    let mut last_register: HashMap<&str, usize> = HashMap::new();
+    let mut first_spectest_state: HashMap<&str, usize> = HashMap::new();
+    let mut last_module: Option<usize> = None;
+    for (j, p) in planned.iter().enumerate() {
+        let mut d = j;
+        for name in &p.uses {
+            if let Some(&i) = last_def.get(name.as_str()) {
+                d = d.min(i);
+            }
+        }
+        if p.uses_current
+            && let Some(i) = last_module
+        {
+            d = d.min(i);
+        }
+        for (module, field) in &p.imports {
+            if module == "spectest" {
+                if field == "table" || field == "memory" {
+                    let first = *first_spectest_state.entry(field.as_str()).or_insert(j);
+                    d = d.min(first);
+                }
+            } else if let Some(&i) = last_register.get(module.as_str()) {
+                d = d.min(i);
+            }
+        }
+        dep[j] = d;
+        if let Some(n) = &p.defines {
+            last_def.insert(n, j);
+        }
+        if let Some(r) = &p.registers {
+            last_register.insert(r, j);
+        }
+        if p.is_module {
+            last_module = Some(j);
+        }
+    }
+    let mut cut = vec![false; n];
+    let mut suffix_min = usize::MAX;
+    for k in (0..n).rev() {
+        suffix_min = suffix_min.min(dep[k]);
+        cut[k] = p_is_module(&planned[k]) && suffix_min >= k;
+    }
+    cut
+}
+
+fn p_is_module(p: &Planned) -> bool {
+    p.is_module && p.command.is_some()
+}
+
+/// What one file contributes.
+struct PlannedFile {
+    name: String,
+    planned: Vec<Planned>,
+    modules: Vec<std::result::Result<Vec<u8>, String>>,
+    host: HostCounts,
+    host_failures: Vec<HostFailure>,
+}
+
+fn plan_file(compiler: &Compiler, name: &str, contents: &str) -> Result<PlannedFile> {
+    let mut lexer = wast::lexer::Lexer::new(contents);
+    lexer.allow_confusing_unicode(true);
+    let buf = ParseBuffer::new_with_lexer(lexer).with_context(|| format!("{name}: lex"))?;
+    let wast = parser::parse::<Wast>(&buf).with_context(|| format!("{name}: parse"))?;
+    let mut state = FileState {
+        compiler,
+        slots: HashMap::new(),
+        modules: Vec::new(),
+    };
+    let mut planned = Vec::new();
+    let mut host = HostCounts::default();
+    let mut host_failures = Vec::new();
+    for directive in wast.directives {
+        let line = directive.span().linecol_in(contents).0 + 1;
+        let p = match directive {
+            WastDirective::AssertInvalid {
+                mut module,
+                message,
+                ..
+            }
+            | WastDirective::AssertMalformed {
+                mut module,
+                message,
+                ..
+            } => Planned::host(line, host_rejection(compiler, &mut module, message)),
+            d => plan(&mut state, line, d),
+        };
+        if let Some(outcome) = &p.host {
+            match outcome {
+                Ok(text_only) => {
+                    host.passed += 1;
+                    host.text_only += u32::from(*text_only);
+                }
+                Err(e) => {
+                    host.failed += 1;
+                    host_failures.push((name.to_string(), line, e.clone()));
+                }
+            }
+        }
+        planned.push(p);
+    }
+    Ok(PlannedFile {
+        name: name.to_string(),
+        planned,
+        modules: state.modules,
+        host,
+        host_failures,
+    })
+}
+
+/// Adds a planned file to `writer`; returns (segments, board cases, oversized segments).
+fn write_file(writer: &mut BundleWriter, file: PlannedFile) -> (usize, usize, Vec<(usize, usize)>) {
+    let cut = cuts(&file.planned);
+    writer.begin_file(&file.name);
+    let base = writer.modules_len();
+    for m in &file.modules {
+        match m {
+            Ok(image) => writer.module(image.clone()),
+            Err(e) => writer.module_error(e),
+        };
+    }
+    // Group board commands into segments: a segment starts at a cut (or the first command).
+    let mut segments: Vec<(usize, Vec<&Planned>)> = Vec::new();
+    for (k, p) in file.planned.iter().enumerate() {
+        if p.command.is_none() {
+            continue;
+        }
+        if cut[k] || segments.is_empty() {
+            segments.push((p.line, Vec::new()));
+        }
+        segments.last_mut().expect("a segment").1.push(p);
+    }
+    let mut next_module = 0u32;
+    let mut cases = 0;
+    let mut oversized = Vec::new();
+    let count = segments.len();
+    for (line, commands) in segments {
+        let modules: usize = commands.iter().map(|p| p.modules).sum();
+        if modules > MAX_SEGMENT_MODULES {
+            oversized.push((line, modules));
+        }
+        writer.command(
+            0,
+            &Command::BeginSegment {
+                first: base + next_module,
+                count: modules as u32,
+            },
+        );
+        for p in commands {
+            let command = rebase(p.command.as_ref().expect("board command"), base);
+            writer.command(p.line as u32, &command);
+            cases += 1;
+        }
+        next_module += modules as u32;
+    }
+    writer.end_file(file.host);
+    (count, cases, oversized)
+}
+
+/// File-local module indices to bundle indices.
+fn rebase(c: &Command, base: u32) -> Command {
+    let action = |a: &Action| match a {
+        Action::Instantiate(m) => Action::Instantiate(m + base),
+        other => other.clone(),
+    };
+    match c {
+        Command::Module { module, slot } => Command::Module {
+            module: module + base,
+            slot: *slot,
+        },
+        Command::Action(a) => Command::Action(action(a)),
+        Command::AssertReturn(a, e) => Command::AssertReturn(action(a), e.clone()),
+        Command::AssertTrap(a, m) => Command::AssertTrap(action(a), m.clone()),
+        Command::AssertExhaustion(a, m) => Command::AssertExhaustion(action(a), m.clone()),
+        Command::AssertUnlinkable(module, m) => Command::AssertUnlinkable(module + base, m.clone()),
+        other => other.clone(),
+    }
+}
+
+/// Digest of the compiler settings (recorded in every bundle header).
+pub fn settings_digest(config: &CompilerConfig) -> u64 {
+    let mut h = Fnv64::default();
+    let _ = write!(h, "{config:?}");
+    h.0
+}
+
+/// Builds bundles of `files` (each at most `max_bytes`), compiling on `jobs` threads.
+pub fn generate(files: &[(String, &str)], max_bytes: usize, jobs: usize) -> Result<Generated> {
+    let config = compiler_config();
+    let settings = settings_digest(&config);
+    let compiler = Compiler::new(config).context("compiler for AArch64")?;
+    // Plan (and compile) files in parallel, keeping their order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut planned: Vec<Option<Result<PlannedFile>>> = (0..files.len()).map(|_| None).collect();
+    let results = std::sync::Mutex::new(&mut planned);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((name, contents)) = files.get(i) else {
+                        break;
+                    };
+                    let p = plan_file(&compiler, name, contents);
+                    results.lock().expect("results")[i] = Some(p);
+                }
+            });
+        }
+    });
+    let mut out = Generated::default();
+    let mut batches: Vec<BundleWriter> = vec![BundleWriter::new()];
+    for p in planned {
+        let file = p.expect("every file planned")?;
+        let bytes: usize = file
+            .modules
+            .iter()
+            .map(|m| m.as_ref().map_or(0, |i| i.len().next_multiple_of(64)))
+            .sum();
+        // Tables and strings are small next to the images: keep 1 MiB of room for them.
+        let room = max_bytes.saturating_sub(1 << 20);
+        let current = batches.last().expect("a batch");
+        if current.files_len() > 0 && current.image_bytes() + bytes > room {
+            batches.push(BundleWriter::new());
+        }
+        if bytes > room {
+            bail!(
+                "{}: {bytes} bytes of images do not fit in one bundle",
+                file.name
+            );
+        }
+        out.files += 1;
+        out.modules += file.modules.len();
+        out.host_cases += (file.host.passed + file.host.failed) as usize;
+        out.host_failures.extend(file.host_failures.iter().cloned());
+        let name = file.name.clone();
+        let (segments, cases, oversized) = write_file(batches.last_mut().expect("a batch"), file);
+        out.segments += segments;
+        out.board_cases += cases;
+        out.oversized_segments
+            .extend(oversized.into_iter().map(|(l, m)| (name.clone(), l, m)));
+    }
+    let count = batches.len() as u16;
+    let target = u32::from(shared_types::Target::Aarch64.code());
+    for (i, w) in batches.into_iter().enumerate() {
+        let bundle = w.finish(i as u16, count, target, settings);
+        if bundle.len() > max_bytes {
+            bail!(
+                "bundle {i} is {} bytes, more than {max_bytes}",
+                bundle.len()
+            );
+        }
+        out.bundles.push(bundle);
+    }
+    Ok(out)
+}
