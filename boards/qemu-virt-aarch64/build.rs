@@ -4,13 +4,24 @@
 //!    to binaries and examples only (never to host unit tests of the library).
 //! 2. Wasm modules built into the firmware: every `wasm/*.wat` is compiled for AArch64 by
 //!    `host_compiler::build::Builder` into `$OUT_DIR/<name>.img`; firmware includes it with
-//!    `device_runtime::include_image!("<name>.img")`, which aligns it to 64 bytes. Also writes
-//!    `front_guard_broken.img`, the deliberately broken image of the front-guard test.
+//!    `device_runtime::include_image!("<name>.img")`, which aligns it to 64 bytes. The modules
+//!    in [`GUARD_ELIDED`] are also compiled with guard-elided bounds checks into
+//!    `<name>_elided.img`. Also writes the deliberately broken images of the front-guard test:
+//!    `front_guard_broken.img` (stores at memory base - 4) and `front_guard_wild.img` (stores
+//!    at an unmapped address outside every memory slot).
 
 use std::path::PathBuf;
 
-use host_compiler::Target;
 use host_compiler::build::Builder;
+use host_compiler::{BoundsChecks, Target};
+
+/// Modules also compiled with guard-elided bounds checks (`<name>_elided.img`, default 64 KiB
+/// guard): the wide-slot test's module and the bounds-check cost kernel.
+const GUARD_ELIDED: &[&str] = &["wide", "kernel"];
+
+/// Where `front_guard_wild.img` stores: an address in no memory slot and not mapped (between
+/// the peripherals, which end at 0x1000_0000, and RAM at 0x4000_0000).
+const WILD_ADDRESS: u32 = 0x1000_0000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
@@ -40,18 +51,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .target(Target::Aarch64)
             .out_dir(&out)
             .compile()?;
-        if path.file_stem().and_then(|s| s.to_str()) == Some("front_guard") {
-            let broken = break_front_guard(&std::fs::read(&image)?)?;
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if GUARD_ELIDED.contains(&stem) {
+            Builder::new(&path)
+                .target(Target::Aarch64)
+                .bounds_checks(BoundsChecks::GuardElided)
+                .image_name(format!("{stem}_elided.img"))
+                .out_dir(&out)
+                .compile()?;
+        }
+        if stem == "front_guard" {
+            let intact = std::fs::read(&image)?;
+            let broken = replace_poke(&intact, below_memory_base)?;
             std::fs::write(out.join("front_guard_broken.img"), broken)?;
+            let wild = replace_poke(&intact, outside_every_slot)?;
+            std::fs::write(out.join("front_guard_wild.img"), wild)?;
         }
     }
     Ok(())
 }
 
-/// The deliberately broken image of the front-guard test: a copy of `front_guard.img` whose
-/// exported `poke` function is replaced by hand-assembled A64 code that stores below its linear
-/// memory, re-sealed so that it loads. The store's PC is checked not to be in the trap table:
-/// the fault it causes must be reported as fatal, never turned into a wasm trap.
+/// `poke` of `front_guard_broken.img`: stores below its linear memory, on the front guard.
 ///
 /// ```text
 /// ldr  x8, [x0, #defined_memory(0)]   ; x0 = callee vmctx; x8 = VMMemoryDefinition::base
@@ -60,7 +83,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// stur w9, [x8, #-4]                  ; base - 4: the front guard page
 /// ret
 /// ```
-fn break_front_guard(image: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+fn below_memory_base(memory: u32) -> [u32; 5] {
+    [
+        0xf940_0000 | ((memory / 8) << 10) | 8, // ldr  x8, [x0, #memory]
+        0x5280_0000 | (0x5a5a << 5) | 9,        // movz w9, #0x5a5a
+        0x72a0_0000 | (0x5a5a << 5) | 9,        // movk w9, #0x5a5a, lsl #16
+        0xb800_0000 | (0x1fc << 12) | (8 << 5) | 9, // stur w9, [x8, #-4]
+        0xd65f_03c0,                            // ret
+    ]
+}
+
+/// `poke` of `front_guard_wild.img`: stores at [`WILD_ADDRESS`], outside every memory slot.
+///
+/// ```text
+/// movz x8, #0x1000, lsl #16           ; x8 = 0x1000_0000
+/// movz w9, #0x5a5a
+/// movk w9, #0x5a5a, lsl #16
+/// str  w9, [x8]
+/// ret
+/// ```
+fn outside_every_slot(_memory: u32) -> [u32; 5] {
+    [
+        0xd2a0_0000 | ((WILD_ADDRESS >> 16) << 5) | 8, // movz x8, #0x1000, lsl #16
+        0x5280_0000 | (0x5a5a << 5) | 9,               // movz w9, #0x5a5a
+        0x72a0_0000 | (0x5a5a << 5) | 9,               // movk w9, #0x5a5a, lsl #16
+        0xb900_0000 | (8 << 5) | 9,                    // str  w9, [x8]
+        0xd65f_03c0,                                   // ret
+    ]
+}
+
+/// A deliberately broken copy of `front_guard.img`: its exported `poke` function is replaced
+/// by hand-assembled A64 code (`code(offset of the memory definition in the vmctx)`, whose
+/// fourth instruction is the store), re-sealed so that it loads. The store's PC is checked not
+/// to be in the trap table: the fault it causes is not a listed trap site, so only the board's
+/// guard-region rule may turn it into a trap (below the memory base), and nothing may when it
+/// lies outside every slot.
+fn replace_poke(
+    image: &[u8],
+    code: fn(u32) -> [u32; 5],
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     use shared_types::header::{ImageHeader, seal};
     use shared_types::metadata::{ExternKind, Metadata};
     use shared_types::vmoffsets::VmOffsets;
@@ -85,13 +146,7 @@ fn break_front_guard(image: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error>
     if memory % 8 != 0 || memory / 8 >= 4096 {
         return Err("front_guard: memory definition offset not encodable".into());
     }
-    let code: [u32; 5] = [
-        0xf940_0000 | ((memory / 8) << 10) | 8, // ldr  x8, [x0, #memory]
-        0x5280_0000 | (0x5a5a << 5) | 9,        // movz w9, #0x5a5a
-        0x72a0_0000 | (0x5a5a << 5) | 9,        // movk w9, #0x5a5a, lsl #16
-        0xb800_0000 | (0x1fc << 12) | (8 << 5) | 9, // stur w9, [x8, #-4]
-        0xd65f_03c0,                            // ret
-    ];
+    let code = code(memory);
     let code_len = (code.len() * 4) as u32;
     if function.len < code_len {
         return Err("front_guard: poke is shorter than its replacement".into());

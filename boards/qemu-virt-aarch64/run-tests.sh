@@ -7,8 +7,17 @@
 #        test_guard  typed traps, guard pages unmapped, victim memory bit-identical, status 0
 #        test_wx     a write to published code faults outside wasm: fatal report, status 3
 #        test_front_guard  a broken image (hand-made A64 storing at memory base - 4, not in the
-#                    trap table) is stopped by the front guard: fatal report, FAR = base - 4,
-#                    status 3
+#                    trap table) is stopped by the front guard; the guard-region rule turns the
+#                    fault into `out of bounds memory access`, the board keeps running (another
+#                    instance called, its memory bit-identical, the guard still unmapped), status 0
+#        test_wild_store  a broken image storing outside every memory slot from wasm code: not a
+#                    trap site, not a guard: fatal report with FAR = the address, status 3
+#        test_guard_elided  guard-elided images in wide slots: refused without the capacity,
+#                    in-bounds accesses work, out-of-bounds ones (past the end, 4 GiB - 1,
+#                    offsets) trap through the guard fault, memory.grow maps or returns -1,
+#                    victims bit-identical, wide slots exhausted (typed error) and reused, status 0
+#        test_bounds_bench  the bounds-check cost kernel, explicit and guard-elided, gives the same
+#                    results (scripts/board-bench.sh counts its instructions), status 0
 #        test_xip    images flashed into the image partition (QEMU's loader as the flash tool,
 #                    raw binaries from `wasm-aot compile --format bin`): the intact one executes
 #                    in place with exactly its text pages executable, a corrupted copy is refused
@@ -88,24 +97,56 @@ boot test_wx 3 \
     "writing to published code..." \
     "fatal: synchronous exception ESR=0x9600004f" \
     "(data abort)"
-boot test_front_guard 3 \
+boot test_front_guard 0 \
     "broken image loaded (re-sealed digest accepted)" \
     "intact poke stored 0x5a5a5a5a at address 0" \
     "[ok] front guard page below the attacker's memory unmapped" \
-    "calling the broken poke (stores at memory base - 4)..." \
-    "fatal: synchronous exception ESR=0x96000047" \
-    "(data abort)"
-# The fault is reported at the address the firmware computed (memory base - 4), the store never
-# returned, and it was not turned into a wasm trap.
-front_log=$(tr -d '\r' <target/test_front_guard.console.log)
-expected_far=$(sed -n 's/^expected fault: \(FAR=0x[0-9a-f]*\)$/\1/p' <<<"$front_log")
-if [ -z "$expected_far" ] || ! grep -q "^fatal: .* $expected_far (data abort)$" <<<"$front_log" \
-    || grep -q "broken poke returned\|wasm trap" <<<"$front_log"; then
-    echo "FAIL test_front_guard: fault not reported at the expected address (${expected_far:-none})"
+    "calling the broken poke (stores at memory base - 4" \
+    "broken poke: wasm trap: out of bounds memory access" \
+    "[ok] the unlisted store below the memory is a typed out-of-bounds trap" \
+    "[ok] it went through the exception vector's guard-region rule" \
+    "[ok] another instance called successfully after the trap" \
+    "[ok] victim memory bit-identical before and after" \
+    "[ok] front guard page still unmapped" \
+    "front guard test: passed"
+boot test_wild_store 3 \
+    "wild image loaded (re-sealed digest accepted)" \
+    "calling the wild poke (stores at 0x10000000, outside every slot)..." \
+    "fatal: synchronous exception ESR=0x96000046" \
+    "the faulting PC is in wasm text: not a listed trap site, not a guard-region access"
+# The fault is reported at the address the firmware named, the store never returned, and it was
+# not turned into a wasm trap.
+wild_log=$(tr -d '\r' <target/test_wild_store.console.log)
+expected_far=$(sed -n 's/^expected fault: \(FAR=0x[0-9a-f]*\)$/\1/p' <<<"$wild_log")
+if [ -z "$expected_far" ] || ! grep -q "^fatal: .* $expected_far (data abort)$" <<<"$wild_log" \
+    || grep -q "wild poke returned\|wasm trap" <<<"$wild_log"; then
+    echo "FAIL test_wild_store: fault not reported at the expected address (${expected_far:-none})"
     failures=$((failures + 1))
 else
-    echo "ok   test_front_guard: fault reported at $expected_far (memory base - 4)"
+    echo "ok   test_wild_store: fatal fault reported at $expected_far"
 fi
+boot test_guard_elided 0 \
+    "[ok] refused with GuardReservation" \
+    "[ok] guard-elided image loaded" \
+    "[ok] guard-elided memory in a wide slot, explicit memory in a small slot" \
+    "[ok] memory mapped to a pool page that is unmapped at its own address" \
+    "[ok] in-bounds loads and stores work" \
+    "attacker store(65536): wasm trap: out of bounds memory access" \
+    "attacker store(0xffff_ffff) (4 GiB - 1): wasm trap: out of bounds memory access" \
+    "attacker store_offset(0xffff_ffff) (offset 0xfff0): wasm trap: out of bounds memory access" \
+    "[ok] each of the 6 unchecked stores faulted and was turned into a trap" \
+    "[ok] memory.grow(1) maps a zeroed page that is usable" \
+    "[ok] memory.grow beyond the physical pool returns -1 and keeps nothing" \
+    "[ok] memory.grow that exhausts the pool half-way returns -1 and gives every page back" \
+    "[ok] wide victim memory bit-identical before and after" \
+    "[ok] small victim memory bit-identical before and after" \
+    "[ok] a ninth wide slot is a typed error" \
+    "[ok] every pool page and wide slot is back after the stores are dropped" \
+    "[ok] a reused wide slot starts zeroed" \
+    "guard-elided test: passed"
+boot test_bounds_bench 0 \
+    "[ok] explicit and guard-elided kernels agree" \
+    "bounds bench self-check: passed"
 
 # Flash: the image as a raw binary one page into the image partition (0x4000000), and a copy
 # with one text byte flipped 8 MiB in.

@@ -110,6 +110,53 @@ pub mod fault {
         })
     }
 
+    /// Whether `pc` lies in the text of a loaded module (listed in its trap table or not).
+    /// Lock-free, for fault handlers.
+    pub fn in_wasm_text(pc: usize) -> bool {
+        crate::vm::code_registry::contains(pc)
+    }
+
+    /// For a fault at `pc` that the platform has recognised as a guard-region access: the
+    /// redirect to the [`TrapCode::MemoryOutOfBounds`] trap if `pc` lies in the text of a
+    /// loaded module and a wasm call is active on this core, whether or not `pc` is listed in
+    /// the trap table (`None` otherwise; the fault must then not be turned into a trap).
+    ///
+    /// This is the design's second trap-from-fault rule: compiled code only ever reaches a
+    /// memory slot's guard or inaccessible reservation through a linear-memory access that is
+    /// out of bounds, listed (guard-elided checks) or not (code that computed an address the
+    /// compiler did not foresee, like a hand-made image). Either way the access did not happen.
+    ///
+    /// Resuming at the redirect is sound at any instruction of wasm text, listed or not: wasm
+    /// frames own nothing (no destructors, no locks; the store's records live in its arena),
+    /// and the unwind routine restores the stack pointer and every callee-saved register from
+    /// the innermost entry's jump buffer, which that entry set before calling into the text
+    /// and which stays valid until it returns. Host frames are never skipped: a host function
+    /// called from wasm runs outside the text, so a fault there is not in wasm text.
+    ///
+    /// # Safety
+    /// The caller is the platform's fault hook for a synchronous data abort raised on this
+    /// core by the instruction at `pc` (the interrupted context is the one that faulted, and
+    /// resuming it at the redirect replaces the faulting instruction), and it has established
+    /// that the faulting address lies in the guard or the inaccessible reservation of a live
+    /// memory slot of this platform (for example: a translation fault on an address of a slot
+    /// the platform handed out), so that the access read and wrote nothing.
+    pub unsafe fn redirect_for_guard_fault(pc: usize) -> Option<FaultRedirect> {
+        if !crate::vm::code_registry::contains(pc) {
+            return None;
+        }
+        let jmpbuf = crate::vm::activation::current();
+        if jmpbuf.is_null() || !crate::arch::CAN_ENTER {
+            return None;
+        }
+        let code = TrapCode::MemoryOutOfBounds;
+        Some(FaultRedirect {
+            resume_at: crate::arch::unwind_address(),
+            arg0: jmpbuf as usize,
+            arg1: code.as_u8() as usize,
+            code,
+        })
+    }
+
     /// Makes instruction fetch see newly written code in `[start, start + len)` (data cache
     /// clean + instruction cache invalidate where the architecture needs it).
     ///

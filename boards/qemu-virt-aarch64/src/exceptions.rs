@@ -6,13 +6,27 @@
 //! exception stack and calls [`board_exception`]; on return the (possibly modified) frame is
 //! restored and `eret` resumes.
 //!
-//! A synchronous exception from the program ("current EL with SP0") whose `ELR_EL1` is a trap
-//! site of loaded wasm code (per [`device_runtime::fault::redirect_for`]) resumes in the
-//! runtime's unwind routine with the trap code, exactly as the hosted signal handler does: the
-//! wasm call returns `Err(Trap)` and the program keeps running. Every other exception (a fault
-//! in firmware code, a write to published code, an exception while handling one, IRQ/FIQ/
-//! SError) is printed with ESR, PC and FAR and ends the program with exit status
-//! [`FATAL_EXIT_STATUS`]: it is never turned into a wasm trap.
+//! A synchronous exception from the program ("current EL with SP0") becomes a wasm trap in two
+//! cases, and only these:
+//!
+//! 1. **Listed trap site**: `ELR_EL1` is a trap site of loaded wasm code (per
+//!    [`device_runtime::fault::redirect_for`]): resume in the runtime's unwind routine with
+//!    the listed trap code, exactly as the hosted signal handler does.
+//! 2. **Guard-region access from wasm code**: a data abort that is a *translation fault*
+//!    (the page is not mapped; `ESR_EL1.EC` = 0x25, `DFSC` = 0b0001xx, `FAR_EL1` valid), with
+//!    `ELR_EL1` anywhere in the text of a loaded module and `FAR_EL1` in a live memory slot
+//!    ([`crate::platform::in_live_memory_slot`]: a small slot's pages or a wide slot's
+//!    span). The only unmapped addresses of a live slot are its guards and the inaccessible
+//!    part of its reservation, so this is an out-of-bounds linear-memory access that did not
+//!    happen: resume in the unwind routine with `MemoryOutOfBounds`
+//!    ([`device_runtime::fault::redirect_for_guard_fault`]), even if the PC is not listed (a
+//!    hand-made or miscompiled image).
+//!
+//! Either way the wasm call returns `Err(Trap)` and the program keeps running. Every other
+//! exception (a fault in firmware code, even on a guard; a fault in wasm code on an address
+//! outside every slot or of another kind; a write to published code; an exception while
+//! handling one; IRQ/FIQ/SError) is printed with ESR, PC and FAR and ends the program with exit
+//! status [`FATAL_EXIT_STATUS`]: it is never turned into a wasm trap.
 //!
 //! Floating-point registers are not saved: a redirected context continues in the unwind
 //! routine, which restores the callee-saved d8-d15 from the entry's jump buffer (the Rust code
@@ -23,10 +37,26 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use crate::{console, println, semihosting};
 
 static FAULTS_TURNED_INTO_TRAPS: AtomicUsize = AtomicUsize::new(0);
+static GUARD_FAULTS_TURNED_INTO_TRAPS: AtomicUsize = AtomicUsize::new(0);
 
-/// How many synchronous exceptions have been turned into wasm traps since boot.
+/// How many synchronous exceptions have been turned into wasm traps since boot (both rules).
 pub fn faults_turned_into_traps() -> usize {
     FAULTS_TURNED_INTO_TRAPS.load(Ordering::Relaxed)
+}
+
+/// How many of them were guard-region accesses at a PC not listed in the trap table (rule 2).
+pub fn guard_faults_turned_into_traps() -> usize {
+    GUARD_FAULTS_TURNED_INTO_TRAPS.load(Ordering::Relaxed)
+}
+
+/// Whether `esr` is a data abort from the current exception level caused by a translation
+/// fault (at any level) with a valid `FAR_EL1`.
+pub fn is_translation_fault(esr: u64) -> bool {
+    const DATA_ABORT_SAME_LEVEL: u64 = 0x25;
+    const FAR_NOT_VALID: u64 = 1 << 10;
+    let class = (esr >> 26) & 0x3f;
+    let status = esr & 0x3f;
+    class == DATA_ABORT_SAME_LEVEL && esr & FAR_NOT_VALID == 0 && status & 0b11_1100 == 0b00_0100
 }
 
 /// Exit status after an exception that is not a wasm trap.
@@ -181,16 +211,33 @@ pub fn exception_class_name(esr: u64) -> &'static str {
 #[unsafe(no_mangle)]
 extern "C" fn board_exception(vector: u64, frame: &mut ExceptionFrame) {
     let (esr, far) = syndrome::read();
-    if vector == Vector::ProgramSync as u64
-        && let Some(redirect) = device_runtime::fault::redirect_for(frame.elr as usize)
-    {
-        // Continue in the runtime's unwind routine, as the hosted signal handler does: the
-        // innermost wasm entry returns the trap code.
-        frame.x[0] = redirect.arg0 as u64;
-        frame.x[1] = redirect.arg1 as u64;
-        frame.elr = redirect.resume_at as u64;
-        FAULTS_TURNED_INTO_TRAPS.fetch_add(1, Ordering::Relaxed);
-        return;
+    if vector == Vector::ProgramSync as u64 {
+        let pc = frame.elr as usize;
+        let redirect = match device_runtime::fault::redirect_for(pc) {
+            Some(listed) => Some(listed),
+            None if is_translation_fault(esr) && crate::platform::in_live_memory_slot(far) => {
+                // SAFETY: this is the synchronous exception the instruction at `pc` raised on
+                // this (only) core, and the frame is that context; it is a translation fault,
+                // so the page at FAR is not mapped, and FAR lies in a memory slot the platform
+                // handed out and has not freed, whose only unmapped pages are its guards and
+                // the inaccessible part of its reservation: the access read and wrote nothing.
+                let guard = unsafe { device_runtime::fault::redirect_for_guard_fault(pc) };
+                if guard.is_some() {
+                    GUARD_FAULTS_TURNED_INTO_TRAPS.fetch_add(1, Ordering::Relaxed);
+                }
+                guard
+            }
+            None => None,
+        };
+        if let Some(redirect) = redirect {
+            // Continue in the runtime's unwind routine, as the hosted signal handler does:
+            // the innermost wasm entry returns the trap code.
+            frame.x[0] = redirect.arg0 as u64;
+            frame.x[1] = redirect.arg1 as u64;
+            frame.elr = redirect.resume_at as u64;
+            FAULTS_TURNED_INTO_TRAPS.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
     }
     let what = match vector {
         0 => "synchronous exception",
@@ -204,5 +251,10 @@ extern "C" fn board_exception(vector: u64, frame: &mut ExceptionFrame) {
         frame.elr,
         exception_class_name(esr)
     );
+    if device_runtime::fault::in_wasm_text(frame.elr as usize) {
+        println!(
+            "the faulting PC is in wasm text: not a listed trap site, not a guard-region access"
+        );
+    }
     semihosting::exit(FATAL_EXIT_STATUS)
 }

@@ -52,7 +52,7 @@ pub mod semihosting;
 pub mod xip;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use platform::{BOARD, engine_config};
+pub use platform::{BOARD, engine_config, engine_config_guard_elided};
 
 /// Declares the firmware's main function: `fn() -> u32`, whose result is the exit status QEMU
 /// reports (0 = success). A panic prints its message and exits with status 101.

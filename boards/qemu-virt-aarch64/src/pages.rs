@@ -62,6 +62,15 @@ impl<const WORDS: usize> PageBitmap<WORDS> {
         None
     }
 
+    /// Takes the highest free page (`None` if none is free). Single pages for the wide memory
+    /// slots come from the top of the pool so that the contiguous runs of small slots, taken
+    /// first-fit from the bottom, stay unfragmented for as long as possible.
+    pub fn alloc_highest(&mut self) -> Option<usize> {
+        let page = (0..self.pages).rev().find(|&p| !self.is_used(p))?;
+        self.set(page, true);
+        Some(page)
+    }
+
     /// Gives back `count` pages from `first` (pages outside the bitmap are ignored).
     pub fn free(&mut self, first: usize, count: usize) {
         let end = first.saturating_add(count).min(self.pages);
@@ -106,6 +115,20 @@ mod tests {
         assert_eq!(b.alloc(64), None);
         assert_eq!(b.alloc(63), Some(0));
         assert_eq!(b.alloc(63), Some(65));
+        assert_eq!(b.free_pages(), 0);
+    }
+
+    #[test]
+    fn single_pages_come_from_the_top() {
+        let mut b = PageBitmap::<2>::new(100);
+        assert_eq!(b.alloc_highest(), Some(99));
+        assert_eq!(b.alloc_highest(), Some(98));
+        assert_eq!(b.alloc(98), Some(0));
+        assert_eq!(b.alloc_highest(), None);
+        b.free(99, 1);
+        b.free(5, 1);
+        assert_eq!(b.alloc_highest(), Some(99));
+        assert_eq!(b.alloc_highest(), Some(5));
         assert_eq!(b.free_pages(), 0);
     }
 

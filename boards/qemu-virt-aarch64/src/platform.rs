@@ -5,23 +5,49 @@
 //!   invalidated), then cleans the data cache to the point of unification and invalidates the
 //!   instruction cache over the range (`DC CVAU`, `DSB ISH`, `IC IVAU`, `DSB ISH`, `ISB`);
 //!   `code_free` unmaps them. A page is never writable and executable.
-//! * **Memory slots** ([`MEMORY_POOL`](crate::memory_map::MEMORY_POOL)):
-//!   `[front guard][memory ... reservation][back guard]`, pages of a linker-placed static.
-//!   Guards are at least one page and never mapped; the reservation is mapped read-write
-//!   (and zeroed) only as far as the memory is accessible, so an access past the current
-//!   length, into the reserved growth or a guard faults.
+//! * **Small memory slots** ([`MEMORY_POOL`](crate::memory_map::MEMORY_POOL)):
+//!   `[front guard][memory ... reservation][back guard]`, a run of pages of a linker-placed
+//!   static, identity-mapped. Guards are at least one page and never mapped; the reservation
+//!   is mapped read-write (and zeroed) only as far as the memory is accessible, so an access
+//!   past the current length, into the reserved growth or a guard faults.
+//! * **Wide memory slots** (see [`crate::memory_map`], "Wide memory slots"): for a request
+//!   whose reservation plus guards exceeds the whole small pool, so could never be a small
+//!   slot; above all the 4 GiB + guard of guard-elided memories. One of
+//!   [`WIDE_SLOT_COUNT`] 8 GiB virtual ranges far above RAM; each accessible page is mapped to
+//!   a physical page taken from the top of the memory pool (and zeroed through its new
+//!   address); nothing else of the slot is ever mapped. `memory_grow` maps more pages and
+//!   fails (so `memory.grow` returns -1) when the pool has no free page left; nothing is
+//!   half-grown. A ninth slot, or a guard wider than the slot's front guard, is a typed
+//!   [`PlatformError`].
 //! * **Arenas** ([`ARENA_POOL`](crate::memory_map::ARENA_POOL)): always-mapped pages, zeroed on
 //!   allocation.
 //!
-//! The fault hook is the exception vector table, installed at boot ([`crate::exceptions`]).
+//! Which engine configuration to use:
+//!
+//! * [`engine_config`]: explicit bounds checks only (the compiler's default). 1 MiB
+//!   reservation, one-page guards: every memory takes a small slot. Its guard capacity
+//!   (reservation + guard) is far below 4 GiB, so a guard-elided image is refused at load
+//!   with `LoadError::GuardReservation`.
+//! * [`engine_config_guard_elided`]: also runs guard-elided images compiled with the default
+//!   64 KiB guard. 4 GiB reservation and 64 KiB guards, so guard-elided memories (and explicit
+//!   ones without a small maximum) take wide slots; explicit memories whose maximum fits the
+//!   small pool still take small ones. Images compiled with a larger `--guard-size` need
+//!   `memory_guard` raised to match (up to the 1 GiB front guard of a wide slot).
+//!
+//! The fault hook is the exception vector table, installed at boot ([`crate::exceptions`]); it
+//! asks [`in_live_memory_slot`] whether a faulting address lies in a slot.
 
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use device_runtime::EngineConfig;
 use device_runtime::platform::{ArenaRegion, CodeRegion, MemorySlot, Platform, PlatformError};
 
 use crate::lock::Lock;
-use crate::memory_map::{ARENA_POOL, CODE_POOL, MEMORY_POOL};
+use crate::memory_map::{
+    ARENA_POOL, CODE_POOL, MEMORY_POOL, WIDE_SLOT_COUNT, WIDE_SLOT_FRONT_GUARD, WIDE_SLOT_STRIDE,
+    WIDE_SLOT_WINDOW, WIDE_SLOTS_START, wide_slot_base,
+};
 use crate::mmu;
 use crate::mmu::plan::{Attributes, PAGE_SIZE};
 use crate::pages::PageBitmap;
@@ -53,17 +79,180 @@ pub fn engine_config() -> EngineConfig {
     config
 }
 
+/// Reservation of [`engine_config_guard_elided`]: the 4 GiB a 32-bit index can reach.
+pub const GUARD_ELIDED_RESERVATION: u64 = 4 << 30;
+/// Guard of [`engine_config_guard_elided`]: the compiler's default guard size for
+/// guard-elided images (`wasm-aot compile --guard-size`, 64 KiB).
+pub const GUARD_ELIDED_GUARD: u64 = 64 << 10;
+
+/// An engine configuration that also runs guard-elided images (compiled with guards up to
+/// [`GUARD_ELIDED_GUARD`]): [`engine_config`] with a [`GUARD_ELIDED_RESERVATION`] reservation
+/// and [`GUARD_ELIDED_GUARD`] guards, which memories without a small maximum get in wide
+/// slots.
+pub fn engine_config_guard_elided() -> EngineConfig {
+    let mut config = engine_config();
+    config.memory_reservation = GUARD_ELIDED_RESERVATION;
+    config.memory_guard = GUARD_ELIDED_GUARD;
+    config
+}
+
+const MEMORY_POOL_WORDS: usize = MEMORY_POOL.pages().div_ceil(64);
+
 struct Pools {
     code: PageBitmap<{ CODE_POOL.pages().div_ceil(64) }>,
-    memory: PageBitmap<{ MEMORY_POOL.pages().div_ceil(64) }>,
+    memory: PageBitmap<MEMORY_POOL_WORDS>,
     arenas: PageBitmap<{ ARENA_POOL.pages().div_ceil(64) }>,
+    /// Bytes mapped from the base of each wide slot (`None`: the slot is free).
+    wide: [Option<u64>; WIDE_SLOT_COUNT],
 }
 
 static POOLS: Lock<Pools> = Lock::new(Pools {
     code: PageBitmap::new(CODE_POOL.pages()),
     memory: PageBitmap::new(MEMORY_POOL.pages()),
     arenas: PageBitmap::new(ARENA_POOL.pages()),
+    wide: [None; WIDE_SLOT_COUNT],
 });
+
+/// Which memory-pool pages belong to a live small slot (guards and reservation included),
+/// and which wide slots are live: what the fault hook reads, without a lock. Set before a
+/// slot is handed out, cleared after it is unmapped, always while `POOLS`' bookkeeping of
+/// the same slot is being changed (one core: the exception handler only ever sees a
+/// consistent value, as each flag is one atomic).
+static SMALL_SLOT_PAGES: [AtomicU64; MEMORY_POOL_WORDS] =
+    [const { AtomicU64::new(0) }; MEMORY_POOL_WORDS];
+static WIDE_SLOT_LIVE: [AtomicBool; WIDE_SLOT_COUNT] =
+    [const { AtomicBool::new(false) }; WIDE_SLOT_COUNT];
+
+fn mark_small_slot(first: usize, pages: usize, live: bool) {
+    for page in first..first + pages {
+        if let Some(word) = SMALL_SLOT_PAGES.get(page / 64) {
+            let bit = 1u64 << (page % 64);
+            if live {
+                word.fetch_or(bit, Ordering::Release);
+            } else {
+                word.fetch_and(!bit, Ordering::Release);
+            }
+        }
+    }
+}
+
+/// Whether `address` lies in a live memory slot: a page of a small slot (front guard,
+/// memory, reserved growth or back guard) or anywhere in a wide slot's 8 GiB span. The
+/// exception handler combines it with a translation fault (the page is not mapped) to
+/// recognise an access to a guard or to the inaccessible part of a reservation. Lock-free.
+pub fn in_live_memory_slot(address: u64) -> bool {
+    if MEMORY_POOL.contains(address) {
+        let page = ((address - MEMORY_POOL.start()) / PAGE_SIZE) as usize;
+        return SMALL_SLOT_PAGES
+            .get(page / 64)
+            .is_some_and(|word| word.load(Ordering::Acquire) & (1 << (page % 64)) != 0);
+    }
+    let Some(offset) = address.checked_sub(WIDE_SLOTS_START) else {
+        return false;
+    };
+    usize::try_from(offset / WIDE_SLOT_STRIDE)
+        .ok()
+        .and_then(|index| WIDE_SLOT_LIVE.get(index))
+        .is_some_and(|live| live.load(Ordering::Acquire))
+}
+
+/// Free wide memory slots.
+pub fn free_wide_slots() -> usize {
+    POOLS.with(|p| p.wide.iter().filter(|w| w.is_none()).count())
+}
+
+/// Bytes of guarded span a wide slot provides from its memory base: up to the next slot,
+/// whose front guard is never mapped.
+pub const WIDE_SLOT_CAPACITY: u64 = WIDE_SLOT_STRIDE - WIDE_SLOT_FRONT_GUARD;
+
+fn is_wide(base: u64) -> bool {
+    base >= WIDE_SLOTS_START
+}
+
+/// Maps and zeroes `[from, to)` of wide slot `index` (page-aligned offsets from its base),
+/// one physical page at a time; on failure unmaps what it mapped and changes nothing.
+fn wide_map(index: usize, from: u64, to: u64) -> Result<(), PlatformError> {
+    let exhausted = PlatformError::Exhausted("memory pool pages");
+    if to > WIDE_SLOT_WINDOW {
+        return Err(exhausted);
+    }
+    let base = wide_slot_base(index);
+    let mut offset = from;
+    while offset < to {
+        let Some(page) = POOLS.with(|p| p.memory.alloc_highest()) else {
+            wide_unmap(base, from, offset);
+            return Err(exhausted);
+        };
+        let physical = MEMORY_POOL.start() + page as u64 * PAGE_SIZE;
+        if mmu::map_page(base + offset, physical, Attributes::DATA).is_err() {
+            POOLS.with(|p| p.memory.free(page, 1));
+            wide_unmap(base, from, offset);
+            return Err(TABLES);
+        }
+        zero(base + offset, PAGE_SIZE);
+        offset += PAGE_SIZE;
+    }
+    POOLS.with(|p| {
+        if let Some(mapped) = p.wide[index].as_mut() {
+            *mapped = (*mapped).max(to);
+        }
+    });
+    Ok(())
+}
+
+/// Unmaps `[from, to)` from a wide slot's `base` and gives the physical pages back to the
+/// pool (each only after its TLB entry is gone).
+fn wide_unmap(base: u64, from: u64, to: u64) {
+    let mut offset = from;
+    while offset < to {
+        if let Some(physical) = mmu::unmap_page(base + offset)
+            && MEMORY_POOL.contains(physical)
+        {
+            let page = ((physical - MEMORY_POOL.start()) / PAGE_SIZE) as usize;
+            POOLS.with(|p| p.memory.free(page, 1));
+        }
+        offset += PAGE_SIZE;
+    }
+}
+
+/// A wide slot for `reservation` bytes after a front guard of at least `guard` and before a
+/// back guard of at least `guard`, with `accessible` bytes mapped.
+fn wide_alloc(reservation: u64, guard: u64, accessible: u64) -> Result<MemorySlot, PlatformError> {
+    if guard > WIDE_SLOT_FRONT_GUARD
+        || reservation
+            .checked_add(guard)
+            .is_none_or(|span| span > WIDE_SLOT_CAPACITY)
+    {
+        return Err(PlatformError::Unsupported(
+            "a memory slot wider than 7 GiB or guards over 1 GiB",
+        ));
+    }
+    let index = POOLS
+        .with(|p| {
+            let index = p.wide.iter().position(Option::is_none)?;
+            p.wide[index] = Some(0);
+            Some(index)
+        })
+        .ok_or(PlatformError::Exhausted("wide memory slots"))?;
+    WIDE_SLOT_LIVE[index].store(true, Ordering::Release);
+    if let Err(e) = wide_map(index, 0, accessible) {
+        WIDE_SLOT_LIVE[index].store(false, Ordering::Release);
+        POOLS.with(|p| p.wide[index] = None);
+        return Err(e);
+    }
+    let start = wide_slot_base(index) - WIDE_SLOT_FRONT_GUARD;
+    Ok(MemorySlot {
+        base: pointer(wide_slot_base(index))?,
+        reservation,
+        mapping: pointer(start)?,
+        mapping_len: WIDE_SLOT_STRIDE as usize,
+    })
+}
+
+fn wide_index(base: u64) -> Option<usize> {
+    let index = usize::try_from((base.checked_sub(WIDE_SLOTS_START)?) / WIDE_SLOT_STRIDE).ok()?;
+    (index < WIDE_SLOT_COUNT && wide_slot_base(index) == base).then_some(index)
+}
 
 const TABLES: PlatformError = PlatformError::Exhausted("page tables");
 
@@ -149,11 +338,14 @@ unsafe impl Platform for Board {
         if accessible > reservation {
             return Err(exhausted);
         }
-        let total = guard
+        // The routing rule: a slot that could never fit the small pool is wide.
+        let Some(total) = guard
             .checked_mul(2)
             .and_then(|g| g.checked_add(reservation))
             .filter(|&t| t <= MEMORY_POOL.len())
-            .ok_or(exhausted)?;
+        else {
+            return wide_alloc(reservation, guard, accessible);
+        };
         let pages = pages_for(total).ok_or(exhausted)?;
         let first = POOLS.with(|p| p.memory.alloc(pages)).ok_or(exhausted)?;
         let mapping = MEMORY_POOL.start() + first as u64 * PAGE_SIZE;
@@ -163,6 +355,7 @@ unsafe impl Platform for Board {
             POOLS.with(|p| p.memory.free(first, pages));
             return Err(TABLES);
         }
+        mark_small_slot(first, pages, true);
         zero(base, accessible);
         Ok(MemorySlot {
             base: pointer(base)?,
@@ -186,16 +379,34 @@ unsafe impl Platform for Board {
         if to <= from {
             return Ok(());
         }
-        let start = slot.base.as_ptr() as u64 + from;
+        let base = slot.base.as_ptr() as u64;
+        if is_wide(base) {
+            let index = wide_index(base).ok_or(PlatformError::Exhausted("wide memory slots"))?;
+            return wide_map(index, from, to);
+        }
+        let start = base + from;
         mmu::remap(start, to - from, Some(Attributes::DATA)).map_err(|_| TABLES)?;
         zero(start, to - from);
         Ok(())
     }
 
     unsafe fn memory_free(&self, slot: MemorySlot) {
-        let _ = mmu::remap(slot.base.as_ptr() as u64, slot.reservation, None);
+        let base = slot.base.as_ptr() as u64;
+        if is_wide(base) {
+            let Some(index) = wide_index(base) else {
+                return;
+            };
+            let mapped = POOLS.with(|p| p.wide[index]).unwrap_or(0);
+            wide_unmap(base, 0, mapped);
+            WIDE_SLOT_LIVE[index].store(false, Ordering::Release);
+            POOLS.with(|p| p.wide[index] = None);
+            return;
+        }
+        let _ = mmu::remap(base, slot.reservation, None);
         let first = ((slot.mapping.as_ptr() as u64 - MEMORY_POOL.start()) / PAGE_SIZE) as usize;
-        POOLS.with(|p| p.memory.free(first, slot.mapping_len / PAGE_SIZE as usize));
+        let pages = slot.mapping_len / PAGE_SIZE as usize;
+        mark_small_slot(first, pages, false);
+        POOLS.with(|p| p.memory.free(first, pages));
     }
 
     fn arena_alloc(&self, len: usize) -> Result<ArenaRegion, PlatformError> {
@@ -214,5 +425,10 @@ unsafe impl Platform for Board {
     unsafe fn arena_free(&self, region: ArenaRegion) {
         let first = ((region.base.as_ptr() as u64 - ARENA_POOL.start()) / PAGE_SIZE) as usize;
         POOLS.with(|p| p.arenas.free(first, region.len / PAGE_SIZE as usize));
+    }
+
+    /// A wide slot's span from its base (7 GiB): what guard-elided memories get.
+    fn memory_guard_capacity(&self) -> u64 {
+        WIDE_SLOT_CAPACITY
     }
 }

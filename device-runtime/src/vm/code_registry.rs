@@ -78,6 +78,15 @@ pub fn unregister(registration: Registration) {
     }
 }
 
+/// Whether `pc` lies in the registered text of a loaded module. Async-signal-safe.
+pub fn contains(pc: usize) -> bool {
+    REGISTRY.iter().any(|slot| {
+        slot.state.load(Ordering::Acquire) == READY
+            && pc >= slot.start.load(Ordering::Relaxed)
+            && pc < slot.end.load(Ordering::Relaxed)
+    })
+}
+
 /// The trap code for a faulting `pc`, if `pc` is in registered text and listed in its trap
 /// table. Async-signal-safe: no locks, no allocation.
 pub fn trap_at(pc: usize) -> Option<TrapCode> {
@@ -133,7 +142,10 @@ mod tests {
         assert_eq!(trap_at(start + 9), Some(TrapCode::IntegerDivisionByZero));
         assert_eq!(trap_at(start + 5), None);
         assert_eq!(trap_at(start + 32), None);
+        assert!(contains(start) && contains(start + 5) && contains(start + 31));
+        assert!(!contains(start + 32) && !contains(start.wrapping_sub(1)));
         unregister(reg);
         assert_eq!(trap_at(start + 4), None);
+        assert!(!contains(start + 4));
     }
 }
