@@ -29,6 +29,7 @@ pub mod error;
 pub mod image;
 pub mod link;
 pub mod module;
+pub mod thumb;
 
 use std::borrow::Cow;
 
