@@ -24,7 +24,8 @@
 
 use device_runtime::platform::PlatformError;
 use device_runtime::{
-    Engine, Error, Instance, InstantiationError, LoadError, Module, Store, TrapCode,
+    Engine, Error, Instance, InstantiationError, LoadError, Memory, MemoryType, Module, Store,
+    TrapCode,
 };
 use qemu_virt_aarch64::memory_map::{
     MEMORY_POOL, WIDE_SLOT_COUNT, WIDE_SLOT_WINDOW, WIDE_SLOTS_START,
@@ -315,8 +316,37 @@ fn run() -> Result<u32, Error> {
         "small victim memory bit-identical before and after",
     );
 
-    // Exhaust the wide slots: two are in use.
+    // A memory whose initial size the pool cannot back (129 wasm pages: more than the whole
+    // pool) is a typed error at creation, with nothing kept.
     let mut crowd = Store::try_new(&engine, ())?;
+    let (_, pool_before, _) = free_pages();
+    let too_big = Memory::new(
+        &mut crowd,
+        MemoryType {
+            min: 129,
+            max: None,
+            index64: false,
+            page_size_log2: 16,
+            shared: false,
+        },
+    );
+    match &too_big {
+        Err(e) => println!("Memory::new(129 pages): {e}"),
+        Ok(_) => println!("Memory::new(129 pages): created"),
+    }
+    check(
+        &mut failures,
+        matches!(
+            too_big,
+            Err(Error::Instantiate(InstantiationError::Platform(
+                PlatformError::Exhausted(_)
+            )))
+        ) && free_pages().1 == pool_before
+            && free_wide_slots() == WIDE_SLOT_COUNT - 2,
+        "a wide memory the pool cannot back is a typed error, nothing kept",
+    );
+
+    // Exhaust the wide slots: two are in use.
     let mut placed = 2;
     let exhausted = loop {
         match linker.instantiate(&mut crowd, &module) {

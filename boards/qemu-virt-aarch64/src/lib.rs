@@ -6,7 +6,8 @@
 //!    vectors (`VBAR_EL1`), enables FP/SIMD, zeroes `.bss`, and runs on two stacks: the program
 //!    on `SP_EL0` (with an unmapped guard page below it) and exceptions on `SP_EL1`, so that a
 //!    fault on the program stack can still be reported.
-//! 2. [`mmu`]: 4 KiB-granule identity page tables in a static, planned by safe code
+//! 2. [`mmu`]: 4 KiB-granule page tables in a static (identity-mapped except the wide memory
+//!    slots' pages), planned by safe code
 //!    ([`mmu::plan`], unit-tested on the host) from the linker's section symbols
 //!    ([`memory_map`]): RAM normal cacheable, devices nGnRE, firmware text read-execute,
 //!    everything else execute-never, and no page ever writable and executable (W^X; the
@@ -16,12 +17,16 @@
 //!
 //! [`platform::Board`] is the device runtime's [`device_runtime::platform::Platform`]: code
 //! memory written while read-write, then remapped read-execute with cache maintenance; linear
-//! memories in a linker-placed pool, each between an unmapped front and back guard page.
+//! memories in a linker-placed pool, each between an unmapped front and back guard page, or,
+//! for guard-elided images ([`engine_config_guard_elided`]), in wide virtual slots of 4 GiB +
+//! guard whose accessible pages are mapped to pages of that pool.
 //! [`xip`] executes an image flashed into the image partition in place, making exactly its
 //! text executable once it is verified.
 //! [`exceptions`] turns a synchronous exception at a trap site of wasm code into the typed trap
-//! through [`device_runtime::fault::redirect_for`]; any other exception is reported on the
-//! console and ends the program with a non-zero status.
+//! through [`device_runtime::fault::redirect_for`], and a translation fault from wasm code on a
+//! live memory slot's guard or inaccessible reservation into `MemoryOutOfBounds`
+//! ([`device_runtime::fault::redirect_for_guard_fault`]); any other exception is reported on
+//! the console and ends the program with a non-zero status.
 //!
 //! Only the planning modules ([`mmu::plan`], [`pages`]) build for the host, so that
 //! `cargo test --lib --target x86_64-unknown-linux-gnu` runs their tests.

@@ -66,9 +66,23 @@ impl<const WORDS: usize> PageBitmap<WORDS> {
     /// slots come from the top of the pool so that the contiguous runs of small slots, taken
     /// first-fit from the bottom, stay unfragmented for as long as possible.
     pub fn alloc_highest(&mut self) -> Option<usize> {
-        let page = (0..self.pages).rev().find(|&p| !self.is_used(p))?;
-        self.set(page, true);
-        Some(page)
+        // Word by word from the top, so that a full top of the pool costs one test per 64
+        // pages; bits past `pages` in the last word count as used.
+        for word in (0..self.pages.div_ceil(64)).rev() {
+            let valid = (self.pages - word * 64).min(64);
+            let mask = if valid == 64 {
+                u64::MAX
+            } else {
+                (1 << valid) - 1
+            };
+            let free = !self.used[word] & mask;
+            if free != 0 {
+                let page = word * 64 + (63 - free.leading_zeros() as usize);
+                self.set(page, true);
+                return Some(page);
+            }
+        }
+        None
     }
 
     /// Gives back `count` pages from `first` (pages outside the bitmap are ignored).
@@ -130,6 +144,14 @@ mod tests {
         assert_eq!(b.alloc_highest(), Some(99));
         assert_eq!(b.alloc_highest(), Some(5));
         assert_eq!(b.free_pages(), 0);
+        // Whole words and a partial last word.
+        let mut b = PageBitmap::<3>::new(130);
+        for expected in (0..130).rev() {
+            assert_eq!(b.alloc_highest(), Some(expected));
+        }
+        assert_eq!(b.alloc_highest(), None);
+        b.free(64, 1);
+        assert_eq!(b.alloc_highest(), Some(64));
     }
 
     #[test]
