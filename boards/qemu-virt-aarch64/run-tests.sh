@@ -26,6 +26,9 @@
 #                    run request) on cli/run.wat: results, multi-value, floats, NaN, traps (134),
 #                    bad arguments and missing exports (1); stdout, stderr and exit status must be
 #                    identical to the hosted `wasm-aot run` of the same image
+#        spec_bundle the WebAssembly 2.0 spec testsuite as bundles of compiled modules and commands
+#                    (spec-bundle.sh): per-case outcomes identical to the same executor under
+#                    qemu-aarch64 user mode, failures as listed in tests/spec-*expected-failures*
 # Needs qemu-system-aarch64 (Debian: apt-get install -y qemu-system-arm).
 # Usage: boards/qemu-virt-aarch64/run-tests.sh   (PROFILE=release for optimised firmware)
 set -euo pipefail
@@ -225,6 +228,11 @@ compare add 0 2 3
 compare swap 0 -0x10 2.5
 compare div 134 7 0
 compare missing 1
+
+echo "== spec testsuite bundle on the board vs qemu-aarch64 user mode (spec-bundle.sh)"
+if ! PROFILE="$PROFILE" ./spec-bundle.sh; then
+    failures=$((failures + 1))
+fi
 
 if [ $failures != 0 ]; then
     echo "qemu-virt-aarch64: $failures firmware test(s) failed"

@@ -16,8 +16,13 @@
 //!   `register "n" $M`) and, if it uses the current instance, the latest `module` directive;
 //! * for each module it instantiates, the latest `register` of every module name it imports
 //!   (other than `spectest`);
-//! * for each `spectest` table or memory it imports (mutable state shared through `spectest`),
-//!   the first directive of the file that imports the same item.
+//! * for each `spectest` table or memory it imports (mutable state shared through `spectest`)
+//!   and may *observe*, the first earlier directive whose module imports the same item and may
+//!   *change* that aspect of it. Contents: written by active segments, stores,
+//!   `memory.fill`/`copy`/`init` (`table.set`/`fill`/`copy`/`init`), observed by loads and
+//!   `memory.copy` (`table.get`, `call_indirect`, `table.copy`). Size: changed by
+//!   `memory.grow` (`table.grow`), observed by every access, segment, `size` or `grow`. Until
+//!   such a change has run, the item is as a fresh `spectest` makes it.
 //!
 //! The cut before `k` is allowed iff `min(dep(j) for j >= k) >= k`. Every allowed cut is taken,
 //! so segments are as small as the file's own dependencies allow; a segment still above
@@ -90,6 +95,8 @@ struct Planned {
     registers: Option<String>,
     /// Imports of the modules it instantiates: (module, field).
     imports: Vec<(String, String)>,
+    /// Whether those modules may write an imported memory / table.
+    writes: Writes,
     /// Modules it adds.
     modules: usize,
 }
@@ -113,8 +120,9 @@ impl FileState<'_> {
         Ok(Some(slot))
     }
 
-    /// Encodes and compiles a module; returns its file-local index and its imports.
-    fn module(&mut self, module: &mut QuoteWat<'_>) -> (u32, Vec<(String, String)>) {
+    /// Encodes and compiles a module; returns its file-local index, its imports and what it
+    /// may write.
+    fn module(&mut self, module: &mut QuoteWat<'_>) -> (u32, (Vec<(String, String)>, Writes)) {
         let compiled = match module.encode() {
             Err(e) => Err(format!("wast cannot encode the module: {e}")),
             Ok(wasm) => {
@@ -129,23 +137,156 @@ impl FileState<'_> {
             }
         };
         self.modules.push(compiled);
-        ((self.modules.len() - 1) as u32, Vec::new())
+        (
+            (self.modules.len() - 1) as u32,
+            (Vec::new(), Writes::default()),
+        )
     }
 }
 
-/// Imports of a binary module: (module, field). Unreadable modules have none (the compiler
-/// refuses them anyway).
-fn imports(wasm: &[u8]) -> Vec<(String, String)> {
+/// What a module may do to a memory or table it imports (an over-approximation from its
+/// segments and instructions; an unreadable module does everything).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Effects {
+    writes_contents: bool,
+    reads_contents: bool,
+    grows: bool,
+    observes_size: bool,
+}
+
+impl Effects {
+    const ALL: Effects = Effects {
+        writes_contents: true,
+        reads_contents: true,
+        grows: true,
+        observes_size: true,
+    };
+}
+
+/// [`Effects`] on memories and on tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Writes {
+    memory: Effects,
+    table: Effects,
+}
+
+impl Writes {
+    const ALL: Writes = Writes {
+        memory: Effects::ALL,
+        table: Effects::ALL,
+    };
+}
+
+/// Imports of a binary module, (module, field), and whether it may write memories or tables.
+/// An unreadable module has no imports and writes everything (the compiler refuses it anyway).
+fn imports(wasm: &[u8]) -> (Vec<(String, String)>, Writes) {
+    use wasmparser::{DataKind, ElementKind, Operator, Payload};
     let mut out = Vec::new();
+    let mut writes = Writes::default();
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        let Ok(wasmparser::Payload::ImportSection(reader)) = payload else {
+        let Ok(payload) = payload else {
+            writes = Writes::ALL;
             continue;
         };
-        for import in reader.into_imports().flatten() {
-            out.push((import.module.to_string(), import.name.to_string()));
+        match payload {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports().flatten() {
+                    out.push((import.module.to_string(), import.name.to_string()));
+                }
+            }
+            Payload::DataSection(reader) => {
+                for data in reader.into_iter().flatten() {
+                    if matches!(data.kind, DataKind::Active { .. }) {
+                        writes.memory.writes_contents = true;
+                        writes.memory.observes_size = true;
+                    }
+                }
+            }
+            Payload::ElementSection(reader) => {
+                for element in reader.into_iter().flatten() {
+                    if matches!(element.kind, ElementKind::Active { .. }) {
+                        writes.table.writes_contents = true;
+                        writes.table.observes_size = true;
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let Ok(mut ops) = body.get_operators_reader() else {
+                    writes = Writes::ALL;
+                    continue;
+                };
+                while !ops.eof() {
+                    let Ok(op) = ops.read() else {
+                        writes = Writes::ALL;
+                        break;
+                    };
+                    let memory_write = matches!(
+                        op,
+                        Operator::I32Store { .. }
+                            | Operator::I64Store { .. }
+                            | Operator::F32Store { .. }
+                            | Operator::F64Store { .. }
+                            | Operator::I32Store8 { .. }
+                            | Operator::I32Store16 { .. }
+                            | Operator::I64Store8 { .. }
+                            | Operator::I64Store16 { .. }
+                            | Operator::I64Store32 { .. }
+                            | Operator::MemoryFill { .. }
+                            | Operator::MemoryCopy { .. }
+                            | Operator::MemoryInit { .. }
+                    );
+                    let memory_read = matches!(
+                        op,
+                        Operator::I32Load { .. }
+                            | Operator::I64Load { .. }
+                            | Operator::F32Load { .. }
+                            | Operator::F64Load { .. }
+                            | Operator::I32Load8S { .. }
+                            | Operator::I32Load8U { .. }
+                            | Operator::I32Load16S { .. }
+                            | Operator::I32Load16U { .. }
+                            | Operator::I64Load8S { .. }
+                            | Operator::I64Load8U { .. }
+                            | Operator::I64Load16S { .. }
+                            | Operator::I64Load16U { .. }
+                            | Operator::I64Load32S { .. }
+                            | Operator::I64Load32U { .. }
+                            | Operator::MemoryCopy { .. }
+                    );
+                    let memory_grow = matches!(op, Operator::MemoryGrow { .. });
+                    let memory_size = matches!(op, Operator::MemorySize { .. });
+                    let m = &mut writes.memory;
+                    m.writes_contents |= memory_write;
+                    m.reads_contents |= memory_read;
+                    m.grows |= memory_grow;
+                    m.observes_size |= memory_write || memory_read || memory_grow || memory_size;
+                    let table_write = matches!(
+                        op,
+                        Operator::TableSet { .. }
+                            | Operator::TableFill { .. }
+                            | Operator::TableCopy { .. }
+                            | Operator::TableInit { .. }
+                    );
+                    let table_read = matches!(
+                        op,
+                        Operator::TableGet { .. }
+                            | Operator::CallIndirect { .. }
+                            | Operator::ReturnCallIndirect { .. }
+                            | Operator::TableCopy { .. }
+                    );
+                    let table_grow = matches!(op, Operator::TableGrow { .. });
+                    let table_size = matches!(op, Operator::TableSize { .. });
+                    let t = &mut writes.table;
+                    t.writes_contents |= table_write;
+                    t.reads_contents |= table_read;
+                    t.grows |= table_grow;
+                    t.observes_size |= table_write || table_read || table_grow || table_size;
+                }
+            }
+            _ => {}
         }
     }
-    out
+    (out, writes)
 }
 
 fn id_name(id: &Option<Id<'_>>) -> Option<String> {
@@ -236,6 +377,7 @@ impl Planned {
             defines: None,
             registers: None,
             imports: Vec::new(),
+            writes: Writes::default(),
             modules: 0,
         }
     }
@@ -251,6 +393,7 @@ impl Planned {
             defines: None,
             registers: None,
             imports: Vec::new(),
+            writes: Writes::default(),
             modules: 0,
         }
     }
@@ -285,6 +428,7 @@ fn use_instance(id: &Option<Id<'_>>, uses: &mut (Vec<String>, bool)) {
 fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) -> Planned {
     let mut uses = (Vec::new(), false);
     let mut imports = Vec::new();
+    let mut writes = Writes::default();
     let modules_before = state.modules.len();
     let mut is_module = false;
     let mut defines = None;
@@ -296,7 +440,7 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
                 defines = id_name(&module.name());
                 let slot = state.slot(&module.name()).map_err(|e| e.to_string())?;
                 let (index, i) = state.module(&mut module);
-                imports = i;
+                (imports, writes) = i;
                 Command::Module {
                     module: index,
                     slot,
@@ -327,7 +471,7 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
                     WastExecute::Wat(wat) => {
                         let mut quote = QuoteWat::Wat(wat);
                         let (index, i) = state.module(&mut quote);
-                        imports = i;
+                        (imports, writes) = i;
                         Action::Instantiate(index)
                     }
                 };
@@ -339,7 +483,7 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
                     WastExecute::Wat(wat) => {
                         let mut quote = QuoteWat::Wat(wat);
                         let (index, i) = state.module(&mut quote);
-                        imports = i;
+                        (imports, writes) = i;
                         Action::Instantiate(index)
                     }
                     WastExecute::Get { .. } => return Err("assert_trap on get".to_string()),
@@ -355,7 +499,7 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
             } => {
                 let mut quote = QuoteWat::Wat(module);
                 let (index, i) = state.module(&mut quote);
-                imports = i;
+                (imports, writes) = i;
                 Command::AssertUnlinkable(index, message.to_string())
             }
             WastDirective::AssertInvalid { .. } | WastDirective::AssertMalformed { .. } => {
@@ -378,6 +522,7 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
             p.defines = defines;
             p.registers = registers;
             p.imports = imports;
+            p.writes = writes;
             p.modules = state.modules.len() - modules_before;
             p
         }
@@ -410,7 +555,7 @@ fn cuts(planned: &[Planned]) -> Vec<bool> {
     let mut dep: Vec<usize> = (0..n).collect();
     let mut last_def: HashMap<&str, usize> = HashMap::new();
     let mut last_register: HashMap<&str, usize> = HashMap::new();
-    let mut first_spectest_state: HashMap<&str, usize> = HashMap::new();
+    let mut first_spectest_change: HashMap<(&str, &str), usize> = HashMap::new();
     let mut last_module: Option<usize> = None;
     for (j, p) in planned.iter().enumerate() {
         let mut d = j;
@@ -426,9 +571,17 @@ fn cuts(planned: &[Planned]) -> Vec<bool> {
         }
         for (module, field) in &p.imports {
             if module == "spectest" {
-                if field == "table" || field == "memory" {
-                    let first = *first_spectest_state.entry(field.as_str()).or_insert(j);
-                    d = d.min(first);
+                let effects = effects_on(p, field);
+                let changes = [
+                    (effects.reads_contents, "contents"),
+                    (effects.observes_size, "size"),
+                ];
+                for (observes, aspect) in changes {
+                    if let Some(&i) = first_spectest_change.get(&(field.as_str(), aspect))
+                        && observes
+                    {
+                        d = d.min(i);
+                    }
                 }
             } else if let Some(&i) = last_register.get(module.as_str()) {
                 d = d.min(i);
@@ -444,6 +597,22 @@ fn cuts(planned: &[Planned]) -> Vec<bool> {
         if p.is_module {
             last_module = Some(j);
         }
+        for (module, field) in &p.imports {
+            if module != "spectest" {
+                continue;
+            }
+            let effects = effects_on(p, field);
+            if effects.writes_contents {
+                first_spectest_change
+                    .entry((field.as_str(), "contents"))
+                    .or_insert(j);
+            }
+            if effects.grows {
+                first_spectest_change
+                    .entry((field.as_str(), "size"))
+                    .or_insert(j);
+            }
+        }
     }
     let mut cut = vec![false; n];
     let mut suffix_min = usize::MAX;
@@ -452,6 +621,16 @@ fn cuts(planned: &[Planned]) -> Vec<bool> {
         cut[k] = p_is_module(&planned[k]) && suffix_min >= k;
     }
     cut
+}
+
+/// What the modules of `p` may do to an imported `spectest` item (nothing for the globals and
+/// functions, which cannot change).
+fn effects_on(p: &Planned, field: &str) -> Effects {
+    match field {
+        "memory" => p.writes.memory,
+        "table" => p.writes.table,
+        _ => Effects::default(),
+    }
 }
 
 fn p_is_module(p: &Planned) -> bool {

@@ -6,7 +6,8 @@
 //! # Run the same bundles hosted on AArch64 (qemu-aarch64 user mode), with the board's engine
 //! # limits, printing exactly what the board firmware prints; then compare the failures with
 //! # tests/spec-expected-failures.txt + spec-expected-failures-aarch64.txt.
-//! cargo run -p tests --release --target aarch64-unknown-linux-gnu --bin spec_bundle -- run OUT_DIR
+//! cargo run -p tests --release --target aarch64-unknown-linux-gnu --bin spec_bundle -- run OUT_DIR \
+//!     [--expectations tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt]
 //! ```
 //!
 //! `build` writes `OUT_DIR/spec-bundle-N.bin` (one per boot) and `OUT_DIR/host-failures.txt`
@@ -119,14 +120,27 @@ fn build(args: &[String]) -> Result<bool> {
     Ok(true)
 }
 
-fn expectations() -> Result<Expectations> {
+/// The hosted spec test's expectations for AArch64, merged with `extra` files (the board's
+/// limits).
+fn expectations_with(extra: &[PathBuf]) -> Result<Expectations> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut e =
         Expectations::load(&dir.join("spec-expected-failures.txt")).map_err(anyhow::Error::msg)?;
     let t = Expectations::load(&dir.join("spec-expected-failures-aarch64.txt"))
         .map_err(anyhow::Error::msg)?;
     e.merge(&t);
+    for path in extra {
+        if !path.exists() {
+            bail!("{}: no such expectations file", path.display());
+        }
+        let x = Expectations::load(path).map_err(anyhow::Error::msg)?;
+        e.merge(&x);
+    }
     Ok(e)
+}
+
+fn expectations() -> Result<Expectations> {
+    expectations_with(&[])
 }
 
 /// The board's engine limits (`qemu_virt_aarch64::engine_config()`: 1 MiB memory reservation,
@@ -180,7 +194,19 @@ fn aligned(bytes: &[u8]) -> (Vec<u8>, usize) {
 }
 
 fn run(args: &[String]) -> Result<bool> {
-    let paths = bundle_paths(args)?;
+    let mut extra = Vec::new();
+    let mut positional = Vec::new();
+    let mut args_iter = args.iter();
+    while let Some(a) = args_iter.next() {
+        if a == "--expectations" {
+            extra.push(PathBuf::from(
+                args_iter.next().context("--expectations FILE")?,
+            ));
+        } else {
+            positional.push(a.clone());
+        }
+    }
+    let paths = bundle_paths(&positional)?;
     let config = board_like_config();
     let engine = Engine::new(&config);
     let executor = Executor::new(&engine);
@@ -234,7 +260,7 @@ fn run(args: &[String]) -> Result<bool> {
     }
     // Same rule as the hosted spec test: every failure must be listed, every listed case of a
     // bundled file must fail.
-    let expected = expectations()?;
+    let expected = expectations_with(&extra)?;
     let files: std::collections::BTreeSet<String> = paths
         .iter()
         .filter_map(|p| std::fs::read(p).ok())

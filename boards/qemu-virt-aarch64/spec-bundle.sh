@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The WebAssembly 2.0 spec testsuite on the board (called by run-tests.sh; runs alone too):
+#   1. builds the spec bundles on the host (tests bin `spec_bundle build`: every module compiled
+#      for AArch64 with the hosted spec test's settings; assert_invalid/assert_malformed checked
+#      there, on the host);
+#   2. boots the spec_bundle firmware once per bundle (QEMU's loader places it at 0x44000000);
+#   3. runs the same executor over the same bundles hosted on aarch64-unknown-linux-gnu under
+#      qemu-aarch64 user mode (tests bin `spec_bundle run`), which also compares the failures with
+#      tests/spec-expected-failures*.txt and tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt;
+#   4. requires the board's report lines (per-file counts, per-case outcome digests, failing
+#      cases, totals) to be byte-identical to the hosted ones, the hosted expectations check to
+#      pass, and the board's exit status to be 0 exactly when nothing failed.
+# Prints the figures (boots, bundle bytes, files, commands, cases) and the wall time of each step.
+# Usage: boards/qemu-virt-aarch64/spec-bundle.sh   (PROFILE=release for optimised firmware)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PROFILE=${PROFILE:-dev}
+TIMEOUT=${TIMEOUT:-300}
+case "$PROFILE" in dev) DIR=debug ;; *) DIR=$PROFILE ;; esac
+out=target/spec-bundle
+mkdir -p "$out"
+start=$(date +%s)
+
+echo "== spec bundle: build (host) and firmware"
+(cd ../.. && cargo build --quiet -p tests --bin spec_bundle \
+    && cargo build --quiet -p tests --bin spec_bundle --target aarch64-unknown-linux-gnu)
+cargo build --quiet --profile "$PROFILE" --example spec_bundle
+t0=$(date +%s)
+../../target/debug/spec_bundle build "$out/bundles" | tee "$out/build.log"
+t1=$(date +%s)
+
+echo "== spec bundle: boot the board once per bundle"
+elf="target/aarch64-unknown-none/$DIR/examples/spec_bundle"
+: >"$out/board.out"
+board_status=0
+boots=0
+while bundle="$out/bundles/spec-bundle-$boots.bin" && [ -f "$bundle" ]; do
+    status=0
+    timeout "$TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 128M -nographic \
+        -semihosting -kernel "$elf" \
+        -device loader,file="$bundle",addr=0x44000000,force-raw=on \
+        </dev/null >"$out/board.console.log" 2>&1 || status=$?
+    boots=$((boots + 1))
+    tr -d '\r' <"$out/board.console.log" | grep -E '^(spec-bundle: |file |FAIL |LEAK |BAD FILE )' \
+        >>"$out/board.out" || true
+    echo "boot $boots: $(basename "$bundle") ($(stat -c %s "$bundle") bytes), exit status $status"
+    if [ "$status" != 0 ]; then board_status=$status; fi
+done
+t2=$(date +%s)
+
+echo "== spec bundle: the same bundles hosted (qemu-aarch64 user mode)"
+hosted_status=0
+qemu-aarch64 -L /usr/aarch64-linux-gnu \
+    ../../target/aarch64-unknown-linux-gnu/debug/spec_bundle run "$out/bundles" \
+    --expectations ../../tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt \
+    >"$out/hosted.out" 2>"$out/hosted.err" || hosted_status=$?
+cat "$out/hosted.err"
+t3=$(date +%s)
+
+failures=0
+# The board exits 0 only if every case passed; the hosted run's totals say whether they did.
+expected_board=0
+if grep -q ' total: .* [1-9][0-9]* failed' "$out/hosted.out"; then expected_board=1; fi
+if ! cmp -s "$out/board.out" "$out/hosted.out"; then
+    echo "FAIL spec bundle: board and hosted outcomes differ:"
+    diff "$out/board.out" "$out/hosted.out" | head -40 || true
+    failures=$((failures + 1))
+fi
+if [ "$hosted_status" != 0 ]; then
+    echo "FAIL spec bundle: hosted run exit status $hosted_status (expectations disagree, or an error)"
+    failures=$((failures + 1))
+fi
+if [ "$board_status" != "$expected_board" ]; then
+    echo "FAIL spec bundle: board exit status $board_status, expected $expected_board"
+    failures=$((failures + 1))
+fi
+grep ' total: ' "$out/board.out" || true
+echo "spec bundle: $boots boot(s); build $((t1 - t0))s, board $((t2 - t1))s, hosted $((t3 - t2))s, stage total $((t3 - start))s (incl. cargo builds)"
+if [ $failures != 0 ]; then
+    exit 1
+fi
+echo "ok   spec bundle: board outcomes identical to qemu-aarch64 user mode, expectations agree"
