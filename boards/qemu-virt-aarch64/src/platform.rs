@@ -266,8 +266,9 @@ fn pointer(address: u64) -> Result<NonNull<u8>, PlatformError> {
 
 /// Zeroes `[start, start + len)`, which the caller has just mapped read-write and owns.
 fn zero(start: u64, len: u64) {
-    // SAFETY: callers pass pages of a pool that their allocator gave to them alone and that
-    // are mapped read-write.
+    // SAFETY: callers pass pages that are mapped read-write and belong to them alone: pages
+    // of a pool that its allocator gave to them (identity-mapped), or a page of a wide slot
+    // they own, just mapped to a memory-pool page that the allocator gave to them.
     unsafe { core::ptr::write_bytes(start as usize as *mut u8, 0, len as usize) };
 }
 
@@ -283,9 +284,13 @@ pub fn free_pages() -> (usize, usize, usize) {
 }
 
 // SAFETY: every region comes from a page allocator over a pool reserved for that use, so
-// regions never overlap and never move until freed; memory slots and arenas are zeroed when
-// pages become accessible; `code_publish` leaves the pages read-execute with the TLB and
-// instruction cache synchronised; `memory_grow` maps and zeroes `[old, new)`.
+// regions never overlap and never move until freed; a wide slot is one of fixed, disjoint
+// virtual ranges claimed by index, and each of its mapped pages is a distinct memory-pool page
+// taken from the same allocator (unmapped at its own address, so no small slot can reach it),
+// given back only after its mapping and TLB entry are gone; memory slots and arenas are zeroed
+// when pages become accessible; `code_publish` leaves the pages read-execute with the TLB and
+// instruction cache synchronised; `memory_grow` maps and zeroes `[old, new)` or, failing,
+// leaves the slot as it was.
 unsafe impl Platform for Board {
     fn code_alloc(&self, len: usize) -> Result<CodeRegion, PlatformError> {
         let exhausted = PlatformError::Exhausted("code memory");

@@ -144,8 +144,21 @@ mod tests {
         assert_eq!(trap_at(start + 32), None);
         assert!(contains(start) && contains(start + 5) && contains(start + 31));
         assert!(!contains(start + 32) && !contains(start.wrapping_sub(1)));
+        // The guard-fault rule needs wasm text *and* an active wasm call on this thread:
+        // neither holds outside a call, so nothing is redirected.
+        // SAFETY: only the lookups run; no context is resumed.
+        assert_eq!(
+            unsafe { crate::fault::redirect_for_guard_fault(start + 5) },
+            None
+        );
+        assert!(crate::fault::in_wasm_text(start + 5));
         unregister(reg);
         assert_eq!(trap_at(start + 4), None);
         assert!(!contains(start + 4));
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { crate::fault::redirect_for_guard_fault(start + 5) },
+            None
+        );
     }
 }
