@@ -601,6 +601,87 @@ fn branch_cases(c: &mut Cases) {
     c.add("nop", |a| a.nop());
 }
 
+/// Operands no single instruction holds: the sequences the assembler falls back to, with the
+/// destination or the scratch register `r12` holding the constant.
+fn fallback_cases(c: &mut Cases) {
+    c.add("movw r0, #0x5678; movt r0, #0x1234; add r0, r1, r0", |a| {
+        a.add(Flags::Preserve, Reg::R0, Reg::R1, 0x1234_5678)
+    });
+    c.add(
+        "movw r12, #0x5678; movt r12, #0x1234; add r1, r1, r12",
+        |a| a.add(Flags::Preserve, Reg::R1, Reg::R1, 0x1234_5678),
+    );
+    c.add("movw r0, #0x5678; movt r0, #0x1234; adds r0, r1, r0", |a| {
+        a.add(Flags::Set, Reg::R0, Reg::R1, 0x1234_5678)
+    });
+    c.add("movw r2, #0x2345; movt r2, #0x1; and.w r2, r3, r2", |a| {
+        a.and(Flags::Preserve, Reg::R2, Reg::R3, 0x1_2345)
+    });
+    c.add("movw r0, #0x2345; movt r0, #0x1; sub.w r0, r0, r1", |a| {
+        a.rsb(Flags::Preserve, Reg::R0, Reg::R1, 0x1_2345)
+    });
+    c.add("movw r12, #0x2345; movt r12, #0x1; cmp r0, r12", |a| {
+        a.cmp(Reg::R0, 0x1_2345)
+    });
+    c.add("movw r12, #0x2345; movt r12, #0x1; tst r9, r12", |a| {
+        a.tst(Reg::R9, 0x1_2345)
+    });
+    c.add("mov.w r0, #4096; ldr r0, [r1, r0]", |a| {
+        a.ldr(Width::W32, Reg::R0, Addr::Offset(Reg::R1, 4096))
+    });
+    c.add("movw r12, #5000; ldr.w r0, [r0, r12]", |a| {
+        a.ldr(Width::W32, Reg::R0, Addr::Offset(Reg::R0, 5000))
+    });
+    c.add("mvn r12, #255; strh.w r0, [r1, r12]", |a| {
+        a.str(Width::U16, Reg::R0, Addr::Offset(Reg::R1, -256))
+    });
+    c.add("add.w r12, r2, #1024; ldrd r0, r1, [r12]", |a| {
+        a.ldrd(Reg::R0, Reg::R1, Addr::Offset(Reg::R2, 1024))
+    });
+    c.add("add.w r12, r1, #2048; vldr s0, [r12]", |a| {
+        a.vldr(FReg::S(0), Reg::R1, 2048)
+    });
+    c.add("sub.w r12, sp, #2048; vstr d1, [r12]", |a| {
+        a.vstr(FReg::D(1), Reg::SP, -2048)
+    });
+    c.add("sub.w r0, r1, #4", |a| {
+        a.add(Flags::Preserve, Reg::R0, Reg::R1, (-4i32) as u32)
+    });
+    c.add("subs r0, r1, #4", |a| {
+        a.add(Flags::Any, Reg::R0, Reg::R1, (-4i32) as u32)
+    });
+    c.add("sub sp, #8", |a| {
+        a.add(Flags::Preserve, Reg::SP, Reg::SP, (-8i32) as u32)
+    });
+    c.add("cmn.w r3, #256", |a| a.cmp(Reg::R3, 0xFFFF_FF00));
+    c.add("bic r0, r1, #255", |a| {
+        a.and(Flags::Preserve, Reg::R0, Reg::R1, 0xFFFF_FF00)
+    });
+    c.add("movs r0, #255", |a| a.mvn(Flags::Any, Reg::R0, 0xFFFF_FF00));
+    // Flags::Any takes the narrow form whichever flag behaviour it has.
+    c.add("adds r0, r1, r2", |a| {
+        a.add(Flags::Any, Reg::R0, Reg::R1, Reg::R2)
+    });
+    c.add("add r8, r1", |a| {
+        a.add(Flags::Any, Reg::R8, Reg::R8, Reg::R1)
+    });
+    c.add("ands r0, r1", |a| {
+        a.and(Flags::Any, Reg::R0, Reg::R1, Reg::R0)
+    });
+    c.add("muls r0, r1, r0", |a| {
+        a.mul(Flags::Any, Reg::R0, Reg::R0, Reg::R1)
+    });
+    c.add("mov r0, r1", |a| a.mov(Flags::Any, Reg::R0, Reg::R1));
+    c.add("movs r0, #0", |a| a.mov(Flags::Any, Reg::R0, 0));
+    c.add("lsls r1, r2, #3", |a| {
+        a.mov(
+            Flags::Any,
+            Reg::R1,
+            Operand::Shifted(Reg::R2, ShiftKind::Lsl, 3),
+        )
+    });
+}
+
 fn it_cases(c: &mut Cases) {
     for cond in Cond::ALL {
         if cond == Cond::Al {
@@ -787,6 +868,7 @@ pub(super) fn cases() -> Vec<Case> {
     memory_cases(&mut c);
     branch_cases(&mut c);
     it_cases(&mut c);
+    fallback_cases(&mut c);
     fp_cases(&mut c);
     c.0
 }

@@ -52,6 +52,8 @@ mod pool;
 
 #[cfg(test)]
 mod golden;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 
@@ -449,6 +451,11 @@ pub struct Assembler {
     calls: Vec<(u32, Symbol)>,
     /// Whether the last instruction never falls through (`b`, `bx`, `pop {pc}`, `udf`).
     after_barrier: bool,
+    /// Offset of the last instruction emitted.
+    last_instruction: u32,
+    /// Whether the last instruction was conditional (in an IT block): then it may fall through
+    /// even when it is a branch.
+    last_conditional: bool,
 }
 
 impl Assembler {
@@ -464,6 +471,8 @@ impl Assembler {
             scratch: Some(Reg::R12),
             calls: Vec::new(),
             after_barrier: false,
+            last_instruction: 0,
+            last_conditional: false,
         }
     }
 
@@ -485,6 +494,13 @@ impl Assembler {
     /// Offset of the next instruction.
     pub fn offset(&self) -> u32 {
         self.code.len() as u32
+    }
+
+    /// Offset of the last instruction emitted: where a trap-table entry for a faulting
+    /// instruction points (the literal pool may have been emitted just before it, so the offset
+    /// before the call is not reliable).
+    pub fn last_instruction_offset(&self) -> u32 {
+        self.last_instruction
     }
 
     /// The code emitted so far (pending literals not included).
@@ -563,7 +579,7 @@ impl Assembler {
     // ---- emission ----
 
     /// Prepares for an instruction of `size` bytes: flushes the literal pool behind a branch if
-    /// the instruction could otherwise push it past a deadline, and counts down an IT block.
+    /// the instruction could otherwise push it past a deadline, and records where it starts.
     fn begin(&mut self, size: u32) -> Result<(), AsmError> {
         if self.it_remaining == 0 {
             self.flush_pool_if_needed(size)?;
@@ -571,11 +587,13 @@ impl Assembler {
         if self.code.len() as u64 + size as u64 > MAX_FUNCTION_SIZE as u64 {
             return Err(AsmError::TooLarge);
         }
+        self.last_instruction = self.offset();
         Ok(())
     }
 
     fn finish_instruction(&mut self) {
         self.after_barrier = false;
+        self.last_conditional = self.it_remaining > 0;
         if self.it_remaining > 0 {
             self.it_remaining -= 1;
         }
@@ -599,6 +617,9 @@ impl Assembler {
     /// Marks the last instruction as one that never falls through, and emits the literal pool
     /// here if its deadline is near (no branch around it is needed).
     fn barrier(&mut self) -> Result<(), AsmError> {
+        if self.last_conditional {
+            return Ok(());
+        }
         self.after_barrier = true;
         if self.it_remaining == 0 && self.pool.should_flush_at_barrier(self.offset()) {
             self.emit_pool(false)?;
