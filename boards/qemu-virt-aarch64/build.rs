@@ -8,7 +8,9 @@
 //!    in [`GUARD_ELIDED`] are also compiled with guard-elided bounds checks into
 //!    `<name>_elided.img`. Also writes the deliberately broken images of the front-guard test:
 //!    `front_guard_broken.img` (stores at memory base - 4) and `front_guard_wild.img` (stores
-//!    at an unmapped address outside every memory slot).
+//!    at an unmapped address outside every memory slot), and `wide_broken_elided.img`, the
+//!    guard-elided `wide` image whose `poke` stores at memory base - 4 (a wide slot's front
+//!    guard).
 
 use std::path::PathBuf;
 
@@ -62,6 +64,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .image_name(format!("{stem}_elided.img"))
                 .out_dir(&out)
                 .compile()?;
+        }
+        if stem == "wide" {
+            let elided = std::fs::read(out.join("wide_elided.img"))?;
+            let broken = replace_poke(&elided, below_memory_base)?;
+            std::fs::write(out.join("wide_broken_elided.img"), broken)?;
         }
         if stem == "front_guard" {
             let intact = std::fs::read(&image)?;
@@ -146,17 +153,26 @@ fn replace_poke(
     if memory % 8 != 0 || memory / 8 >= 4096 {
         return Err("front_guard: memory definition offset not encodable".into());
     }
+    // The store (the fourth instruction) must not be a listed trap site: `nop`s go before it
+    // until its offset is unlisted (guard-elided images list their own stores).
     let code = code(memory);
-    let code_len = (code.len() * 4) as u32;
-    if function.len < code_len {
-        return Err("front_guard: poke is shorter than its replacement".into());
-    }
-    let store_offset = function.offset + 12;
-    if metadata.traps.iter().any(|t| t.offset == store_offset) {
-        return Err("front_guard: the broken store's PC is in the trap table".into());
+    let listed = |offset: u32| metadata.traps.iter().any(|t| t.offset == offset);
+    let padding = (0u32..)
+        .take_while(|nops| (code.len() as u32 + nops) * 4 <= function.len)
+        .find(|nops| !listed(function.offset + 12 + 4 * nops))
+        .ok_or("poke: no unlisted offset for the broken store within the function")?;
+    const NOP: u32 = 0xd503_201f;
+    let words: Vec<u32> = code[..3]
+        .iter()
+        .copied()
+        .chain((0..padding).map(|_| NOP))
+        .chain(code[3..].iter().copied())
+        .collect();
+    if listed(function.offset + 12 + 4 * padding) {
+        return Err("poke: the broken store's PC is in the trap table".into());
     }
     let start = (header.text.0 + function.offset) as usize;
-    for (i, word) in code.iter().enumerate() {
+    for (i, word) in words.iter().enumerate() {
         broken[start + 4 * i..start + 4 * i + 4].copy_from_slice(&word.to_le_bytes());
     }
     seal(&mut broken);

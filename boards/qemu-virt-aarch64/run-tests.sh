@@ -141,6 +141,7 @@ boot test_guard_elided 0 \
     "[ok] memory.grow(1) maps a zeroed page that is usable" \
     "[ok] memory.grow beyond the physical pool returns -1 and keeps nothing" \
     "[ok] memory.grow that exhausts the pool half-way returns -1 and gives every page back" \
+    "[ok] an unlisted store on a wide slot's front guard is a trap (guard-region rule)" \
     "[ok] wide victim memory bit-identical before and after" \
     "[ok] small victim memory bit-identical before and after" \
     "[ok] a wide memory the pool cannot back is a typed error, nothing kept" \

@@ -127,6 +127,11 @@ fn run() -> Result<u32, Error> {
     println!("guard capacity: {:#x} bytes", engine.guard_capacity());
     let module = Module::new(&engine, elided)?;
     let explicit_module = Module::new(&engine, explicit)?;
+    // `poke` replaced by a hand-made store at memory base - 4 (see build.rs).
+    let broken = Module::new(
+        &engine,
+        device_runtime::include_image!("wide_broken_elided.img").bytes(),
+    )?;
     check(&mut failures, true, "guard-elided image loaded");
     let linker = device_runtime::Linker::<()>::new(&engine);
 
@@ -302,6 +307,30 @@ fn run() -> Result<u32, Error> {
         "attacker still runs after its traps",
     );
 
+    // A hand-made store below the memory base from a PC not in the trap table (rule 2 of the
+    // exception handler, on a wide slot's front guard).
+    let broken_instance = linker.instantiate(&mut attacker_store, &broken)?;
+    let (broken_base, _) = inspect(&broken_instance, &attacker_store, None)?;
+    let guard_faults = exceptions::guard_faults_turned_into_traps();
+    let result = broken_instance
+        .get_typed_func::<(), ()>(&attacker_store, "poke")?
+        .call(&mut attacker_store, ());
+    match &result {
+        Err(Error::Trap(trap)) => println!(
+            "broken poke (stores at {:#x}, wide front guard): {trap}",
+            broken_base - 4
+        ),
+        other => println!("broken poke returned {other:?}"),
+    }
+    check(
+        &mut failures,
+        broken_base >= WIDE_SLOTS_START
+            && matches!(result, Err(Error::Trap(ref t)) if t.code == TrapCode::MemoryOutOfBounds)
+            && exceptions::guard_faults_turned_into_traps() == guard_faults + 1
+            && mmu::lookup(broken_base - 4).is_none(),
+        "an unlisted store on a wide slot's front guard is a trap (guard-region rule)",
+    );
+
     // Victims untouched.
     let (_, victim_after) = inspect(&victim, &victim_store, Some(0x1234))?;
     let (_, small_after) = inspect(&small_victim, &victim_store, Some(0x4321))?;
@@ -320,6 +349,7 @@ fn run() -> Result<u32, Error> {
     // pool) is a typed error at creation, with nothing kept.
     let mut crowd = Store::try_new(&engine, ())?;
     let (_, pool_before, _) = free_pages();
+    let wide_before = free_wide_slots();
     let too_big = Memory::new(
         &mut crowd,
         MemoryType {
@@ -342,12 +372,12 @@ fn run() -> Result<u32, Error> {
                 PlatformError::Exhausted(_)
             )))
         ) && free_pages().1 == pool_before
-            && free_wide_slots() == WIDE_SLOT_COUNT - 2,
+            && free_wide_slots() == wide_before,
         "a wide memory the pool cannot back is a typed error, nothing kept",
     );
 
-    // Exhaust the wide slots: two are in use.
-    let mut placed = 2;
+    // Exhaust the wide slots.
+    let mut placed = WIDE_SLOT_COUNT - free_wide_slots();
     let exhausted = loop {
         match linker.instantiate(&mut crowd, &module) {
             Ok(_) => placed += 1,

@@ -14,6 +14,13 @@
   ;; Offset 1 GiB: larger than the guard, so the compiler keeps an explicit check.
   (func (export "store_far") (param $addr i32) (param $value i32)
     (i32.store offset=0x40000000 (local.get $addr) (local.get $value)))
+  ;; Stores in bounds; `wide_broken_elided.img` (build.rs) replaces it with hand-made A64 that
+  ;; stores at memory base - 4, on the wide slot's front guard, from a PC not in the trap table.
+  (global $pokes (mut i32) (i32.const 0))
+  (func (export "poke")
+    (global.set $pokes (i32.add (global.get $pokes) (i32.const 1)))
+    (global.set $pokes (i32.mul (global.get $pokes) (i32.const 3)))
+    (i32.store (i32.const 0) (global.get $pokes)))
   (func (export "load") (param $addr i32) (result i32)
     (i32.load (local.get $addr)))
   (func (export "load8") (param $addr i32) (result i32)
