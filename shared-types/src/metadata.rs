@@ -387,6 +387,9 @@ pub enum MetadataError {
     BadValType,
     /// The recorded counts disagree with the lists.
     CountMismatch,
+    /// The tunables contradict each other (guard-elided checks with a reservation that does
+    /// not cover the 4 GiB a 32-bit index reaches).
+    BadTunables,
 }
 
 impl fmt::Display for MetadataError {
@@ -403,6 +406,9 @@ impl fmt::Display for MetadataError {
             MetadataError::UnsortedTraps => f.write_str("trap table not sorted"),
             MetadataError::BadValType => f.write_str("invalid value type in metadata"),
             MetadataError::CountMismatch => f.write_str("metadata counts disagree with its lists"),
+            MetadataError::BadTunables => f.write_str(
+                "guard-elided bounds checks recorded with a guard reservation of 4 GiB or less",
+            ),
         }
     }
 }
@@ -436,6 +442,13 @@ impl<'a> Metadata<'a> {
         list(self.elements.check(), "elements")?;
         list(self.data.check(), "data")?;
         list(self.traps.check(), "traps")?;
+        // Unchecked accesses reach up to 4 GiB + offset + size past a memory's base; the
+        // reservation the device provides is the only thing that makes them safe.
+        if self.tunables.bounds_checks == BoundsChecks::GuardElided
+            && self.tunables.guard_reservation <= 1 << 32
+        {
+            return Err(MetadataError::BadTunables);
+        }
 
         let num_types = self.types.len() as u32;
         for t in self.types.iter().flatten() {
@@ -729,6 +742,28 @@ mod tests {
         assert_eq!(m.validate(20), Err(MetadataError::TextRange("function")));
         // Re-encoding the decoded (borrowed) form gives the same bytes.
         assert_eq!(postcard::to_allocvec(&m).unwrap(), bytes);
+    }
+
+    #[test]
+    fn guard_elided_needs_more_than_4_gib_reserved() {
+        let bytes = sample_bytes();
+        let mut m = Metadata::decode(&bytes).unwrap();
+        m.tunables.bounds_checks = BoundsChecks::GuardElided;
+        for (reservation, ok) in [(0, false), (1 << 32, false), ((1 << 32) + 65536, true)] {
+            m.tunables.guard_reservation = reservation;
+            assert_eq!(
+                m.validate(64).is_ok(),
+                ok,
+                "guard-elided with {reservation} bytes reserved"
+            );
+        }
+        assert_eq!(
+            {
+                m.tunables.guard_reservation = 4096;
+                m.validate(64)
+            },
+            Err(MetadataError::BadTunables)
+        );
     }
 
     #[test]
