@@ -207,6 +207,15 @@ impl BundleWriter {
 
     /// Adds a command at `line` of the open file.
     pub fn command(&mut self, line: u32, command: &Command) {
+        self.command_with(line, command, false);
+    }
+
+    /// Adds a setup command (`FLAG_SETUP`: not a case) at `line` of the open file.
+    pub fn setup_command(&mut self, line: u32, command: &Command) {
+        self.command_with(line, command, true);
+    }
+
+    fn command_with(&mut self, line: u32, command: &Command, setup: bool) {
         assert!(self.open.is_some(), "command outside a file");
         let mut r = [0u8; crate::format::COMMAND_RECORD_LEN];
         let slot = |s: Option<u32>| s.unwrap_or(CURRENT);
@@ -221,6 +230,7 @@ impl BundleWriter {
             Command::AssertUnlinkable(..) => (CommandKind::AssertUnlinkable, None),
         };
         r[0] = kind as u8;
+        r[2] = if setup { crate::format::FLAG_SETUP } else { 0 };
         put32(&mut r, 4, line);
         put32(&mut r, 8, CURRENT);
         match command {

@@ -136,6 +136,9 @@ pub enum Failure<'b> {
     NotALinkError(Error),
     /// `register` failed.
     Register(LinkError),
+    /// A setup command of the segment (re-creating the registered module defined at this
+    /// line) failed, so the segment's state is not what the file expects.
+    SetupFailed(u32),
     /// The action does not fit the command (a `get` in `assert_trap`, ...).
     BadAction,
 }
@@ -196,6 +199,10 @@ impl fmt::Display for Failure<'_> {
             Failure::Instantiated => f.write_str("expected instantiation to fail, it succeeded"),
             Failure::NotALinkError(e) => write!(f, "expected a link error, got: {e}"),
             Failure::Register(e) => write!(f, "register: {e}"),
+            Failure::SetupFailed(line) => write!(
+                f,
+                "segment setup failed: re-creating the registered module of line {line} failed"
+            ),
             Failure::BadAction => f.write_str("bad bundle: action does not fit the command"),
         }
     }
@@ -346,7 +353,11 @@ impl<'e> Executor<'e> {
     ) {
         let fail_all = |report: &mut dyn FnMut(u32, &Outcome<'b>), why: Failure<'b>| {
             for i in commands.clone() {
-                let line = bundle.command(i).map(|c| c.line).unwrap_or(0);
+                let line = match bundle.command(i) {
+                    Ok(c) if c.setup => continue,
+                    Ok(c) => c.line,
+                    Err(_) => 0,
+                };
                 report(line, &Outcome::Fail(why.clone()));
             }
         };
@@ -384,12 +395,24 @@ impl<'e> Executor<'e> {
             modules,
             loaded: &loaded,
         };
+        // The line of the first setup command that failed: every case after it fails.
+        let mut setup_failed = None;
         for i in commands {
             let (line, outcome) = match bundle.command(i) {
-                Ok(c) => (
-                    c.line,
-                    segment.command(&mut store, &mut linker, &mut state, &c),
-                ),
+                Ok(c) if c.setup => {
+                    let outcome = segment.command(&mut store, &mut linker, &mut state, &c);
+                    if !outcome.passed() && setup_failed.is_none() {
+                        setup_failed = Some(c.line);
+                    }
+                    continue;
+                }
+                Ok(c) => match setup_failed {
+                    Some(line) => (c.line, Outcome::Fail(Failure::SetupFailed(line))),
+                    None => (
+                        c.line,
+                        segment.command(&mut store, &mut linker, &mut state, &c),
+                    ),
+                },
                 Err(e) => (0, Outcome::Fail(Failure::Format(e))),
             };
             report(line, &outcome);

@@ -59,7 +59,8 @@
 //! |---|---|
 //! | 0 | `kind` u8 ([`CommandKind`]) |
 //! | 1 | `action` u8 ([`ActionKind`]; assertions and `invoke`) |
-//! | 2 | reserved u16, 0 |
+//! | 2 | `flags` u8: bit 0 [`FLAG_SETUP`]; other bits 0 |
+//! | 3 | reserved u8, 0 |
 //! | 4 | `line` u32: 1-based line in the `.wast` file (0 for markers) |
 //! | 8 | `instance` u32: named-instance slot, [`CURRENT`] for the current instance; for `module` the slot to bind or [`NO_SLOT`] |
 //! | 12 | `module` u32: module index (`module`, `assert_unlinkable`, actions on modules); first module of a segment |
@@ -87,6 +88,14 @@
 //! earlier: no later reference to an earlier named instance or registration, no `spectest`
 //! table or memory state shared across the cut (see `tests/src/bundle.rs`). A segment has at
 //! most [`MAX_SEGMENT_MODULES`] modules; the reader refuses more.
+//!
+//! A segment may start with *setup* commands ([`FLAG_SETUP`]): a `module` and a `register`
+//! that re-create, in the fresh store, a registered module that later commands import, when
+//! the writer has shown that a fresh instance cannot be told apart from the original at that
+//! point (no imports, no start function, functions that touch no memory, table or global,
+//! exported memories, tables and mutable globals unchanged so far). Setup commands are not
+//! cases; if one fails, every case of its segment fails with [`crate::Failure::SetupFailed`]
+//! naming its line.
 
 use core::fmt;
 
@@ -107,6 +116,8 @@ pub const COMMAND_RECORD_LEN: usize = 56;
 pub const VALUE_RECORD_LEN: usize = 16;
 /// Bytes of a [`ModuleRecord`].
 pub const MODULE_RECORD_LEN: usize = 24;
+/// Command flag: a setup command of its segment (not a case).
+pub const FLAG_SETUP: u8 = 1;
 /// `instance` of a command that acts on the current instance.
 pub const CURRENT: u32 = u32::MAX;
 /// `instance` of a `module` command that binds no name.
@@ -541,6 +552,8 @@ pub struct FileRecord<'b> {
 pub struct CommandRecord<'b> {
     /// Kind.
     pub kind: CommandKind,
+    /// A setup command ([`FLAG_SETUP`]), not a case.
+    pub setup: bool,
     /// Action.
     pub action: ActionKind,
     /// Line in the `.wast` file.
@@ -773,6 +786,11 @@ impl<'b> Bundle<'b> {
         let r = self.record(self.commands, index, COMMAND_RECORD_LEN)?;
         Ok(CommandRecord {
             kind: CommandKind::from_u8(r[0]).ok_or(FormatError::BadRecord("command kind"))?,
+            setup: match r[2] {
+                0 => false,
+                FLAG_SETUP => true,
+                _ => return Err(FormatError::BadRecord("command flags")),
+            },
             action: ActionKind::from_u8(r[1]).ok_or(FormatError::BadRecord("action kind"))?,
             line: u32_at(r, 4)?,
             instance: u32_at(r, 8)?,

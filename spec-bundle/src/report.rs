@@ -16,7 +16,7 @@
 use core::fmt::{self, Write};
 
 use crate::exec::{Executor, FileCounts, Outcome};
-use crate::format::{Bundle, FileRecord, Fnv64};
+use crate::format::{Bundle, CommandKind, FileRecord, Fnv64};
 
 /// Totals of a batch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,6 +107,25 @@ pub fn run_file<'b>(
         counts.segments,
         digest.0
     );
+    // Every case command must have produced exactly one outcome.
+    let cases = file
+        .commands
+        .indices()
+        .filter(|&c| {
+            bundle
+                .command(c)
+                .map_or(true, |c| !c.setup && c.kind != CommandKind::BeginSegment)
+        })
+        .count();
+    if cases != (counts.passed + counts.failed) as usize {
+        let _ = writeln!(
+            out,
+            "BAD FILE {}: {cases} cases, {} outcomes",
+            file.name,
+            counts.passed + counts.failed
+        );
+        totals.bad_files += 1;
+    }
     totals.passed += u64::from(counts.passed);
     totals.failed += u64::from(counts.failed);
     totals.message_mismatches += u64::from(counts.message_mismatches);

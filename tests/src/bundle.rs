@@ -24,10 +24,16 @@
 //!   `memory.grow` (`table.grow`), observed by every access, segment, `size` or `grow`. Until
 //!   such a change has run, the item is as a fresh `spectest` makes it.
 //!
-//! The cut before `k` is allowed iff `min(dep(j) for j >= k) >= k`. Every allowed cut is taken,
-//! so segments are as small as the file's own dependencies allow; a segment still above
-//! `MAX_SEGMENT_MODULES` modules fails on the device with a clear error (and is reported by
-//! the generator).
+//! The cut before `k` is allowed iff `min(dep(j) for j >= k) >= k`. Every allowed cut before a
+//! `module` directive is taken, and an allowed cut before any other directive when the segment
+//! would otherwise exceed `MAX_SEGMENT_MODULES`; a segment still above that fails on the device
+//! with a clear error (and is reported by the generator).
+//!
+//! A registered module that is *replayable* (no imports, no start function, functions that
+//! touch no memory, table or global) does not block a cut: importing from it depends only on
+//! its exported memories, tables and mutable globals, tracked like `spectest`'s (a mutable
+//! global: every importer may change and observe it), and the new segment re-creates it with
+//! setup commands (`module` + `register`, not cases) before its first directive.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -99,6 +105,10 @@ struct Planned {
     writes: Writes,
     /// Modules it adds.
     modules: usize,
+    /// The module a `module` directive instantiates (file-local index).
+    module: Option<u32>,
+    /// The instance a `register` registers: a name, or `None` for the current one.
+    register_instance: Option<String>,
 }
 
 /// Per-file writer state: module images and named-instance slots.
@@ -107,6 +117,157 @@ struct FileState<'c> {
     slots: HashMap<String, u32>,
     /// Modules compiled for this file, in order: image or error.
     modules: Vec<std::result::Result<Vec<u8>, String>>,
+    /// What the generator knows of each module.
+    facts: Vec<ModuleFacts>,
+}
+
+/// The kind of an export, as far as state is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ExportKind {
+    /// A function or an immutable global: no state.
+    Stateless,
+    /// A memory.
+    Memory,
+    /// A table.
+    Table,
+    /// A mutable global.
+    MutableGlobal,
+}
+
+/// Facts about a module for the segment planner.
+#[derive(Clone, Debug, Default)]
+struct ModuleFacts {
+    /// A fresh instance is indistinguishable from an earlier one whose exported memories,
+    /// tables and mutable globals are unchanged: no imports, no start function, and functions
+    /// that touch no memory, table or global and call no `call_indirect`.
+    replayable: bool,
+    /// Export name -> kind.
+    exports: HashMap<String, ExportKind>,
+}
+
+/// The [`ModuleFacts`] of a binary module (an unreadable one is not replayable).
+fn module_facts(wasm: &[u8]) -> ModuleFacts {
+    use wasmparser::{ExternalKind, Operator, Payload};
+    let mut facts = ModuleFacts {
+        replayable: true,
+        exports: HashMap::new(),
+    };
+    let mut global_mutability = Vec::new();
+    let mut exports = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(payload) = payload else {
+            facts.replayable = false;
+            continue;
+        };
+        match payload {
+            Payload::ImportSection(reader) => {
+                if reader.count() > 0 {
+                    facts.replayable = false;
+                }
+            }
+            Payload::StartSection { .. } => facts.replayable = false,
+            Payload::GlobalSection(reader) => {
+                for g in reader.into_iter() {
+                    match g {
+                        Ok(g) => global_mutability.push(g.ty.mutable),
+                        Err(_) => facts.replayable = false,
+                    }
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for e in reader.into_iter() {
+                    match e {
+                        Ok(e) => exports.push((e.name.to_string(), e.kind, e.index)),
+                        Err(_) => facts.replayable = false,
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let Ok(mut ops) = body.get_operators_reader() else {
+                    facts.replayable = false;
+                    continue;
+                };
+                while !ops.eof() {
+                    let Ok(op) = ops.read() else {
+                        facts.replayable = false;
+                        break;
+                    };
+                    let touches_state = matches!(
+                        op,
+                        Operator::GlobalGet { .. }
+                            | Operator::GlobalSet { .. }
+                            | Operator::CallIndirect { .. }
+                            | Operator::ReturnCallIndirect { .. }
+                            | Operator::MemorySize { .. }
+                            | Operator::MemoryGrow { .. }
+                            | Operator::MemoryFill { .. }
+                            | Operator::MemoryCopy { .. }
+                            | Operator::MemoryInit { .. }
+                            | Operator::DataDrop { .. }
+                            | Operator::TableGet { .. }
+                            | Operator::TableSet { .. }
+                            | Operator::TableSize { .. }
+                            | Operator::TableGrow { .. }
+                            | Operator::TableFill { .. }
+                            | Operator::TableCopy { .. }
+                            | Operator::TableInit { .. }
+                            | Operator::ElemDrop { .. }
+                    ) || op_accesses_memory(&op);
+                    if touches_state {
+                        facts.replayable = false;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, kind, index) in exports {
+        let kind = match kind {
+            ExternalKind::Memory => ExportKind::Memory,
+            ExternalKind::Table => ExportKind::Table,
+            ExternalKind::Global => {
+                // Without imports, global index = defined global index.
+                match global_mutability.get(index as usize) {
+                    Some(false) => ExportKind::Stateless,
+                    _ => ExportKind::MutableGlobal,
+                }
+            }
+            _ => ExportKind::Stateless,
+        };
+        facts.exports.insert(name, kind);
+    }
+    facts
+}
+
+/// Whether an instruction loads or stores.
+fn op_accesses_memory(op: &wasmparser::Operator<'_>) -> bool {
+    use wasmparser::Operator::*;
+    matches!(
+        op,
+        I32Load { .. }
+            | I64Load { .. }
+            | F32Load { .. }
+            | F64Load { .. }
+            | I32Load8S { .. }
+            | I32Load8U { .. }
+            | I32Load16S { .. }
+            | I32Load16U { .. }
+            | I64Load8S { .. }
+            | I64Load8U { .. }
+            | I64Load16S { .. }
+            | I64Load16U { .. }
+            | I64Load32S { .. }
+            | I64Load32U { .. }
+            | I32Store { .. }
+            | I64Store { .. }
+            | F32Store { .. }
+            | F64Store { .. }
+            | I32Store8 { .. }
+            | I32Store16 { .. }
+            | I64Store8 { .. }
+            | I64Store16 { .. }
+            | I64Store32 { .. }
+    )
 }
 
 impl FileState<'_> {
@@ -127,6 +288,7 @@ impl FileState<'_> {
             Err(e) => Err(format!("wast cannot encode the module: {e}")),
             Ok(wasm) => {
                 let imports = imports(&wasm);
+                self.facts.push(module_facts(&wasm));
                 let image = self
                     .compiler
                     .compile(&wasm)
@@ -137,6 +299,7 @@ impl FileState<'_> {
             }
         };
         self.modules.push(compiled);
+        self.facts.push(ModuleFacts::default());
         (
             (self.modules.len() - 1) as u32,
             (Vec::new(), Writes::default()),
@@ -379,6 +542,8 @@ impl Planned {
             imports: Vec::new(),
             writes: Writes::default(),
             modules: 0,
+            module: None,
+            register_instance: None,
         }
     }
 
@@ -395,6 +560,8 @@ impl Planned {
             imports: Vec::new(),
             writes: Writes::default(),
             modules: 0,
+            module: None,
+            register_instance: None,
         }
     }
 }
@@ -433,6 +600,8 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
     let mut is_module = false;
     let mut defines = None;
     let mut registers = None;
+    let mut module_index = None;
+    let mut register_instance = None;
     let result: std::result::Result<Command, String> = (|| {
         Ok(match directive {
             WastDirective::Module(mut module) => {
@@ -441,6 +610,7 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
                 let slot = state.slot(&module.name()).map_err(|e| e.to_string())?;
                 let (index, i) = state.module(&mut module);
                 (imports, writes) = i;
+                module_index = Some(index);
                 Command::Module {
                     module: index,
                     slot,
@@ -449,6 +619,7 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
             WastDirective::Register { name, module, .. } => {
                 use_instance(&module, &mut uses);
                 registers = Some(name.to_string());
+                register_instance = id_name(&module);
                 Command::Register {
                     name: name.to_string(),
                     instance: state.slot(&module).map_err(|e| e.to_string())?,
@@ -523,12 +694,15 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
             p.registers = registers;
             p.imports = imports;
             p.writes = writes;
+            p.module = module_index;
+            p.register_instance = register_instance;
             p.modules = state.modules.len() - modules_before;
             p
         }
         Err(e) => {
             // Modules compiled before the failure are not referenced by any command.
             state.modules.truncate(modules_before);
+            state.facts.truncate(modules_before);
             Planned::host(line, Err(e))
         }
     }
@@ -549,14 +723,34 @@ fn host_rejection(
     }
 }
 
-/// Directive indices where a segment starts (see the module documentation).
-fn cuts(planned: &[Planned]) -> Vec<bool> {
+/// A registered module re-created at the start of a segment (setup commands).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Replay {
+    /// The name it is registered under.
+    name: String,
+    /// Its module (file-local index).
+    module: u32,
+    /// Line of the `register` directive.
+    line: usize,
+}
+
+/// Which directives start a segment, and the registered modules each such segment re-creates
+/// (see the module documentation).
+fn cuts(planned: &[Planned], facts: &[ModuleFacts]) -> Vec<Option<Vec<Replay>>> {
     let n = planned.len();
     let mut dep: Vec<usize> = (0..n).collect();
+    // Replayable registrations each directive imports from: (register directive, name).
+    let mut needs: Vec<Vec<(usize, String)>> = vec![Vec::new(); n];
     let mut last_def: HashMap<&str, usize> = HashMap::new();
     let mut last_register: HashMap<&str, usize> = HashMap::new();
-    let mut first_spectest_change: HashMap<(&str, &str), usize> = HashMap::new();
+    // The replayable module a `register` directive registered.
+    let mut registered_module: HashMap<usize, u32> = HashMap::new();
+    // First change of a mutable item: (item, aspect) -> directive. Items are `spectest/FIELD`
+    // or `REGISTER_DIRECTIVE/FIELD` (an export of a replayable registered module).
+    let mut first_change: HashMap<(String, &str), usize> = HashMap::new();
     let mut last_module: Option<usize> = None;
+    let mut module_of_def: HashMap<&str, u32> = HashMap::new();
+    let mut last_module_index: Option<u32> = None;
     for (j, p) in planned.iter().enumerate() {
         let mut d = j;
         for name in &p.uses {
@@ -569,72 +763,106 @@ fn cuts(planned: &[Planned]) -> Vec<bool> {
         {
             d = d.min(i);
         }
+        let mut changes: Vec<(String, &str)> = Vec::new();
         for (module, field) in &p.imports {
-            if module == "spectest" {
-                let effects = effects_on(p, field);
-                let changes = [
-                    (effects.reads_contents, "contents"),
-                    (effects.observes_size, "size"),
-                ];
-                for (observes, aspect) in changes {
-                    if let Some(&i) = first_spectest_change.get(&(field.as_str(), aspect))
-                        && observes
-                    {
-                        d = d.min(i);
+            // The item and its kind, for state shared through an import.
+            let item = if module == "spectest" {
+                match field.as_str() {
+                    "memory" => Some((format!("spectest/{field}"), ExportKind::Memory)),
+                    "table" => Some((format!("spectest/{field}"), ExportKind::Table)),
+                    _ => None,
+                }
+            } else if let Some(&r) = last_register.get(module.as_str()) {
+                match registered_module.get(&r) {
+                    Some(&m) => {
+                        needs[j].push((r, module.clone()));
+                        let kind = facts[m as usize]
+                            .exports
+                            .get(field)
+                            .copied()
+                            .unwrap_or(ExportKind::Stateless);
+                        (kind != ExportKind::Stateless).then(|| (format!("{r}/{field}"), kind))
+                    }
+                    None => {
+                        d = d.min(r);
+                        None
                     }
                 }
-            } else if let Some(&i) = last_register.get(module.as_str()) {
-                d = d.min(i);
+            } else {
+                None
+            };
+            let Some((item, kind)) = item else { continue };
+            let effects = match kind {
+                ExportKind::Memory => p.writes.memory,
+                ExportKind::Table => p.writes.table,
+                // `global.set` on an import is not tracked per global: every importer of a
+                // mutable global may change and observe it.
+                _ => Effects::ALL,
+            };
+            for (observes, aspect) in [
+                (effects.reads_contents, "contents"),
+                (effects.observes_size, "size"),
+            ] {
+                if observes && let Some(&i) = first_change.get(&(item.clone(), aspect)) {
+                    d = d.min(i);
+                }
+            }
+            if effects.writes_contents {
+                changes.push((item.clone(), "contents"));
+            }
+            if effects.grows {
+                changes.push((item, "size"));
             }
         }
         dep[j] = d;
+        for change in changes {
+            first_change.entry(change).or_insert(j);
+        }
+        if let (Some(n), Some(m)) = (&p.defines, p.module) {
+            module_of_def.insert(n, m);
+        }
         if let Some(n) = &p.defines {
             last_def.insert(n, j);
         }
         if let Some(r) = &p.registers {
             last_register.insert(r, j);
+            let module = match &p.register_instance {
+                Some(name) => module_of_def.get(name.as_str()).copied(),
+                None => last_module_index,
+            };
+            if let Some(m) = module.filter(|&m| facts[m as usize].replayable) {
+                registered_module.insert(j, m);
+            }
         }
         if p.is_module {
             last_module = Some(j);
-        }
-        for (module, field) in &p.imports {
-            if module != "spectest" {
-                continue;
-            }
-            let effects = effects_on(p, field);
-            if effects.writes_contents {
-                first_spectest_change
-                    .entry((field.as_str(), "contents"))
-                    .or_insert(j);
-            }
-            if effects.grows {
-                first_spectest_change
-                    .entry((field.as_str(), "size"))
-                    .or_insert(j);
-            }
+            last_module_index = p.module;
         }
     }
-    let mut cut = vec![false; n];
+    let mut cut = vec![None; n];
     let mut suffix_min = usize::MAX;
     for k in (0..n).rev() {
         suffix_min = suffix_min.min(dep[k]);
-        cut[k] = p_is_module(&planned[k]) && suffix_min >= k;
+        if planned[k].command.is_some() && suffix_min >= k {
+            // Re-create every replayable registration from before `k` that a directive from
+            // `k` on still imports through.
+            let mut replays: Vec<Replay> = Vec::new();
+            for need in &needs[k..] {
+                for (r, name) in need {
+                    if *r < k && !replays.iter().any(|x| x.line == planned[*r].line) {
+                        replays.push(Replay {
+                            name: name.clone(),
+                            module: registered_module[r],
+                            line: planned[*r].line,
+                        });
+                    }
+                }
+            }
+            replays.sort_by_key(|r| r.line);
+            cut[k] = Some(replays);
+        }
     }
     cut
-}
-
-/// What the modules of `p` may do to an imported `spectest` item (nothing for the globals and
-/// functions, which cannot change).
-fn effects_on(p: &Planned, field: &str) -> Effects {
-    match field {
-        "memory" => p.writes.memory,
-        "table" => p.writes.table,
-        _ => Effects::default(),
-    }
-}
-
-fn p_is_module(p: &Planned) -> bool {
-    p.is_module && p.command.is_some()
 }
 
 /// What one file contributes.
@@ -642,6 +870,7 @@ struct PlannedFile {
     name: String,
     planned: Vec<Planned>,
     modules: Vec<std::result::Result<Vec<u8>, String>>,
+    facts: Vec<ModuleFacts>,
     host: HostCounts,
     host_failures: Vec<HostFailure>,
 }
@@ -655,6 +884,7 @@ fn plan_file(compiler: &Compiler, name: &str, contents: &str) -> Result<PlannedF
         compiler,
         slots: HashMap::new(),
         modules: Vec::new(),
+        facts: Vec::new(),
     };
     let mut planned = Vec::new();
     let mut host = HostCounts::default();
@@ -692,6 +922,7 @@ fn plan_file(compiler: &Compiler, name: &str, contents: &str) -> Result<PlannedF
         name: name.to_string(),
         planned,
         modules: state.modules,
+        facts: state.facts,
         host,
         host_failures,
     })
@@ -699,69 +930,102 @@ fn plan_file(compiler: &Compiler, name: &str, contents: &str) -> Result<PlannedF
 
 /// Adds a planned file to `writer`; returns (segments, board cases, oversized segments).
 fn write_file(writer: &mut BundleWriter, file: PlannedFile) -> (usize, usize, Vec<(usize, usize)>) {
-    let cut = cuts(&file.planned);
+    let cut = cuts(&file.planned, &file.facts);
     writer.begin_file(&file.name);
-    let base = writer.modules_len();
-    for m in &file.modules {
-        match m {
-            Ok(image) => writer.module(image.clone()),
-            Err(e) => writer.module_error(e),
-        };
-    }
     // Group board commands into segments: a segment starts at a cut (or the first command).
-    let mut segments: Vec<(usize, Vec<&Planned>)> = Vec::new();
+    let mut segments: Vec<(usize, Vec<Replay>, Vec<&Planned>)> = Vec::new();
     for (k, p) in file.planned.iter().enumerate() {
         if p.command.is_none() {
             continue;
         }
-        if cut[k] || segments.is_empty() {
-            segments.push((p.line, Vec::new()));
+        // Cut at every allowed `module` directive; at other allowed points only when the
+        // segment would otherwise hold more modules than a device loads.
+        let loaded = segments.last().map_or(0, |(_, replays, commands)| {
+            replays.len() + commands.iter().map(|p| p.modules).sum::<usize>()
+        });
+        match &cut[k] {
+            Some(replays)
+                if p.is_module
+                    || segments.is_empty()
+                    || loaded + p.modules > MAX_SEGMENT_MODULES =>
+            {
+                segments.push((p.line, replays.clone(), Vec::new()))
+            }
+            None if segments.is_empty() => segments.push((p.line, Vec::new(), Vec::new())),
+            _ => {}
         }
-        segments.last_mut().expect("a segment").1.push(p);
+        segments.last_mut().expect("a segment").2.push(p);
     }
-    let mut next_module = 0u32;
+    let add = |writer: &mut BundleWriter, m: u32| match &file.modules[m as usize] {
+        Ok(image) => writer.module(image.clone()),
+        Err(e) => writer.module_error(e),
+    };
+    let mut next_own = 0u32;
     let mut cases = 0;
     let mut oversized = Vec::new();
     let count = segments.len();
-    for (line, commands) in segments {
-        let modules: usize = commands.iter().map(|p| p.modules).sum();
-        if modules > MAX_SEGMENT_MODULES {
-            oversized.push((line, modules));
+    for (line, replays, commands) in segments {
+        let own: u32 = commands.iter().map(|p| p.modules as u32).sum();
+        let total = own as usize + replays.len();
+        if total > MAX_SEGMENT_MODULES {
+            oversized.push((line, total));
+        }
+        // The segment's modules: copies of the re-created registered modules, then its own.
+        let first = writer.modules_len();
+        for r in &replays {
+            add(writer, r.module);
+        }
+        for m in next_own..next_own + own {
+            add(writer, m);
         }
         writer.command(
             0,
             &Command::BeginSegment {
-                first: base + next_module,
-                count: modules as u32,
+                first,
+                count: total as u32,
             },
         );
+        for (i, r) in replays.iter().enumerate() {
+            let line = r.line as u32;
+            let module = first + i as u32;
+            writer.setup_command(line, &Command::Module { module, slot: None });
+            writer.setup_command(
+                line,
+                &Command::Register {
+                    name: r.name.clone(),
+                    instance: None,
+                },
+            );
+        }
+        let own_first = next_own;
+        let map = |m: u32| first + replays.len() as u32 + (m - own_first);
         for p in commands {
-            let command = rebase(p.command.as_ref().expect("board command"), base);
+            let command = rebase(p.command.as_ref().expect("board command"), &map);
             writer.command(p.line as u32, &command);
             cases += 1;
         }
-        next_module += modules as u32;
+        next_own += own;
     }
     writer.end_file(file.host);
     (count, cases, oversized)
 }
 
 /// File-local module indices to bundle indices.
-fn rebase(c: &Command, base: u32) -> Command {
+fn rebase(c: &Command, map: &dyn Fn(u32) -> u32) -> Command {
     let action = |a: &Action| match a {
-        Action::Instantiate(m) => Action::Instantiate(m + base),
+        Action::Instantiate(m) => Action::Instantiate(map(*m)),
         other => other.clone(),
     };
     match c {
         Command::Module { module, slot } => Command::Module {
-            module: module + base,
+            module: map(*module),
             slot: *slot,
         },
         Command::Action(a) => Command::Action(action(a)),
         Command::AssertReturn(a, e) => Command::AssertReturn(action(a), e.clone()),
         Command::AssertTrap(a, m) => Command::AssertTrap(action(a), m.clone()),
         Command::AssertExhaustion(a, m) => Command::AssertExhaustion(action(a), m.clone()),
-        Command::AssertUnlinkable(module, m) => Command::AssertUnlinkable(module + base, m.clone()),
+        Command::AssertUnlinkable(module, m) => Command::AssertUnlinkable(map(*module), m.clone()),
         other => other.clone(),
     }
 }
