@@ -160,11 +160,7 @@ fn module_facts(wasm: &[u8]) -> ModuleFacts {
             continue;
         };
         match payload {
-            Payload::ImportSection(reader) => {
-                if reader.count() > 0 {
-                    facts.replayable = false;
-                }
-            }
+            Payload::ImportSection(reader) if reader.count() > 0 => facts.replayable = false,
             Payload::StartSection { .. } => facts.replayable = false,
             Payload::GlobalSection(reader) => {
                 for g in reader.into_iter() {
