@@ -1,5 +1,3 @@
-//! The single-pass WebAssembly to Thumb-2 backend for Cortex-M (ARMv7E-M, ARMv8-M Mainline).
-//!
-//! [`asm`] is the Thumb-2 assembler the code generator emits through.
+#![doc = include_str!("DESIGN.md")]
 
 pub mod asm;
