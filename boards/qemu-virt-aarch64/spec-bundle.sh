@@ -7,7 +7,9 @@
 #   3. runs the same executor over the same bundles hosted on aarch64-unknown-linux-gnu under
 #      qemu-aarch64 user mode (tests bin `spec_bundle run`), which also compares the failures with
 #      tests/spec-expected-failures*.txt and tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt;
-#   4. requires the board's report lines (per-file counts, per-case outcome digests, failing
+#   4. runs the same bundles hosted with the hosted spec test's engine (no board limits), which
+#      must pass exactly as the hosted spec test does: a check of the segment planner itself;
+#   5. requires the board's report lines (per-file counts, per-case outcome digests, failing
 #      cases, totals) to be byte-identical to the hosted ones, the hosted expectations check to
 #      pass, and the board's exit status to be 0 exactly when nothing failed.
 # Prints the figures (boots, bundle bytes, files, commands, cases) and the wall time of each step.
@@ -56,6 +58,13 @@ qemu-aarch64 -L /usr/aarch64-linux-gnu \
     --expectations ../../tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt \
     >"$out/hosted.out" 2>"$out/hosted.err" || hosted_status=$?
 cat "$out/hosted.err"
+# The bundle itself, checked without board limits: with the hosted spec test's engine the same
+# bundles must pass exactly as the hosted spec test does (validates segment cuts and replays).
+default_status=0
+qemu-aarch64 -L /usr/aarch64-linux-gnu \
+    ../../target/aarch64-unknown-linux-gnu/debug/spec_bundle run "$out/bundles" --default-engine \
+    >"$out/hosted-default.out" 2>"$out/hosted-default.err" || default_status=$?
+sed 's/^/default engine: /' "$out/hosted-default.err"
 t3=$(date +%s)
 
 failures=0
@@ -69,6 +78,11 @@ if ! cmp -s "$out/board.out" "$out/hosted.out"; then
 fi
 if [ "$hosted_status" != 0 ]; then
     echo "FAIL spec bundle: hosted run exit status $hosted_status (expectations disagree, or an error)"
+    failures=$((failures + 1))
+fi
+if [ "$default_status" != 0 ]; then
+    echo "FAIL spec bundle: with the hosted spec test's engine the bundle does not pass as the spec test does"
+    grep '^FAIL\|^BAD' "$out/hosted-default.out" | head -20 || true
     failures=$((failures + 1))
 fi
 if [ "$board_status" != "$expected_board" ]; then

@@ -105,7 +105,7 @@ struct Planned {
     writes: Writes,
     /// Modules it adds.
     modules: usize,
-    /// The module a `module` directive instantiates (file-local index).
+    /// The module a directive instantiates (file-local index).
     module: Option<u32>,
     /// The instance a `register` registers: a name, or `None` for the current one.
     register_instance: Option<String>,
@@ -143,6 +143,22 @@ struct ModuleFacts {
     replayable: bool,
     /// Export name -> kind.
     exports: HashMap<String, ExportKind>,
+    /// Element-precise access to the module's only imported table, if it has exactly one.
+    table: Option<TableAccess>,
+}
+
+/// Which elements of its only imported table (table 0) a module writes while instantiating
+/// and reads later, when that is known exactly: its active element segments for table 0 have
+/// constant offsets, no instruction writes table 0, and every `call_indirect`/`table.get` on
+/// table 0 takes its index from the `i32.const` right before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct TableAccess {
+    /// The import: (module, field).
+    import: (String, String),
+    /// Elements written by active segments, in order.
+    writes: Vec<u32>,
+    /// Elements read (`None`: any).
+    reads: Option<std::collections::BTreeSet<u32>>,
 }
 
 /// The [`ModuleFacts`] of a binary module (an unreadable one is not replayable).
@@ -151,16 +167,62 @@ fn module_facts(wasm: &[u8]) -> ModuleFacts {
     let mut facts = ModuleFacts {
         replayable: true,
         exports: HashMap::new(),
+        table: None,
     };
     let mut global_mutability = Vec::new();
     let mut exports = Vec::new();
+    let mut table_imports = Vec::new();
+    let mut table_writes = Some(Vec::new());
+    let mut table_reads = Some(std::collections::BTreeSet::new());
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         let Ok(payload) = payload else {
             facts.replayable = false;
             continue;
         };
         match payload {
-            Payload::ImportSection(reader) if reader.count() > 0 => facts.replayable = false,
+            Payload::ImportSection(reader) => {
+                if reader.count() > 0 {
+                    facts.replayable = false;
+                }
+                for import in reader.into_imports().flatten() {
+                    if matches!(import.ty, wasmparser::TypeRef::Table(_)) {
+                        table_imports.push((import.module.to_string(), import.name.to_string()));
+                    }
+                }
+            }
+            Payload::ElementSection(reader) => {
+                for element in reader.into_iter() {
+                    let Ok(element) = element else {
+                        table_writes = None;
+                        continue;
+                    };
+                    let wasmparser::ElementKind::Active {
+                        table_index,
+                        offset_expr,
+                    } = element.kind
+                    else {
+                        continue;
+                    };
+                    if table_index.unwrap_or(0) != 0 {
+                        continue;
+                    }
+                    let mut ops = offset_expr.get_operators_reader();
+                    let offset = match (ops.read(), ops.read()) {
+                        (Ok(Operator::I32Const { value }), Ok(Operator::End)) => Some(value as u32),
+                        _ => None,
+                    };
+                    match (offset, table_writes.as_mut()) {
+                        (Some(offset), Some(writes)) => {
+                            let count = match &element.items {
+                                wasmparser::ElementItems::Functions(r) => r.count(),
+                                wasmparser::ElementItems::Expressions(_, r) => r.count(),
+                            };
+                            writes.extend((0..count).map(|i| offset.wrapping_add(i)));
+                        }
+                        _ => table_writes = None,
+                    }
+                }
+            }
             Payload::StartSection { .. } => facts.replayable = false,
             Payload::GlobalSection(reader) => {
                 for g in reader.into_iter() {
@@ -183,10 +245,52 @@ fn module_facts(wasm: &[u8]) -> ModuleFacts {
                     facts.replayable = false;
                     continue;
                 };
+                let mut previous_const = None;
                 while !ops.eof() {
                     let Ok(op) = ops.read() else {
                         facts.replayable = false;
+                        table_reads = None;
                         break;
+                    };
+                    match &op {
+                        Operator::CallIndirect { table_index, .. }
+                        | Operator::ReturnCallIndirect { table_index, .. }
+                            if *table_index == 0 =>
+                        {
+                            match (previous_const, table_reads.as_mut()) {
+                                (Some(i), Some(reads)) => {
+                                    reads.insert(i);
+                                }
+                                _ => table_reads = None,
+                            }
+                        }
+                        Operator::TableGet { table } if *table == 0 => {
+                            match (previous_const, table_reads.as_mut()) {
+                                (Some(i), Some(reads)) => {
+                                    reads.insert(i);
+                                }
+                                _ => table_reads = None,
+                            }
+                        }
+                        Operator::TableCopy { src_table, .. } if *src_table == 0 => {
+                            table_reads = None
+                        }
+                        Operator::TableSet { table }
+                        | Operator::TableFill { table }
+                        | Operator::TableGrow { table }
+                            if *table == 0 =>
+                        {
+                            table_writes = None
+                        }
+                        Operator::TableCopy { dst_table, .. } if *dst_table == 0 => {
+                            table_writes = None
+                        }
+                        Operator::TableInit { table, .. } if *table == 0 => table_writes = None,
+                        _ => {}
+                    }
+                    previous_const = match op {
+                        Operator::I32Const { value } => Some(value as u32),
+                        _ => None,
                     };
                     let touches_state = matches!(
                         op,
@@ -216,6 +320,13 @@ fn module_facts(wasm: &[u8]) -> ModuleFacts {
             }
             _ => {}
         }
+    }
+    if let ([import], Some(writes)) = (&table_imports[..], table_writes) {
+        facts.table = Some(TableAccess {
+            import: import.clone(),
+            writes,
+            reads: table_reads,
+        });
     }
     for (name, kind, index) in exports {
         let kind = match kind {
@@ -639,6 +750,7 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
                         let mut quote = QuoteWat::Wat(wat);
                         let (index, i) = state.module(&mut quote);
                         (imports, writes) = i;
+                        module_index = Some(index);
                         Action::Instantiate(index)
                     }
                 };
@@ -651,6 +763,7 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
                         let mut quote = QuoteWat::Wat(wat);
                         let (index, i) = state.module(&mut quote);
                         (imports, writes) = i;
+                        module_index = Some(index);
                         Action::Instantiate(index)
                     }
                     WastExecute::Get { .. } => return Err("assert_trap on get".to_string()),
@@ -667,6 +780,7 @@ fn plan(state: &mut FileState<'_>, line: usize, directive: WastDirective<'_>) ->
                 let mut quote = QuoteWat::Wat(module);
                 let (index, i) = state.module(&mut quote);
                 (imports, writes) = i;
+                module_index = Some(index);
                 Command::AssertUnlinkable(index, message.to_string())
             }
             WastDirective::AssertInvalid { .. } | WastDirective::AssertMalformed { .. } => {
@@ -730,6 +844,27 @@ struct Replay {
     line: usize,
 }
 
+/// Whether a directive's instantiation writes its active segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InstantiationWrites {
+    /// Always (`module`, `assert_return` of a module): it is expected to succeed.
+    Definite,
+    /// Perhaps some (`assert_trap` of a module: segments before the trapping one).
+    Maybe,
+    /// Never (`assert_unlinkable`: linking fails before anything is written).
+    None,
+}
+
+fn instantiation_writes(p: &Planned) -> InstantiationWrites {
+    match &p.command {
+        Some(Command::Module { .. }) | Some(Command::AssertReturn(Action::Instantiate(_), _)) => {
+            InstantiationWrites::Definite
+        }
+        Some(Command::AssertUnlinkable(..)) => InstantiationWrites::None,
+        _ => InstantiationWrites::Maybe,
+    }
+}
+
 /// Which directives start a segment, and the registered modules each such segment re-creates
 /// (see the module documentation).
 fn cuts(planned: &[Planned], facts: &[ModuleFacts]) -> Vec<Option<Vec<Replay>>> {
@@ -745,6 +880,9 @@ fn cuts(planned: &[Planned], facts: &[ModuleFacts]) -> Vec<Option<Vec<Replay>>> 
     // or `REGISTER_DIRECTIVE/FIELD` (an export of a replayable registered module).
     let mut first_change: HashMap<(String, &str), usize> = HashMap::new();
     let mut last_module: Option<usize> = None;
+    // Element-precise model of table items: element -> the directives that may have written it
+    // last (`None`: a writer was not precise, only the coarse rule applies).
+    let mut elements: HashMap<String, Option<HashMap<u32, Vec<usize>>>> = HashMap::new();
     let mut module_of_def: HashMap<&str, u32> = HashMap::new();
     let mut last_module_index: Option<u32> = None;
     for (j, p) in planned.iter().enumerate() {
@@ -760,6 +898,8 @@ fn cuts(planned: &[Planned], facts: &[ModuleFacts]) -> Vec<Option<Vec<Replay>>> 
             d = d.min(i);
         }
         let mut changes: Vec<(String, &str)> = Vec::new();
+        let mut element_updates: Vec<(String, Option<(Vec<u32>, InstantiationWrites)>)> =
+            Vec::new();
         for (module, field) in &p.imports {
             // The item and its kind, for state shared through an import.
             let item = if module == "spectest" {
@@ -795,8 +935,30 @@ fn cuts(planned: &[Planned], facts: &[ModuleFacts]) -> Vec<Option<Vec<Replay>>> 
                 // mutable global may change and observe it.
                 _ => Effects::ALL,
             };
+            // Element-precise access to this table, if the module's only table import is it.
+            let access = p
+                .module
+                .and_then(|m| facts[m as usize].table.as_ref())
+                .filter(|t| {
+                    kind == ExportKind::Table && t.import == (module.clone(), field.clone())
+                });
+            let own_writes: Vec<u32> = match (access, instantiation_writes(p)) {
+                (Some(t), InstantiationWrites::Definite) => t.writes.clone(),
+                _ => Vec::new(),
+            };
+            let precise_reads = match (access.and_then(|t| t.reads.as_ref()), elements.get(&item)) {
+                (Some(reads), Some(Some(model))) => {
+                    for n in reads.iter().filter(|n| !own_writes.contains(n)) {
+                        for &w in model.get(n).into_iter().flatten() {
+                            d = d.min(w);
+                        }
+                    }
+                    true
+                }
+                _ => false,
+            };
             for (observes, aspect) in [
-                (effects.reads_contents, "contents"),
+                (effects.reads_contents && !precise_reads, "contents"),
                 (effects.observes_size, "size"),
             ] {
                 if observes && let Some(&i) = first_change.get(&(item.clone(), aspect)) {
@@ -805,6 +967,8 @@ fn cuts(planned: &[Planned], facts: &[ModuleFacts]) -> Vec<Option<Vec<Replay>>> 
             }
             if effects.writes_contents {
                 changes.push((item.clone(), "contents"));
+                let update = access.map(|t| (t.writes.clone(), instantiation_writes(p)));
+                element_updates.push((item.clone(), update));
             }
             if effects.grows {
                 changes.push((item, "size"));
@@ -813,6 +977,23 @@ fn cuts(planned: &[Planned], facts: &[ModuleFacts]) -> Vec<Option<Vec<Replay>>> 
         dep[j] = d;
         for change in changes {
             first_change.entry(change).or_insert(j);
+        }
+        for (item, update) in element_updates {
+            let model = elements.entry(item).or_insert_with(|| Some(HashMap::new()));
+            match (update, model.as_mut()) {
+                (Some((writes, how)), Some(model)) => {
+                    for n in writes {
+                        match how {
+                            InstantiationWrites::Definite => {
+                                model.insert(n, vec![j]);
+                            }
+                            InstantiationWrites::Maybe => model.entry(n).or_default().push(j),
+                            InstantiationWrites::None => {}
+                        }
+                    }
+                }
+                _ => *model = None,
+            }
         }
         if let (Some(n), Some(m)) = (&p.defines, p.module) {
             module_of_def.insert(n, m);

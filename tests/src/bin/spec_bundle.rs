@@ -7,8 +7,12 @@
 //! # limits, printing exactly what the board firmware prints; then compare the failures with
 //! # tests/spec-expected-failures.txt + spec-expected-failures-aarch64.txt.
 //! cargo run -p tests --release --target aarch64-unknown-linux-gnu --bin spec_bundle -- run OUT_DIR \
-//!     [--expectations tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt]
+//!     [--expectations tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt] [--default-engine]
 //! ```
+//!
+//! `--default-engine` runs with the hosted spec test's engine (`EngineConfig::default()`)
+//! instead of the board's limits: the bundle itself must then pass exactly as the hosted spec
+//! test does, which checks the segment planner (cuts, replays) end to end.
 //!
 //! `build` writes `OUT_DIR/spec-bundle-N.bin` (one per boot) and `OUT_DIR/host-failures.txt`
 //! (`file:line reason` of host-side cases that failed), and prints the figures. `run` prints the
@@ -195,10 +199,13 @@ fn aligned(bytes: &[u8]) -> (Vec<u8>, usize) {
 
 fn run(args: &[String]) -> Result<bool> {
     let mut extra = Vec::new();
+    let mut default_engine = false;
     let mut positional = Vec::new();
     let mut args_iter = args.iter();
     while let Some(a) = args_iter.next() {
-        if a == "--expectations" {
+        if a == "--default-engine" {
+            default_engine = true;
+        } else if a == "--expectations" {
             extra.push(PathBuf::from(
                 args_iter.next().context("--expectations FILE")?,
             ));
@@ -207,7 +214,13 @@ fn run(args: &[String]) -> Result<bool> {
         }
     }
     let paths = bundle_paths(&positional)?;
-    let config = board_like_config();
+    // `--default-engine`: the hosted spec test's engine (4 GiB reservations), which checks the
+    // bundle itself (segments, replays) against the spec expectations without board limits.
+    let config = if default_engine {
+        EngineConfig::default()
+    } else {
+        board_like_config()
+    };
     let engine = Engine::new(&config);
     let executor = Executor::new(&engine);
     let mut failures: BTreeMap<(String, usize), String> = BTreeMap::new();
