@@ -855,6 +855,9 @@ enum InstantiationWrites {
     None,
 }
 
+/// The elements a directive's instantiation writes into a table item, and how surely.
+type ElementWrites = (Vec<u32>, InstantiationWrites);
+
 fn instantiation_writes(p: &Planned) -> InstantiationWrites {
     match &p.command {
         Some(Command::Module { .. }) | Some(Command::AssertReturn(Action::Instantiate(_), _)) => {
@@ -898,8 +901,7 @@ fn cuts(planned: &[Planned], facts: &[ModuleFacts]) -> Vec<Option<Vec<Replay>>> 
             d = d.min(i);
         }
         let mut changes: Vec<(String, &str)> = Vec::new();
-        let mut element_updates: Vec<(String, Option<(Vec<u32>, InstantiationWrites)>)> =
-            Vec::new();
+        let mut element_updates: Vec<(String, Option<ElementWrites>)> = Vec::new();
         for (module, field) in &p.imports {
             // The item and its kind, for state shared through an import.
             let item = if module == "spectest" {
