@@ -1216,9 +1216,20 @@ pub fn settings_digest(config: &CompilerConfig) -> u64 {
     h.0
 }
 
-/// Builds bundles of `files` (each at most `max_bytes`), compiling on `jobs` threads.
+/// Builds bundles of `files` (each at most `max_bytes`) for AArch64 ([`compiler_config`]),
+/// compiling on `jobs` threads.
 pub fn generate(files: &[(String, &str)], max_bytes: usize, jobs: usize) -> Result<Generated> {
-    let config = compiler_config();
+    generate_with(compiler_config(), files, max_bytes, jobs)
+}
+
+/// [`generate`] with other compiler settings (tests run bundles for the native target).
+pub fn generate_with(
+    config: CompilerConfig,
+    files: &[(String, &str)],
+    max_bytes: usize,
+    jobs: usize,
+) -> Result<Generated> {
+    let target = u32::from(config.target().code());
     let settings = settings_digest(&config);
     let compiler = Compiler::new(config).context("compiler for AArch64")?;
     // Plan (and compile) files in parallel, keeping their order.
@@ -1272,7 +1283,6 @@ pub fn generate(files: &[(String, &str)], max_bytes: usize, jobs: usize) -> Resu
             .extend(oversized.into_iter().map(|(l, m)| (name.clone(), l, m)));
     }
     let count = batches.len() as u16;
-    let target = u32::from(shared_types::Target::Aarch64.code());
     for (i, w) in batches.into_iter().enumerate() {
         let bundle = w.finish(i as u16, count, target, settings);
         if bundle.len() > max_bytes {

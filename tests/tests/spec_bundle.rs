@@ -272,3 +272,72 @@ fn generated_cases_match_the_harness_count() {
     // linking.wast registers modules that later segments re-create.
     assert!(setup(&b) > 0);
 }
+
+/// The files whose segments need the planner's cuts, replays and table model.
+const PLANNER_FILES: [&str; 6] = [
+    "linking.wast",
+    "imports.wast",
+    "elem.wast",
+    "table_copy.wast",
+    "data.wast",
+    "memory_grow.wast",
+];
+
+fn native_bundle(names: &[&str]) -> (Vec<u8>, tests::bundle::Generated) {
+    let files: Vec<_> = tests::spec_runner::spec_files()
+        .into_iter()
+        .filter(|(n, _)| names.contains(&n.as_str()))
+        .collect();
+    assert_eq!(files.len(), names.len());
+    let config = host_compiler::CompilerConfig::for_target(tests::native_target());
+    let mut generated =
+        tests::bundle::generate_with(config, &files, tests::bundle::MAX_BUNDLE_BYTES, 2).unwrap();
+    assert!(generated.oversized_segments.is_empty());
+    (generated.bundles.remove(0), generated)
+}
+
+/// The executor, hosted on the native target with the hosted spec test's engine: every case of
+/// the files that need segment cuts, replays and the table model passes, as in the spec test.
+#[test]
+fn planned_segments_pass_like_the_spec_test() {
+    let (bytes, generated) = native_bundle(&PLANNER_FILES);
+    let (buffer, offset) = aligned(&bytes);
+    let b = Bundle::parse(&buffer[offset..offset + bytes.len()]).unwrap();
+    let engine = device_runtime::Engine::default();
+    let executor = spec_bundle::Executor::new(&engine);
+    let mut out = String::new();
+    let mut totals = spec_bundle::report::Totals::default();
+    for i in 0..b.file_count() {
+        spec_bundle::report::run_file(&executor, &b, i, &mut out, &mut totals);
+    }
+    assert!(totals.all_passed(), "{out}");
+    assert_eq!(totals.passed as usize, generated.board_cases);
+    assert!(setup(&b) > 0 && generated.segments > PLANNER_FILES.len());
+}
+
+/// A command the bundle encodes badly fails that case with a clear error; the others run.
+#[test]
+fn a_bad_command_fails_its_case_only() {
+    let (mut bytes, _) = native_bundle(&["i32.wast"]);
+    let (buffer, offset) = aligned(&bytes);
+    let b = Bundle::parse(&buffer[offset..offset + bytes.len()]).unwrap();
+    // The last command: an assertion. Give it an undefined kind and re-seal the checksum.
+    let last = b.command_count() - 1;
+    let commands_at = u32::from_le_bytes(bytes[40..44].try_into().unwrap()) as usize;
+    bytes[commands_at + last as usize * 56] = 0xee;
+    let checksum = spec_bundle::format::fnv1a32(&bytes[HEADER_LEN..]);
+    bytes[20..24].copy_from_slice(&checksum.to_le_bytes());
+    let (buffer, offset) = aligned(&bytes);
+    let b = Bundle::parse(&buffer[offset..offset + bytes.len()]).unwrap();
+    let engine = device_runtime::Engine::default();
+    let executor = spec_bundle::Executor::new(&engine);
+    let mut out = String::new();
+    let mut totals = spec_bundle::report::Totals::default();
+    spec_bundle::report::run_file(&executor, &b, 0, &mut out, &mut totals);
+    assert_eq!(totals.failed, 1, "{out}");
+    assert!(
+        out.contains("FAIL i32.wast:0 bad bundle command: bad command kind"),
+        "{out}"
+    );
+    assert!(totals.passed > 300);
+}
