@@ -1,3 +1,4 @@
 #![doc = include_str!("DESIGN.md")]
 
 pub mod asm;
+pub mod codegen;

@@ -599,6 +599,9 @@ fn branch_cases(c: &mut Cases) {
         c.add(format!("udf.w #{imm}"), move |a| a.udf_w(imm));
     }
     c.add("nop", |a| a.nop());
+    for imm in [0u8, 255] {
+        c.add(format!("svc #{imm}"), move |a| a.svc(imm));
+    }
 }
 
 /// Operands no single instruction holds: the sequences the assembler falls back to, with the

@@ -971,6 +971,11 @@ impl Assembler {
         self.barrier()
     }
 
+    /// `svc #imm8` (supervisor call; used by test harnesses running code under Linux).
+    pub fn svc(&mut self, imm: u8) -> Result<(), AsmError> {
+        self.emit16(0xDF00 | imm as u16)
+    }
+
     /// `nop`.
     pub fn nop(&mut self) -> Result<(), AsmError> {
         self.emit16(0xBF00)

@@ -1,0 +1,1297 @@
+//! The core of the single-pass code generator: the register-cached value stack (DESIGN.md
+//! section 3), locals, i32 arithmetic and structured control flow, emitted through the
+//! assembler. Not wired to the `Backend` trait yet.
+//!
+//! What this first cut implements of the design, and what it refuses
+//! ([`CompileError::Unsupported`], never wrong code):
+//!
+//! * types: i32 only (parameters, results, locals); up to 4 results (r0-r3); block types with
+//!   results but no parameters;
+//! * operators: constants, locals, `drop`, `select`, every i32 arithmetic, bit, shift, compare and
+//!   division operator, `nop`, `unreachable`, `block`, `loop`, `if`, `else`, `end`, `br`,
+//!   `br_if`, `return`;
+//! * locals live in frame slots (no home registers yet: DESIGN.md section 3.5 is the next
+//!   step); the value-stack cache uses r0-r6, r9, r11;
+//! * no calls, memories, globals or tables, so the instance registers are only read by the
+//!   stack-limit check (r10).
+//!
+//! # Invariants kept here (DESIGN.md section 3.2)
+//!
+//! 1. A pool register is held by at most one stack entry ([`ValueStack::held`]).
+//! 2. Spilling takes the oldest register entry, so everything below a spilled entry is spilled,
+//!    constant or a lazy local read.
+//! 3. Before a local is written, every lazy read of it on the stack is materialised.
+//! 4. Only the top entry may be a condition still in the flags; `flags_live` tells every
+//!    emitting helper that the flags must be preserved (between producing a condition and
+//!    consuming it in `select`/`br_if`/`if`).
+//! 5. r12 holds no entry.
+//! 6. At `block`/`loop`/`if` entry every entry below the frame is *settled* (spilled or
+//!    constant); a label's results are in the join registers r0.. (section 3.4).
+
+mod stack;
+#[cfg(test)]
+mod tests;
+
+use shared_types::{TrapCode, ValType};
+use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
+
+use self::stack::{Entry, JOIN, ValueStack};
+use super::asm::{
+    Addr, AsmError, Assembler, Cond, Flags, Label, Operand, Profile, Reg, RegList, ShiftKind, Width,
+};
+use crate::error::{CompileError, Location};
+use crate::link::Symbol;
+
+/// Machine code of one function, before layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledFunction {
+    /// The code; place it at a 4-aligned text offset.
+    pub code: Vec<u8>,
+    /// Trap sites: offset of the faulting (`udf`) instruction and its code.
+    pub traps: Vec<(u32, TrapCode)>,
+    /// `bl` sites for the module linker.
+    pub calls: Vec<(u32, Symbol)>,
+}
+
+/// The types of the function being compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    /// Parameters.
+    pub params: Vec<ValType>,
+    /// Results.
+    pub results: Vec<ValType>,
+}
+
+/// Bytes of frame (pushes included) a function may use without a stack-limit check when it
+/// makes no call: the runtime keeps `stack_limit` at least 256 bytes above the real end of the
+/// stack (DESIGN.md section 5).
+const UNCHECKED_LEAF_FRAME: u32 = 64;
+
+/// The `udf` immediate of a trap: `0x80 + code`. Small immediates are taken on Linux, where
+/// the hosted runtime runs Thumb code under `qemu-arm`: `udf #1` is the kernel's Thumb
+/// breakpoint (SIGTRAP), `udf #2` kgdb's, `udf #0xfe` its `BUG()`.
+pub const TRAP_UDF_BASE: u8 = 0x80;
+
+fn trap_immediate(code: TrapCode) -> u8 {
+    TRAP_UDF_BASE + code.as_u8()
+}
+
+/// Offset of `VMStoreContext*` in the vmctx and of `stack_limit` in it (pointer size 4).
+const STORE_CONTEXT: i32 = 0;
+const STACK_LIMIT: i32 = 0;
+
+/// Compiles the body of function `func_index` with signature `signature`, validating it with
+/// `validator` as it goes.
+pub fn compile_function(
+    profile: Profile,
+    func_index: u32,
+    signature: &Signature,
+    body: &FunctionBody<'_>,
+    validator: &mut FuncValidator<ValidatorResources>,
+) -> Result<CompiledFunction, CompileError> {
+    let mut compiler = FunctionCompiler::new(profile, func_index, signature)?;
+    compiler.offset = body.range().start;
+    let mut locals = body.get_locals_reader().map_err(|e| compiler.invalid(&e))?;
+    for _ in 0..locals.get_count() {
+        let offset = locals.original_position();
+        let (count, ty) = locals.read().map_err(|e| compiler.invalid(&e))?;
+        validator
+            .define_locals(offset, count, ty)
+            .map_err(|e| compiler.invalid(&e))?;
+        compiler.offset = offset;
+        compiler.declare_locals(count, ty)?;
+    }
+    let mut operators = locals.get_binary_reader();
+    operators.set_features(*validator.features());
+    let mut reader = wasmparser::OperatorsReader::new(operators);
+    while !reader.eof() {
+        let (op, offset) = reader
+            .read_with_offset()
+            .map_err(|e| compiler.invalid(&e))?;
+        validator
+            .op(offset, &op)
+            .map_err(|e| compiler.invalid(&e))?;
+        compiler.offset = offset;
+        compiler.operator(&op)?;
+    }
+    // The reader's and the validator's end-of-function checks.
+    let end = reader.original_position();
+    compiler.offset = end;
+    reader.finish().map_err(|e| compiler.invalid(&e))?;
+    reader
+        .get_binary_reader()
+        .finish_expression(&validator.visitor(end))
+        .map_err(|e| compiler.invalid(&e))?;
+    compiler.finish()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FrameKind {
+    /// The function body: its end label is the epilogue.
+    Function,
+    Block,
+    Loop,
+    /// An `if` whose `else` has not been seen; `else_label` is where the false path goes.
+    If {
+        else_label: Label,
+    },
+    Else,
+}
+
+#[derive(Clone, Debug)]
+struct Frame {
+    kind: FrameKind,
+    /// Where a branch to this frame goes: the end, or a loop's header.
+    branch_target: Label,
+    /// The label after `end`.
+    end: Label,
+    /// Stack height below the frame's values.
+    height: usize,
+    results: usize,
+    /// Whether code was reachable when the frame was entered.
+    reachable_at_entry: bool,
+    /// Whether a branch targets `end`.
+    branched_to: bool,
+}
+
+struct FunctionCompiler {
+    profile: Profile,
+    func_index: u32,
+    offset: u64,
+    asm: Assembler,
+    stack: ValueStack,
+    params: usize,
+    results: usize,
+    /// Number of locals (parameters first); each has a 4-byte slot.
+    locals: usize,
+    control: Vec<Frame>,
+    reachable: bool,
+    /// Whether the flags hold a condition that must survive the next emitted instructions.
+    flags_live: bool,
+    /// One cold `udf` per trap code branched to: `(code, label)`.
+    trap_labels: Vec<(TrapCode, Label)>,
+    /// `udf`s in the body and the cold tail: body offset and code.
+    traps: Vec<(u32, TrapCode)>,
+}
+
+impl FunctionCompiler {
+    fn new(
+        profile: Profile,
+        func_index: u32,
+        signature: &Signature,
+    ) -> Result<FunctionCompiler, CompileError> {
+        let mut asm = Assembler::new(profile);
+        let epilogue = asm.new_label();
+        let mut compiler = FunctionCompiler {
+            profile,
+            func_index,
+            offset: 0,
+            asm,
+            stack: ValueStack::default(),
+            params: signature.params.len(),
+            results: signature.results.len(),
+            locals: signature.params.len(),
+            control: Vec::new(),
+            reachable: true,
+            flags_live: false,
+            trap_labels: Vec::new(),
+            traps: Vec::new(),
+        };
+        if let Some(t) = signature
+            .params
+            .iter()
+            .chain(&signature.results)
+            .find(|t| **t != ValType::I32)
+        {
+            return Err(compiler.unsupported(format!("{t:?} in a signature")));
+        }
+        if compiler.results > JOIN.len() {
+            return Err(compiler.unsupported("more than 4 results"));
+        }
+        compiler.control.push(Frame {
+            kind: FrameKind::Function,
+            branch_target: epilogue,
+            end: epilogue,
+            height: 0,
+            results: compiler.results,
+            reachable_at_entry: true,
+            branched_to: false,
+        });
+        Ok(compiler)
+    }
+
+    // ---- errors ----
+
+    fn location(&self) -> Location {
+        Location {
+            func_index: Some(self.func_index),
+            offset: usize::try_from(self.offset).unwrap_or(usize::MAX),
+        }
+    }
+
+    fn invalid(&self, err: &wasmparser::BinaryReaderError) -> CompileError {
+        CompileError::invalid(Some(self.func_index), err)
+    }
+
+    fn unsupported(&self, feature: impl Into<String>) -> CompileError {
+        CompileError::Unsupported {
+            location: self.location(),
+            feature: format!("Thumb-2 backend: {}", feature.into()),
+        }
+    }
+
+    fn internal(&self, message: impl Into<String>) -> CompileError {
+        CompileError::Codegen {
+            func_index: self.func_index,
+            message: format!(
+                "thumb code generator at offset {:#x}: {}",
+                self.offset,
+                message.into()
+            ),
+        }
+    }
+
+    fn asm_error(&self, err: AsmError) -> CompileError {
+        self.internal(err.to_string())
+    }
+
+    /// Runs an assembler call, turning its error into a compile error.
+    fn emit<T>(
+        &mut self,
+        f: impl FnOnce(&mut Assembler) -> Result<T, AsmError>,
+    ) -> Result<T, CompileError> {
+        f(&mut self.asm).map_err(|e| self.asm_error(e))
+    }
+
+    // ---- frame ----
+
+    fn declare_locals(&mut self, count: u32, ty: wasmparser::ValType) -> Result<(), CompileError> {
+        if ty != wasmparser::ValType::I32 {
+            return Err(self.unsupported(format!("{ty:?} locals")));
+        }
+        self.locals += count as usize;
+        if self.locals > 1 << 16 {
+            return Err(CompileError::Limit(format!(
+                "function {} has more than 65536 locals",
+                self.func_index
+            )));
+        }
+        Ok(())
+    }
+
+    /// Bytes of local slots, rounded to 8 so position slots are 8-aligned.
+    fn locals_size(&self) -> u32 {
+        (4 * self.locals as u32).next_multiple_of(8)
+    }
+
+    fn local_offset(&self, index: u32) -> i32 {
+        4 * index as i32
+    }
+
+    fn slot_offset(&self, position: usize) -> i32 {
+        self.locals_size() as i32 + 8 * position as i32
+    }
+
+    /// The flags behaviour emitting helpers may use.
+    fn flags(&self) -> Flags {
+        if self.flags_live {
+            Flags::Preserve
+        } else {
+            Flags::Any
+        }
+    }
+
+    // ---- the value stack ----
+
+    fn push(&mut self, entry: Entry) {
+        self.stack.push(entry);
+    }
+
+    /// Stores register entry `position` to its slot and frees the register.
+    fn spill(&mut self, position: usize) -> Result<(), CompileError> {
+        let offset = self.slot_offset(position);
+        match self.stack.entries[position] {
+            Entry::Reg(r) => {
+                self.emit(|a| a.str(Width::W32, r, Addr::Offset(Reg::SP, offset)))?;
+                self.stack.release(r);
+            }
+            Entry::Local(index) => {
+                let from = self.local_offset(index);
+                self.emit(|a| {
+                    a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::SP, from))?;
+                    a.str(Width::W32, Reg::R12, Addr::Offset(Reg::SP, offset))
+                })?;
+            }
+            Entry::Cond(_) => {
+                self.materialize_cond()?;
+                return self.spill(position);
+            }
+            Entry::Const(_) | Entry::Spilled => return Ok(()),
+        }
+        self.stack.entries[position] = Entry::Spilled;
+        Ok(())
+    }
+
+    /// A free pool register, spilling the oldest register entry if none is free.
+    fn allocate(&mut self) -> Result<Reg, CompileError> {
+        loop {
+            if let Some(r) = self.stack.take_free() {
+                return Ok(r);
+            }
+            let oldest = self
+                .stack
+                .oldest_register_entry()
+                .ok_or_else(|| self.internal("no register to spill"))?;
+            self.spill(oldest)?;
+        }
+    }
+
+    /// Turns a condition on top of the stack into a 0/1 register value.
+    fn materialize_cond(&mut self) -> Result<(), CompileError> {
+        let Some(&Entry::Cond(cond)) = self.stack.entries.last() else {
+            return Ok(());
+        };
+        // The flags are the value: keep them while allocating (a spill is a store).
+        self.flags_live = true;
+        let r = self.allocate()?;
+        self.emit(|a| {
+            a.it(cond, &[false])?;
+            a.mov(Flags::Preserve, r, 1)?;
+            a.mov(Flags::Preserve, r, 0)
+        })?;
+        self.flags_live = false;
+        *self.stack.entries.last_mut().unwrap() = Entry::Reg(r);
+        Ok(())
+    }
+
+    /// Loads `entry` (at `position`) into a register the caller owns afterwards.
+    fn load(&mut self, entry: Entry, position: usize) -> Result<Reg, CompileError> {
+        Ok(match entry {
+            Entry::Reg(r) => r,
+            Entry::Const(value) => {
+                let r = self.allocate()?;
+                let flags = self.flags();
+                self.emit(|a| a.mov(flags, r, value))?;
+                r
+            }
+            Entry::Local(index) => {
+                let r = self.allocate()?;
+                let offset = self.local_offset(index);
+                self.emit(|a| a.ldr(Width::W32, r, Addr::Offset(Reg::SP, offset)))?;
+                r
+            }
+            Entry::Spilled => {
+                let r = self.allocate()?;
+                let offset = self.slot_offset(position);
+                self.emit(|a| a.ldr(Width::W32, r, Addr::Offset(Reg::SP, offset)))?;
+                r
+            }
+            Entry::Cond(_) => return Err(self.internal("condition below the top")),
+        })
+    }
+
+    /// Pops the top entry into a register the caller owns (free it or push it).
+    fn pop_reg(&mut self) -> Result<Reg, CompileError> {
+        self.materialize_cond()?;
+        let position = self.stack.len() - 1;
+        // Keep the entry on the stack while loading, so a spill cannot take its position.
+        let entry = self.stack.entries[position];
+        if let Entry::Reg(_) = entry {
+            self.stack.entries.pop();
+            return self.load(entry, position);
+        }
+        self.stack.entries[position] = Entry::Spilled;
+        let r = self.load(entry, position)?;
+        self.stack.entries.pop();
+        Ok(r)
+    }
+
+    /// Pops the top entry as an operand: a constant stays an immediate.
+    fn pop_operand(&mut self) -> Result<Operand, CompileError> {
+        match self.stack.entries.last() {
+            Some(&Entry::Const(value)) => {
+                self.stack.entries.pop();
+                Ok(Operand::Imm(value))
+            }
+            Some(_) => Ok(Operand::Reg(self.pop_reg()?)),
+            None => Err(self.internal("operand stack underflow")),
+        }
+    }
+
+    fn free_operand(&mut self, operand: Operand) {
+        if let Operand::Reg(r) = operand {
+            self.stack.release(r);
+        }
+    }
+
+    /// Materialises every lazy read of local `index` (before the local is written).
+    fn materialize_local(&mut self, index: u32) -> Result<(), CompileError> {
+        for position in 0..self.stack.len() {
+            if self.stack.entries[position] == Entry::Local(index) {
+                if let Some(r) = self.stack.take_free() {
+                    let offset = self.local_offset(index);
+                    self.emit(|a| a.ldr(Width::W32, r, Addr::Offset(Reg::SP, offset)))?;
+                    self.stack.entries[position] = Entry::Reg(r);
+                } else {
+                    self.spill(position)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Spills or keeps every entry so that none below the current height is in a register or
+    /// a lazy local (a block boundary).
+    fn settle(&mut self) -> Result<(), CompileError> {
+        self.materialize_cond()?;
+        for position in 0..self.stack.len() {
+            if matches!(
+                self.stack.entries[position],
+                Entry::Reg(_) | Entry::Local(_)
+            ) {
+                self.spill(position)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the top `count` entries into the join registers `JOIN[0..count]` (a parallel
+    /// move), leaving them on the stack as register entries. Other holders of those registers
+    /// are evacuated first. Preserves the flags (a pending condition is not among the values:
+    /// the caller consumed it).
+    fn place_results(&mut self, count: usize) -> Result<(), CompileError> {
+        if count == 0 {
+            return Ok(());
+        }
+        self.materialize_cond()?;
+        let base = self.stack.len() - count;
+        let targets = &JOIN[..count];
+        // 1. Join registers held by entries that are not being placed move elsewhere.
+        for &target in targets {
+            if let Some(holder) = self.stack.holder(target)
+                && holder < base
+            {
+                match self.stack.take_free_except(targets) {
+                    Some(r) => {
+                        self.emit(|a| a.mov(Flags::Preserve, r, target))?;
+                        self.stack.entries[holder] = Entry::Reg(r);
+                        self.stack.release(target);
+                    }
+                    None => self.spill(holder)?,
+                }
+            }
+        }
+        // 2. Register-to-register moves, never overwriting a pending source; a cycle parks one
+        //    source in r12 (invariant 5: r12 holds no entry).
+        let mut parked: Option<usize> = None;
+        loop {
+            let pending: Vec<(usize, Reg)> = (0..count)
+                .filter(|&k| Some(k) != parked)
+                .filter_map(|k| match self.stack.entries[base + k] {
+                    Entry::Reg(r) if r != JOIN[k] => Some((k, r)),
+                    _ => None,
+                })
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
+            // Every holder of a join register is now a value being placed, so a target that is
+            // held blocks its move until its holder has moved.
+            let ready = pending
+                .iter()
+                .find(|(k, _)| self.stack.holder(JOIN[*k]).is_none())
+                .copied();
+            match ready {
+                Some((k, source)) => {
+                    self.emit(|a| a.mov(Flags::Preserve, JOIN[k], source))?;
+                    self.stack.release(source);
+                    self.stack.hold(JOIN[k]);
+                    self.stack.entries[base + k] = Entry::Reg(JOIN[k]);
+                }
+                None if parked.is_none() => {
+                    let (k, source) = pending[0];
+                    self.emit(|a| a.mov(Flags::Preserve, Reg::R12, source))?;
+                    self.stack.release(source);
+                    parked = Some(k);
+                }
+                None => return Err(self.internal("two register cycles among four values")),
+            }
+        }
+        if let Some(k) = parked {
+            if self.stack.holder(JOIN[k]).is_some() {
+                return Err(self.internal("join register still held after a cycle"));
+            }
+            self.emit(|a| a.mov(Flags::Preserve, JOIN[k], Reg::R12))?;
+            self.stack.hold(JOIN[k]);
+            self.stack.entries[base + k] = Entry::Reg(JOIN[k]);
+        }
+        // 3. Values not in registers are loaded straight into their (now free) join registers.
+        let flags = self.flags();
+        for (k, &target) in targets.iter().enumerate() {
+            let offset = match self.stack.entries[base + k] {
+                Entry::Reg(_) => continue,
+                Entry::Const(value) => {
+                    self.stack.hold(target);
+                    self.emit(|a| a.mov(flags, target, value))?;
+                    self.stack.entries[base + k] = Entry::Reg(target);
+                    continue;
+                }
+                Entry::Local(index) => self.local_offset(index),
+                Entry::Spilled => self.slot_offset(base + k),
+                Entry::Cond(_) => return Err(self.internal("condition among results")),
+            };
+            self.stack.hold(target);
+            self.emit(|a| a.ldr(Width::W32, target, Addr::Offset(Reg::SP, offset)))?;
+            self.stack.entries[base + k] = Entry::Reg(target);
+        }
+        Ok(())
+    }
+
+    /// Drops entries down to `height`, freeing their registers.
+    fn truncate(&mut self, height: usize) {
+        while self.stack.len() > height {
+            if let Some(Entry::Reg(r)) = self.stack.entries.pop() {
+                self.stack.release(r);
+            }
+        }
+    }
+
+    // ---- traps ----
+
+    /// The cold `udf` label of `code` (created on first use).
+    fn trap_label(&mut self, code: TrapCode) -> Label {
+        if let Some(&(_, label)) = self.trap_labels.iter().find(|(c, _)| *c == code) {
+            return label;
+        }
+        let label = self.asm.new_label();
+        self.trap_labels.push((code, label));
+        label
+    }
+
+    fn branch_to_trap(&mut self, cond: Cond, code: TrapCode) -> Result<(), CompileError> {
+        let label = self.trap_label(code);
+        self.emit(|a| a.b(cond, label))
+    }
+
+    // ---- operators ----
+
+    fn operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
+        if !self.reachable {
+            return self.unreachable_operator(op);
+        }
+        use Operator as O;
+        // Invariant 4: a condition in the flags is only ever the top entry, so an operator that
+        // pushes without consuming it turns it into a register first.
+        let consumes_condition = matches!(
+            op,
+            O::Select
+                | O::TypedSelect { .. }
+                | O::BrIf { .. }
+                | O::If { .. }
+                | O::I32Eqz
+                | O::Drop
+                | O::End
+                | O::Else
+                | O::Br { .. }
+                | O::Return
+                | O::LocalSet { .. }
+                | O::LocalTee { .. }
+        );
+        if !consumes_condition {
+            self.materialize_cond()?;
+        }
+        match *op {
+            O::Nop => Ok(()),
+            O::Unreachable => {
+                self.emit(|a| a.udf(trap_immediate(TrapCode::Unreachable)))?;
+                let at = self.asm.last_instruction_offset();
+                self.traps.push((at, TrapCode::Unreachable));
+                self.reachable = false;
+                Ok(())
+            }
+            O::I32Const { value } => {
+                self.push(Entry::Const(value as u32));
+                Ok(())
+            }
+            O::LocalGet { local_index } => {
+                self.push(Entry::Local(local_index));
+                Ok(())
+            }
+            O::LocalSet { local_index } => self.local_set(local_index, false),
+            O::LocalTee { local_index } => self.local_set(local_index, true),
+            O::Drop => {
+                self.materialize_cond()?;
+                self.truncate(self.stack.len() - 1);
+                Ok(())
+            }
+            O::Select | O::TypedSelect { .. } => self.select(),
+
+            O::I32Add => self.binary(Binary::Add),
+            O::I32Sub => self.binary(Binary::Sub),
+            O::I32Mul => self.binary(Binary::Mul),
+            O::I32And => self.binary(Binary::And),
+            O::I32Or => self.binary(Binary::Or),
+            O::I32Xor => self.binary(Binary::Xor),
+            O::I32Shl => self.shift(ShiftKind::Lsl),
+            O::I32ShrU => self.shift(ShiftKind::Lsr),
+            O::I32ShrS => self.shift(ShiftKind::Asr),
+            O::I32Rotr => self.shift(ShiftKind::Ror),
+            O::I32Rotl => self.rotl(),
+            O::I32Clz => self.unary(Unary::Clz),
+            O::I32Ctz => self.unary(Unary::Ctz),
+            O::I32Popcnt => self.unary(Unary::Popcnt),
+            O::I32Extend8S => self.unary(Unary::Extend8),
+            O::I32Extend16S => self.unary(Unary::Extend16),
+            O::I32DivU => self.divide(false, false),
+            O::I32DivS => self.divide(true, false),
+            O::I32RemU => self.divide(false, true),
+            O::I32RemS => self.divide(true, true),
+            O::I32Eqz => self.eqz(),
+            O::I32Eq => self.compare(Cond::Eq),
+            O::I32Ne => self.compare(Cond::Ne),
+            O::I32LtS => self.compare(Cond::Lt),
+            O::I32LtU => self.compare(Cond::Lo),
+            O::I32GtS => self.compare(Cond::Gt),
+            O::I32GtU => self.compare(Cond::Hi),
+            O::I32LeS => self.compare(Cond::Le),
+            O::I32LeU => self.compare(Cond::Ls),
+            O::I32GeS => self.compare(Cond::Ge),
+            O::I32GeU => self.compare(Cond::Hs),
+
+            O::Block { blockty } => self.enter(FrameKind::Block, blockty),
+            O::Loop { blockty } => self.enter(FrameKind::Loop, blockty),
+            O::If { blockty } => self.enter_if(blockty),
+            O::Else => self.else_(),
+            O::End => self.end(),
+            O::Br { relative_depth } => self.br(relative_depth),
+            O::BrIf { relative_depth } => self.br_if(relative_depth),
+            O::Return => self.br(self.control.len() as u32 - 1),
+            ref other => Err(self.unsupported(operator_name(other))),
+        }
+    }
+
+    /// Operators in unreachable code: only the control structure is followed.
+    fn unreachable_operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                let end = self.asm.new_label();
+                self.control.push(Frame {
+                    kind: FrameKind::Block,
+                    branch_target: end,
+                    end,
+                    height: self.stack.len(),
+                    results: 0,
+                    reachable_at_entry: false,
+                    branched_to: false,
+                });
+                Ok(())
+            }
+            Operator::Else => self.else_(),
+            Operator::End => self.end(),
+            _ => Ok(()),
+        }
+    }
+
+    fn local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {
+        // The value first: a lazy read of this local as the value itself must read the old
+        // value, which `pop_reg` does.
+        let value = self.pop_reg()?;
+        self.materialize_local(index)?;
+        let offset = self.local_offset(index);
+        self.emit(|a| a.str(Width::W32, value, Addr::Offset(Reg::SP, offset)))?;
+        if tee {
+            self.push(Entry::Reg(value));
+        } else {
+            self.stack.release(value);
+        }
+        Ok(())
+    }
+
+    /// The test for branching/selecting on the top entry: a pending comparison is used as is,
+    /// a constant decides at compile time, any other value is compared with zero. Afterwards the
+    /// flags are live when the test is [`Test::Flags`].
+    fn pop_condition(&mut self) -> Result<Test, CompileError> {
+        if let Some(&Entry::Cond(cond)) = self.stack.entries.last() {
+            self.stack.entries.pop();
+            self.flags_live = true;
+            return Ok(Test::Flags(cond));
+        }
+        if let Some(&Entry::Const(value)) = self.stack.entries.last() {
+            self.stack.entries.pop();
+            return Ok(if value != 0 {
+                Test::Always
+            } else {
+                Test::Never
+            });
+        }
+        let r = self.pop_reg()?;
+        self.emit(|a| a.cmp(r, 0))?;
+        self.stack.release(r);
+        self.flags_live = true;
+        Ok(Test::Flags(Cond::Ne))
+    }
+
+    fn select(&mut self) -> Result<(), CompileError> {
+        let test = self.pop_condition()?;
+        let mut if_false = self.pop_operand()?;
+        if let Operand::Imm(v) = if_false
+            && !single_instruction_constant(v)
+        {
+            // It goes inside a one-instruction IT block.
+            let r = self.allocate()?;
+            self.emit(|a| a.mov(Flags::Preserve, r, v))?;
+            if_false = Operand::Reg(r);
+        }
+        let if_true = self.pop_reg()?;
+        self.flags_live = false;
+        match test {
+            Test::Always => {}
+            Test::Never => self.emit(|a| a.mov(Flags::Any, if_true, if_false))?,
+            Test::Flags(c) => {
+                self.emit(|a| {
+                    a.it(c.invert(), &[])?;
+                    a.mov(Flags::Preserve, if_true, if_false)
+                })?;
+            }
+        }
+        self.free_operand(if_false);
+        self.push(Entry::Reg(if_true));
+        Ok(())
+    }
+
+    fn binary(&mut self, op: Binary) -> Result<(), CompileError> {
+        self.materialize_cond()?;
+        // A constant left operand of a commutative operation becomes the right one.
+        let len = self.stack.len();
+        if op.commutative()
+            && matches!(self.stack.entries[len - 2], Entry::Const(_))
+            && !matches!(self.stack.entries[len - 1], Entry::Const(_))
+        {
+            self.stack.entries.swap(len - 2, len - 1);
+        }
+        let rhs = match (op, self.pop_operand()?) {
+            // `mul` has no immediate form.
+            (Binary::Mul, Operand::Imm(value)) => {
+                let r = self.allocate()?;
+                self.emit(|a| a.mov(Flags::Any, r, value))?;
+                Operand::Reg(r)
+            }
+            (_, operand) => operand,
+        };
+        let lhs = self.pop_reg()?;
+        self.emit(|a| match op {
+            Binary::Add => a.add(Flags::Any, lhs, lhs, rhs),
+            Binary::Sub => a.sub(Flags::Any, lhs, lhs, rhs),
+            Binary::And => a.and(Flags::Any, lhs, lhs, rhs),
+            Binary::Or => a.orr(Flags::Any, lhs, lhs, rhs),
+            Binary::Xor => a.eor(Flags::Any, lhs, lhs, rhs),
+            Binary::Mul => match rhs {
+                Operand::Reg(r) => a.mul(Flags::Any, lhs, lhs, r),
+                _ => unreachable!("mul operands are registers"),
+            },
+        })?;
+        self.free_operand(rhs);
+        self.push(Entry::Reg(lhs));
+        Ok(())
+    }
+
+    fn shift(&mut self, kind: ShiftKind) -> Result<(), CompileError> {
+        self.materialize_cond()?;
+        let amount = self.pop_operand()?;
+        let value = self.pop_reg()?;
+        match amount {
+            Operand::Imm(n) => {
+                let n = n & 31;
+                if n != 0 {
+                    self.emit(|a| a.shift(kind, Flags::Any, value, value, Operand::Imm(n)))?;
+                }
+            }
+            Operand::Reg(r) => {
+                // Wasm counts modulo 32; lsl/lsr/asr by register use the bottom byte.
+                if kind == ShiftKind::Ror {
+                    self.emit(|a| a.shift(kind, Flags::Any, value, value, Operand::Reg(r)))?;
+                } else {
+                    self.emit(|a| {
+                        a.and(Flags::Any, Reg::R12, r, 31)?;
+                        a.shift(kind, Flags::Any, value, value, Operand::Reg(Reg::R12))
+                    })?;
+                }
+                self.stack.release(r);
+            }
+            Operand::Shifted(..) => return Err(self.internal("shifted operand")),
+        }
+        self.push(Entry::Reg(value));
+        Ok(())
+    }
+
+    fn rotl(&mut self) -> Result<(), CompileError> {
+        self.materialize_cond()?;
+        let amount = self.pop_operand()?;
+        let value = self.pop_reg()?;
+        match amount {
+            Operand::Imm(n) => {
+                let n = 32u32.wrapping_sub(n) & 31;
+                if n != 0 {
+                    self.emit(|a| {
+                        a.shift(ShiftKind::Ror, Flags::Any, value, value, Operand::Imm(n))
+                    })?;
+                }
+            }
+            Operand::Reg(r) => {
+                // rotl(x, n) = rotr(x, -n); ror by register takes the count modulo 32.
+                self.emit(|a| {
+                    a.rsb(Flags::Any, Reg::R12, r, 0)?;
+                    a.shift(
+                        ShiftKind::Ror,
+                        Flags::Any,
+                        value,
+                        value,
+                        Operand::Reg(Reg::R12),
+                    )
+                })?;
+                self.stack.release(r);
+            }
+            Operand::Shifted(..) => return Err(self.internal("shifted operand")),
+        }
+        self.push(Entry::Reg(value));
+        Ok(())
+    }
+
+    fn unary(&mut self, op: Unary) -> Result<(), CompileError> {
+        let r = self.pop_reg()?;
+        self.emit(|a| match op {
+            Unary::Clz => a.clz(r, r),
+            Unary::Ctz => {
+                a.rbit(r, r)?;
+                a.clz(r, r)
+            }
+            Unary::Extend8 => a.sxtb(r, r, 0),
+            Unary::Extend16 => a.sxth(r, r, 0),
+            Unary::Popcnt => {
+                // SWAR: pairs, nibbles, bytes, then a multiply sums the bytes.
+                let ip = Reg::R12;
+                a.shift(ShiftKind::Lsr, Flags::Any, ip, r, Operand::Imm(1))?;
+                a.and(Flags::Any, ip, ip, 0x5555_5555)?;
+                a.sub(Flags::Any, r, r, ip)?;
+                a.and(Flags::Any, ip, r, 0x3333_3333)?;
+                a.shift(ShiftKind::Lsr, Flags::Any, r, r, Operand::Imm(2))?;
+                a.and(Flags::Any, r, r, 0x3333_3333)?;
+                a.add(Flags::Any, r, r, ip)?;
+                a.add(Flags::Any, r, r, Operand::Shifted(r, ShiftKind::Lsr, 4))?;
+                a.and(Flags::Any, r, r, 0x0F0F_0F0F)?;
+                a.mov(Flags::Any, ip, 0x0101_0101)?;
+                a.mul(Flags::Any, r, r, ip)?;
+                a.shift(ShiftKind::Lsr, Flags::Any, r, r, Operand::Imm(24))
+            }
+        })?;
+        self.push(Entry::Reg(r));
+        Ok(())
+    }
+
+    fn divide(&mut self, signed: bool, remainder: bool) -> Result<(), CompileError> {
+        self.materialize_cond()?;
+        let divisor = self.pop_operand()?;
+        let constant = match divisor {
+            Operand::Imm(v) => Some(v),
+            _ => None,
+        };
+        let divisor = match divisor {
+            Operand::Reg(r) => r,
+            Operand::Imm(v) => {
+                let r = self.allocate()?;
+                self.emit(|a| a.mov(Flags::Any, r, v))?;
+                r
+            }
+            Operand::Shifted(..) => return Err(self.internal("shifted operand")),
+        };
+        let dividend = self.pop_reg()?;
+        if constant.is_none() || constant == Some(0) {
+            self.emit(|a| a.cmp(divisor, 0))?;
+            self.branch_to_trap(Cond::Eq, TrapCode::IntegerDivisionByZero)?;
+        }
+        if signed && !remainder && (constant.is_none() || constant == Some(u32::MAX)) {
+            // INT_MIN / -1 overflows: EQ after both compares.
+            self.emit(|a| {
+                a.cmn(divisor, 1)?;
+                a.it(Cond::Eq, &[])?;
+                a.cmp(dividend, 0x8000_0000)
+            })?;
+            self.branch_to_trap(Cond::Eq, TrapCode::IntegerOverflow)?;
+        }
+        self.emit(|a| {
+            let quotient = if remainder { Reg::R12 } else { dividend };
+            if signed {
+                a.sdiv(quotient, dividend, divisor)?;
+            } else {
+                a.udiv(quotient, dividend, divisor)?;
+            }
+            if remainder {
+                // dividend - quotient * divisor (INT_MIN rem -1 = INT_MIN - INT_MIN = 0).
+                a.mls(dividend, Reg::R12, divisor, dividend)?;
+            }
+            Ok(())
+        })?;
+        self.stack.release(divisor);
+        self.push(Entry::Reg(dividend));
+        Ok(())
+    }
+
+    fn compare(&mut self, cond: Cond) -> Result<(), CompileError> {
+        self.materialize_cond()?;
+        let len = self.stack.len();
+        // `k op x` is `x op' k` with the operands swapped.
+        let cond = if matches!(self.stack.entries[len - 2], Entry::Const(_))
+            && !matches!(self.stack.entries[len - 1], Entry::Const(_))
+        {
+            self.stack.entries.swap(len - 2, len - 1);
+            swapped(cond)
+        } else {
+            cond
+        };
+        let rhs = self.pop_operand()?;
+        let lhs = self.pop_reg()?;
+        self.emit(|a| a.cmp(lhs, rhs))?;
+        self.free_operand(rhs);
+        self.stack.release(lhs);
+        self.push(Entry::Cond(cond));
+        Ok(())
+    }
+
+    fn eqz(&mut self) -> Result<(), CompileError> {
+        if let Some(&Entry::Cond(cond)) = self.stack.entries.last() {
+            // Integer conditions have exact inverses.
+            *self.stack.entries.last_mut().unwrap() = Entry::Cond(cond.invert());
+            return Ok(());
+        }
+        let r = self.pop_reg()?;
+        self.emit(|a| a.cmp(r, 0))?;
+        self.stack.release(r);
+        self.push(Entry::Cond(Cond::Eq));
+        Ok(())
+    }
+
+    // ---- control flow ----
+
+    fn block_results(&self, blockty: BlockType) -> Result<usize, CompileError> {
+        match blockty {
+            BlockType::Empty => Ok(0),
+            BlockType::Type(wasmparser::ValType::I32) => Ok(1),
+            BlockType::Type(t) => Err(self.unsupported(format!("{t:?} block results"))),
+            BlockType::FuncType(_) => Err(self.unsupported("block types with parameters")),
+        }
+    }
+
+    fn enter(&mut self, kind: FrameKind, blockty: BlockType) -> Result<(), CompileError> {
+        let results = self.block_results(blockty)?;
+        self.settle()?;
+        let end = self.asm.new_label();
+        let branch_target = if kind == FrameKind::Loop {
+            let header = self.asm.new_label();
+            self.emit(|a| a.bind(header))?;
+            header
+        } else {
+            end
+        };
+        self.control.push(Frame {
+            kind,
+            branch_target,
+            end,
+            height: self.stack.len(),
+            results,
+            reachable_at_entry: true,
+            branched_to: false,
+        });
+        Ok(())
+    }
+
+    fn enter_if(&mut self, blockty: BlockType) -> Result<(), CompileError> {
+        let results = self.block_results(blockty)?;
+        let test = self.pop_condition()?;
+        self.settle()?;
+        let else_label = self.asm.new_label();
+        let end = self.asm.new_label();
+        match test {
+            Test::Always => {}
+            Test::Never => self.emit(|a| a.b(Cond::Al, else_label))?,
+            Test::Flags(c) => self.emit(|a| a.b(c.invert(), else_label))?,
+        }
+        self.flags_live = false;
+        self.control.push(Frame {
+            kind: FrameKind::If { else_label },
+            branch_target: end,
+            end,
+            height: self.stack.len(),
+            results,
+            reachable_at_entry: true,
+            branched_to: false,
+        });
+        Ok(())
+    }
+
+    fn else_(&mut self) -> Result<(), CompileError> {
+        let frame = self
+            .control
+            .last()
+            .cloned()
+            .ok_or_else(|| self.internal("else without a frame"))?;
+        let FrameKind::If { else_label } = frame.kind else {
+            // A dead frame (pushed in unreachable code): stays dead.
+            return Ok(());
+        };
+        if self.reachable {
+            self.place_results(frame.results)?;
+            self.emit(|a| a.b(Cond::Al, frame.end))?;
+            self.control.last_mut().unwrap().branched_to = true;
+        }
+        self.truncate(frame.height);
+        self.emit(|a| a.bind(else_label))?;
+        let top = self.control.last_mut().unwrap();
+        top.kind = FrameKind::Else;
+        self.reachable = frame.reachable_at_entry;
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<(), CompileError> {
+        let frame = self
+            .control
+            .pop()
+            .ok_or_else(|| self.internal("end without a frame"))?;
+        if self.reachable {
+            self.place_results(frame.results)?;
+        }
+        let mut reachable = self.reachable || frame.branched_to;
+        if let FrameKind::If { else_label } = frame.kind {
+            // No `else`: the false path arrives here with no results (validation guarantees
+            // there are none).
+            self.emit(|a| a.bind(else_label))?;
+            reachable |= frame.reachable_at_entry;
+        }
+        self.truncate(frame.height);
+        self.emit(|a| a.bind(frame.end))?;
+        if frame.kind == FrameKind::Loop {
+            // Only fall-through reaches the end of a loop.
+            reachable = self.reachable;
+        }
+        self.reachable = reachable;
+        if frame.kind == FrameKind::Function {
+            return Ok(());
+        }
+        for &join in &JOIN[..frame.results] {
+            self.stack.hold(join);
+            self.push(Entry::Reg(join));
+        }
+        Ok(())
+    }
+
+    fn br(&mut self, depth: u32) -> Result<(), CompileError> {
+        let index = self.control.len() - 1 - depth as usize;
+        let frame = self.control[index].clone();
+        let arity = if frame.kind == FrameKind::Loop {
+            0
+        } else {
+            frame.results
+        };
+        self.place_results(arity)?;
+        self.emit(|a| a.b(Cond::Al, frame.branch_target))?;
+        self.control[index].branched_to = true;
+        let height = self.control.last().map_or(0, |f| f.height);
+        self.truncate(height);
+        self.reachable = false;
+        Ok(())
+    }
+
+    fn br_if(&mut self, depth: u32) -> Result<(), CompileError> {
+        let index = self.control.len() - 1 - depth as usize;
+        let frame = self.control[index].clone();
+        let arity = if frame.kind == FrameKind::Loop {
+            0
+        } else {
+            frame.results
+        };
+        let test = self.pop_condition()?;
+        let cond = match test {
+            Test::Never => return Ok(()),
+            Test::Always => return self.br(depth),
+            Test::Flags(c) => c,
+        };
+        // Results go to the join registers on both paths (moves preserve the flags) and stay
+        // there as the fall-through path's entries.
+        self.place_results(arity)?;
+        self.flags_live = false;
+        self.emit(|a| a.b(cond, frame.branch_target))?;
+        self.control[index].branched_to = true;
+        Ok(())
+    }
+
+    // ---- prologue, epilogue ----
+
+    fn finish(mut self) -> Result<CompiledFunction, CompileError> {
+        if !self.control.is_empty() {
+            return Err(self.internal("frames left open"));
+        }
+        // Results are in r0..; the epilogue label is bound (end of the function frame).
+        let saved: Vec<Reg> = self.stack.used_callee_saved();
+        let pushed = if saved.is_empty() {
+            0
+        } else {
+            4 * (saved.len() as u32 + 1)
+        };
+        let frame = (pushed + self.locals_size() + 8 * self.stack.max_height() as u32)
+            .next_multiple_of(8)
+            - pushed;
+        let mut list = RegList::of(&saved);
+        if !saved.is_empty() {
+            list.0 |= 1 << Reg::PC.num();
+        }
+        self.emit(|a| {
+            if frame > 0 {
+                a.add(Flags::Any, Reg::SP, Reg::SP, frame)?;
+            }
+            if saved.is_empty() {
+                a.bx(Reg::LR)
+            } else {
+                a.pop(list)
+            }
+        })?;
+        // The cold tail.
+        for (code, label) in std::mem::take(&mut self.trap_labels) {
+            self.emit(|a| {
+                a.bind(label)?;
+                a.udf(trap_immediate(code))
+            })?;
+            let at = self.asm.last_instruction_offset();
+            self.traps.push((at, code));
+        }
+        let body = std::mem::replace(&mut self.asm, Assembler::new(self.profile))
+            .finish()
+            .map_err(|e| self.asm_error(e))?;
+
+        // The prologue, now that the frame is known.
+        let mut prologue = Assembler::new(self.profile);
+        let params = self.params;
+        let locals = self.locals;
+        let prologue_traps = (|| -> Result<Vec<(u32, TrapCode)>, AsmError> {
+            let a = &mut prologue;
+            let mut traps = Vec::new();
+            if !saved.is_empty() {
+                let mut list = RegList::of(&saved);
+                list.0 |= 1 << Reg::LR.num();
+                a.push(list)?;
+            }
+            if frame > 0 {
+                a.sub(Flags::Any, Reg::SP, Reg::SP, frame)?;
+            }
+            if pushed + frame > UNCHECKED_LEAF_FRAME {
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, STORE_CONTEXT))?;
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, STACK_LIMIT))?;
+                a.cmp(Reg::SP, Reg::R12)?;
+                let fine = a.new_label();
+                a.b_near(Cond::Hs, fine)?;
+                a.udf(trap_immediate(TrapCode::StackOverflow))?;
+                traps.push((a.last_instruction_offset(), TrapCode::StackOverflow));
+                a.bind(fine)?;
+            }
+            // Parameters to their slots: r0-r3, then the caller's stack.
+            for i in 0..params {
+                let slot = Addr::Offset(Reg::SP, 4 * i as i32);
+                if i < 4 {
+                    a.str(Width::W32, Reg::new(i as u8).unwrap(), slot)?;
+                } else {
+                    let incoming = (frame + pushed) as i32 + 4 * (i as i32 - 4);
+                    a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::SP, incoming))?;
+                    a.str(Width::W32, Reg::R12, slot)?;
+                }
+            }
+            if locals > params {
+                a.mov(Flags::Any, Reg::R0, 0)?;
+                for i in params..locals {
+                    a.str(Width::W32, Reg::R0, Addr::Offset(Reg::SP, 4 * i as i32))?;
+                }
+            }
+            // Keep the body's 4-byte alignment (its PC-relative loads depend on it).
+            if !a.offset().is_multiple_of(4) {
+                a.nop()?;
+            }
+            Ok(traps)
+        })()
+        .map_err(|e| self.asm_error(e))?;
+        let prologue = prologue.finish().map_err(|e| self.asm_error(e))?;
+        let shift = prologue.code.len() as u32;
+        let mut code = prologue.code;
+        code.extend_from_slice(&body.code);
+        let mut traps = prologue_traps;
+        traps.extend(self.traps.iter().map(|&(at, c)| (at + shift, c)));
+        traps.sort_by_key(|t| t.0);
+        Ok(CompiledFunction {
+            code,
+            traps,
+            calls: body.calls.iter().map(|&(at, s)| (at + shift, s)).collect(),
+        })
+    }
+}
+
+/// What a branch or `select` tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Test {
+    /// A constant true condition.
+    Always,
+    /// A constant false condition.
+    Never,
+    /// A condition of the flags (never `Al`).
+    Flags(Cond),
+}
+
+/// Whether `mov rd, #value` is one instruction (so it can sit alone in an IT block).
+fn single_instruction_constant(value: u32) -> bool {
+    value <= 0xFFFF
+        || super::asm::modified_immediate(value).is_some()
+        || super::asm::modified_immediate(!value).is_some()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Binary {
+    Add,
+    Sub,
+    Mul,
+    And,
+    Or,
+    Xor,
+}
+
+impl Binary {
+    fn commutative(self) -> bool {
+        !matches!(self, Binary::Sub)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unary {
+    Clz,
+    Ctz,
+    Popcnt,
+    Extend8,
+    Extend16,
+}
+
+/// The condition of `b op a` given that of `a op b`.
+fn swapped(cond: Cond) -> Cond {
+    match cond {
+        Cond::Lt => Cond::Gt,
+        Cond::Gt => Cond::Lt,
+        Cond::Le => Cond::Ge,
+        Cond::Ge => Cond::Le,
+        Cond::Lo => Cond::Hi,
+        Cond::Hi => Cond::Lo,
+        Cond::Ls => Cond::Hs,
+        Cond::Hs => Cond::Ls,
+        other => other,
+    }
+}
+
+fn operator_name(op: &Operator<'_>) -> String {
+    let name = format!("{op:?}");
+    name.split([' ', '{', '('])
+        .next()
+        .unwrap_or("operator")
+        .to_string()
+}

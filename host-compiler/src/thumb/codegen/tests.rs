@@ -1,0 +1,569 @@
+//! Tests that run the generated code: each test links compiled functions behind a small Thumb
+//! stub into a static ARM Linux executable and runs it under `qemu-arm` (installed by
+//! `scripts/setup.sh`, package `qemu-user`). The stub points r10 at a fake vmctx, calls the
+//! functions with their arguments, writes r0-r3 of each call to stdout and exits; a trap is a
+//! `udf`, which Linux reports as SIGILL. Expected values come from Rust.
+
+use std::io::Write;
+use std::process::Command;
+
+use shared_types::{Target, TrapCode};
+use wasmparser::FuncValidatorAllocations;
+
+use super::{CompiledFunction, Signature, compile_function};
+use crate::error::CompileError;
+use crate::link::Symbol;
+use crate::thumb::asm::{Addr, Assembler, Flags, Profile, Reg, Width};
+
+fn profile() -> Profile {
+    Profile::for_target(Target::CortexM4F).unwrap()
+}
+
+/// Compiles every defined function of a module.
+fn compile(wat: &str) -> Result<Vec<CompiledFunction>, CompileError> {
+    let wasm = wat::parse_str(wat).unwrap();
+    let (module, inputs) = crate::module::parse(&wasm)?;
+    let mut out = Vec::new();
+    for input in inputs {
+        let ty = &module.types[module.func_types[input.index as usize] as usize];
+        let signature = Signature {
+            params: ty.params.clone(),
+            results: ty.results.clone(),
+        };
+        let mut validator = input
+            .validator
+            .into_validator(FuncValidatorAllocations::default());
+        out.push(compile_function(
+            profile(),
+            input.index,
+            &signature,
+            &input.body,
+            &mut validator,
+        )?);
+    }
+    Ok(out)
+}
+
+/// How a run ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// r0-r3 after each call.
+    Returned(Vec<[u32; 4]>),
+    /// Killed by a signal (SIGILL = 4 for a trap).
+    Signal(i32),
+}
+
+const BASE: u32 = 0x10000;
+const CODE_START: u32 = 0x100;
+const SIGILL: i32 = 4;
+
+/// Encodes `bl` from `at` to `target` (text addresses).
+fn bl(at: u32, target: u32) -> [u8; 4] {
+    let d = target.wrapping_sub(at + 4);
+    let s = (d >> 24) & 1;
+    let i1 = (d >> 23) & 1;
+    let i2 = (d >> 22) & 1;
+    let j1 = (!(i1 ^ s)) & 1;
+    let j2 = (!(i2 ^ s)) & 1;
+    let hw1 = (0xF000 | s << 10 | ((d >> 12) & 0x3FF)) as u16;
+    let hw2 = (0xD000 | j1 << 13 | j2 << 11 | ((d >> 1) & 0x7FF)) as u16;
+    let mut out = [0; 4];
+    out[..2].copy_from_slice(&hw1.to_le_bytes());
+    out[2..].copy_from_slice(&hw2.to_le_bytes());
+    out
+}
+
+/// Runs `calls` (function index, arguments) in order; `stack_limit` is what the vmctx's store
+/// context says.
+fn run(functions: &[CompiledFunction], calls: &[(usize, Vec<u32>)], stack_limit: u32) -> Outcome {
+    // Layout: headers, stub, functions, then data (vmctx, store context, result buffer).
+    let mut stub = Assembler::new(profile());
+    // Functions start after the stub; lay them out first to know the data address.
+    let stub_size_bound = 64 + calls.len() as u32 * 96;
+    let mut function_addresses = Vec::new();
+    let mut end = CODE_START + stub_size_bound;
+    for f in functions {
+        end = end.next_multiple_of(4);
+        function_addresses.push(BASE + end);
+        end += f.code.len() as u32;
+    }
+    let data = end.next_multiple_of(16);
+    let vmctx = BASE + data;
+    let store_context = vmctx + 16;
+    let results = vmctx + 32;
+    let file_size = data + 32 + 16 * calls.len() as u32;
+
+    let a = &mut stub;
+    let mut emit = || -> Result<(), crate::thumb::asm::AsmError> {
+        a.mov(Flags::Any, Reg::R10, vmctx)?;
+        for (call, (function, args)) in calls.iter().enumerate() {
+            let stack_args = args.len().saturating_sub(4) as u32;
+            let reserve = (4 * stack_args).next_multiple_of(8);
+            if reserve > 0 {
+                a.sub(Flags::Any, Reg::SP, Reg::SP, reserve)?;
+                for (i, &value) in args[4..].iter().enumerate() {
+                    a.mov(Flags::Any, Reg::R0, value)?;
+                    a.str(Width::W32, Reg::R0, Addr::Offset(Reg::SP, 4 * i as i32))?;
+                }
+            }
+            for (i, &value) in args.iter().take(4).enumerate() {
+                a.mov(Flags::Any, Reg::new(i as u8).unwrap(), value)?;
+            }
+            a.bl_call(Symbol::Function(*function as u32))?;
+            if reserve > 0 {
+                a.add(Flags::Any, Reg::SP, Reg::SP, reserve)?;
+            }
+            a.mov(Flags::Any, Reg::R4, results + 16 * call as u32)?;
+            for r in 0..4u8 {
+                a.str(
+                    Width::W32,
+                    Reg::new(r).unwrap(),
+                    Addr::Offset(Reg::R4, 4 * r as i32),
+                )?;
+            }
+        }
+        // write(1, results, 16 * calls); exit(0)
+        a.mov(Flags::Any, Reg::R0, 1)?;
+        a.mov(Flags::Any, Reg::R1, results)?;
+        a.mov(Flags::Any, Reg::R2, 16 * calls.len() as u32)?;
+        a.mov(Flags::Any, Reg::R7, 4)?;
+        a.svc(0)?;
+        a.mov(Flags::Any, Reg::R0, 0)?;
+        a.mov(Flags::Any, Reg::R7, 1)?;
+        a.svc(0)
+    };
+    emit().unwrap();
+    let stub = stub.finish().unwrap();
+    assert!(stub.code.len() as u32 <= stub_size_bound, "stub too large");
+
+    let mut image = vec![0u8; file_size as usize];
+    // ELF header (32-bit, little-endian, ARM, executable, EABI 5).
+    let entry = BASE + CODE_START + 1;
+    let header: Vec<u8> = [
+        &[0x7F, b'E', b'L', b'F', 1, 1, 1, 0][..],
+        &[0; 8],
+        &2u16.to_le_bytes(),  // ET_EXEC
+        &40u16.to_le_bytes(), // EM_ARM
+        &1u32.to_le_bytes(),
+        &entry.to_le_bytes(),
+        &52u32.to_le_bytes(), // program headers
+        &0u32.to_le_bytes(),  // section headers
+        &0x0500_0400u32.to_le_bytes(),
+        &52u16.to_le_bytes(),
+        &32u16.to_le_bytes(),
+        &1u16.to_le_bytes(),
+        &40u16.to_le_bytes(),
+        &0u16.to_le_bytes(),
+        &0u16.to_le_bytes(),
+    ]
+    .concat();
+    let program_header: Vec<u8> = [
+        1u32, // PT_LOAD
+        0, BASE, BASE, file_size, file_size, 7, // RWX
+        0x1000,
+    ]
+    .iter()
+    .flat_map(|v| v.to_le_bytes())
+    .collect();
+    image[..52].copy_from_slice(&header);
+    image[52..84].copy_from_slice(&program_header);
+    let stub_at = CODE_START as usize;
+    image[stub_at..stub_at + stub.code.len()].copy_from_slice(&stub.code);
+    for (f, &address) in functions.iter().zip(&function_addresses) {
+        let at = (address - BASE) as usize;
+        image[at..at + f.code.len()].copy_from_slice(&f.code);
+        assert!(f.calls.is_empty());
+    }
+    // The stub's calls.
+    for &(offset, symbol) in &stub.calls {
+        let Symbol::Function(index) = symbol else {
+            unreachable!()
+        };
+        let at = BASE + CODE_START + offset;
+        let patch = bl(at, function_addresses[index as usize]);
+        let at = (CODE_START + offset) as usize;
+        image[at..at + 4].copy_from_slice(&patch);
+    }
+    // vmctx: store_context pointer; store context: stack_limit.
+    let data = data as usize;
+    image[data..data + 4].copy_from_slice(&store_context.to_le_bytes());
+    image[data + 16..data + 20].copy_from_slice(&stack_limit.to_le_bytes());
+
+    let dir = std::env::temp_dir().join(format!(
+        "thumb-run-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("a.out");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(&image)
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = Command::new("qemu-arm")
+        .args(["-cpu", "cortex-a15"])
+        .arg(&path)
+        .output()
+        .expect("qemu-arm (package qemu-user, installed by scripts/setup.sh)");
+    if let Some(keep) = std::env::var_os("THUMB_KEEP_EXECUTABLE") {
+        std::fs::copy(&path, keep).unwrap();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(signal) = output.status.signal() {
+        return Outcome::Signal(signal);
+    }
+    assert!(output.status.success(), "{output:?}");
+    let words: Vec<u32> = output
+        .stdout
+        .chunks(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(words.len(), 4 * calls.len(), "{output:?}");
+    Outcome::Returned(words.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect())
+}
+
+static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn i32s(results: &Outcome) -> Vec<u32> {
+    match results {
+        Outcome::Returned(r) => r.iter().map(|w| w[0]).collect(),
+        Outcome::Signal(s) => panic!("killed by signal {s}"),
+    }
+}
+
+/// Runs a module's function 0 on each argument list and returns r0 of each call.
+fn run_each(functions: &[CompiledFunction], arguments: &[Vec<u32>]) -> Vec<u32> {
+    let calls: Vec<(usize, Vec<u32>)> = arguments.iter().map(|a| (0, a.clone())).collect();
+    i32s(&run(functions, &calls, 0))
+}
+
+const SAMPLES: [u32; 10] = [
+    0,
+    1,
+    2,
+    7,
+    31,
+    32,
+    0x7FFF_FFFF,
+    0x8000_0000,
+    0xFFFF_FFFF,
+    0x1234_5678,
+];
+
+fn pairs() -> Vec<Vec<u32>> {
+    let mut out = Vec::new();
+    for a in SAMPLES {
+        for b in SAMPLES {
+            out.push(vec![a, b]);
+        }
+    }
+    out
+}
+
+#[test]
+fn binary_operators_match_wasm_semantics() {
+    type Reference = fn(u32, u32) -> u32;
+    let ops: [(&str, Reference); 16] = [
+        ("i32.add", |a, b| a.wrapping_add(b)),
+        ("i32.sub", |a, b| a.wrapping_sub(b)),
+        ("i32.mul", |a, b| a.wrapping_mul(b)),
+        ("i32.and", |a, b| a & b),
+        ("i32.or", |a, b| a | b),
+        ("i32.xor", |a, b| a ^ b),
+        ("i32.shl", |a, b| a.wrapping_shl(b)),
+        ("i32.shr_u", |a, b| a.wrapping_shr(b)),
+        ("i32.shr_s", |a, b| (a as i32).wrapping_shr(b) as u32),
+        ("i32.rotl", |a, b| a.rotate_left(b % 32)),
+        ("i32.rotr", |a, b| a.rotate_right(b % 32)),
+        ("i32.eq", |a, b| (a == b) as u32),
+        ("i32.lt_s", |a, b| ((a as i32) < (b as i32)) as u32),
+        ("i32.ge_u", |a, b| (a >= b) as u32),
+        ("i32.gt_s", |a, b| ((a as i32) > (b as i32)) as u32),
+        ("i32.le_u", |a, b| (a <= b) as u32),
+    ];
+    for (op, reference) in ops {
+        // Register operands, a constant right operand, a constant left operand.
+        let wat = format!(
+            "(module
+               (func (param i32 i32) (result i32) local.get 0 local.get 1 {op})
+               (func (param i32) (result i32) local.get 0 i32.const 5 {op})
+               (func (param i32) (result i32) i32.const 0x12345 local.get 0 {op}))"
+        );
+        let functions = compile(&wat).unwrap();
+        let args = pairs();
+        let mut calls: Vec<(usize, Vec<u32>)> = args.iter().map(|a| (0, a.clone())).collect();
+        calls.extend(SAMPLES.iter().map(|&a| (1, vec![a])));
+        calls.extend(SAMPLES.iter().map(|&a| (2, vec![a])));
+        let got = i32s(&run(&functions, &calls, 0));
+        let mut want: Vec<u32> = args.iter().map(|a| reference(a[0], a[1])).collect();
+        want.extend(SAMPLES.iter().map(|&a| reference(a, 5)));
+        want.extend(SAMPLES.iter().map(|&a| reference(0x12345, a)));
+        assert_eq!(got, want, "{op}");
+    }
+}
+
+#[test]
+fn unary_operators_and_comparisons_with_zero() {
+    type Reference = fn(u32) -> u32;
+    let ops: [(&str, Reference); 6] = [
+        ("i32.clz", |a| a.leading_zeros()),
+        ("i32.ctz", |a| a.trailing_zeros()),
+        ("i32.popcnt", |a| a.count_ones()),
+        ("i32.extend8_s", |a| a as u8 as i8 as i32 as u32),
+        ("i32.extend16_s", |a| a as u16 as i16 as i32 as u32),
+        ("i32.eqz", |a| (a == 0) as u32),
+    ];
+    for (op, reference) in ops {
+        let wat = format!("(module (func (param i32) (result i32) local.get 0 {op}))");
+        let functions = compile(&wat).unwrap();
+        let args: Vec<Vec<u32>> = SAMPLES.iter().map(|&a| vec![a]).collect();
+        let want: Vec<u32> = SAMPLES.iter().map(|&a| reference(a)).collect();
+        assert_eq!(run_each(&functions, &args), want, "{op}");
+    }
+}
+
+#[test]
+fn division_and_its_traps() {
+    let wat = "(module
+        (func (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_s)
+        (func (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_u)
+        (func (param i32 i32) (result i32) local.get 0 local.get 1 i32.rem_s)
+        (func (param i32 i32) (result i32) local.get 0 local.get 1 i32.rem_u)
+        (func (param i32) (result i32) local.get 0 i32.const -3 i32.div_s))";
+    let functions = compile(wat).unwrap();
+    let mut calls = Vec::new();
+    let mut want = Vec::new();
+    for a in SAMPLES {
+        for b in SAMPLES.into_iter().filter(|&b| b != 0) {
+            let (x, y) = (a as i32, b as i32);
+            if !(x == i32::MIN && y == -1) {
+                calls.push((0, vec![a, b]));
+                want.push(x.wrapping_div(y) as u32);
+            }
+            calls.push((1, vec![a, b]));
+            want.push(a / b);
+            calls.push((2, vec![a, b]));
+            want.push(x.wrapping_rem(y) as u32);
+            calls.push((3, vec![a, b]));
+            want.push(a % b);
+        }
+        calls.push((4, vec![a]));
+        want.push((a as i32 / -3) as u32);
+    }
+    assert_eq!(i32s(&run(&functions, &calls, 0)), want);
+    // INT_MIN rem -1 is 0, no trap.
+    assert_eq!(
+        run_each(&functions[2..3], &[vec![0x8000_0000, u32::MAX]]),
+        vec![0]
+    );
+    for (function, args, code) in [
+        (0, vec![1, 0], TrapCode::IntegerDivisionByZero),
+        (1, vec![1, 0], TrapCode::IntegerDivisionByZero),
+        (2, vec![1, 0], TrapCode::IntegerDivisionByZero),
+        (3, vec![1, 0], TrapCode::IntegerDivisionByZero),
+        (0, vec![0x8000_0000, u32::MAX], TrapCode::IntegerOverflow),
+    ] {
+        assert_eq!(
+            run(&functions, &[(function, args)], 0),
+            Outcome::Signal(SIGILL)
+        );
+        assert!(functions[function].traps.iter().any(|t| t.1 == code));
+    }
+}
+
+#[test]
+fn select_and_fused_conditions() {
+    let wat = "(module
+        (func (param i32 i32 i32) (result i32)
+          local.get 0 local.get 1 local.get 2 select)
+        (func (param i32 i32) (result i32)
+          local.get 0 i32.const 100000 local.get 0 local.get 1 i32.lt_s select)
+        (func (param i32 i32) (result i32)
+          local.get 0 local.get 1 i32.gt_u i32.eqz i32.const 3 i32.add))";
+    let functions = compile(wat).unwrap();
+    let mut calls = Vec::new();
+    let mut want = Vec::new();
+    for a in SAMPLES {
+        for b in SAMPLES {
+            calls.push((0, vec![a, b, a ^ b]));
+            want.push(if a ^ b != 0 { a } else { b });
+            calls.push((1, vec![a, b]));
+            want.push(if (a as i32) < (b as i32) { a } else { 100000 });
+            calls.push((2, vec![a, b]));
+            want.push((a <= b) as u32 + 3);
+        }
+    }
+    assert_eq!(i32s(&run(&functions, &calls, 0)), want);
+}
+
+#[test]
+fn loops_blocks_and_branches() {
+    let wat = "(module
+        ;; sum of 1..=n with a loop and br_if
+        (func (param i32) (result i32) (local i32)
+          block
+            loop
+              local.get 0
+              i32.eqz
+              br_if 1
+              local.get 1 local.get 0 i32.add local.set 1
+              local.get 0 i32.const 1 i32.sub local.set 0
+              br 0
+            end
+          end
+          local.get 1)
+        ;; if/else with results, nested blocks with a value-carrying br_if
+        (func (param i32 i32) (result i32)
+          block (result i32)
+            i32.const 111
+            local.get 1
+            br_if 0
+            drop
+            local.get 0
+            i32.const 10
+            i32.lt_u
+            if (result i32)
+              local.get 0 i32.const 1000 i32.mul
+            else
+              block (result i32)
+                local.get 0 i32.const 7 i32.and
+                local.get 0 i32.const 100 i32.gt_u
+                br_if 0
+                i32.const 5 i32.add
+              end
+            end
+          end)
+        ;; return from inside nested blocks
+        (func (param i32) (result i32)
+          block
+            block
+              local.get 0
+              br_if 1
+              i32.const 42
+              return
+            end
+          end
+          i32.const 7))";
+    let functions = compile(wat).unwrap();
+    let mut calls = Vec::new();
+    let mut want = Vec::new();
+    for n in [0u32, 1, 2, 10, 1000] {
+        calls.push((0, vec![n]));
+        want.push((1..=n).sum::<u32>());
+    }
+    for a in [0u32, 3, 9, 10, 50, 100, 101, 0xFFFF_FFFF] {
+        for b in [0u32, 1] {
+            calls.push((1, vec![a, b]));
+            want.push(if b != 0 {
+                111
+            } else if a < 10 {
+                a * 1000
+            } else if a > 100 {
+                a & 7
+            } else {
+                (a & 7) + 5
+            });
+        }
+    }
+    for a in [0u32, 1] {
+        calls.push((2, vec![a]));
+        want.push(if a != 0 { 7 } else { 42 });
+    }
+    assert_eq!(i32s(&run(&functions, &calls, 0)), want);
+}
+
+#[test]
+fn register_pressure_spills_and_stack_parameters() {
+    // 14 values live at once (more than the 9 pool registers), six parameters (two on the
+    // stack), locals written while lazy reads of them are on the stack.
+    let mut body = String::new();
+    for i in 0..14 {
+        body.push_str(&format!(
+            "local.get {} i32.const {} i32.mul\n",
+            i % 6,
+            i + 1
+        ));
+    }
+    body.push_str("local.get 0 local.set 6 local.get 6 i32.const 9 local.set 6 local.get 6\n");
+    for _ in 0..15 {
+        body.push_str("i32.add\n");
+    }
+    let wat =
+        format!("(module (func (param i32 i32 i32 i32 i32 i32) (result i32) (local i32) {body}))");
+    let functions = compile(&wat).unwrap();
+    let args = vec![3u32, 5, 7, 11, 13, 17];
+    let want = (0..14u32)
+        .map(|i| args[(i % 6) as usize].wrapping_mul(i + 1))
+        .sum::<u32>()
+        + args[0]
+        + 9;
+    assert_eq!(run_each(&functions, &[args]), vec![want]);
+}
+
+#[test]
+fn multiple_results() {
+    let wat = "(module
+        (func (param i32 i32) (result i32 i32 i32 i32)
+          local.get 1 local.get 0 i32.const 9 local.get 0 local.get 1 i32.add))";
+    let functions = compile(wat).unwrap();
+    assert_eq!(
+        run(&functions, &[(0, vec![4, 6])], 0),
+        Outcome::Returned(vec![[6, 4, 9, 10]])
+    );
+}
+
+#[test]
+fn unreachable_and_stack_overflow_trap() {
+    let wat = "(module (func (param i32) (result i32)
+        local.get 0 if unreachable end i32.const 1))";
+    let functions = compile(wat).unwrap();
+    assert_eq!(run_each(&functions, &[vec![0]]), vec![1]);
+    assert_eq!(run(&functions, &[(0, vec![1])], 0), Outcome::Signal(SIGILL));
+    assert_eq!(functions[0].traps.len(), 1);
+    assert_eq!(functions[0].traps[0].1, TrapCode::Unreachable);
+    // A frame over the unchecked-leaf size checks the limit in its prologue.
+    let mut body = String::new();
+    for i in 0..20 {
+        body.push_str(&format!("i32.const {i}\n"));
+        body.push_str("local.get 0 i32.add\n");
+    }
+    for _ in 0..19 {
+        body.push_str("i32.add\n");
+    }
+    let wat = format!("(module (func (param i32) (result i32) {body}))");
+    let functions = compile(&wat).unwrap();
+    assert_eq!(
+        run_each(&functions, &[vec![1]]),
+        vec![(0..20).sum::<u32>() + 20]
+    );
+    assert_eq!(
+        run(&functions, &[(0, vec![1])], u32::MAX),
+        Outcome::Signal(SIGILL)
+    );
+    assert!(
+        functions[0]
+            .traps
+            .iter()
+            .any(|t| t.1 == TrapCode::StackOverflow)
+    );
+}
+
+#[test]
+fn unsupported_features_are_errors_not_wrong_code() {
+    for wat in [
+        "(module (func (param i64)))",
+        "(module (func (result f32) f32.const 1))",
+        "(module (func (local f64)))",
+        "(module (func i32.const 1 call 0 drop))",
+        "(module (memory 1) (func (result i32) i32.const 0 i32.load))",
+        "(module (func (param i32) (result i32) local.get 0 block (param i32) (result i32) end))",
+    ] {
+        match compile(wat) {
+            Err(CompileError::Unsupported { .. }) => {}
+            other => panic!("{wat}: {other:?}"),
+        }
+    }
+}
