@@ -165,6 +165,25 @@ impl BundleWriter {
             .sum()
     }
 
+    /// Bytes [`BundleWriter::finish`] would produce now.
+    pub fn encoded_len(&self) -> usize {
+        use crate::format::{
+            COMMAND_RECORD_LEN, FILE_RECORD_LEN, MODULE_RECORD_LEN, VALUE_RECORD_LEN,
+        };
+        let mut len = HEADER_LEN
+            + self.files.len() * FILE_RECORD_LEN
+            + self.commands.len() * COMMAND_RECORD_LEN
+            + self.values.len() * VALUE_RECORD_LEN
+            + self.modules.len() * MODULE_RECORD_LEN
+            + self.strings.len();
+        for m in &self.modules {
+            if let ModuleEntry::Image(image) = m {
+                len = len.next_multiple_of(IMAGE_ALIGN) + image.len();
+            }
+        }
+        len
+    }
+
     /// Starts a file; commands and modules added until [`BundleWriter::end_file`] are its own.
     pub fn begin_file(&mut self, name: &str) {
         assert!(self.open.is_none(), "begin_file inside a file");

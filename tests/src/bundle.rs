@@ -1108,7 +1108,10 @@ fn plan_file(compiler: &Compiler, name: &str, contents: &str) -> Result<PlannedF
 }
 
 /// Adds a planned file to `writer`; returns (segments, board cases, oversized segments).
-fn write_file(writer: &mut BundleWriter, file: PlannedFile) -> (usize, usize, Vec<(usize, usize)>) {
+fn write_file(
+    writer: &mut BundleWriter,
+    file: &PlannedFile,
+) -> (usize, usize, Vec<(usize, usize)>) {
     let cut = cuts(&file.planned, &file.facts);
     writer.begin_file(&file.name);
     // Group board commands into segments: a segment starts at a cut (or the first command).
@@ -1254,29 +1257,25 @@ pub fn generate_with(
     let mut batches: Vec<BundleWriter> = vec![BundleWriter::new()];
     for p in planned {
         let file = p.expect("every file planned")?;
-        let bytes: usize = file
-            .modules
-            .iter()
-            .map(|m| m.as_ref().map_or(0, |i| i.len().next_multiple_of(64)))
-            .sum();
-        // Tables and strings are small next to the images: keep 1 MiB of room for them.
-        let room = max_bytes.saturating_sub(1 << 20);
-        let current = batches.last().expect("a batch");
-        if current.files_len() > 0 && current.image_bytes() + bytes > room {
-            batches.push(BundleWriter::new());
+        // What the file adds to a bundle: written alone, less the header, plus alignment slack
+        // for each image.
+        let mut alone = BundleWriter::new();
+        write_file(&mut alone, &file);
+        let bytes = alone.encoded_len() - spec_bundle::format::HEADER_LEN
+            + file.modules.len() * spec_bundle::format::IMAGE_ALIGN;
+        if bytes + spec_bundle::format::HEADER_LEN > max_bytes {
+            bail!("{}: {bytes} bytes do not fit in one bundle", file.name);
         }
-        if bytes > room {
-            bail!(
-                "{}: {bytes} bytes of images do not fit in one bundle",
-                file.name
-            );
+        let current = batches.last().expect("a batch");
+        if current.files_len() > 0 && current.encoded_len() + bytes > max_bytes {
+            batches.push(BundleWriter::new());
         }
         out.files += 1;
         out.modules += file.modules.len();
         out.host_cases += (file.host.passed + file.host.failed) as usize;
         out.host_failures.extend(file.host_failures.iter().cloned());
         let name = file.name.clone();
-        let (segments, cases, oversized) = write_file(batches.last_mut().expect("a batch"), file);
+        let (segments, cases, oversized) = write_file(batches.last_mut().expect("a batch"), &file);
         out.segments += segments;
         out.board_cases += cases;
         out.oversized_segments
