@@ -9,8 +9,15 @@
 //! platform resource (arena, memory slots, code memory, loaded-module slot) is returned; a
 //! board checks its pools between files.
 //!
-//! Every command produces one [`Outcome`]; nothing is skipped. A command the bundle encodes
-//! badly fails with [`Failure::Format`].
+//! Every case command produces one [`Outcome`]; nothing is skipped. Setup commands (the
+//! re-creation of a registered module at the start of a segment, `FLAG_SETUP`) are not cases:
+//! if one fails, every case of its segment fails with [`Failure::SetupFailed`]. A command the
+//! bundle encodes badly fails with [`Failure::Format`].
+//!
+//! Limits are the same wherever it runs, so a hosted run fails exactly the commands a board
+//! fails: at most [`MAX_SEGMENT_MODULES`] modules loaded per segment (the device runtime's
+//! loaded-module registry on a board), [`MAX_NAMED_INSTANCES`] named instances per file; the
+//! engine's configuration decides the rest (memory reservation, stack, arena).
 
 use core::cell::OnceCell;
 use core::fmt;
@@ -727,5 +734,72 @@ impl<'a, 'b> Segment<'a, 'b> {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_stay_small() {
+        // A failure is at most the runtime's error plus a tag: outcomes are passed by reference
+        // per case, never stored.
+        assert!(core::mem::size_of::<Failure<'_>>() <= core::mem::size_of::<Error>() + 8);
+        assert!(core::mem::size_of::<FormatError>() <= 24);
+    }
+
+    #[test]
+    fn trap_messages_agree_loosely() {
+        assert!(messages_agree("unreachable", "unreachable"));
+        assert!(messages_agree("unreachable executed", "unreachable"));
+        assert!(messages_agree(
+            "Out Of Bounds memory access",
+            "out of bounds memory access"
+        ));
+        assert!(!messages_agree(
+            "integer overflow",
+            "integer divide by zero"
+        ));
+        assert!(!messages_agree("integer overflow", ""));
+    }
+
+    #[test]
+    fn expectations_match_by_bits_and_nan_rules() {
+        assert!(matches(
+            &Expected::Exact(Value::F32(0x8000_0000)),
+            &Val::F32(0x8000_0000)
+        ));
+        assert!(!matches(
+            &Expected::Exact(Value::F32(0x8000_0000)),
+            &Val::F32(0)
+        ));
+        assert!(matches(&Expected::F32CanonicalNan, &Val::F32(0xffc0_0000)));
+        assert!(!matches(&Expected::F32CanonicalNan, &Val::F32(0x7fc0_0001)));
+        assert!(matches(&Expected::F32ArithmeticNan, &Val::F32(0x7fc0_0001)));
+        assert!(!matches(
+            &Expected::F32ArithmeticNan,
+            &Val::F32(0x7fa0_0000)
+        ));
+        assert!(matches(
+            &Expected::F64CanonicalNan,
+            &Val::F64(0xfff8_0000_0000_0000)
+        ));
+        assert!(!matches(
+            &Expected::F64ArithmeticNan,
+            &Val::F64(0x7ff4_0000_0000_0000)
+        ));
+        assert!(matches(&Expected::RefNullAny, &Val::ExternRef(None)));
+        assert!(matches(&Expected::RefNullAny, &Val::FuncRef(None)));
+        assert!(!matches(
+            &Expected::Exact(Value::FuncRefNull),
+            &Val::ExternRef(None)
+        ));
+        assert!(matches(
+            &Expected::Exact(Value::ExternRef(7)),
+            &Val::ExternRef(Some(ExternRef::new(7)))
+        ));
+        assert!(!matches(&Expected::ExternRefNonNull, &Val::ExternRef(None)));
+        assert!(!matches(&Expected::Exact(Value::I32(1)), &Val::I64(1)));
     }
 }
