@@ -67,8 +67,14 @@ t2=$(date +%s)
 
 echo "== spec bundle: the same bundles hosted (qemu-aarch64 user mode)"
 hosted_status=0
+# The board's engine limits, as its firmware printed them (first report line).
+engine=$(grep -m1 '^spec-bundle: engine ' "$out/board.out" || true)
+if [ -z "$engine" ]; then
+    echo "FAIL spec bundle: the board printed no engine line"
+    engine="spec-bundle: engine missing"
+fi
 qemu-aarch64 -L /usr/aarch64-linux-gnu \
-    ../../target/aarch64-unknown-linux-gnu/debug/spec_bundle run "$out/bundles" \
+    ../../target/aarch64-unknown-linux-gnu/debug/spec_bundle run "$out/bundles" --engine "$engine" \
     --expectations ../../tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt \
     >"$out/hosted.out" 2>"$out/hosted.err" || hosted_status=$?
 cat "$out/hosted.err"

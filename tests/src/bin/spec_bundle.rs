@@ -10,6 +10,9 @@
 //!     [--expectations tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt] [--default-engine]
 //! ```
 //!
+//! `--engine "LINE"` takes the engine limits from the board's first report line (what
+//! `spec-bundle.sh` passes, so both runs use the same limits); without it, the board's current
+//! defaults below.
 //! `--default-engine` runs with the hosted spec test's engine (`EngineConfig::default()`)
 //! instead of the board's limits: the bundle itself must then pass exactly as the hosted spec
 //! test does, which checks the segment planner (cuts, replays) end to end.
@@ -161,6 +164,38 @@ fn board_like_config() -> EngineConfig {
     config
 }
 
+/// An engine configuration with the limits a board printed (`spec-bundle: engine
+/// memory_reservation=N memory_guard=N max_wasm_stack=N store_arena_size=N`, the first line
+/// of `spec_bundle::report::print_engine`), on the hosted platform.
+fn engine_from_line(line: &str) -> Result<EngineConfig> {
+    let mut config = EngineConfig::default();
+    let fields = line
+        .trim()
+        .strip_prefix("spec-bundle: engine ")
+        .unwrap_or(line.trim());
+    let mut seen = 0;
+    for field in fields.split_whitespace() {
+        let (key, value) = field
+            .split_once('=')
+            .with_context(|| format!("bad engine field {field:?}"))?;
+        let value: u64 = value
+            .parse()
+            .with_context(|| format!("bad engine value {field:?}"))?;
+        match key {
+            "memory_reservation" => config.memory_reservation = value,
+            "memory_guard" => config.memory_guard = value,
+            "max_wasm_stack" => config.max_wasm_stack = usize::try_from(value)?,
+            "store_arena_size" => config.store_arena_size = usize::try_from(value)?,
+            _ => bail!("unknown engine field {key:?}"),
+        }
+        seen += 1;
+    }
+    if seen != 4 {
+        bail!("engine line {line:?}: expected 4 fields");
+    }
+    Ok(config)
+}
+
 fn bundle_paths(args: &[String]) -> Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for a in args {
@@ -200,11 +235,14 @@ fn aligned(bytes: &[u8]) -> (Vec<u8>, usize) {
 fn run(args: &[String]) -> Result<bool> {
     let mut extra = Vec::new();
     let mut default_engine = false;
+    let mut engine_line = None;
     let mut positional = Vec::new();
     let mut args_iter = args.iter();
     while let Some(a) = args_iter.next() {
         if a == "--default-engine" {
             default_engine = true;
+        } else if a == "--engine" {
+            engine_line = Some(args_iter.next().context("--engine LIMITS")?.clone());
         } else if a == "--expectations" {
             extra.push(PathBuf::from(
                 args_iter.next().context("--expectations FILE")?,
@@ -216,10 +254,10 @@ fn run(args: &[String]) -> Result<bool> {
     let paths = bundle_paths(&positional)?;
     // `--default-engine`: the hosted spec test's engine (4 GiB reservations), which checks the
     // bundle itself (segments, replays) against the spec expectations without board limits.
-    let config = if default_engine {
-        EngineConfig::default()
-    } else {
-        board_like_config()
+    let config = match (default_engine, engine_line) {
+        (true, _) => EngineConfig::default(),
+        (false, Some(line)) => engine_from_line(&line)?,
+        (false, None) => board_like_config(),
     };
     let engine = Engine::new(&config);
     let executor = Executor::new(&engine);
