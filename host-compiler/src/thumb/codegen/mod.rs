@@ -10,8 +10,10 @@
 //! * operators: constants, locals, `drop`, `select`, every i32 arithmetic, bit, shift, compare and
 //!   division operator, `nop`, `unreachable`, `block`, `loop`, `if`, `else`, `end`, `br`,
 //!   `br_if`, `return`;
-//! * locals live in frame slots (no home registers yet: DESIGN.md section 3.5 is the next
-//!   step); the value-stack cache uses r0-r6, r9, r11;
+//! * locals: the four most used (loop-weighted, counted by a pre-scan) get home registers
+//!   r4, r5, r6, r9 for the whole function, the others frame slots; the value-stack cache uses
+//!   the rest of r0-r6, r9, r11. An arithmetic operator followed by `local.set`/`local.tee` of
+//!   a homed local writes its result straight into the home register;
 //! * no calls, memories, globals or tables, so the instance registers are only read by the
 //!   stack-limit check (r10).
 //!
@@ -103,6 +105,7 @@ pub fn compile_function(
     }
     let mut operators = locals.get_binary_reader();
     operators.set_features(*validator.features());
+    compiler.assign_homes(&local_weights(operators.clone(), compiler.locals));
     let mut reader = wasmparser::OperatorsReader::new(operators);
     while !reader.eof() {
         let (op, offset) = reader
@@ -112,7 +115,26 @@ pub fn compile_function(
             .op(offset, &op)
             .map_err(|e| compiler.invalid(&e))?;
         compiler.offset = offset;
+        // `op; local.set/tee i` with a home register for `i`: the result goes straight there.
+        if compiler.reachable && writes_result_register(&op) {
+            let mut peek = reader.clone();
+            if let Ok((next, next_offset)) = peek.read_with_offset()
+                && let Operator::LocalSet { local_index } | Operator::LocalTee { local_index } =
+                    next
+                && compiler.home(local_index).is_some()
+            {
+                validator
+                    .op(next_offset, &next)
+                    .map_err(|e| compiler.invalid(&e))?;
+                reader = peek;
+                let tee = matches!(next, Operator::LocalTee { .. });
+                compiler.fused_set = Some((local_index, tee));
+            }
+        }
         compiler.operator(&op)?;
+        if compiler.fused_set.is_some() {
+            return Err(compiler.internal("fused local.set not consumed"));
+        }
     }
     // The reader's and the validator's end-of-function checks.
     let end = reader.original_position();
@@ -164,6 +186,17 @@ struct FunctionCompiler {
     results: usize,
     /// Number of locals (parameters first); each has a 4-byte slot.
     locals: usize,
+    /// The home register of each local that has one (DESIGN.md section 3.5).
+    homes: Vec<Option<Reg>>,
+    /// Position slots ever written: the frame holds this many.
+    spill_height: usize,
+    /// Frame offset of each local without a home register.
+    slot_of: Vec<u32>,
+    /// Locals with a frame slot.
+    slots: u32,
+    /// A `local.set`/`local.tee` (local, tee) fused into the operator being compiled: its
+    /// result is written to the local's home register directly.
+    fused_set: Option<(u32, bool)>,
     control: Vec<Frame>,
     reachable: bool,
     /// Whether the flags hold a condition that must survive the next emitted instructions.
@@ -191,6 +224,11 @@ impl FunctionCompiler {
             params: signature.params.len(),
             results: signature.results.len(),
             locals: signature.params.len(),
+            homes: Vec::new(),
+            spill_height: 0,
+            slot_of: Vec::new(),
+            slots: 0,
+            fused_set: None,
             control: Vec::new(),
             reachable: true,
             flags_live: false,
@@ -279,13 +317,58 @@ impl FunctionCompiler {
         Ok(())
     }
 
+    /// Gives the most used locals (by loop-weighted use count, at least 2) home registers: at most
+    /// four, low registers to the hottest, leaving r11 and r0-r3 to the value-stack cache.
+    fn assign_homes(&mut self, weights: &[u64]) {
+        const HOMES: [Reg; 4] = [Reg::R4, Reg::R5, Reg::R6, Reg::R9];
+        self.homes = vec![None; self.locals];
+        let mut order: Vec<usize> = (0..self.locals).filter(|&i| weights[i] >= 2).collect();
+        // Stable: ties go to the lower index (parameters first).
+        order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
+        for (&local, &home) in order.iter().zip(&HOMES) {
+            self.homes[local] = Some(home);
+            self.stack.reserve(home);
+        }
+        let mut next = 0;
+        self.slot_of = self
+            .homes
+            .iter()
+            .map(|home| {
+                let offset = 4 * next;
+                next += u32::from(home.is_none());
+                offset
+            })
+            .collect();
+        self.slots = next;
+    }
+
+    fn home(&self, index: u32) -> Option<Reg> {
+        self.homes.get(index as usize).copied().flatten()
+    }
+
+    /// `dst = local index`.
+    fn read_local(&mut self, dst: Reg, index: u32) -> Result<(), CompileError> {
+        match self.home(index) {
+            Some(home) => {
+                if home != dst {
+                    self.emit(|a| a.mov(Flags::Preserve, dst, home))?;
+                }
+                Ok(())
+            }
+            None => {
+                let offset = self.local_offset(index);
+                self.emit(|a| a.ldr(Width::W32, dst, Addr::Offset(Reg::SP, offset)))
+            }
+        }
+    }
+
     /// Bytes of local slots, rounded to 8 so position slots are 8-aligned.
     fn locals_size(&self) -> u32 {
-        (4 * self.locals as u32).next_multiple_of(8)
+        (4 * self.slots).next_multiple_of(8)
     }
 
     fn local_offset(&self, index: u32) -> i32 {
-        4 * index as i32
+        self.slot_of[index as usize] as i32
     }
 
     fn slot_offset(&self, position: usize) -> i32 {
@@ -316,11 +399,9 @@ impl FunctionCompiler {
                 self.stack.release(r);
             }
             Entry::Local(index) => {
-                let from = self.local_offset(index);
-                self.emit(|a| {
-                    a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::SP, from))?;
-                    a.str(Width::W32, Reg::R12, Addr::Offset(Reg::SP, offset))
-                })?;
+                let from = self.home(index).unwrap_or(Reg::R12);
+                self.read_local(from, index)?;
+                self.emit(|a| a.str(Width::W32, from, Addr::Offset(Reg::SP, offset)))?;
             }
             Entry::Cond(_) => {
                 self.materialize_cond()?;
@@ -329,6 +410,7 @@ impl FunctionCompiler {
             Entry::Const(_) | Entry::Spilled => return Ok(()),
         }
         self.stack.entries[position] = Entry::Spilled;
+        self.spill_height = self.spill_height.max(position + 1);
         Ok(())
     }
 
@@ -376,8 +458,7 @@ impl FunctionCompiler {
             }
             Entry::Local(index) => {
                 let r = self.allocate()?;
-                let offset = self.local_offset(index);
-                self.emit(|a| a.ldr(Width::W32, r, Addr::Offset(Reg::SP, offset)))?;
+                self.read_local(r, index)?;
                 r
             }
             Entry::Spilled => {
@@ -418,6 +499,63 @@ impl FunctionCompiler {
         }
     }
 
+    /// Pops the top entry as a source operand: a constant stays an immediate when `immediate`,
+    /// a local with a home register is read in place (borrowed, never written).
+    fn pop_src(&mut self, immediate: bool) -> Result<Src, CompileError> {
+        match self.stack.entries.last() {
+            Some(&Entry::Const(value)) if immediate => {
+                self.stack.entries.pop();
+                Ok(Src::Imm(value))
+            }
+            Some(&Entry::Local(index)) if self.home(index).is_some() => {
+                self.stack.entries.pop();
+                Ok(Src::Home(self.home(index).unwrap()))
+            }
+            Some(_) => Ok(Src::Owned(self.pop_reg()?)),
+            None => Err(self.internal("operand stack underflow")),
+        }
+    }
+
+    /// The register a result goes to: the home of a fused `local.set`, an owned source's, else
+    /// a new one.
+    fn destination(&mut self, sources: &[Src]) -> Result<Reg, CompileError> {
+        if let Some((local, _)) = self.fused_set {
+            // Lazy reads of the old value still on the stack are taken first (invariant 3); the
+            // sources were popped and the instruction reads them before it writes.
+            self.materialize_local(local)?;
+            return self
+                .home(local)
+                .ok_or_else(|| self.internal("fused set without a home"));
+        }
+        match sources.iter().find_map(|s| match s {
+            Src::Owned(r) => Some(*r),
+            _ => None,
+        }) {
+            Some(r) => Ok(r),
+            None => self.allocate(),
+        }
+    }
+
+    /// Pushes the result of an operation that went through [`Self::destination`].
+    fn push_result(&mut self, dst: Reg) {
+        match self.fused_set.take() {
+            Some((local, true)) => self.push(Entry::Local(local)),
+            Some((_, false)) => {}
+            None => self.push(Entry::Reg(dst)),
+        }
+    }
+
+    /// Frees the owned sources except `keep`.
+    fn release_sources(&mut self, sources: &[Src], keep: Reg) {
+        for s in sources {
+            if let Src::Owned(r) = s
+                && *r != keep
+            {
+                self.stack.release(*r);
+            }
+        }
+    }
+
     fn free_operand(&mut self, operand: Operand) {
         if let Operand::Reg(r) = operand {
             self.stack.release(r);
@@ -429,8 +567,7 @@ impl FunctionCompiler {
         for position in 0..self.stack.len() {
             if self.stack.entries[position] == Entry::Local(index) {
                 if let Some(r) = self.stack.take_free() {
-                    let offset = self.local_offset(index);
-                    self.emit(|a| a.ldr(Width::W32, r, Addr::Offset(Reg::SP, offset)))?;
+                    self.read_local(r, index)?;
                     self.stack.entries[position] = Entry::Reg(r);
                 } else {
                     self.spill(position)?;
@@ -536,7 +673,12 @@ impl FunctionCompiler {
                     self.stack.entries[base + k] = Entry::Reg(target);
                     continue;
                 }
-                Entry::Local(index) => self.local_offset(index),
+                Entry::Local(index) => {
+                    self.stack.hold(target);
+                    self.read_local(target, index)?;
+                    self.stack.entries[base + k] = Entry::Reg(target);
+                    continue;
+                }
                 Entry::Spilled => self.slot_offset(base + k),
                 Entry::Cond(_) => return Err(self.internal("condition among results")),
             };
@@ -693,16 +835,45 @@ impl FunctionCompiler {
     }
 
     fn local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {
-        // The value first: a lazy read of this local as the value itself must read the old
-        // value, which `pop_reg` does.
-        let value = self.pop_reg()?;
+        // The value first: a lazy read of this local as the value itself reads the old value.
+        let value = self.pop_src(true)?;
         self.materialize_local(index)?;
-        let offset = self.local_offset(index);
-        self.emit(|a| a.str(Width::W32, value, Addr::Offset(Reg::SP, offset)))?;
-        if tee {
-            self.push(Entry::Reg(value));
-        } else {
-            self.stack.release(value);
+        let flags = self.flags();
+        match self.home(index) {
+            Some(home) => {
+                match value {
+                    Src::Owned(r) => {
+                        self.emit(|a| a.mov(Flags::Preserve, home, r))?;
+                        self.stack.release(r);
+                    }
+                    Src::Home(h) if h != home => {
+                        self.emit(|a| a.mov(Flags::Preserve, home, h))?;
+                    }
+                    Src::Home(_) => {}
+                    Src::Imm(v) => self.emit(|a| a.mov(flags, home, v))?,
+                }
+                if tee {
+                    self.push(Entry::Local(index));
+                }
+            }
+            None => {
+                let offset = self.local_offset(index);
+                let (r, owned) = match value {
+                    Src::Owned(r) => (r, true),
+                    Src::Home(h) => (h, false),
+                    Src::Imm(v) => {
+                        self.emit(|a| a.mov(flags, Reg::R12, v))?;
+                        (Reg::R12, false)
+                    }
+                };
+                self.emit(|a| a.str(Width::W32, r, Addr::Offset(Reg::SP, offset)))?;
+                match (tee, owned) {
+                    (true, true) => self.push(Entry::Reg(r)),
+                    (true, false) => self.push(Entry::Local(index)),
+                    (false, true) => self.stack.release(r),
+                    (false, false) => {}
+                }
+            }
         }
         Ok(())
     }
@@ -769,58 +940,57 @@ impl FunctionCompiler {
         {
             self.stack.entries.swap(len - 2, len - 1);
         }
-        let rhs = match (op, self.pop_operand()?) {
-            // `mul` has no immediate form.
-            (Binary::Mul, Operand::Imm(value)) => {
-                let r = self.allocate()?;
-                self.emit(|a| a.mov(Flags::Any, r, value))?;
-                Operand::Reg(r)
-            }
-            (_, operand) => operand,
+        // `mul` has no immediate form.
+        let rhs = self.pop_src(op != Binary::Mul)?;
+        let lhs = self.pop_src(false)?;
+        let dst = self.destination(&[lhs, rhs])?;
+        let (l, r) = (lhs.operand(), rhs.operand());
+        let Operand::Reg(l) = l else {
+            return Err(self.internal("immediate left operand"));
         };
-        let lhs = self.pop_reg()?;
         self.emit(|a| match op {
-            Binary::Add => a.add(Flags::Any, lhs, lhs, rhs),
-            Binary::Sub => a.sub(Flags::Any, lhs, lhs, rhs),
-            Binary::And => a.and(Flags::Any, lhs, lhs, rhs),
-            Binary::Or => a.orr(Flags::Any, lhs, lhs, rhs),
-            Binary::Xor => a.eor(Flags::Any, lhs, lhs, rhs),
-            Binary::Mul => match rhs {
-                Operand::Reg(r) => a.mul(Flags::Any, lhs, lhs, r),
+            Binary::Add => a.add(Flags::Any, dst, l, r),
+            Binary::Sub => a.sub(Flags::Any, dst, l, r),
+            Binary::And => a.and(Flags::Any, dst, l, r),
+            Binary::Or => a.orr(Flags::Any, dst, l, r),
+            Binary::Xor => a.eor(Flags::Any, dst, l, r),
+            Binary::Mul => match r {
+                Operand::Reg(r) => a.mul(Flags::Any, dst, l, r),
                 _ => unreachable!("mul operands are registers"),
             },
         })?;
-        self.free_operand(rhs);
-        self.push(Entry::Reg(lhs));
+        self.release_sources(&[lhs, rhs], dst);
+        self.push_result(dst);
         Ok(())
     }
 
     fn shift(&mut self, kind: ShiftKind) -> Result<(), CompileError> {
         self.materialize_cond()?;
-        let amount = self.pop_operand()?;
-        let value = self.pop_reg()?;
+        let amount = self.pop_src(true)?;
+        let value = self.pop_src(false)?;
+        let dst = self.destination(&[value, amount])?;
+        let Operand::Reg(source) = value.operand() else {
+            return Err(self.internal("immediate shifted value"));
+        };
         match amount {
-            Operand::Imm(n) => {
+            Src::Imm(n) => {
                 let n = n & 31;
-                if n != 0 {
-                    self.emit(|a| a.shift(kind, Flags::Any, value, value, Operand::Imm(n)))?;
-                }
+                self.emit(|a| a.shift(kind, Flags::Any, dst, source, Operand::Imm(n)))?;
             }
-            Operand::Reg(r) => {
+            Src::Owned(r) | Src::Home(r) => {
                 // Wasm counts modulo 32; lsl/lsr/asr by register use the bottom byte.
                 if kind == ShiftKind::Ror {
-                    self.emit(|a| a.shift(kind, Flags::Any, value, value, Operand::Reg(r)))?;
+                    self.emit(|a| a.shift(kind, Flags::Any, dst, source, Operand::Reg(r)))?;
                 } else {
                     self.emit(|a| {
                         a.and(Flags::Any, Reg::R12, r, 31)?;
-                        a.shift(kind, Flags::Any, value, value, Operand::Reg(Reg::R12))
+                        a.shift(kind, Flags::Any, dst, source, Operand::Reg(Reg::R12))
                     })?;
                 }
-                self.stack.release(r);
             }
-            Operand::Shifted(..) => return Err(self.internal("shifted operand")),
         }
-        self.push(Entry::Reg(value));
+        self.release_sources(&[value, amount], dst);
+        self.push_result(dst);
         Ok(())
     }
 
@@ -948,11 +1118,14 @@ impl FunctionCompiler {
         } else {
             cond
         };
-        let rhs = self.pop_operand()?;
-        let lhs = self.pop_reg()?;
-        self.emit(|a| a.cmp(lhs, rhs))?;
-        self.free_operand(rhs);
-        self.stack.release(lhs);
+        let rhs = self.pop_src(true)?;
+        let lhs = self.pop_src(false)?;
+        let Operand::Reg(l) = lhs.operand() else {
+            return Err(self.internal("immediate left operand"));
+        };
+        let r = rhs.operand();
+        self.emit(|a| a.cmp(l, r))?;
+        self.release_sources(&[lhs, rhs], Reg::R12);
         self.push(Entry::Cond(cond));
         Ok(())
     }
@@ -963,9 +1136,12 @@ impl FunctionCompiler {
             *self.stack.entries.last_mut().unwrap() = Entry::Cond(cond.invert());
             return Ok(());
         }
-        let r = self.pop_reg()?;
+        let value = self.pop_src(false)?;
+        let Operand::Reg(r) = value.operand() else {
+            return Err(self.internal("immediate operand"));
+        };
         self.emit(|a| a.cmp(r, 0))?;
-        self.stack.release(r);
+        self.release_sources(&[value], Reg::R12);
         self.push(Entry::Cond(Cond::Eq));
         Ok(())
     }
@@ -1136,9 +1312,9 @@ impl FunctionCompiler {
         } else {
             4 * (saved.len() as u32 + 1)
         };
-        let frame = (pushed + self.locals_size() + 8 * self.stack.max_height() as u32)
-            .next_multiple_of(8)
-            - pushed;
+        // Leaf functions (no calls yet) need no 8-byte alignment (AAPCS requires it at calls; the
+        // core aligns exception frames itself).
+        let frame = self.locals_size() + 8 * self.spill_height as u32;
         let mut list = RegList::of(&saved);
         if !saved.is_empty() {
             list.0 |= 1 << Reg::PC.num();
@@ -1170,6 +1346,9 @@ impl FunctionCompiler {
         let mut prologue = Assembler::new(self.profile);
         let params = self.params;
         let locals = self.locals;
+        let body_has_literals = body.pool_bytes > 0;
+        let homes = self.homes.clone();
+        let slot_of = self.slot_of.clone();
         let prologue_traps = (|| -> Result<Vec<(u32, TrapCode)>, AsmError> {
             let a = &mut prologue;
             let mut traps = Vec::new();
@@ -1191,25 +1370,36 @@ impl FunctionCompiler {
                 traps.push((a.last_instruction_offset(), TrapCode::StackOverflow));
                 a.bind(fine)?;
             }
-            // Parameters to their slots: r0-r3, then the caller's stack.
+            // Parameters to their homes or slots: r0-r3, then the caller's stack.
             for i in 0..params {
-                let slot = Addr::Offset(Reg::SP, 4 * i as i32);
-                if i < 4 {
-                    a.str(Width::W32, Reg::new(i as u8).unwrap(), slot)?;
-                } else {
-                    let incoming = (frame + pushed) as i32 + 4 * (i as i32 - 4);
-                    a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::SP, incoming))?;
-                    a.str(Width::W32, Reg::R12, slot)?;
+                let slot = Addr::Offset(Reg::SP, slot_of[i] as i32);
+                let incoming = Addr::Offset(Reg::SP, (frame + pushed) as i32 + 4 * (i as i32 - 4));
+                match (homes[i], i < 4) {
+                    (Some(home), true) => a.mov(Flags::Any, home, Reg::new(i as u8).unwrap())?,
+                    (Some(home), false) => a.ldr(Width::W32, home, incoming)?,
+                    (None, true) => a.str(Width::W32, Reg::new(i as u8).unwrap(), slot)?,
+                    (None, false) => {
+                        a.ldr(Width::W32, Reg::R12, incoming)?;
+                        a.str(Width::W32, Reg::R12, slot)?;
+                    }
                 }
             }
-            if locals > params {
+            // Declared locals start at zero.
+            if (params..locals).any(|i| homes[i].is_none()) {
                 a.mov(Flags::Any, Reg::R0, 0)?;
-                for i in params..locals {
-                    a.str(Width::W32, Reg::R0, Addr::Offset(Reg::SP, 4 * i as i32))?;
+            }
+            for (i, home) in homes.iter().enumerate().take(locals).skip(params) {
+                match home {
+                    Some(home) => a.mov(Flags::Any, *home, 0)?,
+                    None => a.str(
+                        Width::W32,
+                        Reg::R0,
+                        Addr::Offset(Reg::SP, slot_of[i] as i32),
+                    )?,
                 }
             }
-            // Keep the body's 4-byte alignment (its PC-relative loads depend on it).
-            if !a.offset().is_multiple_of(4) {
+            // Keep the body's 4-byte alignment when its PC-relative loads depend on it.
+            if body_has_literals && !a.offset().is_multiple_of(4) {
                 a.nop()?;
             }
             Ok(traps)
@@ -1228,6 +1418,73 @@ impl FunctionCompiler {
             calls: body.calls.iter().map(|&(at, s)| (at + shift, s)).collect(),
         })
     }
+}
+
+/// Operators whose result register comes from [`FunctionCompiler::destination`], so a following
+/// `local.set` can be fused into them.
+fn writes_result_register(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::I32Add
+            | Operator::I32Sub
+            | Operator::I32Mul
+            | Operator::I32And
+            | Operator::I32Or
+            | Operator::I32Xor
+            | Operator::I32Shl
+            | Operator::I32ShrU
+            | Operator::I32ShrS
+            | Operator::I32Rotr
+    )
+}
+
+/// A source operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    /// A register the operation owns (it may write it, and frees or pushes it).
+    Owned(Reg),
+    /// A local's home register: read only.
+    Home(Reg),
+    /// An immediate.
+    Imm(u32),
+}
+
+impl Src {
+    fn operand(self) -> Operand {
+        match self {
+            Src::Owned(r) | Src::Home(r) => Operand::Reg(r),
+            Src::Imm(v) => Operand::Imm(v),
+        }
+    }
+}
+
+/// Loop-weighted use counts of each local: every `local.get`/`set`/`tee` counts 8^depth
+/// (depth in loops, at most 3). Reads operators without validating them; a malformed body stops
+/// the count (the main pass reports it).
+fn local_weights(reader: wasmparser::BinaryReader<'_>, locals: usize) -> Vec<u64> {
+    let mut weights = vec![0u64; locals];
+    let mut loops: Vec<bool> = Vec::new();
+    let mut reader = wasmparser::OperatorsReader::new(reader);
+    while !reader.eof() {
+        let Ok(op) = reader.read() else { break };
+        let depth = loops.iter().filter(|l| **l).count().min(3) as u32;
+        match op {
+            Operator::Loop { .. } => loops.push(true),
+            Operator::Block { .. } | Operator::If { .. } => loops.push(false),
+            Operator::End => {
+                loops.pop();
+            }
+            Operator::LocalGet { local_index }
+            | Operator::LocalSet { local_index }
+            | Operator::LocalTee { local_index } => {
+                if let Some(w) = weights.get_mut(local_index as usize) {
+                    *w += 1 << (3 * depth);
+                }
+            }
+            _ => {}
+        }
+    }
+    weights
 }
 
 /// What a branch or `select` tests.

@@ -51,7 +51,8 @@ pub(super) struct ValueStack {
     held: u16,
     /// Callee-saved pool registers ever held: the prologue saves them.
     used: u16,
-    max_height: usize,
+    /// Pool registers that are locals' homes for the whole function: never allocated.
+    reserved: u16,
 }
 
 impl ValueStack {
@@ -61,17 +62,18 @@ impl ValueStack {
 
     pub(super) fn push(&mut self, entry: Entry) {
         self.entries.push(entry);
-        self.max_height = self.max_height.max(self.entries.len());
     }
 
-    /// The most entries the stack ever had: the number of position slots.
-    pub(super) fn max_height(&self) -> usize {
-        self.max_height
+    /// Takes `reg` out of the pool for the whole function (a local's home register).
+    pub(super) fn reserve(&mut self, reg: Reg) {
+        self.reserved |= bit(reg);
+        self.used |= bit(reg) & CALLEE_SAVED;
     }
 
     /// Marks `reg` held (the caller is about to store an entry's value in it).
     pub(super) fn hold(&mut self, reg: Reg) {
         debug_assert!(POOL.contains(&reg), "{reg} is not a pool register");
+        debug_assert!(self.reserved & bit(reg) == 0, "{reg} is a local's home");
         self.held |= bit(reg);
         self.used |= bit(reg) & CALLEE_SAVED;
     }
@@ -90,7 +92,7 @@ impl ValueStack {
     pub(super) fn take_free_except(&mut self, avoid: &[Reg]) -> Option<Reg> {
         let r = POOL
             .into_iter()
-            .find(|r| self.held & bit(*r) == 0 && !avoid.contains(r))?;
+            .find(|r| (self.held | self.reserved) & bit(*r) == 0 && !avoid.contains(r))?;
         self.hold(r);
         Some(r)
     }
@@ -140,7 +142,11 @@ mod tests {
         s.push(Entry::Spilled);
         assert_eq!(s.holder(r), Some(1));
         assert_eq!(s.oldest_register_entry(), Some(1));
-        assert_eq!(s.max_height(), 3);
         assert!(s.used_callee_saved().is_empty());
+        s.reserve(Reg::R9);
+        assert_eq!(s.used_callee_saved(), vec![Reg::R9]);
+        let free: Vec<Reg> = std::iter::from_fn(|| s.take_free()).collect();
+        assert!(!free.contains(&Reg::R9) && !free.contains(&r));
+        assert_eq!(free.len(), 7);
     }
 }
