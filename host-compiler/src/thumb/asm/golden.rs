@@ -599,6 +599,22 @@ fn branch_cases(c: &mut Cases) {
         c.add(format!("udf.w #{imm}"), move |a| a.udf_w(imm));
     }
     c.add("nop", |a| a.nop());
+    for (index, count) in [(Reg::R1, 2u32), (Reg::R9, 300)] {
+        c.add(
+            format!(
+                "tbh [pc, {index}, lsl #1]; 1: .hword (2f-1b)/2; .hword (3f-1b)/2; \
+                 .hword (3f-1b)/2; 2: .rept {count}; nop; .endr; 3: nop"
+            ),
+            move |a| {
+                let (two, three) = (a.new_label(), a.new_label());
+                a.tbh(index, &[two, three, three])?;
+                a.bind(two)?;
+                nops(a, count)?;
+                a.bind(three)?;
+                a.nop()
+            },
+        );
+    }
     for imm in [0u8, 255] {
         c.add(format!("svc #{imm}"), move |a| a.svc(imm));
     }

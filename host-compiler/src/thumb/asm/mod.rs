@@ -444,6 +444,8 @@ pub struct Assembler {
     code: Vec<u8>,
     labels: Vec<Option<u32>>,
     fixups: Vec<Fixup>,
+    /// Pending `tbh` table entries: `(entry offset, table base, target)`.
+    table_entries: Vec<(u32, u32, Label)>,
     pool: pool::LiteralPool,
     /// Instructions left in the current IT block.
     it_remaining: u8,
@@ -466,6 +468,7 @@ impl Assembler {
             code: Vec::new(),
             labels: Vec::new(),
             fixups: Vec::new(),
+            table_entries: Vec::new(),
             pool: pool::LiteralPool::default(),
             it_remaining: 0,
             scratch: Some(Reg::R12),
@@ -549,6 +552,27 @@ impl Assembler {
                 i += 1;
             }
         }
+        let mut i = 0;
+        while i < self.table_entries.len() {
+            let (at, base, target) = self.table_entries[i];
+            if target == label {
+                self.table_entries.swap_remove(i);
+                let distance = here as i64 - base as i64;
+                if !(0..=2 * 0xFFFF).contains(&distance) {
+                    return Err(AsmError::OutOfRange {
+                        what: "tbh entry",
+                        at,
+                        target: here,
+                        distance,
+                        min: 0,
+                        max: 2 * 0xFFFF,
+                    });
+                }
+                self.write16(at, (distance / 2) as u16);
+            } else {
+                i += 1;
+            }
+        }
         Ok(())
     }
 
@@ -559,6 +583,9 @@ impl Assembler {
         }
         if let Some(f) = self.fixups.first() {
             return Err(AsmError::UnboundLabel(f.label.0));
+        }
+        if let Some(&(_, _, label)) = self.table_entries.first() {
+            return Err(AsmError::UnboundLabel(label.0));
         }
         if self.pool.has_pending() {
             if !self.after_barrier {
@@ -957,6 +984,52 @@ impl Assembler {
         self.emit16(0xBF00 | (first as u16) << 4 | mask)?;
         self.it_remaining = then_else.len() as u8 + 1;
         Ok(())
+    }
+
+    /// `tbh [pc, index, lsl #1]` followed by its table: jumps to `targets[index]`. Targets must
+    /// be forward (not yet bound) and at most 128 KiB past the table; the caller bounds the
+    /// index. The table is data: no pool goes inside it, and after it nothing falls through.
+    pub fn tbh(&mut self, index: Reg, targets: &[Label]) -> Result<(), AsmError> {
+        if index == Reg::SP || index == Reg::PC {
+            return Err(operand_error(
+                "tbh",
+                format!("{index} as index is not allowed"),
+            ));
+        }
+        if self.in_it_block() {
+            return Err(AsmError::ItBlock("tbh with its table in an IT block"));
+        }
+        if targets.is_empty() {
+            return Err(operand_error("tbh", "empty table"));
+        }
+        for &label in targets {
+            match self.labels.get(label.0 as usize) {
+                None => return Err(AsmError::UnboundLabel(label.0)),
+                Some(Some(target)) => {
+                    return Err(AsmError::OutOfRange {
+                        what: "tbh entry",
+                        at: self.offset(),
+                        target: *target,
+                        distance: *target as i64 - (self.offset() as i64 + 4),
+                        min: 0,
+                        max: 2 * 0xFFFF,
+                    });
+                }
+                Some(None) => {}
+            }
+        }
+        let size = 4 + 2 * targets.len() as u32;
+        self.begin(size)?;
+        let base = self.offset() + 4;
+        self.code.extend_from_slice(&0xE8DFu16.to_le_bytes());
+        self.code
+            .extend_from_slice(&(0xF010 | index.n()).to_le_bytes());
+        for (i, &label) in targets.iter().enumerate() {
+            self.table_entries.push((base + 2 * i as u32, base, label));
+            self.code.extend_from_slice(&[0, 0]);
+        }
+        self.finish_instruction();
+        self.barrier()
     }
 
     /// `udf #imm8` (narrow).

@@ -592,3 +592,32 @@ fn a_conditional_return_is_no_place_for_the_pool() {
     let code = a.finish().unwrap().code;
     assert_eq!(word(&code, literal_target(&code, 0).0), 5);
 }
+
+#[test]
+fn table_branches_are_forward_and_bounded() {
+    let mut a = m4f();
+    let back = a.new_label();
+    a.bind(back).unwrap();
+    let ahead = a.new_label();
+    assert!(matches!(
+        a.tbh(Reg::R0, &[ahead, back]),
+        Err(AsmError::OutOfRange { .. })
+    ));
+    assert!(a.tbh(Reg::SP, &[ahead]).is_err());
+    assert!(a.tbh(Reg::R0, &[]).is_err());
+    a.tbh(Reg::R0, &[ahead]).unwrap();
+    // The table starts after the 4-byte tbh; 2 * 65535 bytes past it is the farthest entry.
+    let base = 4;
+    while a.offset() < base + 2 * 0xFFFF {
+        a.nop().unwrap();
+    }
+    let mut ok = a.clone();
+    ok.bind(ahead).unwrap();
+    assert_eq!(halfword(ok.code(), base as usize), 0xFFFF);
+    a.nop().unwrap();
+    assert!(matches!(a.bind(ahead), Err(AsmError::OutOfRange { .. })));
+    let mut a = m4f();
+    let never = a.new_label();
+    a.tbh(Reg::R0, &[never]).unwrap();
+    assert_eq!(a.finish().unwrap_err(), AsmError::UnboundLabel(0));
+}

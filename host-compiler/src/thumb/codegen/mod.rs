@@ -9,7 +9,7 @@
 //!   results but no parameters;
 //! * operators: constants, locals, `drop`, `select`, every i32 arithmetic, bit, shift, compare and
 //!   division operator, `nop`, `unreachable`, `block`, `loop`, `if`, `else`, `end`, `br`,
-//!   `br_if`, `return`;
+//!   `br_if`, `br_table` (`tbh`; targets at most 128 KiB ahead), `return`;
 //! * locals: the four most used (loop-weighted, counted by a pre-scan) get home registers
 //!   r4, r5, r6, r9 for the whole function, the others frame slots; the value-stack cache uses
 //!   the rest of r0-r6, r9, r11. An arithmetic operator followed by `local.set`/`local.tee` of
@@ -19,7 +19,7 @@
 //!
 //! # Invariants kept here (DESIGN.md section 3.2)
 //!
-//! 1. A pool register is held by at most one stack entry ([`ValueStack::held`]).
+//! 1. A pool register is held by at most one stack entry (the value stack tracks which).
 //! 2. Spilling takes the oldest register entry, so everything below a spilled entry is spilled,
 //!    constant or a lazy local read.
 //! 3. Before a local is written, every lazy read of it on the stack is materialised.
@@ -735,6 +735,7 @@ impl FunctionCompiler {
                 | O::End
                 | O::Else
                 | O::Br { .. }
+                | O::BrTable { .. }
                 | O::Return
                 | O::LocalSet { .. }
                 | O::LocalTee { .. }
@@ -807,6 +808,7 @@ impl FunctionCompiler {
             O::End => self.end(),
             O::Br { relative_depth } => self.br(relative_depth),
             O::BrIf { relative_depth } => self.br_if(relative_depth),
+            O::BrTable { ref targets } => self.br_table(targets),
             O::Return => self.br(self.control.len() as u32 - 1),
             ref other => Err(self.unsupported(operator_name(other))),
         }
@@ -1296,6 +1298,84 @@ impl FunctionCompiler {
         self.flags_live = false;
         self.emit(|a| a.b(cond, frame.branch_target))?;
         self.control[index].branched_to = true;
+        Ok(())
+    }
+
+    fn br_table(&mut self, table: &wasmparser::BrTable<'_>) -> Result<(), CompileError> {
+        let mut depths = table
+            .targets()
+            .collect::<Result<Vec<u32>, _>>()
+            .map_err(|e| self.invalid(&e))?;
+        depths.push(table.default());
+        if depths.len() > 0x1_0000 {
+            return Err(self.unsupported("br_table with more than 65535 targets"));
+        }
+        let default_frame = &self.control[self.control.len() - 1 - table.default() as usize];
+        // Every target has the same arity (validation); a loop's is its parameters (none).
+        let arity = if default_frame.kind == FrameKind::Loop {
+            0
+        } else {
+            default_frame.results
+        };
+        // The index must survive the result moves: keep it out of the join registers.
+        let mut index = self.pop_reg()?;
+        if JOIN[..arity].contains(&index) {
+            let r = loop {
+                if let Some(r) = self.stack.take_free_except(&JOIN[..arity]) {
+                    break r;
+                }
+                let oldest = self
+                    .stack
+                    .oldest_register_entry()
+                    .ok_or_else(|| self.internal("no register for the br_table index"))?;
+                self.spill(oldest)?;
+            };
+            self.emit(|a| a.mov(Flags::Any, r, index))?;
+            self.stack.release(index);
+            index = r;
+        }
+        self.place_results(arity)?;
+        // Out-of-range indices take the default, the last entry.
+        let last = depths.len() as u32 - 1;
+        self.emit(|a| {
+            a.cmp(index, last)?;
+            a.it(Cond::Hs, &[])?;
+            a.mov(Flags::Preserve, index, last)
+        })?;
+        // Forward targets are block ends; a loop header is behind, so its entry goes to a
+        // stub after the table that branches back.
+        let mut stubs: Vec<(usize, Label)> = Vec::new();
+        let mut labels = Vec::with_capacity(depths.len());
+        for &depth in &depths {
+            let frame_index = self.control.len() - 1 - depth as usize;
+            let frame = &self.control[frame_index];
+            let label = if frame.kind == FrameKind::Loop {
+                match stubs.iter().find(|(f, _)| *f == frame_index) {
+                    Some(&(_, stub)) => stub,
+                    None => {
+                        let stub = self.asm.new_label();
+                        stubs.push((frame_index, stub));
+                        stub
+                    }
+                }
+            } else {
+                frame.end
+            };
+            self.control[frame_index].branched_to = true;
+            labels.push(label);
+        }
+        self.emit(|a| a.tbh(index, &labels))?;
+        self.stack.release(index);
+        for (frame_index, stub) in stubs {
+            let header = self.control[frame_index].branch_target;
+            self.emit(|a| {
+                a.bind(stub)?;
+                a.b(Cond::Al, header)
+            })?;
+        }
+        let height = self.control.last().map_or(0, |f| f.height);
+        self.truncate(height);
+        self.reachable = false;
         Ok(())
     }
 

@@ -900,3 +900,72 @@ fn parallel_moves_into_join_registers() {
         assert_eq!(&g[..w.len()], w);
     }
 }
+
+#[test]
+fn br_table_with_results_defaults_and_loop_targets() {
+    let wat = "(module
+        ;; a switch: 0 -> 10, 1 -> 20, 2 -> 30, anything else -> 40
+        (func (param i32) (result i32) (local i32)
+          block
+            block
+              block
+                block
+                  local.get 0
+                  br_table 0 1 2 3
+                end
+                i32.const 10 local.set 1 br 2
+              end
+              i32.const 20 local.set 1 br 1
+            end
+            i32.const 30 local.set 1 br 0
+          end
+          local.get 1
+          i32.eqz
+          if i32.const 40 local.set 1 end
+          local.get 1)
+        ;; a value carried by br_table to either of two blocks
+        (func (param i32) (result i32)
+          block (result i32)
+            block (result i32)
+              i32.const 7
+              local.get 0
+              br_table 0 1
+            end
+            i32.const 100
+            i32.add
+          end)
+        ;; a loop whose back edge is a br_table entry
+        (func (param i32) (result i32) (local i32)
+          block
+            loop
+              local.get 1 i32.const 3 i32.add local.set 1
+              local.get 0 i32.const 1 i32.sub local.tee 0
+              i32.eqz
+              br_table 0 1
+            end
+          end
+          local.get 1))";
+    let functions = compile(wat).unwrap();
+    let mut calls = Vec::new();
+    let mut want = Vec::new();
+    for (x, y) in [
+        (0u32, 10u32),
+        (1, 20),
+        (2, 30),
+        (3, 40),
+        (1000, 40),
+        (u32::MAX, 40),
+    ] {
+        calls.push((0, vec![x]));
+        want.push(y);
+    }
+    for (x, y) in [(0u32, 107u32), (1, 7), (5, 7)] {
+        calls.push((1, vec![x]));
+        want.push(y);
+    }
+    for n in [1u32, 2, 10] {
+        calls.push((2, vec![n]));
+        want.push(3 * n);
+    }
+    assert_eq!(i32s(&run(&functions, &calls, 0)), want);
+}
