@@ -69,6 +69,7 @@ pub use error::{
 pub use shared_types::metadata::{ExternKind, ImportKind};
 pub use shared_types::{Target, TrapCode, ValType};
 pub use vm::ValRaw;
+pub use vm::code_registry::MAX_LOADED_MODULES;
 
 /// The target whose images this runtime executes (`None` on architectures without entry code).
 pub const NATIVE_TARGET: Option<Target> = arch::NATIVE_TARGET;

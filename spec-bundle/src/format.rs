@@ -124,8 +124,11 @@ pub const CURRENT: u32 = u32::MAX;
 pub const NO_SLOT: u32 = u32::MAX;
 /// Named-instance slots per file.
 pub const MAX_NAMED_INSTANCES: usize = 64;
-/// Modules per segment (the device runtime's loaded-module registry holds 16 on a board).
+/// Modules per segment: what the device runtime can hold loaded at once on a board
+/// ([`device_runtime::MAX_LOADED_MODULES`] without the `hosted` feature). Part of the format:
+/// the reader refuses a segment with more.
 pub const MAX_SEGMENT_MODULES: usize = 16;
+const _: () = assert!(MAX_SEGMENT_MODULES <= device_runtime::MAX_LOADED_MODULES);
 /// Alternatives of one `Either` expectation.
 pub const MAX_ALTERNATIVES: usize = 8;
 

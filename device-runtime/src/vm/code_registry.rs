@@ -11,10 +11,17 @@ use shared_types::TrapCode;
 use shared_types::metadata::TrapEntry;
 use shared_types::seq::FixedTable;
 
+/// Modules that can be loaded at once (each registers its text here): 16 on bare metal, where
+/// the table is a static the fault hook scans, 4096 hosted. One more is
+/// [`LoadError::TooManyModules`](crate::LoadError::TooManyModules).
 #[cfg(feature = "hosted")]
-const SLOTS: usize = 4096;
+pub const MAX_LOADED_MODULES: usize = 4096;
+/// Modules that can be loaded at once (each registers its text here): 16 on bare metal, where
+/// the table is a static the fault hook scans, 4096 hosted. One more is
+/// [`LoadError::TooManyModules`](crate::LoadError::TooManyModules).
 #[cfg(not(feature = "hosted"))]
-const SLOTS: usize = 16;
+pub const MAX_LOADED_MODULES: usize = 16;
+const SLOTS: usize = MAX_LOADED_MODULES;
 
 const FREE: u8 = 0;
 const BUSY: u8 = 1;
