@@ -14,8 +14,9 @@
 //!   r4, r5, r6, r9 for the whole function, the others frame slots; the value-stack cache uses
 //!   the rest of r0-r6, r9, r11. An arithmetic operator followed by `local.set`/`local.tee` of
 //!   a homed local writes its result straight into the home register;
-//! * no calls, memories, globals or tables, so the instance registers are only read by the
-//!   stack-limit check (r10).
+//! * direct calls to functions of the module (`bl`, recorded as call sites); no calls to imports
+//!   or indirect calls, no memories, globals or tables, so the instance registers are only read
+//!   by the stack-limit check (r10).
 //!
 //! # Invariants kept here (DESIGN.md section 3.2)
 //!
@@ -82,16 +83,33 @@ fn trap_immediate(code: TrapCode) -> u8 {
 const STORE_CONTEXT: i32 = 0;
 const STACK_LIMIT: i32 = 0;
 
-/// Compiles the body of function `func_index` with signature `signature`, validating it with
-/// `validator` as it goes.
+/// What a function body may refer to in its module.
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleContext<'a> {
+    /// The signature of every function, imports first.
+    pub functions: &'a [Signature],
+    /// Number of imported functions.
+    pub num_imported_funcs: u32,
+}
+
+/// Compiles the body of function `func_index` of `module`, validating it with `validator` as it
+/// goes.
 pub fn compile_function(
     profile: Profile,
+    module: ModuleContext<'_>,
     func_index: u32,
-    signature: &Signature,
     body: &FunctionBody<'_>,
     validator: &mut FuncValidator<ValidatorResources>,
 ) -> Result<CompiledFunction, CompileError> {
-    let mut compiler = FunctionCompiler::new(profile, func_index, signature)?;
+    let signature =
+        module
+            .functions
+            .get(func_index as usize)
+            .ok_or_else(|| CompileError::Codegen {
+                func_index,
+                message: format!("function {func_index} has no signature"),
+            })?;
+    let mut compiler = FunctionCompiler::new(profile, module, func_index, signature)?;
     compiler.offset = body.range().start;
     let mut locals = body.get_locals_reader().map_err(|e| compiler.invalid(&e))?;
     for _ in 0..locals.get_count() {
@@ -176,8 +194,15 @@ struct Frame {
     branched_to: bool,
 }
 
-struct FunctionCompiler {
+struct FunctionCompiler<'m> {
     profile: Profile,
+    module: ModuleContext<'m>,
+    /// Whether the function calls anything: then it saves `lr`, keeps `sp` 8-aligned and
+    /// always checks the stack limit.
+    makes_calls: bool,
+    /// Bytes `sp` is currently below its value after the prologue (outgoing arguments of a
+    /// call being set up); every `sp`-relative offset adds it.
+    sp_adjust: u32,
     func_index: u32,
     offset: u64,
     asm: Assembler,
@@ -207,16 +232,20 @@ struct FunctionCompiler {
     traps: Vec<(u32, TrapCode)>,
 }
 
-impl FunctionCompiler {
+impl<'m> FunctionCompiler<'m> {
     fn new(
         profile: Profile,
+        module: ModuleContext<'m>,
         func_index: u32,
         signature: &Signature,
-    ) -> Result<FunctionCompiler, CompileError> {
+    ) -> Result<FunctionCompiler<'m>, CompileError> {
         let mut asm = Assembler::new(profile);
         let epilogue = asm.new_label();
         let mut compiler = FunctionCompiler {
             profile,
+            module,
+            makes_calls: false,
+            sp_adjust: 0,
             func_index,
             offset: 0,
             asm,
@@ -368,11 +397,11 @@ impl FunctionCompiler {
     }
 
     fn local_offset(&self, index: u32) -> i32 {
-        self.slot_of[index as usize] as i32
+        (self.sp_adjust + self.slot_of[index as usize]) as i32
     }
 
     fn slot_offset(&self, position: usize) -> i32 {
-        self.locals_size() as i32 + 8 * position as i32
+        (self.sp_adjust + self.locals_size()) as i32 + 8 * position as i32
     }
 
     /// The flags behaviour emitting helpers may use.
@@ -810,6 +839,7 @@ impl FunctionCompiler {
             O::BrIf { relative_depth } => self.br_if(relative_depth),
             O::BrTable { ref targets } => self.br_table(targets),
             O::Return => self.br(self.control.len() as u32 - 1),
+            O::Call { function_index } => self.call(function_index),
             ref other => Err(self.unsupported(operator_name(other))),
         }
     }
@@ -1379,6 +1409,82 @@ impl FunctionCompiler {
         Ok(())
     }
 
+    /// A direct call to a function of this module (DESIGN.md sections 3.6 and 6.1).
+    fn call(&mut self, function_index: u32) -> Result<(), CompileError> {
+        if function_index < self.module.num_imported_funcs {
+            return Err(self.unsupported("calls to imported functions"));
+        }
+        let callee = self
+            .module
+            .functions
+            .get(function_index as usize)
+            .ok_or_else(|| self.internal(format!("no function {function_index}")))?;
+        if let Some(t) = callee
+            .params
+            .iter()
+            .chain(&callee.results)
+            .find(|t| **t != ValType::I32)
+        {
+            return Err(self.unsupported(format!("calls with {t:?} in the signature")));
+        }
+        if callee.results.len() > JOIN.len() {
+            return Err(self.unsupported("calls returning more than 4 values"));
+        }
+        let (params, results) = (callee.params.len(), callee.results.len());
+        self.makes_calls = true;
+        let args_base = self.stack.len() - params;
+        // 1. Values below the arguments in caller-saved registers move to free callee-saved
+        //    ones, or to their slots.
+        for position in 0..args_base {
+            if let Entry::Reg(r) = self.stack.entries[position]
+                && JOIN.contains(&r)
+            {
+                match self.stack.take_free_except(&JOIN) {
+                    Some(to) => {
+                        self.emit(|a| a.mov(Flags::Any, to, r))?;
+                        self.stack.entries[position] = Entry::Reg(to);
+                        self.stack.release(r);
+                    }
+                    None => self.spill(position)?,
+                }
+            }
+        }
+        // 2. Stack arguments (those past the fourth), stored in order below the new `sp`.
+        let stack_args = params.saturating_sub(JOIN.len());
+        let outgoing = (4 * stack_args as u32).next_multiple_of(8);
+        if outgoing > 0 {
+            self.emit(|a| a.sub(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
+            self.sp_adjust = outgoing;
+            for k in (0..stack_args).rev() {
+                let value = self.pop_src(true)?;
+                let r = match value {
+                    Src::Owned(r) | Src::Home(r) => r,
+                    Src::Imm(v) => {
+                        self.emit(|a| a.mov(Flags::Any, Reg::R12, v))?;
+                        Reg::R12
+                    }
+                };
+                let at = 4 * k as i32;
+                self.emit(|a| a.str(Width::W32, r, Addr::Offset(Reg::SP, at)))?;
+                self.release_sources(&[value], Reg::R12);
+            }
+        }
+        // 3. Register arguments, as a parallel move into r0-r3.
+        let in_registers = params - stack_args;
+        self.place_results(in_registers)?;
+        self.emit(|a| a.bl_call(Symbol::Function(function_index)))?;
+        if outgoing > 0 {
+            self.emit(|a| a.add(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
+            self.sp_adjust = 0;
+        }
+        self.truncate(args_base);
+        for &join in &JOIN[..results] {
+            self.stack.hold(join);
+            self.push(Entry::Reg(join));
+        }
+        Ok(())
+    }
+
     // ---- prologue, epilogue ----
 
     fn finish(mut self) -> Result<CompiledFunction, CompileError> {
@@ -1387,27 +1493,25 @@ impl FunctionCompiler {
         }
         // Results are in r0..; the epilogue label is bound (end of the function frame).
         let saved: Vec<Reg> = self.stack.used_callee_saved();
-        let pushed = if saved.is_empty() {
-            0
-        } else {
-            4 * (saved.len() as u32 + 1)
-        };
-        // Leaf functions (no calls yet) need no 8-byte alignment (AAPCS requires it at calls; the
-        // core aligns exception frames itself).
-        let frame = self.locals_size() + 8 * self.spill_height as u32;
+        // `lr` is pushed when anything is (so the return is one `pop`) and when the function
+        // calls (which overwrites it).
+        let push_lr = !saved.is_empty() || self.makes_calls;
+        let pushed = 4 * (saved.len() as u32 + u32::from(push_lr));
+        let mut frame = self.locals_size() + 8 * self.spill_height as u32;
+        // `sp` is 8-aligned at calls (AAPCS); a leaf needs no alignment (the core aligns
+        // exception frames itself).
+        if self.makes_calls {
+            frame = (pushed + frame).next_multiple_of(8) - pushed;
+        }
         let mut list = RegList::of(&saved);
-        if !saved.is_empty() {
+        if push_lr {
             list.0 |= 1 << Reg::PC.num();
         }
         self.emit(|a| {
             if frame > 0 {
                 a.add(Flags::Any, Reg::SP, Reg::SP, frame)?;
             }
-            if saved.is_empty() {
-                a.bx(Reg::LR)
-            } else {
-                a.pop(list)
-            }
+            if push_lr { a.pop(list) } else { a.bx(Reg::LR) }
         })?;
         // The cold tail.
         for (code, label) in std::mem::take(&mut self.trap_labels) {
@@ -1427,12 +1531,13 @@ impl FunctionCompiler {
         let params = self.params;
         let locals = self.locals;
         let body_has_literals = body.pool_bytes > 0;
+        let check_stack = self.makes_calls || pushed + frame > UNCHECKED_LEAF_FRAME;
         let homes = self.homes.clone();
         let slot_of = self.slot_of.clone();
         let prologue_traps = (|| -> Result<Vec<(u32, TrapCode)>, AsmError> {
             let a = &mut prologue;
             let mut traps = Vec::new();
-            if !saved.is_empty() {
+            if push_lr {
                 let mut list = RegList::of(&saved);
                 list.0 |= 1 << Reg::LR.num();
                 a.push(list)?;
@@ -1440,7 +1545,7 @@ impl FunctionCompiler {
             if frame > 0 {
                 a.sub(Flags::Any, Reg::SP, Reg::SP, frame)?;
             }
-            if pushed + frame > UNCHECKED_LEAF_FRAME {
+            if check_stack {
                 a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, STORE_CONTEXT))?;
                 a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, STACK_LIMIT))?;
                 a.cmp(Reg::SP, Reg::R12)?;

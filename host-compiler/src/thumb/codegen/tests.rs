@@ -10,7 +10,7 @@ use std::process::Command;
 use shared_types::{Target, TrapCode};
 use wasmparser::FuncValidatorAllocations;
 
-use super::{CompiledFunction, Signature, compile_function};
+use super::{CompiledFunction, ModuleContext, Signature, compile_function};
 use crate::error::CompileError;
 use crate::link::Symbol;
 use crate::thumb::asm::{Addr, Assembler, Flags, Profile, Reg, Width};
@@ -23,20 +23,27 @@ fn profile() -> Profile {
 fn compile(wat: &str) -> Result<Vec<CompiledFunction>, CompileError> {
     let wasm = wat::parse_str(wat).unwrap();
     let (module, inputs) = crate::module::parse(&wasm)?;
+    let signatures: Vec<Signature> = module
+        .func_types
+        .iter()
+        .map(|&t| Signature {
+            params: module.types[t as usize].params.clone(),
+            results: module.types[t as usize].results.clone(),
+        })
+        .collect();
+    let context = ModuleContext {
+        functions: &signatures,
+        num_imported_funcs: module.num_imported_funcs,
+    };
     let mut out = Vec::new();
     for input in inputs {
-        let ty = &module.types[module.func_types[input.index as usize] as usize];
-        let signature = Signature {
-            params: ty.params.clone(),
-            results: ty.results.clone(),
-        };
         let mut validator = input
             .validator
             .into_validator(FuncValidatorAllocations::default());
         out.push(compile_function(
             profile(),
+            context,
             input.index,
-            &signature,
             &input.body,
             &mut validator,
         )?);
@@ -172,7 +179,16 @@ fn run(functions: &[CompiledFunction], calls: &[(usize, Vec<u32>)], stack_limit:
     for (f, &address) in functions.iter().zip(&function_addresses) {
         let at = (address - BASE) as usize;
         image[at..at + f.code.len()].copy_from_slice(&f.code);
-        assert!(f.calls.is_empty());
+        // Calls between the functions (the tests' modules import nothing).
+        for &(offset, symbol) in &f.calls {
+            let Symbol::Function(index) = symbol else {
+                unreachable!()
+            };
+            let site = address + offset;
+            let patch = bl(site, function_addresses[index as usize]);
+            let site = (site - BASE) as usize;
+            image[site..site + 4].copy_from_slice(&patch);
+        }
     }
     // The stub's calls.
     for &(offset, symbol) in &stub.calls {
@@ -557,7 +573,7 @@ fn unsupported_features_are_errors_not_wrong_code() {
         "(module (func (param i64)))",
         "(module (func (result f32) f32.const 1))",
         "(module (func (local f64)))",
-        "(module (func i32.const 1 call 0 drop))",
+        "(module (import \"m\" \"f\" (func (param i32))) (func i32.const 1 call 0))",
         "(module (memory 1) (func (result i32) i32.const 0 i32.load))",
         "(module (func (param i32) (result i32) local.get 0 block (param i32) (result i32) end))",
     ] {
@@ -968,4 +984,63 @@ fn br_table_with_results_defaults_and_loop_targets() {
         want.push(3 * n);
     }
     assert_eq!(i32s(&run(&functions, &calls, 0)), want);
+}
+
+#[test]
+fn direct_calls_recursion_and_stack_arguments() {
+    let wat = "(module
+        (func $fib (param i32) (result i32)
+          local.get 0 i32.const 2 i32.lt_u
+          if (result i32)
+            local.get 0
+          else
+            local.get 0 i32.const 1 i32.sub call $fib
+            local.get 0 i32.const 2 i32.sub call $fib
+            i32.add
+          end)
+        ;; six arguments, two on the stack; values live across the call in registers
+        (func $weigh (param i32 i32 i32 i32 i32 i32) (result i32)
+          local.get 0 local.get 1 i32.const 2 i32.mul i32.add
+          local.get 2 i32.const 3 i32.mul i32.add
+          local.get 3 i32.const 4 i32.mul i32.add
+          local.get 4 i32.const 5 i32.mul i32.add
+          local.get 5 i32.const 6 i32.mul i32.add)
+        (func (param i32 i32) (result i32)
+          local.get 0 i32.const 1000 i32.add
+          local.get 1 i32.const 7 i32.mul
+          local.get 0 local.get 1 i32.const 1 i32.const 2 local.get 0 local.get 1
+          call $weigh
+          local.get 0 call $fib
+          i32.add i32.add i32.add)
+        ;; two results from a call
+        (func $pair (param i32) (result i32 i32) local.get 0 i32.const 1 i32.add local.get 0)
+        (func (param i32) (result i32) local.get 0 call $pair i32.sub))";
+    let functions = compile(wat).unwrap();
+    let fib = |n: u32| -> u32 {
+        let (mut a, mut b) = (0u32, 1u32);
+        for _ in 0..n {
+            (a, b) = (b, a.wrapping_add(b));
+        }
+        a
+    };
+    let weigh = |v: [u32; 6]| -> u32 { (0..6).map(|i| v[i] * (i as u32 + 1)).sum() };
+    let mut calls = Vec::new();
+    let mut want = Vec::new();
+    for n in [0u32, 1, 2, 10, 20] {
+        calls.push((0, vec![n]));
+        want.push(fib(n));
+    }
+    for (a, b) in [(3u32, 4u32), (10, 1)] {
+        calls.push((2, vec![a, b]));
+        want.push((a + 1000) + b * 7 + weigh([a, b, 1, 2, a, b]) + fib(a));
+    }
+    calls.push((4, vec![41]));
+    want.push(1);
+    assert_eq!(i32s(&run(&functions, &calls, 0)), want);
+    // Recursion past the stack limit traps in the prologue's check.
+    let limit_above_any_stack = u32::MAX;
+    assert_eq!(
+        run(&functions, &[(0, vec![5])], limit_above_any_stack),
+        Outcome::Signal(SIGILL)
+    );
 }
