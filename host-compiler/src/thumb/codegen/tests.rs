@@ -1044,3 +1044,146 @@ fn direct_calls_recursion_and_stack_arguments() {
         Outcome::Signal(SIGILL)
     );
 }
+
+/// Functions whose code is kept in `disassembly.txt` (beside this file), so that a change in the
+/// generated code shows as a diff in review: bytes, and the disassembly for reading.
+/// `BLESS=1 cargo test -p host-compiler --lib thumb::codegen::tests::golden_code` rewrites the
+/// file (the disassembly comes from `arm-none-eabi-objdump` when it is installed).
+const GOLDEN_CODE: [(&str, &str); 8] = [
+    (
+        "add",
+        "(func (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)",
+    ),
+    (
+        "sum_loop",
+        "(func (param i32) (result i32) (local i32)
+           block loop
+             local.get 0 i32.eqz br_if 1
+             local.get 1 local.get 0 i32.add local.set 1
+             local.get 0 i32.const 1 i32.sub local.set 0
+             br 0
+           end end
+           local.get 1)",
+    ),
+    (
+        "fib",
+        "(func $fib (param i32) (result i32)
+           local.get 0 i32.const 2 i32.lt_u
+           if (result i32) local.get 0
+           else
+             local.get 0 i32.const 1 i32.sub call $fib
+             local.get 0 i32.const 2 i32.sub call $fib
+             i32.add
+           end)",
+    ),
+    (
+        "max_select",
+        "(func (param i32 i32) (result i32)
+           local.get 0 local.get 1 local.get 0 local.get 1 i32.gt_s select)",
+    ),
+    (
+        "switch",
+        "(func (param i32) (result i32)
+           block block block
+             local.get 0 br_table 0 1 2
+           end i32.const 10 return
+           end i32.const 20 return
+           end i32.const 30)",
+    ),
+    (
+        "div_s",
+        "(func (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_s)",
+    ),
+    (
+        "popcnt",
+        "(func (param i32) (result i32) local.get 0 i32.popcnt)",
+    ),
+    (
+        "gcd",
+        "(func (param i32 i32) (result i32) (local i32)
+           block loop
+             local.get 1 i32.eqz br_if 1
+             local.get 0 local.get 1 i32.rem_u local.set 2
+             local.get 1 local.set 0
+             local.get 2 local.set 1
+             br 0
+           end end
+           local.get 0)",
+    ),
+];
+
+fn golden_code_text() -> String {
+    let mut out = String::from(
+        "# Code the Thumb-2 generator emits for cortex-m4f (see GOLDEN_CODE in tests.rs).\n",
+    );
+    out.push_str(
+        "# Regenerate: BLESS=1 cargo test -p host-compiler --lib thumb::codegen::tests::golden_code\n",
+    );
+    for (name, func) in GOLDEN_CODE {
+        let wat = format!("(module {func})");
+        let wasm = wat::parse_str(&wat).unwrap();
+        let (module, _) = crate::module::parse(&wasm).unwrap();
+        let code = &compile(&wat).unwrap()[0];
+        out.push_str(&format!(
+            "\n=== {name}: {} bytes of Thumb for {} bytes of wasm code\n{}\n",
+            code.code.len(),
+            module.code_bytes,
+            code.code
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ));
+        out.push_str(&disassemble(&code.code));
+    }
+    out
+}
+
+/// `arm-none-eabi-objdump` of `code`, or a note when it is not installed (only `BLESS` runs
+/// call it; the comparison uses the bytes).
+fn disassemble(code: &[u8]) -> String {
+    let path = std::env::temp_dir().join(format!(
+        "thumb-golden-{}-{}.bin",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::write(&path, code).unwrap();
+    let output = Command::new("arm-none-eabi-objdump")
+        .args(["-D", "-b", "binary", "-marm", "-Mforce-thumb"])
+        .arg(&path)
+        .output();
+    std::fs::remove_file(&path).ok();
+    match output {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.starts_with(' '))
+            .map(|l| format!("    {}\n", l.trim_end()))
+            .collect(),
+        _ => "    (no arm-none-eabi-objdump to disassemble)\n".to_string(),
+    }
+}
+
+#[test]
+fn golden_code() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/thumb/codegen/disassembly.txt");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, golden_code_text()).unwrap();
+        return;
+    }
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    // Compare the headers and bytes only: the disassembly is for people.
+    let essential = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with("    ") && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    let want = essential(&stored);
+    let got = essential(&golden_code_text());
+    assert!(
+        want == got,
+        "generated code changed; review and run with BLESS=1 to accept:\nstored:\n{}\nnow:\n{}",
+        want.join("\n"),
+        got.join("\n")
+    );
+}
