@@ -2,3 +2,4 @@
 
 pub mod asm;
 pub mod codegen;
+pub mod link;

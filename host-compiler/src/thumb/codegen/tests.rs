@@ -12,8 +12,9 @@ use wasmparser::FuncValidatorAllocations;
 
 use super::{CompiledFunction, ModuleContext, Signature, compile_function};
 use crate::error::CompileError;
-use crate::link::Symbol;
+use crate::link::{CallReloc, CompiledCode, Symbol, lay_out};
 use crate::thumb::asm::{Addr, Assembler, Flags, Profile, Reg, Width};
+use crate::thumb::link::{ThumbReloc, ThumbTextBuilder};
 
 fn profile() -> Profile {
     Profile::for_target(Target::CortexM4F).unwrap()
@@ -64,36 +65,50 @@ const BASE: u32 = 0x10000;
 const CODE_START: u32 = 0x100;
 const SIGILL: i32 = 4;
 
-/// Encodes `bl` from `at` to `target` (text addresses).
-fn bl(at: u32, target: u32) -> [u8; 4] {
-    let d = target.wrapping_sub(at + 4);
-    let s = (d >> 24) & 1;
-    let i1 = (d >> 23) & 1;
-    let i2 = (d >> 22) & 1;
-    let j1 = (!(i1 ^ s)) & 1;
-    let j2 = (!(i2 ^ s)) & 1;
-    let hw1 = (0xF000 | s << 10 | ((d >> 12) & 0x3FF)) as u16;
-    let hw2 = (0xD000 | j1 << 13 | j2 << 11 | ((d >> 1) & 0x7FF)) as u16;
-    let mut out = [0; 4];
-    out[..2].copy_from_slice(&hw1.to_le_bytes());
-    out[2..].copy_from_slice(&hw2.to_le_bytes());
-    out
-}
-
 /// Runs `calls` (function index, arguments) in order; `stack_limit` is what the vmctx's store
 /// context says.
 fn run(functions: &[CompiledFunction], calls: &[(usize, Vec<u32>)], stack_limit: u32) -> Outcome {
-    // Layout: headers, stub, functions, then data (vmctx, store context, result buffer).
+    run_padded(functions, calls, stack_limit, 0)
+}
+
+/// [`run`] with `padding` bytes between the functions, which the Thumb linker lays out (and
+/// routes calls through veneers when they are too far apart).
+fn run_padded(
+    functions: &[CompiledFunction],
+    calls: &[(usize, Vec<u32>)],
+    stack_limit: u32,
+    padding: u32,
+) -> Outcome {
+    // Layout: headers, stub, text, then data (vmctx, store context, result buffer).
     let mut stub = Assembler::new(profile());
-    // Functions start after the stub; lay them out first to know the data address.
     let stub_size_bound = 64 + calls.len() as u32 * 96;
-    let mut function_addresses = Vec::new();
-    let mut end = CODE_START + stub_size_bound;
-    for f in functions {
-        end = end.next_multiple_of(4);
-        function_addresses.push(BASE + end);
-        end += f.code.len() as u32;
-    }
+    let pieces: Vec<CompiledCode<ThumbReloc>> = functions
+        .iter()
+        .enumerate()
+        .map(|(i, f)| CompiledCode {
+            symbol: Symbol::Function(i as u32),
+            func_index: i as u32,
+            bytes: f.code.clone(),
+            align: 4,
+            relocs: f
+                .calls
+                .iter()
+                .map(|&(offset, target)| CallReloc {
+                    offset,
+                    kind: ThumbReloc::Call,
+                    addend: 0,
+                    target,
+                })
+                .collect(),
+            traps: f.traps.clone(),
+        })
+        .collect();
+    let layout = lay_out(ThumbTextBuilder::new(pieces.len()), &pieces, padding).unwrap();
+    let text_start = (CODE_START + stub_size_bound).next_multiple_of(4);
+    let function_addresses: Vec<u32> = (0..functions.len())
+        .map(|i| BASE + text_start + layout.offset_of(Symbol::Function(i as u32)).unwrap())
+        .collect();
+    let end = text_start + layout.text.len() as u32;
     let data = end.next_multiple_of(16);
     let vmctx = BASE + data;
     let store_context = vmctx + 16;
@@ -116,7 +131,9 @@ fn run(functions: &[CompiledFunction], calls: &[(usize, Vec<u32>)], stack_limit:
             for (i, &value) in args.iter().take(4).enumerate() {
                 a.mov(Flags::Any, Reg::new(i as u8).unwrap(), value)?;
             }
-            a.bl_call(Symbol::Function(*function as u32))?;
+            // An absolute call (the stub is outside the laid-out text), Thumb bit set.
+            a.mov(Flags::Any, Reg::R12, function_addresses[*function] | 1)?;
+            a.blx(Reg::R12)?;
             if reserve > 0 {
                 a.add(Flags::Any, Reg::SP, Reg::SP, reserve)?;
             }
@@ -176,30 +193,8 @@ fn run(functions: &[CompiledFunction], calls: &[(usize, Vec<u32>)], stack_limit:
     image[52..84].copy_from_slice(&program_header);
     let stub_at = CODE_START as usize;
     image[stub_at..stub_at + stub.code.len()].copy_from_slice(&stub.code);
-    for (f, &address) in functions.iter().zip(&function_addresses) {
-        let at = (address - BASE) as usize;
-        image[at..at + f.code.len()].copy_from_slice(&f.code);
-        // Calls between the functions (the tests' modules import nothing).
-        for &(offset, symbol) in &f.calls {
-            let Symbol::Function(index) = symbol else {
-                unreachable!()
-            };
-            let site = address + offset;
-            let patch = bl(site, function_addresses[index as usize]);
-            let site = (site - BASE) as usize;
-            image[site..site + 4].copy_from_slice(&patch);
-        }
-    }
-    // The stub's calls.
-    for &(offset, symbol) in &stub.calls {
-        let Symbol::Function(index) = symbol else {
-            unreachable!()
-        };
-        let at = BASE + CODE_START + offset;
-        let patch = bl(at, function_addresses[index as usize]);
-        let at = (CODE_START + offset) as usize;
-        image[at..at + 4].copy_from_slice(&patch);
-    }
+    let at = text_start as usize;
+    image[at..at + layout.text.len()].copy_from_slice(&layout.text);
     // vmctx: store_context pointer; store context: stack_limit.
     let data = data as usize;
     image[data..data + 4].copy_from_slice(&store_context.to_le_bytes());
@@ -1185,5 +1180,27 @@ fn golden_code() {
         "generated code changed; review and run with BLESS=1 to accept:\nstored:\n{}\nnow:\n{}",
         want.join("\n"),
         got.join("\n")
+    );
+}
+
+/// Mutual recursion between functions 17 MiB apart: every call goes through a veneer.
+#[test]
+fn calls_through_veneers_run() {
+    let wat = "(module
+        (func $even (param i32) (result i32)
+          local.get 0 i32.eqz
+          if (result i32) i32.const 1
+          else local.get 0 i32.const 1 i32.sub call $odd
+          end)
+        (func $odd (param i32) (result i32)
+          local.get 0 i32.eqz
+          if (result i32) i32.const 0
+          else local.get 0 i32.const 1 i32.sub call $even
+          end))";
+    let functions = compile(wat).unwrap();
+    let calls = vec![(0, vec![10]), (0, vec![7]), (1, vec![7])];
+    assert_eq!(
+        i32s(&run_padded(&functions, &calls, 0, 17 << 20)),
+        vec![1, 0, 1]
     );
 }
