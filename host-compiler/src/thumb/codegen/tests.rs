@@ -600,6 +600,14 @@ enum Expr {
     IfElse(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `block (result i32) a c br_if 0 drop b end`
     BrIf(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `call $helper` (function 0: `a * 3 ^ b`).
+    Call(Box<Expr>, Box<Expr>),
+    /// Sum of `body` evaluated `count` times, in a loop whose counter and accumulator are the
+    /// dedicated locals of its nesting level.
+    Loop(u32, u32, Box<Expr>),
+    /// `br_table` over three blocks carrying `carry`: index 0 adds `v0`, 1 xors `v1`, others
+    /// keep it.
+    Switch(Box<Expr>, Box<Expr>, Box<Expr>, Box<Expr>),
 }
 
 const BINARY: [&str; 21] = [
@@ -659,6 +667,10 @@ impl Random {
     }
 
     fn expr(&mut self, depth: u32) -> Expr {
+        self.expr_in(depth, 0)
+    }
+
+    fn expr_in(&mut self, depth: u32, loop_level: u32) -> Expr {
         if depth == 0 {
             return if self.below(3) == 0 {
                 Expr::Const(self.constant())
@@ -667,33 +679,48 @@ impl Random {
             };
         }
         let d = depth - 1;
-        match self.below(12) {
+        match self.below(16) {
             0 => Expr::Const(self.constant()),
             1 => Expr::Local(self.below(LOCALS)),
             2..=5 => Expr::Binary(
                 BINARY[self.below(BINARY.len() as u32) as usize],
-                Box::new(self.expr(d)),
-                Box::new(self.expr(d)),
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
             ),
             6 => Expr::Unary(
                 UNARY[self.below(UNARY.len() as u32) as usize],
-                Box::new(self.expr(d)),
+                Box::new(self.expr_in(d, loop_level)),
             ),
             7 => Expr::Select(
-                Box::new(self.expr(d)),
-                Box::new(self.expr(d)),
-                Box::new(self.expr(d)),
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
             ),
-            8 => Expr::Tee(self.below(LOCALS), Box::new(self.expr(d))),
+            8 => Expr::Tee(self.below(LOCALS), Box::new(self.expr_in(d, loop_level))),
             9 | 10 => Expr::IfElse(
-                Box::new(self.expr(d)),
-                Box::new(self.expr(d)),
-                Box::new(self.expr(d)),
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
+            ),
+            12 => Expr::Call(
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
+            ),
+            13 if loop_level < 2 => Expr::Loop(
+                loop_level,
+                self.below(4),
+                Box::new(self.expr_in(d.min(3), loop_level + 1)),
+            ),
+            14 => Expr::Switch(
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
             ),
             _ => Expr::BrIf(
-                Box::new(self.expr(d)),
-                Box::new(self.expr(d)),
-                Box::new(self.expr(d)),
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
             ),
         }
     }
@@ -740,6 +767,34 @@ impl Expr {
                 out.push_str("br_if 0\ndrop\n");
                 b.wat(out);
                 out.push_str("end\n");
+            }
+            Expr::Call(a, b) => {
+                a.wat(out);
+                b.wat(out);
+                out.push_str("call 0\n");
+            }
+            Expr::Loop(level, count, body) => {
+                let (counter, sum) = (LOCALS + 2 * level, LOCALS + 2 * level + 1);
+                out.push_str(&format!(
+                    "i32.const {count} local.set {counter}\ni32.const 0 local.set {sum}\n\
+                     block\nloop\nlocal.get {counter} i32.eqz br_if 1\nlocal.get {sum}\n"
+                ));
+                body.wat(out);
+                out.push_str(&format!(
+                    "i32.add local.set {sum}\n\
+                     local.get {counter} i32.const 1 i32.sub local.set {counter}\n\
+                     br 0\nend\nend\nlocal.get {sum}\n"
+                ));
+            }
+            Expr::Switch(carry, index, v0, v1) => {
+                out.push_str("block (result i32)\nblock (result i32)\nblock (result i32)\n");
+                carry.wat(out);
+                index.wat(out);
+                out.push_str("br_table 0 1 2\nend\n");
+                v0.wat(out);
+                out.push_str("i32.add\nbr 1\nend\n");
+                v1.wat(out);
+                out.push_str("i32.xor\nend\n");
             }
         }
     }
@@ -813,6 +868,25 @@ impl Expr {
                     b.eval(locals)
                 }
             }
+            Expr::Call(a, b) => {
+                let (x, y) = (a.eval(locals), b.eval(locals));
+                x.wrapping_mul(3) ^ y
+            }
+            Expr::Loop(_, count, body) => {
+                let mut sum = 0u32;
+                for _ in 0..*count {
+                    sum = sum.wrapping_add(body.eval(locals));
+                }
+                sum
+            }
+            Expr::Switch(carry, index, v0, v1) => {
+                let c = carry.eval(locals);
+                match index.eval(locals) {
+                    0 => c.wrapping_add(v0.eval(locals)),
+                    1 => c ^ v1.eval(locals),
+                    _ => c,
+                }
+            }
         }
     }
 }
@@ -822,14 +896,19 @@ impl Expr {
 #[test]
 fn random_programs_agree_with_a_reference_evaluator() {
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
-    let mut module = String::from("(module\n");
+    let mut module = String::from(
+        "(module\n(func (param i32 i32) (result i32) local.get 0 i32.const 3 i32.mul local.get 1 i32.xor)\n",
+    );
     let mut programs = Vec::new();
-    for _ in 0..120 {
+    for _ in 0..150 {
         let statements: Vec<(u32, Expr)> = (0..random.below(4))
             .map(|_| (random.below(LOCALS), random.expr(4)))
             .collect();
         let result = random.expr(6);
-        module.push_str("(func (param i32 i32 i32) (result i32) (local i32 i32 i32)\n");
+        // Locals 3-5 are the programs'; 6-9 the loop counters and sums.
+        module.push_str(
+            "(func (param i32 i32 i32) (result i32) (local i32 i32 i32 i32 i32 i32 i32)\n",
+        );
         for (local, expr) in &statements {
             expr.wat(&mut module);
             module.push_str(&format!("local.set {local}\n"));
@@ -845,12 +924,12 @@ fn random_programs_agree_with_a_reference_evaluator() {
     for (index, (statements, result)) in programs.iter().enumerate() {
         for _ in 0..3 {
             let args = vec![random.constant(), random.constant(), random.constant()];
-            let mut locals = [args[0], args[1], args[2], 0, 0, 0];
+            let mut locals = [args[0], args[1], args[2], 0, 0, 0, 0, 0, 0, 0];
             for (local, expr) in statements {
                 locals[*local as usize] = expr.eval(&mut locals);
             }
             want.push(result.eval(&mut locals));
-            calls.push((index, args));
+            calls.push((index + 1, args));
         }
     }
     let got = i32s(&run(&functions, &calls, 0));
