@@ -15,8 +15,11 @@
 //!   the rest of r0-r6, r9, r11. An arithmetic operator followed by `local.set`/`local.tee` of
 //!   a homed local writes its result straight into the home register;
 //! * direct calls to functions of the module (`bl`, recorded as call sites); no calls to imports
-//!   or indirect calls, no memories, globals or tables, so the instance registers are only read
-//!   by the stack-limit check (r10).
+//!   or indirect calls, no globals or tables;
+//! * memory 0 (32-bit index): i32 loads and stores of every width and `memory.size`, with the
+//!   explicit bounds checks of DESIGN.md section 8 against r8 (`length - bias`,
+//!   [`memory_bound_bias`]) and addresses from r7; no `memory.grow` (a libcall) yet, and no
+//!   check folding or hoisting yet.
 //!
 //! # Invariants kept here (DESIGN.md section 3.2)
 //!
@@ -35,6 +38,7 @@ mod stack;
 #[cfg(test)]
 mod tests;
 
+use shared_types::metadata::MemoryType;
 use shared_types::{TrapCode, ValType};
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
 
@@ -90,6 +94,18 @@ pub struct ModuleContext<'a> {
     pub functions: &'a [Signature],
     /// Number of imported functions.
     pub num_imported_funcs: u32,
+    /// Every memory, imports first.
+    pub memories: &'a [MemoryType],
+}
+
+/// What r8 holds for memory 0: `length - bias` (DESIGN.md section 8). The bias is 4 when the
+/// memory's minimum length is at least 4 bytes (the runtime loads r8 with this function).
+pub fn memory_bound_bias(memory: &MemoryType) -> u32 {
+    if memory.min.saturating_mul(memory.page_size()) >= 4 {
+        4
+    } else {
+        0
+    }
 }
 
 /// Compiles the body of function `func_index` of `module`, validating it with `validator` as it
@@ -744,6 +760,192 @@ impl<'m> FunctionCompiler<'m> {
         self.emit(|a| a.b(cond, label))
     }
 
+    // ---- linear memory (DESIGN.md section 8) ----
+
+    /// Memory 0, the only one this cut supports, and the bias of its bound register.
+    fn memory0(&self, target: wasmparser::MemArgTarget) -> Result<(MemoryType, u32), CompileError> {
+        match target {
+            wasmparser::MemArgTarget::Memory(0) => {}
+            wasmparser::MemArgTarget::Memory(_) => {
+                return Err(self.unsupported("memories other than memory 0"));
+            }
+            wasmparser::MemArgTarget::Array(_) => {
+                return Err(self.unsupported("GC array access"));
+            }
+        }
+        let memory = *self
+            .module
+            .memories
+            .first()
+            .ok_or_else(|| self.internal("memory access without a memory"))?;
+        if memory.index64 {
+            return Err(self.unsupported("memory64"));
+        }
+        Ok((memory, memory_bound_bias(&memory)))
+    }
+
+    /// Checks that `index + offset + size <= length` (r8 = length - bias) and returns the
+    /// address operand: the index register (to add to r7) or, for a constant index, `None`
+    /// with the constant folded into the offset. Traps with `MemoryOutOfBounds`.
+    fn bounds_check(
+        &mut self,
+        memarg: &wasmparser::MemArg,
+        size: u32,
+        index: Src,
+    ) -> Result<(), CompileError> {
+        let (memory, bias) = self.memory0(memarg.target)?;
+        let min_length = memory.min.saturating_mul(memory.page_size());
+        let c = memarg.offset + size as u64;
+        let code = TrapCode::MemoryOutOfBounds;
+        if c > 1 << 31 {
+            // Beyond any Cortex-M memory (lengths stay below 2^31): traps when executed.
+            let label = self.trap_label(code);
+            return self.emit(|a| a.b(Cond::Al, label));
+        }
+        match index {
+            Src::Imm(k) => {
+                let total = k as u64 + c;
+                if total <= min_length {
+                    return Ok(());
+                }
+                if total > 1 << 31 {
+                    let label = self.trap_label(code);
+                    return self.emit(|a| a.b(Cond::Al, label));
+                }
+                let limit = (total - bias as u64) as u32;
+                self.emit(|a| a.cmp(Reg::R8, limit))?;
+                self.branch_to_trap(Cond::Lo, code)
+            }
+            Src::Owned(idx) | Src::Home(idx) => {
+                if bias == 4 && c as u32 == 4 {
+                    self.emit(|a| a.cmp(idx, Reg::R8))?;
+                } else if bias == 4 && c <= min_length {
+                    // length >= min_length >= c: length - c does not wrap.
+                    let c = c as u32;
+                    self.emit(|a| {
+                        if c > 4 {
+                            a.sub(Flags::Any, Reg::R12, Reg::R8, c - 4)?;
+                        } else {
+                            a.add(Flags::Any, Reg::R12, Reg::R8, 4 - c)?;
+                        }
+                        a.cmp(idx, Reg::R12)
+                    })?;
+                } else {
+                    // Exact for any length: ip = length - bias - idx (borrow when idx is past
+                    // it), then ip >= c - bias.
+                    let need = c as u32 - bias;
+                    let limit = if super::asm::modified_immediate(need).is_some() {
+                        Operand::Imm(need)
+                    } else {
+                        let r = self.allocate()?;
+                        self.emit(|a| a.mov(Flags::Any, r, need))?;
+                        Operand::Reg(r)
+                    };
+                    self.emit(|a| {
+                        a.sub(Flags::Set, Reg::R12, Reg::R8, idx)?;
+                        a.it(Cond::Hs, &[])?;
+                        a.cmp(Reg::R12, limit)
+                    })?;
+                    self.free_operand(limit);
+                    return self.branch_to_trap(Cond::Lo, code);
+                }
+                self.branch_to_trap(Cond::Hi, code)
+            }
+        }
+    }
+
+    fn load_memory(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        width: Width,
+    ) -> Result<(), CompileError> {
+        let index = self.pop_src(true)?;
+        self.bounds_check(&memarg, width.bytes(), index)?;
+        let dst = self.destination(&[index])?;
+        let offset = memarg.offset as u32;
+        self.emit(|a| match index {
+            Src::Imm(k) => {
+                let at = k.wrapping_add(offset);
+                if at <= 4095 {
+                    a.ldr(width, dst, Addr::Offset(Reg::R7, at as i32))
+                } else {
+                    a.mov(Flags::Any, dst, at)?;
+                    a.ldr(width, dst, Addr::Indexed(Reg::R7, dst, 0))
+                }
+            }
+            Src::Owned(idx) | Src::Home(idx) => {
+                if offset == 0 {
+                    a.ldr(width, dst, Addr::Indexed(Reg::R7, idx, 0))
+                } else {
+                    a.add(Flags::Any, dst, Reg::R7, idx)?;
+                    a.ldr(width, dst, Addr::Offset(dst, offset as i32))
+                }
+            }
+        })?;
+        self.release_sources(&[index], dst);
+        self.push_result(dst);
+        Ok(())
+    }
+
+    fn store_memory(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        width: Width,
+    ) -> Result<(), CompileError> {
+        let value = self.pop_src(false)?;
+        let index = self.pop_src(true)?;
+        self.bounds_check(&memarg, width.bytes(), index)?;
+        let Operand::Reg(v) = value.operand() else {
+            return Err(self.internal("immediate stored value"));
+        };
+        let offset = memarg.offset as u32;
+        match index {
+            Src::Imm(k) => {
+                let at = k.wrapping_add(offset);
+                self.emit(|a| {
+                    if at <= 4095 {
+                        a.str(width, v, Addr::Offset(Reg::R7, at as i32))
+                    } else {
+                        a.mov(Flags::Any, Reg::R12, at)?;
+                        a.str(width, v, Addr::Indexed(Reg::R7, Reg::R12, 0))
+                    }
+                })?;
+            }
+            Src::Owned(idx) | Src::Home(idx) => {
+                if offset == 0 {
+                    self.emit(|a| a.str(width, v, Addr::Indexed(Reg::R7, idx, 0)))?;
+                } else if offset <= 4095 {
+                    self.emit(|a| {
+                        a.add(Flags::Any, Reg::R12, Reg::R7, idx)?;
+                        a.str(width, v, Addr::Offset(Reg::R12, offset as i32))
+                    })?;
+                } else {
+                    // The store's own offset fallback needs r12: the base goes elsewhere.
+                    let base = self.allocate()?;
+                    self.emit(|a| {
+                        a.add(Flags::Any, base, Reg::R7, idx)?;
+                        a.str(width, v, Addr::Offset(base, offset as i32))
+                    })?;
+                    self.stack.release(base);
+                }
+            }
+        }
+        self.release_sources(&[value, index], Reg::R12);
+        Ok(())
+    }
+
+    fn memory_size(&mut self) -> Result<(), CompileError> {
+        let (memory, bias) = self.memory0(wasmparser::MemArgTarget::Memory(0))?;
+        let dst = self.allocate()?;
+        let shift = memory.page_size_log2 as u32;
+        self.emit(|a| {
+            a.add(Flags::Any, dst, Reg::R8, bias)?;
+            a.shift(ShiftKind::Lsr, Flags::Any, dst, dst, Operand::Imm(shift))
+        })?;
+        self.push(Entry::Reg(dst));
+        Ok(())
+    }
+
     // ---- operators ----
 
     fn operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
@@ -838,6 +1040,15 @@ impl<'m> FunctionCompiler<'m> {
             O::Br { relative_depth } => self.br(relative_depth),
             O::BrIf { relative_depth } => self.br_if(relative_depth),
             O::BrTable { ref targets } => self.br_table(targets),
+            O::I32Load { memarg } => self.load_memory(memarg, Width::W32),
+            O::I32Load8U { memarg } => self.load_memory(memarg, Width::U8),
+            O::I32Load8S { memarg } => self.load_memory(memarg, Width::S8),
+            O::I32Load16U { memarg } => self.load_memory(memarg, Width::U16),
+            O::I32Load16S { memarg } => self.load_memory(memarg, Width::S16),
+            O::I32Store { memarg } => self.store_memory(memarg, Width::W32),
+            O::I32Store8 { memarg } => self.store_memory(memarg, Width::U8),
+            O::I32Store16 { memarg } => self.store_memory(memarg, Width::U16),
+            O::MemorySize { mem: 0 } => self.memory_size(),
             O::Return => self.br(self.control.len() as u32 - 1),
             O::Call { function_index } => self.call(function_index),
             ref other => Err(self.unsupported(operator_name(other))),

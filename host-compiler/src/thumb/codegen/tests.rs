@@ -35,6 +35,7 @@ fn compile(wat: &str) -> Result<Vec<CompiledFunction>, CompileError> {
     let context = ModuleContext {
         functions: &signatures,
         num_imported_funcs: module.num_imported_funcs,
+        memories: &module.memories,
     };
     let mut out = Vec::new();
     for input in inputs {
@@ -68,7 +69,18 @@ const SIGILL: i32 = 4;
 /// Runs `calls` (function index, arguments) in order; `stack_limit` is what the vmctx's store
 /// context says.
 fn run(functions: &[CompiledFunction], calls: &[(usize, Vec<u32>)], stack_limit: u32) -> Outcome {
-    run_padded(functions, calls, stack_limit, 0)
+    run_padded(functions, calls, stack_limit, 0, None)
+}
+
+/// [`run`] for a module with memory 0 of `length` bytes and bound bias `bias`: the stub loads
+/// the instance registers r7 (base) and r8 (`length - bias`) as the array-entry trampoline will.
+fn run_with_memory(
+    functions: &[CompiledFunction],
+    calls: &[(usize, Vec<u32>)],
+    length: u32,
+    bias: u32,
+) -> Outcome {
+    run_padded(functions, calls, 0, 0, Some((length, bias)))
 }
 
 /// [`run`] with `padding` bytes between the functions, which the Thumb linker lays out (and
@@ -78,6 +90,7 @@ fn run_padded(
     calls: &[(usize, Vec<u32>)],
     stack_limit: u32,
     padding: u32,
+    memory: Option<(u32, u32)>,
 ) -> Outcome {
     // Layout: headers, stub, text, then data (vmctx, store context, result buffer).
     let mut stub = Assembler::new(profile());
@@ -114,10 +127,17 @@ fn run_padded(
     let store_context = vmctx + 16;
     let results = vmctx + 32;
     let file_size = data + 32 + 16 * calls.len() as u32;
+    // Linear memory follows, zero-filled by the loader.
+    let memory_base = BASE + file_size.next_multiple_of(16);
+    let memory_size = file_size.next_multiple_of(16) + memory.map_or(0, |m| m.0) - file_size;
 
     let a = &mut stub;
     let mut emit = || -> Result<(), crate::thumb::asm::AsmError> {
         a.mov(Flags::Any, Reg::R10, vmctx)?;
+        if let Some((length, bias)) = memory {
+            a.mov(Flags::Any, Reg::R7, memory_base)?;
+            a.mov(Flags::Any, Reg::R8, length - bias)?;
+        }
         for (call, (function, args)) in calls.iter().enumerate() {
             let stack_args = args.len().saturating_sub(4) as u32;
             let reserve = (4 * stack_args).next_multiple_of(8);
@@ -183,7 +203,12 @@ fn run_padded(
     .concat();
     let program_header: Vec<u8> = [
         1u32, // PT_LOAD
-        0, BASE, BASE, file_size, file_size, 7, // RWX
+        0,
+        BASE,
+        BASE,
+        file_size,
+        file_size + memory_size,
+        7, // RWX
         0x1000,
     ]
     .iter()
@@ -569,7 +594,8 @@ fn unsupported_features_are_errors_not_wrong_code() {
         "(module (func (result f32) f32.const 1))",
         "(module (func (local f64)))",
         "(module (import \"m\" \"f\" (func (param i32))) (func i32.const 1 call 0))",
-        "(module (memory 1) (func (result i32) i32.const 0 i32.load))",
+        "(module (memory 1) (func (result i32) i32.const 1 memory.grow))",
+        "(module (memory 1) (func (result i64) i32.const 0 i64.load))",
         "(module (func (param i32) (result i32) local.get 0 block (param i32) (result i32) end))",
     ] {
         match compile(wat) {
@@ -608,7 +634,21 @@ enum Expr {
     /// `br_table` over three blocks carrying `carry`: index 0 adds `v0`, 1 xors `v1`, others
     /// keep it.
     Switch(Box<Expr>, Box<Expr>, Box<Expr>, Box<Expr>),
+    /// A load at `(address & 4095) + offset`.
+    Load(&'static str, u32, Box<Expr>),
+    /// A store at `(address & 4095) + offset`, then the last expression.
+    Store(&'static str, u32, Box<Expr>, Box<Expr>, Box<Expr>),
 }
+
+const LOADS: [&str; 5] = [
+    "i32.load",
+    "i32.load8_s",
+    "i32.load8_u",
+    "i32.load16_s",
+    "i32.load16_u",
+];
+const STORES: [&str; 3] = ["i32.store", "i32.store8", "i32.store16"];
+const OFFSETS: [u32; 6] = [0, 1, 4, 100, 4096, 60000];
 
 const BINARY: [&str; 21] = [
     "i32.add",
@@ -679,7 +719,7 @@ impl Random {
             };
         }
         let d = depth - 1;
-        match self.below(16) {
+        match self.below(19) {
             0 => Expr::Const(self.constant()),
             1 => Expr::Local(self.below(LOCALS)),
             2..=5 => Expr::Binary(
@@ -710,6 +750,18 @@ impl Random {
                 loop_level,
                 self.below(4),
                 Box::new(self.expr_in(d.min(3), loop_level + 1)),
+            ),
+            15 => Expr::Load(
+                LOADS[self.below(5) as usize],
+                OFFSETS[self.below(6) as usize],
+                Box::new(self.expr_in(d, loop_level)),
+            ),
+            16 => Expr::Store(
+                STORES[self.below(3) as usize],
+                OFFSETS[self.below(6) as usize],
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
+                Box::new(self.expr_in(d, loop_level)),
             ),
             14 => Expr::Switch(
                 Box::new(self.expr_in(d, loop_level)),
@@ -796,16 +848,27 @@ impl Expr {
                 v1.wat(out);
                 out.push_str("i32.xor\nend\n");
             }
+            Expr::Load(op, offset, address) => {
+                address.wat(out);
+                out.push_str(&format!("i32.const 4095 i32.and {op} offset={offset}\n"));
+            }
+            Expr::Store(op, offset, address, value, then) => {
+                address.wat(out);
+                out.push_str("i32.const 4095 i32.and\n");
+                value.wat(out);
+                out.push_str(&format!("{op} offset={offset}\n"));
+                then.wat(out);
+            }
         }
     }
 
     /// Wasm semantics, evaluation order included (tees change locals).
-    fn eval(&self, locals: &mut [u32]) -> u32 {
+    fn eval(&self, locals: &mut [u32], memory: &mut [u8]) -> u32 {
         match self {
             Expr::Const(v) => *v,
             Expr::Local(i) => locals[*i as usize],
             Expr::Binary(op, a, b) => {
-                let (x, y) = (a.eval(locals), b.eval(locals));
+                let (x, y) = (a.eval(locals, memory), b.eval(locals, memory));
                 let (sx, sy) = (x as i32, y as i32);
                 match *op {
                     "i32.add" => x.wrapping_add(y),
@@ -833,7 +896,7 @@ impl Expr {
                 }
             }
             Expr::Unary(op, a) => {
-                let x = a.eval(locals);
+                let x = a.eval(locals, memory);
                 match *op {
                     "i32.clz" => x.leading_zeros(),
                     "i32.ctz" => x.trailing_zeros(),
@@ -845,47 +908,78 @@ impl Expr {
                 }
             }
             Expr::Select(a, b, c) => {
-                let (x, y, z) = (a.eval(locals), b.eval(locals), c.eval(locals));
+                let (x, y, z) = (
+                    a.eval(locals, memory),
+                    b.eval(locals, memory),
+                    c.eval(locals, memory),
+                );
                 if z != 0 { x } else { y }
             }
             Expr::Tee(i, a) => {
-                let x = a.eval(locals);
+                let x = a.eval(locals, memory);
                 locals[*i as usize] = x;
                 x
             }
             Expr::IfElse(c, a, b) => {
-                if c.eval(locals) != 0 {
-                    a.eval(locals)
+                if c.eval(locals, memory) != 0 {
+                    a.eval(locals, memory)
                 } else {
-                    b.eval(locals)
+                    b.eval(locals, memory)
                 }
             }
             Expr::BrIf(a, c, b) => {
-                let x = a.eval(locals);
-                if c.eval(locals) != 0 {
+                let x = a.eval(locals, memory);
+                if c.eval(locals, memory) != 0 {
                     x
                 } else {
-                    b.eval(locals)
+                    b.eval(locals, memory)
                 }
             }
             Expr::Call(a, b) => {
-                let (x, y) = (a.eval(locals), b.eval(locals));
+                let (x, y) = (a.eval(locals, memory), b.eval(locals, memory));
                 x.wrapping_mul(3) ^ y
             }
             Expr::Loop(_, count, body) => {
                 let mut sum = 0u32;
                 for _ in 0..*count {
-                    sum = sum.wrapping_add(body.eval(locals));
+                    sum = sum.wrapping_add(body.eval(locals, memory));
                 }
                 sum
             }
             Expr::Switch(carry, index, v0, v1) => {
-                let c = carry.eval(locals);
-                match index.eval(locals) {
-                    0 => c.wrapping_add(v0.eval(locals)),
-                    1 => c ^ v1.eval(locals),
+                let c = carry.eval(locals, memory);
+                match index.eval(locals, memory) {
+                    0 => c.wrapping_add(v0.eval(locals, memory)),
+                    1 => c ^ v1.eval(locals, memory),
                     _ => c,
                 }
+            }
+            Expr::Load(op, offset, address) => {
+                let at = ((address.eval(locals, memory) & 4095) + offset) as usize;
+                let word = |n: usize| {
+                    let mut bytes = [0u8; 4];
+                    bytes[..n].copy_from_slice(&memory[at..at + n]);
+                    u32::from_le_bytes(bytes)
+                };
+                match *op {
+                    "i32.load" => word(4),
+                    "i32.load8_s" => word(1) as u8 as i8 as i32 as u32,
+                    "i32.load8_u" => word(1),
+                    "i32.load16_s" => word(2) as u16 as i16 as i32 as u32,
+                    "i32.load16_u" => word(2),
+                    other => unreachable!("{other}"),
+                }
+            }
+            Expr::Store(op, offset, address, value, then) => {
+                let at = ((address.eval(locals, memory) & 4095) + offset) as usize;
+                let v = value.eval(locals, memory);
+                let n = match *op {
+                    "i32.store" => 4,
+                    "i32.store8" => 1,
+                    _ => 2,
+                };
+                memory[at..at + n].copy_from_slice(&v.to_le_bytes()[..n]);
+                then.eval(locals, memory)
             }
         }
     }
@@ -897,7 +991,7 @@ impl Expr {
 fn random_programs_agree_with_a_reference_evaluator() {
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
     let mut module = String::from(
-        "(module\n(func (param i32 i32) (result i32) local.get 0 i32.const 3 i32.mul local.get 1 i32.xor)\n",
+        "(module (memory 1)\n(func (param i32 i32) (result i32) local.get 0 i32.const 3 i32.mul local.get 1 i32.xor)\n",
     );
     let mut programs = Vec::new();
     for _ in 0..150 {
@@ -921,18 +1015,20 @@ fn random_programs_agree_with_a_reference_evaluator() {
     let functions = compile(&module).unwrap();
     let mut calls = Vec::new();
     let mut want = Vec::new();
+    // One memory for the whole run: the calls execute in order in one process.
+    let mut memory = vec![0u8; 65536];
     for (index, (statements, result)) in programs.iter().enumerate() {
         for _ in 0..3 {
             let args = vec![random.constant(), random.constant(), random.constant()];
             let mut locals = [args[0], args[1], args[2], 0, 0, 0, 0, 0, 0, 0];
             for (local, expr) in statements {
-                locals[*local as usize] = expr.eval(&mut locals);
+                locals[*local as usize] = expr.eval(&mut locals, &mut memory);
             }
-            want.push(result.eval(&mut locals));
+            want.push(result.eval(&mut locals, &mut memory));
             calls.push((index + 1, args));
         }
     }
-    let got = i32s(&run(&functions, &calls, 0));
+    let got = i32s(&run_with_memory(&functions, &calls, 65536, 4));
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         let (index, args) = &calls[i];
         assert_eq!(g, w, "function {index} with {args:?}");
@@ -1279,7 +1375,136 @@ fn calls_through_veneers_run() {
     let functions = compile(wat).unwrap();
     let calls = vec![(0, vec![10]), (0, vec![7]), (1, vec![7])];
     assert_eq!(
-        i32s(&run_padded(&functions, &calls, 0, 17 << 20)),
+        i32s(&run_padded(&functions, &calls, 0, 17 << 20, None)),
         vec![1, 0, 1]
+    );
+}
+
+#[test]
+fn memory_loads_stores_and_bounds() {
+    let wat = "(module (memory 1)
+        ;; 0: store a word, read it back with every load
+        (func (param i32 i32) (result i32)
+          local.get 0 local.get 1 i32.store
+          local.get 0 i32.load8_s
+          local.get 0 i32.load8_u i32.add
+          local.get 0 i32.load16_s i32.add
+          local.get 0 i32.load16_u i32.add
+          local.get 0 i32.load i32.add)
+        ;; 1: narrow stores, then the word
+        (func (param i32 i32) (result i32)
+          local.get 0 i32.const 0 i32.store
+          local.get 0 local.get 1 i32.store8
+          local.get 0 i32.const 2 i32.add local.get 1 i32.store16
+          local.get 0 i32.load)
+        ;; 2: static offsets, small and beyond the 12-bit field, and constant addresses
+        (func (param i32) (result i32)
+          local.get 0 i32.const 11 i32.store offset=4
+          local.get 0 i32.const 22 i32.store offset=5000
+          i32.const 60000 i32.const 33 i32.store offset=100
+          i32.const 8 i32.const 44 i32.store
+          local.get 0 i32.load offset=4
+          local.get 0 i32.load offset=5000 i32.add
+          i32.const 60100 i32.load i32.add
+          i32.const 0 i32.load offset=8 i32.add)
+        ;; 3: i32.load at an address (checked with c = 4, the two-instruction check)
+        (func (param i32) (result i32) local.get 0 i32.load)
+        ;; 4: i32.load8_u (c = 1)
+        (func (param i32) (result i32) local.get 0 i32.load8_u)
+        ;; 5: i32.load offset=65533 (c above the minimum length: the exact generic check; in
+        ;;    bounds only once the memory has grown)
+        (func (param i32) (result i32) local.get 0 i32.load offset=65533)
+        ;; 6: i32.store16 offset=10 (c = 12)
+        (func (param i32) (result i32) local.get 0 i32.const 7 i32.store16 offset=10 i32.const 1)
+        ;; 7: an offset past any Cortex-M memory
+        (func (param i32) (result i32) local.get 0 i32.load offset=0x80000000)
+        ;; 8: memory.size
+        (func (result i32) memory.size))";
+    let functions = compile(wat).unwrap();
+    let v = 0x8765_43F1u32;
+    let loads = (v as u8 as i8 as i32 as u32)
+        .wrapping_add(v & 0xFF)
+        .wrapping_add(v as u16 as i16 as i32 as u32)
+        .wrapping_add(v & 0xFFFF)
+        .wrapping_add(v);
+    let fine = vec![
+        (0, vec![0, v]),
+        (0, vec![65532, v]),
+        (0, vec![1001, v]),
+        (1, vec![64, 0x1234_56AB]),
+        (2, vec![100]),
+        (3, vec![65532]),
+        (4, vec![65535]),
+        (6, vec![65524]),
+        (8, vec![]),
+    ];
+    // Memory persists across the calls: the word stored at 65532 by the second call.
+    let want = vec![
+        loads,
+        loads,
+        loads,
+        0x56AB_00AB,
+        11 + 22 + 33 + 44,
+        v,
+        v >> 24,
+        1,
+        1,
+    ];
+    assert_eq!(i32s(&run_with_memory(&functions, &fine, 65536, 4)), want);
+    // A grown memory (two pages for a minimum of one): the generic check admits what fits.
+    let grown = 2 * 65536;
+    assert_eq!(
+        i32s(&run_with_memory(
+            &functions,
+            &[(5, vec![0]), (5, vec![grown - 65537]), (8, vec![])],
+            grown,
+            4
+        )),
+        vec![0, 0, 2]
+    );
+    assert_eq!(
+        run_with_memory(&functions, &[(5, vec![grown - 65536])], grown, 4),
+        Outcome::Signal(SIGILL)
+    );
+    for (function, address) in [
+        (3, 65533),
+        (3, u32::MAX),
+        (3, 0x8000_0000),
+        (4, 65536),
+        (5, 0),
+        (6, 65525),
+        (7, 0),
+        (0, 65533),
+    ] {
+        assert_eq!(
+            run_with_memory(&functions, &[(function, vec![address, 1])], 65536, 4),
+            Outcome::Signal(SIGILL),
+            "function {function} at {address}"
+        );
+    }
+    assert!(
+        functions[3]
+            .traps
+            .iter()
+            .any(|t| t.1 == TrapCode::MemoryOutOfBounds)
+    );
+}
+
+#[test]
+fn an_empty_memory_traps_on_every_access() {
+    let wat = "(module (memory 0)
+        (func (param i32) (result i32) local.get 0 i32.load8_u)
+        (func (result i32) i32.const 0 i32.load8_u)
+        (func (result i32) memory.size))";
+    let functions = compile(wat).unwrap();
+    for (function, args) in [(0, vec![0]), (0, vec![u32::MAX]), (1, vec![])] {
+        assert_eq!(
+            run_with_memory(&functions, &[(function, args)], 0, 0),
+            Outcome::Signal(SIGILL)
+        );
+    }
+    assert_eq!(
+        i32s(&run_with_memory(&functions, &[(2, vec![])], 0, 0)),
+        vec![0]
     );
 }
