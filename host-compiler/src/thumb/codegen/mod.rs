@@ -18,8 +18,8 @@
 //!   or indirect calls, no globals or tables;
 //! * memory 0 (32-bit index): i32 loads and stores of every width and `memory.size`, with the
 //!   explicit bounds checks of DESIGN.md section 8 against r8 (`length - bias`,
-//!   [`memory_bound_bias`]) and addresses from r7; no `memory.grow` (a libcall) yet, and no
-//!   check folding or hoisting yet.
+//!   [`memory_bound_bias`]) and addresses from r7, folded per local and for constant addresses
+//!   (no hoisting out of loops yet); no `memory.grow` (a libcall) yet.
 //!
 //! # Invariants kept here (DESIGN.md section 3.2)
 //!
@@ -238,6 +238,12 @@ struct FunctionCompiler<'m> {
     /// A `local.set`/`local.tee` (local, tee) fused into the operator being compiled: its
     /// result is written to the local's home register directly.
     fused_set: Option<(u32, bool)>,
+    /// Checked facts (DESIGN.md section 8): `(local, c)` when `local + c <= length` was checked
+    /// on every path to here since the local was last written. Memories never shrink, so a
+    /// fact dies only when its local is written or at a join.
+    checked: Vec<(u32, u64)>,
+    /// The largest `address + c` checked for a constant address on every path to here.
+    checked_constant: u64,
     control: Vec<Frame>,
     reachable: bool,
     /// Whether the flags hold a condition that must survive the next emitted instructions.
@@ -274,6 +280,8 @@ impl<'m> FunctionCompiler<'m> {
             slot_of: Vec::new(),
             slots: 0,
             fused_set: None,
+            checked: Vec::new(),
+            checked_constant: 0,
             control: Vec::new(),
             reachable: true,
             flags_live: false,
@@ -568,6 +576,7 @@ impl<'m> FunctionCompiler<'m> {
             // Lazy reads of the old value still on the stack are taken first (invariant 3); the
             // sources were popped and the instruction reads them before it writes.
             self.materialize_local(local)?;
+            self.forget_local(local);
             return self
                 .home(local)
                 .ok_or_else(|| self.internal("fused set without a home"));
@@ -787,15 +796,32 @@ impl<'m> FunctionCompiler<'m> {
     /// Checks that `index + offset + size <= length` (r8 = length - bias) and returns the
     /// address operand: the index register (to add to r7) or, for a constant index, `None`
     /// with the constant folded into the offset. Traps with `MemoryOutOfBounds`.
+    /// `index_local` is the local the index was read from, if any (for checked facts).
     fn bounds_check(
         &mut self,
         memarg: &wasmparser::MemArg,
         size: u32,
         index: Src,
+        index_local: Option<u32>,
     ) -> Result<(), CompileError> {
         let (memory, bias) = self.memory0(memarg.target)?;
         let min_length = memory.min.saturating_mul(memory.page_size());
         let c = memarg.offset + size as u64;
+        // Folding: an earlier check on every path already covers this access.
+        match (index, index_local) {
+            (Src::Imm(k), _) if k as u64 + c <= self.checked_constant => return Ok(()),
+            (Src::Imm(k), _) if k as u64 + c <= 1 << 31 => {
+                self.checked_constant = self.checked_constant.max(k as u64 + c);
+            }
+            (_, Some(local)) if c <= 1 << 31 => {
+                match self.checked.iter_mut().find(|(l, _)| *l == local) {
+                    Some((_, proven)) if *proven >= c => return Ok(()),
+                    Some((_, proven)) => *proven = c,
+                    None => self.checked.push((local, c)),
+                }
+            }
+            _ => {}
+        }
         let code = TrapCode::MemoryOutOfBounds;
         if c > 1 << 31 {
             // Beyond any Cortex-M memory (lengths stay below 2^31): traps when executed.
@@ -854,13 +880,26 @@ impl<'m> FunctionCompiler<'m> {
         }
     }
 
+    /// The local a stack entry (`depth` from the top) lazily reads, if any.
+    fn entry_local(&self, depth: usize) -> Option<u32> {
+        match self
+            .stack
+            .entries
+            .get(self.stack.len().checked_sub(depth + 1)?)
+        {
+            Some(&Entry::Local(index)) => Some(index),
+            _ => None,
+        }
+    }
+
     fn load_memory(
         &mut self,
         memarg: wasmparser::MemArg,
         width: Width,
     ) -> Result<(), CompileError> {
+        let index_local = self.entry_local(0);
         let index = self.pop_src(true)?;
-        self.bounds_check(&memarg, width.bytes(), index)?;
+        self.bounds_check(&memarg, width.bytes(), index, index_local)?;
         let dst = self.destination(&[index])?;
         let offset = memarg.offset as u32;
         self.emit(|a| match index {
@@ -892,9 +931,10 @@ impl<'m> FunctionCompiler<'m> {
         memarg: wasmparser::MemArg,
         width: Width,
     ) -> Result<(), CompileError> {
+        let index_local = self.entry_local(1);
         let value = self.pop_src(false)?;
         let index = self.pop_src(true)?;
-        self.bounds_check(&memarg, width.bytes(), index)?;
+        self.bounds_check(&memarg, width.bytes(), index, index_local)?;
         let Operand::Reg(v) = value.operand() else {
             return Err(self.internal("immediate stored value"));
         };
@@ -1077,7 +1117,20 @@ impl<'m> FunctionCompiler<'m> {
         }
     }
 
+    /// Binds a label where paths join: facts from one path do not hold on the others.
+    fn bind_join(&mut self, label: Label) -> Result<(), CompileError> {
+        self.checked.clear();
+        self.checked_constant = 0;
+        self.emit(|a| a.bind(label))
+    }
+
+    /// Local `index` is being written: facts about its old value die.
+    fn forget_local(&mut self, index: u32) {
+        self.checked.retain(|(l, _)| *l != index);
+    }
+
     fn local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {
+        self.forget_local(index);
         // The value first: a lazy read of this local as the value itself reads the old value.
         let value = self.pop_src(true)?;
         self.materialize_local(index)?;
@@ -1406,7 +1459,7 @@ impl<'m> FunctionCompiler<'m> {
         let end = self.asm.new_label();
         let branch_target = if kind == FrameKind::Loop {
             let header = self.asm.new_label();
-            self.emit(|a| a.bind(header))?;
+            self.bind_join(header)?;
             header
         } else {
             end
@@ -1463,7 +1516,7 @@ impl<'m> FunctionCompiler<'m> {
             self.control.last_mut().unwrap().branched_to = true;
         }
         self.truncate(frame.height);
-        self.emit(|a| a.bind(else_label))?;
+        self.bind_join(else_label)?;
         let top = self.control.last_mut().unwrap();
         top.kind = FrameKind::Else;
         self.reachable = frame.reachable_at_entry;
@@ -1482,11 +1535,11 @@ impl<'m> FunctionCompiler<'m> {
         if let FrameKind::If { else_label } = frame.kind {
             // No `else`: the false path arrives here with no results (validation guarantees
             // there are none).
-            self.emit(|a| a.bind(else_label))?;
+            self.bind_join(else_label)?;
             reachable |= frame.reachable_at_entry;
         }
         self.truncate(frame.height);
-        self.emit(|a| a.bind(frame.end))?;
+        self.bind_join(frame.end)?;
         if frame.kind == FrameKind::Loop {
             // Only fall-through reaches the end of a loop.
             reachable = self.reachable;

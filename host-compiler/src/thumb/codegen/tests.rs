@@ -1219,7 +1219,7 @@ fn direct_calls_recursion_and_stack_arguments() {
 /// generated code shows as a diff in review: bytes, and the disassembly for reading.
 /// `BLESS=1 cargo test -p host-compiler --lib thumb::codegen::tests::golden_code` rewrites the
 /// file (the disassembly comes from `arm-none-eabi-objdump` when it is installed).
-const GOLDEN_CODE: [(&str, &str); 8] = [
+const GOLDEN_CODE: [(&str, &str); 10] = [
     (
         "add",
         "(func (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)",
@@ -1267,6 +1267,27 @@ const GOLDEN_CODE: [(&str, &str); 8] = [
     (
         "popcnt",
         "(func (param i32) (result i32) local.get 0 i32.popcnt)",
+    ),
+    (
+        "struct_fields",
+        "(memory 1)
+         (func (param i32) (result i32)
+           local.get 0 i32.load offset=8
+           local.get 0 i32.load offset=4 i32.add
+           local.get 0 i32.load i32.add
+           local.get 0 i32.load8_u offset=9 i32.add)",
+    ),
+    (
+        "store_loop",
+        "(memory 1)
+         (func (param i32 i32)
+           block loop
+             local.get 1 i32.eqz br_if 1
+             local.get 0 local.get 1 i32.store
+             local.get 0 i32.const 4 i32.add local.set 0
+             local.get 1 i32.const 1 i32.sub local.set 1
+             br 0
+           end end)",
     ),
     (
         "gcd",
@@ -1507,4 +1528,53 @@ fn an_empty_memory_traps_on_every_access() {
         i32s(&run_with_memory(&functions, &[(2, vec![])], 0, 0)),
         vec![0]
     );
+}
+
+/// Folded checks must be dominated by the check they rely on: never across a join, never for
+/// a local written since.
+#[test]
+fn bounds_check_folding_is_sound() {
+    let wat = "(module (memory 1)
+        ;; checked inside the `if` only: the load after the join checks again
+        (func (param i32 i32) (result i32)
+          local.get 1
+          if local.get 0 i32.load drop end
+          local.get 0 i32.load)
+        ;; the local changes between the two accesses
+        (func (param i32) (result i32)
+          local.get 0 i32.load offset=8 drop
+          local.get 0 i32.const 0x10000 i32.add local.set 0
+          local.get 0 i32.load)
+        ;; a smaller access after a larger one on the same path needs no check, and is right
+        (func (param i32) (result i32)
+          local.get 0 i32.load offset=8
+          local.get 0 i32.load offset=4
+          i32.add))";
+    let functions = compile(wat).unwrap();
+    let out_of_bounds = 0x7FFF_0000;
+    for (function, args) in [
+        (0, vec![out_of_bounds, 0]),
+        (0, vec![out_of_bounds, 1]),
+        (1, vec![0]),
+        (2, vec![65525]),
+    ] {
+        assert_eq!(
+            run_with_memory(&functions, &[(function, args.clone())], 65536, 4),
+            Outcome::Signal(SIGILL),
+            "function {function} with {args:?}"
+        );
+    }
+    assert_eq!(
+        i32s(&run_with_memory(&functions, &[(2, vec![65524])], 65536, 4)),
+        vec![0]
+    );
+    // The folded function has one check (one branch to its trap), the others two.
+    let branches_to_trap = |f: &CompiledFunction| {
+        f.code
+            .chunks(2)
+            .filter(|hw| u16::from_le_bytes([hw[0], hw[1]]) & 0xFBC0 == 0xF200)
+            .count()
+    };
+    assert_eq!(branches_to_trap(&functions[2]), 1);
+    assert_eq!(branches_to_trap(&functions[1]), 2);
 }
