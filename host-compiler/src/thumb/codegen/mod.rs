@@ -370,12 +370,17 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
-    /// Gives the most used locals (by loop-weighted use count, at least 2) home registers: at most
-    /// four, low registers to the hottest, leaving r11 and r0-r3 to the value-stack cache.
+    /// Gives the most used locals (by loop-weighted use count) home registers: at most four, low
+    /// registers to the hottest, leaving r11 and r0-r3 to the value-stack cache. A parameter
+    /// used at all qualifies (its home costs a `mov` from the argument register, a slot costs a
+    /// store, a load and frame space); a declared local needs two uses (it also costs a zeroing).
     fn assign_homes(&mut self, weights: &[u64]) {
         const HOMES: [Reg; 4] = [Reg::R4, Reg::R5, Reg::R6, Reg::R9];
         self.homes = vec![None; self.locals];
-        let mut order: Vec<usize> = (0..self.locals).filter(|&i| weights[i] >= 2).collect();
+        let params = self.params;
+        let mut order: Vec<usize> = (0..self.locals)
+            .filter(|&i| weights[i] >= if i < params { 1 } else { 2 })
+            .collect();
         // Stable: ties go to the lower index (parameters first).
         order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
         for (&local, &home) in order.iter().zip(&HOMES) {
