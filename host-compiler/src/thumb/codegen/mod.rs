@@ -19,7 +19,9 @@
 //! * memory 0 (32-bit index): i32 loads and stores of every width and `memory.size`, with the
 //!   explicit bounds checks of DESIGN.md section 8 against r8 (`length - bias`,
 //!   [`memory_bound_bias`]) and addresses from r7, folded per local and for constant addresses
-//!   (no hoisting out of loops yet); no `memory.grow` (a libcall) yet.
+//!   (no hoisting out of loops yet); `memory.grow` through the vmctx's libcall table, which
+//!   reloads r8;
+//! * defined i32 globals (`global.get`/`global.set` on the vmctx).
 //!
 //! # Invariants kept here (DESIGN.md section 3.2)
 //!
@@ -38,8 +40,9 @@ mod stack;
 #[cfg(test)]
 mod tests;
 
-use shared_types::metadata::MemoryType;
-use shared_types::{TrapCode, ValType};
+use shared_types::metadata::{GlobalType, MemoryType};
+use shared_types::vmoffsets::{MEMORY_LENGTH, VmOffsets};
+use shared_types::{Libcall, TrapCode, ValType};
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
 
 use self::stack::{Entry, JOIN, ValueStack};
@@ -96,6 +99,14 @@ pub struct ModuleContext<'a> {
     pub num_imported_funcs: u32,
     /// Every memory, imports first.
     pub memories: &'a [MemoryType],
+    /// Number of imported memories.
+    pub num_imported_memories: u32,
+    /// Every global's type, imports first.
+    pub globals: &'a [GlobalType],
+    /// Number of imported globals.
+    pub num_imported_globals: u32,
+    /// The vmctx layout (pointer size 4).
+    pub offsets: &'a VmOffsets,
 }
 
 /// What r8 holds for memory 0: `length - bias` (DESIGN.md section 8). The bias is 4 when the
@@ -979,6 +990,113 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
+    /// Where global `index` is: `(vmctx offset, imported)`; an imported global's offset holds a
+    /// pointer to its definition.
+    fn global(&self, index: u32) -> Result<i32, CompileError> {
+        let ty = self
+            .module
+            .globals
+            .get(index as usize)
+            .ok_or_else(|| self.internal(format!("no global {index}")))?;
+        if ValType::from_code(ty.ty) != Some(ValType::I32) {
+            return Err(self.unsupported("globals other than i32"));
+        }
+        if index < self.module.num_imported_globals {
+            return Err(self.unsupported("imported globals"));
+        }
+        let offset = self
+            .module
+            .offsets
+            .defined_global(index - self.module.num_imported_globals);
+        Ok(offset as i32)
+    }
+
+    fn global_get(&mut self, index: u32) -> Result<(), CompileError> {
+        let offset = self.global(index)?;
+        let r = self.allocate()?;
+        self.emit(|a| a.ldr(Width::W32, r, Addr::Offset(Reg::R10, offset)))?;
+        self.push(Entry::Reg(r));
+        Ok(())
+    }
+
+    fn global_set(&mut self, index: u32) -> Result<(), CompileError> {
+        let offset = self.global(index)?;
+        let value = self.pop_src(false)?;
+        let Operand::Reg(v) = value.operand() else {
+            return Err(self.internal("immediate global value"));
+        };
+        self.emit(|a| a.str(Width::W32, v, Addr::Offset(Reg::R10, offset)))?;
+        self.release_sources(&[value], Reg::R12);
+        Ok(())
+    }
+
+    /// Moves values below the top `arguments` entries out of r0-r3 (into free callee-saved
+    /// registers, else their slots): a call clobbers r0-r3.
+    fn save_caller_saved(&mut self, arguments: usize) -> Result<(), CompileError> {
+        let below = self.stack.len() - arguments;
+        for position in 0..below {
+            if let Entry::Reg(r) = self.stack.entries[position]
+                && JOIN.contains(&r)
+            {
+                match self.stack.take_free_except(&JOIN) {
+                    Some(to) => {
+                        self.emit(|a| a.mov(Flags::Any, to, r))?;
+                        self.stack.entries[position] = Entry::Reg(to);
+                        self.stack.release(r);
+                    }
+                    None => self.spill(position)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `memory.grow` through the `MemoryGrow` libcall (DESIGN.md section 6.2):
+    /// `(vmctx, mem: u32, delta_pages: u64) -> u64` in AAPCS registers (r0, r1, r2:r3 -> r0:r1),
+    /// then r8 is reloaded from the memory's new length.
+    fn memory_grow(&mut self) -> Result<(), CompileError> {
+        let (_, bias) = self.memory0(wasmparser::MemArgTarget::Memory(0))?;
+        if self.module.num_imported_memories > 0 {
+            return Err(self.unsupported("memory.grow of an imported memory"));
+        }
+        self.makes_calls = true;
+        self.save_caller_saved(1)?;
+        // The delta goes to r2 (low word of the u64); everything else is fixed.
+        let delta = self.pop_src(true)?;
+        for r in [Reg::R0, Reg::R1, Reg::R2, Reg::R3] {
+            if self.stack.holder(r).is_some() {
+                return Err(self.internal("argument register still held"));
+            }
+        }
+        let libcalls = self.module.offsets.libcalls() as i32;
+        let entry = Libcall::MemoryGrow.table_offset(4) as i32;
+        let length = (self.module.offsets.defined_memory(0) + MEMORY_LENGTH) as i32;
+        self.emit(|a| {
+            match delta.operand() {
+                Operand::Reg(r) => a.mov(Flags::Any, Reg::R2, r)?,
+                Operand::Imm(v) => a.mov(Flags::Any, Reg::R2, v)?,
+                Operand::Shifted(..) => unreachable!("sources are registers or immediates"),
+            }
+            a.mov(Flags::Any, Reg::R0, Reg::R10)?;
+            a.mov(Flags::Any, Reg::R1, 0)?;
+            a.mov(Flags::Any, Reg::R3, 0)?;
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, libcalls))?;
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, entry))?;
+            a.blx(Reg::R12)?;
+            // The instance register follows the new length.
+            a.ldr(Width::W32, Reg::R8, Addr::Offset(Reg::R10, length))?;
+            if bias > 0 {
+                a.sub(Flags::Any, Reg::R8, Reg::R8, bias)?;
+            }
+            Ok(())
+        })?;
+        self.release_sources(&[delta], Reg::R12);
+        // The old size in pages, or -1: the low word of the u64.
+        self.stack.hold(Reg::R0);
+        self.push(Entry::Reg(Reg::R0));
+        Ok(())
+    }
+
     fn memory_size(&mut self) -> Result<(), CompileError> {
         let (memory, bias) = self.memory0(wasmparser::MemArgTarget::Memory(0))?;
         let dst = self.allocate()?;
@@ -1094,6 +1212,9 @@ impl<'m> FunctionCompiler<'m> {
             O::I32Store8 { memarg } => self.store_memory(memarg, Width::U8),
             O::I32Store16 { memarg } => self.store_memory(memarg, Width::U16),
             O::MemorySize { mem: 0 } => self.memory_size(),
+            O::MemoryGrow { mem: 0 } => self.memory_grow(),
+            O::GlobalGet { global_index } => self.global_get(global_index),
+            O::GlobalSet { global_index } => self.global_set(global_index),
             O::Return => self.br(self.control.len() as u32 - 1),
             O::Call { function_index } => self.call(function_index),
             ref other => Err(self.unsupported(operator_name(other))),
@@ -1704,20 +1825,7 @@ impl<'m> FunctionCompiler<'m> {
         let args_base = self.stack.len() - params;
         // 1. Values below the arguments in caller-saved registers move to free callee-saved
         //    ones, or to their slots.
-        for position in 0..args_base {
-            if let Entry::Reg(r) = self.stack.entries[position]
-                && JOIN.contains(&r)
-            {
-                match self.stack.take_free_except(&JOIN) {
-                    Some(to) => {
-                        self.emit(|a| a.mov(Flags::Any, to, r))?;
-                        self.stack.entries[position] = Entry::Reg(to);
-                        self.stack.release(r);
-                    }
-                    None => self.spill(position)?,
-                }
-            }
-        }
+        self.save_caller_saved(params)?;
         // 2. Stack arguments (those past the fourth), stored in order below the new `sp`.
         let stack_args = params.saturating_sub(JOIN.len());
         let outgoing = (4 * stack_args as u32).next_multiple_of(8);

@@ -7,7 +7,9 @@
 use std::io::Write;
 use std::process::Command;
 
-use shared_types::{Target, TrapCode};
+use shared_types::metadata::ConstOp;
+use shared_types::vmoffsets::{MEMORY_LENGTH, VmOffsets};
+use shared_types::{Libcall, Target, TrapCode};
 use wasmparser::FuncValidatorAllocations;
 
 use super::{CompiledFunction, ModuleContext, Signature, compile_function};
@@ -22,6 +24,18 @@ fn profile() -> Profile {
 
 /// Compiles every defined function of a module.
 fn compile(wat: &str) -> Result<Vec<CompiledFunction>, CompileError> {
+    compile_module(wat).map(|(functions, _)| functions)
+}
+
+/// What the harness needs to build a module's vmctx.
+struct Setup {
+    offsets: VmOffsets,
+    /// `(vmctx offset, value)` of each defined i32 global.
+    globals: Vec<(u32, u32)>,
+}
+
+/// [`compile`], also returning the vmctx layout and the globals' initial values.
+fn compile_module(wat: &str) -> Result<(Vec<CompiledFunction>, Setup), CompileError> {
     let wasm = wat::parse_str(wat).unwrap();
     let (module, inputs) = crate::module::parse(&wasm)?;
     let signatures: Vec<Signature> = module
@@ -32,10 +46,15 @@ fn compile(wat: &str) -> Result<Vec<CompiledFunction>, CompileError> {
             results: module.types[t as usize].results.clone(),
         })
         .collect();
+    let offsets = VmOffsets::new(4, module.counts()).unwrap();
     let context = ModuleContext {
         functions: &signatures,
         num_imported_funcs: module.num_imported_funcs,
         memories: &module.memories,
+        num_imported_memories: module.num_imported_memories,
+        globals: &module.globals,
+        num_imported_globals: module.num_imported_globals,
+        offsets: &offsets,
     };
     let mut out = Vec::new();
     for input in inputs {
@@ -50,7 +69,19 @@ fn compile(wat: &str) -> Result<Vec<CompiledFunction>, CompileError> {
             &mut validator,
         )?);
     }
-    Ok(out)
+    let globals = module
+        .global_inits
+        .iter()
+        .enumerate()
+        .map(|(i, init)| {
+            let value = match init.as_slice() {
+                [ConstOp::I32Const(v)] => *v as u32,
+                _ => 0,
+            };
+            (offsets.defined_global(i as u32), value)
+        })
+        .collect();
+    Ok((out, Setup { offsets, globals }))
 }
 
 /// How a run ended.
@@ -69,7 +100,7 @@ const SIGILL: i32 = 4;
 /// Runs `calls` (function index, arguments) in order; `stack_limit` is what the vmctx's store
 /// context says.
 fn run(functions: &[CompiledFunction], calls: &[(usize, Vec<u32>)], stack_limit: u32) -> Outcome {
-    run_padded(functions, calls, stack_limit, 0, None)
+    run_padded(functions, calls, stack_limit, 0, None, None)
 }
 
 /// [`run`] for a module with memory 0 of `length` bytes and bound bias `bias`: the stub loads
@@ -80,8 +111,22 @@ fn run_with_memory(
     length: u32,
     bias: u32,
 ) -> Outcome {
-    run_padded(functions, calls, 0, 0, Some((length, bias)))
+    run_padded(functions, calls, 0, 0, Some((length, bias)), None)
 }
+
+/// [`run_with_memory`] with the module's vmctx laid out by `setup`: globals, the defined
+/// memory's `VMMemoryDefinition` and a libcall table whose `MemoryGrow` grows up to 4 pages.
+fn run_module(
+    functions: &[CompiledFunction],
+    setup: &Setup,
+    calls: &[(usize, Vec<u32>)],
+    memory: Option<(u32, u32)>,
+) -> Outcome {
+    run_padded(functions, calls, 0, 0, memory, Some(setup))
+}
+
+/// Pages the harness reserves for a memory to grow into.
+const RESERVED_PAGES: u32 = 4;
 
 /// [`run`] with `padding` bytes between the functions, which the Thumb linker lays out (and
 /// routes calls through veneers when they are too far apart).
@@ -91,10 +136,11 @@ fn run_padded(
     stack_limit: u32,
     padding: u32,
     memory: Option<(u32, u32)>,
+    setup: Option<&Setup>,
 ) -> Outcome {
     // Layout: headers, stub, text, then data (vmctx, store context, result buffer).
     let mut stub = Assembler::new(profile());
-    let stub_size_bound = 64 + calls.len() as u32 * 96;
+    let stub_size_bound = 160 + calls.len() as u32 * 96;
     let pieces: Vec<CompiledCode<ThumbReloc>> = functions
         .iter()
         .enumerate()
@@ -124,12 +170,16 @@ fn run_padded(
     let end = text_start + layout.text.len() as u32;
     let data = end.next_multiple_of(16);
     let vmctx = BASE + data;
-    let store_context = vmctx + 16;
-    let results = vmctx + 32;
-    let file_size = data + 32 + 16 * calls.len() as u32;
-    // Linear memory follows, zero-filled by the loader.
+    let vmctx_size = setup.map_or(16, |s| s.offsets.size());
+    let store_context = vmctx + vmctx_size.next_multiple_of(16);
+    let libcall_table = store_context + 32;
+    let results = libcall_table + (4 * Libcall::COUNT as u32).next_multiple_of(16);
+    let file_size = results - BASE + 16 * calls.len() as u32;
+    // Linear memory follows, zero-filled by the loader, with room to grow.
     let memory_base = BASE + file_size.next_multiple_of(16);
-    let memory_size = file_size.next_multiple_of(16) + memory.map_or(0, |m| m.0) - file_size;
+    let reserved = memory.map_or(0, |m| m.0.max(RESERVED_PAGES << 16));
+    let memory_size = file_size.next_multiple_of(16) + reserved - file_size;
+    let mut grow = None;
 
     let a = &mut stub;
     let mut emit = || -> Result<(), crate::thumb::asm::AsmError> {
@@ -174,7 +224,44 @@ fn run_padded(
         a.svc(0)?;
         a.mov(Flags::Any, Reg::R0, 0)?;
         a.mov(Flags::Any, Reg::R7, 1)?;
-        a.svc(0)
+        a.svc(0)?;
+        // MemoryGrow(vmctx r0, mem r1, delta r2:r3) -> old pages r0:r1, or -1.
+        if let Some(setup) = setup {
+            let length = (setup.offsets.defined_memory(0) + MEMORY_LENGTH) as i32;
+            let label = a.new_label();
+            let fail = a.new_label();
+            a.bind(label)?;
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R0, length))?;
+            a.shift(
+                crate::thumb::asm::ShiftKind::Lsr,
+                Flags::Any,
+                Reg::R1,
+                Reg::R12,
+                crate::thumb::asm::Operand::Imm(16),
+            )?;
+            a.add(Flags::Any, Reg::R2, Reg::R1, Reg::R2)?;
+            a.cmp(Reg::R3, 0)?;
+            a.b_near(crate::thumb::asm::Cond::Ne, fail)?;
+            a.cmp(Reg::R2, RESERVED_PAGES)?;
+            a.b_near(crate::thumb::asm::Cond::Hi, fail)?;
+            a.shift(
+                crate::thumb::asm::ShiftKind::Lsl,
+                Flags::Any,
+                Reg::R2,
+                Reg::R2,
+                crate::thumb::asm::Operand::Imm(16),
+            )?;
+            a.str(Width::W32, Reg::R2, Addr::Offset(Reg::R0, length))?;
+            a.mov(Flags::Any, Reg::R0, Reg::R1)?;
+            a.mov(Flags::Any, Reg::R1, 0)?;
+            a.bx(Reg::LR)?;
+            a.bind(fail)?;
+            a.mvn(Flags::Any, Reg::R0, 0)?;
+            a.mov(Flags::Any, Reg::R1, Reg::R0)?;
+            a.bx(Reg::LR)?;
+            grow = a.label_offset(label);
+        }
+        Ok(())
     };
     emit().unwrap();
     let stub = stub.finish().unwrap();
@@ -222,8 +309,28 @@ fn run_padded(
     image[at..at + layout.text.len()].copy_from_slice(&layout.text);
     // vmctx: store_context pointer; store context: stack_limit.
     let data = data as usize;
-    image[data..data + 4].copy_from_slice(&store_context.to_le_bytes());
-    image[data + 16..data + 20].copy_from_slice(&stack_limit.to_le_bytes());
+    let mut write = |address: u32, value: u32| {
+        let at = (address - BASE) as usize;
+        image[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    };
+    write(vmctx, store_context);
+    write(store_context, stack_limit);
+    if let Some(setup) = setup {
+        write(vmctx + setup.offsets.libcalls(), libcall_table);
+        if let Some(grow) = grow {
+            let entry = libcall_table + Libcall::MemoryGrow.table_offset(4);
+            write(entry, BASE + CODE_START + grow + 1);
+        }
+        if let Some((length, _)) = memory {
+            let definition = vmctx + setup.offsets.defined_memory(0);
+            write(definition, memory_base);
+            write(definition + MEMORY_LENGTH, length);
+        }
+        for &(offset, value) in &setup.globals {
+            write(vmctx + offset, value);
+        }
+    }
+    let _ = data;
 
     let dir = std::env::temp_dir().join(format!(
         "thumb-run-{}-{}",
@@ -594,7 +701,9 @@ fn unsupported_features_are_errors_not_wrong_code() {
         "(module (func (result f32) f32.const 1))",
         "(module (func (local f64)))",
         "(module (import \"m\" \"f\" (func (param i32))) (func i32.const 1 call 0))",
-        "(module (memory 1) (func (result i32) i32.const 1 memory.grow))",
+        "(module (global i64 (i64.const 1)) (func (result i64) global.get 0))",
+        "(module (import \"m\" \"g\" (global i32)) (func (result i32) global.get 0))",
+        "(module (import \"m\" \"mem\" (memory 1)) (func (result i32) i32.const 1 memory.grow))",
         "(module (memory 1) (func (result i64) i32.const 0 i64.load))",
         "(module (func (param i32) (result i32) local.get 0 block (param i32) (result i32) end))",
     ] {
@@ -1396,7 +1505,7 @@ fn calls_through_veneers_run() {
     let functions = compile(wat).unwrap();
     let calls = vec![(0, vec![10]), (0, vec![7]), (1, vec![7])];
     assert_eq!(
-        i32s(&run_padded(&functions, &calls, 0, 17 << 20, None)),
+        i32s(&run_padded(&functions, &calls, 0, 17 << 20, None, None)),
         vec![1, 0, 1]
     );
 }
@@ -1577,4 +1686,60 @@ fn bounds_check_folding_is_sound() {
     };
     assert_eq!(branches_to_trap(&functions[2]), 1);
     assert_eq!(branches_to_trap(&functions[1]), 2);
+}
+
+#[test]
+fn globals_and_memory_grow() {
+    let wat = "(module (memory 1)
+        (global $counter (mut i32) (i32.const 40))
+        (global $step i32 (i32.const 2))
+        ;; 0: counter += step, returns the new counter
+        (func (result i32)
+          global.get $counter global.get $step i32.add global.set $counter
+          global.get $counter)
+        ;; 1: grow by n pages (old size or -1), then memory.size
+        (func (param i32) (result i32 i32)
+          local.get 0 memory.grow memory.size)
+        ;; 2: store at the last word of the (grown) memory, keeping a value across the call
+        (func (param i32) (result i32)
+          i32.const 5
+          i32.const 1 memory.grow drop
+          memory.size i32.const 16 i32.shl i32.const 4 i32.sub
+          local.get 0 i32.store
+          memory.size i32.const 16 i32.shl i32.const 4 i32.sub i32.load
+          i32.add))";
+    let (functions, setup) = compile_module(wat).unwrap();
+    let calls = vec![
+        (0, vec![]),
+        (0, vec![]),
+        (1, vec![1]),
+        (1, vec![0]),
+        (1, vec![100]),
+        (2, vec![1000]),
+    ];
+    let Outcome::Returned(got) = run_module(&functions, &setup, &calls, Some((65536, 4))) else {
+        panic!("trapped")
+    };
+    let got: Vec<&[u32]> = got
+        .iter()
+        .zip([1, 1, 2, 2, 2, 1])
+        .map(|(r, n)| &r[..n])
+        .collect();
+    let want: [&[u32]; 6] = [&[42], &[44], &[1, 2], &[2, 2], &[u32::MAX, 2], &[1005]];
+    assert_eq!(got, want);
+    // After growing, the old end is in bounds and the new end is not.
+    let wat_access = "(module (memory 1)
+        (func (param i32) (result i32) local.get 0 i32.load)
+        (func (result i32) i32.const 1 memory.grow))";
+    let (functions, setup) = compile_module(wat_access).unwrap();
+    let grown = vec![(1, vec![]), (0, vec![65536]), (0, vec![2 * 65536 - 4])];
+    assert_eq!(
+        i32s(&run_module(&functions, &setup, &grown, Some((65536, 4)))),
+        vec![1, 0, 0]
+    );
+    let past = vec![(1, vec![]), (0, vec![2 * 65536 - 3])];
+    assert_eq!(
+        run_module(&functions, &setup, &past, Some((65536, 4))),
+        Outcome::Signal(SIGILL)
+    );
 }
