@@ -35,7 +35,8 @@ pub enum LoadError {
     WrongTarget {
         /// Target recorded in the image.
         image: Target,
-        /// Target this runtime runs on (`None`: this runtime cannot execute any image).
+        /// The core this runtime runs as, which refused the image (`EngineConfig::core` or the
+        /// detected one; `None`: no core known, or this CPU runs no image target).
         runtime: Option<Target>,
     },
     /// The metadata does not decode or does not validate.
@@ -74,7 +75,8 @@ impl fmt::Display for LoadError {
             } => {
                 write!(
                     f,
-                    "image compiled for {image}, this runtime cannot execute code on this architecture"
+                    "image compiled for {image}, this runtime runs no image target here \
+                     (on 32-bit Arm bare metal, set EngineConfig::core to the firmware's core)"
                 )
             }
             LoadError::Metadata(e) => write!(f, "invalid image: {e}"),
@@ -305,7 +307,8 @@ pub enum Error {
     NotCallable,
     /// No export of that name and kind.
     MissingExport,
-    /// This runtime has no entry code for the architecture it was built for (Thumb for now).
+    /// This runtime has no entry code for the architecture it was built for (neither x86_64,
+    /// aarch64 nor 32-bit Arm).
     UnsupportedArch,
     /// The platform failed.
     Platform(PlatformError),

@@ -3,7 +3,8 @@
 //!
 //! * `image`: header, digest (checked before anything else is decoded), metadata, target.
 //! * `vm`: vmctx layout, the store arena, instances, const expressions, libcalls, traps.
-//! * `arch`: the only assembly: entry/unwind per architecture (x86_64, AArch64; Thumb later).
+//! * `arch`: the only assembly: entry/unwind per architecture (x86_64, AArch64, 32-bit Arm
+//!   running Thumb-2 Cortex-M images).
 //! * [`platform`]: what a board provides (code memory, memory slots, arenas, fault hook);
 //!   feature `hosted` implements it on Linux.
 //! * The public API (wasmtime-like): [`Engine`], [`Module`], [`Store`], [`Linker`],
@@ -32,8 +33,10 @@
 //!   buffer; the entry returns the trap code. Libcalls that can fail return a code instead.
 //! * **Stack limit**: set on the outermost entry to `sp - EngineConfig::max_wasm_stack`; nested
 //!   entries (wasm -> host -> wasm) keep it and chain their jump buffers.
-//! * **Thumb** has no entry code yet: loading refuses every image (`LoadError::WrongTarget`
-//!   with `runtime: None`) and calls return [`Error::UnsupportedArch`].
+//! * **Which images load** is decided per core ([`EngineConfig::core`], [`Engine::runs`]): on
+//!   aarch64 and x86_64 the runtime's own target; on 32-bit Arm Linux the Cortex-M profiles the
+//!   CPU's HWCAPs show it can run; on 32-bit Arm bare metal the core the firmware declares.
+//! * **Code pointers** into Thumb text carry bit 0 (formed in one place, `arch::code_pointer`).
 
 #![no_std]
 #![deny(missing_docs)]
@@ -71,7 +74,9 @@ pub use shared_types::{Target, TrapCode, ValType};
 pub use vm::ValRaw;
 pub use vm::code_registry::MAX_LOADED_MODULES;
 
-/// The target whose images this runtime executes (`None` on architectures without entry code).
+/// The target whose images this runtime executes when that is fixed at compile time (aarch64,
+/// x86_64); `None` on 32-bit Arm, where the Cortex-M profiles a core runs are decided at load
+/// ([`Engine::core`], [`Engine::runs`]), and on architectures without entry code.
 pub const NATIVE_TARGET: Option<Target> = arch::NATIVE_TARGET;
 
 /// Hooks for a board's exception handlers (the hosted platform uses them from its signal
@@ -82,6 +87,10 @@ pub mod fault {
     /// How to turn a fault into a trap: resume the interrupted context at `resume_at` with the
     /// first two argument registers set to `arg0` and `arg1` (the architecture's unwind
     /// routine, the innermost entry's jump buffer, and the trap code).
+    ///
+    /// On 32-bit Arm `resume_at` is a Thumb code pointer (bit 0 set): a Cortex-M fault handler
+    /// writes `resume_at & !1` to the stacked return address, keeps xPSR.T set and clears the
+    /// stacked IT/ICI bits (an exception return to an odd address is UNPREDICTABLE).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct FaultRedirect {
         /// Address to resume at.
@@ -109,6 +118,24 @@ pub mod fault {
             arg1: code.as_u8() as usize,
             code,
         })
+    }
+
+    /// For an undefined-instruction fault at `pc` in Thumb code (a Cortex-M UsageFault with
+    /// `UFSR.UNDEFINSTR`, or a HardFault it escalated to): the redirect if `pc` is a trap site
+    /// of loaded wasm text, a wasm call is active on this core, **and** the instruction there is
+    /// `udf #(0x80 + code)` for the code the trap table lists (Thumb backend design, section
+    /// 7). `None` otherwise: a listed site holding anything else, or a `udf` of another code,
+    /// is a broken image, reported rather than turned into a trap.
+    ///
+    /// # Safety
+    /// `pc` is the address of the instruction that raised the fault (bit 0 ignored), as the
+    /// core stacked it.
+    #[cfg(target_arch = "arm")]
+    pub unsafe fn redirect_for_udf(pc: usize) -> Option<FaultRedirect> {
+        let redirect = redirect_for(pc)?;
+        // SAFETY: `redirect_for` found `pc` in registered text, which stays mapped and readable
+        // while registered.
+        unsafe { crate::arch::udf_encodes(pc, redirect.code) }.then_some(redirect)
     }
 
     /// Whether `pc` lies in the text of a loaded module (listed in its trap table or not).

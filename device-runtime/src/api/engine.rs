@@ -2,6 +2,9 @@
 
 #![forbid(unsafe_code)]
 
+use shared_types::Target;
+
+use crate::image::targets;
 use crate::platform::{Platform, default_platform};
 
 /// Runtime settings. Plain public fields with documented defaults; construct with
@@ -24,6 +27,15 @@ pub struct EngineConfig {
     /// The board. Default: the hosted Linux platform with feature `hosted`, otherwise
     /// [`crate::platform::NoPlatform`] (every request fails with a typed error).
     pub platform: &'static dyn Platform,
+    /// The core this firmware runs on, which decides the image targets it accepts
+    /// ([`Target::CortexM7`] runs cortex-m7 and cortex-m4f images, for example; the table is
+    /// in [`Engine::runs`]). Default `None`: what the runtime detects by itself (its own target
+    /// on aarch64 and x86_64; on 32-bit Arm Linux the Cortex-M core the CPU behaves like, from
+    /// its HWCAPs). **32-bit Arm bare-metal firmware must set it**: the runtime cannot tell
+    /// which Cortex-M it runs on, and refuses every image without it
+    /// ([`LoadError::WrongTarget`](crate::LoadError::WrongTarget) with `runtime: None`).
+    /// Where the runtime detects a core, a declared one can only narrow what it accepts.
+    pub core: Option<Target>,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +51,7 @@ impl Default for EngineConfig {
                 64 << 10
             },
             platform: default_platform(),
+            core: None,
         }
     }
 }
@@ -50,6 +63,7 @@ impl core::fmt::Debug for EngineConfig {
             .field("memory_reservation", &self.memory_reservation)
             .field("memory_guard", &self.memory_guard)
             .field("store_arena_size", &self.store_arena_size)
+            .field("core", &self.core)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +84,21 @@ impl Engine {
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The core this engine runs images for: [`EngineConfig::core`] if set, else the one the
+    /// runtime detects (`None`: unknown, or this CPU runs no image target).
+    pub fn core(&self) -> Option<Target> {
+        targets::effective_core(crate::arch::detected_core(), self.config.core)
+    }
+
+    /// Whether this engine loads images compiled for `image`. A core runs images of its own
+    /// target and, conservatively, those of a profile whose instructions are a subset of its
+    /// own within the same architecture family: cortex-m7 also runs cortex-m4f images,
+    /// cortex-m55 also runs cortex-m33 images; nothing else (`device-runtime/src/image/targets.rs`
+    /// gives the reasons). Both the detected core and [`EngineConfig::core`] must run it.
+    pub fn runs(&self, image: Target) -> bool {
+        targets::check(image, crate::arch::detected_core(), self.config.core).is_ok()
     }
 
     /// Bytes of guarded reservation every memory slot of this engine can provide to

@@ -57,7 +57,7 @@ impl core::fmt::Debug for Module<'_> {
 impl<'img> Module<'img> {
     /// Verifies `image` and loads its text into code memory.
     pub fn new(engine: &Engine, image: &'img [u8]) -> Result<Module<'img>, LoadError> {
-        let verified = verify(image, crate::arch::NATIVE_TARGET)?;
+        let verified = verify(image, engine.config.core)?;
         let platform = engine.config.platform;
         let tunables = verified.metadata.tunables;
         if tunables.bounds_checks == BoundsChecks::GuardElided {
@@ -109,10 +109,10 @@ impl<'img> Module<'img> {
     /// runs (instantiation runs the start function) its text ([`Module::text_range`]) is in
     /// memory the CPU can execute, with instruction caches coherent with it.
     pub unsafe fn new_in_place(
-        _engine: &Engine,
+        engine: &Engine,
         image: &'img [u8],
     ) -> Result<Module<'img>, LoadError> {
-        let verified = verify(image, crate::arch::NATIVE_TARGET)?;
+        let verified = verify(image, engine.config.core)?;
         let text = verified.text;
         let text_base = text.as_ptr() as usize;
         if !text_base.is_multiple_of(shared_types::header::TEXT_ALIGN) {

@@ -10,8 +10,12 @@
 //! wasm frames, the `Trap` libcall's frame (which owns nothing) or, for a fault, the frame the
 //! signal handler redirected.
 //!
-//! One submodule per architecture; Thumb has none yet and [`entry`] reports
-//! [`crate::Error::UnsupportedArch`] through `Unsupported` there.
+//! Code pointers into image text are formed only by [`code_pointer`] (bit 0 set on 32-bit Arm,
+//! where images hold Thumb code), and fault handlers compare addresses with the trap table
+//! through [`instruction_address`].
+//!
+//! One submodule per architecture (x86_64, aarch64, 32-bit Arm); any other reports
+//! [`crate::Error::UnsupportedArch`] through `unsupported`.
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
@@ -23,10 +27,29 @@ mod aarch64;
 #[cfg(target_arch = "aarch64")]
 pub use self::aarch64::*;
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(target_arch = "arm")]
+mod arm;
+#[cfg(target_arch = "arm")]
+pub use self::arm::*;
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
 mod unsupported;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
 pub use self::unsupported::*;
+
+/// The code pointer to `offset` in text loaded at `text_base`: the address, with bit 0 set
+/// where images hold Thumb code ([`CODE_POINTER_TAG`]). Every code pointer the runtime forms
+/// into image text (array-entry trampolines, `VMFuncRef::wasm_call`, wasm-to-array trampolines
+/// of imports) comes from here. Offsets are validated against the text by the metadata checks.
+pub fn code_pointer(text_base: usize, offset: u32) -> usize {
+    (text_base + offset as usize) | CODE_POINTER_TAG
+}
+
+/// The address of the instruction a code pointer (or a faulting PC) designates: bit 0 cleared
+/// where it selects the instruction set.
+pub fn instruction_address(pointer: usize) -> usize {
+    pointer & !CODE_POINTER_TAG
+}
 
 /// Signature of array-convention code: `(callee_vmctx, caller_vmctx, values, count) -> status`.
 pub type ArrayCall = unsafe extern "C" fn(*mut u8, *mut u8, *mut crate::vm::ValRaw, usize) -> u32;

@@ -1,4 +1,5 @@
-//! Architectures without entry code yet (Thumb): every call reports that it cannot run.
+//! Architectures without entry code (neither x86_64, aarch64 nor 32-bit Arm): every call
+//! reports that it cannot run.
 
 /// The SHA-256 block function for image verification (portable on this architecture).
 pub use shared_types::header::compress_portable as sha256_compress;
@@ -10,6 +11,14 @@ pub const NATIVE_TARGET: Option<shared_types::Target> = None;
 
 /// Whether [`entry`] can run code on this architecture.
 pub const CAN_ENTER: bool = false;
+
+/// Code pointers are plain addresses.
+pub const CODE_POINTER_TAG: usize = 0;
+
+/// This architecture runs no image target.
+pub fn detected_core() -> crate::image::targets::Detected {
+    crate::image::targets::Detected::Nothing
+}
 
 /// Placeholder context: nothing is ever saved into it.
 #[repr(C)]

@@ -3,11 +3,14 @@
 //! Order matters: the fixed header is parsed and checked first, then the SHA-256 digest over
 //! the whole image, and only then is the metadata decoded (borrowing from the image) and
 //! validated against the text length. Then the target and the tunables are checked against
-//! what this runtime can execute. Nothing here can panic on any input.
+//! what this runtime can execute ([`targets`] decides which targets). Nothing here can panic
+//! on any input.
 
 #![forbid(unsafe_code)]
 
-use shared_types::metadata::{BoundsChecks, Metadata};
+pub mod targets;
+
+use shared_types::metadata::Metadata;
 use shared_types::{ImageHeader, Target, VmOffsets};
 
 use crate::error::LoadError;
@@ -25,19 +28,14 @@ pub struct VerifiedImage<'img> {
     pub text: &'img [u8],
 }
 
-/// Verifies `image` for execution on `native` (the runtime's target, `None` if this runtime
-/// cannot execute code).
-pub fn verify(image: &[u8], native: Option<Target>) -> Result<VerifiedImage<'_>, LoadError> {
+/// Verifies `image` for execution on this core: `declared` is the core the firmware names
+/// (`EngineConfig::core`), combined with what the runtime detects ([`targets::check`]).
+pub fn verify(image: &[u8], declared: Option<Target>) -> Result<VerifiedImage<'_>, LoadError> {
     let header = ImageHeader::parse(image).map_err(LoadError::Header)?;
     header
         .verify_digest_with(image, crate::arch::sha256_compress)
         .map_err(LoadError::Header)?;
-    if native != Some(header.target) {
-        return Err(LoadError::WrongTarget {
-            image: header.target,
-            runtime: native,
-        });
-    }
+    targets::check(header.target, crate::arch::detected_core(), declared)?;
     verify_contents(image, header)
 }
 
@@ -64,13 +62,6 @@ pub fn verify_contents(image: &[u8], header: ImageHeader) -> Result<VerifiedImag
         if m.page_size_log2 > 16 {
             return Err(LoadError::Unsupported("page size"));
         }
-    }
-    if metadata.tunables.bounds_checks == BoundsChecks::GuardElided
-        && core::mem::size_of::<usize>() < 8
-    {
-        return Err(LoadError::Unsupported(
-            "guard-elided bounds checks need a 64-bit address space",
-        ));
     }
     Ok(VerifiedImage {
         header,

@@ -1,4 +1,5 @@
-//! The Linux platform (feature `hosted`): x86_64 natively, AArch64 under `qemu-aarch64`.
+//! The Linux platform (feature `hosted`): x86_64 natively, AArch64 under `qemu-aarch64`, 32-bit
+//! Arm (Thumb-2 Cortex-M images) under `qemu-arm`.
 //!
 //! * Code memory: an anonymous `mmap`, written while read-write, then `mprotect`ed to
 //!   read-execute (never writable and executable at once) and the instruction cache
@@ -8,7 +9,9 @@
 //! * Faults: handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGTRAP. When the faulting PC lies
 //!   in the text of a loaded module and is listed in its trap table, the handler rewrites the
 //!   interrupted context so that it continues in the architecture's unwind routine with the
-//!   current thread's innermost entry and the trap code. Any other fault goes to the handler
+//!   current thread's innermost entry and the trap code (on 32-bit Arm a `SIGILL` must also
+//!   come from a Thumb `udf #(0x80 + code)` encoding the listed code, `arch::signal::
+//!   confirms_trap`). Any other fault goes to the handler
 //!   that was installed before ours (Rust's stack-overflow reporter, for example) or, if there
 //!   was none, the default action is restored and the fault happens again.
 
@@ -175,7 +178,9 @@ unsafe impl Platform for HostedPlatform {
     }
 
     /// 64 TiB on 64-bit hosts (slots are `PROT_NONE` reservations, inaccessible from the
-    /// current length on, with the signal handler installed); none on 32-bit hosts.
+    /// current length on, with the signal handler installed); none on 32-bit hosts, whose
+    /// address space cannot hold a 4 GiB reservation per memory (guard-elided images are
+    /// refused there with `LoadError::GuardReservation`).
     fn memory_guard_capacity(&self) -> u64 {
         if core::mem::size_of::<usize>() >= 8 {
             1 << 46
@@ -226,7 +231,8 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut lib
     let pc = unsafe { crate::arch::signal::pc(uc) };
     if let Some(code) = crate::vm::code_registry::trap_at(pc) {
         let jmpbuf = crate::vm::activation::current();
-        if !jmpbuf.is_null() {
+        // SAFETY: the kernel's ucontext; `pc` is in registered (readable) text.
+        if !jmpbuf.is_null() && unsafe { crate::arch::signal::confirms_trap(uc, sig, pc, code) } {
             // SAFETY: the PC is in wasm text listed in a trap table, and wasm code runs only
             // inside an entry on this thread, whose jump buffer is the innermost activation.
             // The frames between the fault and the entry are wasm frames.

@@ -85,8 +85,10 @@ pub fn unregister(registration: Registration) {
     }
 }
 
-/// Whether `pc` lies in the registered text of a loaded module. Async-signal-safe.
+/// Whether `pc` lies in the registered text of a loaded module (bit 0 of a Thumb code pointer
+/// ignored). Async-signal-safe.
 pub fn contains(pc: usize) -> bool {
+    let pc = crate::arch::instruction_address(pc);
     REGISTRY.iter().any(|slot| {
         slot.state.load(Ordering::Acquire) == READY
             && pc >= slot.start.load(Ordering::Relaxed)
@@ -95,8 +97,10 @@ pub fn contains(pc: usize) -> bool {
 }
 
 /// The trap code for a faulting `pc`, if `pc` is in registered text and listed in its trap
-/// table. Async-signal-safe: no locks, no allocation.
+/// table (compared without bit 0 of a Thumb code pointer: trap-table offsets are instruction
+/// addresses). Async-signal-safe: no locks, no allocation.
 pub fn trap_at(pc: usize) -> Option<TrapCode> {
+    let pc = crate::arch::instruction_address(pc);
     for slot in REGISTRY.iter() {
         if slot.state.load(Ordering::Acquire) != READY {
             continue;
@@ -137,17 +141,26 @@ mod tests {
         }
         .encode(&mut bytes[0..8]);
         TrapEntry {
-            offset: 9,
+            offset: 10,
             code: TrapCode::IntegerDivisionByZero.as_u8(),
         }
         .encode(&mut bytes[8..16]);
-        let text = [0u8; 32];
+        // Aligned like real text, so that a code pointer's tag bit is the only odd bit.
+        #[repr(align(64))]
+        struct Text([u8; 32]);
+        let text = Text([0; 32]);
+        let text = &text.0;
         let start = text.as_ptr() as usize;
         // SAFETY: `bytes` outlives the registration.
         let reg = unsafe { register(start, text.len(), &bytes) }.unwrap();
         assert_eq!(trap_at(start + 4), Some(TrapCode::Unreachable));
-        assert_eq!(trap_at(start + 9), Some(TrapCode::IntegerDivisionByZero));
-        assert_eq!(trap_at(start + 5), None);
+        assert_eq!(trap_at(start + 10), Some(TrapCode::IntegerDivisionByZero));
+        // A code pointer to a site (bit 0 set on Thumb) finds the same entry.
+        assert_eq!(
+            trap_at(crate::arch::code_pointer(start, 10)),
+            Some(TrapCode::IntegerDivisionByZero)
+        );
+        assert_eq!(trap_at(start + 6), None);
         assert_eq!(trap_at(start + 32), None);
         assert!(contains(start) && contains(start + 5) && contains(start + 31));
         assert!(!contains(start + 32) && !contains(start.wrapping_sub(1)));

@@ -253,7 +253,7 @@ pub unsafe fn instantiate(
                     return Err(mismatch());
                 }
                 let f = VMFuncRef {
-                    wasm_call: text_base + wasm_to_array_trampoline as usize,
+                    wasm_call: crate::arch::code_pointer(text_base, wasm_to_array_trampoline),
                     array_call,
                     vmctx: ctx,
                     type_id: id,
@@ -336,11 +336,11 @@ pub unsafe fn instantiate(
     for (i, f) in metadata.functions.iter().enumerate() {
         let index = c.num_imported_funcs + i as u32;
         let func_ref = VMFuncRef {
-            wasm_call: text_base + f.offset as usize,
+            wasm_call: crate::arch::code_pointer(text_base, f.offset),
             array_call: if f.array_trampoline == NO_TRAMPOLINE {
                 0
             } else {
-                text_base + f.array_trampoline as usize
+                crate::arch::code_pointer(text_base, f.array_trampoline)
             },
             vmctx: vmctx.as_ptr(),
             type_id: type_id(f.type_index),

@@ -17,6 +17,14 @@ pub const CAN_ENTER: bool = true;
 /// Status never produced on this architecture (entry is supported).
 pub const UNSUPPORTED_STATUS: u32 = u32::MAX;
 
+/// Code pointers are plain addresses on this architecture.
+pub const CODE_POINTER_TAG: usize = 0;
+
+/// What this runtime runs: its own target.
+pub fn detected_core() -> crate::image::targets::Detected {
+    crate::image::targets::Detected::Core(shared_types::Target::X86_64Sim)
+}
+
 /// Saved context of one host-to-wasm entry.
 #[repr(C)]
 #[derive(Debug, Default)]
@@ -147,6 +155,21 @@ pub mod signal {
         let uc = uc.cast::<libc::ucontext_t>();
         // SAFETY: guaranteed by the caller.
         unsafe { (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] as usize }
+    }
+
+    /// Whether the fault really is the trap the trap table lists at its PC: always on this
+    /// architecture, where every listed site is an instruction the code generator placed there
+    /// to fault.
+    ///
+    /// # Safety
+    /// As for [`pc`].
+    pub unsafe fn confirms_trap(
+        _uc: *mut libc::c_void,
+        _sig: libc::c_int,
+        _pc: usize,
+        _code: shared_types::TrapCode,
+    ) -> bool {
+        true
     }
 
     /// Makes the interrupted context continue in `unwind(jmpbuf, status)` when the handler
