@@ -3,3 +3,4 @@
 pub mod asm;
 pub mod codegen;
 pub mod link;
+pub mod trampolines;

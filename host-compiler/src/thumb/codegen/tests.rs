@@ -9,7 +9,7 @@ use std::process::Command;
 
 use shared_types::metadata::ConstOp;
 use shared_types::vmoffsets::{MEMORY_LENGTH, VmOffsets};
-use shared_types::{Libcall, Target, TrapCode};
+use shared_types::{Libcall, Target, TrapCode, ValType};
 use wasmparser::FuncValidatorAllocations;
 
 use super::{CompiledFunction, ModuleContext, Signature, compile_function};
@@ -125,6 +125,26 @@ fn run_module(
     run_padded(functions, calls, 0, 0, memory, Some(setup))
 }
 
+/// Calls through array-entry trampolines: `functions[index]` is a trampoline, called with the
+/// arguments in a `ValRaw` buffer; each call reports `[status, values[0], values[1],
+/// values[2]]`.
+fn run_array(
+    functions: &[CompiledFunction],
+    setup: &Setup,
+    calls: &[(usize, Vec<u32>)],
+    memory: Option<(u32, u32)>,
+) -> Outcome {
+    ARRAY_CALLS.with(|a| a.set(true));
+    let outcome = run_padded(functions, calls, 0, 0, memory, Some(setup));
+    ARRAY_CALLS.with(|a| a.set(false));
+    outcome
+}
+
+thread_local! {
+    /// Whether the harness calls through the array convention (see [`run_array`]).
+    static ARRAY_CALLS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Pages the harness reserves for a memory to grow into.
 const RESERVED_PAGES: u32 = 4;
 
@@ -140,7 +160,8 @@ fn run_padded(
 ) -> Outcome {
     // Layout: headers, stub, text, then data (vmctx, store context, result buffer).
     let mut stub = Assembler::new(profile());
-    let stub_size_bound = 160 + calls.len() as u32 * 96;
+    let stub_size_bound = 160 + calls.len() as u32 * 160;
+    let array = ARRAY_CALLS.with(|a| a.get());
     let pieces: Vec<CompiledCode<ThumbReloc>> = functions
         .iter()
         .enumerate()
@@ -173,7 +194,8 @@ fn run_padded(
     let vmctx_size = setup.map_or(16, |s| s.offsets.size());
     let store_context = vmctx + vmctx_size.next_multiple_of(16);
     let libcall_table = store_context + 32;
-    let results = libcall_table + (4 * Libcall::COUNT as u32).next_multiple_of(16);
+    let values = libcall_table + (4 * Libcall::COUNT as u32).next_multiple_of(16);
+    let results = values + 16 * 8;
     let file_size = results - BASE + 16 * calls.len() as u32;
     // Linear memory follows, zero-filled by the loader, with room to grow.
     let memory_base = BASE + file_size.next_multiple_of(16);
@@ -189,6 +211,27 @@ fn run_padded(
             a.mov(Flags::Any, Reg::R8, length - bias)?;
         }
         for (call, (function, args)) in calls.iter().enumerate() {
+            if array {
+                a.mov(Flags::Any, Reg::R4, values)?;
+                for (i, &value) in args.iter().enumerate() {
+                    a.mov(Flags::Any, Reg::R0, value)?;
+                    a.str(Width::W32, Reg::R0, Addr::Offset(Reg::R4, 16 * i as i32))?;
+                }
+                a.mov(Flags::Any, Reg::R0, vmctx)?;
+                a.mov(Flags::Any, Reg::R1, vmctx)?;
+                a.mov(Flags::Any, Reg::R2, values)?;
+                a.mov(Flags::Any, Reg::R3, args.len() as u32)?;
+                a.mov(Flags::Any, Reg::R12, function_addresses[*function] | 1)?;
+                a.blx(Reg::R12)?;
+                a.mov(Flags::Any, Reg::R4, results + 16 * call as u32)?;
+                a.str(Width::W32, Reg::R0, Addr::Offset(Reg::R4, 0))?;
+                a.mov(Flags::Any, Reg::R5, values)?;
+                for i in 0..3 {
+                    a.ldr(Width::W32, Reg::R1, Addr::Offset(Reg::R5, 16 * i))?;
+                    a.str(Width::W32, Reg::R1, Addr::Offset(Reg::R4, 4 + 4 * i))?;
+                }
+                continue;
+            }
             let stack_args = args.len().saturating_sub(4) as u32;
             let reserve = (4 * stack_args).next_multiple_of(8);
             if reserve > 0 {
@@ -1742,4 +1785,55 @@ fn globals_and_memory_grow() {
         run_module(&functions, &setup, &past, Some((65536, 4))),
         Outcome::Signal(SIGILL)
     );
+}
+
+#[test]
+fn array_entry_trampolines_set_up_the_instance_and_marshal_values() {
+    use crate::thumb::trampolines::{Memory0, array_entry};
+    let wat = "(module (memory 1)
+        (global $g (mut i32) (i32.const 7))
+        ;; six parameters (two on the stack), two results, memory and a global through the
+        ;; instance registers the trampoline set up
+        (func (param i32 i32 i32 i32 i32 i32) (result i32 i32)
+          i32.const 100 local.get 0 i32.store
+          local.get 1 local.get 2 i32.add local.get 3 i32.add
+          local.get 4 i32.add local.get 5 i32.add
+          i32.const 100 i32.load i32.mul
+          global.get $g)
+        (func (param i32) local.get 0 global.set $g))";
+    let (mut functions, setup) = compile_module(wat).unwrap();
+    let wasm = wat::parse_str(wat).unwrap();
+    let (module, _) = crate::module::parse(&wasm).unwrap();
+    let memory0 = Some(Memory0 {
+        memory: module.memories[0],
+        imported: false,
+    });
+    for index in 0..2u32 {
+        let ty = &module.types[module.func_types[index as usize] as usize];
+        let signature = Signature {
+            params: ty.params.clone(),
+            results: ty.results.clone(),
+        };
+        functions.push(array_entry(profile(), &setup.offsets, memory0, index, &signature).unwrap());
+    }
+    // Trampolines are pieces 2 and 3.
+    let calls = vec![
+        (2, vec![3, 1, 2, 3, 4, 5]),
+        (3, vec![99]),
+        (2, vec![2, 0, 0, 0, 0, 1]),
+    ];
+    let Outcome::Returned(got) = run_array(&functions, &setup, &calls, Some((65536, 4))) else {
+        panic!("trapped")
+    };
+    // Status 0, then the results (slots past them keep what the caller put there).
+    let want: [&[u32]; 3] = [&[0, 45, 7], &[0], &[0, 2, 99]];
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(&g[..w.len()], w);
+    }
+    // Results beyond four and other types are refused, not miscompiled.
+    let five = Signature {
+        params: vec![],
+        results: vec![ValType::I32; 5],
+    };
+    assert!(array_entry(profile(), &setup.offsets, None, 0, &five).is_err());
 }

@@ -1,0 +1,154 @@
+//! Adapters between the array calling convention (host to wasm) and the Thumb wasm
+//! convention (DESIGN.md section 6.4). Only the array-entry trampoline, for i32 signatures with
+//! at most four results, exists so far; the wasm-to-array trampoline (section 6.5) is next.
+
+use shared_types::ValType;
+use shared_types::metadata::MemoryType;
+use shared_types::vmoffsets::{MEMORY_BASE, MEMORY_LENGTH, VAL_RAW_SIZE, VmOffsets};
+
+use super::asm::{Addr, AsmError, Assembler, Flags, Profile, Reg, RegList, Width};
+use super::codegen::{CompiledFunction, Signature, memory_bound_bias};
+use crate::error::CompileError;
+use crate::link::Symbol;
+
+/// Memory 0 of the module, for the instance registers: its type and whether it is imported.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory0 {
+    /// The memory's type.
+    pub memory: MemoryType,
+    /// Whether it is imported (the vmctx then holds a pointer to its definition).
+    pub imported: bool,
+}
+
+/// The array-entry trampoline of defined function `func_index` with `signature`:
+/// `extern "C" fn(callee_vmctx, caller_vmctx, values: *mut ValRaw, count) -> u32`. It saves
+/// every callee-saved register (the body changes the instance registers r7, r8, r10), sets the
+/// instance registers from the vmctx, loads the arguments from `values[i]`, calls the body,
+/// stores the results to `values[i]` and returns 0. A trap unwinds past it.
+pub fn array_entry(
+    profile: Profile,
+    offsets: &VmOffsets,
+    memory0: Option<Memory0>,
+    func_index: u32,
+    signature: &Signature,
+) -> Result<CompiledFunction, CompileError> {
+    let unsupported = |feature: &str| CompileError::Unsupported {
+        location: crate::error::Location {
+            func_index: Some(func_index),
+            offset: 0,
+        },
+        feature: format!("Thumb-2 array-entry trampoline: {feature}"),
+    };
+    if signature
+        .params
+        .iter()
+        .chain(&signature.results)
+        .any(|t| *t != ValType::I32)
+    {
+        return Err(unsupported("types other than i32"));
+    }
+    if signature.results.len() > 4 {
+        return Err(unsupported("more than 4 results"));
+    }
+    let params = signature.params.len();
+    let results = signature.results.len();
+    let stack_args = params.saturating_sub(4) as u32;
+    // Stack arguments, then the saved `values`; with the 9 pushed registers (36 bytes) the
+    // total keeps sp 8-aligned at the call.
+    let values_slot = 4 * stack_args;
+    let frame = (36 + values_slot + 4).next_multiple_of(8) - 36;
+    let emit = |a: &mut Assembler| -> Result<(), AsmError> {
+        let saved = RegList::of(&[
+            Reg::R4,
+            Reg::R5,
+            Reg::R6,
+            Reg::R7,
+            Reg::R8,
+            Reg::R9,
+            Reg::R10,
+            Reg::R11,
+            Reg::LR,
+        ]);
+        a.push(saved)?;
+        a.sub(Flags::Any, Reg::SP, Reg::SP, frame)?;
+        a.mov(Flags::Any, Reg::R10, Reg::R0)?;
+        if let Some(m) = memory0 {
+            // r7 = base, r8 = length - bias (DESIGN.md section 8).
+            let definition = if m.imported {
+                a.ldr(
+                    Width::W32,
+                    Reg::R12,
+                    Addr::Offset(Reg::R10, offsets.imported_memory(0) as i32),
+                )?;
+                Reg::R12
+            } else {
+                Reg::R10
+            };
+            let at = if m.imported {
+                0
+            } else {
+                offsets.defined_memory(0) as i32
+            };
+            a.ldr(
+                Width::W32,
+                Reg::R7,
+                Addr::Offset(definition, at + MEMORY_BASE as i32),
+            )?;
+            a.ldr(
+                Width::W32,
+                Reg::R8,
+                Addr::Offset(definition, at + MEMORY_LENGTH as i32),
+            )?;
+            let bias = memory_bound_bias(&m.memory);
+            if bias > 0 {
+                a.sub(Flags::Any, Reg::R8, Reg::R8, bias)?;
+            }
+        }
+        a.str(
+            Width::W32,
+            Reg::R2,
+            Addr::Offset(Reg::SP, values_slot as i32),
+        )?;
+        a.mov(Flags::Any, Reg::R12, Reg::R2)?;
+        let slot = |i: usize| Addr::Offset(Reg::R12, (VAL_RAW_SIZE as usize * i) as i32);
+        for i in 4..params {
+            a.ldr(Width::W32, Reg::R0, slot(i))?;
+            a.str(
+                Width::W32,
+                Reg::R0,
+                Addr::Offset(Reg::SP, 4 * (i as i32 - 4)),
+            )?;
+        }
+        for i in 0..params.min(4) {
+            a.ldr(Width::W32, Reg::new(i as u8).unwrap(), slot(i))?;
+        }
+        a.bl_call(Symbol::Function(func_index))?;
+        a.ldr(
+            Width::W32,
+            Reg::R12,
+            Addr::Offset(Reg::SP, values_slot as i32),
+        )?;
+        for i in 0..results {
+            a.str(Width::W32, Reg::new(i as u8).unwrap(), slot(i))?;
+        }
+        a.mov(Flags::Any, Reg::R0, 0)?;
+        a.add(Flags::Any, Reg::SP, Reg::SP, frame)?;
+        let mut restored = saved;
+        restored.0 = (restored.0 & !(1 << 14)) | 1 << 15;
+        a.pop(restored)
+    };
+    let mut a = Assembler::new(profile);
+    emit(&mut a).map_err(|e| CompileError::Codegen {
+        func_index,
+        message: format!("array-entry trampoline: {e}"),
+    })?;
+    let out = a.finish().map_err(|e| CompileError::Codegen {
+        func_index,
+        message: format!("array-entry trampoline: {e}"),
+    })?;
+    Ok(CompiledFunction {
+        code: out.code,
+        traps: Vec::new(),
+        calls: out.calls,
+    })
+}
