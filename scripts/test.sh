@@ -15,9 +15,10 @@ step "formatting and lints (warnings are errors)"
 cargo fmt --all --check
 cargo clippy -q --workspace --all-targets -- -D warnings
 cargo clippy -q -p device-runtime --target thumbv7em-none-eabihf -- -D warnings
+cargo clippy -q -p device-runtime -p wasm-aot-runner --all-targets --target armv7-unknown-linux-gnueabihf -- -D warnings
 
 step "no_std builds of shared-types and device-runtime"
-for t in thumbv7em-none-eabihf aarch64-unknown-none; do
+for t in thumbv7em-none-eabihf thumbv8m.main-none-eabihf aarch64-unknown-none; do
     cargo build -q -p shared-types -p device-runtime --target "$t"
 done
 
@@ -26,6 +27,9 @@ cargo test -q --workspace
 
 step "tests on aarch64 under qemu-aarch64"
 cargo test -q -p device-runtime -p tests --target aarch64-unknown-linux-gnu
+
+step "tests on 32-bit Arm under qemu-arm (Thumb-2 Cortex-M images on the hosted runtime)"
+cargo test -q -p device-runtime --features hosted --target armv7-unknown-linux-gnueabihf
 
 step "bare-metal board qemu-virt-aarch64 (qemu-system-aarch64)"
 boards/qemu-virt-aarch64/run-tests.sh

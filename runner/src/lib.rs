@@ -2,7 +2,10 @@
 //!
 //! This is the device half of `wasm-aot run`: the host CLI calls [`run_image`] in-process when
 //! the image targets the machine it runs on, and starts the `wasm-aot-runner` binary (built for
-//! the image's architecture) under QEMU user mode otherwise. Both paths print the same text and
+//! the image's architecture) under QEMU user mode otherwise: `aarch64-unknown-linux-gnu` under
+//! `qemu-aarch64` for aarch64 images, `armv7-unknown-linux-gnueabihf` under `qemu-arm` for
+//! Cortex-M (Thumb-2) images, which the runtime accepts when the emulated CPU runs their
+//! profile (`Engine::runs`). Both paths print the same text and
 //! exit with the same status, so a script cannot tell them apart.
 //!
 //! Arguments are parsed by the parameter types of the export and results printed one per line,

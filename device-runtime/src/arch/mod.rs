@@ -53,3 +53,20 @@ pub fn instruction_address(pointer: usize) -> usize {
 
 /// Signature of array-convention code: `(callee_vmctx, caller_vmctx, values, count) -> status`.
 pub type ArrayCall = unsafe extern "C" fn(*mut u8, *mut u8, *mut crate::vm::ValRaw, usize) -> u32;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_pointers_carry_the_instruction_set_bit() {
+        let pointer = code_pointer(0x1_0000, 0x40);
+        if cfg!(target_arch = "arm") {
+            assert_eq!(pointer, 0x1_0041, "Thumb code: bit 0 set");
+        } else {
+            assert_eq!(pointer, 0x1_0040);
+        }
+        assert_eq!(instruction_address(pointer), 0x1_0040);
+        assert_eq!(instruction_address(0x1_0040), 0x1_0040);
+    }
+}

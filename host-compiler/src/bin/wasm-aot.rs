@@ -10,7 +10,9 @@
 //!   globals, the trap table and the relocation count;
 //! * `wasm-aot run IMAGE --invoke NAME [ARGS...]` instantiates the image and calls an export.
 //!   An image for this machine runs in-process on the hosted device runtime; an `aarch64` image
-//!   on another host runs in `wasm-aot-runner` under `qemu-aarch64`. With
+//!   on another host runs in `wasm-aot-runner` under `qemu-aarch64`, a Cortex-M image (without
+//!   `--board`) in `wasm-aot-runner` built for `armv7-unknown-linux-gnueabihf` under `qemu-arm`.
+//!   With
 //!   `--board qemu-virt-aarch64` an aarch64 image runs on the emulated bare-metal board instead
 //!   (the board's runner firmware booted in `qemu-system-aarch64`, the image flashed into its
 //!   image partition), with the same output and exit status; `--load in-place|copy` picks
@@ -272,17 +274,49 @@ fn run(c: RunCmd) -> anyhow::Result<i32> {
         );
     }
     match target {
-        Target::Aarch64 => run_under_qemu(&c, &image),
+        Target::Aarch64 => run_under_qemu(&c, &image, &AARCH64_USER),
+        Target::CortexM4F | Target::CortexM7 | Target::CortexM33 | Target::CortexM55 => {
+            run_under_qemu(&c, &image, &ARM_USER)
+        }
         other => bail!(
             "images for {other} cannot run on this machine yet (no emulated executor for that target)"
         ),
     }
 }
 
-/// Finds the `wasm-aot-runner` built for aarch64 Linux: `$WASM_AOT_RUNNER_AARCH64`, or next to
-/// this executable's target directory (`target/aarch64-unknown-linux-gnu/<profile>/`).
-fn aarch64_runner() -> anyhow::Result<PathBuf> {
-    if let Some(p) = std::env::var_os("WASM_AOT_RUNNER_AARCH64") {
+/// A Linux user-mode emulator that runs `wasm-aot-runner` built for another architecture.
+struct UserModeExecutor {
+    /// The Rust target the runner is built for.
+    rust_target: &'static str,
+    /// Environment variable that overrides where the runner is.
+    runner_env: &'static str,
+    /// The QEMU user-mode emulator and its sysroot.
+    qemu: &'static str,
+    sysroot: &'static str,
+}
+
+/// AArch64 images: the hosted runtime for aarch64 Linux under `qemu-aarch64`.
+const AARCH64_USER: UserModeExecutor = UserModeExecutor {
+    rust_target: "aarch64-unknown-linux-gnu",
+    runner_env: "WASM_AOT_RUNNER_AARCH64",
+    qemu: "qemu-aarch64",
+    sysroot: "/usr/aarch64-linux-gnu",
+};
+
+/// Cortex-M (Thumb-2) images: the hosted runtime for 32-bit Arm Linux under `qemu-arm`, whose
+/// default CPU (ARMv8-A in AArch32 state) runs cortex-m7 and cortex-m4f images; the runtime
+/// refuses the others itself, with the same message as on any core that cannot run them.
+const ARM_USER: UserModeExecutor = UserModeExecutor {
+    rust_target: "armv7-unknown-linux-gnueabihf",
+    runner_env: "WASM_AOT_RUNNER_ARMV7",
+    qemu: "qemu-arm",
+    sysroot: "/usr/arm-linux-gnueabihf",
+};
+
+/// Finds the `wasm-aot-runner` built for `executor`'s target: `$<runner_env>`, or next to this
+/// executable's target directory (`target/<rust target>/<profile>/`).
+fn user_mode_runner(executor: &UserModeExecutor) -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os(executor.runner_env) {
         return Ok(PathBuf::from(p));
     }
     let exe = std::env::current_exe()?;
@@ -299,7 +333,7 @@ fn aarch64_runner() -> anyhow::Result<PathBuf> {
         "debug",
     ] {
         let candidate = target_dir
-            .join("aarch64-unknown-linux-gnu")
+            .join(executor.rust_target)
             .join(profile)
             .join("wasm-aot-runner");
         if candidate.is_file() {
@@ -307,26 +341,33 @@ fn aarch64_runner() -> anyhow::Result<PathBuf> {
         }
     }
     bail!(
-        "no aarch64 runner found: build it with `cargo build --release -p wasm-aot-runner --target aarch64-unknown-linux-gnu` \
-         or point WASM_AOT_RUNNER_AARCH64 at it"
+        "no {target} runner found: build it with `cargo build --release -p wasm-aot-runner --target {target}` \
+         or point {env} at it",
+        target = executor.rust_target,
+        env = executor.runner_env,
     )
 }
 
-fn run_under_qemu(c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
-    let runner = aarch64_runner()?;
+fn run_under_qemu(c: &RunCmd, image: &[u8], executor: &UserModeExecutor) -> anyhow::Result<i32> {
+    let runner = user_mode_runner(executor)?;
     let dir = std::env::temp_dir().join(format!("wasm-aot-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let image_path = dir.join("image.img");
     std::fs::write(&image_path, image)?;
-    let status = std::process::Command::new("qemu-aarch64")
+    let status = std::process::Command::new(executor.qemu)
         .arg("-L")
-        .arg("/usr/aarch64-linux-gnu")
+        .arg(executor.sysroot)
         .arg(&runner)
         .arg(&image_path)
         .arg(&c.invoke)
         .args(&c.args)
         .status()
-        .context("cannot start qemu-aarch64 (install the Debian package qemu-user)")?;
+        .with_context(|| {
+            format!(
+                "cannot start {} (install the Debian package qemu-user)",
+                executor.qemu
+            )
+        })?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(status.code().unwrap_or(wasm_aot_runner::ERROR_EXIT_STATUS))
 }
