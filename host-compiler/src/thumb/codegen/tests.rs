@@ -1752,7 +1752,7 @@ fn bounds_check_folding_is_sound() {
 
 #[test]
 fn globals_and_memory_grow() {
-    let wat = "(module (memory 1)
+    let wat = "(module (memory 1 4)
         (global $counter (mut i32) (i32.const 40))
         (global $step i32 (i32.const 2))
         ;; 0: counter += step, returns the new counter
@@ -1890,9 +1890,9 @@ fn spec_testsuite_commands_pass_for_the_modules_that_compile() {
         );
         let mut current: Option<Current> = None;
         let mut script: Vec<(usize, Vec<u32>, Expect, String)> = Vec::new();
-        let mut run_script = |current: &Option<Current>,
-                              script: &mut Vec<(usize, Vec<u32>, Expect, String)>,
-                              failures: &mut Vec<String>| {
+        let run_script = |current: &Option<Current>,
+                          script: &mut Vec<(usize, Vec<u32>, Expect, String)>,
+                          failures: &mut Vec<String>| {
             let Some((functions, setup, _, memory)) = current else {
                 script.clear();
                 return;
