@@ -665,11 +665,13 @@ fn guard_elided_images_are_refused_on_a_32_bit_address_space() {
     };
     let image = answer_image(Target::CortexM7, tunables);
     let engine = Engine::default();
-    assert_eq!(
-        Module::new(&engine, &image.bytes).unwrap_err(),
-        LoadError::GuardReservation {
-            required: (4 << 30) + (64 << 10),
-            available: 0
-        }
-    );
+    let refused = LoadError::GuardReservation {
+        required: (4 << 30) + (64 << 10),
+        available: 0,
+    };
+    assert_eq!(Module::new(&engine, &image.bytes).unwrap_err(), refused);
+    // Executing in place too: the image is refused before any of its code could run.
+    // SAFETY: the bytes do not change during the call, and nothing of the image executes.
+    let in_place = unsafe { Module::new_in_place(&engine, &image.bytes) };
+    assert_eq!(in_place.unwrap_err(), refused);
 }

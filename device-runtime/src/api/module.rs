@@ -59,16 +59,7 @@ impl<'img> Module<'img> {
     pub fn new(engine: &Engine, image: &'img [u8]) -> Result<Module<'img>, LoadError> {
         let verified = verify(image, engine.config.core)?;
         let platform = engine.config.platform;
-        let tunables = verified.metadata.tunables;
-        if tunables.bounds_checks == BoundsChecks::GuardElided {
-            let available = engine.guard_capacity();
-            if tunables.guard_reservation > available {
-                return Err(LoadError::GuardReservation {
-                    required: tunables.guard_reservation,
-                    available,
-                });
-            }
-        }
+        check_guard_reservation(engine, &verified)?;
         let text = verified.text;
         let region = platform
             .code_alloc(text.len())
@@ -113,6 +104,7 @@ impl<'img> Module<'img> {
         image: &'img [u8],
     ) -> Result<Module<'img>, LoadError> {
         let verified = verify(image, engine.config.core)?;
+        check_guard_reservation(engine, &verified)?;
         let text = verified.text;
         let text_base = text.as_ptr() as usize;
         if !text_base.is_multiple_of(shared_types::header::TEXT_ALIGN) {
@@ -187,6 +179,22 @@ impl<'img> Module<'img> {
     pub(crate) fn offsets(&self) -> &VmOffsets {
         &self.image.offsets
     }
+}
+
+/// Refuses a guard-elided image whose guarded reservation the engine and platform cannot
+/// provide (on a 32-bit address space: none).
+fn check_guard_reservation(engine: &Engine, verified: &VerifiedImage<'_>) -> Result<(), LoadError> {
+    let tunables = verified.metadata.tunables;
+    if tunables.bounds_checks == BoundsChecks::GuardElided {
+        let available = engine.guard_capacity();
+        if tunables.guard_reservation > available {
+            return Err(LoadError::GuardReservation {
+                required: tunables.guard_reservation,
+                available,
+            });
+        }
+    }
+    Ok(())
 }
 
 // SAFETY: after `new` the module is immutable: its text is published read-execute and its
