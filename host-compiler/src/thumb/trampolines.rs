@@ -1,10 +1,12 @@
 //! Adapters between the array calling convention (host to wasm) and the Thumb wasm
-//! convention (DESIGN.md section 6.4). Only the array-entry trampoline, for i32 signatures with
-//! at most four results, exists so far; the wasm-to-array trampoline (section 6.5) is next.
+//! convention: the array-entry trampoline (DESIGN.md section 6.4) and the wasm-to-array
+//! trampoline (section 6.5), for i32 signatures with at most four results so far.
 
-use shared_types::ValType;
 use shared_types::metadata::MemoryType;
-use shared_types::vmoffsets::{MEMORY_BASE, MEMORY_LENGTH, VAL_RAW_SIZE, VmOffsets};
+use shared_types::vmoffsets::{
+    HOST_CONTEXT_ARRAY_CALL, MEMORY_BASE, MEMORY_LENGTH, VAL_RAW_SIZE, VmOffsets,
+};
+use shared_types::{Libcall, TrapCode, ValType};
 
 use super::asm::{Addr, AsmError, Assembler, Flags, Profile, Reg, RegList, Width};
 use super::codegen::{CompiledFunction, Signature, memory_bound_bias};
@@ -149,6 +151,101 @@ pub fn array_entry(
     Ok(CompiledFunction {
         code: out.code,
         traps: Vec::new(),
+        calls: out.calls,
+    })
+}
+
+/// The wasm-to-array trampoline of imported function type `type_index` (DESIGN.md section
+/// 6.5): called like a wasm function with r10 = the host function's context and r12 = the
+/// caller's vmctx, it spills the arguments to a `ValRaw` buffer on its stack, calls the host's
+/// `array_call` (from the context) with `(context, caller vmctx, buffer, count)`, passes a
+/// non-zero status to the caller's `Trap` libcall, and otherwise loads the results.
+pub fn wasm_to_array(
+    profile: Profile,
+    offsets: &VmOffsets,
+    type_index: u32,
+    signature: &Signature,
+) -> Result<CompiledFunction, CompileError> {
+    let failure = |message: String| CompileError::Codegen {
+        func_index: 0,
+        message: format!("wasm-to-array trampoline of type {type_index}: {message}"),
+    };
+    if signature
+        .params
+        .iter()
+        .chain(&signature.results)
+        .any(|t| *t != ValType::I32)
+        || signature.results.len() > 4
+    {
+        return Err(CompileError::Unsupported {
+            location: crate::error::Location {
+                func_index: None,
+                offset: 0,
+            },
+            feature: format!(
+                "Thumb-2 wasm-to-array trampoline of type {type_index}: only i32 and at most 4 results"
+            ),
+        });
+    }
+    let params = signature.params.len();
+    let results = signature.results.len();
+    let count = params.max(results) as u32;
+    // push {r4, r5, lr} is 12 bytes; the buffer plus 4 keeps sp 8-aligned at the host call.
+    let frame = VAL_RAW_SIZE * count.max(1) + 4;
+    let slot = |i: usize| Addr::Offset(Reg::SP, (VAL_RAW_SIZE as usize * i) as i32);
+    let emit = |a: &mut Assembler| -> Result<(), AsmError> {
+        let failed = a.new_label();
+        a.push(RegList::of(&[Reg::R4, Reg::R5, Reg::LR]))?;
+        a.mov(Flags::Any, Reg::R4, Reg::R12)?;
+        a.sub(Flags::Any, Reg::SP, Reg::SP, frame)?;
+        for i in 0..params.min(4) {
+            a.str(Width::W32, Reg::new(i as u8).unwrap(), slot(i))?;
+        }
+        for i in 4..params {
+            let incoming = (frame + 12) as i32 + 4 * (i as i32 - 4);
+            a.ldr(Width::W32, Reg::R5, Addr::Offset(Reg::SP, incoming))?;
+            a.str(Width::W32, Reg::R5, slot(i))?;
+        }
+        a.mov(Flags::Any, Reg::R0, Reg::R10)?;
+        a.mov(Flags::Any, Reg::R1, Reg::R4)?;
+        a.mov(Flags::Any, Reg::R2, Reg::SP)?;
+        a.mov(Flags::Any, Reg::R3, count)?;
+        a.ldr(
+            Width::W32,
+            Reg::R12,
+            Addr::Offset(Reg::R10, HOST_CONTEXT_ARRAY_CALL as i32),
+        )?;
+        a.blx(Reg::R12)?;
+        a.cbz(true, Reg::R0, failed)?;
+        for i in 0..results {
+            a.ldr(Width::W32, Reg::new(i as u8).unwrap(), slot(i))?;
+        }
+        a.add(Flags::Any, Reg::SP, Reg::SP, frame)?;
+        a.pop(RegList::of(&[Reg::R4, Reg::R5, Reg::PC]))?;
+        // A dynamic trap code: the caller's `Trap` libcall, which does not return.
+        a.bind(failed)?;
+        a.mov(Flags::Any, Reg::R1, Reg::R0)?;
+        a.mov(Flags::Any, Reg::R0, Reg::R4)?;
+        a.ldr(
+            Width::W32,
+            Reg::R12,
+            Addr::Offset(Reg::R4, offsets.libcalls() as i32),
+        )?;
+        a.ldr(
+            Width::W32,
+            Reg::R12,
+            Addr::Offset(Reg::R12, Libcall::Trap.table_offset(4) as i32),
+        )?;
+        a.blx(Reg::R12)?;
+        a.udf(super::codegen::TRAP_UDF_BASE + TrapCode::HostError.as_u8())
+    };
+    let mut a = Assembler::new(profile);
+    emit(&mut a).map_err(|e| failure(e.to_string()))?;
+    let out = a.finish().map_err(|e| failure(e.to_string()))?;
+    let at = out.code.len() as u32 - 2;
+    Ok(CompiledFunction {
+        code: out.code,
+        traps: vec![(at, TrapCode::HostError)],
         calls: out.calls,
     })
 }

@@ -14,8 +14,9 @@
 //!   r4, r5, r6, r9 for the whole function, the others frame slots; the value-stack cache uses
 //!   the rest of r0-r6, r9, r11. An arithmetic operator followed by `local.set`/`local.tee` of
 //!   a homed local writes its result straight into the home register;
-//! * direct calls to functions of the module (`bl`, recorded as call sites); no calls to imports
-//!   or indirect calls, no globals or tables;
+//! * direct calls to functions of the module (`bl`, recorded as call sites) and calls to
+//!   imports through their `VMFuncRef` (restoring r10 from a frame slot and r7/r8 after); no
+//!   indirect calls or tables;
 //! * memory 0 (32-bit index): i32 loads and stores of every width and `memory.size`, with the
 //!   explicit bounds checks of DESIGN.md section 8 against r8 (`length - bias`,
 //!   [`memory_bound_bias`]) and addresses from r7, folded per local and for constant addresses
@@ -150,7 +151,17 @@ pub fn compile_function(
     }
     let mut operators = locals.get_binary_reader();
     operators.set_features(*validator.features());
-    compiler.assign_homes(&local_weights(operators.clone(), compiler.locals));
+    let (weights, leaves_instance) = local_weights(
+        operators.clone(),
+        compiler.locals,
+        module.num_imported_funcs,
+    );
+    compiler.assign_homes(&weights);
+    if leaves_instance {
+        // A slot for the vmctx, to restore r10 after calls into other instances.
+        compiler.vmctx_slot = Some(4 * compiler.slots);
+        compiler.slots += 1;
+    }
     let mut reader = wasmparser::OperatorsReader::new(operators);
     while !reader.eof() {
         let (op, offset) = reader
@@ -246,6 +257,8 @@ struct FunctionCompiler<'m> {
     slot_of: Vec<u32>,
     /// Locals with a frame slot.
     slots: u32,
+    /// Frame offset of the saved vmctx, when the body calls imports.
+    vmctx_slot: Option<u32>,
     /// A `local.set`/`local.tee` (local, tee) fused into the operator being compiled: its
     /// result is written to the local's home register directly.
     fused_set: Option<(u32, bool)>,
@@ -290,6 +303,7 @@ impl<'m> FunctionCompiler<'m> {
             spill_height: 0,
             slot_of: Vec::new(),
             slots: 0,
+            vmctx_slot: None,
             fused_set: None,
             checked: Vec::new(),
             checked_constant: 0,
@@ -1801,9 +1815,6 @@ impl<'m> FunctionCompiler<'m> {
 
     /// A direct call to a function of this module (DESIGN.md sections 3.6 and 6.1).
     fn call(&mut self, function_index: u32) -> Result<(), CompileError> {
-        if function_index < self.module.num_imported_funcs {
-            return Err(self.unsupported("calls to imported functions"));
-        }
         let callee = self
             .module
             .functions
@@ -1849,7 +1860,11 @@ impl<'m> FunctionCompiler<'m> {
         // 3. Register arguments, as a parallel move into r0-r3.
         let in_registers = params - stack_args;
         self.place_results(in_registers)?;
-        self.emit(|a| a.bl_call(Symbol::Function(function_index)))?;
+        if function_index < self.module.num_imported_funcs {
+            self.call_import(function_index)?;
+        } else {
+            self.emit(|a| a.bl_call(Symbol::Function(function_index)))?;
+        }
         if outgoing > 0 {
             self.emit(|a| a.add(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
             self.sp_adjust = 0;
@@ -1860,6 +1875,53 @@ impl<'m> FunctionCompiler<'m> {
             self.push(Entry::Reg(join));
         }
         Ok(())
+    }
+
+    /// The call itself for an import, through its `VMFuncRef` (DESIGN.md section 6.1): the
+    /// callee's vmctx in r10, ours in r12 (for a wasm-to-array trampoline), `blx`; then our
+    /// instance registers back (the callee set its own).
+    fn call_import(&mut self, function_index: u32) -> Result<(), CompileError> {
+        let offsets = self.module.offsets;
+        let func_ref = offsets.func_ref(function_index) as i32;
+        let code = func_ref + offsets.func_ref_wasm_call() as i32;
+        let vmctx = func_ref + offsets.func_ref_vmctx() as i32;
+        let slot = self
+            .vmctx_slot
+            .ok_or_else(|| self.internal("import call without a vmctx slot"))?;
+        let slot = (self.sp_adjust + slot) as i32;
+        let memory = self.module.memories.first().copied();
+        let imported_memory = self.module.num_imported_memories > 0;
+        let bias = memory.as_ref().map_or(0, memory_bound_bias);
+        self.emit(|a| {
+            // lr is free here (the call overwrites it) and is not an argument register.
+            a.ldr(Width::W32, Reg::LR, Addr::Offset(Reg::R10, code))?;
+            a.mov(Flags::Any, Reg::R12, Reg::R10)?;
+            a.ldr(Width::W32, Reg::R10, Addr::Offset(Reg::R10, vmctx))?;
+            a.blx(Reg::LR)?;
+            a.ldr(Width::W32, Reg::R10, Addr::Offset(Reg::SP, slot))?;
+            if memory.is_some() {
+                let (definition, at) = if imported_memory {
+                    a.ldr(
+                        Width::W32,
+                        Reg::R12,
+                        Addr::Offset(Reg::R10, offsets.imported_memory(0) as i32),
+                    )?;
+                    (Reg::R12, 0)
+                } else {
+                    (Reg::R10, offsets.defined_memory(0) as i32)
+                };
+                a.ldr(Width::W32, Reg::R7, Addr::Offset(definition, at))?;
+                a.ldr(
+                    Width::W32,
+                    Reg::R8,
+                    Addr::Offset(definition, at + MEMORY_LENGTH as i32),
+                )?;
+                if bias > 0 {
+                    a.sub(Flags::Any, Reg::R8, Reg::R8, bias)?;
+                }
+            }
+            Ok(())
+        })
     }
 
     // ---- prologue, epilogue ----
@@ -1910,6 +1972,7 @@ impl<'m> FunctionCompiler<'m> {
         let body_has_literals = body.pool_bytes > 0;
         let check_stack = self.makes_calls || pushed + frame > UNCHECKED_LEAF_FRAME;
         let homes = self.homes.clone();
+        let vmctx_slot = self.vmctx_slot;
         let slot_of = self.slot_of.clone();
         let prologue_traps = (|| -> Result<Vec<(u32, TrapCode)>, AsmError> {
             let a = &mut prologue;
@@ -1945,6 +2008,9 @@ impl<'m> FunctionCompiler<'m> {
                         a.str(Width::W32, Reg::R12, slot)?;
                     }
                 }
+            }
+            if let Some(slot) = vmctx_slot {
+                a.str(Width::W32, Reg::R10, Addr::Offset(Reg::SP, slot as i32))?;
             }
             // Declared locals start at zero.
             if (params..locals).any(|i| homes[i].is_none()) {
@@ -2023,8 +2089,15 @@ impl Src {
 /// Loop-weighted use counts of each local: every `local.get`/`set`/`tee` counts 8^depth
 /// (depth in loops, at most 3). Reads operators without validating them; a malformed body stops
 /// the count (the main pass reports it).
-fn local_weights(reader: wasmparser::BinaryReader<'_>, locals: usize) -> Vec<u64> {
+///
+/// Also says whether the body calls an import (which may run another instance's code).
+fn local_weights(
+    reader: wasmparser::BinaryReader<'_>,
+    locals: usize,
+    imported_funcs: u32,
+) -> (Vec<u64>, bool) {
     let mut weights = vec![0u64; locals];
+    let mut leaves_instance = false;
     let mut loops: Vec<bool> = Vec::new();
     let mut reader = wasmparser::OperatorsReader::new(reader);
     while !reader.eof() {
@@ -2033,6 +2106,9 @@ fn local_weights(reader: wasmparser::BinaryReader<'_>, locals: usize) -> Vec<u64
         match op {
             Operator::Loop { .. } => loops.push(true),
             Operator::Block { .. } | Operator::If { .. } => loops.push(false),
+            Operator::Call { function_index } if function_index < imported_funcs => {
+                leaves_instance = true;
+            }
             Operator::End => {
                 loops.pop();
             }
@@ -2046,7 +2122,7 @@ fn local_weights(reader: wasmparser::BinaryReader<'_>, locals: usize) -> Vec<u64
             _ => {}
         }
     }
-    weights
+    (weights, leaves_instance)
 }
 
 /// What a branch or `select` tests.

@@ -34,6 +34,12 @@ struct Setup {
     globals: Vec<(u32, u32)>,
     /// The declared maximum of memory 0 in pages, if any.
     memory_max_pages: Option<u64>,
+    /// Number of imported functions, which the harness provides as host functions (array
+    /// convention: `values[0] = values[0] * 10 + values[1]`, status 12 when `values[0]` is
+    /// `0xDEAD`).
+    num_imported_funcs: u32,
+    /// The wasm-to-array trampoline of each imported function.
+    import_trampolines: Vec<CompiledFunction>,
 }
 
 /// [`compile`], also returning the vmctx layout and the globals' initial values.
@@ -89,12 +95,24 @@ fn compile_wasm(wasm: &[u8]) -> Result<(Vec<CompiledFunction>, Setup), CompileEr
         })
         .collect();
     let memory_max_pages = module.memories.first().and_then(|m| m.max);
+    let mut import_trampolines = Vec::new();
+    for index in 0..module.num_imported_funcs {
+        let type_index = module.func_types[index as usize];
+        import_trampolines.push(crate::thumb::trampolines::wasm_to_array(
+            profile(),
+            &offsets,
+            type_index,
+            &signatures[index as usize],
+        )?);
+    }
     Ok((
         out,
         Setup {
             offsets,
             globals,
             memory_max_pages,
+            num_imported_funcs: module.num_imported_funcs,
+            import_trampolines,
         },
     ))
 }
@@ -106,6 +124,8 @@ enum Outcome {
     Returned(Vec<[u32; 4]>),
     /// Killed by a signal (SIGILL = 4 for a trap).
     Signal(i32),
+    /// Exited with a status: the harness's `Trap` libcall exits with 100 + the trap code.
+    Exit(i32),
 }
 
 const BASE: u32 = 0x10000;
@@ -177,11 +197,22 @@ fn run_padded(
     let mut stub = Assembler::new(profile());
     let stub_size_bound = 160 + calls.len() as u32 * 160;
     let array = ARRAY_CALLS.with(|a| a.get());
+    let imported = setup.map_or(0, |s| s.num_imported_funcs);
+    let no_trampolines = Vec::new();
+    let trampolines = setup.map_or(&no_trampolines, |s| &s.import_trampolines);
+    let symbol_of = |i: usize| {
+        if i < functions.len() {
+            Symbol::Function(imported + i as u32)
+        } else {
+            Symbol::WasmToArray((i - functions.len()) as u32)
+        }
+    };
     let pieces: Vec<CompiledCode<ThumbReloc>> = functions
         .iter()
+        .chain(trampolines)
         .enumerate()
         .map(|(i, f)| CompiledCode {
-            symbol: Symbol::Function(i as u32),
+            symbol: symbol_of(i),
             func_index: i as u32,
             bytes: f.code.clone(),
             align: 4,
@@ -200,8 +231,8 @@ fn run_padded(
         .collect();
     let layout = lay_out(ThumbTextBuilder::new(pieces.len()), &pieces, padding).unwrap();
     let text_start = (CODE_START + stub_size_bound).next_multiple_of(4);
-    let function_addresses: Vec<u32> = (0..functions.len())
-        .map(|i| BASE + text_start + layout.offset_of(Symbol::Function(i as u32)).unwrap())
+    let function_addresses: Vec<u32> = (0..functions.len() + trampolines.len())
+        .map(|i| BASE + text_start + layout.offset_of(symbol_of(i)).unwrap())
         .collect();
     let end = text_start + layout.text.len() as u32;
     let data = end.next_multiple_of(16);
@@ -209,7 +240,8 @@ fn run_padded(
     let vmctx_size = setup.map_or(16, |s| s.offsets.size());
     let store_context = vmctx + vmctx_size.next_multiple_of(16);
     let libcall_table = store_context + 32;
-    let values = libcall_table + (4 * Libcall::COUNT as u32).next_multiple_of(16);
+    // The libcall table, then one word of host context (see below).
+    let values = libcall_table + (4 * Libcall::COUNT as u32 + 4).next_multiple_of(16);
     let results = values + 16 * 8;
     let file_size = results - BASE + 16 * calls.len() as u32;
     // Linear memory follows, zero-filled by the loader, with room to grow.
@@ -217,6 +249,10 @@ fn run_padded(
     let reserved = memory.map_or(0, |m| m.0.max(RESERVED_PAGES << 16));
     let memory_size = file_size.next_multiple_of(16) + reserved - file_size;
     let mut grow = None;
+    let mut trap_routine = None;
+    let mut host_routine = None;
+    // The host functions' context: a word holding the array-call pointer.
+    let host_context = libcall_table + 4 * (Libcall::COUNT as u32 - 1) + 4;
 
     let a = &mut stub;
     let mut emit = || -> Result<(), crate::thumb::asm::AsmError> {
@@ -283,6 +319,33 @@ fn run_padded(
         a.mov(Flags::Any, Reg::R0, 0)?;
         a.mov(Flags::Any, Reg::R7, 1)?;
         a.svc(0)?;
+        // Trap(vmctx r0, code r1): exit(100 + code).
+        let trap_label = a.new_label();
+        a.bind(trap_label)?;
+        a.add(Flags::Any, Reg::R0, Reg::R1, 100)?;
+        a.mov(Flags::Any, Reg::R7, 1)?;
+        a.svc(0)?;
+        trap_routine = a.label_offset(trap_label);
+        // The host function (array convention): values[0] = values[0] * 10 + values[1],
+        // status 12 (HostError) when values[0] is 0xDEAD.
+        let host_label = a.new_label();
+        let host_error = a.new_label();
+        a.bind(host_label)?;
+        a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R2, 0))?;
+        a.mov(Flags::Any, Reg::R1, 0xDEAD)?;
+        a.cmp(Reg::R12, Reg::R1)?;
+        a.b_near(crate::thumb::asm::Cond::Eq, host_error)?;
+        a.ldr(Width::W32, Reg::R1, Addr::Offset(Reg::R2, 16))?;
+        a.mov(Flags::Any, Reg::R3, 10)?;
+        a.mul(Flags::Any, Reg::R12, Reg::R12, Reg::R3)?;
+        a.add(Flags::Any, Reg::R12, Reg::R12, Reg::R1)?;
+        a.str(Width::W32, Reg::R12, Addr::Offset(Reg::R2, 0))?;
+        a.mov(Flags::Any, Reg::R0, 0)?;
+        a.bx(Reg::LR)?;
+        a.bind(host_error)?;
+        a.mov(Flags::Any, Reg::R0, 12)?;
+        a.bx(Reg::LR)?;
+        host_routine = a.label_offset(host_label);
         // MemoryGrow(vmctx r0, mem r1, delta r2:r3) -> old pages r0:r1, or -1.
         if let Some(setup) = setup {
             let length = (setup.offsets.defined_memory(0) + MEMORY_LENGTH) as i32;
@@ -383,6 +446,26 @@ fn run_padded(
             let entry = libcall_table + Libcall::MemoryGrow.table_offset(4);
             write(entry, BASE + CODE_START + grow + 1);
         }
+        if let Some(trap) = trap_routine {
+            let entry = libcall_table + Libcall::Trap.table_offset(4);
+            write(entry, BASE + CODE_START + trap + 1);
+        }
+        if let Some(host) = host_routine {
+            write(host_context, BASE + CODE_START + host + 1);
+        }
+        for k in 0..setup.num_imported_funcs {
+            let func_ref = vmctx + setup.offsets.func_ref(k);
+            let trampoline = function_addresses[functions.len() + k as usize];
+            write(
+                func_ref + setup.offsets.func_ref_wasm_call(),
+                trampoline | 1,
+            );
+            write(
+                func_ref + setup.offsets.func_ref_array_call(),
+                BASE + CODE_START + host_routine.unwrap() + 1,
+            );
+            write(func_ref + setup.offsets.func_ref_vmctx(), host_context);
+        }
         if let Some((length, _)) = memory {
             let definition = vmctx + setup.offsets.defined_memory(0);
             write(definition, memory_base);
@@ -420,7 +503,11 @@ fn run_padded(
     if let Some(signal) = output.status.signal() {
         return Outcome::Signal(signal);
     }
-    assert!(output.status.success(), "{output:?}");
+    if let Some(code) = output.status.code()
+        && code != 0
+    {
+        return Outcome::Exit(code);
+    }
     let words: Vec<u32> = output
         .stdout
         .chunks(4)
@@ -436,6 +523,7 @@ fn i32s(results: &Outcome) -> Vec<u32> {
     match results {
         Outcome::Returned(r) => r.iter().map(|w| w[0]).collect(),
         Outcome::Signal(s) => panic!("killed by signal {s}"),
+        Outcome::Exit(code) => panic!("exited with {code}"),
     }
 }
 
@@ -762,7 +850,7 @@ fn unsupported_features_are_errors_not_wrong_code() {
         "(module (func (param i64)))",
         "(module (func (result f32) f32.const 1))",
         "(module (func (local f64)))",
-        "(module (import \"m\" \"f\" (func (param i32))) (func i32.const 1 call 0))",
+        "(module (table 1 funcref) (type (func)) (func i32.const 0 call_indirect (type 0)))",
         "(module (global i64 (i64.const 1)) (func (result i64) global.get 0))",
         "(module (import \"m\" \"g\" (global i32)) (func (result i32) global.get 0))",
         "(module (import \"m\" \"mem\" (memory 1)) (func (result i32) i32.const 1 memory.grow))",
@@ -1914,9 +2002,7 @@ fn spec_testsuite_commands_pass_for_the_modules_that_compile() {
                             }
                         }
                     }
-                    Outcome::Signal(signal) => {
-                        failures.push(format!("{}: signal {signal}", file.name()))
-                    }
+                    other => failures.push(format!("{}: {other:?}", file.name())),
                 }
             }
             // Each trap runs after the commands before it (their effects on memory and
@@ -2028,4 +2114,39 @@ fn spec_testsuite_commands_pass_for_the_modules_that_compile() {
     );
     // i32.wast alone has hundreds of commands; the count guards against a silent skip.
     assert!(commands > 400, "only {commands} commands ran");
+}
+
+#[test]
+fn calls_to_imports_go_through_wasm_to_array_trampolines() {
+    let wat = "(module
+        (import \"env\" \"host\" (func $host (param i32 i32) (result i32)))
+        (memory 1)
+        (global $g (mut i32) (i32.const 1000))
+        (func (param i32 i32) (result i32)
+          i32.const 7                    ;; live across the call
+          local.get 0 local.get 1 call $host
+          i32.add
+          i32.const 0 i32.load i32.add   ;; r7/r8 are ours again
+          global.get $g i32.add))        ;; and r10
+        ";
+    let (functions, setup) = compile_module(wat).unwrap();
+    assert_eq!(
+        i32s(&run_module(
+            &functions,
+            &setup,
+            &[(0, vec![3, 4])],
+            Some((65536, 4))
+        )),
+        vec![7 + 34 + 1000]
+    );
+    // A failing host function: the trampoline passes its status to the caller's Trap libcall.
+    assert_eq!(
+        run_module(
+            &functions,
+            &setup,
+            &[(0, vec![0xDEAD, 4])],
+            Some((65536, 4))
+        ),
+        Outcome::Exit(100 + TrapCode::HostError.as_u8() as i32)
+    );
 }
