@@ -11,7 +11,7 @@
 //!     (`HWCAP_VFPv4`: FPv4-SP is a subset: fused multiply-add, half-precision conversion);
 //!   - FPv5 (`vrint*`, `vmaxnm`/`vminnm`, `vsel`, `vcvt{a,n,p,m}`; cortex-m7, m33, m55) is
 //!     the ARMv8 floating-point extension, which an ARMv8-A core in AArch32 state always
-//!     implements with its FPU (ARMv8-A ARM, E1.2.1): `AT_PLATFORM` `v8l`/`v8b` together with
+//!     implements with its FPU (ARMv8-A makes them part of any AArch32 floating-point unit): `AT_PLATFORM` `v8l`/`v8b` together with
 //!     `HWCAP_VFPv4`. Double precision (cortex-m7, m55) comes with every A-profile VFPv3/VFPv4
 //!     the kernel reports (`HWCAP_VFPv3`/`HWCAP_VFPv4`; 16 double registers are enough, so
 //!     `HWCAP_VFPD32` is not needed).
@@ -26,6 +26,9 @@
 //!   (ARMv7-A with VFPv4 and Thumb divide: Cortex-A7, A15, A17), or runs no Cortex-M image
 //!   (Cortex-A8, A9: no Thumb divide, VFPv3), with [`crate::image::targets::core_runs`]
 //!   deciding which images each of those runs.
+//! * **Big-endian builds** (`armeb`, `thumbeb`) run nothing: images assume little-endian data
+//!   accesses (Thumb backend design, section 1), so a big-endian runtime refuses every image
+//!   whatever core is declared.
 
 #![cfg_attr(
     not(all(target_os = "linux", feature = "hosted")),
@@ -80,6 +83,9 @@ pub fn core_for_linux_cpu(cpu: LinuxCpu) -> Option<Target> {
 /// What this core runs, by itself (module documentation).
 #[cfg(all(target_os = "linux", feature = "hosted"))]
 pub fn detected_core() -> Detected {
+    if cfg!(target_endian = "big") {
+        return Detected::Nothing;
+    }
     // SAFETY: getauxval has no preconditions; AT_PLATFORM, when present, points at a
     // NUL-terminated string in the process's auxiliary vector, which lives as long as the
     // process and is never written.
@@ -103,10 +109,15 @@ pub fn detected_core() -> Detected {
 }
 
 /// What this core runs, by itself: unknown without the hosted platform (module
-/// documentation); the firmware names its core in `EngineConfig::core`.
+/// documentation); the firmware names its core in `EngineConfig::core`. Nothing on a
+/// big-endian build.
 #[cfg(not(all(target_os = "linux", feature = "hosted")))]
 pub fn detected_core() -> Detected {
-    Detected::Unknown
+    if cfg!(target_endian = "big") {
+        Detected::Nothing
+    } else {
+        Detected::Unknown
+    }
 }
 
 #[cfg(test)]
