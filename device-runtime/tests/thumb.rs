@@ -83,6 +83,17 @@ fn call_func_ref(t: &mut Text<'_>, rf: Reg, scratch: Reg) {
     t.asm.blx(scratch).unwrap();
 }
 
+/// A body that calls import `import` with its own arguments and adds 1 to the i32 result.
+fn call_import_plus_one(t: &mut Text<'_>, import: u32) {
+    t.asm.push(RegList::of(&[r(10), Reg::LR])).unwrap();
+    t.asm
+        .add(Flags::Any, r(2), r(10), t.offsets.func_ref(import))
+        .unwrap();
+    call_func_ref(t, r(2), r(3));
+    t.asm.add(Flags::Any, r(0), r(0), 1u32).unwrap();
+    t.asm.pop(RegList::of(&[r(10), Reg::PC])).unwrap();
+}
+
 fn main_image(target: Target) -> BuiltImage {
     build_image(target, MAIN, Tunables::default(), |t| {
         // arith(a: i32 r0, b: i64 r1:r2, c: f32 s0, d: f64 d1)
@@ -103,15 +114,7 @@ fn main_image(target: Target) -> BuiltImage {
             t.asm.bx(Reg::LR).unwrap();
         });
         // call_host(x, y) = host(x, y) + 1, through the import's VMFuncRef.
-        t.function(f::CALL_HOST, |t| {
-            t.asm.push(RegList::of(&[r(10), Reg::LR])).unwrap();
-            t.asm
-                .add(Flags::Any, r(2), r(10), t.offsets.func_ref(f::HOST))
-                .unwrap();
-            call_func_ref(t, r(2), r(3));
-            t.asm.add(Flags::Any, r(0), r(0), 1u32).unwrap();
-            t.asm.pop(RegList::of(&[r(10), Reg::PC])).unwrap();
-        });
+        t.function(f::CALL_HOST, |t| call_import_plus_one(t, f::HOST));
         // call_table(i) = table[i](5, 2.0): `answer` ignores its arguments, `host` computes.
         t.function(f::CALL_TABLE, |t| {
             t.asm.push(RegList::of(&[r(10), Reg::LR])).unwrap();
@@ -357,6 +360,38 @@ fn host_functions_through_the_wasm_to_array_trampoline() {
     assert_eq!(store.data().calls, 2);
     // The store still works after the unwind.
     assert_eq!(call_host.call(&mut store, (7, 0.0)).unwrap(), 701);
+}
+
+#[test]
+fn a_misaligned_value_buffer_is_a_host_error_not_undefined_behaviour() {
+    // `ValRaw` is 16-byte aligned; a trampoline that passes a buffer with less alignment gets
+    // a typed error from the host shim instead of a misaligned slice.
+    let image = build_image(
+        Target::CortexM7,
+        r#"(module
+            (import "env" "host" (func (param i32 f32) (result i32)))
+            (func (export "call_host") (param i32 f32) (result i32) unreachable))"#,
+        Tunables::default(),
+        |t| {
+            t.misaligned_value_buffers = true;
+            t.function(1, |t| call_import_plus_one(t, 0));
+        },
+    );
+    let engine = Engine::default();
+    let module = Module::new(&engine, &image.bytes).unwrap();
+    let mut store = Store::new(&engine, Host::default());
+    let inst = host_linker(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let call_host = inst
+        .get_typed_func::<(i32, f32), i32>(&store, "call_host")
+        .unwrap();
+    let err = call_host.call(&mut store, (3, 4.0)).unwrap_err();
+    let Error::Host(e) = err else {
+        panic!("expected a host error, got {err:?}");
+    };
+    assert!(e.message.contains("not 16-byte aligned"), "{e:?}");
+    assert_eq!(store.data().calls, 0, "the host function did not run");
 }
 
 #[test]

@@ -522,6 +522,12 @@ fn host_error<T>(store: &mut Store<'_, T>, e: HostError) -> u32 {
     TrapCode::HostError.as_u8() as u32
 }
 
+/// The error of a host function called with a `ValRaw` buffer that is not 16-byte aligned
+/// (`ValRaw`'s alignment): a broken wasm-to-array trampoline. Reported instead of reading
+/// the buffer, which would be undefined behaviour.
+const MISALIGNED_BUFFER: &str =
+    "ValRaw buffer not 16-byte aligned (broken wasm-to-array trampoline)";
+
 /// Array-convention shim of untyped host functions.
 ///
 /// # Safety
@@ -547,6 +553,9 @@ unsafe extern "C" fn untyped_shim<T>(
     let nr = ty.result_types().len();
     if count < np.max(nr) {
         return host_error(store, HostError::new("value buffer too small"));
+    }
+    if !values.is_aligned() {
+        return host_error(store, HostError::new(MISALIGNED_BUFFER));
     }
     // SAFETY: the trampoline passes `count` slots.
     let slots = unsafe { core::slice::from_raw_parts_mut(values, count) };
@@ -627,6 +636,9 @@ macro_rules! impl_into_func {
                     if count < n.max(<R::Results as WasmParams>::COUNT) {
                         return host_error(store, HostError::new("value buffer too small"));
                     }
+                    if !values.is_aligned() {
+                        return host_error(store, HostError::new(MISALIGNED_BUFFER));
+                    }
                     // SAFETY: the trampoline passes `count` slots.
                     let slots = unsafe { core::slice::from_raw_parts_mut(values, count) };
                     $(let $A = $A::from_raw(slots[$i]);)*
@@ -675,6 +687,9 @@ macro_rules! impl_into_func {
                     let n: usize = 0 $(+ { let _ = $i; 1 })*;
                     if count < n.max(<R::Results as WasmParams>::COUNT) {
                         return host_error(store, HostError::new("value buffer too small"));
+                    }
+                    if !values.is_aligned() {
+                        return host_error(store, HostError::new(MISALIGNED_BUFFER));
                     }
                     // SAFETY: the trampoline passes `count` slots.
                     let slots = unsafe { core::slice::from_raw_parts_mut(values, count) };

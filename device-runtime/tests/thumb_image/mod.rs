@@ -44,6 +44,9 @@ pub struct Text<'m> {
     pub offsets: VmOffsets,
     bodies: Vec<Option<(Label, u32, u32)>>,
     traps: Vec<TrapEntry>,
+    /// Test of the runtime's checks: the wasm-to-array trampolines hand the host an 8-aligned
+    /// but not 16-aligned `ValRaw` buffer.
+    pub misaligned_value_buffers: bool,
 }
 
 /// Where a value of the wasm calling convention lives (DESIGN 6.1): integers in r0-r3 (an i64
@@ -246,6 +249,9 @@ impl<'m> Text<'m> {
         a.mov(Flags::Any, r(5), Reg::SP).unwrap();
         a.bic(Flags::Any, r(5), r(5), 15u32).unwrap();
         a.mov(Flags::Any, Reg::SP, r(5)).unwrap();
+        if self.misaligned_value_buffers {
+            a.sub(Flags::Any, Reg::SP, Reg::SP, 8u32).unwrap();
+        }
         self.store_values(Reg::SP, params);
         let a = &mut self.asm;
         a.mov(Flags::Any, r(0), r(10)).unwrap();
@@ -292,6 +298,7 @@ pub fn build_image(
         offsets,
         bodies: vec![None; module.num_defined_funcs() as usize],
         traps: Vec::new(),
+        misaligned_value_buffers: false,
     };
     write(&mut text);
 
