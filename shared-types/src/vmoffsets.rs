@@ -59,7 +59,10 @@
 //! * **array** (`VMFuncRef::array_call`, host functions): the platform C convention,
 //!   `extern "C" fn(callee_vmctx: P, caller_vmctx: P, values: *mut ValRaw, count: P) -> u32`.
 //!   Arguments are read from `values[0..params]`, results written to `values[0..results]`,
-//!   `count = max(params, results)`. Returns 0, or a [`crate::TrapCode`] byte when the callee
+//!   `count = max(params, results)`. `values` is **16-byte aligned** (a `ValRaw` buffer; the
+//!   runtime refuses a host call whose buffer is not, with `HostError`): a trampoline that
+//!   builds the buffer on its stack aligns it to 16 itself, whatever the ABI's stack alignment
+//!   (8 on 32-bit Arm). Returns 0, or a [`crate::TrapCode`] byte when the callee
 //!   failed (a host function's error is kept by the store, with code `HostError`).
 //! * **array-entry trampoline** (in the image, `FunctionEntry::array_trampoline`): array
 //!   convention; loads the arguments, calls the body with `callee_vmctx == caller_vmctx ==`
