@@ -17,8 +17,9 @@
 //!
 //! The target comes from the variables Cargo sets for build scripts: `CARGO_CFG_TARGET_ARCH`
 //! `aarch64` is [`Target::Aarch64`], `x86_64` is [`Target::X86_64Sim`]; an `arm` target whose
-//! triple (`TARGET`) starts with `thumbv` is a Cortex-M core, refused with
-//! [`BuildError::UnsupportedTarget`] until the Thumb-2 backend exists.
+//! triple (`TARGET`) starts with `thumbv` is a Cortex-M core, which the triple does not name
+//! (`thumbv7em-none-eabihf` is a Cortex-M4F or a Cortex-M7): refused with
+//! [`BuildError::UnsupportedTarget`]; name the core with [`Builder::target`].
 
 use std::path::{Path, PathBuf};
 
@@ -111,7 +112,8 @@ pub fn target_from_cargo_env(var: impl Fn(&str) -> Option<String>) -> Result<Tar
         "x86_64" => Ok(Target::X86_64Sim),
         "arm" if triple.starts_with("thumbv") => Err(BuildError::UnsupportedTarget {
             target: triple,
-            reason: "Cortex-M needs the Thumb-2 backend, not implemented yet",
+            reason: "the triple does not say which Cortex-M core the Thumb-2 image is for: \
+                     name it with Builder::target (cortex-m4f, cortex-m7, cortex-m33, cortex-m55)",
         }),
         _ => Err(BuildError::UnsupportedTarget {
             target: triple,

@@ -6,7 +6,9 @@
 //!    function bodies are handed on unread.
 //! 2. a [`Backend`] compiles every body (validating it as it translates) plus the trampolines
 //!    the image needs, and lays the text out with [`link`] so that no relocation is left;
-//!    [`cranelift`] is the backend for AArch64 and the x86_64 host simulation.
+//!    [`cranelift`] is the backend for AArch64 and the x86_64 host simulation, [`thumb`] the
+//!    single-pass backend for Cortex-M (a subset of WebAssembly so far: the rest is refused
+//!    with [`CompileError::Unsupported`]).
 //! 3. [`image`]: metadata + header + text, sealed with a SHA-256 digest.
 //!
 //! ```no_run
@@ -199,8 +201,8 @@ pub struct CompiledText {
 }
 
 /// A code generator: one implementation per family of targets ("one compiler trait, two
-/// implementations": Cranelift for AArch64 and the x86_64 simulation; a single-pass Thumb-2
-/// compiler for Cortex-M later).
+/// implementations": Cranelift for AArch64 and the x86_64 simulation, [`thumb::backend`], a
+/// single-pass Thumb-2 compiler, for Cortex-M).
 ///
 /// A backend validates every function body while it compiles it (reporting
 /// [`CompileError::Invalid`] with the function index and offset), compiles an array-entry
@@ -276,13 +278,7 @@ impl Compiler {
                 Box::new(cranelift::CraneliftBackend::new(&config)?)
             }
             Target::CortexM4F | Target::CortexM7 | Target::CortexM33 | Target::CortexM55 => {
-                return Err(CompileError::Unsupported {
-                    location: Location {
-                        func_index: None,
-                        offset: 0,
-                    },
-                    feature: "Cortex-M needs the Thumb-2 backend, not implemented yet".into(),
-                });
+                Box::new(thumb::backend::ThumbBackend::new(&config)?)
             }
             other => {
                 return Err(CompileError::Config(format!(

@@ -135,18 +135,6 @@ fn config_errors() {
     )
     .unwrap_err();
     assert!(matches!(err, CompileError::Config(_)), "{err}");
-    for target in [
-        Target::CortexM4F,
-        Target::CortexM7,
-        Target::CortexM33,
-        Target::CortexM55,
-    ] {
-        let err = Compiler::new(CompilerConfig::for_target(target)).unwrap_err();
-        assert!(
-            matches!(err, CompileError::Unsupported { ref feature, .. } if feature.contains("Thumb-2")),
-            "{err}"
-        );
-    }
     let err = Compiler::new(CompilerConfig::for_target(Target::X86_64Sim).threads(0)).unwrap_err();
     assert!(matches!(err, CompileError::Config(_)), "{err}");
     let c = Compiler::new(CompilerConfig::for_target(Target::X86_64Sim).opt_level(OptLevel::None))
@@ -239,5 +227,64 @@ fn empty_module_compiles() {
         assert_eq!(image.stats.functions, 0);
         let summary = inspect(&image.bytes).unwrap();
         assert_eq!(summary.header.text.1, 0);
+    }
+}
+
+/// The Thumb-2 backend compiles its subset for every Cortex-M profile and refuses the rest with
+/// an error naming the function, the operator's offset and the operator.
+#[test]
+fn cortex_m_compiles_the_thumb_subset_and_refuses_the_rest() {
+    const SUBSET: &str = r#"(module
+        (import "host" "log" (func $log (param i32)))
+        (memory 1)
+        (global $counter (mut i32) (i32.const 0))
+        (func $fib (export "fib") (param i32) (result i32)
+            local.get 0 i32.const 2 i32.lt_u
+            if (result i32) local.get 0
+            else
+                local.get 0 i32.const 1 i32.sub call $fib
+                local.get 0 i32.const 2 i32.sub call $fib i32.add
+            end)
+        (func (export "run") (param i32) (result i32)
+            local.get 0 call $log
+            global.get $counter i32.const 1 i32.add global.set $counter
+            local.get 0 i32.load offset=4
+            local.get 0 call $fib i32.add)
+        (data (i32.const 16) "\01\02\03\04"))"#;
+    for target in [
+        Target::CortexM4F,
+        Target::CortexM7,
+        Target::CortexM33,
+        Target::CortexM55,
+    ] {
+        let image = compile(target, SUBSET).unwrap_or_else(|e| panic!("{target}: {e}"));
+        let stats = image.stats;
+        assert_eq!(stats.relocations_left, 0);
+        assert_eq!(
+            (stats.functions, stats.array_trampolines),
+            (2, 2),
+            "{stats:?}"
+        );
+        assert_eq!(stats.wasm_to_array_trampolines, 1, "{stats:?}");
+        // fib calls itself twice, run calls fib, each trampoline calls its body.
+        assert_eq!(stats.relocations_resolved, 5, "{stats:?}");
+        let summary = inspect(&image.bytes).unwrap();
+        assert_eq!(summary.header.target, target);
+
+        let wasm = wat_or_wasm(
+            br#"(module (func (param i32) (result i32) local.get 0)
+                (func (param i64) (result i64) local.get 0 i64.const 1 i64.add))"#,
+        )
+        .unwrap();
+        let err = Compiler::new(CompilerConfig::for_target(target))
+            .unwrap()
+            .compile(&wasm)
+            .unwrap_err();
+        let CompileError::Unsupported { location, feature } = &err else {
+            panic!("{target}: {err}")
+        };
+        assert_eq!(location.func_index, Some(1), "{err}");
+        assert!(location.offset > 0, "{err}");
+        assert!(feature.contains("Thumb-2"), "{err}");
     }
 }

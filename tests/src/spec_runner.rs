@@ -143,20 +143,25 @@ fn child_command(file: &str, skip: &BTreeSet<usize>) -> Command {
         "--skip".to_string(),
         skip_arg,
     ];
-    // Under qemu-aarch64 user mode without binfmt_misc the child must go through qemu again:
-    // SPEC_CHILD_RUNNER (e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu"), or qemu-aarch64 found
-    // automatically when a direct exec fails with ENOEXEC.
+    // Under qemu user mode without binfmt_misc the child must go through qemu again:
+    // SPEC_CHILD_RUNNER (e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu"), or qemu-aarch64 /
+    // qemu-arm found automatically when a direct exec fails with ENOEXEC.
     let runner = std::env::var("SPEC_CHILD_RUNNER")
         .ok()
         .filter(|s| !s.trim().is_empty())
         .or_else(|| {
-            if cfg!(target_arch = "aarch64") && !can_exec_directly(&exe) {
-                let prefix = std::env::var("QEMU_LD_PREFIX")
-                    .unwrap_or_else(|_| "/usr/aarch64-linux-gnu".into());
-                Some(format!("qemu-aarch64 -L {prefix}"))
+            let (qemu, sysroot) = if cfg!(target_arch = "aarch64") {
+                ("qemu-aarch64", "/usr/aarch64-linux-gnu")
+            } else if cfg!(target_arch = "arm") {
+                ("qemu-arm", "/usr/arm-linux-gnueabihf")
             } else {
-                None
+                return None;
+            };
+            if can_exec_directly(&exe) {
+                return None;
             }
+            let prefix = std::env::var("QEMU_LD_PREFIX").unwrap_or_else(|_| sysroot.into());
+            Some(format!("{qemu} -L {prefix}"))
         });
     let mut cmd = match runner {
         Some(r) => {

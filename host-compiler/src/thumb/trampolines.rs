@@ -75,36 +75,7 @@ pub fn array_entry(
         a.sub(Flags::Any, Reg::SP, Reg::SP, frame)?;
         a.mov(Flags::Any, Reg::R10, Reg::R0)?;
         if let Some(m) = memory0 {
-            // r7 = base, r8 = length - bias (DESIGN.md section 8).
-            let definition = if m.imported {
-                a.ldr(
-                    Width::W32,
-                    Reg::R12,
-                    Addr::Offset(Reg::R10, offsets.imported_memory(0) as i32),
-                )?;
-                Reg::R12
-            } else {
-                Reg::R10
-            };
-            let at = if m.imported {
-                0
-            } else {
-                offsets.defined_memory(0) as i32
-            };
-            a.ldr(
-                Width::W32,
-                Reg::R7,
-                Addr::Offset(definition, at + MEMORY_BASE as i32),
-            )?;
-            a.ldr(
-                Width::W32,
-                Reg::R8,
-                Addr::Offset(definition, at + MEMORY_LENGTH as i32),
-            )?;
-            let bias = memory_bound_bias(&m.memory);
-            if bias > 0 {
-                a.sub(Flags::Any, Reg::R8, Reg::R8, bias)?;
-            }
+            load_instance_registers(a, offsets, m)?;
         }
         a.str(
             Width::W32,
@@ -155,6 +126,62 @@ pub fn array_entry(
     })
 }
 
+/// Loads the instance registers r7 (base of memory 0) and r8 (`length - bias`, DESIGN.md
+/// section 8) from the vmctx in r10; clobbers r12 when the memory is imported.
+pub fn load_instance_registers(
+    a: &mut Assembler,
+    offsets: &VmOffsets,
+    m: Memory0,
+) -> Result<(), AsmError> {
+    let (definition, at) = if m.imported {
+        a.ldr(
+            Width::W32,
+            Reg::R12,
+            Addr::Offset(Reg::R10, offsets.imported_memory(0) as i32),
+        )?;
+        (Reg::R12, 0)
+    } else {
+        (Reg::R10, offsets.defined_memory(0) as i32)
+    };
+    a.ldr(
+        Width::W32,
+        Reg::R7,
+        Addr::Offset(definition, at + MEMORY_BASE as i32),
+    )?;
+    a.ldr(
+        Width::W32,
+        Reg::R8,
+        Addr::Offset(definition, at + MEMORY_LENGTH as i32),
+    )?;
+    let bias = memory_bound_bias(&m.memory);
+    if bias > 0 {
+        a.sub(Flags::Any, Reg::R8, Reg::R8, bias)?;
+    }
+    Ok(())
+}
+
+/// The instance entry of a function reachable through a `VMFuncRef` (DESIGN.md section 6.3):
+/// the instance registers from r10, then the body follows. Padded to a multiple of 4 bytes so
+/// the body's PC-relative loads keep their alignment; direct calls skip it (their addend is its
+/// length, the same for every function of a module).
+pub fn instance_entry(
+    profile: Profile,
+    offsets: &VmOffsets,
+    memory0: Memory0,
+) -> Result<Vec<u8>, CompileError> {
+    let failure = |e: AsmError| CompileError::Codegen {
+        func_index: 0,
+        message: format!("instance entry: {e}"),
+    };
+    let mut a = Assembler::new(profile);
+    load_instance_registers(&mut a, offsets, memory0).map_err(failure)?;
+    while !a.offset().is_multiple_of(4) {
+        a.nop().map_err(failure)?;
+    }
+    let out = a.finish().map_err(failure)?;
+    Ok(out.code)
+}
+
 /// The wasm-to-array trampoline of imported function type `type_index` (DESIGN.md section
 /// 6.5): called like a wasm function with r10 = the host function's context and r12 = the
 /// caller's vmctx, it spills the arguments to a `ValRaw` buffer on its stack, calls the host's
@@ -190,21 +217,26 @@ pub fn wasm_to_array(
     let params = signature.params.len();
     let results = signature.results.len();
     let count = params.max(results) as u32;
-    // push {r4, r5, lr} is 12 bytes; the buffer plus 4 keeps sp 8-aligned at the host call.
-    let frame = VAL_RAW_SIZE * count.max(1) + 4;
+    // The host reads the buffer as `ValRaw`s, which are 16-byte aligned: the buffer goes at the
+    // next 16-byte boundary below sp (wasm keeps sp only 8-aligned), and r5 keeps the entry sp.
+    let buffer = VAL_RAW_SIZE * count.max(1);
     let slot = |i: usize| Addr::Offset(Reg::SP, (VAL_RAW_SIZE as usize * i) as i32);
     let emit = |a: &mut Assembler| -> Result<(), AsmError> {
         let failed = a.new_label();
         a.push(RegList::of(&[Reg::R4, Reg::R5, Reg::LR]))?;
         a.mov(Flags::Any, Reg::R4, Reg::R12)?;
-        a.sub(Flags::Any, Reg::SP, Reg::SP, frame)?;
+        a.mov(Flags::Any, Reg::R5, Reg::SP)?;
+        a.sub(Flags::Any, Reg::R12, Reg::SP, buffer)?;
+        a.bic(Flags::Any, Reg::R12, Reg::R12, 15)?;
+        a.mov(Flags::Any, Reg::SP, Reg::R12)?;
         for i in 0..params.min(4) {
             a.str(Width::W32, Reg::new(i as u8).unwrap(), slot(i))?;
         }
         for i in 4..params {
-            let incoming = (frame + 12) as i32 + 4 * (i as i32 - 4);
-            a.ldr(Width::W32, Reg::R5, Addr::Offset(Reg::SP, incoming))?;
-            a.str(Width::W32, Reg::R5, slot(i))?;
+            // Above the three pushed words.
+            let incoming = 12 + 4 * (i as i32 - 4);
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R5, incoming))?;
+            a.str(Width::W32, Reg::R12, slot(i))?;
         }
         a.mov(Flags::Any, Reg::R0, Reg::R10)?;
         a.mov(Flags::Any, Reg::R1, Reg::R4)?;
@@ -220,7 +252,7 @@ pub fn wasm_to_array(
         for i in 0..results {
             a.ldr(Width::W32, Reg::new(i as u8).unwrap(), slot(i))?;
         }
-        a.add(Flags::Any, Reg::SP, Reg::SP, frame)?;
+        a.mov(Flags::Any, Reg::SP, Reg::R5)?;
         a.pop(RegList::of(&[Reg::R4, Reg::R5, Reg::PC]))?;
         // A dynamic trap code: the caller's `Trap` libcall, which does not return.
         a.bind(failed)?;

@@ -1,6 +1,6 @@
 //! The core of the single-pass code generator: the register-cached value stack (DESIGN.md
 //! section 3), locals, i32 arithmetic and structured control flow, emitted through the
-//! assembler. Not wired to the `Backend` trait yet.
+//! assembler. [`super::backend`] compiles whole modules with it.
 //!
 //! What this first cut implements of the design, and what it refuses
 //! ([`CompileError::Unsupported`], never wrong code):
@@ -137,8 +137,8 @@ pub fn compile_function(
                 func_index,
                 message: format!("function {func_index} has no signature"),
             })?;
-    let mut compiler = FunctionCompiler::new(profile, module, func_index, signature)?;
-    compiler.offset = body.range().start;
+    let mut compiler =
+        FunctionCompiler::new(profile, module, func_index, signature, body.range().start)?;
     let mut locals = body.get_locals_reader().map_err(|e| compiler.invalid(&e))?;
     for _ in 0..locals.get_count() {
         let offset = locals.original_position();
@@ -284,6 +284,7 @@ impl<'m> FunctionCompiler<'m> {
         module: ModuleContext<'m>,
         func_index: u32,
         signature: &Signature,
+        offset: u64,
     ) -> Result<FunctionCompiler<'m>, CompileError> {
         let mut asm = Assembler::new(profile);
         let epilogue = asm.new_label();
@@ -293,7 +294,7 @@ impl<'m> FunctionCompiler<'m> {
             makes_calls: false,
             sp_adjust: 0,
             func_index,
-            offset: 0,
+            offset,
             asm,
             stack: ValueStack::default(),
             params: signature.params.len(),
