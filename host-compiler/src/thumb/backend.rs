@@ -63,6 +63,8 @@ struct ModuleJobs<'a, 'm> {
     profile: Profile,
     module: &'a ModuleInfo<'m>,
     signatures: Vec<Signature>,
+    /// The type section.
+    types: Vec<Signature>,
     offsets: VmOffsets,
     memory0: Option<Memory0>,
     /// The instance entry every function reachable through a `VMFuncRef` starts with (empty
@@ -80,6 +82,9 @@ impl ModuleJobs<'_, '_> {
             globals: &self.module.globals,
             num_imported_globals: self.module.num_imported_globals,
             offsets: &self.offsets,
+            types: &self.types,
+            tables: &self.module.tables,
+            num_imported_tables: self.module.num_imported_tables,
         }
     }
 
@@ -292,6 +297,14 @@ impl Backend for ThumbBackend {
             profile: self.profile,
             module,
             signatures,
+            types: module
+                .types
+                .iter()
+                .map(|t| Signature {
+                    params: t.params.clone(),
+                    results: t.results.clone(),
+                })
+                .collect(),
             offsets,
             memory0,
             entry,

@@ -9,7 +9,7 @@ use shared_types::vmoffsets::{
 use shared_types::{Libcall, TrapCode, ValType};
 
 use super::asm::{Addr, AsmError, Assembler, Flags, Profile, Reg, RegList, Width};
-use super::codegen::{CompiledFunction, Signature, memory_bound_bias};
+use super::codegen::{CompiledFunction, Signature, is_word, memory_bound_bias};
 use crate::error::CompileError;
 use crate::link::Symbol;
 
@@ -45,9 +45,9 @@ pub fn array_entry(
         .params
         .iter()
         .chain(&signature.results)
-        .any(|t| *t != ValType::I32)
+        .any(|t| !is_word(*t))
     {
-        return Err(unsupported("types other than i32"));
+        return Err(unsupported("types other than i32 and references"));
     }
     if signature.results.len() > 4 {
         return Err(unsupported("more than 4 results"));
@@ -105,6 +105,16 @@ pub fn array_entry(
             a.str(Width::W32, Reg::new(i as u8).unwrap(), slot(i))?;
         }
         a.mov(Flags::Any, Reg::R0, 0)?;
+        // References are pointer-sized: the host reads 8 bytes, the high word must be 0.
+        for (i, t) in signature.results.iter().enumerate() {
+            if *t != ValType::I32 {
+                a.str(
+                    Width::W32,
+                    Reg::R0,
+                    Addr::Offset(Reg::R12, (VAL_RAW_SIZE as usize * i) as i32 + 4),
+                )?;
+            }
+        }
         a.add(Flags::Any, Reg::SP, Reg::SP, frame)?;
         let mut restored = saved;
         restored.0 = (restored.0 & !(1 << 14)) | 1 << 15;
@@ -201,7 +211,7 @@ pub fn wasm_to_array(
         .params
         .iter()
         .chain(&signature.results)
-        .any(|t| *t != ValType::I32)
+        .any(|t| !is_word(*t))
         || signature.results.len() > 4
     {
         return Err(CompileError::Unsupported {
@@ -210,7 +220,7 @@ pub fn wasm_to_array(
                 offset: 0,
             },
             feature: format!(
-                "Thumb-2 wasm-to-array trampoline of type {type_index}: only i32 and at most 4 results"
+                "Thumb-2 wasm-to-array trampoline of type {type_index}: only i32 and references, at most 4 results"
             ),
         });
     }
@@ -237,6 +247,19 @@ pub fn wasm_to_array(
             let incoming = 12 + 4 * (i as i32 - 4);
             a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R5, incoming))?;
             a.str(Width::W32, Reg::R12, slot(i))?;
+        }
+        // References are pointer-sized: the host reads 8 bytes, the high word must be 0.
+        if signature.params.iter().any(|t| *t != ValType::I32) {
+            a.mov(Flags::Any, Reg::R12, 0)?;
+        }
+        for (i, t) in signature.params.iter().enumerate() {
+            if *t != ValType::I32 {
+                a.str(
+                    Width::W32,
+                    Reg::R12,
+                    Addr::Offset(Reg::SP, (VAL_RAW_SIZE as usize * i) as i32 + 4),
+                )?;
+            }
         }
         a.mov(Flags::Any, Reg::R0, Reg::R10)?;
         a.mov(Flags::Any, Reg::R1, Reg::R4)?;

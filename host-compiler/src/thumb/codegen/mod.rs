@@ -5,8 +5,9 @@
 //! What this first cut implements of the design, and what it refuses
 //! ([`CompileError::Unsupported`], never wrong code):
 //!
-//! * types: i32 only (parameters, results, locals); up to 4 results (r0-r3); block types with
-//!   results but no parameters;
+//! * types: i32 and references (funcref, externref: pointer-sized words, 0 for null) as
+//!   parameters, results, locals and globals; up to 4 results (r0-r3); block types with results
+//!   but no parameters;
 //! * operators: constants, locals, `drop`, `select`, every i32 arithmetic, bit, shift, compare and
 //!   division operator, `nop`, `unreachable`, `block`, `loop`, `if`, `else`, `end`, `br`,
 //!   `br_if`, `br_table` (`tbh`; targets at most 128 KiB ahead), `return`;
@@ -15,14 +16,20 @@
 //!   the rest of r0-r6, r9, r11. An arithmetic operator followed by `local.set`/`local.tee` of
 //!   a homed local writes its result straight into the home register;
 //! * direct calls to functions of the module (`bl`, recorded as call sites) and calls to
-//!   imports through their `VMFuncRef` (restoring r10 from a frame slot and r7/r8 after); no
-//!   indirect calls or tables;
+//!   imports through their `VMFuncRef` (restoring r10 from a frame slot and r7/r8 after);
+//!   `call_indirect` (length, null and type checks with `udf` traps, the `VMFuncRef` parked in a
+//!   frame slot while the arguments move, then called like an import);
+//! * references and tables: `ref.null`, `ref.is_null`, `ref.func` (the `VMFuncRef` in our vmctx),
+//!   `table.get`/`table.set`/`table.size` inline, `table.grow`/`fill`/`copy`/`init` and
+//!   `elem.drop` through the libcall table;
 //! * memory 0 (32-bit index): i32 loads and stores of every width and `memory.size`, with the
 //!   explicit bounds checks of DESIGN.md section 8 against r8 (`length - bias`,
 //!   [`memory_bound_bias`]) and addresses from r7, folded per local and for constant addresses
 //!   (no hoisting out of loops yet); `memory.grow` through the vmctx's libcall table, which
-//!   reloads r8;
-//! * defined i32 globals (`global.get`/`global.set` on the vmctx).
+//!   reloads r8; `memory.fill`/`copy`/`init` and `data.drop` through the libcall table (AAPCS
+//!   `u64` arguments in r2:r3 or 8-aligned stack words), a non-zero status passed to `Trap`;
+//! * i32 and reference globals, defined (on the vmctx) or imported (through the definition
+//!   pointer).
 //!
 //! # Invariants kept here (DESIGN.md section 3.2)
 //!
@@ -41,7 +48,7 @@ mod stack;
 #[cfg(test)]
 mod tests;
 
-use shared_types::metadata::{GlobalType, MemoryType};
+use shared_types::metadata::{GlobalType, MemoryType, TableType};
 use shared_types::vmoffsets::{MEMORY_LENGTH, VmOffsets};
 use shared_types::{Libcall, TrapCode, ValType};
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
@@ -108,6 +115,12 @@ pub struct ModuleContext<'a> {
     pub num_imported_globals: u32,
     /// The vmctx layout (pointer size 4).
     pub offsets: &'a VmOffsets,
+    /// Every type of the module's type section (for `call_indirect`).
+    pub types: &'a [Signature],
+    /// Every table, imports first.
+    pub tables: &'a [TableType],
+    /// Number of imported tables.
+    pub num_imported_tables: u32,
 }
 
 /// What r8 holds for memory 0: `length - bias` (DESIGN.md section 8). The bias is 4 when the
@@ -151,7 +164,7 @@ pub fn compile_function(
     }
     let mut operators = locals.get_binary_reader();
     operators.set_features(*validator.features());
-    let (weights, leaves_instance) = local_weights(
+    let (weights, leaves_instance, indirect) = local_weights(
         operators.clone(),
         compiler.locals,
         module.num_imported_funcs,
@@ -160,6 +173,11 @@ pub fn compile_function(
     if leaves_instance {
         // A slot for the vmctx, to restore r10 after calls into other instances.
         compiler.vmctx_slot = Some(4 * compiler.slots);
+        compiler.slots += 1;
+    }
+    if indirect {
+        // A slot for the callee's `VMFuncRef` of a `call_indirect` while its arguments move.
+        compiler.callee_slot = Some(4 * compiler.slots);
         compiler.slots += 1;
     }
     let mut reader = wasmparser::OperatorsReader::new(operators);
@@ -257,8 +275,10 @@ struct FunctionCompiler<'m> {
     slot_of: Vec<u32>,
     /// Locals with a frame slot.
     slots: u32,
-    /// Frame offset of the saved vmctx, when the body calls imports.
+    /// Frame offset of the saved vmctx, when the body calls imports or `call_indirect`s.
     vmctx_slot: Option<u32>,
+    /// Frame offset of the callee's `VMFuncRef` during a `call_indirect`.
+    callee_slot: Option<u32>,
     /// A `local.set`/`local.tee` (local, tee) fused into the operator being compiled: its
     /// result is written to the local's home register directly.
     fused_set: Option<(u32, bool)>,
@@ -305,6 +325,7 @@ impl<'m> FunctionCompiler<'m> {
             slot_of: Vec::new(),
             slots: 0,
             vmctx_slot: None,
+            callee_slot: None,
             fused_set: None,
             checked: Vec::new(),
             checked_constant: 0,
@@ -318,7 +339,7 @@ impl<'m> FunctionCompiler<'m> {
             .params
             .iter()
             .chain(&signature.results)
-            .find(|t| **t != ValType::I32)
+            .find(|t| !is_word(**t))
         {
             return Err(compiler.unsupported(format!("{t:?} in a signature")));
         }
@@ -383,7 +404,7 @@ impl<'m> FunctionCompiler<'m> {
     // ---- frame ----
 
     fn declare_locals(&mut self, count: u32, ty: wasmparser::ValType) -> Result<(), CompileError> {
-        if ty != wasmparser::ValType::I32 {
+        if !matches!(ty, wasmparser::ValType::I32 | wasmparser::ValType::Ref(_)) {
             return Err(self.unsupported(format!("{ty:?} locals")));
         }
         self.locals += count as usize;
@@ -1013,11 +1034,11 @@ impl<'m> FunctionCompiler<'m> {
             .globals
             .get(index as usize)
             .ok_or_else(|| self.internal(format!("no global {index}")))?;
-        if ValType::from_code(ty.ty) != Some(ValType::I32) {
-            return Err(self.unsupported("globals other than i32"));
+        if !ValType::from_code(ty.ty).is_some_and(is_word) {
+            return Err(self.unsupported("globals other than i32 and references"));
         }
         if index < self.module.num_imported_globals {
-            return Err(self.unsupported("imported globals"));
+            return Ok(-(self.module.offsets.imported_global(index) as i32) - 1);
         }
         let offset = self
             .module
@@ -1026,21 +1047,33 @@ impl<'m> FunctionCompiler<'m> {
         Ok(offset as i32)
     }
 
+    /// The address of global `index` as `[base, #offset]`: the vmctx for a defined global, r12
+    /// (loaded with the definition pointer) for an imported one.
+    fn global_address(&mut self, index: u32) -> Result<Addr, CompileError> {
+        let at = self.global(index)?;
+        if at >= 0 {
+            return Ok(Addr::Offset(Reg::R10, at));
+        }
+        let pointer = -(at + 1);
+        self.emit(|a| a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, pointer)))?;
+        Ok(Addr::Offset(Reg::R12, 0))
+    }
+
     fn global_get(&mut self, index: u32) -> Result<(), CompileError> {
-        let offset = self.global(index)?;
         let r = self.allocate()?;
-        self.emit(|a| a.ldr(Width::W32, r, Addr::Offset(Reg::R10, offset)))?;
+        let addr = self.global_address(index)?;
+        self.emit(|a| a.ldr(Width::W32, r, addr))?;
         self.push(Entry::Reg(r));
         Ok(())
     }
 
     fn global_set(&mut self, index: u32) -> Result<(), CompileError> {
-        let offset = self.global(index)?;
         let value = self.pop_src(false)?;
         let Operand::Reg(v) = value.operand() else {
             return Err(self.internal("immediate global value"));
         };
-        self.emit(|a| a.str(Width::W32, v, Addr::Offset(Reg::R10, offset)))?;
+        let addr = self.global_address(index)?;
+        self.emit(|a| a.str(Width::W32, v, addr))?;
         self.release_sources(&[value], Reg::R12);
         Ok(())
     }
@@ -1109,6 +1142,263 @@ impl<'m> FunctionCompiler<'m> {
         // The old size in pages, or -1: the low word of the u64.
         self.stack.hold(Reg::R0);
         self.push(Entry::Reg(Reg::R0));
+        Ok(())
+    }
+
+    /// A bulk-memory libcall (DESIGN.md section 6.2): pops one i32 operand per entry of
+    /// `operands` (bottom first) into its AAPCS word, writes `constants` (other arguments and
+    /// the high words of `u64` ones), puts the vmctx in r0, calls through the libcall table and,
+    /// when the helper returns a status (`checked`), passes a non-zero one to `Trap`. Operands
+    /// going to registers are placed by a parallel move (a cycle goes through r12).
+    fn bulk_libcall(
+        &mut self,
+        libcall: Libcall,
+        operands: &[Word],
+        constants: &[(Word, u32)],
+        outgoing: u32,
+        checked: bool,
+    ) -> Result<(), CompileError> {
+        self.makes_calls = true;
+        self.save_caller_saved(operands.len())?;
+        let mut sources = Vec::with_capacity(operands.len());
+        for _ in operands {
+            sources.push(self.pop_src(true)?);
+        }
+        sources.reverse();
+        if outgoing > 0 {
+            self.emit(|a| a.sub(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
+            self.sp_adjust = outgoing;
+        }
+        // Stack words first (their sources may be in r0-r3), then the register operand, then
+        // constants into registers.
+        for (&source, &word) in sources.iter().zip(operands) {
+            if let Word::Stack(at) = word {
+                self.emit(|a| {
+                    let r = match source {
+                        Src::Owned(r) | Src::Home(r) => r,
+                        Src::Imm(v) => {
+                            a.mov(Flags::Any, Reg::R12, v)?;
+                            Reg::R12
+                        }
+                    };
+                    a.str(Width::W32, r, Addr::Offset(Reg::SP, at as i32))
+                })?;
+            }
+        }
+        for &(word, value) in constants {
+            if let Word::Stack(at) = word {
+                self.emit(|a| {
+                    a.mov(Flags::Any, Reg::R12, value)?;
+                    a.str(Width::W32, Reg::R12, Addr::Offset(Reg::SP, at as i32))
+                })?;
+            }
+        }
+        let mut moves: Vec<(Reg, Operand)> = sources
+            .iter()
+            .zip(operands)
+            .filter_map(|(&source, &word)| match word {
+                Word::Reg(to) => Some((to, source.operand())),
+                Word::Stack(_) => None,
+            })
+            .filter(|&(to, from)| from != Operand::Reg(to))
+            .collect();
+        while !moves.is_empty() {
+            // A move whose target no other pending move still reads.
+            let ready = (0..moves.len()).find(|&i| {
+                let to = moves[i].0;
+                moves
+                    .iter()
+                    .enumerate()
+                    .all(|(j, &(_, from))| j == i || from != Operand::Reg(to))
+            });
+            match ready {
+                Some(i) => {
+                    let (to, from) = moves.remove(i);
+                    self.emit(|a| a.mov(Flags::Any, to, from))?;
+                }
+                None => {
+                    let (_, from) = moves[0];
+                    self.emit(|a| a.mov(Flags::Any, Reg::R12, from))?;
+                    moves[0].1 = Operand::Reg(Reg::R12);
+                }
+            }
+        }
+        for &(word, value) in constants {
+            if let Word::Reg(to) = word {
+                self.emit(|a| a.mov(Flags::Any, to, value))?;
+            }
+        }
+        let libcalls = self.module.offsets.libcalls() as i32;
+        let entry = libcall.table_offset(4) as i32;
+        let trap = Libcall::Trap.table_offset(4) as i32;
+        self.emit(|a| {
+            a.mov(Flags::Any, Reg::R0, Reg::R10)?;
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, libcalls))?;
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, entry))?;
+            a.blx(Reg::R12)
+        })?;
+        if outgoing > 0 {
+            self.emit(|a| a.add(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
+            self.sp_adjust = 0;
+        }
+        self.release_sources(&sources, Reg::R12);
+        if checked {
+            // A dynamic trap code: `Trap(vmctx, code)`, which does not return.
+            let ok = self.asm.new_label();
+            self.emit(|a| {
+                a.cmp(Reg::R0, 0u32)?;
+                a.b(Cond::Eq, ok)?;
+                a.mov(Flags::Any, Reg::R1, Reg::R0)?;
+                a.mov(Flags::Any, Reg::R0, Reg::R10)?;
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, libcalls))?;
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, trap))?;
+                a.blx(Reg::R12)?;
+                a.bind(ok)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// `memory.fill`: `MemoryFill(vmctx, mem r1, dst r2:r3, value [sp], len [sp + 8])`.
+    fn memory_fill(&mut self, mem: u32) -> Result<(), CompileError> {
+        self.memory0(wasmparser::MemArgTarget::Memory(mem))?;
+        self.bulk_libcall(
+            Libcall::MemoryFill,
+            &[Word::Reg(Reg::R2), Word::Stack(0), Word::Stack(8)],
+            &[
+                (Word::Reg(Reg::R1), mem),
+                (Word::Reg(Reg::R3), 0),
+                (Word::Stack(12), 0),
+            ],
+            16,
+            true,
+        )
+    }
+
+    /// `memory.copy`: `MemoryCopy(vmctx, dst_mem r1, dst r2:r3, src_mem [sp], src [sp + 8],
+    /// len [sp + 16])`.
+    fn memory_copy(&mut self, dst_mem: u32, src_mem: u32) -> Result<(), CompileError> {
+        self.memory0(wasmparser::MemArgTarget::Memory(dst_mem))?;
+        self.memory0(wasmparser::MemArgTarget::Memory(src_mem))?;
+        self.bulk_libcall(
+            Libcall::MemoryCopy,
+            &[Word::Reg(Reg::R2), Word::Stack(8), Word::Stack(16)],
+            &[
+                (Word::Reg(Reg::R1), dst_mem),
+                (Word::Reg(Reg::R3), 0),
+                (Word::Stack(0), src_mem),
+                (Word::Stack(12), 0),
+                (Word::Stack(20), 0),
+            ],
+            24,
+            true,
+        )
+    }
+
+    /// `memory.init`: `MemoryInit(vmctx, mem r1, data r2, dst [sp]:[sp + 4], src [sp + 8],
+    /// len [sp + 12])` (the u64 skips r3: AAPCS rule C.3 puts it on the stack).
+    fn memory_init(&mut self, mem: u32, data: u32) -> Result<(), CompileError> {
+        self.memory0(wasmparser::MemArgTarget::Memory(mem))?;
+        self.bulk_libcall(
+            Libcall::MemoryInit,
+            &[Word::Stack(0), Word::Stack(8), Word::Stack(12)],
+            &[
+                (Word::Reg(Reg::R1), mem),
+                (Word::Reg(Reg::R2), data),
+                (Word::Stack(4), 0),
+            ],
+            16,
+            true,
+        )
+    }
+
+    /// The `VMTableDefinition` of `table`: `(base register, offset)`, the base being the vmctx
+    /// or, for an imported table, `via` loaded with the definition pointer.
+    fn table_definition(&mut self, table: u32, via: Reg) -> Result<(Reg, i32), CompileError> {
+        let ty = *self
+            .module
+            .tables
+            .get(table as usize)
+            .ok_or_else(|| self.internal(format!("no table {table}")))?;
+        if ty.index64 {
+            return Err(self.unsupported("table64"));
+        }
+        let offsets = self.module.offsets;
+        if table < self.module.num_imported_tables {
+            let pointer = offsets.imported_table(table) as i32;
+            self.emit(|a| a.ldr(Width::W32, via, Addr::Offset(Reg::R10, pointer)))?;
+            Ok((via, 0))
+        } else {
+            let at = offsets.defined_table(table - self.module.num_imported_tables);
+            Ok((Reg::R10, at as i32))
+        }
+    }
+
+    /// Checks `index < length` of `table` (`TableOutOfBounds`) and leaves the table's base in
+    /// r12, so the element is `[r12, index, lsl #2]`. `via` is a scratch register for an
+    /// imported table's definition pointer (not `index`).
+    fn table_element(&mut self, table: u32, index: Reg, via: Reg) -> Result<(), CompileError> {
+        let (definition, at) = self.table_definition(table, via)?;
+        let length = at + self.module.offsets.table_length() as i32;
+        let base = at + self.module.offsets.table_base() as i32;
+        let trap = self.trap_label(TrapCode::TableOutOfBounds);
+        self.emit(|a| {
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(definition, length))?;
+            a.cmp(index, Reg::R12)?;
+            a.b(Cond::Hs, trap)?;
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(definition, base))
+        })
+    }
+
+    fn table_get(&mut self, table: u32) -> Result<(), CompileError> {
+        let index = self.pop_reg()?;
+        let via = self.allocate()?;
+        self.table_element(table, index, via)?;
+        self.stack.release(via);
+        self.emit(|a| a.ldr(Width::W32, index, Addr::Indexed(Reg::R12, index, 2)))?;
+        self.push(Entry::Reg(index));
+        Ok(())
+    }
+
+    fn table_set(&mut self, table: u32) -> Result<(), CompileError> {
+        let value = self.pop_reg()?;
+        let index = self.pop_reg()?;
+        let via = self.allocate()?;
+        self.table_element(table, index, via)?;
+        self.stack.release(via);
+        self.emit(|a| a.str(Width::W32, value, Addr::Indexed(Reg::R12, index, 2)))?;
+        self.stack.release(value);
+        self.stack.release(index);
+        Ok(())
+    }
+
+    fn table_size(&mut self, table: u32) -> Result<(), CompileError> {
+        let dst = self.allocate()?;
+        let (definition, at) = self.table_definition(table, dst)?;
+        let length = at + self.module.offsets.table_length() as i32;
+        self.emit(|a| a.ldr(Width::W32, dst, Addr::Offset(definition, length)))?;
+        self.push(Entry::Reg(dst));
+        Ok(())
+    }
+
+    fn check_table(&self, table: u32) -> Result<(), CompileError> {
+        let ty = self
+            .module
+            .tables
+            .get(table as usize)
+            .ok_or_else(|| self.internal(format!("no table {table}")))?;
+        if ty.index64 {
+            return Err(self.unsupported("table64"));
+        }
+        Ok(())
+    }
+
+    /// `ref.func`: the address of the function's `VMFuncRef` in our vmctx.
+    fn ref_func(&mut self, function_index: u32) -> Result<(), CompileError> {
+        let offset = self.module.offsets.func_ref(function_index);
+        let dst = self.allocate()?;
+        self.emit(|a| a.add(Flags::Any, dst, Reg::R10, offset))?;
+        self.push(Entry::Reg(dst));
         Ok(())
     }
 
@@ -1228,10 +1518,97 @@ impl<'m> FunctionCompiler<'m> {
             O::I32Store16 { memarg } => self.store_memory(memarg, Width::U16),
             O::MemorySize { mem: 0 } => self.memory_size(),
             O::MemoryGrow { mem: 0 } => self.memory_grow(),
+            O::MemoryFill { mem } => self.memory_fill(mem),
+            O::MemoryCopy { dst_mem, src_mem } => self.memory_copy(dst_mem, src_mem),
+            O::MemoryInit { data_index, mem } => self.memory_init(mem, data_index),
+            O::RefNull { .. } => {
+                self.push(Entry::Const(0));
+                Ok(())
+            }
+            O::RefIsNull => self.eqz(),
+            O::RefFunc { function_index } => self.ref_func(function_index),
+            O::TableGet { table } => self.table_get(table),
+            O::TableSet { table } => self.table_set(table),
+            O::TableSize { table } => self.table_size(table),
+            O::TableGrow { table } => {
+                self.check_table(table)?;
+                // `TableGrow(vmctx, table r1, init r2, delta r3) -> u32`.
+                self.bulk_libcall(
+                    Libcall::TableGrow,
+                    &[Word::Reg(Reg::R2), Word::Reg(Reg::R3)],
+                    &[(Word::Reg(Reg::R1), table)],
+                    0,
+                    false,
+                )?;
+                self.stack.hold(Reg::R0);
+                self.push(Entry::Reg(Reg::R0));
+                Ok(())
+            }
+            O::TableFill { table } => {
+                self.check_table(table)?;
+                // `TableFill(vmctx, table r1, dst r2, value r3, len [sp])`.
+                self.bulk_libcall(
+                    Libcall::TableFill,
+                    &[Word::Reg(Reg::R2), Word::Reg(Reg::R3), Word::Stack(0)],
+                    &[(Word::Reg(Reg::R1), table)],
+                    8,
+                    true,
+                )
+            }
+            O::TableCopy {
+                dst_table,
+                src_table,
+            } => {
+                self.check_table(dst_table)?;
+                self.check_table(src_table)?;
+                // `TableCopy(vmctx, dst_table r1, src_table r2, dst r3, src [sp], len [sp + 4])`.
+                self.bulk_libcall(
+                    Libcall::TableCopy,
+                    &[Word::Reg(Reg::R3), Word::Stack(0), Word::Stack(4)],
+                    &[
+                        (Word::Reg(Reg::R1), dst_table),
+                        (Word::Reg(Reg::R2), src_table),
+                    ],
+                    8,
+                    true,
+                )
+            }
+            O::TableInit { elem_index, table } => {
+                self.check_table(table)?;
+                // `TableInit(vmctx, table r1, elem r2, dst r3, src [sp], len [sp + 4])`.
+                self.bulk_libcall(
+                    Libcall::TableInit,
+                    &[Word::Reg(Reg::R3), Word::Stack(0), Word::Stack(4)],
+                    &[
+                        (Word::Reg(Reg::R1), table),
+                        (Word::Reg(Reg::R2), elem_index),
+                    ],
+                    8,
+                    true,
+                )
+            }
+            O::ElemDrop { elem_index } => self.bulk_libcall(
+                Libcall::ElemDrop,
+                &[],
+                &[(Word::Reg(Reg::R1), elem_index)],
+                0,
+                false,
+            ),
+            O::DataDrop { data_index } => self.bulk_libcall(
+                Libcall::DataDrop,
+                &[],
+                &[(Word::Reg(Reg::R1), data_index)],
+                0,
+                false,
+            ),
             O::GlobalGet { global_index } => self.global_get(global_index),
             O::GlobalSet { global_index } => self.global_set(global_index),
             O::Return => self.br(self.control.len() as u32 - 1),
             O::Call { function_index } => self.call(function_index),
+            O::CallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(type_index, table_index),
             ref other => Err(self.unsupported(operator_name(other))),
         }
     }
@@ -1588,7 +1965,7 @@ impl<'m> FunctionCompiler<'m> {
     fn block_results(&self, blockty: BlockType) -> Result<usize, CompileError> {
         match blockty {
             BlockType::Empty => Ok(0),
-            BlockType::Type(wasmparser::ValType::I32) => Ok(1),
+            BlockType::Type(wasmparser::ValType::I32 | wasmparser::ValType::Ref(_)) => Ok(1),
             BlockType::Type(t) => Err(self.unsupported(format!("{t:?} block results"))),
             BlockType::FuncType(_) => Err(self.unsupported("block types with parameters")),
         }
@@ -1820,18 +2197,83 @@ impl<'m> FunctionCompiler<'m> {
             .module
             .functions
             .get(function_index as usize)
-            .ok_or_else(|| self.internal(format!("no function {function_index}")))?;
-        if let Some(t) = callee
-            .params
-            .iter()
-            .chain(&callee.results)
-            .find(|t| **t != ValType::I32)
-        {
-            return Err(self.unsupported(format!("calls with {t:?} in the signature")));
+            .ok_or_else(|| self.internal(format!("no function {function_index}")))?
+            .clone();
+        let how = if function_index < self.module.num_imported_funcs {
+            Callee::Import(function_index)
+        } else {
+            Callee::Direct(function_index)
+        };
+        self.call_with(&callee, how)
+    }
+
+    /// `call_indirect`: the element at the index popped first, checked against the table's
+    /// length (`UndefinedElement`), for null (`UninitializedElement`) and for its type
+    /// (`IndirectCallTypeMismatch`), parked in the callee slot, then called like an import.
+    fn call_indirect(&mut self, type_index: u32, table_index: u32) -> Result<(), CompileError> {
+        let callee = self
+            .module
+            .types
+            .get(type_index as usize)
+            .ok_or_else(|| self.internal(format!("no type {type_index}")))?
+            .clone();
+        check_call_signature(self, &callee)?;
+        let table = *self
+            .module
+            .tables
+            .get(table_index as usize)
+            .ok_or_else(|| self.internal(format!("no table {table_index}")))?;
+        if table.index64 {
+            return Err(self.unsupported("table64"));
         }
-        if callee.results.len() > JOIN.len() {
-            return Err(self.unsupported("calls returning more than 4 values"));
-        }
+        let slot = self
+            .callee_slot
+            .ok_or_else(|| self.internal("call_indirect without a callee slot"))?;
+        self.makes_calls = true;
+        let offsets = self.module.offsets;
+        let imported = table_index < self.module.num_imported_tables;
+        let definition = if imported {
+            offsets.imported_table(table_index) as i32
+        } else {
+            offsets.defined_table(table_index - self.module.num_imported_tables) as i32
+        };
+        let base = offsets.table_base() as i32;
+        let length = offsets.table_length() as i32;
+        let type_id = offsets.func_ref_type_id() as i32;
+        let expected = offsets.type_id(type_index) as i32;
+        let index = self.pop_reg()?;
+        let undefined = self.trap_label(TrapCode::UndefinedElement);
+        let null = self.trap_label(TrapCode::UninitializedElement);
+        let mismatch = self.trap_label(TrapCode::IndirectCallTypeMismatch);
+        let at = (self.sp_adjust + slot) as i32;
+        self.emit(|a| {
+            // lr is free: the function calls, so the prologue saved it.
+            let (table, base, length) = if imported {
+                a.ldr(Width::W32, Reg::LR, Addr::Offset(Reg::R10, definition))?;
+                (Reg::LR, base, length)
+            } else {
+                (Reg::R10, definition + base, definition + length)
+            };
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(table, length))?;
+            a.cmp(index, Reg::R12)?;
+            a.b(Cond::Hs, undefined)?;
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(table, base))?;
+            a.ldr(Width::W32, index, Addr::Indexed(Reg::R12, index, 2))?;
+            a.cmp(index, 0u32)?;
+            a.b(Cond::Eq, null)?;
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(index, type_id))?;
+            a.ldr(Width::W32, Reg::LR, Addr::Offset(Reg::R10, expected))?;
+            a.cmp(Reg::R12, Reg::LR)?;
+            a.b(Cond::Ne, mismatch)?;
+            a.str(Width::W32, index, Addr::Offset(Reg::SP, at))
+        })?;
+        self.stack.release(index);
+        self.call_with(&callee, Callee::Indirect)
+    }
+
+    /// The call sequence of DESIGN.md section 3.6 for the arguments on top of the stack.
+    fn call_with(&mut self, callee: &Signature, how: Callee) -> Result<(), CompileError> {
+        check_call_signature(self, callee)?;
         let (params, results) = (callee.params.len(), callee.results.len());
         self.makes_calls = true;
         let args_base = self.stack.len() - params;
@@ -1861,10 +2303,10 @@ impl<'m> FunctionCompiler<'m> {
         // 3. Register arguments, as a parallel move into r0-r3.
         let in_registers = params - stack_args;
         self.place_results(in_registers)?;
-        if function_index < self.module.num_imported_funcs {
-            self.call_import(function_index)?;
-        } else {
-            self.emit(|a| a.bl_call(Symbol::Function(function_index)))?;
+        match how {
+            Callee::Direct(f) => self.emit(|a| a.bl_call(Symbol::Function(f)))?,
+            Callee::Import(f) => self.call_func_ref(Some(f))?,
+            Callee::Indirect => self.call_func_ref(None)?,
         }
         if outgoing > 0 {
             self.emit(|a| a.add(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
@@ -1878,26 +2320,47 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
-    /// The call itself for an import, through its `VMFuncRef` (DESIGN.md section 6.1): the
-    /// callee's vmctx in r10, ours in r12 (for a wasm-to-array trampoline), `blx`; then our
-    /// instance registers back (the callee set its own).
-    fn call_import(&mut self, function_index: u32) -> Result<(), CompileError> {
+    /// The call itself through a `VMFuncRef` (DESIGN.md section 6.1): an import's in the
+    /// vmctx, or (`None`) the one `call_indirect` parked in the callee slot. The callee's vmctx
+    /// goes in r10, ours in r12 (for a wasm-to-array trampoline), `blx`; then our instance
+    /// registers back (the callee set its own).
+    fn call_func_ref(&mut self, import: Option<u32>) -> Result<(), CompileError> {
         let offsets = self.module.offsets;
-        let func_ref = offsets.func_ref(function_index) as i32;
-        let code = func_ref + offsets.func_ref_wasm_call() as i32;
-        let vmctx = func_ref + offsets.func_ref_vmctx() as i32;
+        let code = offsets.func_ref_wasm_call() as i32;
+        let vmctx = offsets.func_ref_vmctx() as i32;
+        let (func_ref, base) = match import {
+            Some(f) => (offsets.func_ref(f) as i32, Reg::R10),
+            None => {
+                let slot = self
+                    .callee_slot
+                    .ok_or_else(|| self.internal("indirect call without a callee slot"))?;
+                let at = (self.sp_adjust + slot) as i32;
+                // lr is free here (the call overwrites it) and is not an argument register.
+                self.emit(|a| a.ldr(Width::W32, Reg::LR, Addr::Offset(Reg::SP, at)))?;
+                (0, Reg::LR)
+            }
+        };
+        let code = func_ref + code;
+        let vmctx = func_ref + vmctx;
         let slot = self
             .vmctx_slot
-            .ok_or_else(|| self.internal("import call without a vmctx slot"))?;
+            .ok_or_else(|| self.internal("call leaving the instance without a vmctx slot"))?;
         let slot = (self.sp_adjust + slot) as i32;
         let memory = self.module.memories.first().copied();
         let imported_memory = self.module.num_imported_memories > 0;
         let bias = memory.as_ref().map_or(0, memory_bound_bias);
         self.emit(|a| {
-            // lr is free here (the call overwrites it) and is not an argument register.
-            a.ldr(Width::W32, Reg::LR, Addr::Offset(Reg::R10, code))?;
-            a.mov(Flags::Any, Reg::R12, Reg::R10)?;
-            a.ldr(Width::W32, Reg::R10, Addr::Offset(Reg::R10, vmctx))?;
+            // lr is free here (the call overwrites it) and is not an argument register. The
+            // base (r10 or lr) is read before it is overwritten.
+            if base == Reg::R10 {
+                a.ldr(Width::W32, Reg::LR, Addr::Offset(base, code))?;
+                a.mov(Flags::Any, Reg::R12, Reg::R10)?;
+                a.ldr(Width::W32, Reg::R10, Addr::Offset(base, vmctx))?;
+            } else {
+                a.mov(Flags::Any, Reg::R12, Reg::R10)?;
+                a.ldr(Width::W32, Reg::R10, Addr::Offset(base, vmctx))?;
+                a.ldr(Width::W32, Reg::LR, Addr::Offset(base, code))?;
+            }
             a.blx(Reg::LR)?;
             a.ldr(Width::W32, Reg::R10, Addr::Offset(Reg::SP, slot))?;
             if memory.is_some() {
@@ -2067,6 +2530,50 @@ fn writes_result_register(op: &Operator<'_>) -> bool {
     )
 }
 
+/// Whether values of type `t` are one core-register word: i32 and references (pointers on
+/// 32-bit targets, 0 for null).
+pub(crate) fn is_word(t: ValType) -> bool {
+    matches!(t, ValType::I32 | ValType::FuncRef | ValType::ExternRef)
+}
+
+/// How a call reaches its callee.
+#[derive(Clone, Copy, Debug)]
+enum Callee {
+    /// `bl` to a function of the module.
+    Direct(u32),
+    /// Through the `VMFuncRef` of an imported function.
+    Import(u32),
+    /// Through the `VMFuncRef` `call_indirect` parked in the callee slot.
+    Indirect,
+}
+
+/// Refuses the signatures calls do not support yet.
+fn check_call_signature(
+    compiler: &FunctionCompiler<'_>,
+    callee: &Signature,
+) -> Result<(), CompileError> {
+    if let Some(t) = callee
+        .params
+        .iter()
+        .chain(&callee.results)
+        .find(|t| !is_word(**t))
+    {
+        return Err(compiler.unsupported(format!("calls with {t:?} in the signature")));
+    }
+    if callee.results.len() > JOIN.len() {
+        return Err(compiler.unsupported("calls returning more than 4 values"));
+    }
+    Ok(())
+}
+
+/// Where a word of a libcall's arguments goes: an argument register or an offset from `sp`
+/// in the outgoing area.
+#[derive(Clone, Copy, Debug)]
+enum Word {
+    Reg(Reg),
+    Stack(u32),
+}
+
 /// A source operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Src {
@@ -2096,9 +2603,10 @@ fn local_weights(
     reader: wasmparser::BinaryReader<'_>,
     locals: usize,
     imported_funcs: u32,
-) -> (Vec<u64>, bool) {
+) -> (Vec<u64>, bool, bool) {
     let mut weights = vec![0u64; locals];
     let mut leaves_instance = false;
+    let mut indirect = false;
     let mut loops: Vec<bool> = Vec::new();
     let mut reader = wasmparser::OperatorsReader::new(reader);
     while !reader.eof() {
@@ -2109,6 +2617,10 @@ fn local_weights(
             Operator::Block { .. } | Operator::If { .. } => loops.push(false),
             Operator::Call { function_index } if function_index < imported_funcs => {
                 leaves_instance = true;
+            }
+            Operator::CallIndirect { .. } => {
+                leaves_instance = true;
+                indirect = true;
             }
             Operator::End => {
                 loops.pop();
@@ -2123,7 +2635,7 @@ fn local_weights(
             _ => {}
         }
     }
-    (weights, leaves_instance)
+    (weights, leaves_instance, indirect)
 }
 
 /// What a branch or `select` tests.
