@@ -29,7 +29,7 @@ trap 'rm -rf "$work"' EXIT
 # count VARIANT N: guest instructions of one boot that runs the kernel once over N elements.
 count() {
     local out="$work/$1-$2.count" log="$work/$1-$2.log"
-    if ! timeout 300 qemu-system-aarch64 -M virt -cpu cortex-a53 -m 128M -nographic \
+    if ! timeout 300 qemu-system-aarch64 -M virt -cpu cortex-a53 -m 256M -nographic \
         -semihosting-config "enable=on,target=native,arg=test_bounds_bench,arg=$1,arg=$2" \
         -kernel "$elf" -plugin "$plugin,out=$out" -d plugin </dev/null >"$log" 2>&1; then
         echo "boot $1 $2 failed:" >&2

@@ -50,7 +50,7 @@ for n in 1 100 3000; do
 done
 
 status=0
-timeout 300 qemu-system-aarch64 -M virt -cpu cortex-a53 -m 128M -nographic -semihosting \
+timeout 300 qemu-system-aarch64 -M virt -cpu cortex-a53 -m 256M -nographic -semihosting \
     -icount shift=0 -kernel target/aarch64-unknown-none/release/examples/bench_load \
     "${flash[@]}" </dev/null | tr -d '\r' || status=$?
 if [ "$status" != 0 ]; then

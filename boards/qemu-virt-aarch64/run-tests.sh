@@ -59,7 +59,7 @@ boot() {
     shift 2
     local elf="target/aarch64-unknown-none/$DIR/examples/$name"
     local log="target/$name.console.log" out status=0
-    timeout "$TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 128M -nographic \
+    timeout "$TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 256M -nographic \
         -semihosting -kernel "$elf" "${QEMU_EXTRA[@]}" </dev/null >"$log" 2>&1 || status=$?
     QEMU_EXTRA=()
     out=$(tr -d '\r' <"$log")

@@ -3,7 +3,8 @@
 #   1. builds the spec bundles on the host (tests bin `spec_bundle build`: every module compiled
 #      for AArch64 with the hosted spec test's settings; assert_invalid/assert_malformed checked
 #      there, on the host);
-#   2. boots the spec_bundle firmware once per bundle (QEMU's loader places it at 0x44000000);
+#   2. boots the spec_bundle firmware once per bundle (QEMU's loader places it at 0x4c000000,
+#      the last 64 MiB of RAM) with -m 256M;
 #   3. runs the same executor over the same bundles hosted on aarch64-unknown-linux-gnu under
 #      qemu-aarch64 user mode (tests bin `spec_bundle run`), which also compares the failures with
 #      tests/spec-expected-failures*.txt and tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt;
@@ -43,9 +44,9 @@ board_status=0
 boots=0
 while bundle="$out/bundles/spec-bundle-$boots.bin" && [ -f "$bundle" ]; do
     status=0
-    timeout "$TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 128M -nographic \
+    timeout "$TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a53 -m 256M -nographic \
         -semihosting -kernel "$elf" \
-        -device loader,file="$bundle",addr=0x44000000,force-raw=on \
+        -device loader,file="$bundle",addr=0x4c000000,force-raw=on \
         </dev/null >"$out/board.console.log" 2>&1 || status=$?
     boots=$((boots + 1))
     tr -d '\r' <"$out/board.console.log" | grep -E '^(spec-bundle: |file |FAIL |LEAK |BAD FILE )' \

@@ -49,7 +49,7 @@ use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet};
 
 use crate::harness::{self, one_line};
 
-/// The largest bundle one boot takes: QEMU's loader places it at `0x4400_0000`, and RAM ends
+/// The largest bundle one boot takes: QEMU's loader places it at `0x4c00_0000`, and RAM ends
 /// 64 MiB later (see the board's `examples/spec_bundle.rs`).
 pub const MAX_BUNDLE_BYTES: usize = 64 << 20;
 

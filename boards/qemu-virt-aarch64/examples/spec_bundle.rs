@@ -1,10 +1,15 @@
 //! Spec-testsuite firmware: runs a bundle of compiled WebAssembly spec-testsuite modules and
 //! their assertions (format: `spec_bundle::format`) and reports pass/fail counts.
 //!
-//! QEMU's loader places the bundle in RAM before boot, as for the runner firmware:
-//! `-device loader,file=spec-bundle-0.bin,addr=0x44000000,force-raw=on` (64 MiB into RAM, past
-//! the firmware, its pools and stacks; at most 64 MiB, to the end of RAM; the region stays
-//! read-write and execute-never: every image is copied into code memory by `Module::new`).
+//! QEMU's loader places the bundle in RAM before boot:
+//! `-device loader,file=spec-bundle-0.bin,addr=0x4c000000,force-raw=on` (the board's
+//! `LOADER_REGION`, the last 64 MiB of RAM, past the firmware, its pools and stacks; at most
+//! 64 MiB; the region stays read-write and execute-never: every image is copied into code
+//! memory by `Module::new`).
+//!
+//! Engine: `engine_config_large_memories()`, so memories without a small maximum take wide
+//! slots and grow as far as the memory pool can back (the testsuite's largest is 50 MiB),
+//! holding physical pages only as they grow.
 //! The bundle is generated on the host by `cargo run -p tests --bin spec_bundle -- build DIR`;
 //! `run-tests.sh` boots this firmware once per bundle and compares its console lines with the
 //! same executor run hosted under qemu-aarch64 user mode.
@@ -27,9 +32,9 @@ use spec_bundle::{Bundle, Executor};
 board::entry!(main);
 
 /// Where QEMU's loader places the bundle.
-const BUNDLE_ADDRESS: u64 = 0x4400_0000;
-/// Largest bundle: up to the end of RAM.
-const BUNDLE_MAX: u64 = board::memory_map::RAM_START + board::memory_map::RAM_SIZE - BUNDLE_ADDRESS;
+const BUNDLE_ADDRESS: u64 = board::memory_map::LOADER_REGION.0;
+/// Largest bundle: the whole loader region, to the end of RAM.
+const BUNDLE_MAX: u64 = board::memory_map::LOADER_REGION.1;
 
 fn main() -> u32 {
     let firmware_end = board::memory_map::sections().read_write.1;
@@ -55,7 +60,7 @@ fn main() -> u32 {
             return 2;
         }
     };
-    let config = board::engine_config();
+    let config = board::engine_config_large_memories();
     let engine = Engine::new(&config);
     let executor = Executor::new(&engine);
     let mut out = Console;
@@ -79,5 +84,9 @@ fn main() -> u32 {
     if leaks > 0 {
         println!("spec-bundle: {leaks} file(s) leaked pool pages");
     }
-    if totals.all_passed() && leaks == 0 { 0 } else { 1 }
+    if totals.all_passed() && leaks == 0 {
+        0
+    } else {
+        1
+    }
 }

@@ -16,6 +16,9 @@
 //!   are bit-identical before and after.
 //! * Exhausting the wide slots is a typed error; after the stores are dropped every page and
 //!   slot is back, and a new instance gets a reused, zeroed slot.
+//! * The same module with explicit checks on [`board::engine_config_large_memories`] gets a
+//!   wide slot that grows to 803 wasm pages (50 MiB), traps past its end through the explicit
+//!   check, refuses to grow past its reservation, and gives its pages back.
 //!
 //! Prints `guard-elided test: passed` and exits 0, or exits 1 after naming the failed check.
 
@@ -30,7 +33,7 @@ use device_runtime::{
 use qemu_virt_aarch64::memory_map::{
     MEMORY_POOL, WIDE_SLOT_COUNT, WIDE_SLOT_WINDOW, WIDE_SLOTS_START,
 };
-use qemu_virt_aarch64::platform::{free_pages, free_wide_slots};
+use qemu_virt_aarch64::platform::{LARGE_MEMORY_RESERVATION, free_pages, free_wide_slots};
 use qemu_virt_aarch64::{self as board, exceptions, mmu, println};
 
 board::entry!(main);
@@ -125,6 +128,12 @@ fn run() -> Result<u32, Error> {
 
     let engine = Engine::new(&board::engine_config_guard_elided());
     println!("guard capacity: {:#x} bytes", engine.guard_capacity());
+    println!(
+        "page tables: {} of {} used (every wide slot's {} MiB window planned at boot)",
+        mmu::tables_used(),
+        mmu::TABLE_COUNT,
+        WIDE_SLOT_WINDOW >> 20
+    );
     let module = Module::new(&engine, elided)?;
     let explicit_module = Module::new(&engine, explicit)?;
     // `poke` replaced by a hand-made store at memory base - 4 (see build.rs).
@@ -272,11 +281,13 @@ fn run() -> Result<u32, Error> {
         store.call(&mut attacker_store, (131072, -1)),
         true,
     );
+    // To one wasm page past the slot's window (what the whole pool could back).
     let (_, pool_before, _) = free_pages();
-    let refused = grow.call(&mut attacker_store, 200)?;
+    let beyond_window = (WIDE_SLOT_WINDOW / WASM_PAGE) as i32 - 1;
+    let refused = grow.call(&mut attacker_store, beyond_window)?;
     let (_, pool_after, _) = free_pages();
     println!(
-        "memory.grow(200) (12.5 MiB) = {refused}; pool pages free {pool_before} -> {pool_after}"
+        "memory.grow({beyond_window}) = {refused}; pool pages free {pool_before} -> {pool_after}"
     );
     check(
         &mut failures,
@@ -345,15 +356,16 @@ fn run() -> Result<u32, Error> {
         "small victim memory bit-identical before and after",
     );
 
-    // A memory whose initial size the pool cannot back (129 wasm pages: more than the whole
+    // A memory whose initial size the pool cannot back (one wasm page more than the whole
     // pool) is a typed error at creation, with nothing kept.
     let mut crowd = Store::try_new(&engine, ())?;
     let (_, pool_before, _) = free_pages();
     let wide_before = free_wide_slots();
+    let too_big_pages = MEMORY_POOL.len() / WASM_PAGE + 1;
     let too_big = Memory::new(
         &mut crowd,
         MemoryType {
-            min: 129,
+            min: too_big_pages,
             max: None,
             index64: false,
             page_size_log2: 16,
@@ -361,8 +373,8 @@ fn run() -> Result<u32, Error> {
         },
     );
     match &too_big {
-        Err(e) => println!("Memory::new(129 pages): {e}"),
-        Ok(_) => println!("Memory::new(129 pages): created"),
+        Err(e) => println!("Memory::new({too_big_pages} pages): {e}"),
+        Ok(_) => println!("Memory::new({too_big_pages} pages): created"),
     }
     check(
         &mut failures,
@@ -428,5 +440,64 @@ fn run() -> Result<u32, Error> {
         again_store_fn.call(&mut again_store, (65536, 1)),
         true,
     );
+    drop(again_store);
+    large_memories(&mut failures)?;
     Ok(failures)
+}
+
+/// The same module compiled with explicit checks (`wide.img`: memory of 1 page, maximum 4 GiB)
+/// on `engine_config_large_memories()`: a wide slot that grows far past a small slot, to the
+/// spec testsuite's largest memory, and refuses to grow past its reservation (the window).
+fn large_memories(failures: &mut u32) -> Result<(), Error> {
+    let (_, pool_at_start, _) = free_pages();
+    let engine = Engine::new(&board::engine_config_large_memories());
+    let module = Module::new(&engine, device_runtime::include_image!("wide.img").bytes())?;
+    let linker = device_runtime::Linker::<()>::new(&engine);
+    let mut store = Store::try_new(&engine, ())?;
+    let instance = linker.instantiate(&mut store, &module)?;
+    let (base, _) = inspect(&instance, &store, None)?;
+    let grow = instance.get_typed_func::<i32, i32>(&store, "grow")?;
+    let size = instance.get_typed_func::<(), i32>(&store, "size")?;
+    let load = instance.get_typed_func::<i32, i32>(&store, "load")?;
+    let store_fn = instance.get_typed_func::<(i32, i32), ()>(&store, "store")?;
+    // 803 wasm pages (50 MiB): memory_grow.wast's largest memory.
+    let grown = grow.call(&mut store, 802)?;
+    let last = (803 * WASM_PAGE - 4) as i32;
+    let was_zero = load.call(&mut store, last)? == 0;
+    store_fn.call(&mut store, (last, 77))?;
+    println!(
+        "large-memory engine: memory at {base:#x}, memory.grow(802) = {grown}, {} pages",
+        size.call(&mut store, ())?
+    );
+    check(
+        failures,
+        base >= WIDE_SLOTS_START
+            && grown == 1
+            && was_zero
+            && load.call(&mut store, last)? == 77
+            && mmu::translate(base + 803 * WASM_PAGE - 4)
+                .is_some_and(|(physical, _)| MEMORY_POOL.contains(physical)),
+        "explicit memory of engine_config_large_memories() in a wide slot grows to 803 pages (50 MiB), zeroed",
+    );
+    expect_trap(
+        failures,
+        "large store(803 pages)",
+        store_fn.call(&mut store, ((803 * WASM_PAGE) as i32, 1)),
+        false,
+    );
+    let (_, pool_before, _) = free_pages();
+    let past_reservation = (LARGE_MEMORY_RESERVATION / WASM_PAGE) as i32 - 803 + 1;
+    let refused = grow.call(&mut store, past_reservation)?;
+    check(
+        failures,
+        refused == -1 && size.call(&mut store, ())? == 803 && free_pages().1 == pool_before,
+        "memory.grow past LARGE_MEMORY_RESERVATION returns -1 and keeps nothing",
+    );
+    drop(store);
+    check(
+        failures,
+        free_pages().1 == pool_at_start && free_wide_slots() == WIDE_SLOT_COUNT,
+        "its 50 MiB of pool pages and its wide slot are back after the store is dropped",
+    );
+    Ok(())
 }

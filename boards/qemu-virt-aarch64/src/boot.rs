@@ -4,8 +4,9 @@
 //! ELF kernel at EL1 unless `virtualization=on`; at EL2 we drop to EL1 first). Registers it
 //! sets: `HCR_EL2.RW` (EL2 only), `VBAR_EL1`, `CPACR_EL1.FPEN` (FP/SIMD usable: Rust and wasm
 //! code use the vector registers), `SP_EL1` = exception stack, then `SPSel = 0` and `SP_EL0` =
-//! program stack. `.bss` (which also holds the page tables and the pools) is zeroed with the
-//! 16-byte stores below before any Rust code runs; the linker script aligns its bounds to 16.
+//! program stack. `.bss` (which also holds the page tables; the pools are outside it, see
+//! [`crate::memory_map`]) is zeroed with the 16-byte stores below before any Rust code runs;
+//! the linker script aligns its bounds to 16.
 
 use crate::{console, mmu, semihosting};
 

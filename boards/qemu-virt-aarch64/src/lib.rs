@@ -3,9 +3,9 @@
 //! What the board does, in boot order:
 //!
 //! 1. [`boot`]: `_start` drops from EL2 to EL1 if QEMU started there, installs the exception
-//!    vectors (`VBAR_EL1`), enables FP/SIMD, zeroes `.bss`, and runs on two stacks: the program
-//!    on `SP_EL0` (with an unmapped guard page below it) and exceptions on `SP_EL1`, so that a
-//!    fault on the program stack can still be reported.
+//!    vectors (`VBAR_EL1`), enables FP/SIMD, zeroes `.bss` (not the pools), and runs on two
+//!    stacks: the program on `SP_EL0` (with an unmapped guard page below it) and exceptions
+//!    on `SP_EL1`, so that a fault on the program stack can still be reported.
 //! 2. [`mmu`]: 4 KiB-granule page tables in a static (identity-mapped except the wide memory
 //!    slots' pages), planned by safe code
 //!    ([`mmu::plan`], unit-tested on the host) from the linker's section symbols
@@ -17,9 +17,10 @@
 //!
 //! [`platform::Board`] is the device runtime's [`device_runtime::platform::Platform`]: code
 //! memory written while read-write, then remapped read-execute with cache maintenance; linear
-//! memories in a linker-placed pool, each between an unmapped front and back guard page, or,
-//! for guard-elided images ([`engine_config_guard_elided`]), in wide virtual slots of 4 GiB +
-//! guard whose accessible pages are mapped to pages of that pool.
+//! memories in a pool reserved at link time, each between an unmapped front and back guard
+//! page, or, for large reservations (guard-elided images: [`engine_config_guard_elided`];
+//! memories that may grow as far as the pool can back: [`engine_config_large_memories`]), in
+//! wide virtual slots of up to 7 GiB whose accessible pages are mapped to pages of that pool.
 //! [`xip`] executes an image flashed into the image partition in place, making exactly its
 //! text executable once it is verified.
 //! [`exceptions`] turns a synchronous exception at a trap site of wasm code into the typed trap
@@ -57,7 +58,9 @@ pub mod semihosting;
 pub mod xip;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use platform::{BOARD, engine_config, engine_config_guard_elided};
+pub use platform::{
+    BOARD, engine_config, engine_config_guard_elided, engine_config_large_memories,
+};
 
 /// Declares the firmware's main function: `fn() -> u32`, whose result is the exit status QEMU
 /// reports (0 = success). A panic prints its message and exits with status 101.

@@ -13,6 +13,7 @@
 //! | [`CODE_POOL`] | code memory | unmapped until allocated; RW, then RX once published |
 //! | [`MEMORY_POOL`] | small linear-memory slots, and the physical pages behind wide slots | unmapped except the accessible part of each small-slot memory |
 //! | [`ARENA_POOL`] | store arenas | read-write |
+//! | [`LOADER_REGION`] (`0x4c00_0000`, the last 64 MiB of RAM) | left to QEMU's loader (spec bundles, `examples/spec_bundle.rs`) | read-write |
 //! | [`WIDE_SLOTS_START`]`..+`[`WIDE_SLOT_COUNT`]` x `[`WIDE_SLOT_STRIDE`] (64..128 GiB, virtual only) | wide memory slots | unmapped except the accessible pages of each memory, mapped to pages of [`MEMORY_POOL`] |
 //!
 //! # Wide memory slots
@@ -25,19 +26,34 @@
 //!
 //! ```text
 //! slot start       +1 GiB = memory base                              +8 GiB = next slot
-//! | front guard     | window (8 MiB, planned) | never planned ...      |
+//! | front guard     | window (64 MiB, planned) | never planned ...     |
 //! | L1 entry invalid| L3 entries: accessible pages -> MEMORY_POOL   | L2/L1 entries invalid
 //! ```
 //!
 //! The first [`WIDE_SLOT_WINDOW`] bytes from the base (as much as the physical pool could ever
-//! back) are planned page by page at boot, one level-2 table and four level-3 tables per slot,
-//! all entries invalid; a memory's accessible pages are mapped there to physical pages taken
-//! one by one from [`MEMORY_POOL`] (never identity: those pages stay unmapped at their own
-//! address). Everything else in the slot has an invalid level-1 or level-2 entry and is never
-//! planned, so the runtime never needs a new table. A slot provides
-//! [`WIDE_SLOT_STRIDE`]` - `[`WIDE_SLOT_FRONT_GUARD`] (7 GiB) of guarded span from its base.
-
-use core::cell::UnsafeCell;
+//! back) are planned page by page at boot, one level-2 table and 32 level-3 tables per slot
+//! (1 MiB of tables for the eight slots), all entries invalid; a memory's accessible pages are
+//! mapped there to physical pages taken one by one from [`MEMORY_POOL`] (never identity: those
+//! pages stay unmapped at their own address). Everything else in the slot has an invalid
+//! level-1 or level-2 entry and is never planned, so the runtime never needs a new table. A
+//! slot provides [`WIDE_SLOT_STRIDE`]` - `[`WIDE_SLOT_FRONT_GUARD`] (7 GiB) of guarded span
+//! from its base.
+//!
+//! Why every slot gets the whole window rather than fewer large windows or shared tables: a
+//! memory's growth limit must not depend on which free slot it happened to get (so fewer large
+//! windows would need a placement policy that cannot know how far a memory will grow), and
+//! two slots can share no level-3 table, since a table maps the same pages for every slot that
+//! points to it; handing tables to slots on demand would mean taking a table at run time,
+//! which the MMU's invariants exclude. The cost, 264 tables of 4 KiB, is 0.4% of the RAM.
+//!
+//! # Pools
+//!
+//! The pools are not Rust statics: a `global_asm!` block reserves them in a section of their
+//! own (`.pools`, `%nobits`), which `link.x` places after `.bss` and in no loadable segment,
+//! so neither QEMU's ELF loader nor the boot code clears their 65 MiB (only `.bss`, with the
+//! page tables, is zeroed). Nothing needs them zeroed: every page is zeroed (memory slots,
+//! arenas) or written (code) by the platform before it is handed out. Their sizes come from
+//! the constants below, so the linker script holds no copy of them.
 
 use crate::mmu::plan::{
     Attributes, BLOCK_SIZE, Granularity, LEVEL1_SIZE, PAGE_SIZE, PlanError, TranslationTables,
@@ -45,8 +61,13 @@ use crate::mmu::plan::{
 
 /// Start of RAM.
 pub const RAM_START: u64 = 0x4000_0000;
-/// RAM size the runner gives QEMU (`-m 128M`).
-pub const RAM_SIZE: u64 = 128 << 20;
+/// RAM size every QEMU command line of the board gives (`-m 256M`): the firmware with its
+/// pools (`link.x` lets it grow up to [`LOADER_REGION`]), then [`LOADER_REGION`].
+pub const RAM_SIZE: u64 = 256 << 20;
+/// The end of RAM that the firmware leaves to QEMU's loader: data placed before boot with
+/// `-device loader,file=...,addr=0x4c000000,force-raw=on` (spec bundles, at most 64 MiB).
+/// `link.x` ends the firmware's RAM region at its start, so no firmware can overlap it.
+pub const LOADER_REGION: (u64, u64) = (RAM_START + RAM_SIZE - (64 << 20), 64 << 20);
 /// Flash banks (pflash0 and pflash1).
 pub const FLASH: (u64, u64) = (0, 0x0800_0000);
 /// The flash partition where images are flashed (QEMU's `-device loader` stands in for the
@@ -56,23 +77,21 @@ pub const IMAGE_PARTITION: (u64, u64) = (0x0400_0000, 16 << 20);
 /// Peripherals.
 pub const DEVICES: (u64, u64) = (0x0800_0000, 0x0800_0000);
 
-/// A page-aligned region of RAM reserved by the linker (in `.bss`, zeroed at boot).
-#[repr(C, align(4096))]
-pub struct Pool<const N: usize>(UnsafeCell<[u8; N]>);
-
-// SAFETY: the pool's bytes are only reached through raw addresses handed out by the
-// platform's allocators, which give each byte to one owner at a time.
-unsafe impl<const N: usize> Sync for Pool<N> {}
+/// A page-aligned region of RAM of `N` bytes reserved in section `.pools` (not zeroed at
+/// boot; see "Pools" above). It is only ever used through its addresses.
+pub struct Pool<const N: usize> {
+    start: fn() -> u64,
+}
 
 impl<const N: usize> Pool<N> {
-    const fn new() -> Self {
+    const fn new(start: fn() -> u64) -> Self {
         const { assert!((N as u64).is_multiple_of(PAGE_SIZE)) };
-        Pool(UnsafeCell::new([0; N]))
+        Pool { start }
     }
 
     /// First byte.
     pub fn start(&self) -> u64 {
-        self.0.get() as u64
+        (self.start)()
     }
 
     /// Length in bytes.
@@ -98,8 +117,10 @@ impl<const N: usize> Pool<N> {
 
 /// Bytes of code memory.
 pub const CODE_POOL_SIZE: usize = 256 << 10;
-/// Bytes of linear-memory slots (memories, their reserved growth and guards).
-pub const MEMORY_POOL_SIZE: usize = 8 << 20;
+/// Bytes of linear-memory slots (small slots' memories, their reserved growth and guards;
+/// the pages behind wide slots): enough for the largest memory of the spec testsuite (803
+/// wasm pages, 50 MiB) next to the small ones.
+pub const MEMORY_POOL_SIZE: usize = 64 << 20;
 /// Bytes of store arenas.
 pub const ARENA_POOL_SIZE: usize = 512 << 10;
 
@@ -136,12 +157,38 @@ pub const fn wide_slot_base(index: usize) -> u64 {
     WIDE_SLOTS_START + index as u64 * WIDE_SLOT_STRIDE + WIDE_SLOT_FRONT_GUARD
 }
 
+// The pools: section `.pools` (no file bytes; `link.x` places it after `.bss`, so the boot
+// code does not zero it), each pool page-aligned, with the sizes of the constants above.
+core::arch::global_asm!(
+    ".pushsection .pools, \"aw\", %nobits",
+    ".p2align 12",
+    ".globl __code_pool",
+    "__code_pool:",
+    ".skip {code}",
+    ".p2align 12",
+    ".globl __memory_pool",
+    "__memory_pool:",
+    ".skip {memory}",
+    ".p2align 12",
+    ".globl __arena_pool",
+    "__arena_pool:",
+    ".skip {arenas}",
+    ".popsection",
+    code = const CODE_POOL_SIZE,
+    memory = const MEMORY_POOL_SIZE,
+    arenas = const ARENA_POOL_SIZE,
+);
+
 /// Code memory.
-pub static CODE_POOL: Pool<CODE_POOL_SIZE> = Pool::new();
+pub static CODE_POOL: Pool<CODE_POOL_SIZE> = Pool::new(|| address(&raw const __code_pool));
 /// Linear-memory slots.
-pub static MEMORY_POOL: Pool<MEMORY_POOL_SIZE> = Pool::new();
+pub static MEMORY_POOL: Pool<MEMORY_POOL_SIZE> = Pool::new(|| address(&raw const __memory_pool));
 /// Store arenas.
-pub static ARENA_POOL: Pool<ARENA_POOL_SIZE> = Pool::new();
+pub static ARENA_POOL: Pool<ARENA_POOL_SIZE> = Pool::new(|| address(&raw const __arena_pool));
+
+fn address(p: *const u8) -> u64 {
+    p as u64
+}
 
 unsafe extern "C" {
     static __text_start: u8;
@@ -151,6 +198,9 @@ unsafe extern "C" {
     static __rw_start: u8;
     static __rw_end: u8;
     static __stack_guard: u8;
+    static __code_pool: u8;
+    static __memory_pool: u8;
+    static __arena_pool: u8;
 }
 
 /// A linker-defined section boundary.
@@ -160,7 +210,7 @@ pub struct Sections {
     pub text: (u64, u64),
     /// Constants.
     pub rodata: (u64, u64),
-    /// Data, `.bss` (pools included), stacks.
+    /// Data, `.bss`, the pools, stacks.
     pub read_write: (u64, u64),
     /// The unmapped page below the program stack.
     pub stack_guard: u64,
@@ -168,7 +218,6 @@ pub struct Sections {
 
 /// The linker's section boundaries.
 pub fn sections() -> Sections {
-    let address = |p: *const u8| p as u64;
     Sections {
         text: (
             address(&raw const __text_start),

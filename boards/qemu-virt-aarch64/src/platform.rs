@@ -6,21 +6,27 @@
 //!   instruction cache over the range (`DC CVAU`, `DSB ISH`, `IC IVAU`, `DSB ISH`, `ISB`);
 //!   `code_free` unmaps them. A page is never writable and executable.
 //! * **Small memory slots** ([`MEMORY_POOL`](crate::memory_map::MEMORY_POOL)):
-//!   `[front guard][memory ... reservation][back guard]`, a run of pages of a linker-placed
-//!   static, identity-mapped. Guards are at least one page and never mapped; the reservation
-//!   is mapped read-write (and zeroed) only as far as the memory is accessible, so an access
-//!   past the current length, into the reserved growth or a guard faults.
+//!   `[front guard][memory ... reservation][back guard]`, a run of pages of the memory pool
+//!   (reserved at link time, not zeroed at boot), identity-mapped. Guards are at least one
+//!   page and never mapped; the reservation is mapped read-write (and zeroed) only as far as
+//!   the memory is accessible, so an access past the current length, into the reserved growth
+//!   or a guard faults.
 //! * **Wide memory slots** (see [`crate::memory_map`], "Wide memory slots"): for a request
-//!   whose reservation plus guards exceeds the whole small pool, so could never be a small
-//!   slot; above all the 4 GiB + guard of guard-elided memories. One of
+//!   whose reservation plus guards exceeds [`SMALL_SLOT_MAX`]; above all the 4 GiB + guard of
+//!   guard-elided memories, and the memories of [`engine_config_large_memories`]. One of
 //!   [`WIDE_SLOT_COUNT`] 8 GiB virtual ranges far above RAM; each accessible page is mapped to
 //!   a physical page taken from the top of the memory pool (and zeroed through its new
 //!   address); nothing else of the slot is ever mapped. `memory_grow` maps more pages and
-//!   fails (so `memory.grow` returns -1) when the pool has no free page left; nothing is
-//!   half-grown. A ninth slot, or a guard wider than the slot's front guard, is a typed
-//!   [`PlatformError`].
+//!   fails (so `memory.grow` returns -1) past the slot's window ([`WIDE_SLOT_WINDOW`], the
+//!   whole pool) or when the pool has no free page left; nothing is half-grown. A ninth slot,
+//!   or a guard wider than the slot's front guard, is a typed [`PlatformError`].
 //! * **Arenas** ([`ARENA_POOL`](crate::memory_map::ARENA_POOL)): always-mapped pages, zeroed on
 //!   allocation.
+//!
+//! Why a size limit on small slots: a small slot holds the physical pages of its whole
+//! reservation from creation (a contiguous run of the pool), a wide slot only those of its
+//! accessible pages. [`SMALL_SLOT_MAX`] is 8 MiB, the small pool's former size, so every
+//! request that took a small slot before the pool grew still takes one.
 //!
 //! Which engine configuration to use:
 //!
@@ -30,9 +36,15 @@
 //!   with `LoadError::GuardReservation`.
 //! * [`engine_config_guard_elided`]: also runs guard-elided images compiled with the default
 //!   64 KiB guard. 4 GiB reservation and 64 KiB guards, so guard-elided memories (and explicit
-//!   ones without a small maximum) take wide slots; explicit memories whose maximum fits the
-//!   small pool still take small ones. Images compiled with a larger `--guard-size` need
+//!   ones without a small maximum) take wide slots; explicit memories whose maximum fits a
+//!   small slot still take small ones. Images compiled with a larger `--guard-size` need
 //!   `memory_guard` raised to match (up to the 1 GiB front guard of a wide slot).
+//! * [`engine_config_large_memories`]: explicit bounds checks, memories that may grow as far as
+//!   the pool can back. [`LARGE_MEMORY_RESERVATION`] (a wide slot's window, 64 MiB) and
+//!   one-page guards: memories without a small maximum take wide slots. The reservation is
+//!   the bound the board really has, so the same limits on another platform (the spec
+//!   testsuite's hosted run) refuse the same growths. Guard-elided images are refused, as on
+//!   [`engine_config`].
 //!
 //! The fault hook is the exception vector table, installed at boot ([`crate::exceptions`]); it
 //! asks [`in_live_memory_slot`] whether a faulting address lies in a slot.
@@ -45,8 +57,8 @@ use device_runtime::platform::{ArenaRegion, CodeRegion, MemorySlot, Platform, Pl
 
 use crate::lock::Lock;
 use crate::memory_map::{
-    ARENA_POOL, CODE_POOL, MEMORY_POOL, WIDE_SLOT_COUNT, WIDE_SLOT_FRONT_GUARD, WIDE_SLOT_STRIDE,
-    WIDE_SLOT_WINDOW, WIDE_SLOTS_START, wide_slot_base,
+    ARENA_POOL, CODE_POOL, MEMORY_POOL, MEMORY_POOL_SIZE, WIDE_SLOT_COUNT, WIDE_SLOT_FRONT_GUARD,
+    WIDE_SLOT_STRIDE, WIDE_SLOT_WINDOW, WIDE_SLOTS_START, wide_slot_base,
 };
 use crate::mmu;
 use crate::mmu::plan::{Attributes, PAGE_SIZE};
@@ -95,6 +107,31 @@ pub fn engine_config_guard_elided() -> EngineConfig {
     config.memory_guard = GUARD_ELIDED_GUARD;
     config
 }
+
+/// Reservation of [`engine_config_large_memories`]: a wide slot's window, as far as any memory
+/// of this board can grow (the whole memory pool).
+pub const LARGE_MEMORY_RESERVATION: u64 = WIDE_SLOT_WINDOW;
+
+/// An engine configuration for explicit-check images whose memories may grow as far as the
+/// memory pool can back: [`engine_config`] with a [`LARGE_MEMORY_RESERVATION`] reservation,
+/// which memories without a small maximum get in wide slots (physical pages only as they
+/// grow). What the spec testsuite firmware runs on.
+pub fn engine_config_large_memories() -> EngineConfig {
+    let mut config = engine_config();
+    config.memory_reservation = LARGE_MEMORY_RESERVATION;
+    config
+}
+
+/// The largest small slot (reservation and both guards): a larger request takes a wide slot,
+/// which holds physical pages only as its memory grows, rather than a contiguous run of the
+/// pool for its whole reservation from the start.
+pub const SMALL_SLOT_MAX: u64 = 8 << 20;
+
+const _: () = {
+    assert!(SMALL_SLOT_MAX <= MEMORY_POOL_SIZE as u64);
+    // Every memory of the large-memory configuration is wide unless its maximum is small.
+    assert!(LARGE_MEMORY_RESERVATION > SMALL_SLOT_MAX);
+};
 
 const MEMORY_POOL_WORDS: usize = MEMORY_POOL.pages().div_ceil(64);
 
@@ -343,11 +380,11 @@ unsafe impl Platform for Board {
         if accessible > reservation {
             return Err(exhausted);
         }
-        // The routing rule: a slot that could never fit the small pool is wide.
+        // The routing rule: a slot larger than `SMALL_SLOT_MAX` is wide.
         let Some(total) = guard
             .checked_mul(2)
             .and_then(|g| g.checked_add(reservation))
-            .filter(|&t| t <= MEMORY_POOL.len())
+            .filter(|&t| t <= SMALL_SLOT_MAX)
         else {
             return wide_alloc(reservation, guard, accessible);
         };

@@ -492,7 +492,7 @@ fn run_on_board(c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
         board_request(&c.invoke, &c.args, image, c.load.unwrap_or_default())?,
     )?;
     let output = std::process::Command::new("qemu-system-aarch64")
-        .args(["-M", "virt", "-cpu", "cortex-a53", "-m", "128M"])
+        .args(["-M", "virt", "-cpu", "cortex-a53", "-m", "256M"])
         .args(["-nographic", "-semihosting", "-kernel"])
         .arg(&firmware)
         .arg("-device")

@@ -150,14 +150,14 @@ fn expectations() -> Result<Expectations> {
     expectations_with(&[])
 }
 
-/// The board's engine limits (`qemu_virt_aarch64::engine_config()`: 1 MiB memory reservation,
-/// one 4 KiB guard page, 256 KiB of wasm stack, 64 KiB store arenas) on the hosted platform, so
-/// that results that depend on them (a `memory.grow` past the reservation) are the same. Both
-/// runners print these figures in their first lines, so a change on one side shows in the
-/// comparison.
+/// The board's engine limits (`qemu_virt_aarch64::engine_config_large_memories()`: 64 MiB
+/// memory reservation, one 4 KiB guard page, 256 KiB of wasm stack, 64 KiB store arenas) on
+/// the hosted platform, so that results that depend on them (a `memory.grow` past the
+/// reservation) are the same. Both runners print these figures in their first lines, so a
+/// change on one side shows in the comparison.
 fn board_like_config() -> EngineConfig {
     let mut config = EngineConfig::default();
-    config.memory_reservation = 1 << 20;
+    config.memory_reservation = 64 << 20;
     config.memory_guard = 4096;
     config.max_wasm_stack = 256 << 10;
     config.store_arena_size = 64 << 10;

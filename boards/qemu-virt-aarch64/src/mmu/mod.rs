@@ -24,11 +24,15 @@ mod board {
     use crate::lock::Lock;
 
     /// Tables available to the board's plan (root included).
-    /// The firmware's map needs at most 16; the image partition's level-3 tables
-    /// ([`crate::memory_map::IMAGE_PARTITION`], 16 MiB page by page) 8 more; each wide
-    /// memory slot's window [`crate::memory_map::WIDE_SLOT_TABLES`] more.
-    pub const TABLE_COUNT: usize =
-        16 + 8 + crate::memory_map::WIDE_SLOT_COUNT * crate::memory_map::WIDE_SLOT_TABLES;
+    /// The firmware's map needs at most 16 besides the memory pool; the memory pool, page by
+    /// page, one level-3 table per 2 MiB and one more if it straddles a block boundary; the
+    /// image partition's level-3 tables ([`crate::memory_map::IMAGE_PARTITION`], 16 MiB page by
+    /// page) 8 more; each wide memory slot's window [`crate::memory_map::WIDE_SLOT_TABLES`]
+    /// more.
+    pub const TABLE_COUNT: usize = 16
+        + (crate::memory_map::MEMORY_POOL_SIZE / super::plan::BLOCK_SIZE as usize + 1)
+        + 8
+        + crate::memory_map::WIDE_SLOT_COUNT * crate::memory_map::WIDE_SLOT_TABLES;
 
     static TABLES: Lock<TranslationTables<TABLE_COUNT>> = Lock::new(TranslationTables::new());
 
