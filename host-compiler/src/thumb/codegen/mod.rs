@@ -5,9 +5,14 @@
 //! What this first cut implements of the design, and what it refuses
 //! ([`CompileError::Unsupported`], never wrong code):
 //!
-//! * types: i32 and references (funcref, externref: pointer-sized words, 0 for null) as
+//! * types: i32, f32 and references (funcref, externref: pointer-sized words, 0 for null) as
 //!   parameters, results, locals and globals; up to 4 results (r0-r3); block types with results
-//!   but no parameters;
+//!   but no parameters. **f32 values are their bits in core registers** (no FP register cache
+//!   yet): every f32 operator moves its operands to s0/s1, computes on the FPU and moves the
+//!   result back; `abs`/`neg`/`copysign` are bit operations; compares leave a condition that is
+//!   false for unordered operands (`ne` true); `min`/`max` follow wasm's NaN and signed-zero
+//!   rules; `ceil`/`floor`/`trunc`/`nearest` are `vrint` (FPv5 only: refused on Cortex-M4F);
+//!   conversions from and to i32 (trapping ones check NaN and range first);
 //! * operators: constants, locals, `drop`, `select`, every i32 arithmetic, bit, shift, compare and
 //!   division operator, `nop`, `unreachable`, `block`, `loop`, `if`, `else`, `end`, `br`,
 //!   `br_if`, `br_table` (`tbh`; targets at most 128 KiB ahead), `return`;
@@ -55,7 +60,8 @@ use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorReso
 
 use self::stack::{Entry, JOIN, ValueStack};
 use super::asm::{
-    Addr, AsmError, Assembler, Cond, Flags, Label, Operand, Profile, Reg, RegList, ShiftKind, Width,
+    Addr, AsmError, Assembler, Cond, FReg, Flags, Label, Operand, Profile, Reg, RegList, Rounding,
+    ShiftKind, Width,
 };
 use crate::error::{CompileError, Location};
 use crate::link::Symbol;
@@ -404,7 +410,10 @@ impl<'m> FunctionCompiler<'m> {
     // ---- frame ----
 
     fn declare_locals(&mut self, count: u32, ty: wasmparser::ValType) -> Result<(), CompileError> {
-        if !matches!(ty, wasmparser::ValType::I32 | wasmparser::ValType::Ref(_)) {
+        if !matches!(
+            ty,
+            wasmparser::ValType::I32 | wasmparser::ValType::F32 | wasmparser::ValType::Ref(_)
+        ) {
             return Err(self.unsupported(format!("{ty:?} locals")));
         }
         self.locals += count as usize;
@@ -1393,6 +1402,209 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
+    // ---- f32 (values are their bits in core registers; the FPU computes in s0/s1) ----
+
+    /// Pops the top two f32 operands into s0 (left) and s1 (right); returns their sources.
+    fn pop_f32_pair(&mut self) -> Result<(Src, Src), CompileError> {
+        let right = self.pop_src(false)?;
+        let left = self.pop_src(false)?;
+        let (Operand::Reg(l), Operand::Reg(r)) = (left.operand(), right.operand()) else {
+            return Err(self.internal("f32 operand not in a register"));
+        };
+        self.emit(|a| {
+            a.vmov_to_s(FReg::S(0), l)?;
+            a.vmov_to_s(FReg::S(1), r)
+        })?;
+        Ok((left, right))
+    }
+
+    /// A register for a result computed from `sources`: an owned source's, else a new one.
+    fn result_register(&mut self, sources: &[Src]) -> Result<Reg, CompileError> {
+        match sources.iter().find_map(|s| match s {
+            Src::Owned(r) => Some(*r),
+            _ => None,
+        }) {
+            Some(r) => Ok(r),
+            None => self.allocate(),
+        }
+    }
+
+    fn f32_binary(
+        &mut self,
+        op: fn(&mut Assembler, FReg, FReg, FReg) -> Result<(), AsmError>,
+    ) -> Result<(), CompileError> {
+        let (left, right) = self.pop_f32_pair()?;
+        let dst = self.result_register(&[left, right])?;
+        self.emit(|a| {
+            op(a, FReg::S(0), FReg::S(0), FReg::S(1))?;
+            a.vmov_from_s(dst, FReg::S(0))
+        })?;
+        self.release_sources(&[left, right], dst);
+        self.push(Entry::Reg(dst));
+        Ok(())
+    }
+
+    /// `f32.min`/`f32.max` with wasm's NaN propagation and `-0 < +0`: a NaN operand gives the
+    /// quieted NaN of `vadd`, equal operands (including `-0`/`+0`) combine their bits (`orr` for
+    /// min, `and` for max), otherwise the smaller/larger one is taken.
+    fn f32_min_max(&mut self, max: bool) -> Result<(), CompileError> {
+        let (left, right) = self.pop_f32_pair()?;
+        let (Operand::Reg(l), Operand::Reg(r)) = (left.operand(), right.operand()) else {
+            return Err(self.internal("f32 operand not in a register"));
+        };
+        // Not the right operand's register: the left one is copied into it first.
+        let dst = match left {
+            Src::Owned(reg) => reg,
+            _ => self.allocate()?,
+        };
+        let (nan, equal, done) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        self.emit(|a| {
+            a.vcmp(false, FReg::S(0), FReg::S(1))?;
+            a.vmrs_apsr()?;
+            a.b(Cond::Vs, nan)?;
+            a.b(Cond::Eq, equal)?;
+            if dst != l {
+                a.mov(Flags::Preserve, dst, l)?;
+            }
+            // min: the right one when left > right; max: when left < right.
+            let take_right = if max { Cond::Mi } else { Cond::Gt };
+            a.it(take_right, &[])?;
+            a.mov(Flags::Preserve, dst, r)?;
+            a.b(Cond::Al, done)?;
+            a.bind(equal)?;
+            if max {
+                a.and(Flags::Any, dst, l, r)?;
+            } else {
+                a.orr(Flags::Any, dst, l, r)?;
+            }
+            a.b(Cond::Al, done)?;
+            a.bind(nan)?;
+            a.vadd(FReg::S(0), FReg::S(0), FReg::S(1))?;
+            a.vmov_from_s(dst, FReg::S(0))?;
+            a.bind(done)
+        })?;
+        self.release_sources(&[left, right], dst);
+        self.push(Entry::Reg(dst));
+        Ok(())
+    }
+
+    /// `f32.eq` ... `f32.ge`: `vcmp` and the flags as a condition that is false for unordered
+    /// operands (`ne` true).
+    fn f32_compare(&mut self, cond: Cond) -> Result<(), CompileError> {
+        let (left, right) = self.pop_f32_pair()?;
+        self.emit(|a| {
+            a.vcmp(false, FReg::S(0), FReg::S(1))?;
+            a.vmrs_apsr()
+        })?;
+        self.release_sources(&[left, right], Reg::R12);
+        self.push(Entry::Cond(cond));
+        Ok(())
+    }
+
+    /// `abs`/`neg`: the sign bit of the bits in a core register (exact for NaNs too).
+    fn f32_sign(&mut self, negate: bool) -> Result<(), CompileError> {
+        let value = self.pop_src(false)?;
+        let Operand::Reg(v) = value.operand() else {
+            return Err(self.internal("f32 operand not in a register"));
+        };
+        let dst = self.result_register(&[value])?;
+        self.emit(|a| {
+            if negate {
+                a.eor(Flags::Any, dst, v, 0x8000_0000u32)
+            } else {
+                a.bic(Flags::Any, dst, v, 0x8000_0000u32)
+            }
+        })?;
+        self.push(Entry::Reg(dst));
+        Ok(())
+    }
+
+    fn f32_copysign(&mut self) -> Result<(), CompileError> {
+        let sign = self.pop_src(false)?;
+        let magnitude = self.pop_src(false)?;
+        let (Operand::Reg(m), Operand::Reg(s)) = (magnitude.operand(), sign.operand()) else {
+            return Err(self.internal("f32 operand not in a register"));
+        };
+        let dst = self.result_register(&[magnitude, sign])?;
+        self.emit(|a| {
+            a.and(Flags::Any, Reg::R12, s, 0x8000_0000u32)?;
+            a.bic(Flags::Any, dst, m, 0x8000_0000u32)?;
+            a.orr(Flags::Any, dst, dst, Reg::R12)
+        })?;
+        self.release_sources(&[magnitude, sign], dst);
+        self.push(Entry::Reg(dst));
+        Ok(())
+    }
+
+    /// An FPU operation on one operand moved to s0, the result moved back from s0.
+    fn f32_unary(
+        &mut self,
+        op: impl FnOnce(&mut Assembler) -> Result<(), AsmError>,
+    ) -> Result<(), CompileError> {
+        let value = self.pop_src(false)?;
+        let Operand::Reg(v) = value.operand() else {
+            return Err(self.internal("f32 operand not in a register"));
+        };
+        let dst = self.result_register(&[value])?;
+        self.emit(|a| {
+            a.vmov_to_s(FReg::S(0), v)?;
+            op(a)?;
+            a.vmov_from_s(dst, FReg::S(0))
+        })?;
+        self.push(Entry::Reg(dst));
+        Ok(())
+    }
+
+    /// `ceil`/`floor`/`trunc`/`nearest`: `vrint` on FPv5; FPv4 (Cortex-M4F) has none.
+    fn f32_round(&mut self, rounding: Rounding) -> Result<(), CompileError> {
+        if !self.profile.has_fpv5() {
+            return Err(self.unsupported("f32 rounding without FPv5 (a libcall, not built yet)"));
+        }
+        self.f32_unary(|a| a.vrint(rounding, FReg::S(0), FReg::S(0)))
+    }
+
+    /// `i32.trunc_f32_s/u`: NaN traps with `BadConversionToInteger`, values whose truncation
+    /// does not fit with `IntegerOverflow` (limits compared exactly in f32), then `vcvt`.
+    fn i32_trunc_f32(&mut self, signed: bool) -> Result<(), CompileError> {
+        let value = self.pop_src(false)?;
+        let Operand::Reg(v) = value.operand() else {
+            return Err(self.internal("f32 operand not in a register"));
+        };
+        let dst = self.result_register(&[value])?;
+        let bad = self.trap_label(TrapCode::BadConversionToInteger);
+        let overflow = self.trap_label(TrapCode::IntegerOverflow);
+        // Out of range: x >= 2^31 or x < -2^31 (signed); x >= 2^32 or x <= -1 (unsigned).
+        let (upper, lower, below) = if signed {
+            (0x4F00_0000u32, 0xCF00_0000u32, Cond::Mi)
+        } else {
+            (0x4F80_0000u32, 0xBF80_0000u32, Cond::Ls)
+        };
+        self.emit(|a| {
+            a.vmov_to_s(FReg::S(0), v)?;
+            a.vcmp(false, FReg::S(0), FReg::S(0))?;
+            a.vmrs_apsr()?;
+            a.b(Cond::Vs, bad)?;
+            a.mov(Flags::Any, Reg::R12, upper)?;
+            a.vmov_to_s(FReg::S(1), Reg::R12)?;
+            a.vcmp(false, FReg::S(0), FReg::S(1))?;
+            a.vmrs_apsr()?;
+            a.b(Cond::Ge, overflow)?;
+            a.mov(Flags::Any, Reg::R12, lower)?;
+            a.vmov_to_s(FReg::S(1), Reg::R12)?;
+            a.vcmp(false, FReg::S(0), FReg::S(1))?;
+            a.vmrs_apsr()?;
+            a.b(below, overflow)?;
+            a.vcvt_to_int(signed, FReg::S(0), FReg::S(0))?;
+            a.vmov_from_s(dst, FReg::S(0))
+        })?;
+        self.push(Entry::Reg(dst));
+        Ok(())
+    }
+
     /// `ref.func`: the address of the function's `VMFuncRef` in our vmctx.
     fn ref_func(&mut self, function_index: u32) -> Result<(), CompileError> {
         let offset = self.module.offsets.func_ref(function_index);
@@ -1521,6 +1733,39 @@ impl<'m> FunctionCompiler<'m> {
             O::MemoryFill { mem } => self.memory_fill(mem),
             O::MemoryCopy { dst_mem, src_mem } => self.memory_copy(dst_mem, src_mem),
             O::MemoryInit { data_index, mem } => self.memory_init(mem, data_index),
+            O::F32Const { value } => {
+                self.push(Entry::Const(value.bits()));
+                Ok(())
+            }
+            O::F32Load { memarg } => self.load_memory(memarg, Width::W32),
+            O::F32Store { memarg } => self.store_memory(memarg, Width::W32),
+            O::F32ReinterpretI32 | O::I32ReinterpretF32 => Ok(()),
+            O::F32Add => self.f32_binary(Assembler::vadd),
+            O::F32Sub => self.f32_binary(Assembler::vsub),
+            O::F32Mul => self.f32_binary(Assembler::vmul),
+            O::F32Div => self.f32_binary(Assembler::vdiv),
+            O::F32Min => self.f32_min_max(false),
+            O::F32Max => self.f32_min_max(true),
+            O::F32Abs => self.f32_sign(false),
+            O::F32Neg => self.f32_sign(true),
+            O::F32Copysign => self.f32_copysign(),
+            O::F32Sqrt => self.f32_unary(|a| a.vsqrt(FReg::S(0), FReg::S(0))),
+            O::F32Ceil => self.f32_round(Rounding::PlusInfinity),
+            O::F32Floor => self.f32_round(Rounding::MinusInfinity),
+            O::F32Trunc => self.f32_round(Rounding::Zero),
+            O::F32Nearest => self.f32_round(Rounding::NearestEven),
+            O::F32Eq => self.f32_compare(Cond::Eq),
+            O::F32Ne => self.f32_compare(Cond::Ne),
+            O::F32Lt => self.f32_compare(Cond::Mi),
+            O::F32Le => self.f32_compare(Cond::Ls),
+            O::F32Gt => self.f32_compare(Cond::Gt),
+            O::F32Ge => self.f32_compare(Cond::Ge),
+            O::F32ConvertI32S => self.f32_unary(|a| a.vcvt_from_int(true, FReg::S(0), FReg::S(0))),
+            O::F32ConvertI32U => self.f32_unary(|a| a.vcvt_from_int(false, FReg::S(0), FReg::S(0))),
+            O::I32TruncSatF32S => self.f32_unary(|a| a.vcvt_to_int(true, FReg::S(0), FReg::S(0))),
+            O::I32TruncSatF32U => self.f32_unary(|a| a.vcvt_to_int(false, FReg::S(0), FReg::S(0))),
+            O::I32TruncF32S => self.i32_trunc_f32(true),
+            O::I32TruncF32U => self.i32_trunc_f32(false),
             O::RefNull { .. } => {
                 self.push(Entry::Const(0));
                 Ok(())
@@ -1965,7 +2210,9 @@ impl<'m> FunctionCompiler<'m> {
     fn block_results(&self, blockty: BlockType) -> Result<usize, CompileError> {
         match blockty {
             BlockType::Empty => Ok(0),
-            BlockType::Type(wasmparser::ValType::I32 | wasmparser::ValType::Ref(_)) => Ok(1),
+            BlockType::Type(
+                wasmparser::ValType::I32 | wasmparser::ValType::F32 | wasmparser::ValType::Ref(_),
+            ) => Ok(1),
             BlockType::Type(t) => Err(self.unsupported(format!("{t:?} block results"))),
             BlockType::FuncType(_) => Err(self.unsupported("block types with parameters")),
         }
@@ -2530,10 +2777,14 @@ fn writes_result_register(op: &Operator<'_>) -> bool {
     )
 }
 
-/// Whether values of type `t` are one core-register word: i32 and references (pointers on
-/// 32-bit targets, 0 for null).
+/// Whether values of type `t` are one core-register word: i32, f32 (its bits: there is no FP
+/// register cache yet, DESIGN.md section 3.1) and references (pointers on 32-bit targets, 0
+/// for null).
 pub(crate) fn is_word(t: ValType) -> bool {
-    matches!(t, ValType::I32 | ValType::FuncRef | ValType::ExternRef)
+    matches!(
+        t,
+        ValType::I32 | ValType::F32 | ValType::FuncRef | ValType::ExternRef
+    )
 }
 
 /// How a call reaches its callee.

@@ -943,9 +943,9 @@ fn unreachable_and_stack_overflow_trap() {
 fn unsupported_features_are_errors_not_wrong_code() {
     for wat in [
         "(module (func (param i64)))",
-        "(module (func (result f32) f32.const 1))",
+        "(module (func (result f64) f64.const 1))",
         "(module (func (local f64)))",
-        "(module (table 1 funcref) (type (func (result f32))) (func i32.const 0 call_indirect (type 0) drop))",
+        "(module (table 1 funcref) (type (func (result f64))) (func i32.const 0 call_indirect (type 0) drop))",
         "(module (global i64 (i64.const 1)) (func (result i64) global.get 0))",
         "(module (import \"m\" \"g\" (global f32)) (func global.get 0 drop))",
         "(module (import \"m\" \"mem\" (memory 1)) (func (result i32) i32.const 1 memory.grow))",
