@@ -947,7 +947,7 @@ fn unsupported_features_are_errors_not_wrong_code() {
         "(module (func (local f64)))",
         "(module (table 1 funcref) (type (func (result f64))) (func i32.const 0 call_indirect (type 0) drop))",
         "(module (global i64 (i64.const 1)) (func (result i64) global.get 0))",
-        "(module (import \"m\" \"g\" (global f32)) (func global.get 0 drop))",
+        "(module (import \"m\" \"g\" (global f64)) (func global.get 0 drop))",
         "(module (import \"m\" \"mem\" (memory 1)) (func (result i32) i32.const 1 memory.grow))",
         "(module (memory 1) (func (result i64) i32.const 0 i64.load))",
         "(module (func (param i32) (result i32) local.get 0 block (param i32) (result i32) end))",
