@@ -13,6 +13,9 @@
 //! tools/qemu-insn-count. From an x86_64 host the aarch64 runner is built with cargo
 //! (`--target aarch64-unknown-linux-gnu`) and the images are compiled natively for aarch64.
 //!
+//! Section 5 measures the Thumb-2 backend (Cortex-M) on the host: compile throughput and text
+//! size against wasm code size, the goals of issue 5 (`bench thumb [FUNCS]` runs only it).
+//!
 //! Times printed here are for information; no test asserts on them.
 
 use std::fmt::Write as _;
@@ -172,6 +175,10 @@ fn main() {
         load_reps(&engine, &image, reps);
         return;
     }
+    if args.get(1).map(String::as_str) == Some("thumb") {
+        thumb_backend(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3000));
+        return;
+    }
     let funcs: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3000);
     let target = native_target();
     println!(
@@ -307,6 +314,92 @@ fn main() {
 
     // 4. Load cost by stage, in guest instructions under qemu-aarch64.
     load_breakdown(funcs);
+
+    // 5. The Thumb-2 backend (runs on the host like every compiler).
+    thumb_backend(funcs);
+}
+
+/// Every module of every spec testsuite file, encoded (quoted and binary modules included).
+fn all_spec_modules() -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for (name, contents) in tests::spec_runner::spec_files() {
+        let Ok(buf) = wast::parser::ParseBuffer::new(contents) else {
+            continue;
+        };
+        let Ok(wast) = wast::parser::parse::<wast::Wast>(&buf) else {
+            continue;
+        };
+        for d in wast.directives {
+            if let wast::WastDirective::Module(mut m) = d
+                && let Ok(bytes) = m.encode()
+            {
+                out.push((name.clone(), bytes));
+            }
+        }
+    }
+    out
+}
+
+/// Section 5: compile throughput of the Thumb-2 backend (MB of wasm per second; goal >= 20)
+/// and its text size against the wasm code size (goal <= 1.6x), on the generated modules and on
+/// every spec-testsuite module inside the subset it compiles so far.
+fn thumb_backend(funcs: usize) {
+    println!("\n== Thumb-2 backend (Cortex-M): compile throughput and text size");
+    let spec = all_spec_modules();
+    for target in [Target::CortexM7, Target::CortexM4F] {
+        for threads in [1, 2] {
+            let c = Compiler::new(CompilerConfig::for_target(target).threads(threads))
+                .expect("Thumb-2 compiler");
+            for calls in [false, true] {
+                let wasm = wat::parse_str(generated(funcs, calls)).expect("generated wat");
+                // Best of 5: the figure is the compiler's speed, not the machine's noise.
+                let mut best = Duration::MAX;
+                let mut img = None;
+                for _ in 0..5 {
+                    let t = Instant::now();
+                    img = Some(c.compile(&wasm).expect("generated module compiles"));
+                    best = best.min(t.elapsed());
+                }
+                let img = img.expect("compiled");
+                println!(
+                    "  {target:<10} {threads} thread(s) {:<16} {:>9} wasm bytes ({:>8} code) in {:>7.2} ms: {:>7.2} MB/s of wasm; text {:>9} B = {:.2}x the code",
+                    if calls {
+                        "many call sites"
+                    } else {
+                        "few call sites"
+                    },
+                    wasm.len(),
+                    img.stats.wasm_code_bytes,
+                    best.as_secs_f64() * 1e3,
+                    wasm.len() as f64 / 1e6 / best.as_secs_f64(),
+                    img.stats.text_bytes,
+                    img.stats.text_bytes as f64 / img.stats.wasm_code_bytes.max(1) as f64
+                );
+            }
+        }
+        let c = Compiler::new(CompilerConfig::for_target(target)).expect("Thumb-2 compiler");
+        let (mut compiled, mut refused) = (0usize, 0usize);
+        let (mut wasm_bytes, mut code, mut text) = (0usize, 0usize, 0usize);
+        let t = Instant::now();
+        for (_, w) in &spec {
+            match c.compile(w) {
+                Ok(img) => {
+                    compiled += 1;
+                    wasm_bytes += w.len();
+                    code += img.stats.wasm_code_bytes;
+                    text += img.stats.text_bytes;
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        let dt = t.elapsed();
+        println!(
+            "  {target:<10} spec-testsuite modules: {compiled} compile ({refused} refused or invalid), {wasm_bytes} wasm bytes ({code} code) -> {text} text bytes = {:.2}x the code, {:.2} MB/s of wasm over all {} modules (many tiny ones: per-module costs dominate)",
+            text as f64 / code.max(1) as f64,
+            spec.iter().map(|(_, w)| w.len()).sum::<usize>() as f64 / 1e6 / dt.as_secs_f64(),
+            spec.len()
+        );
+    }
 }
 
 /// Whether this aarch64 process runs under QEMU user mode (the host CPU is not aarch64).
