@@ -9,7 +9,7 @@ use shared_types::vmoffsets::{
 use shared_types::{Libcall, TrapCode, ValType};
 
 use super::asm::{Addr, AsmError, Assembler, Flags, Profile, Reg, RegList, Width};
-use super::codegen::{CompiledFunction, Signature, is_word, memory_bound_bias};
+use super::codegen::{CompiledFunction, Signature, memory_bound_bias, words_of};
 use crate::error::CompileError;
 use crate::link::Symbol;
 
@@ -41,19 +41,15 @@ pub fn array_entry(
         },
         feature: format!("Thumb-2 array-entry trampoline: {feature}"),
     };
-    if signature
-        .params
-        .iter()
-        .chain(&signature.results)
-        .any(|t| !is_word(*t))
-    {
-        return Err(unsupported("types other than i32 and references"));
+    if words_of(&signature.params).is_none() || words_of(&signature.results).is_none() {
+        return Err(unsupported("v128"));
     }
-    if signature.results.len() > 4 {
-        return Err(unsupported("more than 4 results"));
+    let (param_words, _) = word_offsets(&signature.params);
+    let (result_words, zero_results) = word_offsets(&signature.results);
+    if result_words.len() > 4 {
+        return Err(unsupported("more than 4 result words"));
     }
-    let params = signature.params.len();
-    let results = signature.results.len();
+    let params = param_words.len();
     let stack_args = params.saturating_sub(4) as u32;
     // Stack arguments, then the saved `values`; with the 9 pushed registers (36 bytes) the
     // total keeps sp 8-aligned at the call.
@@ -83,7 +79,7 @@ pub fn array_entry(
             Addr::Offset(Reg::SP, values_slot as i32),
         )?;
         a.mov(Flags::Any, Reg::R12, Reg::R2)?;
-        let slot = |i: usize| Addr::Offset(Reg::R12, (VAL_RAW_SIZE as usize * i) as i32);
+        let slot = |i: usize| Addr::Offset(Reg::R12, param_words[i]);
         for i in 4..params {
             a.ldr(Width::W32, Reg::R0, slot(i))?;
             a.str(
@@ -101,19 +97,16 @@ pub fn array_entry(
             Reg::R12,
             Addr::Offset(Reg::SP, values_slot as i32),
         )?;
-        for i in 0..results {
-            a.str(Width::W32, Reg::new(i as u8).unwrap(), slot(i))?;
+        for (i, &at) in result_words.iter().enumerate() {
+            a.str(
+                Width::W32,
+                Reg::new(i as u8).unwrap(),
+                Addr::Offset(Reg::R12, at),
+            )?;
         }
         a.mov(Flags::Any, Reg::R0, 0)?;
-        // References are pointer-sized: the host reads 8 bytes, the high word must be 0.
-        for (i, t) in signature.results.iter().enumerate() {
-            if *t != ValType::I32 {
-                a.str(
-                    Width::W32,
-                    Reg::R0,
-                    Addr::Offset(Reg::R12, (VAL_RAW_SIZE as usize * i) as i32 + 4),
-                )?;
-            }
+        for &at in &zero_results {
+            a.str(Width::W32, Reg::R0, Addr::Offset(Reg::R12, at))?;
         }
         a.add(Flags::Any, Reg::SP, Reg::SP, frame)?;
         let mut restored = saved;
@@ -134,6 +127,24 @@ pub fn array_entry(
         traps: Vec::new(),
         calls: out.calls,
     })
+}
+
+/// The `ValRaw` byte offset of each core-register word of `types` (an i64 or f64 is two words
+/// of one 16-byte slot, low word first) and the offsets of the high words that must be
+/// zeroed (references: the host reads 8 bytes of a pointer-sized value).
+fn word_offsets(types: &[ValType]) -> (Vec<i32>, Vec<i32>) {
+    let mut words = Vec::new();
+    let mut zero = Vec::new();
+    for (i, &t) in types.iter().enumerate() {
+        let at = (VAL_RAW_SIZE as usize * i) as i32;
+        words.push(at);
+        match words_of(&[t]) {
+            Some(2) => words.push(at + 4),
+            _ if matches!(t, ValType::FuncRef | ValType::ExternRef) => zero.push(at + 4),
+            _ => {}
+        }
+    }
+    (words, zero)
 }
 
 /// Loads the instance registers r7 (base of memory 0) and r8 (`length - bias`, DESIGN.md
@@ -207,12 +218,11 @@ pub fn wasm_to_array(
         func_index: 0,
         message: format!("wasm-to-array trampoline of type {type_index}: {message}"),
     };
-    if signature
-        .params
-        .iter()
-        .chain(&signature.results)
-        .any(|t| !is_word(*t))
-        || signature.results.len() > 4
+    let (param_words, zero_params) = word_offsets(&signature.params);
+    let (result_words, _) = word_offsets(&signature.results);
+    if words_of(&signature.params).is_none()
+        || words_of(&signature.results).is_none()
+        || result_words.len() > 4
     {
         return Err(CompileError::Unsupported {
             location: crate::error::Location {
@@ -220,17 +230,18 @@ pub fn wasm_to_array(
                 offset: 0,
             },
             feature: format!(
-                "Thumb-2 wasm-to-array trampoline of type {type_index}: only i32 and references, at most 4 results"
+                "Thumb-2 wasm-to-array trampoline of type {type_index}: no v128, at most 4 result words"
             ),
         });
     }
-    let params = signature.params.len();
-    let results = signature.results.len();
-    let count = params.max(results) as u32;
+    let params = param_words.len();
+    let results = result_words.len();
+    let count = signature.params.len().max(signature.results.len()) as u32;
     // The host reads the buffer as `ValRaw`s, which are 16-byte aligned: the buffer goes at the
     // next 16-byte boundary below sp (wasm keeps sp only 8-aligned), and r5 keeps the entry sp.
     let buffer = VAL_RAW_SIZE * count.max(1);
-    let slot = |i: usize| Addr::Offset(Reg::SP, (VAL_RAW_SIZE as usize * i) as i32);
+    let param_slot = |i: usize| Addr::Offset(Reg::SP, param_words[i]);
+    let result_slot = |i: usize| Addr::Offset(Reg::SP, result_words[i]);
     let emit = |a: &mut Assembler| -> Result<(), AsmError> {
         let failed = a.new_label();
         a.push(RegList::of(&[Reg::R4, Reg::R5, Reg::LR]))?;
@@ -240,26 +251,20 @@ pub fn wasm_to_array(
         a.bic(Flags::Any, Reg::R12, Reg::R12, 15)?;
         a.mov(Flags::Any, Reg::SP, Reg::R12)?;
         for i in 0..params.min(4) {
-            a.str(Width::W32, Reg::new(i as u8).unwrap(), slot(i))?;
+            a.str(Width::W32, Reg::new(i as u8).unwrap(), param_slot(i))?;
         }
         for i in 4..params {
             // Above the three pushed words.
             let incoming = 12 + 4 * (i as i32 - 4);
             a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R5, incoming))?;
-            a.str(Width::W32, Reg::R12, slot(i))?;
+            a.str(Width::W32, Reg::R12, param_slot(i))?;
         }
         // References are pointer-sized: the host reads 8 bytes, the high word must be 0.
-        if signature.params.iter().any(|t| *t != ValType::I32) {
+        if !zero_params.is_empty() {
             a.mov(Flags::Any, Reg::R12, 0)?;
         }
-        for (i, t) in signature.params.iter().enumerate() {
-            if *t != ValType::I32 {
-                a.str(
-                    Width::W32,
-                    Reg::R12,
-                    Addr::Offset(Reg::SP, (VAL_RAW_SIZE as usize * i) as i32 + 4),
-                )?;
-            }
+        for &at in &zero_params {
+            a.str(Width::W32, Reg::R12, Addr::Offset(Reg::SP, at))?;
         }
         a.mov(Flags::Any, Reg::R0, Reg::R10)?;
         a.mov(Flags::Any, Reg::R1, Reg::R4)?;
@@ -273,7 +278,7 @@ pub fn wasm_to_array(
         a.blx(Reg::R12)?;
         a.cbz(true, Reg::R0, failed)?;
         for i in 0..results {
-            a.ldr(Width::W32, Reg::new(i as u8).unwrap(), slot(i))?;
+            a.ldr(Width::W32, Reg::new(i as u8).unwrap(), result_slot(i))?;
         }
         a.mov(Flags::Any, Reg::SP, Reg::R5)?;
         a.pop(RegList::of(&[Reg::R4, Reg::R5, Reg::PC]))?;

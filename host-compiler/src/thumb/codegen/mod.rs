@@ -5,14 +5,19 @@
 //! What this first cut implements of the design, and what it refuses
 //! ([`CompileError::Unsupported`], never wrong code):
 //!
-//! * types: i32, f32 and references (funcref, externref: pointer-sized words, 0 for null) as
-//!   parameters, results, locals and globals; up to 4 results (r0-r3); block types with results
-//!   but no parameters. **f32 values are their bits in core registers** (no FP register cache
-//!   yet): every f32 operator moves its operands to s0/s1, computes on the FPU and moves the
-//!   result back; `abs`/`neg`/`copysign` are bit operations; compares leave a condition that is
+//! * types: every value is one or two core-register *words* (DESIGN.md, "interim departure"):
+//!   i32, f32 and references (pointer-sized, 0 for null) one, i64 and f64 two (low first), as
+//!   parameters, results, locals and globals; up to 4 result words (r0-r3); block types with
+//!   results but no parameters. **f32/f64 values are their bits in core registers** (no FP
+//!   register cache yet): every float operator moves its operands to s0/s1 (d0/d1), computes on
+//!   the FPU and moves the result back; `abs`/`neg`/`copysign` are bit operations; compares leave a condition that is
 //!   false for unordered operands (`ne` true); `min`/`max` follow wasm's NaN and signed-zero
 //!   rules; `ceil`/`floor`/`trunc`/`nearest` are `vrint` (FPv5 only: refused on Cortex-M4F);
 //!   conversions from and to i32 (trapping ones check NaN and range first);
+//! * i64: constants, `add`/`sub` (`adds`/`adc`), bitwise, `mul` (`umull` + two `mla`), `eqz`,
+//!   compares (`cmp`/`sbcs`, or `cmp hi; it eq; cmp lo`), `wrap`, the extensions; f64 on
+//!   double-precision FPUs (Cortex-M7/M55): arithmetic, `sqrt`, `min`/`max`, compares, `vrint`
+//!   rounding, `abs`/`neg`/`copysign` on the high word;
 //! * operators: constants, locals, `drop`, `select`, every i32 arithmetic, bit, shift, compare and
 //!   division operator, `nop`, `unreachable`, `block`, `loop`, `if`, `else`, `end`, `br`,
 //!   `br_if`, `br_table` (`tbh`; targets at most 128 KiB ahead), `return`;
@@ -170,11 +175,22 @@ pub fn compile_function(
     }
     let mut operators = locals.get_binary_reader();
     operators.set_features(*validator.features());
-    let (weights, leaves_instance, indirect) = local_weights(
+    let (local_weights, leaves_instance, indirect) = local_weights(
         operators.clone(),
-        compiler.locals,
+        compiler.local_base.len(),
         module.num_imported_funcs,
     );
+    let mut weights = vec![0u64; compiler.locals];
+    for (i, &w) in local_weights.iter().enumerate() {
+        let base = compiler.local_base[i] as usize;
+        let end = compiler
+            .local_base
+            .get(i + 1)
+            .map_or(compiler.locals, |&b| b as usize);
+        for word in &mut weights[base..end] {
+            *word = w;
+        }
+    }
     compiler.assign_homes(&weights);
     if leaves_instance {
         // A slot for the vmctx, to restore r10 after calls into other instances.
@@ -191,6 +207,17 @@ pub fn compile_function(
         let (op, offset) = reader
             .read_with_offset()
             .map_err(|e| compiler.invalid(&e))?;
+        // `drop` and untyped `select` take their operand's type from the validator (read before
+        // it pops them).
+        compiler.operand_words = match op {
+            Operator::Drop => validator.get_operand_type(0),
+            Operator::Select => validator.get_operand_type(1),
+            Operator::TypedSelect { ty } => Some(Some(ty)),
+            _ => None,
+        }
+        .flatten()
+        .and_then(parser_words)
+        .unwrap_or(1);
         validator
             .op(offset, &op)
             .map_err(|e| compiler.invalid(&e))?;
@@ -201,14 +228,17 @@ pub fn compile_function(
             if let Ok((next, next_offset)) = peek.read_with_offset()
                 && let Operator::LocalSet { local_index } | Operator::LocalTee { local_index } =
                     next
-                && compiler.home(local_index).is_some()
+                && compiler.word_local(local_index, 0).is_some()
+                && compiler
+                    .home(compiler.local_base[local_index as usize])
+                    .is_some()
             {
                 validator
                     .op(next_offset, &next)
                     .map_err(|e| compiler.invalid(&e))?;
                 reader = peek;
                 let tee = matches!(next, Operator::LocalTee { .. });
-                compiler.fused_set = Some((local_index, tee));
+                compiler.fused_set = Some((compiler.local_base[local_index as usize], tee));
             }
         }
         compiler.operator(&op)?;
@@ -271,8 +301,11 @@ struct FunctionCompiler<'m> {
     stack: ValueStack,
     params: usize,
     results: usize,
-    /// Number of locals (parameters first); each has a 4-byte slot.
+    /// Number of local words (parameters first; i64 and f64 locals are two); each has a 4-byte
+    /// slot or a home register.
     locals: usize,
+    /// The first word of each wasm local.
+    local_base: Vec<u32>,
     /// The home register of each local that has one (DESIGN.md section 3.5).
     homes: Vec<Option<Reg>>,
     /// Position slots ever written: the frame holds this many.
@@ -285,6 +318,8 @@ struct FunctionCompiler<'m> {
     vmctx_slot: Option<u32>,
     /// Frame offset of the callee's `VMFuncRef` during a `call_indirect`.
     callee_slot: Option<u32>,
+    /// Words of the operand of the `drop` or `select` being compiled.
+    operand_words: usize,
     /// A `local.set`/`local.tee` (local, tee) fused into the operator being compiled: its
     /// result is written to the local's home register directly.
     fused_set: Option<(u32, bool)>,
@@ -323,15 +358,17 @@ impl<'m> FunctionCompiler<'m> {
             offset,
             asm,
             stack: ValueStack::default(),
-            params: signature.params.len(),
-            results: signature.results.len(),
-            locals: signature.params.len(),
+            params: words_of(&signature.params).unwrap_or(0),
+            results: words_of(&signature.results).unwrap_or(0),
+            locals: words_of(&signature.params).unwrap_or(0),
+            local_base: Vec::new(),
             homes: Vec::new(),
             spill_height: 0,
             slot_of: Vec::new(),
             slots: 0,
             vmctx_slot: None,
             callee_slot: None,
+            operand_words: 1,
             fused_set: None,
             checked: Vec::new(),
             checked_constant: 0,
@@ -345,12 +382,17 @@ impl<'m> FunctionCompiler<'m> {
             .params
             .iter()
             .chain(&signature.results)
-            .find(|t| !is_word(**t))
+            .find(|t| words(**t).is_none())
         {
             return Err(compiler.unsupported(format!("{t:?} in a signature")));
         }
+        let mut base = 0;
+        for t in &signature.params {
+            compiler.local_base.push(base);
+            base += words(*t).unwrap_or(1) as u32;
+        }
         if compiler.results > JOIN.len() {
-            return Err(compiler.unsupported("more than 4 results"));
+            return Err(compiler.unsupported("more than 4 result words"));
         }
         compiler.control.push(Frame {
             kind: FrameKind::Function,
@@ -410,13 +452,19 @@ impl<'m> FunctionCompiler<'m> {
     // ---- frame ----
 
     fn declare_locals(&mut self, count: u32, ty: wasmparser::ValType) -> Result<(), CompileError> {
-        if !matches!(
-            ty,
-            wasmparser::ValType::I32 | wasmparser::ValType::F32 | wasmparser::ValType::Ref(_)
-        ) {
+        let Some(n) = parser_words(ty) else {
             return Err(self.unsupported(format!("{ty:?} locals")));
+        };
+        if self.locals + count as usize * n > 1 << 16 {
+            return Err(CompileError::Limit(format!(
+                "function {} has more than 65536 local words",
+                self.func_index
+            )));
         }
-        self.locals += count as usize;
+        for _ in 0..count {
+            self.local_base.push(self.locals as u32);
+            self.locals += n;
+        }
         if self.locals > 1 << 16 {
             return Err(CompileError::Limit(format!(
                 "function {} has more than 65536 locals",
@@ -454,6 +502,25 @@ impl<'m> FunctionCompiler<'m> {
             })
             .collect();
         self.slots = next;
+    }
+
+    /// The first word and the word count of wasm local `index`.
+    fn local_words(&self, index: u32) -> Result<(u32, u32), CompileError> {
+        let base = *self
+            .local_base
+            .get(index as usize)
+            .ok_or_else(|| self.internal(format!("no local {index}")))?;
+        let end = self
+            .local_base
+            .get(index as usize + 1)
+            .map_or(self.locals as u32, |&b| b);
+        Ok((base, end - base))
+    }
+
+    /// Word `w` of wasm local `index`, if it exists.
+    fn word_local(&self, index: u32, w: u32) -> Option<u32> {
+        let (base, n) = self.local_words(index).ok()?;
+        (w < n).then_some(base + w)
     }
 
     fn home(&self, index: u32) -> Option<Reg> {
@@ -1043,8 +1110,8 @@ impl<'m> FunctionCompiler<'m> {
             .globals
             .get(index as usize)
             .ok_or_else(|| self.internal(format!("no global {index}")))?;
-        if !ValType::from_code(ty.ty).is_some_and(is_word) {
-            return Err(self.unsupported("globals other than i32 and references"));
+        if ValType::from_code(ty.ty).is_none_or(|t| words(t).is_none()) {
+            return Err(self.unsupported("v128 globals"));
         }
         if index < self.module.num_imported_globals {
             return Ok(-(self.module.offsets.imported_global(index) as i32) - 1);
@@ -1068,22 +1135,49 @@ impl<'m> FunctionCompiler<'m> {
         Ok(Addr::Offset(Reg::R12, 0))
     }
 
+    /// Words of global `index`.
+    fn global_words(&self, index: u32) -> usize {
+        self.module
+            .globals
+            .get(index as usize)
+            .and_then(|g| ValType::from_code(g.ty))
+            .and_then(words)
+            .unwrap_or(1)
+    }
+
     fn global_get(&mut self, index: u32) -> Result<(), CompileError> {
-        let r = self.allocate()?;
-        let addr = self.global_address(index)?;
-        self.emit(|a| a.ldr(Width::W32, r, addr))?;
-        self.push(Entry::Reg(r));
+        let n = self.global_words(index);
+        let mut regs = Vec::with_capacity(n);
+        for _ in 0..n {
+            regs.push(self.allocate()?);
+        }
+        let Addr::Offset(base, at) = self.global_address(index)? else {
+            return Err(self.internal("global address"));
+        };
+        for (w, &r) in regs.iter().enumerate() {
+            self.emit(|a| a.ldr(Width::W32, r, Addr::Offset(base, at + 4 * w as i32)))?;
+            self.push(Entry::Reg(r));
+        }
         Ok(())
     }
 
     fn global_set(&mut self, index: u32) -> Result<(), CompileError> {
-        let value = self.pop_src(false)?;
-        let Operand::Reg(v) = value.operand() else {
-            return Err(self.internal("immediate global value"));
+        let n = self.global_words(index);
+        let mut values = Vec::with_capacity(n);
+        for _ in 0..n {
+            values.push(self.pop_src(false)?);
+        }
+        values.reverse();
+        let Addr::Offset(base, at) = self.global_address(index)? else {
+            return Err(self.internal("global address"));
         };
-        let addr = self.global_address(index)?;
-        self.emit(|a| a.str(Width::W32, v, addr))?;
-        self.release_sources(&[value], Reg::R12);
+        for (w, value) in values.iter().enumerate() {
+            let Operand::Reg(v) = value.operand() else {
+                return Err(self.internal("immediate global value"));
+            };
+            self.emit(|a| a.str(Width::W32, v, Addr::Offset(base, at + 4 * w as i32)))?;
+        }
+        self.release_sources(&values, Reg::R12);
         Ok(())
     }
 
@@ -1605,6 +1699,296 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
+    // ---- i64 and f64: two words, low first ----
+
+    /// Pops a two-word value as register sources: (low, high).
+    fn pop_pair(&mut self) -> Result<(Reg, Reg, Src, Src), CompileError> {
+        let hi = self.pop_src(false)?;
+        let lo = self.pop_src(false)?;
+        let (Operand::Reg(l), Operand::Reg(h)) = (lo.operand(), hi.operand()) else {
+            return Err(self.internal("two-word operand not in registers"));
+        };
+        Ok((l, h, lo, hi))
+    }
+
+    /// An owned register among `candidates`, else a new one.
+    fn pick(&mut self, candidates: &[Src]) -> Result<Reg, CompileError> {
+        self.result_register(candidates)
+    }
+
+    /// `i64.add`/`i64.sub`: `adds`/`adc` or `subs`/`sbc`; the low result goes to a register
+    /// only the low words occupied, the high one to one only the high words occupied.
+    fn i64_carry(&mut self, subtract: bool) -> Result<(), CompileError> {
+        let (blo, bhi, sblo, sbhi) = self.pop_pair()?;
+        let (alo, ahi, salo, sahi) = self.pop_pair()?;
+        let dlo = self.pick(&[salo, sblo])?;
+        let dhi = self.pick(&[sahi, sbhi])?;
+        self.emit(|a| {
+            if subtract {
+                a.sub(Flags::Set, dlo, alo, blo)?;
+                a.sbc(Flags::Any, dhi, ahi, bhi)
+            } else {
+                a.add(Flags::Set, dlo, alo, blo)?;
+                a.adc(Flags::Any, dhi, ahi, bhi)
+            }
+        })?;
+        self.release_sources(&[salo, sblo], dlo);
+        self.release_sources(&[sahi, sbhi], dhi);
+        self.push(Entry::Reg(dlo));
+        self.push(Entry::Reg(dhi));
+        Ok(())
+    }
+
+    fn i64_bitwise(&mut self, op: Binary) -> Result<(), CompileError> {
+        let (blo, bhi, sblo, sbhi) = self.pop_pair()?;
+        let (alo, ahi, salo, sahi) = self.pop_pair()?;
+        let dlo = self.pick(&[salo, sblo])?;
+        let dhi = self.pick(&[sahi, sbhi])?;
+        self.emit(|a| {
+            for (d, x, y) in [(dlo, alo, blo), (dhi, ahi, bhi)] {
+                match op {
+                    Binary::And => a.and(Flags::Any, d, x, y)?,
+                    Binary::Or => a.orr(Flags::Any, d, x, y)?,
+                    _ => a.eor(Flags::Any, d, x, y)?,
+                }
+            }
+            Ok(())
+        })?;
+        self.release_sources(&[salo, sblo], dlo);
+        self.release_sources(&[sahi, sbhi], dhi);
+        self.push(Entry::Reg(dlo));
+        self.push(Entry::Reg(dhi));
+        Ok(())
+    }
+
+    /// `i64.mul`: `umull` of the low words plus both cross products into the high word.
+    fn i64_mul(&mut self) -> Result<(), CompileError> {
+        let (blo, bhi, sblo, sbhi) = self.pop_pair()?;
+        let (alo, ahi, salo, sahi) = self.pop_pair()?;
+        // Every source is read after umull writes: the results take fresh registers.
+        let dlo = self.allocate()?;
+        let dhi = self.allocate()?;
+        self.emit(|a| {
+            a.umull(dlo, dhi, alo, blo)?;
+            a.mla(dhi, alo, bhi, dhi)?;
+            a.mla(dhi, ahi, blo, dhi)
+        })?;
+        self.release_sources(&[salo, sblo, sahi, sbhi], Reg::R12);
+        self.push(Entry::Reg(dlo));
+        self.push(Entry::Reg(dhi));
+        Ok(())
+    }
+
+    fn i64_eqz(&mut self) -> Result<(), CompileError> {
+        let (lo, hi, slo, shi) = self.pop_pair()?;
+        self.emit(|a| a.orr(Flags::Set, Reg::R12, lo, hi))?;
+        self.release_sources(&[slo, shi], Reg::R12);
+        self.push(Entry::Cond(Cond::Eq));
+        Ok(())
+    }
+
+    /// Compares on pairs: equality with `cmp hi; it eq; cmpeq lo`, order with `cmp lo; sbcs
+    /// hi` (valid for `lt`/`ge`/`lo`/`hs` only, so `gt`/`le` swap the operands).
+    fn i64_compare(&mut self, cond: Cond, swap: bool) -> Result<(), CompileError> {
+        let (blo, bhi, sblo, sbhi) = self.pop_pair()?;
+        let (alo, ahi, salo, sahi) = self.pop_pair()?;
+        let ((xlo, xhi), (ylo, yhi)) = if swap {
+            ((blo, bhi), (alo, ahi))
+        } else {
+            ((alo, ahi), (blo, bhi))
+        };
+        self.emit(|a| {
+            if matches!(cond, Cond::Eq | Cond::Ne) {
+                a.cmp(xhi, yhi)?;
+                a.it(Cond::Eq, &[])?;
+                a.cmp(xlo, ylo)
+            } else {
+                a.cmp(xlo, ylo)?;
+                a.sbc(Flags::Set, Reg::R12, xhi, yhi)
+            }
+        })?;
+        self.release_sources(&[salo, sblo, sahi, sbhi], Reg::R12);
+        self.push(Entry::Cond(cond));
+        Ok(())
+    }
+
+    /// `i64.extend_i32_s` (and the in-place extensions, after their high word was dropped):
+    /// the low word, optionally narrowed first, and its sign in the high word.
+    fn i64_sign_extend(&mut self, narrow: Option<Unary>) -> Result<(), CompileError> {
+        let value = self.pop_src(false)?;
+        let Operand::Reg(v) = value.operand() else {
+            return Err(self.internal("operand not in a register"));
+        };
+        let lo = self.result_register(&[value])?;
+        let hi = self.allocate()?;
+        self.emit(|a| {
+            match narrow {
+                Some(Unary::Extend8) => a.sxtb(lo, v, 0)?,
+                Some(Unary::Extend16) => a.sxth(lo, v, 0)?,
+                _ if lo != v => a.mov(Flags::Any, lo, v)?,
+                _ => {}
+            }
+            a.shift(ShiftKind::Asr, Flags::Any, hi, lo, Operand::Imm(31))
+        })?;
+        self.push(Entry::Reg(lo));
+        self.push(Entry::Reg(hi));
+        Ok(())
+    }
+
+    fn require_double(&self) -> Result<(), CompileError> {
+        if self.profile.has_double_precision() {
+            Ok(())
+        } else {
+            Err(self.unsupported("f64 arithmetic without a double-precision FPU (soft-float libcalls, not built yet)"))
+        }
+    }
+
+    /// Pops two f64 operands into d0 (left) and d1 (right).
+    fn pop_f64_pair(&mut self) -> Result<[(Reg, Src); 4], CompileError> {
+        self.require_double()?;
+        let (blo, bhi, sblo, sbhi) = self.pop_pair()?;
+        let (alo, ahi, salo, sahi) = self.pop_pair()?;
+        self.emit(|a| {
+            a.vmov_to_d(FReg::D(0), alo, ahi)?;
+            a.vmov_to_d(FReg::D(1), blo, bhi)
+        })?;
+        Ok([(alo, salo), (ahi, sahi), (blo, sblo), (bhi, sbhi)])
+    }
+
+    fn f64_binary(
+        &mut self,
+        op: fn(&mut Assembler, FReg, FReg, FReg) -> Result<(), AsmError>,
+    ) -> Result<(), CompileError> {
+        let [(_, salo), (_, sahi), (_, sblo), (_, sbhi)] = self.pop_f64_pair()?;
+        let dlo = self.pick(&[salo, sblo])?;
+        let dhi = self.pick(&[sahi, sbhi])?;
+        self.emit(|a| {
+            op(a, FReg::D(0), FReg::D(0), FReg::D(1))?;
+            a.vmov_from_d(dlo, dhi, FReg::D(0))
+        })?;
+        self.release_sources(&[salo, sblo], dlo);
+        self.release_sources(&[sahi, sbhi], dhi);
+        self.push(Entry::Reg(dlo));
+        self.push(Entry::Reg(dhi));
+        Ok(())
+    }
+
+    /// `f64.min`/`f64.max` as [`Self::f32_min_max`], on pairs.
+    fn f64_min_max(&mut self, max: bool) -> Result<(), CompileError> {
+        let [(alo, salo), (ahi, sahi), (blo, sblo), (bhi, sbhi)] = self.pop_f64_pair()?;
+        let dlo = match salo {
+            Src::Owned(r) => r,
+            _ => self.allocate()?,
+        };
+        let dhi = match sahi {
+            Src::Owned(r) => r,
+            _ => self.allocate()?,
+        };
+        let (nan, equal, done) = (
+            self.asm.new_label(),
+            self.asm.new_label(),
+            self.asm.new_label(),
+        );
+        self.emit(|a| {
+            a.vcmp(false, FReg::D(0), FReg::D(1))?;
+            a.vmrs_apsr()?;
+            a.b(Cond::Vs, nan)?;
+            a.b(Cond::Eq, equal)?;
+            if dlo != alo {
+                a.mov(Flags::Preserve, dlo, alo)?;
+            }
+            if dhi != ahi {
+                a.mov(Flags::Preserve, dhi, ahi)?;
+            }
+            let take_right = if max { Cond::Mi } else { Cond::Gt };
+            a.it(take_right, &[true])?;
+            a.mov(Flags::Preserve, dlo, blo)?;
+            a.mov(Flags::Preserve, dhi, bhi)?;
+            a.b(Cond::Al, done)?;
+            a.bind(equal)?;
+            if max {
+                a.and(Flags::Any, dlo, alo, blo)?;
+                a.and(Flags::Any, dhi, ahi, bhi)?;
+            } else {
+                a.orr(Flags::Any, dlo, alo, blo)?;
+                a.orr(Flags::Any, dhi, ahi, bhi)?;
+            }
+            a.b(Cond::Al, done)?;
+            a.bind(nan)?;
+            a.vadd(FReg::D(0), FReg::D(0), FReg::D(1))?;
+            a.vmov_from_d(dlo, dhi, FReg::D(0))?;
+            a.bind(done)
+        })?;
+        self.release_sources(&[salo, sblo], dlo);
+        self.release_sources(&[sahi, sbhi], dhi);
+        self.push(Entry::Reg(dlo));
+        self.push(Entry::Reg(dhi));
+        Ok(())
+    }
+
+    fn f64_compare(&mut self, cond: Cond) -> Result<(), CompileError> {
+        let [(_, salo), (_, sahi), (_, sblo), (_, sbhi)] = self.pop_f64_pair()?;
+        self.emit(|a| {
+            a.vcmp(false, FReg::D(0), FReg::D(1))?;
+            a.vmrs_apsr()
+        })?;
+        self.release_sources(&[salo, sahi, sblo, sbhi], Reg::R12);
+        self.push(Entry::Cond(cond));
+        Ok(())
+    }
+
+    /// `f64.abs`/`f64.neg`: the sign bit of the high word (the low word stays on the stack).
+    fn f64_sign(&mut self, negate: bool) -> Result<(), CompileError> {
+        self.f32_sign(negate)
+    }
+
+    /// `f64.copysign`: the magnitude's high word with the sign's sign bit.
+    fn f64_copysign(&mut self) -> Result<(), CompileError> {
+        let sign_hi = self.pop_src(false)?;
+        let sign_lo = self.pop_src(false)?;
+        self.release_sources(&[sign_lo], Reg::R12);
+        self.push_src(sign_hi);
+        self.f32_copysign()
+    }
+
+    /// Pushes a source back as an entry.
+    fn push_src(&mut self, src: Src) {
+        match src {
+            Src::Owned(r) => self.push(Entry::Reg(r)),
+            Src::Home(r) => {
+                let local = self.homes.iter().position(|h| *h == Some(r)).unwrap_or(0);
+                self.push(Entry::Local(local as u32));
+            }
+            Src::Imm(v) => self.push(Entry::Const(v)),
+        }
+    }
+
+    /// An FPU operation on one f64 moved to d0, the result moved back from d0.
+    fn f64_unary(
+        &mut self,
+        op: impl FnOnce(&mut Assembler) -> Result<(), AsmError>,
+    ) -> Result<(), CompileError> {
+        self.require_double()?;
+        let (lo, hi, slo, shi) = self.pop_pair()?;
+        let dlo = self.pick(&[slo])?;
+        let dhi = self.pick(&[shi])?;
+        self.emit(|a| {
+            a.vmov_to_d(FReg::D(0), lo, hi)?;
+            op(a)?;
+            a.vmov_from_d(dlo, dhi, FReg::D(0))
+        })?;
+        self.push(Entry::Reg(dlo));
+        self.push(Entry::Reg(dhi));
+        Ok(())
+    }
+
+    fn f64_round(&mut self, rounding: Rounding) -> Result<(), CompileError> {
+        if !self.profile.has_fpv5() {
+            return Err(self.unsupported("f64 rounding without FPv5"));
+        }
+        self.f64_unary(|a| a.vrint(rounding, FReg::D(0), FReg::D(0)))
+    }
+
     /// `ref.func`: the address of the function's `VMFuncRef` in our vmctx.
     fn ref_func(&mut self, function_index: u32) -> Result<(), CompileError> {
         let offset = self.module.offsets.func_ref(function_index);
@@ -1668,16 +2052,34 @@ impl<'m> FunctionCompiler<'m> {
                 Ok(())
             }
             O::LocalGet { local_index } => {
-                self.push(Entry::Local(local_index));
+                let (base, n) = self.local_words(local_index)?;
+                for w in 0..n {
+                    self.push(Entry::Local(base + w));
+                }
                 Ok(())
             }
-            O::LocalSet { local_index } => self.local_set(local_index, false),
-            O::LocalTee { local_index } => self.local_set(local_index, true),
+            O::LocalSet { local_index } | O::LocalTee { local_index } => {
+                let tee = matches!(op, O::LocalTee { .. });
+                let (base, n) = self.local_words(local_index)?;
+                if n == 1 {
+                    return self.local_set(base, tee);
+                }
+                for w in (0..n).rev() {
+                    self.local_set(base + w, false)?;
+                }
+                if tee {
+                    for w in 0..n {
+                        self.push(Entry::Local(base + w));
+                    }
+                }
+                Ok(())
+            }
             O::Drop => {
                 self.materialize_cond()?;
-                self.truncate(self.stack.len() - 1);
+                self.truncate(self.stack.len() - self.operand_words);
                 Ok(())
             }
+            O::Select | O::TypedSelect { .. } if self.operand_words == 2 => self.select_pair(),
             O::Select | O::TypedSelect { .. } => self.select(),
 
             O::I32Add => self.binary(Binary::Add),
@@ -1766,6 +2168,75 @@ impl<'m> FunctionCompiler<'m> {
             O::I32TruncSatF32U => self.f32_unary(|a| a.vcvt_to_int(false, FReg::S(0), FReg::S(0))),
             O::I32TruncF32S => self.i32_trunc_f32(true),
             O::I32TruncF32U => self.i32_trunc_f32(false),
+            O::I64Const { value } => {
+                self.push(Entry::Const(value as u32));
+                self.push(Entry::Const((value as u64 >> 32) as u32));
+                Ok(())
+            }
+            O::F64Const { value } => {
+                self.push(Entry::Const(value.bits() as u32));
+                self.push(Entry::Const((value.bits() >> 32) as u32));
+                Ok(())
+            }
+            O::I64ReinterpretF64 | O::F64ReinterpretI64 => Ok(()),
+            O::I64Add => self.i64_carry(false),
+            O::I64Sub => self.i64_carry(true),
+            O::I64And => self.i64_bitwise(Binary::And),
+            O::I64Or => self.i64_bitwise(Binary::Or),
+            O::I64Xor => self.i64_bitwise(Binary::Xor),
+            O::I64Mul => self.i64_mul(),
+            O::I64Eqz => self.i64_eqz(),
+            O::I64Eq => self.i64_compare(Cond::Eq, false),
+            O::I64Ne => self.i64_compare(Cond::Ne, false),
+            O::I64LtS => self.i64_compare(Cond::Lt, false),
+            O::I64GeS => self.i64_compare(Cond::Ge, false),
+            O::I64GtS => self.i64_compare(Cond::Lt, true),
+            O::I64LeS => self.i64_compare(Cond::Ge, true),
+            O::I64LtU => self.i64_compare(Cond::Lo, false),
+            O::I64GeU => self.i64_compare(Cond::Hs, false),
+            O::I64GtU => self.i64_compare(Cond::Lo, true),
+            O::I64LeU => self.i64_compare(Cond::Hs, true),
+            O::I32WrapI64 => {
+                self.truncate(self.stack.len() - 1);
+                Ok(())
+            }
+            O::I64ExtendI32U => {
+                self.push(Entry::Const(0));
+                Ok(())
+            }
+            O::I64ExtendI32S => self.i64_sign_extend(None),
+            O::I64Extend32S => {
+                self.truncate(self.stack.len() - 1);
+                self.i64_sign_extend(None)
+            }
+            O::I64Extend8S => {
+                self.truncate(self.stack.len() - 1);
+                self.i64_sign_extend(Some(Unary::Extend8))
+            }
+            O::I64Extend16S => {
+                self.truncate(self.stack.len() - 1);
+                self.i64_sign_extend(Some(Unary::Extend16))
+            }
+            O::F64Add => self.f64_binary(Assembler::vadd),
+            O::F64Sub => self.f64_binary(Assembler::vsub),
+            O::F64Mul => self.f64_binary(Assembler::vmul),
+            O::F64Div => self.f64_binary(Assembler::vdiv),
+            O::F64Min => self.f64_min_max(false),
+            O::F64Max => self.f64_min_max(true),
+            O::F64Abs => self.f64_sign(false),
+            O::F64Neg => self.f64_sign(true),
+            O::F64Copysign => self.f64_copysign(),
+            O::F64Sqrt => self.f64_unary(|a| a.vsqrt(FReg::D(0), FReg::D(0))),
+            O::F64Ceil => self.f64_round(Rounding::PlusInfinity),
+            O::F64Floor => self.f64_round(Rounding::MinusInfinity),
+            O::F64Trunc => self.f64_round(Rounding::Zero),
+            O::F64Nearest => self.f64_round(Rounding::NearestEven),
+            O::F64Eq => self.f64_compare(Cond::Eq),
+            O::F64Ne => self.f64_compare(Cond::Ne),
+            O::F64Lt => self.f64_compare(Cond::Mi),
+            O::F64Le => self.f64_compare(Cond::Ls),
+            O::F64Gt => self.f64_compare(Cond::Gt),
+            O::F64Ge => self.f64_compare(Cond::Ge),
             O::RefNull { .. } => {
                 self.push(Entry::Const(0));
                 Ok(())
@@ -1986,6 +2457,33 @@ impl<'m> FunctionCompiler<'m> {
         }
         self.free_operand(if_false);
         self.push(Entry::Reg(if_true));
+        Ok(())
+    }
+
+    /// `select` of a two-word value: both words move under one IT block.
+    fn select_pair(&mut self) -> Result<(), CompileError> {
+        let test = self.pop_condition()?;
+        let false_hi = self.pop_reg()?;
+        let false_lo = self.pop_reg()?;
+        let true_hi = self.pop_reg()?;
+        let true_lo = self.pop_reg()?;
+        self.flags_live = false;
+        match test {
+            Test::Always => {}
+            Test::Never => self.emit(|a| {
+                a.mov(Flags::Any, true_lo, false_lo)?;
+                a.mov(Flags::Any, true_hi, false_hi)
+            })?,
+            Test::Flags(c) => self.emit(|a| {
+                a.it(c.invert(), &[true])?;
+                a.mov(Flags::Preserve, true_lo, false_lo)?;
+                a.mov(Flags::Preserve, true_hi, false_hi)
+            })?,
+        }
+        self.stack.release(false_lo);
+        self.stack.release(false_hi);
+        self.push(Entry::Reg(true_lo));
+        self.push(Entry::Reg(true_hi));
         Ok(())
     }
 
@@ -2210,10 +2708,9 @@ impl<'m> FunctionCompiler<'m> {
     fn block_results(&self, blockty: BlockType) -> Result<usize, CompileError> {
         match blockty {
             BlockType::Empty => Ok(0),
-            BlockType::Type(
-                wasmparser::ValType::I32 | wasmparser::ValType::F32 | wasmparser::ValType::Ref(_),
-            ) => Ok(1),
-            BlockType::Type(t) => Err(self.unsupported(format!("{t:?} block results"))),
+            BlockType::Type(t) => {
+                parser_words(t).ok_or_else(|| self.unsupported(format!("{t:?} block results")))
+            }
             BlockType::FuncType(_) => Err(self.unsupported("block types with parameters")),
         }
     }
@@ -2521,7 +3018,8 @@ impl<'m> FunctionCompiler<'m> {
     /// The call sequence of DESIGN.md section 3.6 for the arguments on top of the stack.
     fn call_with(&mut self, callee: &Signature, how: Callee) -> Result<(), CompileError> {
         check_call_signature(self, callee)?;
-        let (params, results) = (callee.params.len(), callee.results.len());
+        let params = words_of(&callee.params).unwrap_or(0);
+        let results = words_of(&callee.results).unwrap_or(0);
         self.makes_calls = true;
         let args_base = self.stack.len() - params;
         // 1. Values below the arguments in caller-saved registers move to free callee-saved
@@ -2777,14 +3275,28 @@ fn writes_result_register(op: &Operator<'_>) -> bool {
     )
 }
 
-/// Whether values of type `t` are one core-register word: i32, f32 (its bits: there is no FP
-/// register cache yet, DESIGN.md section 3.1) and references (pointers on 32-bit targets, 0
-/// for null).
-pub(crate) fn is_word(t: ValType) -> bool {
-    matches!(
-        t,
-        ValType::I32 | ValType::F32 | ValType::FuncRef | ValType::ExternRef
-    )
+/// Core-register words of a value of type `t`: 1 for i32, f32 and references, 2 for i64 and
+/// f64 (low word first, DESIGN.md section 6.1); `None` for v128.
+pub(crate) fn words(t: ValType) -> Option<usize> {
+    match t {
+        ValType::I64 | ValType::F64 => Some(2),
+        ValType::V128 => None,
+        _ => Some(1),
+    }
+}
+
+/// Words of a parameter or result list, `None` when a type has no word representation.
+pub(crate) fn words_of(types: &[ValType]) -> Option<usize> {
+    types.iter().map(|&t| words(t)).sum()
+}
+
+/// [`words`] of a wasmparser type.
+fn parser_words(t: wasmparser::ValType) -> Option<usize> {
+    match t {
+        wasmparser::ValType::I64 | wasmparser::ValType::F64 => Some(2),
+        wasmparser::ValType::V128 => None,
+        _ => Some(1),
+    }
 }
 
 /// How a call reaches its callee.
@@ -2807,12 +3319,12 @@ fn check_call_signature(
         .params
         .iter()
         .chain(&callee.results)
-        .find(|t| !is_word(**t))
+        .find(|t| words(**t).is_none())
     {
         return Err(compiler.unsupported(format!("calls with {t:?} in the signature")));
     }
-    if callee.results.len() > JOIN.len() {
-        return Err(compiler.unsupported("calls returning more than 4 values"));
+    if words_of(&callee.results).unwrap_or(0) > JOIN.len() {
+        return Err(compiler.unsupported("calls returning more than 4 result words"));
     }
     Ok(())
 }
