@@ -17,7 +17,9 @@
 //! * i64: constants, `add`/`sub` (`adds`/`adc`), bitwise, `mul` (`umull` + two `mla`), `eqz`,
 //!   compares (`cmp`/`sbcs`, or `cmp hi; it eq; cmp lo`), `wrap`, the extensions; f64 on
 //!   double-precision FPUs (Cortex-M7/M55): arithmetic, `sqrt`, `min`/`max`, compares, `vrint`
-//!   rounding, `abs`/`neg`/`copysign` on the high word;
+//!   rounding, `abs`/`neg`/`copysign` on the high word, conversions from and to i32 and f32;
+//!   64-bit loads and stores as two `ldr`/`str` after one 8-byte bounds check (never `ldrd`:
+//!   wasm addresses may be unaligned), narrow i64 loads and stores through the i32 ones;
 //! * operators: constants, locals, `drop`, `select`, every i32 arithmetic, bit, shift, compare and
 //!   division operator, `nop`, `unreachable`, `block`, `loop`, `if`, `else`, `end`, `br`,
 //!   `br_if`, `br_table` (`tbh`; targets at most 128 KiB ahead), `return`;
@@ -1989,6 +1991,165 @@ impl<'m> FunctionCompiler<'m> {
         self.f64_unary(|a| a.vrint(rounding, FReg::D(0), FReg::D(0)))
     }
 
+    // ---- 64-bit memory accesses and f64 conversions ----
+
+    /// `r7 + index + offset` in a register the caller owns (the index's own when it owns it).
+    fn access_address(&mut self, index: Src, offset: u32) -> Result<Reg, CompileError> {
+        let base = match index {
+            Src::Owned(r) => r,
+            _ => self.allocate()?,
+        };
+        self.emit(|a| match index {
+            Src::Imm(k) => {
+                a.mov(Flags::Any, base, k.wrapping_add(offset))?;
+                a.add(Flags::Any, base, Reg::R7, base)
+            }
+            Src::Owned(i) | Src::Home(i) => {
+                a.add(Flags::Any, base, Reg::R7, i)?;
+                if offset != 0 {
+                    a.add(Flags::Any, base, base, offset)?;
+                }
+                Ok(())
+            }
+        })?;
+        Ok(base)
+    }
+
+    /// `i64.load`/`f64.load`: one bounds check for 8 bytes, two `ldr` (unaligned addresses are
+    /// fine for `ldr`, not for `ldrd`: DESIGN.md section 1).
+    fn load_memory64(&mut self, memarg: wasmparser::MemArg) -> Result<(), CompileError> {
+        let index_local = self.entry_local(0);
+        let index = self.pop_src(true)?;
+        self.bounds_check(&memarg, 8, index, index_local)?;
+        let base = self.access_address(index, memarg.offset as u32)?;
+        let hi = self.allocate()?;
+        self.emit(|a| {
+            a.ldr(Width::W32, hi, Addr::Offset(base, 4))?;
+            a.ldr(Width::W32, base, Addr::Offset(base, 0))
+        })?;
+        self.push(Entry::Reg(base));
+        self.push(Entry::Reg(hi));
+        Ok(())
+    }
+
+    /// `i64.store`/`f64.store`: one bounds check for 8 bytes, two `str`.
+    fn store_memory64(&mut self, memarg: wasmparser::MemArg) -> Result<(), CompileError> {
+        let index_local = self.entry_local(2);
+        let (lo, hi, slo, shi) = self.pop_pair()?;
+        let index = self.pop_src(true)?;
+        self.bounds_check(&memarg, 8, index, index_local)?;
+        let base = self.access_address(index, memarg.offset as u32)?;
+        self.emit(|a| {
+            a.str(Width::W32, lo, Addr::Offset(base, 0))?;
+            a.str(Width::W32, hi, Addr::Offset(base, 4))
+        })?;
+        self.release_sources(&[slo, shi], Reg::R12);
+        self.stack.release(base);
+        Ok(())
+    }
+
+    /// A narrow `i64.load*`: the i32 load, then the high word (the sign, or 0).
+    fn load_memory64_narrow(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        width: Width,
+        signed: bool,
+    ) -> Result<(), CompileError> {
+        self.load_memory(memarg, width)?;
+        if signed {
+            self.i64_sign_extend(None)
+        } else {
+            self.push(Entry::Const(0));
+            Ok(())
+        }
+    }
+
+    /// A narrow `i64.store*`: the high word is not stored.
+    fn store_memory64_narrow(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        width: Width,
+    ) -> Result<(), CompileError> {
+        self.truncate(self.stack.len() - 1);
+        self.store_memory(memarg, width)
+    }
+
+    /// `f64.promote_f32` and `f64.convert_i32_s/u`: one word in s0, the result from d0.
+    fn f64_from_word(
+        &mut self,
+        op: impl FnOnce(&mut Assembler) -> Result<(), AsmError>,
+    ) -> Result<(), CompileError> {
+        self.require_double()?;
+        let value = self.pop_src(false)?;
+        let Operand::Reg(v) = value.operand() else {
+            return Err(self.internal("operand not in a register"));
+        };
+        let lo = self.result_register(&[value])?;
+        let hi = self.allocate()?;
+        self.emit(|a| {
+            a.vmov_to_s(FReg::S(0), v)?;
+            op(a)?;
+            a.vmov_from_d(lo, hi, FReg::D(0))
+        })?;
+        self.push(Entry::Reg(lo));
+        self.push(Entry::Reg(hi));
+        Ok(())
+    }
+
+    /// `f32.demote_f64` and the saturating `i32.trunc_sat_f64_s/u`: d0 in, one word from s0.
+    fn word_from_f64(
+        &mut self,
+        op: impl FnOnce(&mut Assembler) -> Result<(), AsmError>,
+    ) -> Result<(), CompileError> {
+        self.require_double()?;
+        let (lo, hi, slo, shi) = self.pop_pair()?;
+        let dst = self.result_register(&[slo, shi])?;
+        self.emit(|a| {
+            a.vmov_to_d(FReg::D(0), lo, hi)?;
+            op(a)?;
+            a.vmov_from_s(dst, FReg::S(0))
+        })?;
+        self.release_sources(&[slo, shi], dst);
+        self.push(Entry::Reg(dst));
+        Ok(())
+    }
+
+    /// `i32.trunc_f64_s/u`: NaN traps with `BadConversionToInteger`, out-of-range values with
+    /// `IntegerOverflow` (x >= 2^31 or x <= -2^31 - 1; x >= 2^32 or x <= -1), then `vcvt`.
+    fn i32_trunc_f64(&mut self, signed: bool) -> Result<(), CompileError> {
+        self.require_double()?;
+        let (lo, hi, slo, shi) = self.pop_pair()?;
+        let dst = self.result_register(&[slo, shi])?;
+        let temp = self.allocate()?;
+        let bad = self.trap_label(TrapCode::BadConversionToInteger);
+        let overflow = self.trap_label(TrapCode::IntegerOverflow);
+        let (upper, lower): (u64, u64) = if signed {
+            (0x41E0_0000_0000_0000, 0xC1E0_0000_0020_0000)
+        } else {
+            (0x41F0_0000_0000_0000, 0xBFF0_0000_0000_0000)
+        };
+        self.emit(|a| {
+            a.vmov_to_d(FReg::D(0), lo, hi)?;
+            a.vcmp(false, FReg::D(0), FReg::D(0))?;
+            a.vmrs_apsr()?;
+            a.b(Cond::Vs, bad)?;
+            for (limit, cond) in [(upper, Cond::Ge), (lower, Cond::Ls)] {
+                a.mov(Flags::Any, temp, limit as u32)?;
+                a.mov(Flags::Any, Reg::R12, (limit >> 32) as u32)?;
+                a.vmov_to_d(FReg::D(1), temp, Reg::R12)?;
+                a.vcmp(false, FReg::D(0), FReg::D(1))?;
+                a.vmrs_apsr()?;
+                a.b(cond, overflow)?;
+            }
+            a.vcvt_to_int(signed, FReg::S(0), FReg::D(0))?;
+            a.vmov_from_s(dst, FReg::S(0))
+        })?;
+        self.stack.release(temp);
+        self.release_sources(&[slo, shi], dst);
+        self.push(Entry::Reg(dst));
+        Ok(())
+    }
+
     /// `ref.func`: the address of the function's `VMFuncRef` in our vmctx.
     fn ref_func(&mut self, function_index: u32) -> Result<(), CompileError> {
         let offset = self.module.offsets.func_ref(function_index);
@@ -2237,6 +2398,33 @@ impl<'m> FunctionCompiler<'m> {
             O::F64Le => self.f64_compare(Cond::Ls),
             O::F64Gt => self.f64_compare(Cond::Gt),
             O::F64Ge => self.f64_compare(Cond::Ge),
+            O::I64Load { memarg } | O::F64Load { memarg } => self.load_memory64(memarg),
+            O::I64Store { memarg } | O::F64Store { memarg } => self.store_memory64(memarg),
+            O::I64Load8S { memarg } => self.load_memory64_narrow(memarg, Width::S8, true),
+            O::I64Load8U { memarg } => self.load_memory64_narrow(memarg, Width::U8, false),
+            O::I64Load16S { memarg } => self.load_memory64_narrow(memarg, Width::S16, true),
+            O::I64Load16U { memarg } => self.load_memory64_narrow(memarg, Width::U16, false),
+            O::I64Load32S { memarg } => self.load_memory64_narrow(memarg, Width::W32, true),
+            O::I64Load32U { memarg } => self.load_memory64_narrow(memarg, Width::W32, false),
+            O::I64Store8 { memarg } => self.store_memory64_narrow(memarg, Width::U8),
+            O::I64Store16 { memarg } => self.store_memory64_narrow(memarg, Width::U16),
+            O::I64Store32 { memarg } => self.store_memory64_narrow(memarg, Width::W32),
+            O::F64PromoteF32 => self.f64_from_word(|a| a.vcvt_float(FReg::D(0), FReg::S(0))),
+            O::F64ConvertI32S => {
+                self.f64_from_word(|a| a.vcvt_from_int(true, FReg::D(0), FReg::S(0)))
+            }
+            O::F64ConvertI32U => {
+                self.f64_from_word(|a| a.vcvt_from_int(false, FReg::D(0), FReg::S(0)))
+            }
+            O::F32DemoteF64 => self.word_from_f64(|a| a.vcvt_float(FReg::S(0), FReg::D(0))),
+            O::I32TruncSatF64S => {
+                self.word_from_f64(|a| a.vcvt_to_int(true, FReg::S(0), FReg::D(0)))
+            }
+            O::I32TruncSatF64U => {
+                self.word_from_f64(|a| a.vcvt_to_int(false, FReg::S(0), FReg::D(0)))
+            }
+            O::I32TruncF64S => self.i32_trunc_f64(true),
+            O::I32TruncF64U => self.i32_trunc_f64(false),
             O::RefNull { .. } => {
                 self.push(Entry::Const(0));
                 Ok(())
