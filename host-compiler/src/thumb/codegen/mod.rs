@@ -8,7 +8,8 @@
 //! * types: every value is one or two core-register *words* (DESIGN.md, "interim departure"):
 //!   i32, f32 and references (pointer-sized, 0 for null) one, i64 and f64 two (low first), as
 //!   parameters, results, locals and globals; up to 4 result words (r0-r3); block types with
-//!   results but no parameters. **f32/f64 values are their bits in core registers** (no FP
+//!   up to 4 parameter and 4 result words (a loop's parameters live in the join registers at
+//!   its header; an `if`'s else path restarts from the parameters' entries at entry). **f32/f64 values are their bits in core registers** (no FP
 //!   register cache yet): every float operator moves its operands to s0/s1 (d0/d1), computes on
 //!   the FPU and moves the result back; `abs`/`neg`/`copysign` are bit operations; compares leave a condition that is
 //!   false for unordered operands (`ne` true); `min`/`max` follow wasm's NaN and signed-zero
@@ -282,6 +283,10 @@ struct Frame {
     /// Stack height below the frame's values.
     height: usize,
     results: usize,
+    /// Parameter words (a loop's branch arity).
+    params: usize,
+    /// An `if`'s parameter entries at entry (settled: slots or constants), for the else path.
+    entry_params: Vec<Entry>,
     /// Whether code was reachable when the frame was entered.
     reachable_at_entry: bool,
     /// Whether a branch targets `end`.
@@ -402,6 +407,8 @@ impl<'m> FunctionCompiler<'m> {
             end: epilogue,
             height: 0,
             results: compiler.results,
+            params: 0,
+            entry_params: Vec::new(),
             reachable_at_entry: true,
             branched_to: false,
         });
@@ -2528,6 +2535,8 @@ impl<'m> FunctionCompiler<'m> {
                     end,
                     height: self.stack.len(),
                     results: 0,
+                    params: 0,
+                    entry_params: Vec::new(),
                     reachable_at_entry: false,
                     branched_to: false,
                 });
@@ -2893,21 +2902,40 @@ impl<'m> FunctionCompiler<'m> {
 
     // ---- control flow ----
 
-    fn block_results(&self, blockty: BlockType) -> Result<usize, CompileError> {
-        match blockty {
-            BlockType::Empty => Ok(0),
-            BlockType::Type(t) => {
-                parser_words(t).ok_or_else(|| self.unsupported(format!("{t:?} block results")))
+    /// Parameter and result words of a block type (at most four each: the join registers).
+    fn block_arity(&self, blockty: BlockType) -> Result<(usize, usize), CompileError> {
+        let (params, results) = match blockty {
+            BlockType::Empty => (0, 0),
+            BlockType::Type(t) => (
+                0,
+                parser_words(t).ok_or_else(|| self.unsupported(format!("{t:?} block results")))?,
+            ),
+            BlockType::FuncType(t) => {
+                let ty = self
+                    .module
+                    .types
+                    .get(t as usize)
+                    .ok_or_else(|| self.internal(format!("no type {t}")))?;
+                match (words_of(&ty.params), words_of(&ty.results)) {
+                    (Some(p), Some(r)) => (p, r),
+                    _ => return Err(self.unsupported("v128 block types")),
+                }
             }
-            BlockType::FuncType(_) => Err(self.unsupported("block types with parameters")),
+        };
+        if params > JOIN.len() || results > JOIN.len() {
+            return Err(self.unsupported("blocks with more than 4 parameter or result words"));
         }
+        Ok((params, results))
     }
 
     fn enter(&mut self, kind: FrameKind, blockty: BlockType) -> Result<(), CompileError> {
-        let results = self.block_results(blockty)?;
+        let (params, results) = self.block_arity(blockty)?;
         self.settle()?;
         let end = self.asm.new_label();
         let branch_target = if kind == FrameKind::Loop {
+            // A loop's parameters live in the join registers at its header, where back edges
+            // put them too (DESIGN.md section 3.4).
+            self.place_results(params)?;
             let header = self.asm.new_label();
             self.bind_join(header)?;
             header
@@ -2918,8 +2946,10 @@ impl<'m> FunctionCompiler<'m> {
             kind,
             branch_target,
             end,
-            height: self.stack.len(),
+            height: self.stack.len() - params,
             results,
+            params,
+            entry_params: Vec::new(),
             reachable_at_entry: true,
             branched_to: false,
         });
@@ -2927,9 +2957,11 @@ impl<'m> FunctionCompiler<'m> {
     }
 
     fn enter_if(&mut self, blockty: BlockType) -> Result<(), CompileError> {
-        let results = self.block_results(blockty)?;
+        let (params, results) = self.block_arity(blockty)?;
         let test = self.pop_condition()?;
         self.settle()?;
+        let height = self.stack.len() - params;
+        let entry_params = self.stack.entries[height..].to_vec();
         let else_label = self.asm.new_label();
         let end = self.asm.new_label();
         match test {
@@ -2942,8 +2974,10 @@ impl<'m> FunctionCompiler<'m> {
             kind: FrameKind::If { else_label },
             branch_target: end,
             end,
-            height: self.stack.len(),
+            height,
             results,
+            params,
+            entry_params,
             reachable_at_entry: true,
             branched_to: false,
         });
@@ -2967,6 +3001,10 @@ impl<'m> FunctionCompiler<'m> {
         }
         self.truncate(frame.height);
         self.bind_join(else_label)?;
+        // The else path starts from the state at `if` entry.
+        for &entry in &frame.entry_params {
+            self.push(entry);
+        }
         let top = self.control.last_mut().unwrap();
         top.kind = FrameKind::Else;
         self.reachable = frame.reachable_at_entry;
@@ -2983,9 +3021,23 @@ impl<'m> FunctionCompiler<'m> {
         }
         let mut reachable = self.reachable || frame.branched_to;
         if let FrameKind::If { else_label } = frame.kind {
-            // No `else`: the false path arrives here with no results (validation guarantees
-            // there are none).
-            self.bind_join(else_label)?;
+            if frame.entry_params.is_empty() {
+                // No `else`: the false path arrives here with no results (validation
+                // guarantees there are none).
+                self.bind_join(else_label)?;
+            } else {
+                // No `else`: the false path's results are the parameters, still where they
+                // were at entry; they move to the join registers like the true path's.
+                if self.reachable {
+                    self.emit(|a| a.b(Cond::Al, frame.end))?;
+                }
+                self.truncate(frame.height);
+                self.bind_join(else_label)?;
+                for &entry in &frame.entry_params {
+                    self.push(entry);
+                }
+                self.place_results(frame.results)?;
+            }
             reachable |= frame.reachable_at_entry;
         }
         self.truncate(frame.height);
@@ -3009,7 +3061,7 @@ impl<'m> FunctionCompiler<'m> {
         let index = self.control.len() - 1 - depth as usize;
         let frame = self.control[index].clone();
         let arity = if frame.kind == FrameKind::Loop {
-            0
+            frame.params
         } else {
             frame.results
         };
@@ -3026,7 +3078,7 @@ impl<'m> FunctionCompiler<'m> {
         let index = self.control.len() - 1 - depth as usize;
         let frame = self.control[index].clone();
         let arity = if frame.kind == FrameKind::Loop {
-            0
+            frame.params
         } else {
             frame.results
         };
@@ -3055,9 +3107,9 @@ impl<'m> FunctionCompiler<'m> {
             return Err(self.unsupported("br_table with more than 65535 targets"));
         }
         let default_frame = &self.control[self.control.len() - 1 - table.default() as usize];
-        // Every target has the same arity (validation); a loop's is its parameters (none).
+        // Every target has the same arity (validation); a loop's is its parameters.
         let arity = if default_frame.kind == FrameKind::Loop {
-            0
+            default_frame.params
         } else {
             default_frame.results
         };

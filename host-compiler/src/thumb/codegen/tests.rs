@@ -951,7 +951,7 @@ fn unsupported_features_are_errors_not_wrong_code() {
         "(module (func (result i32 i32 i32 i32 i32) i32.const 0 i32.const 0 i32.const 0 i32.const 0 i32.const 0))",
         "(module (import \"m\" \"mem\" (memory 1)) (func (result i32) i32.const 1 memory.grow))",
         "(module (memory 1) (func (param i64) (result i64) local.get 0 i64.popcnt))",
-        "(module (func (param i32) (result i32) local.get 0 block (param i32) (result i32) end))",
+        "(module (func (param i64 i64 i32) (result i32) local.get 0 local.get 1 local.get 2 block (param i64 i64 i32) (result i32) drop drop drop i32.const 0 end))",
     ] {
         match compile(wat) {
             Err(CompileError::Unsupported { .. }) => {}
