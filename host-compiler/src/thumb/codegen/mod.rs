@@ -38,8 +38,8 @@
 //! * memory 0 (32-bit index): i32 loads and stores of every width and `memory.size`, with the
 //!   explicit bounds checks of DESIGN.md section 8 against r8 (`length - bias`,
 //!   [`memory_bound_bias`]) and addresses from r7, folded per local and for constant addresses
-//!   (no hoisting out of loops yet); `memory.grow` through the vmctx's libcall table, which
-//!   reloads r8; `memory.fill`/`copy`/`init` and `data.drop` through the libcall table (AAPCS
+//!   (no hoisting out of loops yet); `memory.grow` (of a defined or an imported memory 0)
+//!   through the vmctx's libcall table, which reloads r8; `memory.fill`/`copy`/`init` and `data.drop` through the libcall table (AAPCS
 //!   `u64` arguments in r2:r3 or 8-aligned stack words), a non-zero status passed to `Trap`;
 //! * i32 and reference globals, defined (on the vmctx) or imported (through the definition
 //!   pointer).
@@ -1216,9 +1216,7 @@ impl<'m> FunctionCompiler<'m> {
     /// then r8 is reloaded from the memory's new length.
     fn memory_grow(&mut self) -> Result<(), CompileError> {
         let (_, bias) = self.memory0(wasmparser::MemArgTarget::Memory(0))?;
-        if self.module.num_imported_memories > 0 {
-            return Err(self.unsupported("memory.grow of an imported memory"));
-        }
+        let imported = self.module.num_imported_memories > 0;
         self.makes_calls = true;
         self.save_caller_saved(1)?;
         // The delta goes to r2 (low word of the u64); everything else is fixed.
@@ -1231,6 +1229,7 @@ impl<'m> FunctionCompiler<'m> {
         let libcalls = self.module.offsets.libcalls() as i32;
         let entry = Libcall::MemoryGrow.table_offset(4) as i32;
         let length = (self.module.offsets.defined_memory(0) + MEMORY_LENGTH) as i32;
+        let pointer = self.module.offsets.imported_memory(0) as i32;
         self.emit(|a| {
             match delta.operand() {
                 Operand::Reg(r) => a.mov(Flags::Any, Reg::R2, r)?,
@@ -1243,8 +1242,18 @@ impl<'m> FunctionCompiler<'m> {
             a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, libcalls))?;
             a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, entry))?;
             a.blx(Reg::R12)?;
-            // The instance register follows the new length.
-            a.ldr(Width::W32, Reg::R8, Addr::Offset(Reg::R10, length))?;
+            // The instance register follows the new length (an imported memory's definition is
+            // behind a pointer; its base never moves).
+            if imported {
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, pointer))?;
+                a.ldr(
+                    Width::W32,
+                    Reg::R8,
+                    Addr::Offset(Reg::R12, MEMORY_LENGTH as i32),
+                )?;
+            } else {
+                a.ldr(Width::W32, Reg::R8, Addr::Offset(Reg::R10, length))?;
+            }
             if bias > 0 {
                 a.sub(Flags::Any, Reg::R8, Reg::R8, bias)?;
             }
