@@ -18,7 +18,8 @@
 //! * i64: constants, `add`/`sub` (`adds`/`adc`), bitwise, `mul` (`umull` + two `mla`), `eqz`,
 //!   compares (`cmp`/`sbcs`, or `cmp hi; it eq; cmp lo`), `wrap`, the extensions; f64 on
 //!   double-precision FPUs (Cortex-M7/M55): arithmetic, `sqrt`, `min`/`max`, compares, `vrint`
-//!   rounding, `abs`/`neg`/`copysign` on the high word, conversions from and to i32 and f32;
+//!   rounding, `abs`/`neg`/`copysign` on the high word, conversions from and to i32 and f32,
+//!   `f64.convert_i64_s/u` as `hi * 2^32 + lo` (both terms exact: one rounding);
 //!   64-bit loads and stores as two `ldr`/`str` after one 8-byte bounds check (never `ldrd`:
 //!   wasm addresses may be unaligned), narrow i64 loads and stores through the i32 ones;
 //! * operators: constants, locals, `drop`, `select`, every i32 arithmetic, bit, shift, compare and
@@ -2166,6 +2167,32 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
+    /// `f64.convert_i64_s/u` on a double-precision FPU: `hi * 2^32 + lo` with both terms exact
+    /// in f64 (`hi` as s32 or u32, `lo` as u32), so the one rounding is the addition's: the
+    /// correctly rounded result.
+    fn f64_convert_i64(&mut self, signed: bool) -> Result<(), CompileError> {
+        self.require_double()?;
+        let (lo, hi, slo, shi) = self.pop_pair()?;
+        let dlo = self.pick(&[slo])?;
+        let dhi = self.pick(&[shi])?;
+        self.emit(|a| {
+            a.vmov_to_s(FReg::S(0), hi)?;
+            a.vcvt_from_int(signed, FReg::D(1), FReg::S(0))?;
+            a.vmov_to_s(FReg::S(0), lo)?;
+            a.vcvt_from_int(false, FReg::D(2), FReg::S(0))?;
+            a.mov(Flags::Any, Reg::R12, 0x41F0_0000u32)?;
+            a.vmov_to_s(FReg::S(1), Reg::R12)?;
+            a.mov(Flags::Any, Reg::R12, 0u32)?;
+            a.vmov_to_s(FReg::S(0), Reg::R12)?;
+            a.vmul(FReg::D(0), FReg::D(1), FReg::D(0))?;
+            a.vadd(FReg::D(0), FReg::D(0), FReg::D(2))?;
+            a.vmov_from_d(dlo, dhi, FReg::D(0))
+        })?;
+        self.push(Entry::Reg(dlo));
+        self.push(Entry::Reg(dhi));
+        Ok(())
+    }
+
     /// `ref.func`: the address of the function's `VMFuncRef` in our vmctx.
     fn ref_func(&mut self, function_index: u32) -> Result<(), CompileError> {
         let offset = self.module.offsets.func_ref(function_index);
@@ -2439,6 +2466,8 @@ impl<'m> FunctionCompiler<'m> {
             O::I32TruncSatF64U => {
                 self.word_from_f64(|a| a.vcvt_to_int(false, FReg::S(0), FReg::D(0)))
             }
+            O::F64ConvertI64S => self.f64_convert_i64(true),
+            O::F64ConvertI64U => self.f64_convert_i64(false),
             O::I32TruncF64S => self.i32_trunc_f64(true),
             O::I32TruncF64U => self.i32_trunc_f64(false),
             O::RefNull { .. } => {
