@@ -76,16 +76,19 @@ impl Default for JmpBuf {
 
 // The FP save and restore, present only on hard-float builds. `vstmia`/`vldmia` of single
 // registers exist on every VFP (FPv4-SP included), so no double-precision FPU is assumed.
+// `.fpu fpv4-sp-d16` names the smallest such FPU for the assembler: module-level `global_asm!`
+// does not always see the crate's target features (with LTO it is assembled with the link's
+// default features, which have no FP registers).
 #[cfg(target_abi = "eabihf")]
 macro_rules! save_fp {
     () => {
-        "add.w ip, r0, #40\n vstmia ip, {{s16-s31}}"
+        ".fpu fpv4-sp-d16\n add.w ip, r0, #40\n vstmia ip, {{s16-s31}}"
     };
 }
 #[cfg(target_abi = "eabihf")]
 macro_rules! restore_fp {
     () => {
-        "add.w ip, r0, #40\n vldmia ip, {{s16-s31}}"
+        ".fpu fpv4-sp-d16\n add.w ip, r0, #40\n vldmia ip, {{s16-s31}}"
     };
 }
 #[cfg(not(target_abi = "eabihf"))]
