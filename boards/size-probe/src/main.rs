@@ -21,7 +21,13 @@ fn run() -> i32 {
         )
     };
     let image = core::hint::black_box(&image[..]);
-    let engine = Engine::default();
+    let mut config = device_runtime::EngineConfig::default();
+    // A Cortex-M firmware names its core (without it the runtime refuses every image, and the
+    // linker would drop everything past verification).
+    if cfg!(target_arch = "arm") {
+        config.core = Some(device_runtime::Target::CortexM4F);
+    }
+    let engine = Engine::new(&config);
     let Ok(module) = Module::new(&engine, image) else {
         return 1;
     };
