@@ -31,8 +31,9 @@ use crate::{BoundsChecks, CompileError, Compiler, CompilerConfig, Target};
 pub enum BuildError {
     /// A variable Cargo sets for build scripts is missing (not running under Cargo?).
     MissingEnv(&'static str),
-    /// The Cargo target has no backend (Cortex-M until the Thumb-2 backend exists, or an
-    /// architecture we never generate code for).
+    /// The Cargo target does not determine a backend target: a `thumbv*` triple (it does not
+    /// name the Cortex-M core; use [`Builder::target`]), or an architecture we never generate
+    /// code for.
     UnsupportedTarget {
         /// The target triple, or the architecture when the triple is unknown.
         target: String,
