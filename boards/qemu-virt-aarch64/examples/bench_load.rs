@@ -37,7 +37,7 @@ fn main() -> u32 {
     let engine = Engine::new(&config);
     let mut failed = false;
     for offset in SLOTS {
-        let Some(image) = flashed(IMAGE_PARTITION.0 + offset) else {
+        let Some(image) = board::xip::image_at(IMAGE_PARTITION.0 + offset) else {
             continue;
         };
         for in_place in [true, false] {
@@ -135,23 +135,4 @@ fn stages(
         load as f64 / image_len as f64
     );
     Ok(())
-}
-
-/// The image flashed at `address`, if one is there (its length is the header's image length,
-/// offset 0x20, capped by the partition).
-fn flashed(address: u64) -> Option<&'static [u8]> {
-    let partition_end = IMAGE_PARTITION.0 + IMAGE_PARTITION.1;
-    // SAFETY: [address, partition end) is flash inside the image partition, mapped read-only at
-    // boot and never written while the board runs.
-    let all = unsafe {
-        core::slice::from_raw_parts(
-            address as usize as *const u8,
-            (partition_end - address) as usize,
-        )
-    };
-    if &all[..4] != b"WAOT" {
-        return None;
-    }
-    let len = u32::from_le_bytes([all[0x20], all[0x21], all[0x22], all[0x23]]) as usize;
-    Some(&all[..len.min(all.len())])
 }

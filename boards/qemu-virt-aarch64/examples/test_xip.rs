@@ -39,7 +39,7 @@ fn main() -> u32 {
     };
     let engine = Engine::new(&board::engine_config());
 
-    let intact = flashed(INTACT);
+    let intact = xip::image_at(INTACT).unwrap_or(&[]);
     match xip::load(&engine, intact) {
         Ok(module) => {
             let text = module.text_range();
@@ -78,7 +78,7 @@ fn main() -> u32 {
         }
     }
 
-    let corrupt = flashed(CORRUPT);
+    let corrupt = xip::image_at(CORRUPT).unwrap_or(&[]);
     let refused = match xip::load(&engine, corrupt) {
         Err(XipError::Load(e)) => {
             println!("corrupt image: {e}");
@@ -119,22 +119,6 @@ fn main() -> u32 {
         println!("xip test: {failures} check(s) failed");
         1
     }
-}
-
-/// The image flashed at `address`: its length is the header's image length (offset 0x20),
-/// capped by the partition.
-fn flashed(address: u64) -> &'static [u8] {
-    let partition_end = IMAGE_PARTITION.0 + IMAGE_PARTITION.1;
-    // SAFETY: [address, partition end) is flash inside the image partition, mapped read-only at
-    // boot and never written while the board runs.
-    let all = unsafe {
-        core::slice::from_raw_parts(
-            address as usize as *const u8,
-            (partition_end - address) as usize,
-        )
-    };
-    let len = u32::from_le_bytes([all[0x20], all[0x21], all[0x22], all[0x23]]) as usize;
-    &all[..len.min(all.len())]
 }
 
 /// Instantiates hello.wat's module with its `env.print` host function, says hello and

@@ -140,3 +140,23 @@ pub fn load<'img>(engine: &Engine, image: &'img [u8]) -> Result<InPlaceModule<'i
         pages: first..end,
     })
 }
+
+/// The image flashed at `address` in the image partition, if one starts there (magic `WAOT`):
+/// its length is the header's image length (offset 0x20), capped by the partition's end. The
+/// bytes are not verified; [`load`] does that.
+pub fn image_at(address: u64) -> Option<&'static [u8]> {
+    let end = IMAGE_PARTITION.0 + IMAGE_PARTITION.1;
+    if address < IMAGE_PARTITION.0 || end - address < 0x24 {
+        return None;
+    }
+    // SAFETY: [address, end) lies in the image partition, flash mapped read-only at boot and
+    // never written while the board runs.
+    let all = unsafe {
+        core::slice::from_raw_parts(address as usize as *const u8, (end - address) as usize)
+    };
+    if &all[..4] != b"WAOT" {
+        return None;
+    }
+    let len = u32::from_le_bytes([all[0x20], all[0x21], all[0x22], all[0x23]]) as usize;
+    Some(&all[..len.min(all.len())])
+}
