@@ -170,6 +170,53 @@ impl Layout {
         let code: u64 = self.placed.iter().map(|p| p.len as u64).sum();
         (self.text.len() as u64).saturating_sub(code + self.padding_bytes)
     }
+
+    /// The backend-independent result: the function table (the defined functions must be the
+    /// first pieces, in module order) with their array-entry trampolines, and the wasm-to-array
+    /// trampoline of each imported function type.
+    pub fn into_compiled_text(
+        self,
+        module: &crate::module::ModuleInfo<'_>,
+        imported_types: &[u32],
+    ) -> crate::CompiledText {
+        let num_imported = module.num_imported_funcs;
+        let defined = module.num_defined_funcs();
+        let offsets: HashMap<Symbol, u32> =
+            self.placed.iter().map(|p| (p.symbol, p.offset)).collect();
+        let functions = self
+            .placed
+            .iter()
+            .take(defined as usize)
+            .enumerate()
+            .map(|(i, placed)| {
+                let index = num_imported + i as u32;
+                debug_assert_eq!(placed.symbol, Symbol::Function(index));
+                shared_types::metadata::FunctionEntry {
+                    type_index: module.func_types[index as usize],
+                    offset: placed.offset,
+                    len: placed.len,
+                    array_trampoline: offsets
+                        .get(&Symbol::ArrayTrampoline(index))
+                        .copied()
+                        .unwrap_or(shared_types::metadata::NO_TRAMPOLINE),
+                }
+            })
+            .collect();
+        let wasm_to_array = imported_types
+            .iter()
+            .filter_map(|&t| offsets.get(&Symbol::WasmToArray(t)).map(|&o| (t, o)))
+            .collect();
+        let overhead_bytes = self.overhead_bytes();
+        crate::CompiledText {
+            text: self.text,
+            functions,
+            wasm_to_array,
+            traps: self.traps,
+            relocations_resolved: self.relocations_resolved,
+            padding_bytes: self.padding_bytes,
+            overhead_bytes,
+        }
+    }
 }
 
 /// Largest text laid out: the longest reach of any call or veneer is +/-2 GiB (x86_64

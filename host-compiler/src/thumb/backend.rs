@@ -9,12 +9,11 @@
 //! one is reported. Anything outside what [`codegen`] implements is a
 //! [`CompileError::Unsupported`] naming the function and the offset of the operator.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use shared_types::Target;
-use shared_types::metadata::{FunctionEntry, NO_TRAMPOLINE};
 use shared_types::vmoffsets::VmOffsets;
 use wasmparser::FuncValidatorAllocations;
 
@@ -329,35 +328,6 @@ impl Backend for ThumbBackend {
             self.pad_between_functions,
         )?;
 
-        let offsets: HashMap<Symbol, u32> =
-            layout.placed.iter().map(|p| (p.symbol, p.offset)).collect();
-        let mut functions = Vec::with_capacity(defined as usize);
-        for (i, placed) in layout.placed.iter().take(defined as usize).enumerate() {
-            let index = num_imported + i as u32;
-            debug_assert_eq!(placed.symbol, Symbol::Function(index));
-            functions.push(FunctionEntry {
-                type_index: module.func_types[index as usize],
-                offset: placed.offset,
-                len: placed.len,
-                array_trampoline: offsets
-                    .get(&Symbol::ArrayTrampoline(index))
-                    .copied()
-                    .unwrap_or(NO_TRAMPOLINE),
-            });
-        }
-        let wasm_to_array = imported_types
-            .iter()
-            .filter_map(|&t| offsets.get(&Symbol::WasmToArray(t)).map(|&o| (t, o)))
-            .collect();
-        let overhead_bytes = layout.overhead_bytes();
-        Ok(CompiledText {
-            text: layout.text,
-            functions,
-            wasm_to_array,
-            traps: layout.traps,
-            relocations_resolved: layout.relocations_resolved,
-            padding_bytes: layout.padding_bytes,
-            overhead_bytes,
-        })
+        Ok(layout.into_compiled_text(module, &imported_types))
     }
 }
