@@ -55,7 +55,13 @@ pub const MAX_BUNDLE_BYTES: usize = 64 << 20;
 
 /// The compiler settings of the hosted spec test (`tests::device::Device::new`), for AArch64.
 pub fn compiler_config() -> CompilerConfig {
-    CompilerConfig::for_target(shared_types::Target::Aarch64).bounds_checks(BoundsChecks::Explicit)
+    compiler_config_for(shared_types::Target::Aarch64)
+}
+
+/// The compiler settings of the hosted spec test for `target`: explicit bounds checks (the only
+/// kind the Cortex-M profiles have).
+pub fn compiler_config_for(target: shared_types::Target) -> CompilerConfig {
+    CompilerConfig::for_target(target).bounds_checks(BoundsChecks::Explicit)
 }
 
 /// A host-side case that failed: file, line, reason.
@@ -1234,7 +1240,7 @@ pub fn generate_with(
 ) -> Result<Generated> {
     let target = u32::from(config.target().code());
     let settings = settings_digest(&config);
-    let compiler = Compiler::new(config).context("compiler for AArch64")?;
+    let compiler = Compiler::new(config).context("compiler for the bundle's target")?;
     // Plan (and compile) files in parallel, keeping their order.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut planned: Vec<Option<Result<PlannedFile>>> = (0..files.len()).map(|_| None).collect();

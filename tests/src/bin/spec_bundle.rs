@@ -1,14 +1,26 @@
 //! Spec bundles on the host: build them, and run them hosted.
 //!
 //! ```sh
-//! # Build (natively): every WebAssembly 2.0 spec file, compiled for AArch64.
-//! cargo run -p tests --release --bin spec_bundle -- build OUT_DIR [--filter NAME] [--max-bytes N]
-//! # Run the same bundles hosted on AArch64 (qemu-aarch64 user mode), with the board's engine
-//! # limits, printing exactly what the board firmware prints; then compare the failures with
-//! # tests/spec-expected-failures.txt + spec-expected-failures-aarch64.txt.
+//! # Build (natively): every WebAssembly 2.0 spec file, compiled for AArch64 (the default) or
+//! # for a Cortex-M profile (--target cortex-m4f | cortex-m7 | cortex-m33 | cortex-m55).
+//! cargo run -p tests --release --bin spec_bundle -- build OUT_DIR [--target NAME] \
+//!     [--filter NAME] [--max-bytes N]
+//! # Run the same bundles hosted (AArch64 bundles under qemu-aarch64 user mode, cortex-m7 and
+//! # cortex-m4f bundles on armv7-unknown-linux-gnueabihf under qemu-arm), with the board's
+//! # engine limits, printing exactly what the board firmware prints; then compare the failures
+//! # with tests/spec-expected-failures.txt + spec-expected-failures-<target>.txt.
 //! cargo run -p tests --release --target aarch64-unknown-linux-gnu --bin spec_bundle -- run OUT_DIR \
 //!     [--expectations tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt] [--default-engine]
+//! # Check a board's report (its console lines) against the same expectations, for profiles
+//! # no hosted platform runs (cortex-m33, cortex-m55).
+//! cargo run -p tests --bin spec_bundle -- check BOARD_REPORT OUT_DIR [--expectations FILE]
 //! ```
+//!
+//! The expectations are those of the hosted spec test for the bundles' target (the target is
+//! recorded in every bundle header), with cortex-m55 taking cortex-m7's list and cortex-m33
+//! cortex-m4f's: the Thumb backend generates the same code for each pair apart from the stack
+//! check (the ARMv8-M profiles use the hardware stack limit), so the same cases fail for the same
+//! reasons; anything board-specific goes in the board's own `--expectations` file.
 //!
 //! `--engine "LINE"` takes the engine limits from the board's first report line (what
 //! `spec-bundle.sh` passes, so both runs use the same limits); without it, the board's current
@@ -28,9 +40,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use device_runtime::{Engine, EngineConfig};
+use shared_types::Target;
 use spec_bundle::report::{self, Totals};
 use spec_bundle::{Bundle, Executor};
-use tests::bundle::{MAX_BUNDLE_BYTES, generate};
+use tests::bundle::{MAX_BUNDLE_BYTES, compiler_config_for, generate_with};
 use tests::expectations::Expectations;
 
 fn main() {
@@ -38,8 +51,9 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("build") => build(&args[1..]),
         Some("run") => run(&args[1..]),
+        Some("check") => check(&args[1..]),
         _ => Err(anyhow::anyhow!(
-            "usage: spec_bundle build OUT_DIR [--filter NAME] [--max-bytes N] | run DIR_OR_BUNDLES..."
+            "usage: spec_bundle build OUT_DIR [--target NAME] [--filter NAME] [--max-bytes N] | run DIR_OR_BUNDLES... | check BOARD_REPORT DIR_OR_BUNDLES..."
         )),
     };
     match result {
@@ -66,6 +80,12 @@ fn build(args: &[String]) -> Result<bool> {
         Some(n) => n.parse().context("--max-bytes")?,
         None => MAX_BUNDLE_BYTES,
     };
+    let target = match option(args, "--target") {
+        Some(name) => {
+            Target::from_name(&name).with_context(|| format!("unknown target {name:?}"))?
+        }
+        None => Target::Aarch64,
+    };
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
     let start = Instant::now();
     let files: Vec<_> = tests::spec_runner::spec_files()
@@ -74,12 +94,12 @@ fn build(args: &[String]) -> Result<bool> {
         .collect();
     // Files the expectations exclude (SIMD) are not bundled, as the hosted spec test does not
     // run them.
-    let expected = expectations()?;
+    let expected = expectations_with(target, &[])?;
     let files: Vec<_> = files
         .into_iter()
         .filter(|(n, _)| expected.exclusion(n).is_none())
         .collect();
-    let generated = generate(&files, max_bytes, jobs)?;
+    let generated = generate_with(compiler_config_for(target), &files, max_bytes, jobs)?;
     std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
     for old in std::fs::read_dir(&out)?.flatten() {
         if old
@@ -102,7 +122,7 @@ fn build(args: &[String]) -> Result<bool> {
     }
     std::fs::write(out.join("host-failures.txt"), &failures)?;
     println!(
-        "spec bundles: {} files, {} board cases ({} segments, {} modules), {} host-side cases ({} failed), {} bundle(s) = {} boot(s), {} bytes, built in {:.1}s into {}",
+        "spec bundles ({target}): {} files, {} board cases ({} segments, {} modules), {} host-side cases ({} failed), {} bundle(s) = {} boot(s), {} bytes, built in {:.1}s into {}",
         generated.files,
         generated.board_cases,
         generated.segments,
@@ -127,15 +147,28 @@ fn build(args: &[String]) -> Result<bool> {
     Ok(true)
 }
 
-/// The hosted spec test's expectations for AArch64, merged with `extra` files (the board's
+/// The file of the hosted spec test's expectations that applies to bundles for `target` (see
+/// the module documentation for cortex-m33 and cortex-m55).
+fn target_expectations(target: Target) -> Target {
+    match target {
+        Target::CortexM55 => Target::CortexM7,
+        Target::CortexM33 => Target::CortexM4F,
+        t => t,
+    }
+}
+
+/// The hosted spec test's expectations for `target`, merged with `extra` files (the board's
 /// limits).
-fn expectations_with(extra: &[PathBuf]) -> Result<Expectations> {
+fn expectations_with(target: Target, extra: &[PathBuf]) -> Result<Expectations> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut e =
         Expectations::load(&dir.join("spec-expected-failures.txt")).map_err(anyhow::Error::msg)?;
-    let t = Expectations::load(&dir.join("spec-expected-failures-aarch64.txt"))
-        .map_err(anyhow::Error::msg)?;
-    e.merge(&t);
+    let name = target_expectations(target).name();
+    let path = dir.join(format!("spec-expected-failures-{name}.txt"));
+    if path.exists() {
+        let t = Expectations::load(&path).map_err(anyhow::Error::msg)?;
+        e.merge(&t);
+    }
     for path in extra {
         if !path.exists() {
             bail!("{}: no such expectations file", path.display());
@@ -144,10 +177,6 @@ fn expectations_with(extra: &[PathBuf]) -> Result<Expectations> {
         e.merge(&x);
     }
     Ok(e)
-}
-
-fn expectations() -> Result<Expectations> {
-    expectations_with(&[])
 }
 
 /// The board's engine limits (`qemu_virt_aarch64::engine_config_large_memories()`: 64 MiB
@@ -261,7 +290,7 @@ fn run(args: &[String]) -> Result<bool> {
     };
     let engine = Engine::new(&config);
     let executor = Executor::new(&engine);
-    let mut failures: BTreeMap<(String, usize), String> = BTreeMap::new();
+    let mut failures = Failures::new();
     let mut readable = true;
     let start = Instant::now();
     for path in &paths {
@@ -282,53 +311,106 @@ fn run(args: &[String]) -> Result<bool> {
         for i in 0..bundle.file_count() {
             let mut file_out = String::new();
             report::run_file(&executor, &bundle, i, &mut file_out, &mut totals);
-            for line in file_out.lines() {
-                if let Some(rest) = line.strip_prefix("FAIL ")
-                    && let Some((key, why)) = rest.split_once(' ')
-                    && let Some((file, line)) = key.rsplit_once(':')
-                {
-                    failures.insert((file.to_string(), line.parse().unwrap_or(0)), why.into());
-                }
-            }
+            collect_failures(&file_out, &mut failures);
             out.push_str(&file_out);
         }
         let _ = report::print_totals(&mut out, &bundle, &totals);
         print!("{out}");
         readable &= totals.bad_files == 0;
-        let host = path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("host-failures.txt");
-        if let Ok(text) = std::fs::read_to_string(&host) {
+    }
+    add_host_failures(&paths, &mut failures);
+    let (target, files) = bundle_files(&paths)?;
+    let mismatches = compare(&failures, &files, target, &extra)?;
+    eprintln!(
+        "spec-bundle hosted run: {} bundle(s) in {:.1}s; {} failures; expectations (tests/spec-expected-failures*.txt, {}): {}",
+        paths.len(),
+        start.elapsed().as_secs_f64(),
+        failures.len(),
+        target_expectations(target),
+        if mismatches.is_empty() {
+            "agree".to_string()
+        } else {
+            format!("{} DISAGREEMENTS", mismatches.len())
+        }
+    );
+    for m in &mismatches {
+        eprintln!("{m}");
+    }
+    Ok(mismatches.is_empty() && readable)
+}
+
+/// Failing cases: `file:line` to reason.
+type Failures = BTreeMap<(String, usize), String>;
+
+/// Adds the `FAIL file:line reason` lines of a report to `failures`.
+fn collect_failures(report: &str, failures: &mut Failures) {
+    for line in report.lines() {
+        if let Some(rest) = line.strip_prefix("FAIL ") {
+            add_failure(rest, failures);
+        }
+    }
+}
+
+/// Adds one `file:line reason` to `failures`.
+fn add_failure(entry: &str, failures: &mut Failures) {
+    if let Some((key, why)) = entry.split_once(' ')
+        && let Some((file, line)) = key.rsplit_once(':')
+    {
+        failures.insert((file.to_string(), line.parse().unwrap_or(0)), why.into());
+    }
+}
+
+/// Adds the host-side failures `spec_bundle build` recorded next to the bundles.
+fn add_host_failures(paths: &[PathBuf], failures: &mut Failures) {
+    let mut dirs: Vec<&Path> = paths
+        .iter()
+        .map(|p| p.parent().unwrap_or(Path::new(".")))
+        .collect();
+    dirs.dedup();
+    for dir in dirs {
+        if let Ok(text) = std::fs::read_to_string(dir.join("host-failures.txt")) {
             for l in text.lines() {
-                if let Some((key, why)) = l.split_once(' ')
-                    && let Some((file, line)) = key.rsplit_once(':')
-                {
-                    failures.insert((file.to_string(), line.parse().unwrap_or(0)), why.into());
-                }
+                add_failure(l, failures);
             }
         }
     }
-    // Same rule as the hosted spec test: every failure must be listed, every listed case of a
-    // bundled file must fail.
-    let expected = expectations_with(&extra)?;
-    let files: std::collections::BTreeSet<String> = paths
-        .iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .flat_map(|bytes| {
-            let (buffer, offset) = aligned(&bytes);
-            let names: Vec<String> = Bundle::parse(&buffer[offset..offset + bytes.len()])
-                .map(|b| {
-                    (0..b.file_count())
-                        .filter_map(|i| b.file(i).ok().map(|f| f.name.to_string()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            names
-        })
-        .collect();
+}
+
+/// The target the bundles were compiled for (all the same) and the names of the files they
+/// hold.
+fn bundle_files(paths: &[PathBuf]) -> Result<(Target, std::collections::BTreeSet<String>)> {
+    let mut target = None;
+    let mut files = std::collections::BTreeSet::new();
+    for path in paths {
+        let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+        let (buffer, offset) = aligned(&bytes);
+        let b = Bundle::parse(&buffer[offset..offset + bytes.len()])
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let t = u8::try_from(b.target)
+            .ok()
+            .and_then(Target::from_code)
+            .with_context(|| format!("{}: unknown target code", path.display()))?;
+        if target.is_some_and(|seen| seen != t) {
+            bail!("{}: bundles for different targets", path.display());
+        }
+        target = Some(t);
+        files
+            .extend((0..b.file_count()).filter_map(|i| b.file(i).ok().map(|f| f.name.to_string())));
+    }
+    Ok((target.context("no bundles")?, files))
+}
+
+/// Same rule as the hosted spec test: every failure must be listed, every listed case of a
+/// bundled file must fail. Returns the disagreements.
+fn compare(
+    failures: &Failures,
+    files: &std::collections::BTreeSet<String>,
+    target: Target,
+    extra: &[PathBuf],
+) -> Result<Vec<String>> {
+    let expected = expectations_with(target, extra)?;
     let mut mismatches = Vec::new();
-    for (key, why) in &failures {
+    for (key, why) in failures {
         if !expected.failures.contains_key(key) {
             mismatches.push(format!("  unexpected failure {}:{} {why}", key.0, key.1));
         }
@@ -341,11 +423,38 @@ fn run(args: &[String]) -> Result<bool> {
             ));
         }
     }
+    Ok(mismatches)
+}
+
+/// `check BOARD_REPORT DIR_OR_BUNDLES... [--expectations FILE]`: the failures a board reported
+/// (its `FAIL` lines) and the host-side ones, against the expectations of the bundles' target.
+/// For boards whose profile no hosted platform runs, so no hosted run can be compared
+/// line by line.
+fn check(args: &[String]) -> Result<bool> {
+    let mut extra = Vec::new();
+    let mut positional = Vec::new();
+    let mut args_iter = args.iter();
+    while let Some(a) = args_iter.next() {
+        if a == "--expectations" {
+            extra.push(PathBuf::from(
+                args_iter.next().context("--expectations FILE")?,
+            ));
+        } else {
+            positional.push(a.clone());
+        }
+    }
+    let (report_path, bundles) = positional.split_first().context("check BOARD_REPORT DIR")?;
+    let report = std::fs::read_to_string(report_path).with_context(|| report_path.to_string())?;
+    let paths = bundle_paths(bundles)?;
+    let mut failures = Failures::new();
+    collect_failures(&report, &mut failures);
+    add_host_failures(&paths, &mut failures);
+    let (target, files) = bundle_files(&paths)?;
+    let mismatches = compare(&failures, &files, target, &extra)?;
     eprintln!(
-        "spec-bundle hosted run: {} bundle(s) in {:.1}s; {} failures; expectations (tests/spec-expected-failures*.txt, aarch64): {}",
-        paths.len(),
-        start.elapsed().as_secs_f64(),
+        "spec-bundle check of {report_path}: {} failures; expectations (tests/spec-expected-failures*.txt, {}): {}",
         failures.len(),
+        target_expectations(target),
         if mismatches.is_empty() {
             "agree".to_string()
         } else {
@@ -355,5 +464,5 @@ fn run(args: &[String]) -> Result<bool> {
     for m in &mismatches {
         eprintln!("{m}");
     }
-    Ok(mismatches.is_empty() && readable)
+    Ok(mismatches.is_empty())
 }
