@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod build;
+#[cfg(feature = "cranelift")]
 pub mod cranelift;
 pub mod error;
 pub mod image;
@@ -274,8 +275,17 @@ impl Compiler {
     pub fn new(config: CompilerConfig) -> Result<Compiler, CompileError> {
         config.validate()?;
         let backend: Box<dyn Backend> = match config.target {
+            #[cfg(feature = "cranelift")]
             Target::Aarch64 | Target::X86_64Sim => {
                 Box::new(cranelift::CraneliftBackend::new(&config)?)
+            }
+            #[cfg(not(feature = "cranelift"))]
+            Target::Aarch64 | Target::X86_64Sim => {
+                return Err(CompileError::Config(format!(
+                    "no backend for target {}: this host-compiler was built without its \
+                     `cranelift` feature (only the Thumb-2 backend for Cortex-M is present)",
+                    config.target
+                )));
             }
             Target::CortexM4F | Target::CortexM7 | Target::CortexM33 | Target::CortexM55 => {
                 Box::new(thumb::backend::ThumbBackend::new(&config)?)
