@@ -15,6 +15,8 @@
 //!
 //! Section 5 measures the Thumb-2 backend (Cortex-M) on the host: compile throughput and text
 //! size against wasm code size, the goals of issue 5 (`bench thumb [FUNCS]` runs only it).
+//! `bench thumb-modules FILE...` gives the same two figures for given `.wasm` files, the
+//! rustc-built kernels of `scripts/thumb-bench.sh`.
 //!
 //! Times printed here are for information; no test asserts on them.
 
@@ -173,6 +175,10 @@ fn main() {
         let reps: usize = args[3].parse().expect("reps");
         let engine = Engine::default();
         load_reps(&engine, &image, reps);
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("thumb-modules") {
+        thumb_modules(&args[2..]);
         return;
     }
     if args.get(1).map(String::as_str) == Some("thumb") {
@@ -399,6 +405,68 @@ fn thumb_backend(funcs: usize) {
             spec.iter().map(|(_, w)| w.len()).sum::<usize>() as f64 / 1e6 / dt.as_secs_f64(),
             spec.len()
         );
+    }
+}
+
+/// `bench thumb-modules FILE...` (run by `scripts/thumb-bench.sh` on the rustc-built kernel
+/// modules): for each module and each of cortex-m4f and cortex-m7, the Thumb-2 backend's compile
+/// throughput on one thread (MB of the whole `.wasm` file per second, best single compile of at
+/// least 50 runs and 0.3 s: the figure is the compiler's speed, not the machine's noise) and the
+/// image's text against the module's code section; a module the backend refuses is printed with
+/// the compiler's error. Totals over every module that compiled come last.
+fn thumb_modules(files: &[String]) {
+    println!(
+        "  {:<10} {:<16} {:>8} {:>8} {:>8} {:>9} {:>10} {:>10}",
+        "target", "module", "wasm B", "code B", "text B", "text/code", "best us", "MB/s"
+    );
+    for target in [Target::CortexM4F, Target::CortexM7] {
+        let c =
+            Compiler::new(CompilerConfig::for_target(target).threads(1)).expect("Thumb-2 compiler");
+        let (mut wasm_total, mut code_total, mut text_total) = (0usize, 0usize, 0usize);
+        let mut time_total = Duration::ZERO;
+        for file in files {
+            let name = Path::new(file)
+                .file_stem()
+                .map_or(file.clone(), |s| s.to_string_lossy().into_owned());
+            let wasm = std::fs::read(file).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
+            let img = match c.compile(&wasm) {
+                Ok(img) => img,
+                Err(e) => {
+                    println!("  {target:<10} {name:<16} refused: {e}");
+                    continue;
+                }
+            };
+            let mut best = Duration::MAX;
+            let started = Instant::now();
+            let mut runs = 0;
+            while runs < 50 || started.elapsed() < Duration::from_millis(300) {
+                let t = Instant::now();
+                std::hint::black_box(c.compile(&wasm).expect("compiled once already"));
+                best = best.min(t.elapsed());
+                runs += 1;
+            }
+            let (code, text) = (img.stats.wasm_code_bytes, img.stats.text_bytes);
+            println!(
+                "  {target:<10} {name:<16} {:>8} {code:>8} {text:>8} {:>8.2}x {:>10.1} {:>10.2}",
+                wasm.len(),
+                text as f64 / code.max(1) as f64,
+                best.as_secs_f64() * 1e6,
+                wasm.len() as f64 / 1e6 / best.as_secs_f64()
+            );
+            wasm_total += wasm.len();
+            code_total += code;
+            text_total += text;
+            time_total += best;
+        }
+        if wasm_total > 0 {
+            println!(
+                "  {target:<10} {:<16} {wasm_total:>8} {code_total:>8} {text_total:>8} {:>8.2}x {:>10.1} {:>10.2}",
+                "(every module)",
+                text_total as f64 / code_total.max(1) as f64,
+                time_total.as_secs_f64() * 1e6,
+                wasm_total as f64 / 1e6 / time_total.as_secs_f64()
+            );
+        }
     }
 }
 
