@@ -292,14 +292,20 @@ fn host_linker(engine: &Engine) -> Linker<Host> {
 }
 
 #[test]
-fn this_cpu_runs_cortex_m7_and_m4f_images() {
+fn this_cpu_runs_the_images_of_every_cortex_m_profile() {
     // qemu-arm's default CPU: ARMv8-A AArch32 with VFPv4 and Thumb divide (HWCAPs), which
-    // behaves like a cortex-m7 core.
+    // behaves like cortex-m7 and cortex-m55 cores (named as the first).
     let engine = Engine::default();
     assert_eq!(engine.core(), Some(Target::CortexM7));
     assert!(engine.runs(Target::CortexM7) && engine.runs(Target::CortexM4F));
-    assert!(!engine.runs(Target::CortexM33) && !engine.runs(Target::CortexM55));
+    assert!(engine.runs(Target::CortexM33) && engine.runs(Target::CortexM55));
     assert!(!engine.runs(Target::Aarch64) && !engine.runs(Target::X86_64Sim));
+    // A declared core narrows it to one family.
+    let mut config = EngineConfig::default();
+    config.core = Some(Target::CortexM55);
+    let m55 = Engine::new(&config);
+    assert!(m55.runs(Target::CortexM55) && m55.runs(Target::CortexM33));
+    assert!(!m55.runs(Target::CortexM7) && !m55.runs(Target::CortexM4F));
     assert_eq!(NATIVE_TARGET, None);
 }
 
@@ -659,35 +665,39 @@ fn cortex_m4f_images_run_and_a_declared_core_narrows() {
 }
 
 #[test]
-fn profiles_this_cpu_cannot_run_are_refused() {
+fn armv8_m_images_run_here_and_a_declared_core_narrows_what_runs() {
+    // The ARMv8-M profiles' images check the stack in software like the others, and use no
+    // instruction an ARMv8-A core lacks: this CPU runs them (`arch::arm::cpu`).
     let engine = Engine::default();
     for target in [Target::CortexM33, Target::CortexM55] {
         let image = answer_image(target, Tunables::default());
-        let err = Module::new(&engine, &image.bytes).unwrap_err();
-        assert_eq!(
-            err,
-            LoadError::WrongTarget {
-                image: target,
-                runtime: Some(Target::CortexM7)
-            }
-        );
-        let message = err.to_string();
-        assert!(
-            message.contains(target.name()) && message.contains("cortex-m7"),
-            "{message}"
-        );
+        let module = Module::new(&engine, &image.bytes).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::<()>::new(&engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        let answer = instance
+            .get_typed_func::<(), i32>(&store, "answer")
+            .unwrap();
+        assert_eq!(answer.call(&mut store, ()).unwrap(), 42, "{target}");
     }
-    // Declaring an M55 does not make this CPU an M55.
+    // Declaring an M55 makes the engine refuse what an M55 does not run, naming the M55.
     let mut config = EngineConfig::default();
     config.core = Some(Target::CortexM55);
     let engine = Engine::new(&config);
-    let image = answer_image(Target::CortexM55, Tunables::default());
+    let image = answer_image(Target::CortexM7, Tunables::default());
+    let err = Module::new(&engine, &image.bytes).unwrap_err();
     assert_eq!(
-        Module::new(&engine, &image.bytes).unwrap_err(),
+        err,
         LoadError::WrongTarget {
-            image: Target::CortexM55,
-            runtime: Some(Target::CortexM7)
+            image: Target::CortexM7,
+            runtime: Some(Target::CortexM55)
         }
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("cortex-m7") && message.contains("cortex-m55"),
+        "{message}"
     );
 }
 

@@ -78,6 +78,11 @@ fn armv7_runner() -> &'static Path {
 }
 
 fn run(image: &[u8], name: &str, args: &[&str]) -> Output {
+    run_on(None, image, name, args)
+}
+
+/// [`run`] with `QEMU_CPU` set to `cpu` (a CPU model of `qemu-arm`) when given.
+fn run_on(cpu: Option<&str>, image: &[u8], name: &str, args: &[&str]) -> Output {
     let dir = std::env::temp_dir().join(format!(
         "wasm-aot-run-cortex-m-{}-{name}",
         std::process::id()
@@ -85,13 +90,16 @@ fn run(image: &[u8], name: &str, args: &[&str]) -> Output {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.img"));
     std::fs::write(&path, image).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_wasm-aot"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasm-aot"));
+    command
         .args(["run", "--invoke", name])
         .arg(&path)
         .args(args)
-        .env("WASM_AOT_RUNNER_ARMV7", armv7_runner())
-        .output()
-        .expect("wasm-aot starts");
+        .env("WASM_AOT_RUNNER_ARMV7", armv7_runner());
+    if let Some(cpu) = cpu {
+        command.env("QEMU_CPU", cpu);
+    }
+    let out = command.output().expect("wasm-aot starts");
     let _ = std::fs::remove_dir_all(&dir);
     out
 }
@@ -102,7 +110,12 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn results_are_printed_one_per_line() {
-    for (target, f64_result) in [(Target::CortexM7, "-0.5"), (Target::CortexM4F, "-0.25")] {
+    for (target, f64_result) in [
+        (Target::CortexM7, "-0.5"),
+        (Target::CortexM4F, "-0.25"),
+        (Target::CortexM55, "-0.5"),
+        (Target::CortexM33, "-0.25"),
+    ] {
         let out = run(
             &image(target),
             "arith",
@@ -133,13 +146,18 @@ fn a_trap_exits_with_134() {
 
 #[test]
 fn other_errors_exit_with_1() {
-    // A profile qemu-arm's CPU cannot run (cortex-m33 relies on the ARMv8-M stack-limit
-    // registers): refused by the runtime, naming both targets.
-    let out = run(&image(Target::CortexM33), "arith", &["1", "2", "3", "4"]);
+    // A profile the CPU cannot run (a Cortex-A15 has no FPv5, so it behaves like a
+    // cortex-m4f core): refused by the runtime, naming both targets.
+    let out = run_on(
+        Some("cortex-a15"),
+        &image(Target::CortexM7),
+        "arith",
+        &["1", "2", "3", "4"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("cortex-m33") && stderr.contains("cortex-m7"),
+        stderr.contains("cortex-m7") && stderr.contains("cortex-m4f"),
         "{stderr}"
     );
     // A bad argument and a missing export.

@@ -3,14 +3,15 @@
 //! Two inputs decide it:
 //!
 //! * what the runtime **detects** by itself ([`Detected`], from `arch`): its own target on
-//!   aarch64 and x86_64; on 32-bit Arm Linux the Cortex-M core the CPU behaves like (from the
+//!   aarch64 and x86_64; on 32-bit Arm Linux the Cortex-M cores the CPU behaves like (from the
 //!   kernel's HWCAPs, `arch::arm::cpu`), or none; on 32-bit Arm bare metal nothing
 //!   ([`Detected::Unknown`]);
 //! * the core the firmware **declares**, `EngineConfig::core`. Bare-metal Cortex-M firmware
 //!   must declare it; elsewhere it can only narrow what is detected.
 //!
 //! An image is accepted when every known core runs it ([`core_runs`]): the detected one (if
-//! known) and the declared one (if any). With neither, nothing is accepted.
+//! known; of several detected cores, any one) and the declared one (if any). With neither,
+//! nothing is accepted.
 //!
 //! # Which images a core runs
 //!
@@ -46,6 +47,11 @@ use crate::error::LoadError;
 pub enum Detected {
     /// It behaves like this core ([`core_runs`] says what that runs).
     Core(Target),
+    /// It behaves like each of these cores (the first is the one named in errors and by
+    /// [`effective_core`]) and runs what any of them runs: an A-profile CPU under Linux, which
+    /// is no Cortex-M core but executes the Thumb-2 code of several profiles
+    /// (`arch::arm::cpu`).
+    Cores(&'static [Target]),
     /// It runs no image target at all (a 32-bit Arm Linux CPU without Thumb divide or VFPv4).
     Nothing,
     /// It cannot tell: the firmware must name its core (32-bit Arm bare metal).
@@ -75,6 +81,9 @@ pub fn check(image: Target, detected: Detected, declared: Option<Target>) -> Res
         Detected::Nothing => return refuse(None),
         Detected::Unknown if declared.is_none() => return refuse(None),
         Detected::Core(core) if !core_runs(core, image) => return refuse(Some(core)),
+        Detected::Cores(cores) if !cores.iter().any(|&core| core_runs(core, image)) => {
+            return refuse(cores.first().copied());
+        }
         _ => {}
     }
     match declared {
@@ -88,6 +97,7 @@ pub fn check(image: Target, detected: Detected, declared: Option<Target>) -> Res
 pub fn effective_core(detected: Detected, declared: Option<Target>) -> Option<Target> {
     match (declared, detected) {
         (Some(core), _) | (None, Detected::Core(core)) => Some(core),
+        (None, Detected::Cores(cores)) => cores.first().copied(),
         _ => None,
     }
 }
@@ -159,6 +169,24 @@ mod tests {
             check(Aarch64, Detected::Core(X86_64Sim), None),
             wrong(Aarch64, Some(X86_64Sim))
         );
+        // An ARMv8-A CPU under Linux (two families at once): any of its cores may run the image,
+        // a declaration narrows it to one.
+        let v8a = Detected::Cores(&[CortexM7, CortexM55]);
+        for image in [CortexM4F, CortexM7, CortexM33, CortexM55] {
+            assert_eq!(check(image, v8a, None), Ok(()), "{image}");
+        }
+        assert_eq!(check(Aarch64, v8a, None), wrong(Aarch64, Some(CortexM7)));
+        assert_eq!(check(CortexM33, v8a, Some(CortexM55)), Ok(()));
+        assert_eq!(
+            check(CortexM33, v8a, Some(CortexM7)),
+            wrong(CortexM33, Some(CortexM7))
+        );
+        assert_eq!(
+            check(CortexM7, v8a, Some(CortexM55)),
+            wrong(CortexM7, Some(CortexM55))
+        );
+        assert_eq!(effective_core(v8a, None), Some(CortexM7));
+        assert_eq!(effective_core(v8a, Some(CortexM55)), Some(CortexM55));
         assert_eq!(effective_core(m7, None), Some(CortexM7));
         assert_eq!(effective_core(m7, Some(CortexM4F)), Some(CortexM4F));
         assert_eq!(effective_core(Detected::Unknown, None), None);

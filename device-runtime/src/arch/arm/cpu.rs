@@ -15,17 +15,20 @@
 //!     `HWCAP_VFPv4`. Double precision (cortex-m7, m55) comes with every A-profile VFPv3/VFPv4
 //!     the kernel reports (`HWCAP_VFPv3`/`HWCAP_VFPv4`; 16 double registers are enough, so
 //!     `HWCAP_VFPD32` is not needed).
-//!   - What no A-profile core has: the ARMv8-M stack-limit registers `PSPLIM`/`MSPLIM`, on
-//!     which cortex-m33 and cortex-m55 images rely instead of a software stack check (Thumb
-//!     backend design, section 5), and the ARMv8.1-M instructions of cortex-m55 (low-overhead
-//!     loops, `csel`, MVE). Those images are refused hosted: they would run without any
-//!     stack-overflow check.
+//!   - What no A-profile core has: the ARMv8-M stack-limit registers `PSPLIM`/`MSPLIM` and
+//!     the ARMv8.1-M instructions of cortex-m55 (low-overhead loops, `csel`, MVE). The Thumb
+//!     backend uses neither: every profile's images check the stack limit in software (Thumb
+//!     backend design, section 5) and its assembler has no ARMv8.1-M-only instruction, so an
+//!     ARMv8-M or ARMv8.1-M image is, instruction for instruction, ARMv8-A AArch32 Thumb code
+//!     with FPv5 (`host-compiler/src/thumb/asm` refuses, per profile, what a core lacks; a
+//!     later ARMv8.1-M-only instruction must end this rule first).
 //!
-//!   So a Linux core behaves like a **cortex-m7** core (ARMv8-A AArch32 with an FPU, e.g.
-//!   `qemu-arm`'s default `max` CPU, Cortex-A53/A72 in AArch32), like a **cortex-m4f** core
-//!   (ARMv7-A with VFPv4 and Thumb divide: Cortex-A7, A15, A17), or runs no Cortex-M image
-//!   (Cortex-A8, A9: no Thumb divide, VFPv3), with [`crate::image::targets::core_runs`]
-//!   deciding which images each of those runs.
+//!   So a Linux core behaves like **cortex-m7 and cortex-m55** cores at once (ARMv8-A AArch32
+//!   with an FPU, e.g. `qemu-arm`'s default `max` CPU, Cortex-A53/A72 in AArch32), running the
+//!   images of all four profiles, like a **cortex-m4f** core (ARMv7-A with VFPv4 and Thumb
+//!   divide: Cortex-A7, A15, A17), or runs no Cortex-M image (Cortex-A8, A9: no Thumb divide,
+//!   VFPv3), with [`crate::image::targets::core_runs`] deciding which images each of those
+//!   cores runs.
 //! * **Big-endian builds** (`armeb`, `thumbeb`) run nothing: images assume little-endian data
 //!   accesses (Thumb backend design, section 1), so a big-endian runtime refuses every image
 //!   whatever core is declared.
@@ -65,18 +68,18 @@ pub fn platform_version(platform: &[u8]) -> u8 {
     }
 }
 
-/// The Cortex-M core a Linux CPU behaves like (module documentation), `None` if it runs no
-/// Cortex-M image.
-pub fn core_for_linux_cpu(cpu: LinuxCpu) -> Option<Target> {
+/// The Cortex-M cores a Linux CPU behaves like (module documentation), the first being the
+/// one it is named as; `None` if it runs no Cortex-M image.
+pub fn cores_for_linux_cpu(cpu: LinuxCpu) -> Option<&'static [Target]> {
     let has = |bit: u32| cpu.hwcap & bit != 0;
     if cpu.platform_version < 7 || !has(HWCAP_IDIVT) || !has(HWCAP_VFPV4) {
         return None;
     }
     // VFPv4 (checked above) is double precision on every A-profile core.
     if cpu.platform_version >= 8 {
-        Some(Target::CortexM7)
+        Some(&[Target::CortexM7, Target::CortexM55])
     } else {
-        Some(Target::CortexM4F)
+        Some(&[Target::CortexM4F])
     }
 }
 
@@ -102,8 +105,8 @@ pub fn detected_core() -> Detected {
             platform_version,
         }
     };
-    match core_for_linux_cpu(cpu) {
-        Some(core) => Detected::Core(core),
+    match cores_for_linux_cpu(cpu) {
+        Some(cores) => Detected::Cores(cores),
         None => Detected::Nothing,
     }
 }
@@ -141,21 +144,27 @@ mod tests {
 
     #[test]
     fn linux_cpus_map_to_cores() {
-        assert_eq!(core_for_linux_cpu(MAX), Some(Target::CortexM7));
-        assert_eq!(core_for_linux_cpu(CORTEX_A15), Some(Target::CortexM4F));
-        assert_eq!(core_for_linux_cpu(CORTEX_A9), None);
+        assert_eq!(
+            cores_for_linux_cpu(MAX),
+            Some(&[Target::CortexM7, Target::CortexM55][..])
+        );
+        assert_eq!(
+            cores_for_linux_cpu(CORTEX_A15),
+            Some(&[Target::CortexM4F][..])
+        );
+        assert_eq!(cores_for_linux_cpu(CORTEX_A9), None);
         // Each requirement on its own.
         let without = |bit: u32| LinuxCpu {
             hwcap: MAX.hwcap & !bit,
             ..MAX
         };
-        assert_eq!(core_for_linux_cpu(without(HWCAP_IDIVT)), None);
-        assert_eq!(core_for_linux_cpu(without(HWCAP_VFPV4)), None);
+        assert_eq!(cores_for_linux_cpu(without(HWCAP_IDIVT)), None);
+        assert_eq!(cores_for_linux_cpu(without(HWCAP_VFPV4)), None);
         let v6 = LinuxCpu {
             platform_version: 6,
             ..MAX
         };
-        assert_eq!(core_for_linux_cpu(v6), None);
+        assert_eq!(cores_for_linux_cpu(v6), None);
     }
 
     #[test]
@@ -172,10 +181,13 @@ mod tests {
     #[test]
     fn this_cpu_is_detected() {
         // CI runs this under qemu-arm's default CPU (ARMv8-A AArch32 with VFPv4 and Thumb
-        // divide), which behaves like a cortex-m7 core.
+        // divide), which behaves like cortex-m7 and cortex-m55 cores.
         let cpu_env = std::env::var("QEMU_CPU").ok();
         if cpu_env.is_none() {
-            assert_eq!(detected_core(), Detected::Core(Target::CortexM7));
+            assert_eq!(
+                detected_core(),
+                Detected::Cores(&[Target::CortexM7, Target::CortexM55])
+            );
         }
     }
 }
