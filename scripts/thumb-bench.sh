@@ -32,13 +32,23 @@
 # Compile throughput: `bench thumb-modules` (tests/src/bin/bench.rs), host-compiler in release
 # on one thread, best single compile, MB of the whole .wasm file per second (goal >= 20).
 #
-# Usage: scripts/thumb-bench.sh [N]   (default N = 100)
+# With --profile, each kernel is also run under benchmarks/insn-profile (the same counts split
+# by instruction address, again as count(2N) - count(N)) natively and on cortex-m4f, and
+# benchmarks/insn-profile/classify.py prints where the extra instructions of the wasm build go
+# (bounds checks, address arithmetic, core<->FP moves, copies, constants, ...).
+#
+# Usage: scripts/thumb-bench.sh [--profile] [N]   (default N = 100)
 # Needs: the rust-toolchain.toml targets (wasm32-unknown-unknown, thumbv7em-none-eabihf,
 # armv7-unknown-linux-gnueabihf), qemu-arm with the armhf sysroot in /usr/arm-linux-gnueabihf,
 # arm-linux-gnueabihf-gcc (links the runner), a C compiler (the plugin), arm-none-eabi-nm or
-# llvm-nm (optional: native text sizes).
+# llvm-nm (optional: native text sizes), python3 (only for --profile).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+profile=false
+if [ "${1:-}" = --profile ]; then
+    profile=true
+    shift
+fi
 N=${1:-100}
 case $N in '' | *[!0-9]* | 0) echo "usage: $0 [N > 0]" >&2; exit 2 ;; esac
 targets=(cortex-m4f cortex-m7)
@@ -166,6 +176,26 @@ echo "== compile throughput and text size, rustc-built kernel modules (bench thu
 files=()
 for k in "${kernels[@]}" all; do files+=("$modules/$k.wasm"); done
 "$bench" thumb-modules "${files[@]}"
+
+if $profile; then
+    profiler="$root/target/libinsn_profile.so"
+    cc -O2 -shared -fPIC -o "$profiler" "$root/benchmarks/insn-profile/insn_profile.c"
+    echo
+    echo "== where one iteration's instructions go, native vs cortex-m4f (benchmarks/insn-profile, N = $N)"
+    for k in "${kernels[@]}"; do
+        image="$work/$k-cortex-m4f.img"
+        [ -f "$image" ] || continue
+        for n in "$N" $((2 * N)); do
+            qemu-arm -plugin "$profiler,out=$work/$k-native-$n.profile" -d plugin "$native" "$k" "$n" \
+                >/dev/null 2>&1
+            qemu-arm -L "$sysroot" -plugin "$profiler,out=$work/$k-wasm-$n.profile" -d plugin \
+                "$runner" "$image" "$k" "$n" >/dev/null 2>&1
+        done
+        python3 "$root/benchmarks/insn-profile/classify.py" "$k" "$N" \
+            "$work/$k-native-$N.profile" "$work/$k-native-$((2 * N)).profile" \
+            "$work/$k-wasm-$N.profile" "$work/$k-wasm-$((2 * N)).profile"
+    done
+fi
 
 if [ "$status" != 0 ]; then
     echo "error: a kernel failed or returned a different checksum than natively (see above)" >&2
