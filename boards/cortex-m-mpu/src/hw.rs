@@ -145,3 +145,22 @@ pub unsafe fn apply_v8(plan: &v8::Plan) -> Result<(), PlanError> {
     });
     Ok(())
 }
+
+/// Asks the core what the MPU gives the current code at `address` (the `TT` instruction;
+/// ARMv8-M only): `v8::test_target`. A way for firmware to check the live MPU state, guards
+/// included, without touching the address.
+#[cfg(armv8m)]
+pub fn test_target(address: u32) -> v8::TestTarget {
+    let result: u32;
+    // SAFETY: `TT` only looks the address up in the MPU and SAU and returns what it found;
+    // it accesses no memory and changes no state.
+    unsafe {
+        core::arch::asm!(
+            "tt {result}, {address}",
+            result = lateout(reg) result,
+            address = in(reg) address,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    v8::TestTarget(result)
+}

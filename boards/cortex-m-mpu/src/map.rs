@@ -136,8 +136,12 @@ pub struct MemoryMap<'a> {
     /// Where the runtime's code memory comes from: read-write and execute-never except the
     /// ranges published so far, which are read-only and executable.
     pub code_pool: Range,
-    /// The linear-memory slots and their guards.
+    /// The linear-memory slots and their guards, when the slots have a fixed layout.
     pub slots: SlotPool,
+    /// Further no-access guards, each inside a RAM range: for platforms that place memory
+    /// slots at run time (the front guard of each live slot) instead of in a fixed
+    /// [`SlotPool`] (give that `count: 0` then).
+    pub guards: &'a [Range],
 }
 
 /// Why no plan could be made. Nothing is ever written to the MPU for a refused plan.
@@ -369,6 +373,21 @@ impl MemoryMap<'_> {
                 }
             }
         }
+        for (i, guard) in self.guards.iter().enumerate() {
+            if guard.is_empty() {
+                return Err(PlanError::InvalidRange { range: *guard });
+            }
+            if !self.ram.iter().any(|ram| ram.contains_range(guard)) {
+                return Err(PlanError::Outside { range: *guard });
+            }
+            let others = self.guards[i + 1..].iter().chain([&stack, &self.code_pool]);
+            if let Some(other) = others.into_iter().find(|r| r.overlaps(guard)) {
+                return Err(PlanError::Overlap {
+                    first: *guard,
+                    second: *other,
+                });
+            }
+        }
         for (i, range) in published.iter().enumerate() {
             if range.is_empty() {
                 return Err(PlanError::InvalidRange { range: *range });
@@ -389,7 +408,10 @@ impl MemoryMap<'_> {
     /// The kind of `address` under the policy (`published`: the published code ranges).
     /// Only meaningful for a validated map.
     pub(crate) fn kind(&self, published: &[Range], address: u32) -> Kind {
-        if self.stack.guard_range().contains(address) || self.slots.in_guard(address) {
+        if self.stack.guard_range().contains(address)
+            || self.slots.in_guard(address)
+            || self.guards.iter().any(|g| g.contains(address))
+        {
             Kind::Guard
         } else if published
             .iter()
@@ -440,6 +462,7 @@ impl Segments {
             .chain(map.ram)
             .chain(map.devices)
             .chain(published)
+            .chain(map.guards)
         {
             add(*range)?;
         }

@@ -184,7 +184,7 @@ fn intended(map: &MemoryMap<'_>, published: &[Range], address: u32, arch: Arch) 
             || (end - slots.back_guard..end).contains(&address)
     });
     let inside = |ranges: &[Range]| ranges.iter().any(|r| r.start <= address && address < r.end);
-    if stack_guard || slot_guard {
+    if stack_guard || slot_guard || inside(map.guards) {
         NONE
     } else if inside(published) || inside(map.code) {
         READ_EXECUTE
@@ -247,6 +247,7 @@ fn samples(map: &MemoryMap<'_>, published: &[Range], rng: &mut Rng) -> Vec<u32> 
     ranges.push(map.stack.range);
     ranges.push(map.stack.guard_range());
     ranges.push(map.code_pool);
+    ranges.extend_from_slice(map.guards);
     for i in 0..map.slots.count {
         if let Some(memory) = map.slots.memory(i) {
             ranges.push(memory);
@@ -379,6 +380,7 @@ fn an386_map<'a>(code: &'a [Range], ram: &'a [Range], slots: SlotPool) -> Memory
         },
         code_pool: Range::new(0x2004_0000, 0x2008_0000),
         slots,
+        guards: &[],
     }
 }
 
@@ -523,6 +525,7 @@ fn an547_map(slots: SlotPool) -> MemoryMap<'static> {
         },
         code_pool: Range::new(0x0100_0000, 0x0104_0000),
         slots,
+        guards: &[],
     }
 }
 
@@ -784,6 +787,60 @@ fn invalid_maps_are_refused_by_both_planners() {
             },
         ),
     ];
+    let guard_outside = [Range::new(0x2100_0000, 0x2100_1000)];
+    let guards_overlapping = [
+        Range::new(0x2010_0000, 0x2010_1000),
+        Range::new(0x2010_0800, 0x2010_2000),
+    ];
+    let guard_on_pool = [Range::new(0x2004_0000, 0x2004_1000)];
+    let empty_guard = [Range::new(0x2010_0000, 0x2010_0000)];
+    let cases: Vec<(MemoryMap<'_>, Vec<Range>, PlanError)> = cases
+        .into_iter()
+        .chain([
+            (
+                MemoryMap {
+                    guards: &guard_outside,
+                    ..base
+                },
+                vec![],
+                PlanError::Outside {
+                    range: guard_outside[0],
+                },
+            ),
+            (
+                MemoryMap {
+                    guards: &guards_overlapping,
+                    ..base
+                },
+                vec![],
+                PlanError::Overlap {
+                    first: guards_overlapping[0],
+                    second: guards_overlapping[1],
+                },
+            ),
+            (
+                MemoryMap {
+                    guards: &guard_on_pool,
+                    ..base
+                },
+                vec![],
+                PlanError::Overlap {
+                    first: guard_on_pool[0],
+                    second: base.code_pool,
+                },
+            ),
+            (
+                MemoryMap {
+                    guards: &empty_guard,
+                    ..base
+                },
+                vec![],
+                PlanError::InvalidRange {
+                    range: empty_guard[0],
+                },
+            ),
+        ])
+        .collect();
     for (map, published, error) in cases {
         assert_eq!(v7::plan(&map, &published, 16), Err(error), "{map:#x?}");
         assert_eq!(v8::plan(&map, &published, 16), Err(error), "{map:#x?}");
@@ -903,6 +960,7 @@ struct RandomBoard {
     code_pool: Range,
     slots: SlotPool,
     published: Vec<Range>,
+    guards: Vec<Range>,
     aligned: bool,
 }
 
@@ -915,6 +973,7 @@ impl RandomBoard {
             stack: self.stack,
             code_pool: self.code_pool,
             slots: self.slots,
+            guards: &self.guards,
         }
     }
 }
@@ -995,13 +1054,25 @@ fn random_board(rng: &mut Rng) -> RandomBoard {
         },
     );
     let room = (ram_base + ram_size).saturating_sub(slots_base) / stride;
-    let slots = SlotPool {
+    let mut slots = SlotPool {
         base: slots_base,
         count: (rng.below(9) as u32).min(room),
         stride,
         front_guard,
         back_guard,
     };
+    // Half the boards place their slots at run time: the same front guards as a list, some
+    // slots freed (their guards gone).
+    let mut guards = Vec::new();
+    if rng.below(2) == 0 {
+        for i in 0..slots.count {
+            if rng.below(4) != 0 {
+                let start = slots.base + i * slots.stride;
+                guards.push(Range::new(start, start + slots.front_guard));
+            }
+        }
+        slots.count = 0;
+    }
     RandomBoard {
         code,
         ram,
@@ -1010,6 +1081,7 @@ fn random_board(rng: &mut Rng) -> RandomBoard {
         code_pool,
         slots,
         published,
+        guards,
         aligned,
     }
 }
@@ -1099,6 +1171,59 @@ fn code_ranges_stay_sorted_and_disjoint() {
     );
     set.insert(Range::new(0x200, 0x300)).unwrap();
     assert_eq!(set.as_slice().len(), 3);
+}
+
+#[test]
+fn dynamic_guards_split_ram_on_v8_and_sit_on_top_on_v7() {
+    let mut rng = Rng(5);
+    let guards = [
+        Range::new(0x0110_0000, 0x0110_1000),
+        Range::new(0x0113_0000, 0x0113_1000),
+    ];
+    let map = MemoryMap {
+        slots: SlotPool {
+            count: 0,
+            ..AN547_SLOTS
+        },
+        guards: &guards,
+        ..an547_map(AN547_SLOTS)
+    };
+    // ITCM, SRAM below the first guard, between the guards, above the second, DTCM, UART.
+    assert_eq!(
+        check_v8(&map, &[], 16, &mut rng).unwrap().regions().len(),
+        6
+    );
+    let guards = [
+        Range::new(0x2010_0000, 0x2010_1000),
+        Range::new(0x2013_0000, 0x2013_1000),
+    ];
+    let map = MemoryMap {
+        guards: &guards,
+        ..an386_map(
+            &AN386_CODE,
+            &AN386_RAM,
+            SlotPool {
+                count: 0,
+                ..AN386_SLOTS
+            },
+        )
+    };
+    // Background, code, stack guard, one region per guard.
+    assert_eq!(check_v7(&map, &[], 8, &mut rng).unwrap().regions().len(), 5);
+}
+
+#[test]
+fn test_target_fields() {
+    let hit = v8::TestTarget((1 << 16) | (1 << 18) | 3);
+    assert_eq!(
+        (hit.region(), hit.readable(), hit.writable()),
+        (Some(3), true, false)
+    );
+    let hole = v8::TestTarget(0);
+    assert_eq!(
+        (hole.region(), hole.readable(), hole.writable()),
+        (None, false, false)
+    );
 }
 
 #[test]

@@ -129,5 +129,33 @@ pub fn plan(map: &MemoryMap<'_>, published: &[Range], available: usize) -> Resul
     Ok(plan)
 }
 
+/// The result of the `TT` (Test Target) instruction for an address: what the MPU of the
+/// current security state gives privileged code there (ARMv8-M ARM, `TT`, `TT_RESP`):
+///
+/// ```text
+/// [7:0] MREGION  [16] MRVALID  [18] R  [19] RW  (other fields: SAU/IDAU, not used here)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TestTarget(pub u32);
+
+impl TestTarget {
+    /// The MPU region the address hits, if exactly one does (`MRVALID`).
+    pub fn region(self) -> Option<u8> {
+        (self.0 & (1 << 16) != 0).then_some(self.0 as u8)
+    }
+
+    /// Whether a read by the current (privileged) code would be allowed (`R`).
+    pub fn readable(self) -> bool {
+        self.0 & (1 << 18) != 0
+    }
+
+    /// Whether a write would be allowed (`RW`).
+    pub fn writable(self) -> bool {
+        self.0 & (1 << 19) != 0
+    }
+}
+
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub use crate::hw::apply_v8 as apply;
+#[cfg(all(target_arch = "arm", target_os = "none", armv8m))]
+pub use crate::hw::test_target;
