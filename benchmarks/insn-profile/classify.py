@@ -133,8 +133,10 @@ def main():
             total[classes[address]] = total.get(classes[address], 0) + count
         sums[is_wasm] = total
     nat_total, wasm_total = sum(sums[False].values()), sum(sums[True].values())
+    checks = sums[True].get("bounds check", 0)
     print(f"  {kernel}: {nat_total:.0f} native, {wasm_total:.0f} wasm instructions per iteration "
-          f"(+{wasm_total - nat_total:.0f})")
+          f"(+{wasm_total - nat_total:.0f}), {wasm_total / nat_total:.2f}x; without the bounds "
+          f"checks {(wasm_total - checks) / nat_total:.2f}x")
     print(f"    {'class':<20} {'native':>10} {'wasm':>10} {'excess':>10} {'% of excess':>12}")
     excess_total = wasm_total - nat_total
     for name, _ in CLASSES:
