@@ -5,8 +5,8 @@
 # key=value parser state machine). A benchmark that prints figures; no goal is asserted. The one
 # check: every build of a kernel must return the same checksum, or the script fails.
 #
-# The same Rust source is built twice by rustc 1.95 with the same profile (opt-level 3, LTO,
-# one codegen unit, panic=abort):
+# The same Rust source is built twice by rustc 1.95 with the same profile (opt-level 3, or
+# $THUMB_BENCH_OPT_LEVEL, e.g. s; LTO, one codegen unit, panic=abort):
 #   native: for thumbv7em-none-eabihf (rustc's default CPU for the triple: ARMv7E-M + FPv4-SP),
 #           a static Linux executable (`_start`, exit through `svc #0`) that qemu-arm runs
 #           directly: `bench-kernels-native KERNEL N`;
@@ -37,7 +37,7 @@
 # benchmarks/insn-profile/classify.py prints where the extra instructions of the wasm build go
 # (bounds checks, address arithmetic, core<->FP moves, copies, constants, ...).
 #
-# Usage: scripts/thumb-bench.sh [--profile] [N]   (default N = 100)
+# Usage: [THUMB_BENCH_OPT_LEVEL=3|s|z|2] scripts/thumb-bench.sh [--profile] [N]   (default N = 100)
 # Needs: the rust-toolchain.toml targets (wasm32-unknown-unknown, thumbv7em-none-eabihf,
 # armv7-unknown-linux-gnueabihf), qemu-arm with the armhf sysroot in /usr/arm-linux-gnueabihf,
 # arm-linux-gnueabihf-gcc (links the runner), a C compiler (the plugin), arm-none-eabi-nm or
@@ -52,6 +52,7 @@ fi
 N=${1:-100}
 case $N in '' | *[!0-9]* | 0) echo "usage: $0 [N > 0]" >&2; exit 2 ;; esac
 targets=(cortex-m4f cortex-m7)
+opt_level=${THUMB_BENCH_OPT_LEVEL:-3}
 sysroot=/usr/arm-linux-gnueabihf
 
 plugin="$root/target/libinsn_count.so"
@@ -66,6 +67,7 @@ echo "== building (host-compiler and bench in release, armv7 runner in release, 
     cargo build --quiet --release -p tests --bin bench)
 kernels_target="$root/target/thumb-bench"
 (cd "$root/benchmarks/kernels" && export CARGO_TARGET_DIR="$kernels_target" &&
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt_level" &&
     cargo build --quiet --release --target wasm32-unknown-unknown -p bench-kernels-wasm --examples &&
     cargo build --quiet --release --target thumbv7em-none-eabihf -p bench-kernels-native)
 wasm_aot="$root/target/release/wasm-aot"
@@ -142,7 +144,7 @@ for k in "${kernels[@]}"; do
 done
 
 ratio() { awk -v w="$1" -v n="$2" 'BEGIN { if (w + 0 > 0 && n + 0 > 0) printf "%.2fx", w / n; else print "-" }'; }
-echo "== Thumb-2 backend vs rustc thumbv7em-none-eabihf (opt-level 3, LTO), guest instructions per iteration"
+echo "== Thumb-2 backend vs rustc thumbv7em-none-eabihf (opt-level $opt_level, LTO), guest instructions per iteration"
 echo "   qemu-arm + tools/qemu-insn-count, (count(2N) - count(N)) / N with N = $N; goal: wasm/native <= 1.4x"
 printf '%-9s %11s %11s %7s %11s %7s %8s %8s %8s %9s\n' kernel native cortex-m4f ratio cortex-m7 ratio \
     "native" "wasm" "image" "text/"
