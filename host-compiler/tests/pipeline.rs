@@ -273,7 +273,7 @@ fn cortex_m_compiles_the_thumb_subset_and_refuses_the_rest() {
 
         let wasm = wat_or_wasm(
             br#"(module (func (param i32) (result i32) local.get 0)
-                (func (param i64) (result i64) local.get 0 i64.const 1 i64.shl))"#,
+                (func (param i32) (result i32) local.get 0 i32x4.splat i32x4.extract_lane 1))"#,
         )
         .unwrap();
         let err = Compiler::new(CompilerConfig::for_target(target))

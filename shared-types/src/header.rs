@@ -36,8 +36,11 @@ pub const MAGIC: [u8; 4] = *b"WAOT";
 /// The only container format this crate reads and writes.
 pub const FORMAT_VERSION: u16 = 1;
 /// Version of the code/runtime contract: vmctx layout, libcall table, trampolines, ValRaw.
-/// Bump whenever [`crate::vmoffsets`] or [`crate::libcall`] change incompatibly.
-pub const ABI_VERSION: u16 = 1;
+/// Bump whenever [`crate::vmoffsets`] or [`crate::libcall`] change incompatibly. History: 2
+/// appended the arithmetic helpers (`Libcall::I64DivS` to `Libcall::F32Nearest`) to the
+/// libcall table, and Thumb-2 code returns results beyond four words in a return area that the
+/// array-entry trampoline reserves.
+pub const ABI_VERSION: u16 = 2;
 /// Bytes in the fixed header.
 pub const HEADER_SIZE: usize = 0x64;
 /// Alignment of the text section within the image (and the alignment the runtime needs the

@@ -1,8 +1,9 @@
 //! The runtime helpers compiled code calls through the vmctx, in [`Libcall`] table order and
 //! with exactly the C signatures documented in `shared_types::libcall`.
 //!
-//! Each helper receives the calling instance's vmctx first; from it the instance record and
-//! store are found (`vmctx + 2P`). Helpers that can fail return 0 or a [`TrapCode`] byte and the
+//! Each instance helper receives the calling instance's vmctx first; from it the instance record
+//! and store are found (`vmctx + 2P`). The arithmetic helpers after `ElemDrop` are pure safe
+//! functions of their operands, in [`arith`]. Helpers that can fail return 0 or a [`TrapCode`] byte and the
 //! compiled code then calls [`Libcall::Trap`]; only `Trap` unwinds.
 //!
 //! [`Libcall`]: shared_types::Libcall
@@ -10,6 +11,7 @@
 
 use shared_types::TrapCode;
 
+use crate::vm::arith;
 use crate::vm::instance::{InstanceRecord, from_vmctx};
 use crate::vm::ops;
 
@@ -39,6 +41,70 @@ pub struct VMLibcalls {
     pub table_init: unsafe extern "C" fn(*mut u8, u32, u32, u32, u32, u32) -> u32,
     /// `Libcall::ElemDrop`.
     pub elem_drop: unsafe extern "C" fn(*mut u8, u32),
+    /// `Libcall::I64DivS` (pure, [`arith`]).
+    pub i64_div_s: extern "C" fn(u64, u64) -> u64,
+    /// `Libcall::I64DivU` (pure, [`arith`]).
+    pub i64_div_u: extern "C" fn(u64, u64) -> u64,
+    /// `Libcall::I64RemS` (pure, [`arith`]).
+    pub i64_rem_s: extern "C" fn(u64, u64) -> u64,
+    /// `Libcall::I64RemU` (pure, [`arith`]).
+    pub i64_rem_u: extern "C" fn(u64, u64) -> u64,
+    /// `Libcall::F32FromI64S` (pure, [`arith`]).
+    pub f32_from_i64_s: extern "C" fn(u64) -> u32,
+    /// `Libcall::F32FromI64U` (pure, [`arith`]).
+    pub f32_from_i64_u: extern "C" fn(u64) -> u32,
+    /// `Libcall::F64FromI64S` (pure, [`arith`]).
+    pub f64_from_i64_s: extern "C" fn(u64) -> u64,
+    /// `Libcall::F64FromI64U` (pure, [`arith`]).
+    pub f64_from_i64_u: extern "C" fn(u64) -> u64,
+    /// `Libcall::F32ToI64S` (pure, [`arith`]).
+    pub f32_to_i64_s: extern "C" fn(u32) -> u64,
+    /// `Libcall::F32ToI64U` (pure, [`arith`]).
+    pub f32_to_i64_u: extern "C" fn(u32) -> u64,
+    /// `Libcall::F64ToI64S` (pure, [`arith`]).
+    pub f64_to_i64_s: extern "C" fn(u64) -> u64,
+    /// `Libcall::F64ToI64U` (pure, [`arith`]).
+    pub f64_to_i64_u: extern "C" fn(u64) -> u64,
+    /// `Libcall::F64ToI32S` (pure, [`arith`]).
+    pub f64_to_i32_s: extern "C" fn(u64) -> u32,
+    /// `Libcall::F64ToI32U` (pure, [`arith`]).
+    pub f64_to_i32_u: extern "C" fn(u64) -> u32,
+    /// `Libcall::F64FromF32` (pure, [`arith`]).
+    pub f64_from_f32: extern "C" fn(u32) -> u64,
+    /// `Libcall::F32FromF64` (pure, [`arith`]).
+    pub f32_from_f64: extern "C" fn(u64) -> u32,
+    /// `Libcall::F64Add` (pure, [`arith`]).
+    pub f64_add: extern "C" fn(u64, u64) -> u64,
+    /// `Libcall::F64Sub` (pure, [`arith`]).
+    pub f64_sub: extern "C" fn(u64, u64) -> u64,
+    /// `Libcall::F64Mul` (pure, [`arith`]).
+    pub f64_mul: extern "C" fn(u64, u64) -> u64,
+    /// `Libcall::F64Div` (pure, [`arith`]).
+    pub f64_div: extern "C" fn(u64, u64) -> u64,
+    /// `Libcall::F64Min` (pure, [`arith`]).
+    pub f64_min: extern "C" fn(u64, u64) -> u64,
+    /// `Libcall::F64Max` (pure, [`arith`]).
+    pub f64_max: extern "C" fn(u64, u64) -> u64,
+    /// `Libcall::F64Compare` (pure, [`arith`]).
+    pub f64_compare: extern "C" fn(u64, u64) -> i32,
+    /// `Libcall::F64Sqrt` (pure, [`arith`]).
+    pub f64_sqrt: extern "C" fn(u64) -> u64,
+    /// `Libcall::F64Ceil` (pure, [`arith`]).
+    pub f64_ceil: extern "C" fn(u64) -> u64,
+    /// `Libcall::F64Floor` (pure, [`arith`]).
+    pub f64_floor: extern "C" fn(u64) -> u64,
+    /// `Libcall::F64Trunc` (pure, [`arith`]).
+    pub f64_trunc: extern "C" fn(u64) -> u64,
+    /// `Libcall::F64Nearest` (pure, [`arith`]).
+    pub f64_nearest: extern "C" fn(u64) -> u64,
+    /// `Libcall::F32Ceil` (pure, [`arith`]).
+    pub f32_ceil: extern "C" fn(u32) -> u32,
+    /// `Libcall::F32Floor` (pure, [`arith`]).
+    pub f32_floor: extern "C" fn(u32) -> u32,
+    /// `Libcall::F32Trunc` (pure, [`arith`]).
+    pub f32_trunc: extern "C" fn(u32) -> u32,
+    /// `Libcall::F32Nearest` (pure, [`arith`]).
+    pub f32_nearest: extern "C" fn(u32) -> u32,
 }
 
 /// The one libcall table every vmctx points at.
@@ -54,6 +120,38 @@ pub static LIBCALLS: VMLibcalls = VMLibcalls {
     table_copy,
     table_init,
     elem_drop,
+    i64_div_s: arith::i64_div_s,
+    i64_div_u: arith::i64_div_u,
+    i64_rem_s: arith::i64_rem_s,
+    i64_rem_u: arith::i64_rem_u,
+    f32_from_i64_s: arith::f32_from_i64_s,
+    f32_from_i64_u: arith::f32_from_i64_u,
+    f64_from_i64_s: arith::f64_from_i64_s,
+    f64_from_i64_u: arith::f64_from_i64_u,
+    f32_to_i64_s: arith::f32_to_i64_s,
+    f32_to_i64_u: arith::f32_to_i64_u,
+    f64_to_i64_s: arith::f64_to_i64_s,
+    f64_to_i64_u: arith::f64_to_i64_u,
+    f64_to_i32_s: arith::f64_to_i32_s,
+    f64_to_i32_u: arith::f64_to_i32_u,
+    f64_from_f32: arith::f64_from_f32,
+    f32_from_f64: arith::f32_from_f64,
+    f64_add: arith::f64_add,
+    f64_sub: arith::f64_sub,
+    f64_mul: arith::f64_mul,
+    f64_div: arith::f64_div,
+    f64_min: arith::f64_min,
+    f64_max: arith::f64_max,
+    f64_compare: arith::f64_compare,
+    f64_sqrt: arith::f64_sqrt,
+    f64_ceil: arith::f64_ceil,
+    f64_floor: arith::f64_floor,
+    f64_trunc: arith::f64_trunc,
+    f64_nearest: arith::f64_nearest,
+    f32_ceil: arith::f32_ceil,
+    f32_floor: arith::f32_floor,
+    f32_trunc: arith::f32_trunc,
+    f32_nearest: arith::f32_nearest,
 };
 
 /// Status for a trap libcall given a byte that is no [`TrapCode`] (never 0, which means success).
@@ -284,6 +382,38 @@ mod tests {
             (Libcall::TableCopy, offset_of!(VMLibcalls, table_copy)),
             (Libcall::TableInit, offset_of!(VMLibcalls, table_init)),
             (Libcall::ElemDrop, offset_of!(VMLibcalls, elem_drop)),
+            (Libcall::I64DivS, offset_of!(VMLibcalls, i64_div_s)),
+            (Libcall::I64DivU, offset_of!(VMLibcalls, i64_div_u)),
+            (Libcall::I64RemS, offset_of!(VMLibcalls, i64_rem_s)),
+            (Libcall::I64RemU, offset_of!(VMLibcalls, i64_rem_u)),
+            (Libcall::F32FromI64S, offset_of!(VMLibcalls, f32_from_i64_s)),
+            (Libcall::F32FromI64U, offset_of!(VMLibcalls, f32_from_i64_u)),
+            (Libcall::F64FromI64S, offset_of!(VMLibcalls, f64_from_i64_s)),
+            (Libcall::F64FromI64U, offset_of!(VMLibcalls, f64_from_i64_u)),
+            (Libcall::F32ToI64S, offset_of!(VMLibcalls, f32_to_i64_s)),
+            (Libcall::F32ToI64U, offset_of!(VMLibcalls, f32_to_i64_u)),
+            (Libcall::F64ToI64S, offset_of!(VMLibcalls, f64_to_i64_s)),
+            (Libcall::F64ToI64U, offset_of!(VMLibcalls, f64_to_i64_u)),
+            (Libcall::F64ToI32S, offset_of!(VMLibcalls, f64_to_i32_s)),
+            (Libcall::F64ToI32U, offset_of!(VMLibcalls, f64_to_i32_u)),
+            (Libcall::F64FromF32, offset_of!(VMLibcalls, f64_from_f32)),
+            (Libcall::F32FromF64, offset_of!(VMLibcalls, f32_from_f64)),
+            (Libcall::F64Add, offset_of!(VMLibcalls, f64_add)),
+            (Libcall::F64Sub, offset_of!(VMLibcalls, f64_sub)),
+            (Libcall::F64Mul, offset_of!(VMLibcalls, f64_mul)),
+            (Libcall::F64Div, offset_of!(VMLibcalls, f64_div)),
+            (Libcall::F64Min, offset_of!(VMLibcalls, f64_min)),
+            (Libcall::F64Max, offset_of!(VMLibcalls, f64_max)),
+            (Libcall::F64Compare, offset_of!(VMLibcalls, f64_compare)),
+            (Libcall::F64Sqrt, offset_of!(VMLibcalls, f64_sqrt)),
+            (Libcall::F64Ceil, offset_of!(VMLibcalls, f64_ceil)),
+            (Libcall::F64Floor, offset_of!(VMLibcalls, f64_floor)),
+            (Libcall::F64Trunc, offset_of!(VMLibcalls, f64_trunc)),
+            (Libcall::F64Nearest, offset_of!(VMLibcalls, f64_nearest)),
+            (Libcall::F32Ceil, offset_of!(VMLibcalls, f32_ceil)),
+            (Libcall::F32Floor, offset_of!(VMLibcalls, f32_floor)),
+            (Libcall::F32Trunc, offset_of!(VMLibcalls, f32_trunc)),
+            (Libcall::F32Nearest, offset_of!(VMLibcalls, f32_nearest)),
         ];
         assert_eq!(fields.len(), Libcall::COUNT);
         for (l, off) in fields {

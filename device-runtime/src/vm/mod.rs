@@ -1,10 +1,11 @@
 //! The machinery under the public API: vmctx layout, the store's arena and records, const
-//! expressions, libcalls, traps and the activation chain.
+//! expressions, libcalls (the pure arithmetic ones in `arith`), traps and the activation chain.
 //!
 //! Everything here works on raw pointers into a store arena; the public API in `crate::api`
 //! checks store identity and types and then calls into this module.
 
 pub mod activation;
+pub mod arith;
 pub mod code_registry;
 pub mod const_expr;
 pub mod instance;

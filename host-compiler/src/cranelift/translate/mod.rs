@@ -195,6 +195,36 @@ pub(crate) fn libcall_signature(
         Libcall::TableGrow => (&[I32, I64, I32], &[I32]),
         Libcall::TableFill => (&[I32, I32, I64, I32], &[I32]),
         Libcall::TableCopy | Libcall::TableInit => (&[I32, I32, I32, I32, I32], &[I32]),
+        // The pure arithmetic helpers (used by the Thumb-2 backend only) take no vmctx.
+        pure => {
+            let (params, returns): (&[Type], &[Type]) = match pure {
+                Libcall::F32FromI64S | Libcall::F32FromI64U | Libcall::F64ToI32S => {
+                    (&[I64], &[I32])
+                }
+                Libcall::F64ToI32U | Libcall::F32FromF64 => (&[I64], &[I32]),
+                Libcall::F32ToI64S | Libcall::F32ToI64U | Libcall::F64FromF32 => (&[I32], &[I64]),
+                Libcall::F32Ceil | Libcall::F32Floor | Libcall::F32Trunc | Libcall::F32Nearest => {
+                    (&[I32], &[I32])
+                }
+                Libcall::I64DivS
+                | Libcall::I64DivU
+                | Libcall::I64RemS
+                | Libcall::I64RemU
+                | Libcall::F64Add
+                | Libcall::F64Sub
+                | Libcall::F64Mul
+                | Libcall::F64Div
+                | Libcall::F64Min
+                | Libcall::F64Max => (&[I64, I64], &[I64]),
+                Libcall::F64Compare => (&[I64, I64], &[I32]),
+                _ => (&[I64], &[I64]),
+            };
+            let mut sig = Signature::new(call_conv);
+            sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+            sig.returns
+                .extend(returns.iter().map(|t| AbiParam::new(*t)));
+            return sig;
+        }
     };
     let mut sig = Signature::new(call_conv);
     sig.params.push(AbiParam::new(ptr));

@@ -61,6 +61,7 @@
 mod stack;
 #[cfg(test)]
 mod tests;
+mod wide;
 
 use shared_types::metadata::{GlobalType, MemoryType, TableType};
 use shared_types::vmoffsets::{MEMORY_LENGTH, VmOffsets};
@@ -68,6 +69,7 @@ use shared_types::{Libcall, TrapCode, ValType};
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
 
 use self::stack::{Entry, JOIN, ValueStack};
+use self::wide::BitCount;
 use super::asm::{
     Addr, AsmError, Assembler, Cond, FReg, Flags, Label, Operand, Profile, Reg, RegList, Rounding,
     ShiftKind, Width,
@@ -1672,10 +1674,17 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
-    /// `ceil`/`floor`/`trunc`/`nearest`: `vrint` on FPv5; FPv4 (Cortex-M4F) has none.
+    /// `ceil`/`floor`/`trunc`/`nearest`: `vrint` on FPv5; FPv4 (Cortex-M4F) has none and
+    /// calls the pure helpers.
     fn f32_round(&mut self, rounding: Rounding) -> Result<(), CompileError> {
         if !self.profile.has_fpv5() {
-            return Err(self.unsupported("f32 rounding without FPv5 (a libcall, not built yet)"));
+            let libcall = match rounding {
+                Rounding::PlusInfinity => Libcall::F32Ceil,
+                Rounding::MinusInfinity => Libcall::F32Floor,
+                Rounding::Zero => Libcall::F32Trunc,
+                _ => Libcall::F32Nearest,
+            };
+            return self.pure_libcall(libcall, 1, 1);
         }
         self.f32_unary(|a| a.vrint(rounding, FReg::S(0), FReg::S(0)))
     }
@@ -1858,7 +1867,8 @@ impl<'m> FunctionCompiler<'m> {
         if self.profile.has_double_precision() {
             Ok(())
         } else {
-            Err(self.unsupported("f64 arithmetic without a double-precision FPU (soft-float libcalls, not built yet)"))
+            // Single-precision profiles take the soft-float path (`soft_f64_operator`) first.
+            Err(self.internal("f64 on the FPU of a single-precision profile"))
         }
     }
 
@@ -2003,7 +2013,13 @@ impl<'m> FunctionCompiler<'m> {
 
     fn f64_round(&mut self, rounding: Rounding) -> Result<(), CompileError> {
         if !self.profile.has_fpv5() {
-            return Err(self.unsupported("f64 rounding without FPv5"));
+            let libcall = match rounding {
+                Rounding::PlusInfinity => Libcall::F64Ceil,
+                Rounding::MinusInfinity => Libcall::F64Floor,
+                Rounding::Zero => Libcall::F64Trunc,
+                _ => Libcall::F64Nearest,
+            };
+            return self.pure_libcall(libcall, 2, 2);
         }
         self.f64_unary(|a| a.vrint(rounding, FReg::D(0), FReg::D(0)))
     }
@@ -2242,6 +2258,11 @@ impl<'m> FunctionCompiler<'m> {
         if !consumes_condition {
             self.materialize_cond()?;
         }
+        if !self.profile.has_double_precision()
+            && let Some(result) = self.soft_f64_operator(op)
+        {
+            return result;
+        }
         match *op {
             O::Nop => Ok(()),
             O::Unreachable => {
@@ -2468,6 +2489,28 @@ impl<'m> FunctionCompiler<'m> {
             }
             O::F64ConvertI64S => self.f64_convert_i64(true),
             O::F64ConvertI64U => self.f64_convert_i64(false),
+            O::I64Shl => self.i64_shift(ShiftKind::Lsl),
+            O::I64ShrU => self.i64_shift(ShiftKind::Lsr),
+            O::I64ShrS => self.i64_shift(ShiftKind::Asr),
+            O::I64Rotl => self.i64_rotate(true),
+            O::I64Rotr => self.i64_rotate(false),
+            O::I64Clz => self.i64_count(BitCount::Clz),
+            O::I64Ctz => self.i64_count(BitCount::Ctz),
+            O::I64Popcnt => self.i64_count(BitCount::Popcnt),
+            O::I64DivS => self.i64_divide(true, false),
+            O::I64DivU => self.i64_divide(false, false),
+            O::I64RemS => self.i64_divide(true, true),
+            O::I64RemU => self.i64_divide(false, true),
+            O::I64TruncF32S => self.i64_trunc(false, true),
+            O::I64TruncF32U => self.i64_trunc(false, false),
+            O::I64TruncF64S => self.i64_trunc(true, true),
+            O::I64TruncF64U => self.i64_trunc(true, false),
+            O::I64TruncSatF32S => self.pure_libcall(Libcall::F32ToI64S, 1, 2),
+            O::I64TruncSatF32U => self.pure_libcall(Libcall::F32ToI64U, 1, 2),
+            O::I64TruncSatF64S => self.pure_libcall(Libcall::F64ToI64S, 2, 2),
+            O::I64TruncSatF64U => self.pure_libcall(Libcall::F64ToI64U, 2, 2),
+            O::F32ConvertI64S => self.pure_libcall(Libcall::F32FromI64S, 2, 1),
+            O::F32ConvertI64U => self.pure_libcall(Libcall::F32FromI64U, 2, 1),
             O::I32TruncF64S => self.i32_trunc_f64(true),
             O::I32TruncF64U => self.i32_trunc_f64(false),
             O::RefNull { .. } => {
@@ -2829,22 +2872,7 @@ impl<'m> FunctionCompiler<'m> {
             }
             Unary::Extend8 => a.sxtb(r, r, 0),
             Unary::Extend16 => a.sxth(r, r, 0),
-            Unary::Popcnt => {
-                // SWAR: pairs, nibbles, bytes, then a multiply sums the bytes.
-                let ip = Reg::R12;
-                a.shift(ShiftKind::Lsr, Flags::Any, ip, r, Operand::Imm(1))?;
-                a.and(Flags::Any, ip, ip, 0x5555_5555)?;
-                a.sub(Flags::Any, r, r, ip)?;
-                a.and(Flags::Any, ip, r, 0x3333_3333)?;
-                a.shift(ShiftKind::Lsr, Flags::Any, r, r, Operand::Imm(2))?;
-                a.and(Flags::Any, r, r, 0x3333_3333)?;
-                a.add(Flags::Any, r, r, ip)?;
-                a.add(Flags::Any, r, r, Operand::Shifted(r, ShiftKind::Lsr, 4))?;
-                a.and(Flags::Any, r, r, 0x0F0F_0F0F)?;
-                a.mov(Flags::Any, ip, 0x0101_0101)?;
-                a.mul(Flags::Any, r, r, ip)?;
-                a.shift(ShiftKind::Lsr, Flags::Any, r, r, Operand::Imm(24))
-            }
+            Unary::Popcnt => wide::emit_popcount(a, r),
         })?;
         self.push(Entry::Reg(r));
         Ok(())

@@ -206,7 +206,7 @@ fn run_padded(
 ) -> Outcome {
     // Layout: headers, stub, text, then data (vmctx, store context, result buffer).
     let mut stub = Assembler::new(profile());
-    let stub_size_bound = 160 + calls.len() as u32 * 160;
+    let stub_size_bound = 160 + calls.len() as u32 * 160 + 512 + 12 * Libcall::COUNT as u32;
     let array = ARRAY_CALLS.with(|a| a.get());
     let imported = setup.map_or(0, |s| s.num_imported_funcs);
     let no_trampolines = Vec::new();
@@ -263,6 +263,7 @@ fn run_padded(
     let mut bulk: Option<(u32, u32)> = None;
     let mut trap_routine = None;
     let mut host_routine = None;
+    let mut pure_routines: Vec<(Libcall, u32)> = Vec::new();
     // The host functions' context: a word holding the array-call pointer.
     let host_context = libcall_table + 4 * (Libcall::COUNT as u32 - 1) + 4;
 
@@ -474,6 +475,20 @@ fn run_padded(
             a.mov(Flags::Any, Reg::R0, oob)?;
             a.pop(crate::thumb::asm::RegList::of(&[Reg::R4, Reg::R5, Reg::PC]))?;
             bulk = a.label_offset(fill).zip(a.label_offset(copy));
+
+            // The pure arithmetic helpers: stand-ins that show which helper got which
+            // arguments (see `pure_stub_result`).
+            for libcall in Libcall::ALL.into_iter().filter(|l| is_pure(*l)) {
+                let label = a.new_label();
+                a.bind(label)?;
+                if pure_arguments(libcall) == 4 {
+                    a.add(Flags::Any, Reg::R0, Reg::R0, Reg::R2)?;
+                    a.add(Flags::Any, Reg::R1, Reg::R1, Reg::R3)?;
+                }
+                a.add(Flags::Any, Reg::R0, Reg::R0, libcall.index())?;
+                a.bx(Reg::LR)?;
+                pure_routines.push((libcall, a.label_offset(label).unwrap()));
+            }
         }
         Ok(())
     };
@@ -548,6 +563,12 @@ fn run_padded(
         if let Some(host) = host_routine {
             write(host_context, BASE + CODE_START + host + 1);
         }
+        for &(libcall, at) in &pure_routines {
+            write(
+                libcall_table + libcall.table_offset(4),
+                BASE + CODE_START + at + 1,
+            );
+        }
         for k in 0..setup.num_imported_funcs {
             let func_ref = vmctx + setup.offsets.func_ref(k);
             let trampoline = function_addresses[functions.len() + k as usize];
@@ -610,6 +631,85 @@ fn run_padded(
         .collect();
     assert_eq!(words.len(), 4 * calls.len(), "{output:?}");
     Outcome::Returned(words.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect())
+}
+
+/// Whether a module uses an operator that calls a pure arithmetic helper on Cortex-M4F (the
+/// harness has only stand-ins for them).
+fn calls_pure_helpers(wasm: &[u8]) -> bool {
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload else {
+            continue;
+        };
+        let Ok(operators) = body.get_operators_reader() else {
+            return true;
+        };
+        for op in operators {
+            let Ok(op) = op else { return true };
+            let name = format!("{op:?}");
+            let bits_only = [
+                "F64Const",
+                "F64Load",
+                "F64Store",
+                "F64Abs",
+                "F64Neg",
+                "F64Copysign",
+            ];
+            let calls = (name.starts_with("F64") && !bits_only.iter().any(|b| name.starts_with(b)))
+                || [
+                    "I64Div",
+                    "I64Rem",
+                    "I64Trunc",
+                    "F32ConvertI64",
+                    "F32DemoteF64",
+                ]
+                .iter()
+                .any(|p| name.starts_with(p))
+                || [
+                    "F32Ceil",
+                    "F32Floor",
+                    "F32Trunc",
+                    "F32Nearest",
+                    "I32TruncF64",
+                    "I32TruncSatF64",
+                ]
+                .iter()
+                .any(|p| name.starts_with(p));
+            if calls && !name.starts_with("F64ReinterpretI64") {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Whether `libcall` is one of the pure arithmetic helpers (after `ElemDrop`).
+fn is_pure(libcall: Libcall) -> bool {
+    libcall.index() > Libcall::ElemDrop.index()
+}
+
+/// Argument words of a pure helper.
+fn pure_arguments(libcall: Libcall) -> usize {
+    use Libcall as L;
+    match libcall {
+        L::I64DivS | L::I64DivU | L::I64RemS | L::I64RemU => 4,
+        L::F64Add | L::F64Sub | L::F64Mul | L::F64Div | L::F64Min | L::F64Max => 4,
+        L::F64Compare => 4,
+        L::F32ToI64S | L::F32ToI64U | L::F64FromF32 => 1,
+        L::F32Ceil | L::F32Floor | L::F32Trunc | L::F32Nearest => 1,
+        _ => 2,
+    }
+}
+
+/// What the harness's stand-in for pure helper `libcall` returns in r0:r1 for argument words
+/// `args`: the words added pairwise (r0 + r2, r1 + r3) when it takes four, plus its index in
+/// the low word.
+fn pure_stub_result(libcall: Libcall, args: &[u32]) -> (u32, u32) {
+    let (mut lo, mut hi) = (args[0], args.get(1).copied().unwrap_or(0));
+    if pure_arguments(libcall) == 4 {
+        lo = lo.wrapping_add(args[2]);
+        hi = hi.wrapping_add(args[3]);
+    }
+    (lo.wrapping_add(libcall.index()), hi)
 }
 
 static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -942,15 +1042,8 @@ fn unreachable_and_stack_overflow_trap() {
 #[test]
 fn unsupported_features_are_errors_not_wrong_code() {
     for wat in [
-        "(module (func (param i64) (result i64) local.get 0 i64.const 3 i64.shl))",
-        "(module (func (param i64 i64) (result i64) local.get 0 local.get 1 i64.div_s))",
-        "(module (func (param f64) (result i32) local.get 0 i32.trunc_f64_s))",
-        // Cortex-M4F (the harness's profile) has no double-precision FPU.
-        "(module (func (param f64 f64) (result f64) local.get 0 local.get 1 f64.add))",
         "(module (table 1 funcref) (type (func (result i64 i64 i32))) (func i32.const 0 call_indirect (type 0) drop drop drop))",
         "(module (func (result i32 i32 i32 i32 i32) i32.const 0 i32.const 0 i32.const 0 i32.const 0 i32.const 0))",
-        "(module (func (param i64) (result i64) local.get 0 i64.const 1 i64.rotl))",
-        "(module (memory 1) (func (param i64) (result i64) local.get 0 i64.popcnt))",
         "(module (func (param i64 i64 i32) (result i32) local.get 0 local.get 1 local.get 2 block (param i64 i64 i32) (result i32) drop drop drop i32.const 0 end))",
     ] {
         match compile(wat) {
@@ -2136,6 +2229,7 @@ fn spec_testsuite_commands_pass_for_the_modules_that_compile() {
                         || !module.data.is_empty()
                         || !module.tables.is_empty()
                         || module.start.is_some()
+                        || calls_pure_helpers(&bytes)
                     {
                         continue;
                     }
@@ -2249,4 +2343,304 @@ fn calls_to_imports_go_through_wasm_to_array_trampolines() {
         ),
         Outcome::Exit(100 + TrapCode::HostError.as_u8() as i32)
     );
+}
+
+const SAMPLES64: [u64; 10] = [
+    0,
+    1,
+    0x8000_0000,
+    0xFFFF_FFFF,
+    0x1_0000_0000,
+    0x1234_5678_9ABC_DEF0,
+    0x7FFF_FFFF_FFFF_FFFF,
+    0x8000_0000_0000_0000,
+    0xF000_0000_0000_0001,
+    u64::MAX,
+];
+
+fn words64(v: u64) -> [u32; 2] {
+    [v as u32, (v >> 32) as u32]
+}
+
+/// The i64 results (r0:r1) of a run.
+fn i64s(results: &Outcome) -> Vec<u64> {
+    match results {
+        Outcome::Returned(r) => r
+            .iter()
+            .map(|w| u64::from(w[1]) << 32 | u64::from(w[0]))
+            .collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn i64_shifts_and_rotations_match_wasm_by_register_and_constant() {
+    type Reference = fn(u64, u64) -> u64;
+    let ops: [(&str, Reference); 5] = [
+        ("i64.shl", |a, b| a.wrapping_shl(b as u32)),
+        ("i64.shr_u", |a, b| a.wrapping_shr(b as u32)),
+        ("i64.shr_s", |a, b| (a as i64).wrapping_shr(b as u32) as u64),
+        ("i64.rotl", |a, b| a.rotate_left((b % 64) as u32)),
+        ("i64.rotr", |a, b| a.rotate_right((b % 64) as u32)),
+    ];
+    let amounts: [u64; 12] = [0, 1, 5, 31, 32, 33, 40, 63, 64, 65, 127, (-63i64) as u64];
+    for (op, reference) in ops {
+        // A register amount, then each amount as a constant.
+        let mut wat =
+            format!("(module (func (param i64 i64) (result i64) local.get 0 local.get 1 {op})");
+        for k in amounts {
+            wat += &format!(
+                "(func (param i64) (result i64) local.get 0 i64.const {} {op})",
+                k as i64
+            );
+        }
+        wat += ")";
+        let functions = compile(&wat).unwrap();
+        let mut calls = Vec::new();
+        let mut want = Vec::new();
+        for a in SAMPLES64 {
+            for k in amounts {
+                calls.push((0, [words64(a), words64(k)].concat()));
+                want.push(reference(a, k));
+            }
+        }
+        for (f, k) in amounts.iter().enumerate() {
+            for a in SAMPLES64 {
+                calls.push((f + 1, words64(a).to_vec()));
+                want.push(reference(a, *k));
+            }
+        }
+        assert_eq!(i64s(&run(&functions, &calls, 0)), want, "{op}");
+    }
+}
+
+#[test]
+fn i64_bit_counts_match_wasm() {
+    type Reference = fn(u64) -> u64;
+    let ops: [(&str, Reference); 3] = [
+        ("i64.clz", |a| a.leading_zeros().into()),
+        ("i64.ctz", |a| a.trailing_zeros().into()),
+        ("i64.popcnt", |a| a.count_ones().into()),
+    ];
+    for (op, reference) in ops {
+        let wat = format!("(module (func (param i64) (result i64) local.get 0 {op}))");
+        let functions = compile(&wat).unwrap();
+        let calls: Vec<(usize, Vec<u32>)> = SAMPLES64
+            .iter()
+            .map(|&a| (0, words64(a).to_vec()))
+            .collect();
+        let want: Vec<u64> = SAMPLES64.iter().map(|&a| reference(a)).collect();
+        assert_eq!(i64s(&run(&functions, &calls, 0)), want, "{op}");
+    }
+}
+
+#[test]
+fn i64_division_checks_its_traps_inline_then_calls_its_helper() {
+    let wat = "(module
+        (func (param i64 i64) (result i64) local.get 0 local.get 1 i64.div_s)
+        (func (param i64 i64) (result i64) local.get 0 local.get 1 i64.div_u)
+        (func (param i64 i64) (result i64) local.get 0 local.get 1 i64.rem_s)
+        ;; a value below the operands survives the call
+        (func (param i64 i64 i32) (result i64)
+          local.get 2 i64.extend_i32_u local.get 0 local.get 1 i64.rem_u i64.add)
+        (func (param i64) (result i64) local.get 0 i64.const -1 i64.div_s)
+        (func (param i64) (result i64) local.get 0 i64.const 0 i64.div_u))";
+    let (functions, setup) = compile_module(wat).unwrap();
+    let run = |f: usize, args: Vec<u32>| run_module(&functions, &setup, &[(f, args)], None);
+    let min = words64(i64::MIN as u64);
+    let minus_one = words64(u64::MAX);
+    let trap = Outcome::Signal(SIGILL);
+    // Division by zero (either word of the divisor counts) and MIN / -1 trap.
+    assert_eq!(run(0, [words64(5), words64(0)].concat()), trap);
+    assert_eq!(run(1, [words64(5), words64(0)].concat()), trap);
+    assert_eq!(run(3, [&words64(5)[..], &words64(0), &[1]].concat()), trap);
+    assert_eq!(run(0, [min, minus_one].concat()), trap);
+    assert_eq!(run(4, min.to_vec()), trap);
+    assert_eq!(run(5, words64(9).to_vec()), trap);
+    // Everything else reaches the helper with the operands in r0:r1, r2:r3.
+    let cases: [(usize, Libcall, u64, u64); 5] = [
+        (0, Libcall::I64DivS, 7, 1 << 32),
+        (0, Libcall::I64DivS, i64::MIN as u64, 1),
+        (0, Libcall::I64DivS, 5, u64::MAX),
+        (1, Libcall::I64DivU, u64::MAX, u64::MAX),
+        (2, Libcall::I64RemS, i64::MIN as u64, u64::MAX),
+    ];
+    for (f, libcall, a, b) in cases {
+        let args = [words64(a), words64(b)].concat();
+        let (lo, hi) = pure_stub_result(libcall, &args);
+        assert_eq!(
+            i64s(&run(f, args)),
+            vec![u64::from(hi) << 32 | u64::from(lo)],
+            "{libcall:?}"
+        );
+    }
+    let args = [words64(3), words64(0x2_0000_0001)].concat();
+    let (lo, hi) = pure_stub_result(Libcall::I64RemU, &args);
+    let want = (u64::from(hi) << 32 | u64::from(lo)).wrapping_add(40);
+    assert_eq!(i64s(&run(3, [args, vec![40]].concat())), vec![want]);
+    assert_eq!(
+        i64s(&run(4, words64(6).to_vec())),
+        vec![{
+            let (lo, hi) = pure_stub_result(Libcall::I64DivS, &[6, 0, u32::MAX, u32::MAX]);
+            u64::from(hi) << 32 | u64::from(lo)
+        }]
+    );
+}
+
+#[test]
+fn trapping_conversions_check_nan_and_range_exactly() {
+    // (operator, source words, bits that convert, bits that trap)
+    let f32_cases: [(&str, &[u32], &[u32]); 2] = [
+        (
+            "i64.trunc_f32_s",
+            &[0xDF00_0000, 0x5EFF_FFFF, 0, 0x8000_0000, 0xBF7F_FFFF],
+            &[
+                0x5F00_0000,
+                0xDF00_0001,
+                0x7FC0_0000,
+                0xFFC0_0000,
+                0x7F80_0000,
+                0xFF80_0000,
+            ],
+        ),
+        (
+            "i64.trunc_f32_u",
+            &[0xBF7F_FFFF, 0x5F7F_FFFF, 0x8000_0000, 0x3F80_0000],
+            &[0xBF80_0000, 0x5F80_0000, 0x7FA0_0000, 0xFF80_0000],
+        ),
+    ];
+    for (op, fine, trapping) in f32_cases {
+        let wat = format!("(module (func (param f32) (result i64) local.get 0 {op}))");
+        let (functions, setup) = compile_module(&wat).unwrap();
+        for &bits in fine {
+            let outcome = run_module(&functions, &setup, &[(0, vec![bits])], None);
+            assert!(matches!(outcome, Outcome::Returned(_)), "{op} {bits:#x}");
+        }
+        for &bits in trapping {
+            let outcome = run_module(&functions, &setup, &[(0, vec![bits])], None);
+            assert_eq!(outcome, Outcome::Signal(SIGILL), "{op} {bits:#x}");
+        }
+    }
+    let f64_cases: [(&str, &str, &[f64], &[u64]); 4] = [
+        (
+            "i64.trunc_f64_s",
+            "i64",
+            &[-9223372036854775808.0, 9223372036854774784.0, -0.0, -0.99],
+            &[0x43E0_0000_0000_0000, 0xC3E0_0000_0000_0001],
+        ),
+        (
+            "i64.trunc_f64_u",
+            "i64",
+            &[-0.999, 18446744073709549568.0, 1.5],
+            &[(-1.0f64).to_bits(), 0x43F0_0000_0000_0000],
+        ),
+        (
+            "i32.trunc_f64_s",
+            "i32",
+            &[-2147483648.9, 2147483647.9, -0.5],
+            &[2147483648.0f64.to_bits(), (-2147483649.0f64).to_bits()],
+        ),
+        (
+            "i32.trunc_f64_u",
+            "i32",
+            &[-0.9, 4294967295.9],
+            &[4294967296.0f64.to_bits(), (-1.0f64).to_bits()],
+        ),
+    ];
+    let nans = [
+        0x7FF8_0000_0000_0000u64,
+        0xFFF8_0000_0000_0000,
+        0x7FF0_0000_0000_0001,
+        0x7FF0_0000_0000_0000, // infinity: overflow
+        0xFFF0_0000_0000_0000,
+    ];
+    for (op, result, fine, trapping) in f64_cases {
+        let wat = format!("(module (func (param f64) (result {result}) local.get 0 {op}))");
+        let (functions, setup) = compile_module(&wat).unwrap();
+        for &x in fine {
+            let outcome = run_module(
+                &functions,
+                &setup,
+                &[(0, words64(x.to_bits()).to_vec())],
+                None,
+            );
+            assert!(matches!(outcome, Outcome::Returned(_)), "{op} {x}");
+        }
+        for &bits in trapping.iter().chain(&nans) {
+            let outcome = run_module(&functions, &setup, &[(0, words64(bits).to_vec())], None);
+            assert_eq!(outcome, Outcome::Signal(SIGILL), "{op} {bits:#x}");
+        }
+    }
+}
+
+#[test]
+fn soft_float_f64_and_f32_rounding_call_their_helpers_on_cortex_m4f() {
+    // Arithmetic: the operands in r0:r1 and r2:r3, the result back as a pair.
+    let binary = [
+        ("f64.add", Libcall::F64Add),
+        ("f64.sub", Libcall::F64Sub),
+        ("f64.mul", Libcall::F64Mul),
+        ("f64.div", Libcall::F64Div),
+        ("f64.min", Libcall::F64Min),
+        ("f64.max", Libcall::F64Max),
+    ];
+    let mut wat = String::from("(module");
+    for (op, _) in binary {
+        wat += &format!("(func (param f64 f64) (result f64) local.get 0 local.get 1 {op})");
+    }
+    // F64Compare's result decides each compare: -1 less, 0 equal, 1 greater, 2 unordered.
+    let compares = ["f64.eq", "f64.ne", "f64.lt", "f64.le", "f64.gt", "f64.ge"];
+    for op in compares {
+        wat += &format!("(func (param f64 f64) (result i32) local.get 0 local.get 1 {op})");
+    }
+    wat += "(func (param f32) (result f32) local.get 0 f32.ceil)";
+    wat += "(func (param f64) (result f32) local.get 0 f32.demote_f64)";
+    wat += "(func (param i32) (result f64) local.get 0 f64.convert_i32_s)";
+    wat += ")";
+    let (functions, setup) = compile_module(&wat).unwrap();
+    let mut calls = Vec::new();
+    let mut want = Vec::new();
+    for (f, (_, libcall)) in binary.iter().enumerate() {
+        let args = vec![1, 2, 30, 40];
+        let (lo, hi) = pure_stub_result(*libcall, &args);
+        calls.push((f, args));
+        want.push((lo, Some(hi)));
+    }
+    let compare = Libcall::F64Compare.index();
+    for (i, op) in compares.iter().enumerate() {
+        for order in [-1i32, 0, 1, 2] {
+            let expected = match *op {
+                "f64.eq" => order == 0,
+                "f64.ne" => order != 0,
+                "f64.lt" => order == -1,
+                "f64.le" => order == -1 || order == 0,
+                "f64.gt" => order == 1,
+                _ => order == 0 || order == 1,
+            };
+            // The stand-in returns a.lo + b.lo + index.
+            let a_lo = (order as u32).wrapping_sub(compare);
+            calls.push((binary.len() + i, vec![a_lo, 0, 0, 0]));
+            want.push((u32::from(expected), None));
+        }
+    }
+    let base = binary.len() + compares.len();
+    calls.push((base, vec![0x4000_0000]));
+    want.push((0x4000_0000 + Libcall::F32Ceil.index(), None));
+    calls.push((base + 1, vec![5, 6]));
+    want.push((5 + Libcall::F32FromF64.index(), None));
+    // convert_i32_s widens to an i64 first: the high word is the sign.
+    calls.push((base + 2, vec![0xFFFF_FFF0]));
+    want.push((
+        0xFFFF_FFF0u32.wrapping_add(Libcall::F64FromI64S.index()),
+        Some(u32::MAX),
+    ));
+    let Outcome::Returned(got) = run_module(&functions, &setup, &calls, None) else {
+        panic!("trapped")
+    };
+    for (k, (g, (lo, hi))) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g[0], *lo, "call {k}");
+        if let Some(hi) = hi {
+            assert_eq!(g[1], *hi, "call {k}");
+        }
+    }
 }
