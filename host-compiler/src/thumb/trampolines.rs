@@ -1,6 +1,7 @@
 //! Adapters between the array calling convention (host to wasm) and the Thumb wasm
 //! convention: the array-entry trampoline (DESIGN.md section 6.4) and the wasm-to-array
-//! trampoline (section 6.5), for i32 signatures with at most four results so far.
+//! trampoline (section 6.5), for every signature without v128. Result words past the fourth
+//! travel in the return area above the stack arguments (section 6.1).
 
 use shared_types::metadata::MemoryType;
 use shared_types::vmoffsets::{
@@ -46,14 +47,12 @@ pub fn array_entry(
     }
     let (param_words, _) = word_offsets(&signature.params);
     let (result_words, zero_results) = word_offsets(&signature.results);
-    if result_words.len() > 4 {
-        return Err(unsupported("more than 4 result words"));
-    }
     let params = param_words.len();
     let stack_args = params.saturating_sub(4) as u32;
-    // Stack arguments, then the saved `values`; with the 9 pushed registers (36 bytes) the
-    // total keeps sp 8-aligned at the call.
-    let values_slot = 4 * stack_args;
+    let return_area = 4 * result_words.len().saturating_sub(4) as u32;
+    // Stack arguments, the return area, then the saved `values`; with the 9 pushed registers
+    // (36 bytes) the total keeps sp 8-aligned at the call.
+    let values_slot = 4 * stack_args + return_area;
     let frame = (36 + values_slot + 4).next_multiple_of(8) - 36;
     let emit = |a: &mut Assembler| -> Result<(), AsmError> {
         let saved = RegList::of(&[
@@ -98,11 +97,16 @@ pub fn array_entry(
             Addr::Offset(Reg::SP, values_slot as i32),
         )?;
         for (i, &at) in result_words.iter().enumerate() {
-            a.str(
-                Width::W32,
-                Reg::new(i as u8).unwrap(),
-                Addr::Offset(Reg::R12, at),
-            )?;
+            let word = match Reg::new(i as u8).filter(|_| i < 4) {
+                Some(r) => r,
+                None => {
+                    // r4 is ours to clobber (saved above).
+                    let from = 4 * (stack_args as i32 + i as i32 - 4);
+                    a.ldr(Width::W32, Reg::R4, Addr::Offset(Reg::SP, from))?;
+                    Reg::R4
+                }
+            };
+            a.str(Width::W32, word, Addr::Offset(Reg::R12, at))?;
         }
         a.mov(Flags::Any, Reg::R0, 0)?;
         for &at in &zero_results {
@@ -220,17 +224,14 @@ pub fn wasm_to_array(
     };
     let (param_words, zero_params) = word_offsets(&signature.params);
     let (result_words, _) = word_offsets(&signature.results);
-    if words_of(&signature.params).is_none()
-        || words_of(&signature.results).is_none()
-        || result_words.len() > 4
-    {
+    if words_of(&signature.params).is_none() || words_of(&signature.results).is_none() {
         return Err(CompileError::Unsupported {
             location: crate::error::Location {
                 func_index: None,
                 offset: 0,
             },
             feature: format!(
-                "Thumb-2 wasm-to-array trampoline of type {type_index}: no v128, at most 4 result words"
+                "Thumb-2 wasm-to-array trampoline of type {type_index}: v128 in the signature"
             ),
         });
     }
@@ -277,7 +278,13 @@ pub fn wasm_to_array(
         )?;
         a.blx(Reg::R12)?;
         a.cbz(true, Reg::R0, failed)?;
-        for i in 0..results {
+        // Words past the fourth go to the caller's return area, above its stack arguments.
+        for i in 4..results {
+            let to = 12 + 4 * (params.saturating_sub(4) + i - 4) as i32;
+            a.ldr(Width::W32, Reg::R12, result_slot(i))?;
+            a.str(Width::W32, Reg::R12, Addr::Offset(Reg::R5, to))?;
+        }
+        for i in 0..results.min(4) {
             a.ldr(Width::W32, Reg::new(i as u8).unwrap(), result_slot(i))?;
         }
         a.mov(Flags::Any, Reg::SP, Reg::R5)?;

@@ -401,9 +401,6 @@ impl<'m> FunctionCompiler<'m> {
             compiler.local_base.push(base);
             base += words(*t).unwrap_or(1) as u32;
         }
-        if compiler.results > JOIN.len() {
-            return Err(compiler.unsupported("more than 4 result words"));
-        }
         compiler.control.push(Frame {
             kind: FrameKind::Function,
             branch_target: epilogue,
@@ -881,6 +878,70 @@ impl<'m> FunctionCompiler<'m> {
             self.stack.entries[base + k] = Entry::Reg(target);
         }
         Ok(())
+    }
+
+    /// Moves the top `count` words to the join locations of a label whose frame has base
+    /// height `height` (DESIGN.md section 3.4): the join registers for up to four words, else
+    /// the slots of positions `height..height + count`.
+    fn place_join(&mut self, count: usize, height: usize) -> Result<(), CompileError> {
+        if count > JOIN.len() {
+            self.copy_to_slots(height, count)
+        } else {
+            self.place_results(count)
+        }
+    }
+
+    /// Stores the top `count` words into the slots of positions `height..height + count`
+    /// (`height` at most their own first position), leaving every entry as it was: only
+    /// stores and r12 are used, so the flags survive, and the state stays valid for a path
+    /// that does not take the branch being prepared. Ascending order is safe: the slot word
+    /// `k` goes to is the source slot of a word below `k` only, which was already read.
+    fn copy_to_slots(&mut self, height: usize, count: usize) -> Result<(), CompileError> {
+        self.materialize_cond()?;
+        let base = self.stack.len() - count;
+        let flags = self.flags();
+        for k in 0..count {
+            let (from, to) = (base + k, height + k);
+            let target = Addr::Offset(Reg::SP, self.slot_offset(to));
+            let word = match self.stack.entries[from] {
+                Entry::Reg(r) => r,
+                Entry::Local(index) => match self.home(index) {
+                    Some(home) => home,
+                    None => {
+                        self.read_local(Reg::R12, index)?;
+                        Reg::R12
+                    }
+                },
+                Entry::Const(value) => {
+                    self.emit(|a| a.mov(flags, Reg::R12, value))?;
+                    Reg::R12
+                }
+                Entry::Spilled if from == to => continue,
+                Entry::Spilled => {
+                    let source = Addr::Offset(Reg::SP, self.slot_offset(from));
+                    self.emit(|a| a.ldr(Width::W32, Reg::R12, source))?;
+                    Reg::R12
+                }
+                Entry::Cond(_) => return Err(self.internal("condition among join values")),
+            };
+            self.emit(|a| a.str(Width::W32, word, target))?;
+        }
+        self.spill_height = self.spill_height.max(height + count);
+        Ok(())
+    }
+
+    /// Pushes the `count` values of a label just bound, in their join locations.
+    fn push_join(&mut self, count: usize) {
+        if count > JOIN.len() {
+            for _ in 0..count {
+                self.push(Entry::Spilled);
+            }
+            return;
+        }
+        for &join in &JOIN[..count] {
+            self.stack.hold(join);
+            self.push(Entry::Reg(join));
+        }
     }
 
     /// Drops entries down to `height`, freeing their registers.
@@ -2988,9 +3049,6 @@ impl<'m> FunctionCompiler<'m> {
                 }
             }
         };
-        if params > JOIN.len() || results > JOIN.len() {
-            return Err(self.unsupported("blocks with more than 4 parameter or result words"));
-        }
         Ok((params, results))
     }
 
@@ -2999,9 +3057,20 @@ impl<'m> FunctionCompiler<'m> {
         self.settle()?;
         let end = self.asm.new_label();
         let branch_target = if kind == FrameKind::Loop {
-            // A loop's parameters live in the join registers at its header, where back edges
+            // A loop's parameters live in their join locations at its header, where back edges
             // put them too (DESIGN.md section 3.4).
-            self.place_results(params)?;
+            if params > JOIN.len() {
+                let base = self.stack.len() - params;
+                self.copy_to_slots(base, params)?;
+                for position in base..self.stack.len() {
+                    if let Entry::Reg(r) = self.stack.entries[position] {
+                        self.stack.release(r);
+                    }
+                    self.stack.entries[position] = Entry::Spilled;
+                }
+            } else {
+                self.place_results(params)?;
+            }
             let header = self.asm.new_label();
             self.bind_join(header)?;
             header
@@ -3061,7 +3130,7 @@ impl<'m> FunctionCompiler<'m> {
             return Ok(());
         };
         if self.reachable {
-            self.place_results(frame.results)?;
+            self.place_join(frame.results, frame.height)?;
             self.emit(|a| a.b(Cond::Al, frame.end))?;
             self.control.last_mut().unwrap().branched_to = true;
         }
@@ -3083,7 +3152,7 @@ impl<'m> FunctionCompiler<'m> {
             .pop()
             .ok_or_else(|| self.internal("end without a frame"))?;
         if self.reachable {
-            self.place_results(frame.results)?;
+            self.place_join(frame.results, frame.height)?;
         }
         let mut reachable = self.reachable || frame.branched_to;
         if let FrameKind::If { else_label } = frame.kind {
@@ -3102,7 +3171,7 @@ impl<'m> FunctionCompiler<'m> {
                 for &entry in &frame.entry_params {
                     self.push(entry);
                 }
-                self.place_results(frame.results)?;
+                self.place_join(frame.results, frame.height)?;
             }
             reachable |= frame.reachable_at_entry;
         }
@@ -3116,10 +3185,7 @@ impl<'m> FunctionCompiler<'m> {
         if frame.kind == FrameKind::Function {
             return Ok(());
         }
-        for &join in &JOIN[..frame.results] {
-            self.stack.hold(join);
-            self.push(Entry::Reg(join));
-        }
+        self.push_join(frame.results);
         Ok(())
     }
 
@@ -3131,7 +3197,7 @@ impl<'m> FunctionCompiler<'m> {
         } else {
             frame.results
         };
-        self.place_results(arity)?;
+        self.place_join(arity, frame.height)?;
         self.emit(|a| a.b(Cond::Al, frame.branch_target))?;
         self.control[index].branched_to = true;
         let height = self.control.last().map_or(0, |f| f.height);
@@ -3154,9 +3220,23 @@ impl<'m> FunctionCompiler<'m> {
             Test::Always => return self.br(depth),
             Test::Flags(c) => c,
         };
-        // Results go to the join registers on both paths (moves preserve the flags) and stay
-        // there as the fall-through path's entries.
-        self.place_results(arity)?;
+        if arity > JOIN.len() && self.stack.len() - arity != frame.height {
+            // Join slots below the values are live on the fall-through path: only the branch
+            // path copies the values there.
+            let skip = self.asm.new_label();
+            self.flags_live = false;
+            self.emit(|a| a.b(cond.invert(), skip))?;
+            self.copy_to_slots(frame.height, arity)?;
+            self.emit(|a| {
+                a.b(Cond::Al, frame.branch_target)?;
+                a.bind(skip)
+            })?;
+            self.control[index].branched_to = true;
+            return Ok(());
+        }
+        // Results go to their join locations on both paths (moves and stores preserve the
+        // flags) and stay there as the fall-through path's entries.
+        self.place_join(arity, frame.height)?;
         self.flags_live = false;
         self.emit(|a| a.b(cond, frame.branch_target))?;
         self.control[index].branched_to = true;
@@ -3181,7 +3261,8 @@ impl<'m> FunctionCompiler<'m> {
         };
         // The index must survive the result moves: keep it out of the join registers.
         let mut index = self.pop_reg()?;
-        if JOIN[..arity].contains(&index) {
+        let in_slots = arity > JOIN.len();
+        if !in_slots && JOIN[..arity].contains(&index) {
             let r = loop {
                 if let Some(r) = self.stack.take_free_except(&JOIN[..arity]) {
                     break r;
@@ -3196,7 +3277,9 @@ impl<'m> FunctionCompiler<'m> {
             self.stack.release(index);
             index = r;
         }
-        self.place_results(arity)?;
+        if !in_slots {
+            self.place_results(arity)?;
+        }
         // Out-of-range indices take the default, the last entry.
         let last = depths.len() as u32 - 1;
         self.emit(|a| {
@@ -3211,7 +3294,9 @@ impl<'m> FunctionCompiler<'m> {
         for &depth in &depths {
             let frame_index = self.control.len() - 1 - depth as usize;
             let frame = &self.control[frame_index];
-            let label = if frame.kind == FrameKind::Loop {
+            // Join slots depend on the target's height: each target then gets a stub that
+            // copies the values there.
+            let label = if frame.kind == FrameKind::Loop || in_slots {
                 match stubs.iter().find(|(f, _)| *f == frame_index) {
                     Some(&(_, stub)) => stub,
                     None => {
@@ -3229,11 +3314,13 @@ impl<'m> FunctionCompiler<'m> {
         self.emit(|a| a.tbh(index, &labels))?;
         self.stack.release(index);
         for (frame_index, stub) in stubs {
-            let header = self.control[frame_index].branch_target;
-            self.emit(|a| {
-                a.bind(stub)?;
-                a.b(Cond::Al, header)
-            })?;
+            let target = self.control[frame_index].branch_target;
+            let height = self.control[frame_index].height;
+            self.emit(|a| a.bind(stub))?;
+            if in_slots {
+                self.copy_to_slots(height, arity)?;
+            }
+            self.emit(|a| a.b(Cond::Al, target))?;
         }
         let height = self.control.last().map_or(0, |f| f.height);
         self.truncate(height);
@@ -3333,7 +3420,10 @@ impl<'m> FunctionCompiler<'m> {
         self.save_caller_saved(params)?;
         // 2. Stack arguments (those past the fourth), stored in order below the new `sp`.
         let stack_args = params.saturating_sub(JOIN.len());
-        let outgoing = (4 * stack_args as u32).next_multiple_of(8);
+        // Results past r0-r3 come back in the return area above the stack arguments (DESIGN.md
+        // section 6.1).
+        let return_area = 4 * results.saturating_sub(JOIN.len()) as u32;
+        let outgoing = (4 * stack_args as u32 + return_area).next_multiple_of(8);
         if outgoing > 0 {
             self.emit(|a| a.sub(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
             self.sp_adjust = outgoing;
@@ -3359,15 +3449,34 @@ impl<'m> FunctionCompiler<'m> {
             Callee::Import(f) => self.call_func_ref(Some(f))?,
             Callee::Indirect => self.call_func_ref(None)?,
         }
+        if results > JOIN.len() {
+            // Every result word to the slot of its position (the values below are settled
+            // next, keeping invariant 2).
+            for k in 0..results {
+                let to = self.slot_offset(args_base + k);
+                let area = 4 * (stack_args + k) as i32 - 4 * JOIN.len() as i32;
+                self.emit(|a| {
+                    let word = match JOIN.get(k) {
+                        Some(&r) => r,
+                        None => {
+                            a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::SP, area))?;
+                            Reg::R12
+                        }
+                    };
+                    a.str(Width::W32, word, Addr::Offset(Reg::SP, to))
+                })?;
+            }
+            self.spill_height = self.spill_height.max(args_base + results);
+        }
         if outgoing > 0 {
             self.emit(|a| a.add(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
             self.sp_adjust = 0;
         }
         self.truncate(args_base);
-        for &join in &JOIN[..results] {
-            self.stack.hold(join);
-            self.push(Entry::Reg(join));
+        if results > JOIN.len() {
+            self.settle()?;
         }
+        self.push_join(results);
         Ok(())
     }
 
@@ -3460,6 +3569,23 @@ impl<'m> FunctionCompiler<'m> {
         let mut list = RegList::of(&saved);
         if push_lr {
             list.0 |= 1 << Reg::PC.num();
+        }
+        if self.results > JOIN.len() {
+            // The results are in the slots of positions 0.. (the function's join slots): the
+            // first four go to r0-r3, the rest to the caller's return area above our stack
+            // arguments (DESIGN.md section 6.1).
+            let area = (frame + pushed) as i32 + 4 * self.params.saturating_sub(JOIN.len()) as i32;
+            for k in 0..self.results {
+                let from = self.slot_offset(k);
+                self.emit(|a| match JOIN.get(k) {
+                    Some(&r) => a.ldr(Width::W32, r, Addr::Offset(Reg::SP, from)),
+                    None => {
+                        a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::SP, from))?;
+                        let to = area + 4 * (k - JOIN.len()) as i32;
+                        a.str(Width::W32, Reg::R12, Addr::Offset(Reg::SP, to))
+                    }
+                })?;
+            }
         }
         self.emit(|a| {
             if frame > 0 {
@@ -3628,9 +3754,6 @@ fn check_call_signature(
         .find(|t| words(**t).is_none())
     {
         return Err(compiler.unsupported(format!("calls with {t:?} in the signature")));
-    }
-    if words_of(&callee.results).unwrap_or(0) > JOIN.len() {
-        return Err(compiler.unsupported("calls returning more than 4 result words"));
     }
     Ok(())
 }

@@ -1041,10 +1041,13 @@ fn unreachable_and_stack_overflow_trap() {
 
 #[test]
 fn unsupported_features_are_errors_not_wrong_code() {
+    // Everything of WebAssembly 2.0 but SIMD compiles; SIMD is refused wherever it appears.
     for wat in [
-        "(module (table 1 funcref) (type (func (result i64 i64 i32))) (func i32.const 0 call_indirect (type 0) drop drop drop))",
-        "(module (func (result i32 i32 i32 i32 i32) i32.const 0 i32.const 0 i32.const 0 i32.const 0 i32.const 0))",
-        "(module (func (param i64 i64 i32) (result i32) local.get 0 local.get 1 local.get 2 block (param i64 i64 i32) (result i32) drop drop drop i32.const 0 end))",
+        "(module (func (param v128) (result v128) local.get 0))",
+        "(module (func (result i32) (local v128) i32.const 0))",
+        "(module (func (param i32) (result i32) local.get 0 i32x4.splat i32x4.extract_lane 1))",
+        "(module (memory 1) (func (param i32) (result i32) local.get 0 v128.load i32x4.extract_lane 0))",
+        "(module (type (func (result v128))) (func (param i32) local.get 0 block (type 0) v128.const i64x2 0 0 end drop))",
     ] {
         match compile(wat) {
             Err(CompileError::Unsupported { .. }) => {}
@@ -2126,12 +2129,12 @@ fn array_entry_trampolines_set_up_the_instance_and_marshal_values() {
     for (g, w) in got.iter().zip(want) {
         assert_eq!(&g[..w.len()], w);
     }
-    // Results beyond four and other types are refused, not miscompiled.
-    let five = Signature {
+    // v128 is refused, not miscompiled.
+    let vector = Signature {
         params: vec![],
-        results: vec![ValType::I32; 5],
+        results: vec![ValType::V128],
     };
-    assert!(array_entry(profile(), &setup.offsets, None, 0, &five).is_err());
+    assert!(array_entry(profile(), &setup.offsets, None, 0, &vector).is_err());
 }
 
 /// The expectation of one spec-testsuite command.
@@ -2643,4 +2646,152 @@ fn soft_float_f64_and_f32_rounding_call_their_helpers_on_cortex_m4f() {
             assert_eq!(g[1], *hi, "call {k}");
         }
     }
+}
+
+#[test]
+fn more_than_four_result_words_use_join_slots_and_the_return_area() {
+    let wat = "(module
+        ;; six parameters (two on the stack) and six results (two in the return area)
+        (func $many (param i32 i32 i32 i32 i32 i32) (result i32 i32 i32 i32 i32 i32)
+          local.get 5 local.get 4 local.get 3 local.get 2 local.get 1 local.get 0)
+        ;; the digits of the six results, plus a value live below the call
+        (func (param i32) (result i32) (local i32 i32 i32 i32 i32 i32)
+          i32.const 1000000
+          local.get 0 i32.const 1 i32.const 2 i32.const 3 i32.const 4 i32.const 5 call $many
+          local.set 6 local.set 5 local.set 4 local.set 3 local.set 2 local.set 1
+          local.get 1 i32.const 100000 i32.mul
+          local.get 2 i32.const 10000 i32.mul i32.add
+          local.get 3 i32.const 1000 i32.mul i32.add
+          local.get 4 i32.const 100 i32.mul i32.add
+          local.get 5 i32.const 10 i32.mul i32.add
+          local.get 6 i32.add
+          i32.add)
+        ;; a block of five words: br_if with its values in place, then br and br_if with a
+        ;; live value below them (only the branch path may write the join slots)
+        (func (param i32 i32) (result i32) (local i32 i32 i32 i32 i32)
+          i32.const 7000000
+          block (result i32 i32 i32 i32 i32)
+            i32.const 1 i32.const 2 i32.const 3 i32.const 4 i32.const 5
+            local.get 0 br_if 0
+            drop drop drop drop drop
+            i32.const 9
+            i32.const 6 i32.const 7 i32.const 8 i32.const 9 i32.const 1
+            local.get 1 br_if 0
+            i32.const 1 i32.add
+            br 0
+          end
+          local.set 6 local.set 5 local.set 4 local.set 3 local.set 2
+          local.get 2 i32.const 10000 i32.mul
+          local.get 3 i32.const 1000 i32.mul i32.add
+          local.get 4 i32.const 100 i32.mul i32.add
+          local.get 5 i32.const 10 i32.mul i32.add
+          local.get 6 i32.add
+          i32.add)
+        ;; a loop with six parameter words (an i64 among them): (a, b, c, d, n) ->
+        ;; (b, c, d, a + n, n - 1) while n > 1; then an if with five result words and a
+        ;; br_table to two blocks of different heights (the values above a live 11)
+        (func (param i32 i32) (result i32) (local i32 i32 i32 i64 i32)
+          i32.const 1 i32.const 2 i32.const 3 i64.const 4 local.get 0
+          loop (param i32 i32 i32 i64 i32) (result i32 i32 i32 i64 i32)
+            local.set 6 local.set 5 local.set 4 local.set 3 local.set 2
+            local.get 3 local.get 4 local.get 5 i32.wrap_i64 local.get 2 i64.extend_i32_u
+            local.get 6 i64.extend_i32_u i64.add
+            local.get 6 i32.const 1 i32.sub
+            local.get 6 i32.const 1 i32.gt_u br_if 0
+          end
+          local.set 6 local.set 5 local.set 4 local.set 3 local.set 2
+          i32.const 100
+          block (result i32 i32 i32 i32 i32)
+            i32.const 11
+            block (result i32 i32 i32 i32 i32)
+              local.get 1
+              if (result i32 i32 i32 i32 i32)
+                local.get 2 local.get 3 local.get 4 local.get 5 i32.wrap_i64 local.get 6
+              else
+                i32.const 1 i32.const 2 i32.const 3 i32.const 4 i32.const 5
+              end
+              local.get 1 i32.const 1 i32.sub
+              br_table 0 1 1
+            end
+            i32.add i32.add i32.add i32.add i32.const 1000 i32.add i32.add
+            i32.const 0 i32.const 0 i32.const 0 i32.const 0
+          end
+          i32.add i32.add i32.add i32.add i32.add))";
+    let functions = compile(wat).unwrap();
+    assert_eq!(
+        i32s(&run(&functions, &[(1, vec![7])], 0)),
+        vec![1_000_000 + 543_217]
+    );
+    let block = |a: u32, b: u32| i32s(&run(&functions, &[(2, vec![a, b])], 0))[0];
+    assert_eq!(block(1, 0), 7_000_000 + 12_345);
+    assert_eq!(block(0, 1), 7_000_000 + 67_891);
+    assert_eq!(block(0, 0), 7_000_000 + 67_892);
+    // Loop model in Rust, then the two exits of the br_table.
+    let looped = |n: u32| {
+        let (mut a, mut b, mut c, mut d, mut n) = (1u32, 2u32, 3u32, 4u64, n);
+        loop {
+            let more = n > 1;
+            (a, b, c, d, n) = (
+                b,
+                c,
+                d as u32,
+                u64::from(a) + u64::from(n),
+                n.wrapping_sub(1),
+            );
+            if !more {
+                return [a, b, c, d as u32, n];
+            }
+        }
+    };
+    let exit = |n: u32, selector: u32| {
+        let values = if selector != 0 {
+            looped(n)
+        } else {
+            [1, 2, 3, 4, 5]
+        };
+        let sum = values.iter().fold(0u32, |s, &v| s.wrapping_add(v));
+        // br_table index selector - 1: 0 stays in the inner block (+ 1000 + the 11 below).
+        let inner = if selector == 1 { 1011 } else { 0 };
+        100u32.wrapping_add(sum).wrapping_add(inner)
+    };
+    for (n, selector) in [(5, 1), (5, 2), (1, 1), (3, 0)] {
+        let got = i32s(&run(&functions, &[(3, vec![n, selector])], 0))[0];
+        assert_eq!(got, exit(n, selector), "loop {n}, selector {selector}");
+    }
+}
+
+#[test]
+fn trampolines_carry_result_words_past_the_fourth() {
+    use crate::thumb::trampolines::array_entry;
+    let wat = "(module
+        (import \"env\" \"host\" (func $host (param i64 i64 i64) (result i32 i64 i64)))
+        (func (param i64 i64 i64) (result i32) (local i32 i64 i64)
+          local.get 0 local.get 1 local.get 2 call $host
+          local.set 5 local.set 4 local.set 3
+          local.get 3
+          local.get 4 i64.const 32 i64.shr_u i32.wrap_i64 i32.add
+          local.get 5 i64.const 32 i64.shr_u i32.wrap_i64 i32.add)
+        (func (result i64 i64 i32)
+          i64.const 0x1111111122222222 i64.const 0x3333333344444444 i32.const 0x55555555))";
+    let (mut functions, setup) = compile_module(wat).unwrap();
+    let wasm = wat::parse_str(wat).unwrap();
+    let (module, _) = crate::module::parse(&wasm).unwrap();
+    // The host: 3 * 10 + 4 in values[0]; the high words of the second and third results
+    // (values[1], values[2]) come back from the return area and the registers.
+    let high = |v: u64| (v >> 32) as u32;
+    let (a, b, c) = (3u64, 4 | 0x0000_0200_0000_0000, 0x0000_0300_0000_0000u64);
+    let args = [words64(a), words64(b), words64(c)].concat();
+    let got = i32s(&run_module(&functions, &setup, &[(0, args)], None));
+    assert_eq!(got, vec![34 + high(b) + high(c)]);
+    // The array-entry trampoline stores every word, the fifth from the return area.
+    let ty = &module.types[module.func_types[2] as usize];
+    let signature = Signature {
+        params: ty.params.clone(),
+        results: ty.results.clone(),
+    };
+    functions.push(array_entry(profile(), &setup.offsets, None, 2, &signature).unwrap());
+    let Outcome::Returned(got) = run_array(&functions, &setup, &[(2, vec![])], None) else {
+        panic!("trapped")
+    };
+    assert_eq!(got[0], [0, 0x2222_2222, 0x4444_4444, 0x5555_5555]);
 }
