@@ -1,0 +1,93 @@
+//! The bare-metal part: boot, the platform and the engine configuration.
+
+use cortex_m_common::boot::{self, BootConfig};
+use cortex_m_common::platform::{Pool, StaticPlatform, Unprotected};
+use device_runtime::{EngineConfig, Target};
+
+use crate::memory_map::{ARENA_POOL, CODE_POOL, MEMORY_POOL, PROGRAM_STACK, UART0};
+
+pub use cortex_m_common::fault::vectors::{
+    faults_turned_into_traps, guard_faults_turned_into_traps,
+};
+pub use cortex_m_common::{console, fault, print, println, semihosting};
+
+/// The core this board declares to the runtime.
+pub const CORE: Target = Target::CortexM4F;
+/// Linear-memory reservation of a memory without a smaller maximum (bounds its growth).
+pub const MEMORY_RESERVATION: u64 = 1 << 20;
+/// Front guard of each memory slot (one block of the memory pool).
+pub const MEMORY_GUARD: u64 = 4096;
+/// Stack that wasm code may use below the host frame that calls it (of the 512 KiB program
+/// stack).
+pub const MAX_WASM_STACK: usize = 256 << 10;
+/// Arena of each `Store::new`.
+pub const STORE_ARENA_SIZE: usize = 64 << 10;
+
+/// The board's platform: code memory in 1 KiB blocks, memory slots and arenas in 4 KiB
+/// blocks.
+pub static BOARD: StaticPlatform = StaticPlatform::new(
+    Pool {
+        start: CODE_POOL.start,
+        len: CODE_POOL.len,
+        block: 1 << 10,
+    },
+    Pool {
+        start: MEMORY_POOL.start,
+        len: MEMORY_POOL.len,
+        block: 4 << 10,
+    },
+    Pool {
+        start: ARENA_POOL.start,
+        len: ARENA_POOL.len,
+        block: 4 << 10,
+    },
+    &Unprotected,
+);
+
+/// The engine configuration for this board: the Cortex-M4F core, [`BOARD`], and the limits
+/// above.
+pub fn engine_config() -> EngineConfig {
+    let mut config = EngineConfig::default();
+    config.core = Some(CORE);
+    config.platform = &BOARD;
+    config.memory_reservation = MEMORY_RESERVATION;
+    config.memory_guard = MEMORY_GUARD;
+    config.max_wasm_stack = MAX_WASM_STACK;
+    config.store_arena_size = STORE_ARENA_SIZE;
+    config
+}
+
+/// Free blocks of the pools `(code, memory, arenas)`.
+pub fn free_blocks() -> (usize, usize, usize) {
+    BOARD.free_blocks()
+}
+
+/// Whether the FPU is enabled (cortex-m-rt enables it before `main`).
+pub fn fpu_enabled() -> bool {
+    boot::fpu_enabled()
+}
+
+unsafe extern "Rust" {
+    /// Defined by the firmware with [`crate::entry!`].
+    fn __mps2_an386_main() -> u32;
+}
+
+/// Runs on the program stack: the firmware's main, then exit with its status.
+extern "C" fn program() -> ! {
+    // SAFETY: `entry!` defines this symbol with exactly this signature; a firmware that does
+    // not use `entry!` fails to link.
+    let status = unsafe { __mps2_an386_main() };
+    cortex_m_common::semihosting::exit(status)
+}
+
+#[cortex_m_rt::entry]
+fn reset() -> ! {
+    let config = BootConfig {
+        uart_base: UART0,
+        platform: &BOARD,
+        program_stack_top: PROGRAM_STACK.end(),
+    };
+    // SAFETY: called once, from the reset entry on the main stack; UART0 is this board's
+    // CMSDK APB UART; the program stack region belongs to nothing else (memory_map.rs).
+    unsafe { boot::start(&config, || {}, program) }
+}

@@ -1,0 +1,183 @@
+//! The board's memory map: the AN386 regions as QEMU models them, and how the board uses them.
+//!
+//! | range | what | use |
+//! |---|---|---|
+//! | `0x0000_0000..0x0040_0000` | ZBT SSRAM1, 4 MiB ([`SSRAM1`]) | vector table, code, constants (`memory.x` `FLASH`) |
+//! | `0x2000_0000..0x2010_0000` | SSRAM2/3, first MiB ([`LINKER_RAM`]) | `.data`, `.bss`, main stack (exceptions) (`memory.x` `RAM`) |
+//! | [`PROGRAM_STACK`] `0x2010_0000`, 512 KiB | SSRAM2/3 | the program's stack (process stack), its lowest [`PROGRAM_STACK_GUARD`] bytes a guard |
+//! | [`ARENA_POOL`] `0x2018_0000`, 512 KiB | SSRAM2/3 | store arenas |
+//! | [`CODE_POOL`] `0x2020_0000`, 2 MiB | SSRAM2/3 | code memory (one MPU region: size-aligned) |
+//! | [`MEMORY_POOL`] `0x2100_0000`, 8 MiB | PSRAM | linear-memory slots |
+//! | [`LOADER_REGION`] `0x2180_0000`, 8 MiB | PSRAM | left to QEMU's `-device loader` (run requests, spec bundles) |
+//! | [`UART0`] `0x4000_4000` | CMSDK APB UART0 | console |
+//!
+//! Nothing but the linker's `RAM` is zeroed or loaded at boot: the platform zeroes or writes
+//! every pool block before handing it out, and the loader region holds what QEMU put there.
+
+/// A range of the address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// First byte.
+    pub start: usize,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+impl Region {
+    /// One past the last byte.
+    pub const fn end(&self) -> usize {
+        self.start + self.len
+    }
+
+    /// Whether `other` lies inside this region.
+    pub const fn contains_region(&self, other: &Region) -> bool {
+        other.start >= self.start && other.end() <= self.end()
+    }
+
+    /// Whether the two regions share a byte.
+    pub const fn overlaps(&self, other: &Region) -> bool {
+        self.start < other.end() && other.start < self.end()
+    }
+
+    /// Whether a PMSAv7 MPU region can cover exactly this range: a power-of-two size of at
+    /// least 32 bytes, and a start aligned to it.
+    pub const fn is_pmsav7_region(&self) -> bool {
+        self.len >= 32 && self.len.is_power_of_two() && self.start.is_multiple_of(self.len)
+    }
+}
+
+const KIB: usize = 1 << 10;
+const MIB: usize = 1 << 20;
+
+/// ZBT SSRAM1: code.
+pub const SSRAM1: Region = Region {
+    start: 0x0000_0000,
+    len: 4 * MIB,
+};
+/// ZBT SSRAM2 and 3: data.
+pub const SSRAM23: Region = Region {
+    start: 0x2000_0000,
+    len: 4 * MIB,
+};
+/// PSRAM (QEMU's `mps.ram`).
+pub const PSRAM: Region = Region {
+    start: 0x2100_0000,
+    len: 16 * MIB,
+};
+/// The part of SSRAM2/3 given to the linker (`memory.x` `RAM`).
+pub const LINKER_RAM: Region = Region {
+    start: 0x2000_0000,
+    len: MIB,
+};
+/// The program stack (the process stack).
+pub const PROGRAM_STACK: Region = Region {
+    start: 0x2010_0000,
+    len: 512 * KIB,
+};
+/// The guard at the bottom of the program stack (an MPU region without access).
+pub const PROGRAM_STACK_GUARD: Region = Region {
+    start: PROGRAM_STACK.start,
+    len: KIB,
+};
+/// Store arenas.
+pub const ARENA_POOL: Region = Region {
+    start: 0x2018_0000,
+    len: 512 * KIB,
+};
+/// Code memory.
+pub const CODE_POOL: Region = Region {
+    start: 0x2020_0000,
+    len: 2 * MIB,
+};
+/// Linear-memory slots.
+pub const MEMORY_POOL: Region = Region {
+    start: 0x2100_0000,
+    len: 8 * MIB,
+};
+/// Left to QEMU's loader: `-device loader,file=F,addr=0x21800000,force-raw=on`.
+pub const LOADER_REGION: Region = Region {
+    start: 0x2180_0000,
+    len: 8 * MIB,
+};
+/// CMSDK APB UART0.
+pub const UART0: usize = 0x4000_4000;
+
+const _: () = {
+    // Everything the board owns lies in the RAMs and outside the linker's part.
+    let owned = [
+        PROGRAM_STACK,
+        ARENA_POOL,
+        CODE_POOL,
+        MEMORY_POOL,
+        LOADER_REGION,
+    ];
+    let mut i = 0;
+    while i < owned.len() {
+        assert!(SSRAM23.contains_region(&owned[i]) || PSRAM.contains_region(&owned[i]));
+        assert!(!LINKER_RAM.overlaps(&owned[i]));
+        let mut j = i + 1;
+        while j < owned.len() {
+            assert!(!owned[i].overlaps(&owned[j]));
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(SSRAM23.contains_region(&LINKER_RAM));
+    assert!(PROGRAM_STACK.contains_region(&PROGRAM_STACK_GUARD));
+    // What the MPU covers with one region each.
+    assert!(CODE_POOL.is_pmsav7_region());
+    assert!(PROGRAM_STACK_GUARD.is_pmsav7_region());
+    assert!(SSRAM1.is_pmsav7_region());
+    assert!(PROGRAM_STACK.end().is_multiple_of(8));
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_predicates() {
+        let a = Region {
+            start: 0x1000,
+            len: 0x1000,
+        };
+        assert!(a.is_pmsav7_region());
+        assert!(
+            !Region {
+                start: 0x1800,
+                len: 0x1000
+            }
+            .is_pmsav7_region()
+        );
+        assert!(
+            !Region {
+                start: 0,
+                len: 0x3000
+            }
+            .is_pmsav7_region()
+        );
+        assert!(
+            !Region { start: 0, len: 16 }.is_pmsav7_region(),
+            "below the 32-byte minimum"
+        );
+        assert!(a.overlaps(&Region {
+            start: 0x1fff,
+            len: 1
+        }));
+        assert!(!a.overlaps(&Region {
+            start: 0x2000,
+            len: 1
+        }));
+        assert!(!SSRAM23.contains_region(&a));
+    }
+
+    #[test]
+    fn memory_x_agrees() {
+        // memory.x gives the linker FLASH = SSRAM1 and RAM = LINKER_RAM.
+        let memory_x = include_str!("../memory.x");
+        assert!(memory_x.contains("FLASH : ORIGIN = 0x00000000, LENGTH = 4M"));
+        assert!(memory_x.contains("RAM   : ORIGIN = 0x20000000, LENGTH = 1M"));
+        assert_eq!(SSRAM1.len, 4 << 20);
+        assert_eq!(LINKER_RAM.len, 1 << 20);
+    }
+}
