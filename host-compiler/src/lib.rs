@@ -7,8 +7,8 @@
 //! 2. a [`Backend`] compiles every body (validating it as it translates) plus the trampolines
 //!    the image needs, and lays the text out with [`link`] so that no relocation is left;
 //!    [`cranelift`] is the backend for AArch64 and the x86_64 host simulation, [`thumb`] the
-//!    single-pass backend for Cortex-M (a subset of WebAssembly so far: the rest is refused
-//!    with [`CompileError::Unsupported`]).
+//!    single-pass backend for Cortex-M (WebAssembly 2.0 without SIMD, which it refuses with
+//!    [`CompileError::Unsupported`]).
 //! 3. [`image`]: metadata + header + text, sealed with a SHA-256 digest.
 //!
 //! ```no_run

@@ -2,24 +2,34 @@
 //! section 3), locals, i32 arithmetic and structured control flow, emitted through the
 //! assembler. [`super::backend`] compiles whole modules with it.
 //!
-//! What this first cut implements of the design, and what it refuses
-//! ([`CompileError::Unsupported`], never wrong code):
+//! It compiles all of WebAssembly 2.0 except SIMD: `v128` anywhere (signatures, locals,
+//! globals, block types, operators) is refused with [`CompileError::Unsupported`], as are
+//! memories other than memory 0, memory64 and table64 (not in 2.0), never with wrong code.
+//! What it implements of the design:
 //!
 //! * types: every value is one or two core-register *words* (DESIGN.md, "interim departure"):
 //!   i32, f32 and references (pointer-sized, 0 for null) one, i64 and f64 two (low first), as
-//!   parameters, results, locals and globals; up to 4 result words (r0-r3); block types with
-//!   up to 4 parameter and 4 result words (a loop's parameters live in the join registers at
-//!   its header; an `if`'s else path restarts from the parameters' entries at entry). **f32/f64 values are their bits in core registers** (no FP
+//!   parameters, results, locals and globals; any number of result words (the first four in
+//!   r0-r3, the rest in the caller's return area, DESIGN.md section 6.1); block types with any
+//!   number of parameter and result words (up to four in the join registers, more in the join
+//!   slots of section 3.4; a loop's parameters live in their join locations at its header; an
+//!   `if`'s else path restarts from the parameters' entries at entry). **f32/f64 values are their bits in core registers** (no FP
 //!   register cache yet): every float operator moves its operands to s0/s1 (d0/d1), computes on
 //!   the FPU and moves the result back; `abs`/`neg`/`copysign` are bit operations; compares leave a condition that is
 //!   false for unordered operands (`ne` true); `min`/`max` follow wasm's NaN and signed-zero
-//!   rules; `ceil`/`floor`/`trunc`/`nearest` are `vrint` (FPv5 only: refused on Cortex-M4F);
-//!   conversions from and to i32 (trapping ones check NaN and range first);
+//!   rules; `ceil`/`floor`/`trunc`/`nearest` are `vrint` on FPv5 and pure libcalls on FPv4
+//!   (Cortex-M4F); conversions from and to i32 (trapping ones check NaN and range first);
 //! * i64: constants, `add`/`sub` (`adds`/`adc`), bitwise, `mul` (`umull` + two `mla`), `eqz`,
-//!   compares (`cmp`/`sbcs`, or `cmp hi; it eq; cmp lo`), `wrap`, the extensions; f64 on
-//!   double-precision FPUs (Cortex-M7/M55): arithmetic, `sqrt`, `min`/`max`, compares, `vrint`
-//!   rounding, `abs`/`neg`/`copysign` on the high word, conversions from and to i32 and f32,
-//!   `f64.convert_i64_s/u` as `hi * 2^32 + lo` (both terms exact: one rounding);
+//!   compares (`cmp`/`sbcs`, or `cmp hi; it eq; cmp lo`), `wrap`, the extensions; shifts,
+//!   rotations, `clz`/`ctz`/`popcnt` inline (module `wide`); `div`/`rem` through pure libcalls
+//!   after inline zero and overflow checks; f64 on double-precision FPUs (Cortex-M7/M55):
+//!   arithmetic, `sqrt`, `min`/`max`, compares, `vrint` rounding, `abs`/`neg`/`copysign` on the
+//!   high word, conversions from and to i32 and f32, `f64.convert_i64_s/u` as
+//!   `hi * 2^32 + lo` (both terms exact: one rounding); f64 on single-precision FPUs
+//!   (Cortex-M4F/M33) through the pure soft-float libcalls, except `abs`/`neg`/`copysign`,
+//!   which stay bit operations; conversions between floats and i64 (`trunc`, `trunc_sat`,
+//!   `convert`) through pure libcalls, the trapping ones after an inline NaN and range check
+//!   on the float's bits;
 //!   64-bit loads and stores as two `ldr`/`str` after one 8-byte bounds check (never `ldrd`:
 //!   wasm addresses may be unaligned), narrow i64 loads and stores through the i32 ones;
 //! * operators: constants, locals, `drop`, `select`, every i32 arithmetic, bit, shift, compare and
@@ -56,7 +66,8 @@
 //!    consuming it in `select`/`br_if`/`if`).
 //! 5. r12 holds no entry.
 //! 6. At `block`/`loop`/`if` entry every entry below the frame is *settled* (spilled or
-//!    constant); a label's results are in the join registers r0.. (section 3.4).
+//!    constant); a label's results are in the join registers r0.., or all in its join slots
+//!    when it has more than four words (section 3.4).
 
 mod stack;
 #[cfg(test)]
