@@ -16,9 +16,10 @@ use std::path::PathBuf;
 use host_compiler::Target;
 use host_compiler::build::Builder;
 
-/// Where `front_guard_wild.img` stores: an address of no memory (QEMU's AN386 has nothing
-/// between SSRAM2/3's mirror and PSRAM: a bus error).
-const WILD_ADDRESS: u32 = 0x2090_0000;
+/// Where `front_guard_wild.img` stores: an address in no memory slot where QEMU's AN386 has
+/// nothing at all (past PSRAM and the bit-band alias, below the peripherals), so the store is a
+/// precise bus error: the MPU allows it (read-write, execute-never by region 0).
+const WILD_ADDRESS: u32 = 0x3000_0000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

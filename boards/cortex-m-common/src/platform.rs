@@ -64,7 +64,9 @@ impl Pool {
     /// Whether the pool is well formed: a power-of-two block that divides the start, and at
     /// least one block.
     pub const fn is_valid(&self) -> bool {
-        self.block.is_power_of_two() && self.start.is_multiple_of(self.block) && self.len >= self.block
+        self.block.is_power_of_two()
+            && self.start.is_multiple_of(self.block)
+            && self.len >= self.block
     }
 
     fn address(&self, block: usize) -> usize {

@@ -4,15 +4,27 @@
 //! |---|---|---|
 //! | `0x0000_0000..0x0040_0000` | ZBT SSRAM1, 4 MiB ([`SSRAM1`]) | vector table, code, constants (`memory.x` `FLASH`) |
 //! | `0x2000_0000..0x2010_0000` | SSRAM2/3, first MiB ([`LINKER_RAM`]) | `.data`, `.bss`, main stack (exceptions) (`memory.x` `RAM`) |
-//! | [`PROGRAM_STACK`] `0x2010_0000`, 512 KiB | SSRAM2/3 | the program's stack (process stack), its lowest [`PROGRAM_STACK_GUARD`] bytes a guard |
-//! | [`ARENA_POOL`] `0x2018_0000`, 512 KiB | SSRAM2/3 | store arenas |
-//! | [`CODE_POOL`] `0x2020_0000`, 2 MiB | SSRAM2/3 | code memory (one MPU region: size-aligned) |
+//! | [`PROGRAM_STACK`] `0x2010_0000`, 1 MiB | SSRAM2/3 | the program's stack (process stack), its lowest [`PROGRAM_STACK_GUARD`] bytes a guard |
+//! | [`ARENA_POOL`] `0x2020_0000`, 1 MiB | SSRAM2/3 | store arenas |
+//! | [`CODE_POOL`] `0x2030_0000`, 1 MiB | SSRAM2/3 | code memory (one MPU region: size-aligned) |
 //! | [`MEMORY_POOL`] `0x2100_0000`, 8 MiB | PSRAM | linear-memory slots |
 //! | [`LOADER_REGION`] `0x2180_0000`, 8 MiB | PSRAM | left to QEMU's `-device loader` (run requests, spec bundles) |
 //! | [`UART0`] `0x4000_4000` | CMSDK APB UART0 | console |
 //!
 //! Nothing but the linker's `RAM` is zeroed or loaded at boot: the platform zeroes or writes
 //! every pool block before handing it out, and the loader region holds what QEMU put there.
+//!
+//! # MPU (PMSAv7, 8 regions)
+//!
+//! [`mpu_map`] describes this map to `cortex_m_mpu::v7::plan`: SSRAM1 is code (read-only,
+//! executable), SSRAM2/3 and PSRAM are RAM (read-write, execute-never), the code pool is
+//! read-only and executable while published, and the program stack's guard and the front guard
+//! of every live memory slot are no-access. Regions: 1 background (everything execute-never),
+//! 1 for SSRAM1, 1 for the published code pool, 1 for the stack guard, which leaves
+//! [`GUARD_CAPACITY`] for memory-slot guards (one 4 KiB region each wherever the platform
+//! places the slot; the tests plan the worst cases).
+
+use cortex_m_mpu::{MemoryMap, Range, SlotPool, Stack};
 
 /// A range of the address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +84,7 @@ pub const LINKER_RAM: Region = Region {
 /// The program stack (the process stack).
 pub const PROGRAM_STACK: Region = Region {
     start: 0x2010_0000,
-    len: 512 * KIB,
+    len: MIB,
 };
 /// The guard at the bottom of the program stack (an MPU region without access).
 pub const PROGRAM_STACK_GUARD: Region = Region {
@@ -81,13 +93,13 @@ pub const PROGRAM_STACK_GUARD: Region = Region {
 };
 /// Store arenas.
 pub const ARENA_POOL: Region = Region {
-    start: 0x2018_0000,
-    len: 512 * KIB,
+    start: 0x2020_0000,
+    len: MIB,
 };
 /// Code memory.
 pub const CODE_POOL: Region = Region {
-    start: 0x2020_0000,
-    len: 2 * MIB,
+    start: 0x2030_0000,
+    len: MIB,
 };
 /// Linear-memory slots.
 pub const MEMORY_POOL: Region = Region {
@@ -101,6 +113,55 @@ pub const LOADER_REGION: Region = Region {
 };
 /// CMSDK APB UART0.
 pub const UART0: usize = 0x4000_4000;
+
+/// Allocation unit of the code pool.
+pub const CODE_BLOCK: usize = KIB;
+/// Allocation unit of the memory pool, and the size of each slot's front guard.
+pub const MEMORY_BLOCK: usize = 4 * KIB;
+/// Allocation unit of the arena pool.
+pub const ARENA_BLOCK: usize = 4 * KIB;
+/// MPU regions of the Cortex-M4F (`MPU_TYPE.DREGION` on QEMU's model too).
+pub const MPU_REGIONS: usize = 8;
+/// Memory-slot front guards the MPU holds at once (see the module documentation).
+pub const GUARD_CAPACITY: usize = 4;
+
+const fn range(region: Region) -> Range {
+    Range::new(region.start as u32, region.end() as u32)
+}
+
+/// Firmware code and constants.
+const CODE: [Range; 1] = [range(SSRAM1)];
+/// RAM: SSRAM2/3 and PSRAM.
+const RAM: [Range; 2] = [range(SSRAM23), range(PSRAM)];
+/// Peripherals the firmware uses (PMSAv7 leaves them to the default memory map).
+const DEVICES: [Range; 1] = [Range::new(UART0 as u32, UART0 as u32 + 0x1000)];
+
+/// The MPU map with the live memory-slot front `guards` (`cortex_m_mpu::v7::plan` adds the
+/// published code).
+pub fn mpu_map(guards: &[Range]) -> MemoryMap<'_> {
+    MemoryMap {
+        code: &CODE,
+        ram: &RAM,
+        devices: &DEVICES,
+        stack: Stack {
+            range: Range::new(PROGRAM_STACK_GUARD.end() as u32, PROGRAM_STACK.end() as u32),
+            guard: PROGRAM_STACK_GUARD.len as u32,
+        },
+        code_pool: range(CODE_POOL),
+        // Slots are placed at run time by the platform: their guards come in `guards`.
+        slots: SlotPool {
+            base: MEMORY_POOL.start as u32,
+            count: 0,
+            stride: MEMORY_BLOCK as u32,
+            front_guard: MEMORY_BLOCK as u32,
+            back_guard: 0,
+        },
+        guards,
+    }
+}
+
+/// The code pool as one published range (the platform publishes the whole pool at once).
+pub const CODE_POOL_RANGE: Range = range(CODE_POOL);
 
 const _: () = {
     // Everything the board owns lies in the RAMs and outside the linker's part.
@@ -129,6 +190,9 @@ const _: () = {
     assert!(PROGRAM_STACK_GUARD.is_pmsav7_region());
     assert!(SSRAM1.is_pmsav7_region());
     assert!(PROGRAM_STACK.end().is_multiple_of(8));
+    assert!(CODE_POOL.start.is_multiple_of(CODE_BLOCK));
+    assert!(MEMORY_POOL.start.is_multiple_of(MEMORY_BLOCK));
+    assert!(ARENA_POOL.start.is_multiple_of(ARENA_BLOCK));
 };
 
 #[cfg(test)]
@@ -169,6 +233,36 @@ mod tests {
             len: 1
         }));
         assert!(!SSRAM23.contains_region(&a));
+    }
+
+    /// Front guards where the platform may put them: any block of the memory pool.
+    fn guard(block: usize) -> Range {
+        let start = (MEMORY_POOL.start + block * MEMORY_BLOCK) as u32;
+        Range::new(start, start + MEMORY_BLOCK as u32)
+    }
+
+    #[test]
+    fn mpu_plans_fit_the_cortex_m4f() {
+        use cortex_m_mpu::v7;
+        let pool_blocks = MEMORY_POOL.len / MEMORY_BLOCK;
+        // Boot (no guard), code pool writable or executable.
+        for published in [&[][..], &[CODE_POOL_RANGE][..]] {
+            let plan = v7::plan(&mpu_map(&[]), published, MPU_REGIONS).unwrap();
+            assert!(plan.regions().len() <= MPU_REGIONS - GUARD_CAPACITY);
+        }
+        // GUARD_CAPACITY guards anywhere in the pool (first, last, adjacent, spread), with the
+        // code pool published: always plannable.
+        let layouts: [[usize; GUARD_CAPACITY]; 4] = [
+            [0, 17, 34, 51],
+            [0, 1, 2, 3],
+            [pool_blocks - 1, pool_blocks - 18, 5, 1000],
+            [3, 7, 11, 15],
+        ];
+        for layout in layouts {
+            let guards: Vec<Range> = layout.iter().map(|&b| guard(b)).collect();
+            v7::plan(&mpu_map(&guards), &[CODE_POOL_RANGE], MPU_REGIONS)
+                .unwrap_or_else(|e| panic!("{layout:?}: {e}"));
+        }
     }
 
     #[test]

@@ -176,6 +176,13 @@ impl FaultStatus {
         (errors == cfsr::DACCVIOL && self.cfsr & cfsr::MMARVALID != 0).then_some(self.mmfar)
     }
 
+    /// Whether the core failed to stack the exception frame (`MSTKERR`/`STKERR`: the stack
+    /// pointer was in a guard or unmapped memory), so the frame must not be read: the fault is
+    /// fatal and reported without it.
+    pub fn frame_not_stacked(&self) -> bool {
+        self.cfsr & (cfsr::MSTKERR | cfsr::STKERR) != 0
+    }
+
     /// A short description of the error bits set (for the fatal report).
     pub fn describe(&self) -> FaultBits {
         FaultBits(self.cfsr, self.hfsr)
@@ -396,29 +403,38 @@ pub fn handle(
 }
 
 /// Writes the fatal report: exception, status registers and their bits, the stacked PC, lr
-/// and xPSR, and whether the PC is in wasm text.
+/// and xPSR (`frame`: `None` when the core could not stack it, see
+/// [`FaultStatus::frame_not_stacked`]), and whether the PC is in wasm text.
 pub fn write_report(
     out: &mut impl fmt::Write,
     exception: Exception,
     status: &FaultStatus,
     exc_return: ExcReturn,
-    frame: &StackedFrame,
+    frame: Option<&StackedFrame>,
     in_wasm_text: bool,
 ) -> fmt::Result {
-    writeln!(
+    write!(
         out,
-        "fatal: {} CFSR={:#010x} HFSR={:#010x} MMFAR={:#010x} BFAR={:#010x} PC={:#010x} LR={:#010x} \
-         xPSR={:#010x} EXC_RETURN={:#010x} ({})",
+        "fatal: {} CFSR={:#010x} HFSR={:#010x} MMFAR={:#010x} BFAR={:#010x} ",
         exception.name(),
         status.cfsr,
         status.hfsr,
         status.mmfar,
         status.bfar,
-        frame.pc,
-        frame.lr,
-        frame.xpsr,
+    )?;
+    match frame {
+        Some(frame) => write!(
+            out,
+            "PC={:#010x} LR={:#010x} xPSR={:#010x} ",
+            frame.pc, frame.lr, frame.xpsr
+        )?,
+        None => write!(out, "(no frame: stacking failed) ")?,
+    }
+    writeln!(
+        out,
+        "EXC_RETURN={:#010x} ({})",
         exc_return.0,
-        status.describe(),
+        status.describe()
     )?;
     if !exc_return.from_thread_mode() {
         writeln!(out, "the fault was raised in handler mode")?;
@@ -762,7 +778,7 @@ mod tests {
             Exception::MemManage,
             &status,
             THREAD_PSP,
-            &frame(0x2000_0040, XPSR_THUMB),
+            Some(&frame(0x2000_0040, XPSR_THUMB)),
             true,
         )
         .unwrap();
@@ -778,11 +794,31 @@ mod tests {
             Exception::HardFault,
             &FaultStatus::default(),
             HANDLER,
-            &frame(0, 0),
+            Some(&frame(0, 0)),
             false,
         )
         .unwrap();
         assert!(out.contains("(no status bits)"));
         assert!(out.contains("handler mode"));
+        // A stack overflow into a guard: the frame could not be stacked and is not read.
+        let status = FaultStatus {
+            cfsr: cfsr::DACCVIOL | cfsr::MSTKERR | cfsr::MMARVALID,
+            mmfar: 0x2010_03f8,
+            ..Default::default()
+        };
+        assert!(status.frame_not_stacked());
+        assert!(!guard_status(0).frame_not_stacked());
+        let mut out = String::new();
+        write_report(
+            &mut out,
+            Exception::MemManage,
+            &status,
+            THREAD_PSP,
+            None,
+            false,
+        )
+        .unwrap();
+        assert!(out.contains("(no frame: stacking failed)"));
+        assert!(out.contains("MSTKERR"));
     }
 }

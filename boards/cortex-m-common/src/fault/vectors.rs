@@ -196,9 +196,15 @@ extern "C" fn cortex_m_common_fault(frame: *mut StackedFrame, exc_return: u32, n
     let status = scb::read();
     let exc_return = ExcReturn(exc_return);
     let exception = Exception::from_number(number).unwrap_or(Exception::HardFault);
+    if status.frame_not_stacked() {
+        // The stack pointer points into a guard (a stack overflow) or nowhere: the frame is
+        // not there, and reading it would fault again.
+        fatal(exception, &status, exc_return, None);
+    }
     // SAFETY: the entry passes the stack pointer that was current when the core stacked the
-    // exception frame (selected by EXC_RETURN bit 2), so it points at that frame's eight
-    // words, which nothing else accesses until the exception returns.
+    // exception frame (selected by EXC_RETURN bit 2), and stacking succeeded (checked above),
+    // so it points at that frame's eight words, which nothing else accesses until the
+    // exception returns.
     let frame = unsafe { &mut *frame };
     match super::handle(exception, &status, exc_return, frame, &Board) {
         Outcome::Trap { guard, .. } => {
@@ -208,12 +214,19 @@ extern "C" fn cortex_m_common_fault(frame: *mut StackedFrame, exc_return: u32, n
                 GUARD_FAULTS_TURNED_INTO_TRAPS.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Outcome::Fatal => {
-            let in_text = Board.in_wasm_text(frame.pc);
-            let _ = Console.write_str("\n");
-            let _ =
-                super::write_report(&mut Console, exception, &status, exc_return, frame, in_text);
-            semihosting::exit(super::FATAL_EXIT_STATUS)
-        }
+        Outcome::Fatal => fatal(exception, &status, exc_return, Some(frame)),
     }
+}
+
+/// Prints the fatal report and exits with [`super::FATAL_EXIT_STATUS`].
+fn fatal(
+    exception: Exception,
+    status: &FaultStatus,
+    exc_return: ExcReturn,
+    frame: Option<&StackedFrame>,
+) -> ! {
+    let in_text = frame.is_some_and(|f| Board.in_wasm_text(f.pc));
+    let _ = Console.write_str("\n");
+    let _ = super::write_report(&mut Console, exception, status, exc_return, frame, in_text);
+    semihosting::exit(super::FATAL_EXIT_STATUS)
 }
