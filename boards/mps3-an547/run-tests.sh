@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Tests of the mps3-an547 board (Cortex-M55, PMSAv8 MPU):
+#   1. host unit tests: the board's memory map and the worst case of its MPU plan
+#      (and the MPU planner itself, boards/cortex-m-mpu);
+#   2. builds every firmware and boots each under QEMU with a timeout, checking the console
+#      output and the semihosting exit status:
+#        hello             the example: host-function output, fib in i64, an f64 hypot, status 0
+#        test_guard        typed traps (out of bounds, divide by zero, stack exhausted), the
+#                          board keeps running, victim memory bit-identical, the live MPU
+#                          (TT instruction) refuses the front guard and the program stack's
+#                          guard, status 0
+#        test_front_guard  a broken image (hand-made Thumb-2 storing at memory base - 4, not in
+#                          the trap table) is stopped by the MPU front guard; the MemManage
+#                          handler's guard rule makes it `out of bounds memory access`, the board
+#                          keeps running, victim memory bit-identical, status 0
+#        test_wild_store   a broken image storing from wasm code outside every slot (memory no
+#                          MPU region covers): fatal report with MMFAR = the address, status 3
+#        test_wx           a write to published code from firmware faults (read-only region):
+#                          fatal report, status 3
+#        test_stack_guard  firmware recursion runs into the program stack's guard: fatal report
+#                          from the main stack, status 3
+# Needs qemu-system-arm with the mps3-an547 machine (QEMU >= 6.0; Debian: qemu-system-arm).
+# Usage: boards/mps3-an547/run-tests.sh   (PROFILE=release for optimised firmware)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PROFILE=${PROFILE:-dev}
+TIMEOUT=${TIMEOUT:-60}
+case "$PROFILE" in dev) DIR=debug ;; *) DIR=$PROFILE ;; esac
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+TARGET=thumbv8m.main-none-eabihf
+
+echo "== unit tests (host: $HOST)"
+cargo test --quiet --lib --target "$HOST"
+(cd ../cortex-m-mpu && cargo test --quiet --lib --target "$HOST")
+
+echo "== build firmware ($PROFILE)"
+cargo build --quiet --profile "$PROFILE" --examples
+
+failures=0
+# boot NAME EXPECTED_STATUS PATTERN... : boots the firmware; every PATTERN (fixed string) must
+# appear in the console output, and the exit status must match.
+boot() {
+    local name=$1 expected=$2
+    shift 2
+    local elf="target/$TARGET/$DIR/examples/$name"
+    local log="target/$name.console.log" out status=0
+    timeout "$TIMEOUT" qemu-system-arm -M mps3-an547 -nographic \
+        -semihosting-config enable=on,target=native -kernel "$elf" </dev/null >"$log" 2>&1 \
+        || status=$?
+    out=$(tr -d '\r' <"$log")
+    local ok=1
+    if [ "$status" != "$expected" ]; then
+        echo "FAIL $name: exit status $status, expected $expected"
+        ok=0
+    fi
+    for pattern in "$@"; do
+        if ! grep -qF -- "$pattern" <<<"$out"; then
+            echo "FAIL $name: output lacks: $pattern"
+            ok=0
+        fi
+    done
+    if [ $ok = 1 ]; then
+        echo "ok   $name (exit $status)"
+    else
+        echo "---- $name output:"
+        echo "$out"
+        echo "----"
+        failures=$((failures + 1))
+    fi
+}
+
+boot hello 0 \
+    "hello from the Cortex-M55 board (FPU enabled: true)" \
+    "hello from wasm on the Cortex-M55" \
+    "fib(90) = 2880067194370816120" \
+    "hypot(3, 4) = 5"
+boot test_guard 0 \
+    "[ok] program stack guard inaccessible (MPU)" \
+    "[ok] front guard below the memory inaccessible (MPU)" \
+    "[ok] memory read-write (MPU)" \
+    "attacker store(65536): wasm trap: out of bounds memory access" \
+    "attacker store(-4): wasm trap: out of bounds memory access" \
+    "attacker div(1, 0): wasm trap: integer divide by zero" \
+    "attacker recurse(0): wasm trap: call stack exhausted" \
+    "[ok] attacker instance still runs after its traps" \
+    "[ok] victim memory bit-identical before and after" \
+    "guard test: passed"
+boot test_front_guard 0 \
+    "broken image loaded (re-sealed digest accepted)" \
+    "intact poke stored 0x5a5a5a5a at address 0" \
+    "[ok] front guard below the attacker's memory inaccessible (MPU)" \
+    "calling the broken poke (stores at memory base - 4" \
+    "broken poke: wasm trap: out of bounds memory access" \
+    "[ok] the unlisted store below the memory is a typed out-of-bounds trap" \
+    "[ok] it went through the MemManage handler's guard rule" \
+    "[ok] another instance called successfully after the trap" \
+    "[ok] victim memory bit-identical before and after" \
+    "[ok] front guard still inaccessible" \
+    "front guard test: passed"
+boot test_wild_store 3 \
+    "MPU at the wild address: readable false, writable false" \
+    "calling the wild poke (stores at 0x111ffff0, outside every slot)..." \
+    "fatal: MemManage CFSR=0x00000082" \
+    "MMFAR=0x111ffff0" \
+    "the faulting PC is in wasm text: not a listed trap site, not a guard-region access"
+if grep -q "wild poke returned\|wasm trap" target/test_wild_store.console.log; then
+    echo "FAIL test_wild_store: the wild store returned or became a trap"
+    failures=$((failures + 1))
+fi
+boot test_wx 3 \
+    "readable true, writable false" \
+    "writing to published code..." \
+    "fatal: MemManage CFSR=0x00000082" \
+    "MMFAR=0x11000000"
+boot test_stack_guard 3 \
+    "program stack guard at 0x30000000: readable false, writable false" \
+    "recursing until the program stack reaches its guard..." \
+    "fatal: MemManage" \
+    "MMFAR=0x300003"
+
+if [ "$failures" != 0 ]; then
+    echo "$failures firmware(s) failed"
+    exit 1
+fi
+echo "all board tests passed"
