@@ -16,7 +16,11 @@
 //!   `--board qemu-virt-aarch64` an aarch64 image runs on the emulated bare-metal board instead
 //!   (the board's runner firmware booted in `qemu-system-aarch64`, the image flashed into its
 //!   image partition), with the same output and exit status; `--load in-place|copy` picks
-//!   execution in place from flash (the default) or a copy into RAM.
+//!   execution in place from flash (the default) or a copy into RAM. With `--board mps2-an386`
+//!   a cortex-m4f image runs on the emulated Cortex-M4F board (`qemu-system-arm -M mps2-an386`,
+//!   the request placed in PSRAM by QEMU's loader, the text copied into code memory), with the
+//!   output and exit status of the hosted run under `qemu-arm`. The boards are rows of
+//!   [`BOARDS`].
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -111,11 +115,13 @@ struct RunCmd {
     /// Image, or a .wasm/.wat module compiled for this machine first.
     image: PathBuf,
     /// Run on an emulated board instead: `qemu-virt-aarch64` boots the board's runner firmware
-    /// in `qemu-system-aarch64` with the image and the call flashed into its image partition.
+    /// in `qemu-system-aarch64` with the image and the call flashed into its image partition;
+    /// `mps2-an386` boots the Cortex-M4F board's runner in `qemu-system-arm` with them in PSRAM.
     #[arg(long)]
     board: Option<String>,
-    /// With `--board`: execute the image in place from flash (`in-place`, the default), or
-    /// copy its text into the board's code memory in RAM first (`copy`).
+    /// With `--board`: execute the image in place from flash (`in-place`, the default where
+    /// the board has an image partition), or copy its text into the board's code memory in RAM
+    /// first (`copy`, the only way on boards without one).
     #[arg(long, value_enum, requires = "board")]
     load: Option<BoardLoad>,
     /// Arguments, parsed by the function's parameter types.
@@ -228,24 +234,25 @@ fn run(c: RunCmd) -> anyhow::Result<i32> {
     let bytes =
         std::fs::read(&c.image).with_context(|| format!("cannot read {}", c.image.display()))?;
     let is_image = bytes.starts_with(&shared_types::header::MAGIC);
-    if let Some(board) = &c.board {
-        if board != QEMU_VIRT_AARCH64 {
-            bail!("unknown board `{board}` (known: {QEMU_VIRT_AARCH64})");
-        }
+    if let Some(name) = &c.board {
+        let board = BOARDS.iter().find(|b| b.name == name).with_context(|| {
+            let names: Vec<_> = BOARDS.iter().map(|b| b.name).collect();
+            format!("unknown board `{name}` (known: {})", names.join(", "))
+        })?;
         let image = if is_image {
             let target = ImageHeader::parse(&bytes)?.target;
-            if target != Target::Aarch64 {
+            if target != board.target {
                 bail!(
-                    "{} is an image for {target}; board {board} runs only {} images",
+                    "{} is an image for {target}; board {name} runs only {} images",
                     c.image.display(),
-                    Target::Aarch64
+                    board.target
                 );
             }
             bytes
         } else {
-            compile_file(&c.image, CompilerConfig::for_target(Target::Aarch64))?.bytes
+            compile_file(&c.image, CompilerConfig::for_target(board.target))?.bytes
         };
-        return run_on_board(&c, &image);
+        return run_on_board(board, &c, &image);
     }
     let (image, target) = if is_image {
         let target = ImageHeader::parse(&bytes)?.target;
@@ -372,21 +379,83 @@ fn run_under_qemu(c: &RunCmd, image: &[u8], executor: &UserModeExecutor) -> anyh
     Ok(status.code().unwrap_or(wasm_aot_runner::ERROR_EXIT_STATUS))
 }
 
-/// The emulated board `wasm-aot run --board` knows.
-const QEMU_VIRT_AARCH64: &str = "qemu-virt-aarch64";
-/// Where the board's runner firmware expects the run request: the start of the board's image
-/// partition in flash (see `boards/qemu-virt-aarch64/examples/runner.rs`).
-const BOARD_REQUEST_ADDRESS: u64 = 0x0400_0000;
-/// Largest run request: the image partition's size.
-const BOARD_REQUEST_MAX: usize = 16 << 20;
-/// The board's page size: an image executed in place has its text start on a page.
+/// An emulated board `wasm-aot run --board` boots: how to find its runner firmware, how to
+/// start QEMU, and where the runner expects the run request (see the board crates'
+/// `examples/runner.rs`). A new board is a new row of [`BOARDS`].
+struct Board {
+    /// `--board` name, also the board crate's directory under `boards/`.
+    name: &'static str,
+    /// The image target it runs (and compiles `.wasm`/`.wat` inputs for).
+    target: Target,
+    /// The Rust target its firmware is built for (`boards/<name>/target/<rust_target>/`).
+    rust_target: &'static str,
+    /// Environment variable naming the runner firmware explicitly.
+    runner_env: &'static str,
+    /// The QEMU system emulator and its arguments before `-kernel FIRMWARE`.
+    qemu: &'static str,
+    qemu_args: &'static [&'static str],
+    /// Where QEMU's loader places the run request, and its largest size.
+    request_address: u64,
+    request_max: usize,
+    /// Whether the board can execute an image in place (an image partition in flash).
+    in_place: bool,
+    /// Debian package with the emulator, for the error message.
+    qemu_package: &'static str,
+}
+
+/// The boards `wasm-aot run --board` knows.
+const BOARDS: &[Board] = &[
+    Board {
+        name: "qemu-virt-aarch64",
+        target: Target::Aarch64,
+        rust_target: "aarch64-unknown-none",
+        runner_env: "WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64",
+        qemu: "qemu-system-aarch64",
+        qemu_args: &[
+            "-M",
+            "virt",
+            "-cpu",
+            "cortex-a53",
+            "-m",
+            "256M",
+            "-nographic",
+            "-semihosting",
+        ],
+        // The start of the board's image partition in flash (pflash1).
+        request_address: 0x0400_0000,
+        request_max: 16 << 20,
+        in_place: true,
+        qemu_package: "qemu-system-arm",
+    },
+    Board {
+        name: "mps2-an386",
+        target: Target::CortexM4F,
+        rust_target: "thumbv7em-none-eabihf",
+        runner_env: "WASM_AOT_BOARD_RUNNER_MPS2_AN386",
+        qemu: "qemu-system-arm",
+        qemu_args: &[
+            "-M",
+            "mps2-an386",
+            "-nographic",
+            "-semihosting-config",
+            "enable=on,target=native",
+        ],
+        // The board's loader region in PSRAM (boards/mps2-an386/src/memory_map.rs).
+        request_address: 0x2180_0000,
+        request_max: 8 << 20,
+        in_place: false,
+        qemu_package: "qemu-system-arm",
+    },
+];
+
+/// The page size of boards that execute in place: an image executed in place has its text
+/// start on a page.
 const BOARD_PAGE_SIZE: usize = 4096;
 
 /// How `wasm-aot run --board` has the board load the image.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum BoardLoad {
     /// Execute the text where it was flashed.
-    #[default]
     InPlace,
     /// Copy the text into code memory in RAM.
     Copy,
@@ -397,6 +466,7 @@ enum BoardLoad {
 /// 64-byte aligned offset; for `BoardLoad::InPlace` the offset also puts the image's text at
 /// the start of a page, so that only text pages become executable.
 fn board_request(
+    board: &Board,
     name: &str,
     args: &[String],
     image: &[u8],
@@ -420,11 +490,12 @@ fn board_request(
             (args_end + text).next_multiple_of(BOARD_PAGE_SIZE) - text
         }
     };
-    if image_offset + image.len() > BOARD_REQUEST_MAX {
+    if image_offset + image.len() > board.request_max {
         bail!(
-            "the image ({} bytes) and the call do not fit the board's {} MiB image partition",
+            "the image ({} bytes) and the call do not fit the {} MiB the board {} leaves to the run request",
             image.len(),
-            BOARD_REQUEST_MAX >> 20
+            board.request_max >> 20,
+            board.name
         );
     }
     let len = |n: usize| u32::try_from(n).context("run request too large");
@@ -448,23 +519,27 @@ fn board_request(
     Ok(r)
 }
 
-/// Finds the board's runner firmware: `$WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64`, or the
-/// board crate's build output (release first, then debug).
-fn board_runner() -> anyhow::Result<PathBuf> {
-    if let Some(p) = std::env::var_os("WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64") {
+/// Finds the board's runner firmware: `$<runner_env>`, or the board crate's build output
+/// (release first, then debug).
+fn board_runner(board: &Board) -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os(board.runner_env) {
         let p = PathBuf::from(p);
         if !p.is_file() {
             bail!(
-                "WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64 names {}, which is not a file",
+                "{} names {}, which is not a file",
+                board.runner_env,
                 p.display()
             );
         }
         return Ok(p);
     }
-    let board = Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards/qemu-virt-aarch64");
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../boards")
+        .join(board.name);
     for profile in ["release", "debug"] {
-        let candidate = board
-            .join("target/aarch64-unknown-none")
+        let candidate = crate_dir
+            .join("target")
+            .join(board.rust_target)
             .join(profile)
             .join("examples/runner");
         if candidate.is_file() {
@@ -472,39 +547,64 @@ fn board_runner() -> anyhow::Result<PathBuf> {
         }
     }
     bail!(
-        "no runner firmware for board {QEMU_VIRT_AARCH64}: build it with \
-         `cd boards/qemu-virt-aarch64 && cargo build --release --example runner`, \
-         or point WASM_AOT_BOARD_RUNNER_QEMU_VIRT_AARCH64 at it"
+        "no runner firmware for board {name}: build it with \
+         `cd boards/{name} && cargo build --release --example runner`, \
+         or point {env} at it",
+        name = board.name,
+        env = board.runner_env,
     )
 }
 
-/// Boots the board's runner firmware in `qemu-system-aarch64` with the run request flashed by
-/// QEMU's loader (standing in for a flash tool) into the board's image partition. The firmware prints results (success) or `error: ...` lines (failure)
-/// on the UART and exits through semihosting with the hosted runner's status: its output goes
-/// to stdout when the status is 0 and to stderr otherwise, as the hosted `run` does.
-fn run_on_board(c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
-    let firmware = board_runner()?;
+/// How the board loads the image: as asked, else in place where the board can.
+fn board_load(board: &Board, requested: Option<BoardLoad>) -> anyhow::Result<BoardLoad> {
+    let load = match requested {
+        Some(load) => load,
+        None if board.in_place => BoardLoad::InPlace,
+        None => BoardLoad::Copy,
+    };
+    if load == BoardLoad::InPlace && !board.in_place {
+        bail!(
+            "board {} has no image partition to execute in place from: use --load copy",
+            board.name
+        );
+    }
+    Ok(load)
+}
+
+/// Boots the board's runner firmware with the run request placed by QEMU's loader (standing
+/// in for a flash tool) where the runner expects it. The firmware prints results (success) or
+/// `error: ...` lines (failure) on its UART and exits through semihosting with the hosted
+/// runner's status: its output goes to stdout when the status is 0 and to stderr otherwise,
+/// as the hosted `run` does.
+fn run_on_board(board: &Board, c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
+    let load = board_load(board, c.load)?;
+    let firmware = board_runner(board)?;
     let dir = std::env::temp_dir().join(format!("wasm-aot-board-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let request_path = dir.join("request.bin");
     std::fs::write(
         &request_path,
-        board_request(&c.invoke, &c.args, image, c.load.unwrap_or_default())?,
+        board_request(board, &c.invoke, &c.args, image, load)?,
     )?;
-    let output = std::process::Command::new("qemu-system-aarch64")
-        .args(["-M", "virt", "-cpu", "cortex-a53", "-m", "256M"])
-        .args(["-nographic", "-semihosting", "-kernel"])
+    let output = std::process::Command::new(board.qemu)
+        .args(board.qemu_args)
+        .arg("-kernel")
         .arg(&firmware)
         .arg("-device")
         .arg(format!(
-            "loader,file={},addr={BOARD_REQUEST_ADDRESS:#x},force-raw=on",
-            request_path.display()
+            "loader,file={},addr={:#x},force-raw=on",
+            request_path.display(),
+            board.request_address
         ))
         .stdin(std::process::Stdio::null())
         .output();
     let _ = std::fs::remove_dir_all(&dir);
-    let output = output
-        .context("cannot start qemu-system-aarch64 (install the Debian package qemu-system-arm)")?;
+    let output = output.with_context(|| {
+        format!(
+            "cannot start {} (install the Debian package {})",
+            board.qemu, board.qemu_package
+        )
+    })?;
     let status = output
         .status
         .code()
@@ -517,4 +617,64 @@ fn run_on_board(c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
     }
     Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board(name: &str) -> &'static Board {
+        BOARDS.iter().find(|b| b.name == name).unwrap()
+    }
+
+    #[test]
+    fn board_table_is_consistent() {
+        for (i, b) in BOARDS.iter().enumerate() {
+            assert!(
+                BOARDS[..i].iter().all(|other| other.name != b.name),
+                "{} twice",
+                b.name
+            );
+            assert!(b.runner_env.starts_with("WASM_AOT_BOARD_RUNNER_"));
+            assert!(b.request_address.is_multiple_of(64));
+            assert!(b.request_max > 0);
+        }
+        assert_eq!(board("mps2-an386").target, Target::CortexM4F);
+        assert_eq!(board("qemu-virt-aarch64").target, Target::Aarch64);
+    }
+
+    #[test]
+    fn load_defaults_to_in_place_only_where_possible() {
+        let an386 = board("mps2-an386");
+        let virt = board("qemu-virt-aarch64");
+        assert_eq!(board_load(virt, None).unwrap(), BoardLoad::InPlace);
+        assert_eq!(
+            board_load(virt, Some(BoardLoad::Copy)).unwrap(),
+            BoardLoad::Copy
+        );
+        assert_eq!(board_load(an386, None).unwrap(), BoardLoad::Copy);
+        let refused = board_load(an386, Some(BoardLoad::InPlace)).unwrap_err();
+        assert!(refused.to_string().contains("no image partition"));
+    }
+
+    #[test]
+    fn request_layout() {
+        let an386 = board("mps2-an386");
+        let image = vec![0xabu8; 100];
+        let args = ["7".to_string(), "-1".to_string()];
+        let r = board_request(an386, "div", &args, &image, BoardLoad::Copy).unwrap();
+        let word = |at: usize| u32::from_le_bytes(r[at..at + 4].try_into().unwrap());
+        assert_eq!(&r[..8], b"WAOTRUN\0");
+        assert_eq!(word(8), 2);
+        assert_eq!((word(12), word(16), word(20)), (3, 2, 5));
+        let offset = word(24) as usize;
+        assert_eq!(offset % 64, 0);
+        assert_eq!(word(28), 100);
+        assert_eq!(word(32), 0, "copy: no flags");
+        assert_eq!(&r[36..39], b"div");
+        assert_eq!(&r[39..44], b"7\0-1\0");
+        assert_eq!(&r[offset..], &image[..]);
+        let too_big = vec![0u8; an386.request_max];
+        assert!(board_request(an386, "f", &[], &too_big, BoardLoad::Copy).is_err());
+    }
 }
