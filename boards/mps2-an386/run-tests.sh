@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Tests of the mps2-an386 board (Cortex-M4F):
+#   1. host unit tests: cortex-m-common (fault decisions, pools, platform) and this crate (memory
+#      map, MPU plans of every state the platform can ask for);
+#   2. builds every firmware and boots each under QEMU with a timeout, checking the console
+#      output and the semihosting exit status:
+#        hello             the example: host-function output over UART0, fib and an f32 on the FPU, status 0
+#        test_guard        typed traps through the UsageFault handler (udf trap sites: bounds,
+#                          division, overflow, stack limit), victim memory bit-identical, cortex-m7
+#                          and aarch64 images refused with WrongTarget, a corrupt image refused, status 0
+#        test_front_guard  a broken image (hand-made Thumb-2 storing at memory base - 4, not in the
+#                          trap table) is stopped by the MPU front guard; MemManage -> out of bounds
+#                          memory access, the board keeps running, victim bit-identical, status 0
+#        test_wild_store   a broken image storing outside every slot: precise BusFault from wasm
+#                          text, fatal report with BFAR, status 3 (never a trap)
+#        test_wx           a write to published code: MemManage from firmware code, fatal, status 3
+#        runner            `wasm-aot run --board mps2-an386` on cli/run.wat: results, multi-value,
+#                          floats, NaN, traps (134), bad arguments and missing exports (1); stdout,
+#                          stderr and exit status identical to the hosted `wasm-aot run` of the same
+#                          image (wasm-aot-runner for armv7-unknown-linux-gnueabihf under qemu-arm)
+# Needs qemu-system-arm and qemu-arm (Debian: qemu-system-arm, qemu-user).
+# Usage: boards/mps2-an386/run-tests.sh   (PROFILE=release for optimised firmware)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PROFILE=${PROFILE:-dev}
+TIMEOUT=${TIMEOUT:-60}
+case "$PROFILE" in dev) DIR=debug ;; *) DIR=$PROFILE ;; esac
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+
+echo "== unit tests (host: $HOST)"
+(cd ../cortex-m-common && cargo test --quiet --target "$HOST")
+cargo test --quiet --lib --target "$HOST"
+
+echo "== build firmware ($PROFILE)"
+cargo build --quiet --profile "$PROFILE" --examples
+
+# The CLI and the hosted runner, from the main workspace (this directory's .cargo/config.toml
+# targets the board).
+(cd ../.. && cargo build --quiet -p host-compiler --bin wasm-aot \
+    && cargo build --quiet -p wasm-aot-runner --target armv7-unknown-linux-gnueabihf)
+aot=../../target/debug/wasm-aot
+
+failures=0
+# boot NAME EXPECTED_STATUS PATTERN... : boots the firmware; every PATTERN (fixed string) must
+# appear in the console output, and the exit status must match.
+boot() {
+    local name=$1 expected=$2
+    shift 2
+    local elf="target/thumbv7em-none-eabihf/$DIR/examples/$name"
+    local log="target/$name.console.log" out status=0
+    timeout "$TIMEOUT" qemu-system-arm -M mps2-an386 -nographic \
+        -semihosting-config enable=on,target=native -kernel "$elf" </dev/null >"$log" 2>&1 \
+        || status=$?
+    out=$(tr -d '\r' <"$log")
+    local ok=1
+    if [ "$status" != "$expected" ]; then
+        echo "FAIL $name: exit status $status, expected $expected"
+        ok=0
+    fi
+    for pattern in "$@"; do
+        if ! grep -qF -- "$pattern" <<<"$out"; then
+            echo "FAIL $name: output lacks: $pattern"
+            ok=0
+        fi
+    done
+    if [ $ok = 1 ]; then
+        echo "ok   $name (exit $status)"
+    else
+        echo "---- $name output:"
+        echo "$out"
+        echo "----"
+        failures=$((failures + 1))
+    fi
+}
+
+boot hello 0 \
+    "hello from the Cortex-M4F board (FPU enabled: true)" \
+    "hello from wasm on the Cortex-M4F" \
+    "fib(40) = 102334155" \
+    "hypot(3, 4) = 5"
+boot test_guard 0 \
+    "[ok] front guard below the victim's memory is live" \
+    "attacker store(65536): wasm trap: out of bounds memory access" \
+    "attacker store(-4): wasm trap: out of bounds memory access" \
+    "attacker div(1, 0): wasm trap: integer divide by zero" \
+    "attacker div(i32::MIN, -1): wasm trap: integer overflow" \
+    "attacker recurse(0): wasm trap: call stack exhausted" \
+    "[ok] every trap went through the UsageFault handler (a udf trap site each)" \
+    "[ok] victim memory bit-identical before and after" \
+    "cortex-m7 image: image compiled for cortex-m7, this runtime runs cortex-m4f code" \
+    "aarch64 image: image compiled for aarch64, this runtime runs cortex-m4f code" \
+    "corrupt image: invalid image: image digest mismatch" \
+    "[ok] refused images took no code memory" \
+    "guard test: passed"
+boot test_front_guard 0 \
+    "broken image loaded (re-sealed digest accepted)" \
+    "intact poke stored 0x5a5a5a5a at address 0" \
+    "[ok] the attacker's front guard is live (an MPU no-access region)" \
+    "calling the broken poke (stores at memory base - 4" \
+    "broken poke: wasm trap: out of bounds memory access" \
+    "[ok] the unlisted store below the memory is a typed out-of-bounds trap" \
+    "[ok] it went through the MemManage handler's guard-region rule" \
+    "[ok] another instance called successfully after the trap" \
+    "[ok] victim memory bit-identical before and after" \
+    "[ok] front guard still live" \
+    "front guard test: passed"
+boot test_wild_store 3 \
+    "wild image loaded (re-sealed digest accepted)" \
+    "calling the wild poke (stores at 0x30000000, outside every slot)..." \
+    "fatal: BusFault CFSR=0x00008200" \
+    "BFAR=0x30000000" \
+    "(PRECISERR BFARVALID)" \
+    "the faulting PC is in wasm text: not a listed trap site, not a guard-region access"
+if grep -q "wild poke returned\|wasm trap" <(tr -d '\r' <target/test_wild_store.console.log); then
+    echo "FAIL test_wild_store: the wild store returned or became a trap"
+    failures=$((failures + 1))
+fi
+boot test_wx 3 \
+    "published code runs: div(42, 6) = Ok(7)" \
+    "writing to published code at 0x203" \
+    "fatal: MemManage CFSR=0x00000082" \
+    "(DACCVIOL MMARVALID)"
+if grep -q "FAIL" <(tr -d '\r' <target/test_wx.console.log); then
+    echo "FAIL test_wx: the write to published code succeeded"
+    failures=$((failures + 1))
+fi
+
+echo "== wasm-aot run --board mps2-an386 vs hosted wasm-aot run (qemu-arm)"
+export WASM_AOT_BOARD_RUNNER_MPS2_AN386="$PWD/target/thumbv7em-none-eabihf/$DIR/examples/runner"
+export WASM_AOT_RUNNER_ARMV7="$PWD/../../target/armv7-unknown-linux-gnueabihf/debug/wasm-aot-runner"
+cli=target/cli
+mkdir -p "$cli"
+"$aot" compile cli/run.wat --target cortex-m4f -o "$cli/run.img" 2>/dev/null
+# compare NAME EXPECTED_STATUS ARGS...: both runs must print the same stdout and stderr and exit
+# with EXPECTED_STATUS.
+compare() {
+    local name=$1 expected=$2 board_status=0 hosted_status=0
+    shift 2
+    timeout "$TIMEOUT" "$aot" run --board mps2-an386 "$cli/run.img" --invoke "$name" "$@" \
+        >"$cli/board.out" 2>"$cli/board.err" || board_status=$?
+    timeout "$TIMEOUT" "$aot" run "$cli/run.img" --invoke "$name" "$@" \
+        >"$cli/hosted.out" 2>"$cli/hosted.err" || hosted_status=$?
+    if [ "$board_status" = "$expected" ] && [ "$hosted_status" = "$expected" ] \
+        && cmp -s "$cli/board.out" "$cli/hosted.out" && cmp -s "$cli/board.err" "$cli/hosted.err"; then
+        echo "ok   run --board --invoke $name $* (exit $board_status): $(tr '\n' ' ' <"$cli/board.out")$(tr '\n' ' ' <"$cli/board.err")"
+    else
+        echo "FAIL run --board --invoke $name $*: board exit $board_status, hosted exit $hosted_status, expected $expected"
+        for f in board.out board.err hosted.out hosted.err; do
+            echo "---- $f:"
+            cat "$cli/$f"
+        done
+        failures=$((failures + 1))
+    fi
+}
+compare add 0 2 3
+compare add 0 -0x80000000 -1
+compare swap 0 -0x10 2.5
+compare nan 0 0
+compare hypot 0 3 4
+compare none 0
+compare div 134 7 0
+compare div 134 -2147483648 -1
+compare oob 134 65536
+compare add 1 1
+compare add 1 x 1
+compare missing 1
+# The board has no image partition: execution in place is refused before booting.
+in_place_status=0
+in_place=$("$aot" run --board mps2-an386 --load in-place "$cli/run.img" --invoke none 2>&1) \
+    || in_place_status=$?
+if [ "$in_place_status" = 1 ] && grep -q "has no image partition" <<<"$in_place"; then
+    echo "ok   run --board mps2-an386 --load in-place refused"
+else
+    echo "FAIL run --board mps2-an386 --load in-place was not refused"
+    failures=$((failures + 1))
+fi
+
+if [ $failures != 0 ]; then
+    echo "mps2-an386: $failures firmware test(s) failed"
+    exit 1
+fi
+echo "mps2-an386: all tests passed"
