@@ -14,6 +14,8 @@
 #        test_wild_store   a broken image storing outside every slot: precise BusFault from wasm
 #                          text, fatal report with BFAR, status 3 (never a trap)
 #        test_wx           a write to published code: MemManage from firmware code, fatal, status 3
+#        test_stack_guard  firmware recursion into the program stack's MPU guard: MemManage with
+#                          MSTKERR reported from the main stack (no frame), fatal, status 3
 #        runner            `wasm-aot run --board mps2-an386` on cli/run.wat: results, multi-value,
 #                          floats, NaN, traps (134), bad arguments and missing exports (1); stdout,
 #                          stderr and exit status identical to the hosted `wasm-aot run` of the same
@@ -125,6 +127,13 @@ if grep -q "FAIL" <(tr -d '\r' <target/test_wx.console.log); then
     echo "FAIL test_wx: the write to published code succeeded"
     failures=$((failures + 1))
 fi
+
+boot test_stack_guard 3 \
+    "recursing until the program stack reaches its guard..." \
+    "fatal: MemManage CFSR=0x00000092" \
+    "MMFAR=0x201003" \
+    "(no frame: stacking failed)" \
+    "(DACCVIOL MSTKERR MMARVALID)"
 
 echo "== wasm-aot run --board mps2-an386 vs hosted wasm-aot run (qemu-arm)"
 export WASM_AOT_BOARD_RUNNER_MPS2_AN386="$PWD/target/thumbv7em-none-eabihf/$DIR/examples/runner"
