@@ -469,6 +469,16 @@ mod tests {
         let inf = f64::INFINITY.to_bits();
         assert_eq!(f64_sub(inf, inf) & !F64_SIGN, canonical);
         assert_eq!(f64_add(signalling, 0) & F64_QUIET, F64_QUIET);
+        let one = 1.0f64.to_bits();
+        for f in [f64_add, f64_sub, f64_mul, f64_div, f64_min, f64_max] {
+            assert_eq!(f(canonical, one) & !F64_SIGN, canonical);
+            assert_eq!(f(one, canonical) & !F64_SIGN, canonical);
+            assert_eq!(f(signalling, one) & F64_QUIET, F64_QUIET);
+        }
+        assert_eq!(f64_div(0, 0) & !F64_SIGN, canonical);
+        assert_eq!(f64_mul(inf, 0) & !F64_SIGN, canonical);
+        assert_eq!(f64_from_f32(0x7FC0_0000) & !F64_SIGN, canonical);
+        assert_eq!(f32_from_f64(canonical) & !F32_SIGN, 0x7FC0_0000);
         assert_eq!(f64_from_f32(0x7FA0_0000) & F64_QUIET, F64_QUIET);
         assert_eq!(f32_from_f64(signalling) & F32_QUIET, F32_QUIET);
         assert_eq!(f32_nearest(0x7FA0_0000), 0x7FE0_0000);
