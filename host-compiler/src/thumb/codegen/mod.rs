@@ -3569,6 +3569,10 @@ impl<'m> FunctionCompiler<'m> {
         let saved: Vec<Reg> = self.stack.used_callee_saved();
         // `lr` is pushed when anything is (so the return is one `pop`) and when the function
         // calls (which overwrites it).
+        if self.results > JOIN.len() {
+            // The epilogue reads the function's join slots even when no path reached them.
+            self.spill_height = self.spill_height.max(self.results);
+        }
         let push_lr = !saved.is_empty() || self.makes_calls;
         let pushed = 4 * (saved.len() as u32 + u32::from(push_lr));
         let mut frame = self.locals_size() + 8 * self.spill_height as u32;

@@ -2779,6 +2779,9 @@ fn more_than_four_result_words_use_join_slots_and_the_return_area() {
         let got = i32s(&run(&functions, &[(3, vec![n, selector])], 0))[0];
         assert_eq!(got, exit(n, selector), "loop {n}, selector {selector}");
     }
+    // A function whose end no path reaches still has its join slots in its frame.
+    let dead = compile("(module (func (result i32 i32 i32 i64 f64) unreachable))").unwrap();
+    assert_eq!(run(&dead, &[(0, vec![])], 0), Outcome::Signal(SIGILL));
 }
 
 #[test]
