@@ -19,6 +19,8 @@
 #                          fatal report, status 3
 #        test_stack_guard  firmware recursion runs into the program stack's guard: fatal report
 #                          from the main stack, status 3
+#        spec_bundle       the WebAssembly 2.0 spec testsuite compiled for cortex-m55
+#                          (spec-bundle.sh): failures only where listed (board limits)
 # Needs qemu-system-arm with the mps3-an547 machine (QEMU >= 6.0; Debian: qemu-system-arm).
 # Usage: boards/mps3-an547/run-tests.sh   (PROFILE=release for optimised firmware)
 set -euo pipefail
@@ -118,6 +120,11 @@ boot test_stack_guard 3 \
     "recursing until the program stack reaches its guard..." \
     "fatal: MemManage" \
     "MMFAR=0x300003"
+
+echo "== spec testsuite on the board"
+if ! ./spec-bundle.sh; then
+    failures=$((failures + 1))
+fi
 
 if [ "$failures" != 0 ]; then
     echo "$failures firmware(s) failed"

@@ -83,8 +83,9 @@ impl Mpu {
             change(&mut next);
             let plan = next.plan()?;
             // SAFETY: the plan covers everything the firmware uses (memory_map: ITCM code
-            // read-only and executable; DTCM with the stacks and data, SRAM pools, ISRAM
-            // slots read-write; UART0 device), so execution continues after it is enabled.
+            // read-only and executable; DTCM with the stacks and data, SRAM pools, the
+            // loader region and the DDR memory slots read-write; UART0 device), so
+            // execution continues after it is enabled.
             // The only memory it takes away is a guard being protected (nothing uses it) or
             // the code pool becoming writable, which the platform does only while no code in
             // the pool runs (it is loading a module).
@@ -188,6 +189,19 @@ pub fn engine_config() -> EngineConfig {
     config.memory_guard = MEMORY_GUARD;
     config.max_wasm_stack = MAX_WASM_STACK;
     config.store_arena_size = STORE_ARENA_SIZE;
+    config
+}
+
+/// Linear-memory reservation of [`engine_config_large_memories`]: seven of them, with their
+/// guards, fit in the 64 MiB memory pool (at most [`GUARD_CAPACITY`] memories are live).
+pub const LARGE_MEMORY_RESERVATION: u64 = 7 << 20;
+
+/// [`engine_config`] with a 7 MiB reservation for memories without a smaller maximum, for the
+/// spec testsuite, whose memories grow beyond 1 MiB: the slot holds its whole reservation
+/// from the start, so the reservation trades how far one memory grows against how many fit.
+pub fn engine_config_large_memories() -> EngineConfig {
+    let mut config = engine_config();
+    config.memory_reservation = LARGE_MEMORY_RESERVATION;
     config
 }
 

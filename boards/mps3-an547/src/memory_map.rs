@@ -8,7 +8,8 @@
 //! | [`LINKER_RAM`] `0x3004_0000`, 256 KiB | DTCM | `.data`, `.bss`, main stack (exceptions) (`memory.x` `RAM`) |
 //! | [`CODE_POOL`] `0x1100_0000`, 512 KiB | SRAM | code memory: read-write while a module is copied in, read-only and executable once published |
 //! | [`ARENA_POOL`] `0x1108_0000`, 1 MiB | SRAM | store arenas |
-//! | [`MEMORY_POOL`] `0x3100_0000`, 4 MiB | ISRAM 0/1 | linear-memory slots, each below a no-access front guard |
+//! | [`LOADER_REGION`] `0x3100_0000`, 4 MiB | ISRAM 0/1 | left to QEMU's `-device loader` (spec bundles): read-write, execute-never |
+//! | [`MEMORY_POOL`] `0x7000_0000`, 64 MiB | DDR | linear-memory slots, each below a no-access front guard |
 //! | `0x1118_0000`, 512 KiB | SRAM | unused: no MPU region, every access faults |
 //! | [`UART0`] `0x5930_3000` | CMSDK APB UART0 | console |
 //!
@@ -20,7 +21,8 @@
 //! The MPU ([`mpu_map`], planned by `cortex_m_mpu::v8`) has no background region: everything
 //! above is covered by a region except the guards, so a guard, or any address not listed here,
 //! faults. [`GUARD_CAPACITY`] live front guards fit in the 16 regions whatever the code pool's
-//! state (`tests` checks the worst case).
+//! state (`tests` checks the worst case): ITCM 1, DTCM 1, SRAM 2 (code pool and arenas differ
+//! once code is published), loader region 1, UART 1, the memory pool one more than its guards.
 
 use cortex_m_mpu::{MemoryMap, Range, SlotPool, Stack};
 
@@ -35,6 +37,9 @@ pub const SRAM: Range = Range::new(0x1100_0000, 0x1100_0000 + 2 * MIB);
 pub const DTCM: Range = Range::new(0x3000_0000, 0x3000_0000 + 512 * KIB);
 /// ISRAM 0 and 1 (Secure alias).
 pub const ISRAM: Range = Range::new(0x3100_0000, 0x3100_0000 + 4 * MIB);
+/// DDR: the first 64 MiB of its Secure alias (QEMU models 2 GiB from `0x6000_0000` behind one
+/// memory protection controller; on the FPGA `0x7000_0000` is the Secure alias).
+pub const DDR: Range = Range::new(0x7000_0000, 0x7000_0000 + 64 * MIB);
 
 /// The no-access guard below the program stack.
 pub const PROGRAM_STACK_GUARD: Range = Range::new(DTCM.start, DTCM.start + KIB);
@@ -47,13 +52,21 @@ pub const CODE_POOL: Range = Range::new(SRAM.start, SRAM.start + 512 * KIB);
 /// Store arenas.
 pub const ARENA_POOL: Range = Range::new(CODE_POOL.end, CODE_POOL.end + MIB);
 /// Linear-memory slots.
-pub const MEMORY_POOL: Range = ISRAM;
+pub const MEMORY_POOL: Range = DDR;
+/// Left to QEMU's loader (`-device loader,file=F,addr=0x21000000,force-raw=on`: QEMU's loader
+/// writes through the system address space, where ISRAM is plain RAM at its Non-secure
+/// address, while SRAM and DDR sit behind memory protection controllers that refuse it; the
+/// firmware reads it at the Secure alias `0x3100_0000`).
+pub const LOADER_REGION: Range = ISRAM;
+/// Where QEMU's loader writes [`LOADER_REGION`] (its Non-secure alias).
+pub const LOADER_ADDRESS: u32 = 0x2100_0000;
 /// CMSDK APB UART0 (Secure alias).
 pub const UART0: Range = Range::new(0x5930_3000, 0x5930_4000);
 
 /// Block size of the memory pool: front guards and memories are multiples of it, so every
-/// guard boundary is a valid PMSAv8 region boundary (32-byte granularity).
-pub const MEMORY_BLOCK: u32 = 4 * KIB;
+/// guard boundary is a valid PMSAv8 region boundary (32-byte granularity). 64 MiB in 4096
+/// blocks, the most the platform's bitmap manages.
+pub const MEMORY_BLOCK: u32 = 16 * KIB;
 /// Block size of the code pool.
 pub const CODE_BLOCK: u32 = KIB;
 /// Block size of the arena pool.
@@ -68,8 +81,14 @@ pub const GUARD_CAPACITY: usize = 8;
 /// Read-only executable memory.
 pub const CODE: [Range; 1] = [ITCM];
 /// Read-write, execute-never memory: DTCM, the pools of SRAM (not its last 512 KiB, which
-/// the board does not use: no region covers it, so an access there faults), ISRAM.
-pub const RAM: [Range; 3] = [DTCM, Range::new(CODE_POOL.start, ARENA_POOL.end), ISRAM];
+/// the board does not use: no region covers it, so an access there faults), the loader
+/// region, the memory pool.
+pub const RAM: [Range; 4] = [
+    DTCM,
+    Range::new(CODE_POOL.start, ARENA_POOL.end),
+    LOADER_REGION,
+    MEMORY_POOL,
+];
 /// Peripherals the firmware uses.
 pub const DEVICES: [Range; 1] = [UART0];
 
