@@ -15,10 +15,12 @@
 //!
 //! * **Code is read-only and executable**: [`MemoryMap::code`] (flash, ITCM: the firmware's
 //!   text and read-only data) and every *published* range of the code pool.
-//! * **Guards are no-access**: `stack_guard` bytes below the main stack, and each memory
-//!   slot's front guard (and back guard, when the pool has one). A store below a linear memory
-//!   (a broken image, or firmware code with a negative offset) faults instead of corrupting the
-//!   neighbouring slot.
+//! * **Guards are no-access**: [`Stack::guard`] bytes below the main stack, and each memory
+//!   slot's front guard (and back guard, when the pool has one): either a fixed slot layout
+//!   ([`SlotPool`]) or the guards of the slots live now ([`MemoryMap::guards`], for platforms
+//!   that place slots anywhere in their pool, like `cortex-m-common`'s). A store below a
+//!   linear memory (a broken image, or firmware code with a negative offset) faults instead of
+//!   corrupting the neighbouring slot.
 //! * **Everything else is execute-never**: RAM, the unpublished code pool and the slots are
 //!   read-write; peripherals read-write device memory.
 //! * **W^X**: no planned region is both writable and executable (tests check every plan).
@@ -36,10 +38,15 @@
 //! it; `code_free` removes the range and replans. So a range of the pool is read-write and
 //! execute-never until it is published, read-only and executable afterwards, and never both.
 //! Replanning everything rather than reserving "the code region" keeps one invariant
-//! ("the registers equal `plan(map, published)`") instead of per-region bookkeeping, and costs
-//! a few microseconds per module load. Published ranges must be representable: multiples of 32
-//! bytes on PMSAv8; on PMSAv7 unions of subregions (a pool of 2^k bytes aligned to its size,
-//! allocated in eighths of it, needs one region for any prefix of published modules).
+//! ("the registers equal `plan(map, published)`") instead of per-region bookkeeping. Published
+//! ranges must be representable: multiples of 32 bytes on PMSAv8; on PMSAv7 unions of
+//! subregions (a pool of 2^k bytes aligned to its size, allocated in eighths of it, needs one
+//! region for any prefix of published modules). The simplest use, what the boards do today
+//! through `cortex-m-common`'s `MemoryProtection`, publishes the whole pool or nothing: the pool
+//! is read-write while any module is being copied in and read-only executable otherwise.
+//!
+//! Firmware can check the live state: `v8::test_target` (the `TT` instruction, ARMv8-M only)
+//! returns what the MPU gives the running code at an address, without touching it.
 //!
 //! # PMSAv7 (ARMv7-M): priorities, subregions, background
 //!
