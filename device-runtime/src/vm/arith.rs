@@ -185,7 +185,9 @@ pub extern "C" fn f64_compare(a: u64, b: u64) -> i32 {
 ///
 /// For a positive finite `x = m * 2^e` (integer significand `m`, `e` made even by doubling
 /// `m`), `sqrt(x) = sqrt(m * 2^52) * 2^((e - 52) / 2)`; `m * 2^52` lies in `[2^104, 2^106)`, so
-/// its integer square root `r` has exactly 53 bits. The exact root is never halfway between two
+/// its integer square root `r` has exactly 53 bits. It is computed digit by digit, two radicand
+/// bits per result bit; the remainder stays below `2 * r + 1 < 2^54`, so 64-bit arithmetic
+/// suffices (the low 52 radicand bits are zero). The exact root is never halfway between two
 /// integers (`(r + 1/2)^2` is not an integer), so rounding to nearest is `r + 1` exactly when
 /// the remainder `m * 2^52 - r^2` exceeds `r`.
 pub extern "C" fn f64_sqrt(a: u64) -> u64 {
@@ -217,22 +219,23 @@ pub extern "C" fn f64_sqrt(a: u64) -> u64 {
         m <<= 1;
         e -= 1;
     }
-    let n = (m as u128) << 52;
-    // Integer square root, one result bit per step.
-    let mut remainder = n;
-    let mut root: u128 = 0;
-    let mut bit: u128 = 1 << 106;
-    while bit > n {
-        bit >>= 2;
-    }
-    while bit != 0 {
-        if remainder >= root + bit {
-            remainder -= root + bit;
-            root = (root >> 1) + bit;
+    // The radicand is m * 2^52 (106 bits, 53 digit pairs); pair i holds radicand bits 2i + 1
+    // and 2i, which are bits 2i - 51 and 2i - 52 of m (zero below bit 52 of the radicand).
+    let mut remainder: u64 = 0;
+    let mut root: u64 = 0;
+    for pair in (0..53).rev() {
+        let digits = if 2 * pair >= 52 {
+            (m >> (2 * pair - 52)) & 3
         } else {
-            root >>= 1;
+            0
+        };
+        remainder = remainder << 2 | digits;
+        let trial = root << 2 | 1;
+        root <<= 1;
+        if remainder >= trial {
+            remainder -= trial;
+            root |= 1;
         }
-        bit >>= 2;
     }
     if remainder > root {
         root += 1;
@@ -240,7 +243,7 @@ pub extern "C" fn f64_sqrt(a: u64) -> u64 {
     // sqrt(x) = root * 2^((e - 52) / 2) with root in [2^52, 2^53] (2^53 after rounding up
     // carries into the exponent, which the addition below does by itself).
     let exponent = (e - 52) / 2 + 52 + 1023;
-    (((exponent - 1) as u64) << 52) + root as u64
+    (((exponent - 1) as u64) << 52) + root
 }
 
 /// Rounds `x` to an integral value with `mode`, on the bits: values of magnitude at least
