@@ -20,6 +20,9 @@
 #                          floats, NaN, traps (134), bad arguments and missing exports (1); stdout,
 #                          stderr and exit status identical to the hosted `wasm-aot run` of the same
 #                          image (wasm-aot-runner for armv7-unknown-linux-gnueabihf under qemu-arm)
+#        spec_bundle       the WebAssembly 2.0 spec testsuite compiled for cortex-m4f as bundles
+#                          (spec-bundle.sh): per-case outcomes identical to the same executor under
+#                          qemu-arm outside the board-only failures, failures as listed
 # Needs qemu-system-arm and qemu-arm (Debian: qemu-system-arm, qemu-user).
 # Usage: boards/mps2-an386/run-tests.sh   (PROFILE=release for optimised firmware)
 set -euo pipefail
@@ -182,6 +185,11 @@ if [ "$in_place_status" = 1 ] && grep -q "has no image partition" <<<"$in_place"
     echo "ok   run --board mps2-an386 --load in-place refused"
 else
     echo "FAIL run --board mps2-an386 --load in-place was not refused"
+    failures=$((failures + 1))
+fi
+
+echo "== spec testsuite bundle on the board vs qemu-arm user mode (spec-bundle.sh)"
+if ! PROFILE="$PROFILE" ./spec-bundle.sh; then
     failures=$((failures + 1))
 fi
 
