@@ -118,7 +118,8 @@ pub fn plan(map: &MemoryMap<'_>, published: &[Range], available: usize) -> Resul
             return Err(PlanError::Unsupported { range: *device });
         }
     }
-    let segments = Segments::new(map, published)?;
+    let mut segments = Segments::new();
+    segments.cut(map, published)?;
     let available = available.min(MAX_REGIONS);
     let mut plan = Plan {
         regions: [Region { rbar: 0, rasr: 0 }; MAX_REGIONS],

@@ -83,7 +83,8 @@ impl Plan {
 /// most `available` regions (`MPU_TYPE.DREGION`: 8 or 16; capped at [`MAX_REGIONS`]).
 pub fn plan(map: &MemoryMap<'_>, published: &[Range], available: usize) -> Result<Plan, PlanError> {
     map.validate(published)?;
-    let segments = Segments::new(map, published)?;
+    let mut segments = Segments::new();
+    segments.cut(map, published)?;
     let available = available.min(MAX_REGIONS);
     let mut plan = Plan {
         regions: [Region { rbar: 0, rlar: 0 }; MAX_REGIONS],
