@@ -506,21 +506,29 @@ impl Segments {
         Ok(())
     }
 
-    /// The kind of `address` (`< 2^32`).
-    pub(crate) fn kind_at(&self, address: u64) -> Kind {
-        let index = self.starts[..self.len].partition_point(|&s| u64::from(s) <= address);
-        match index {
-            0 => Kind::Unlisted,
-            i => self.kinds[i - 1],
-        }
+    /// The run holding `address` (`< 2^32`), as `[start, end)`: the maximal range around it
+    /// whose addresses all have its kind.
+    pub(crate) fn run_at(&self, address: u64) -> (u64, u64) {
+        let starts = &self.starts[..self.len];
+        let next = starts.partition_point(|&s| u64::from(s) <= address);
+        let start = match next {
+            0 => 0,
+            i => u64::from(starts[i - 1]),
+        };
+        let end = starts.get(next).map_or(1 << 32, |&s| u64::from(s));
+        (start, end)
     }
 
     /// The kind of every address of `[start, end)` if they all have the same one.
     pub(crate) fn uniform(&self, start: u64, end: u64) -> Option<Kind> {
-        let kind = self.kind_at(start);
-        let changes_inside = self.starts[..self.len]
-            .iter()
-            .any(|&s| start < u64::from(s) && u64::from(s) < end);
+        let starts = &self.starts[..self.len];
+        // The first boundary after `start` (boundaries are sorted and distinct).
+        let next = starts.partition_point(|&s| u64::from(s) <= start);
+        let kind = match next {
+            0 => Kind::Unlisted,
+            i => self.kinds[i - 1],
+        };
+        let changes_inside = starts.get(next).is_some_and(|&s| u64::from(s) < end);
         (!changes_inside).then_some(kind)
     }
 

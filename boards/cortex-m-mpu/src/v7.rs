@@ -187,15 +187,37 @@ fn cover(
     }
     while count > 0 {
         let at = pieces[0].0;
+        // The largest region with subregions whose eighth holding `at` lies inside `kind`,
+        // that is inside the run of `kind` holding `at` (runs are maximal): those eighths
+        // nest as the size grows, so the first that does not fit ends the search.
+        let (run_start, run_end) = segments.run_at(at);
+        let mut largest = MIN_SUBREGION_REGION_LOG2 - 1;
+        for size_log2 in MIN_SUBREGION_REGION_LOG2..=32 {
+            let unit = 1u64 << (size_log2 - 3);
+            let holder = at & !(unit - 1);
+            if holder < run_start || holder + unit > run_end {
+                break;
+            }
+            largest = size_log2;
+        }
+        // Candidates from the largest down, then the 32..128-byte regions (one unit each).
+        // A region covers at most its size, so the search stops below the best score; ties
+        // go to the smaller region (`>=`, later candidates are smaller).
+        let candidates = (MIN_SUBREGION_REGION_LOG2..=largest)
+            .rev()
+            .chain((MIN_REGION_LOG2..MIN_SUBREGION_REGION_LOG2).rev());
         let mut best: Option<(u64, u64, u32, u8)> = None; // (score, base, log2, disabled)
-        for size_log2 in MIN_REGION_LOG2..=32 {
+        for size_log2 in candidates {
             let size = 1u64 << size_log2;
+            if best.is_some_and(|(best_score, ..)| size < best_score) {
+                break;
+            }
             let base = at & !(size - 1);
-            let (units, unit) = if size_log2 < MIN_SUBREGION_REGION_LOG2 {
-                (1, size)
-            } else {
-                (8, size / 8)
-            };
+            let subregions = size_log2 >= MIN_SUBREGION_REGION_LOG2;
+            let (units, unit) = if subregions { (8, size / 8) } else { (1, size) };
+            if !subregions && segments.uniform(base, base + size) != Some(kind) {
+                continue;
+            }
             let mut disabled = 0u8;
             let mut score = 0;
             for i in 0..units {
@@ -206,11 +228,7 @@ fn cover(
                     disabled |= 1 << i;
                 }
             }
-            let holder = ((at - base) / unit) as u8;
-            if disabled & (1 << holder) != 0 {
-                continue;
-            }
-            if best.is_none_or(|(best_score, ..)| score > best_score) {
+            if best.is_none_or(|(best_score, ..)| score >= best_score) {
                 best = Some((score, base, size_log2, disabled));
             }
         }
