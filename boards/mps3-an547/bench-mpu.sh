@@ -31,10 +31,11 @@ count() {
     rm -f "$out"
 }
 
-for mode in 0 1; do
+for mode in 0 1 2; do
     one=$(count "$N" $mode)
     two=$(count $((2 * N)) $mode)
-    what=("MPU state change (replan + apply)" "plan alone (v8::plan)")
+    what=("MPU state change (replan + apply)" "plan alone (v8::plan)"
+        "PMSAv7 plan of the same map (v7::plan, the mps2-an386 planner)")
     echo "bench-mpu ($PROFILE): $(((two - one) / (2 * N))) instructions per ${what[$mode]}," \
         "2 live guards ($N -> $one, $((2 * N)) -> $two)"
 done

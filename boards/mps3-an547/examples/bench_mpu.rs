@@ -7,7 +7,9 @@
 //! loader region (`-device loader,addr=0x21000000,data=N,data-len=4`), the mode the next word
 //! (`addr=0x21000004`): 0 measures state changes (`MPU.code_writable()` then
 //! `code_executable()`: two replans and applies per iteration), 1 only the planning
-//! (`v8::plan` of the same two states, nothing applied). `bench-mpu.sh` runs N and 2N under
+//! (`v8::plan` of the same two states, nothing applied), 2 the PMSAv7 planner (`v7::plan`)
+//! on the same map, for the figure of the Cortex-M4F board's planner (pure code: the same
+//! instructions on either core, nothing applied). `bench-mpu.sh` runs N and 2N under
 //! the instruction-count plugin and prints the difference per change. Two memory slots are
 //! live (two guards in the plan), as in the guard tests.
 
@@ -15,7 +17,7 @@
 #![no_main]
 
 use cortex_m_common::platform::MemoryProtection;
-use cortex_m_mpu::{Range, v8};
+use cortex_m_mpu::{Range, v7, v8};
 use device_runtime::platform::Platform;
 use mps3_an547::memory_map::{CODE_POOL, LOADER_REGION, MPU_REGIONS, mpu_map};
 use mps3_an547::{self as board, println};
@@ -49,14 +51,20 @@ fn main() -> u32 {
             board::MPU.code_executable();
         } else {
             for published in [&[][..], &[CODE_POOL][..]] {
-                let plan = v8::plan(&mpu_map(&guards), published, MPU_REGIONS);
-                planned += plan.map_or(0, |p| core::hint::black_box(p).regions().len());
+                let map = mpu_map(&guards);
+                planned += if mode == 1 {
+                    let plan = v8::plan(&map, published, MPU_REGIONS);
+                    plan.map_or(0, |p| core::hint::black_box(p).regions().len())
+                } else {
+                    let plan = v7::plan(&map, published, MPU_REGIONS);
+                    plan.map_or(0, |p| core::hint::black_box(p).regions().len())
+                };
             }
         }
     }
     println!(
         "bench-mpu: {iterations} iterations of 2 MPU {}, {} live guards ({planned} regions planned)",
-        if mode == 0 { "state changes" } else { "plans" },
+        ["state changes", "v8 plans", "v7 plans"][mode.min(2) as usize],
         board::BOARD.live_guards()
     );
     for slot in slots.into_iter().flatten() {
