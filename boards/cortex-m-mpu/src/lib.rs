@@ -65,13 +65,17 @@
 //! 3. No-access regions covering the guards exactly, on top of everything.
 //!
 //! Covering a set exactly ([`v7`]'s greedy cover): starting at the lowest uncovered address,
-//! try every region size that contains it; in each candidate enable exactly the subregions that
+//! consider the regions that contain it; in each candidate enable exactly the subregions that
 //! lie entirely inside the set, require the one holding the start address to be enabled, and
-//! keep the candidate that covers the most still-uncovered bytes. Invariant: an enabled
-//! subregion never contains an address outside the set, so the cover is exact whatever the
-//! choices; each step covers at least the start address's subregion, so it terminates. Slot
-//! guards share a region when the pool is laid out for it: a guard of one subregion and a slot
-//! stride of 2 or 4 subregions put 4 or 2 guards in one region.
+//! keep the candidate that covers the most still-uncovered bytes (ties: the smaller region).
+//! Invariant: an enabled subregion never contains an address outside the set, so the cover is
+//! exact whatever the choices; each step covers at least the start address's subregion, so it
+//! terminates. The search is bounded without changing its result: the eighths holding the
+//! start address nest as the region grows, so sizes stop where that eighth leaves the run of
+//! the set around it; candidates are tried from the largest down, and since a region covers
+//! at most its size, the search stops below the best score found. Slot guards share a region
+//! when the pool is laid out for it: a guard of one subregion and a slot stride of 2 or 4
+//! subregions put 4 or 2 guards in one region.
 //!
 //! # PMSAv8 (ARMv8-M): base/limit, no overlap, no background
 //!
