@@ -61,7 +61,7 @@ fn run() -> Result<(), device_runtime::Error> {
          store arena {} of {} bytes used",
         image.len(),
         code_free - code_now,
-        (memory_free - memory_now) * 4,
+        (memory_free - memory_now) * (board::memory_map::MEMORY_BLOCK as usize >> 10),
         board::STORE_ARENA_SIZE - store.arena_remaining(),
         board::STORE_ARENA_SIZE,
     );

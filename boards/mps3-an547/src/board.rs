@@ -158,8 +158,8 @@ pub fn mpu_lookup(address: usize) -> v8::TestTarget {
     v8::test_target(address as u32)
 }
 
-/// The board's platform: code memory in 1 KiB blocks, memory slots and arenas in 4 KiB
-/// blocks, protected by [`MPU`].
+/// The board's platform: code memory in 1 KiB blocks, memory slots (DDR) in 16 KiB blocks,
+/// store arenas in 4 KiB blocks, protected by [`MPU`].
 pub static BOARD: StaticPlatform = StaticPlatform::new(
     Pool {
         start: CODE_POOL.start as usize,
