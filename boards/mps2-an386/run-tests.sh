@@ -6,7 +6,8 @@
 #      output and the semihosting exit status:
 #        hello             the example: host-function output over UART0, fib and an f32 on the FPU, status 0
 #        test_guard        typed traps through the UsageFault handler (udf trap sites: bounds,
-#                          division, overflow, stack limit), victim memory bit-identical, cortex-m7
+#                          division, overflow, stack limit; a trap with the extended FP frame keeps
+#                          s16-s31), victim memory bit-identical, cortex-m7
 #                          and aarch64 images refused with WrongTarget, a corrupt image refused, status 0
 #        test_front_guard  a broken image (hand-made Thumb-2 storing at memory base - 4, not in the
 #                          trap table) is stopped by the MPU front guard; MemManage -> out of bounds
@@ -92,6 +93,9 @@ boot test_guard 0 \
     "attacker div(i32::MIN, -1): wasm trap: integer overflow" \
     "attacker recurse(0): wasm trap: call stack exhausted" \
     "[ok] every trap went through the UsageFault handler (a udf trap site each)" \
+    "attacker fp_trap(2.0): wasm trap: unreachable" \
+    "[ok] the trap was taken with the extended (FP) exception frame" \
+    "[ok] s16-s31 intact across the trap (AAPCS callee-saved FP registers)" \
     "[ok] victim memory bit-identical before and after" \
     "cortex-m7 image: image compiled for cortex-m7, this runtime runs cortex-m4f code" \
     "aarch64 image: image compiled for aarch64, this runtime runs cortex-m4f code" \

@@ -57,6 +57,54 @@ fn expect_trap(
     }
 }
 
+/// The AAPCS callee-saved FP registers across a call, the only unsafe code of this firmware.
+mod fp_registers {
+    /// Loads a pattern into s16-s31, calls `body` (through an AAPCS function, so `body` must
+    /// preserve them, traps included), and returns a mask of the registers that changed (bit
+    /// `i` = s(16 + i)).
+    pub fn callee_saved_survive(body: &mut dyn FnMut()) -> u32 {
+        extern "C" fn call(body: *mut &mut dyn FnMut()) {
+            // SAFETY: `body` points at the caller's `&mut dyn FnMut()`, alive for the call.
+            let body = unsafe { &mut *body };
+            body();
+        }
+        let pattern: [u32; 16] = core::array::from_fn(|i| 0x4049_0fdb ^ (i as u32 * 0x0101_0101));
+        let mut after = [0u32; 16];
+        let mut body = body;
+        let body_ptr: *mut &mut dyn FnMut() = &mut body;
+        let function: extern "C" fn(*mut &mut dyn FnMut()) = call;
+        // SAFETY: the block reads 16 words from `pattern` and writes 16 to `after` (both live
+        // arrays; r4/r5 are preserved by the AAPCS call in between), calls an `extern "C"`
+        // function with its argument in r0 (every register the call may change is declared
+        // clobbered),
+        // and declares s16-s31, which it overwrites, as clobbered so the compiler keeps nothing
+        // of its own there.
+        unsafe {
+            core::arch::asm!(
+                "vldmia r4, {{s16-s31}}",
+                "blx r1",
+                "vstmia r5, {{s16-s31}}",
+                in("r4") pattern.as_ptr(),
+                in("r5") after.as_mut_ptr(),
+                inout("r0") body_ptr => _,
+                inout("r1") function => _,
+                // What an AAPCS call may change (`clobber_abi("C")` would name d16-d31, which
+                // FPv4-SP does not have), then s16-s31, which the block itself overwrites.
+                out("r2") _, out("r3") _, out("r12") _, out("lr") _,
+                out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+                out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+                out("s8") _, out("s9") _, out("s10") _, out("s11") _,
+                out("s12") _, out("s13") _, out("s14") _, out("s15") _,
+                out("s16") _, out("s17") _, out("s18") _, out("s19") _,
+                out("s20") _, out("s21") _, out("s22") _, out("s23") _,
+                out("s24") _, out("s25") _, out("s26") _, out("s27") _,
+                out("s28") _, out("s29") _, out("s30") _, out("s31") _,
+            );
+        }
+        (0..16).fold(0, |mask, i| mask | (u32::from(pattern[i] != after[i]) << i))
+    }
+}
+
 fn run() -> Result<u32, Error> {
     let mut failures = 0;
     let engine = Engine::new(&board::engine_config());
@@ -132,6 +180,33 @@ fn run() -> Result<u32, Error> {
         &mut failures,
         faults == 7,
         "every trap went through the UsageFault handler (a udf trap site each)",
+    );
+
+    // A trap taken with FP state active: the core stacks the extended frame (lazily), the
+    // handler rewrites its first eight words only, and the unwind restores s16-s31.
+    let fp_trap = attacker.get_typed_func::<f32, f32>(&attacker_store, "fp_trap")?;
+    let mut fp_result = None;
+    let changed = fp_registers::callee_saved_survive(&mut || {
+        fp_result = Some(fp_trap.call(&mut attacker_store, 2.0));
+    });
+    match fp_result {
+        Some(result) => expect_trap(&mut failures, "fp_trap(2.0)", result, TrapCode::Unreachable),
+        None => check(&mut failures, false, "fp_trap was called"),
+    }
+    let exc_return = board::last_trap_exc_return();
+    println!(
+        "fp_trap: EXC_RETURN={:#010x}, s16-s31 changed: {changed:#06x}",
+        exc_return.0
+    );
+    check(
+        &mut failures,
+        exc_return.extended_frame(),
+        "the trap was taken with the extended (FP) exception frame",
+    );
+    check(
+        &mut failures,
+        changed == 0,
+        "s16-s31 intact across the trap (AAPCS callee-saved FP registers)",
     );
 
     // The attacker still works after its traps.

@@ -16,7 +16,7 @@ use crate::memory_map::{
 };
 
 pub use cortex_m_common::fault::vectors::{
-    faults_turned_into_traps, guard_faults_turned_into_traps,
+    faults_turned_into_traps, guard_faults_turned_into_traps, last_trap_exc_return,
 };
 pub use cortex_m_common::{console, fault, print, println, semihosting};
 

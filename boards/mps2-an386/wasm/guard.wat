@@ -18,6 +18,12 @@
         (br $next))))
   (func (export "div") (param i32 i32) (result i32)
     (i32.div_s (local.get 0) (local.get 1)))
+  ;; Uses the FPU (so the core stacks the extended FP frame when it faults), then traps.
+  (func (export "fp_trap") (param $x f32) (result f32)
+    (local $y f32)
+    (local.set $y (f32.sqrt (f32.mul (local.get $x) (f32.const 3.5))))
+    (if (f32.gt (local.get $y) (f32.const 0)) (then unreachable))
+    (local.get $y))
   (func $recurse (export "recurse") (param $n i32) (result i32)
     (i32.add (call $recurse (i32.add (local.get $n) (i32.const 1))) (i32.const 1)))
 )

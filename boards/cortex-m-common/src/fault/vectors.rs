@@ -22,7 +22,7 @@
 //! stacked the frame; for a frame on the main stack the pushes go below it.
 
 use core::fmt::Write;
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 use device_runtime::fault::FaultRedirect;
 
@@ -88,6 +88,7 @@ static PLATFORM: AtomicPtr<StaticPlatform> = AtomicPtr::new(core::ptr::null_mut(
 
 static FAULTS_TURNED_INTO_TRAPS: AtomicUsize = AtomicUsize::new(0);
 static GUARD_FAULTS_TURNED_INTO_TRAPS: AtomicUsize = AtomicUsize::new(0);
+static LAST_TRAP_EXC_RETURN: AtomicU32 = AtomicU32::new(0);
 
 /// How many faults have been turned into wasm traps since boot (both rules).
 pub fn faults_turned_into_traps() -> usize {
@@ -97,6 +98,12 @@ pub fn faults_turned_into_traps() -> usize {
 /// How many of them were front-guard accesses (rule 2).
 pub fn guard_faults_turned_into_traps() -> usize {
     GUARD_FAULTS_TURNED_INTO_TRAPS.load(Ordering::Relaxed)
+}
+
+/// The `EXC_RETURN` of the last fault turned into a trap (0 before the first): tells a test
+/// whether the core stacked the basic or the extended (FP) frame.
+pub fn last_trap_exc_return() -> ExcReturn {
+    ExcReturn(LAST_TRAP_EXC_RETURN.load(Ordering::Relaxed))
 }
 
 /// The System Control Block registers of the fault handlers.
@@ -209,6 +216,7 @@ extern "C" fn cortex_m_common_fault(frame: *mut StackedFrame, exc_return: u32, n
     match super::handle(exception, &status, exc_return, frame, &Board) {
         Outcome::Trap { guard, .. } => {
             scb::clear(&status);
+            LAST_TRAP_EXC_RETURN.store(exc_return.0, Ordering::Relaxed);
             FAULTS_TURNED_INTO_TRAPS.fetch_add(1, Ordering::Relaxed);
             if guard {
                 GUARD_FAULTS_TURNED_INTO_TRAPS.fetch_add(1, Ordering::Relaxed);
