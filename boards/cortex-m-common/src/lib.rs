@@ -19,14 +19,15 @@
 //!   implements with its MPU. Safe apart from zeroing pool memory; host-tested over a heap
 //!   buffer.
 //! * Bare metal only: [`boot`] (console, fault handlers, the board's protection, then the
-//!   program on its own stack), [`console`] (CMSDK APB UART, base address given by the board),
+//!   program on its own stack), [`mpu`] (either MPU flavour of `cortex-m-mpu` as the platform's
+//!   memory protection: every change replans the board's whole map), [`console`] (CMSDK APB UART, base address given by the board),
 //!   [`semihosting`] (exit status), [`stack`] (runs the program on its own stack, the process
 //!   stack, so that a fault on it can still be reported from the main stack), and the panic
 //!   handler (prints the message, exits with status 101).
 //!
 //! Every `unsafe` block lives in a small named module: `console::registers`,
 //! `semihosting::call`, `stack::switch`, `fault::vectors` (exception entry, `scb`, the stacked
-//! frame), and `platform::zero`.
+//! frame), `mpu` (the call that applies a plan), and `platform::zero`.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
@@ -40,6 +41,8 @@ pub mod pools;
 pub mod boot;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod console;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+pub mod mpu;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod semihosting;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
