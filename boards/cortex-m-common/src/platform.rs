@@ -17,7 +17,7 @@
 //!   reservation, and explicit bounds checks never pass the current length. Each guard takes
 //!   one MPU region, so [`MemoryProtection::guard_capacity`] bounds the live slots; one more is
 //!   [`PlatformError::Exhausted`]. A protection with no guard capacity (a board without an
-//!   MPU) gives unguarded slots.
+//!   MPU) gives unguarded slots. The boards' protection is [`crate::mpu::Mpu`].
 //! * **Arenas** ([`StaticPlatform::arena_alloc`]): runs of blocks of the arena pool, zeroed on
 //!   allocation.
 //!
@@ -102,26 +102,6 @@ pub unsafe trait MemoryProtection: Sync {
     fn protect_guard(&self, index: usize, start: usize, len: usize) -> Result<(), PlatformError>;
     /// Makes guard `index` accessible again (its slot is freed).
     fn unprotect_guard(&self, index: usize);
-}
-
-/// A board without memory protection: code memory stays readable, writable and executable,
-/// and memory slots have no protected guard. Only for bringing up a board; a Cortex-M board
-/// with an MPU passes its own [`MemoryProtection`].
-#[derive(Debug)]
-pub struct Unprotected;
-
-// SAFETY: with no guard capacity `protect_guard` is never called; the code pool promises are
-// not kept, which is what this type documents (no MPU).
-unsafe impl MemoryProtection for Unprotected {
-    fn code_writable(&self) {}
-    fn code_executable(&self) {}
-    fn guard_capacity(&self) -> usize {
-        0
-    }
-    fn protect_guard(&self, _: usize, _: usize, _: usize) -> Result<(), PlatformError> {
-        Err(PlatformError::Unsupported("memory protection"))
-    }
-    fn unprotect_guard(&self, _: usize) {}
 }
 
 struct State {

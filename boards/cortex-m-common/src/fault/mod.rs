@@ -223,12 +223,9 @@ impl fmt::Display for FaultBits {
             (hfsr::DEBUGEVT, "DEBUGEVT"),
         ];
         let mut first = true;
-        for (bit, name) in CFSR_NAMES
-            .iter()
-            .filter(|(bit, _)| self.0 & bit != 0)
-            .chain(HFSR_NAMES.iter().filter(|(bit, _)| self.1 & bit != 0))
-        {
-            let _ = bit;
+        let cfsr = CFSR_NAMES.iter().filter(|(bit, _)| self.0 & bit != 0);
+        let hfsr = HFSR_NAMES.iter().filter(|(bit, _)| self.1 & bit != 0);
+        for (_, name) in cfsr.chain(hfsr) {
             if !first {
                 f.write_str(" ")?;
             }
