@@ -17,6 +17,7 @@
 #        test_wx           a write to published code: MemManage from firmware code, fatal, status 3
 #        test_stack_guard  firmware recursion into the program stack's MPU guard: MemManage with
 #                          MSTKERR reported from the main stack (no frame), fatal, status 3
+#        test_unexpected_exception  an SVCall reaches DefaultHandler: reported by number, status 3
 #        runner            `wasm-aot run --board mps2-an386` on cli/run.wat: results, multi-value,
 #                          floats, NaN, traps (134), bad arguments and missing exports (1); stdout,
 #                          stderr and exit status identical to the hosted `wasm-aot run` of the same
@@ -145,6 +146,10 @@ if ! grep -qE 'MMFAR=0x20100[0-3][0-9a-f]{2} ' <(tr -d '\r' <target/test_stack_g
     echo "FAIL test_stack_guard: MMFAR not in the program stack guard"
     failures=$((failures + 1))
 fi
+
+boot test_unexpected_exception 3 \
+    "raising SVCall..." \
+    "fatal: unexpected SVCall (exception 11)"
 
 echo "== wasm-aot run --board mps2-an386 vs hosted wasm-aot run (qemu-arm)"
 export WASM_AOT_BOARD_RUNNER_MPS2_AN386="$PWD/target/thumbv7em-none-eabihf/$DIR/examples/runner"

@@ -445,6 +445,31 @@ pub fn write_report(
     Ok(())
 }
 
+/// Writes the report of an exception the boards never expect (`DefaultHandler`), by its
+/// exception number (`IPSR`): 2 NMI, 11 SVCall, 12 DebugMonitor, 14 PendSV, 15 SysTick, 16 and
+/// up interrupt `n - 16`.
+pub fn write_unexpected(out: &mut impl fmt::Write, ipsr: u32) -> fmt::Result {
+    let number = ipsr & 0x1ff;
+    let name = match number {
+        2 => "NMI",
+        11 => "SVCall",
+        12 => "DebugMonitor",
+        14 => "PendSV",
+        15 => "SysTick",
+        16.. => "interrupt",
+        _ => "reserved exception",
+    };
+    if number >= 16 {
+        writeln!(
+            out,
+            "fatal: unexpected {name} {} (exception {number})",
+            number - 16
+        )
+    } else {
+        writeln!(out, "fatal: unexpected {name} (exception {number})")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -759,6 +784,22 @@ mod tests {
         assert!(!HANDLER.from_thread_mode());
         assert_eq!(Exception::from_number(4), Some(Exception::MemManage));
         assert_eq!(Exception::from_number(7), None);
+    }
+
+    #[test]
+    fn unexpected_exceptions_are_named() {
+        let text = |ipsr| {
+            let mut out = String::new();
+            write_unexpected(&mut out, ipsr).unwrap();
+            out
+        };
+        assert_eq!(text(11), "fatal: unexpected SVCall (exception 11)\n");
+        assert_eq!(text(15), "fatal: unexpected SysTick (exception 15)\n");
+        assert_eq!(
+            text(16 + 7),
+            "fatal: unexpected interrupt 7 (exception 23)\n"
+        );
+        assert_eq!(text(2), "fatal: unexpected NMI (exception 2)\n");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! `HardFault`, `MemoryManagement`, `BusFault` and `UsageFault` are defined here as global
 //! symbols, so they replace `cortex-m-rt`'s `PROVIDE`d defaults in its vector table (the
-//! `HardFault` entry points at the symbol `HardFault` itself). Each loads its exception number
+//! `HardFault` entry points at the symbol `HardFault` itself); so is `DefaultHandler`, which
+//! every other exception and interrupt reaches, and which reports it instead of spinning. Each loads its exception number
 //! and branches to one common entry, which:
 //!
 //! ```text
@@ -64,6 +65,15 @@ core::arch::global_asm!(
     "    movs r2, #6",
     "    b cortex_m_common_fault_entry",
     ".size UsageFault, . - UsageFault",
+    // Every other exception and interrupt (NMI, SVCall, DebugMonitor, PendSV, SysTick, IRQs):
+    // none is expected, so each is reported with its number from IPSR and ends the program.
+    ".globl DefaultHandler",
+    ".type DefaultHandler, %function",
+    ".thumb_func",
+    "DefaultHandler:",
+    "    mrs r0, ipsr",
+    "    b cortex_m_common_unexpected_exception",
+    ".size DefaultHandler, . - DefaultHandler",
     ".thumb_func",
     "cortex_m_common_fault_entry:",
     "    tst lr, #4",
@@ -81,6 +91,7 @@ unsafe extern "C" {
     fn MemoryManagement();
     fn BusFault();
     fn UsageFault();
+    fn DefaultHandler();
 }
 
 /// The platform whose front guards the handler checks (set by [`install`]).
@@ -163,7 +174,13 @@ pub fn install(platform: &'static StaticPlatform) {
     );
     // The handlers must be the ones in the vector table: referencing them here links this
     // object in, so its symbols win over cortex-m-rt's `PROVIDE`d defaults.
-    let handlers: [unsafe extern "C" fn(); 4] = [HardFault, MemoryManagement, BusFault, UsageFault];
+    let handlers: [unsafe extern "C" fn(); 5] = [
+        HardFault,
+        MemoryManagement,
+        BusFault,
+        UsageFault,
+        DefaultHandler,
+    ];
     core::hint::black_box(handlers);
     scb::enable_faults();
 }
@@ -224,6 +241,15 @@ extern "C" fn cortex_m_common_fault(frame: *mut StackedFrame, exc_return: u32, n
         }
         Outcome::Fatal => fatal(exception, &status, exc_return, Some(frame)),
     }
+}
+
+/// Called by `DefaultHandler` with the exception number (`IPSR`): any exception or interrupt
+/// the boards do not use. Reported, never resumed.
+#[unsafe(no_mangle)]
+extern "C" fn cortex_m_common_unexpected_exception(ipsr: u32) -> ! {
+    let _ = Console.write_str("\n");
+    let _ = super::write_unexpected(&mut Console, ipsr);
+    semihosting::exit(super::FATAL_EXIT_STATUS)
 }
 
 /// Prints the fatal report and exits with [`super::FATAL_EXIT_STATUS`].
