@@ -42,5 +42,14 @@ done
 step "bare-metal board qemu-virt-aarch64 (qemu-system-aarch64)"
 boards/qemu-virt-aarch64/run-tests.sh
 
+step "Cortex-M MPU planner (PMSAv7, PMSAv8), host tests"
+(cd boards/cortex-m-mpu && cargo test -q --lib --target "$(rustc -vV | sed -n 's/^host: //p')")
+
+step "bare-metal board mps2-an386, Cortex-M4F (qemu-system-arm)"
+boards/mps2-an386/run-tests.sh
+
+step "bare-metal board mps3-an547, Cortex-M55 (qemu-system-arm)"
+boards/mps3-an547/run-tests.sh
+
 step "example end to end"
 scripts/example.sh
