@@ -85,7 +85,8 @@ boot hello 0 \
     "hello from the Cortex-M4F board (FPU enabled: true)" \
     "hello from wasm on the Cortex-M4F" \
     "fib(40) = 102334155" \
-    "hypot(3, 4) = 5"
+    "hypot(3, 4) = 5" \
+    "MPU: 5 of 8 regions in use with one memory slot guarded"
 boot test_guard 0 \
     "[ok] front guard below the victim's memory is live" \
     "attacker store(65536): wasm trap: out of bounds memory access" \

@@ -364,9 +364,10 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    /// Records what the platform asked of the protection unit.
+    /// Records what the platform asked of the protection unit; refuses guards when `refuse`.
     struct Recorder {
         capacity: usize,
+        refuse: bool,
         log: Mutex<Vec<String>>,
     }
 
@@ -387,6 +388,9 @@ mod tests {
             start: usize,
             len: usize,
         ) -> Result<(), PlatformError> {
+            if self.refuse {
+                return Err(PlatformError::Exhausted("MPU regions for front guards"));
+            }
             self.log
                 .lock()
                 .unwrap()
@@ -401,6 +405,7 @@ mod tests {
     fn recorder(capacity: usize) -> &'static Recorder {
         Box::leak(Box::new(Recorder {
             capacity,
+            refuse: false,
             log: Mutex::new(Vec::new()),
         }))
     }
@@ -503,6 +508,28 @@ mod tests {
         unsafe { p.memory_free(c) };
         assert_eq!(p.free_blocks().1, 64);
         assert_eq!(p.live_guards(), 0);
+    }
+
+    #[test]
+    fn a_refused_guard_takes_nothing() {
+        let protection: &'static Recorder = Box::leak(Box::new(Recorder {
+            capacity: 2,
+            refuse: true,
+            log: Mutex::new(Vec::new()),
+        }));
+        let p = StaticPlatform::new(
+            pool(16 << 10, 1024),
+            pool(256 << 10, 4096),
+            pool(64 << 10, 4096),
+            protection,
+        );
+        let free = p.free_blocks();
+        assert_eq!(
+            p.memory_alloc(8192, 4096, 0).unwrap_err(),
+            PlatformError::Exhausted("MPU regions for front guards")
+        );
+        assert_eq!(p.free_blocks(), free, "the slot's blocks are back");
+        assert_eq!(p.live_guards(), 0, "the guard entry is cleared");
     }
 
     #[test]

@@ -55,6 +55,10 @@ fn run() -> Result<(), device_runtime::Error> {
     println!("fib({n}) = {}", fib.call(&mut store, n)?);
     let hypot = instance.get_typed_func::<(f32, f32), f32>(&store, "hypot")?;
     println!("hypot(3, 4) = {}", hypot.call(&mut store, (3.0, 4.0))?);
+    println!(
+        "MPU: {} of 8 regions in use with one memory slot guarded",
+        board::MPU.regions_in_use()
+    );
     let (code_now, memory_now, _) = board::free_blocks();
     println!(
         "resources: image {} bytes, code memory {} KiB, memory slot {} KiB (guard included), \
