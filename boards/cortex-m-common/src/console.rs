@@ -3,13 +3,14 @@
 //! Use [`crate::println!`] / [`crate::print!`].
 
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicUsize, Ordering};
-
-/// Base address of the console UART (0: not initialised).
-static BASE: AtomicUsize = AtomicUsize::new(0);
 
 /// The UART registers, the only unsafe part of the console.
 mod registers {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Base address of the console UART (0: not initialised), set once by [`enable`].
+    static BASE: AtomicUsize = AtomicUsize::new(0);
+
     /// Data register: a write transmits the low byte.
     const DATA: usize = 0x00;
     /// State register: bit 0 = transmit buffer full.
@@ -21,7 +22,7 @@ mod registers {
     const TX_FULL: u32 = 1 << 0;
     const TX_ENABLE: u32 = 1 << 0;
 
-    /// Enables the transmitter of the UART at `base`.
+    /// Enables the transmitter of the UART at `base` and makes it the console.
     ///
     /// # Safety
     /// `base` is the base address of a CMSDK APB UART that nothing else drives.
@@ -31,14 +32,17 @@ mod registers {
             core::ptr::write_volatile((base + BAUDDIV) as *mut u32, 16);
             core::ptr::write_volatile((base + CTRL) as *mut u32, TX_ENABLE);
         }
+        BASE.store(base, Ordering::Release);
     }
 
-    /// Sends one byte, waiting while the transmit buffer is full.
-    ///
-    /// # Safety
-    /// As for [`enable`], which was called for `base`.
-    pub unsafe fn write_byte(base: usize, byte: u8) {
-        // SAFETY: guaranteed by the caller: these are the UART's registers.
+    /// Sends one byte, waiting while the transmit buffer is full; nothing before [`enable`].
+    pub fn write_byte(byte: u8) {
+        let base = BASE.load(Ordering::Acquire);
+        if base == 0 {
+            return;
+        }
+        // SAFETY: `enable` stored this base, which its caller promised is a CMSDK APB UART
+        // that nothing else drives; reading STATE and writing DATA only transmit.
         unsafe {
             while core::ptr::read_volatile((base + STATE) as *const u32) & TX_FULL != 0 {}
             core::ptr::write_volatile((base + DATA) as *mut u32, byte as u32);
@@ -53,7 +57,6 @@ mod registers {
 pub unsafe fn init(base: usize) {
     // SAFETY: guaranteed by the caller.
     unsafe { registers::enable(base) };
-    BASE.store(base, Ordering::Release);
 }
 
 /// The console; writes go straight to the UART.
@@ -69,18 +72,11 @@ impl Write for Console {
 
 /// Writes raw bytes (`\n` becomes `\r\n`).
 pub fn write_bytes(bytes: &[u8]) {
-    let base = BASE.load(Ordering::Acquire);
-    if base == 0 {
-        return;
-    }
     for &b in bytes {
-        // SAFETY: `init` was called with this base, a CMSDK APB UART of the board.
-        unsafe {
-            if b == b'\n' {
-                registers::write_byte(base, b'\r');
-            }
-            registers::write_byte(base, b);
+        if b == b'\n' {
+            registers::write_byte(b'\r');
         }
+        registers::write_byte(b);
     }
 }
 
