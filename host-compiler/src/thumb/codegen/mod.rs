@@ -192,11 +192,22 @@ pub fn compile_function(
     }
     let mut operators = locals.get_binary_reader();
     operators.set_features(*validator.features());
-    let (local_weights, leaves_instance, indirect) = local_weights(
+    let scan = prescan(
         operators.clone(),
         compiler.local_base.len(),
         module.num_imported_funcs,
     );
+    let local_weights = &scan.weights;
+    let (leaves_instance, indirect) = (scan.leaves_instance, scan.indirect);
+    for (derived, reg) in choose_derived(&scan, module.memories.first())
+        .into_iter()
+        .zip(DERIVED_REGISTERS)
+    {
+        if reg != Reg::LR {
+            compiler.stack.reserve(reg);
+        }
+        compiler.derived.push((reg, derived));
+    }
     let mut weights = vec![0u64; compiler.locals];
     for (i, &w) in local_weights.iter().enumerate() {
         let base = compiler.local_base[i] as usize;
@@ -258,7 +269,14 @@ pub fn compile_function(
                 compiler.fused_set = Some((compiler.local_base[local_index as usize], tee));
             }
         }
+        let sum_origin = compiler.sum_origin;
         compiler.operator(&op)?;
+        // A sum's origin survives only operators that push above it without emitting code.
+        if compiler.sum_origin == sum_origin
+            && !matches!(op, Operator::LocalGet { .. } | Operator::I32Const { .. })
+        {
+            compiler.sum_origin = None;
+        }
         if compiler.fused_set.is_some() {
             return Err(compiler.internal("fused local.set not consumed"));
         }
@@ -350,6 +368,13 @@ struct FunctionCompiler<'m> {
     checked: Vec<(u32, u64)>,
     /// The largest `address + c` checked for a constant address on every path to here.
     checked_constant: u64,
+    /// `(position, local, k)`: the entry at `position` is `local + k` (mod 2^32), computed by
+    /// the last `i32.add` with only `local.get`s and constants since (the compile loop clears it
+    /// after any other operator), so neither the entry nor the local changed.
+    sum_origin: Option<(usize, u32, u32)>,
+    /// The derived registers (DESIGN.md section 8) and what they hold throughout the body,
+    /// chosen by the pre-scan: `lr` first, then `r11` (taken out of the pool).
+    derived: Vec<(Reg, Derived)>,
     control: Vec<Frame>,
     reachable: bool,
     /// Whether the flags hold a condition that must survive the next emitted instructions.
@@ -393,6 +418,8 @@ impl<'m> FunctionCompiler<'m> {
             fused_set: None,
             checked: Vec::new(),
             checked_constant: 0,
+            derived: Vec::new(),
+            sum_origin: None,
             control: Vec::new(),
             reachable: true,
             flags_live: false,
@@ -983,6 +1010,32 @@ impl<'m> FunctionCompiler<'m> {
 
     // ---- linear memory (DESIGN.md section 8) ----
 
+    /// Recomputes the derived register after a call (which overwrote `lr`) and after the
+    /// instance registers were reloaded (DESIGN.md section 8). Changes no flags.
+    fn restore_derived(&mut self) -> Result<(), CompileError> {
+        for i in 0..self.derived.len() {
+            let (reg, derived) = self.derived[i];
+            self.emit(|a| derived.emit(a, reg))?;
+        }
+        Ok(())
+    }
+
+    /// The register holding `r7 + offset`, if one does (never for offset 0: that is r7).
+    fn derived_base(&self, offset: u32) -> Option<Reg> {
+        if offset == 0 {
+            return None;
+        }
+        self.derived_reg(Derived::Base(offset))
+    }
+
+    /// The register holding `derived`, if one does.
+    fn derived_reg(&self, derived: Derived) -> Option<Reg> {
+        self.derived
+            .iter()
+            .find(|(_, d)| *d == derived)
+            .map(|(r, _)| *r)
+    }
+
     /// Memory 0, the only one this cut supports, and the bias of its bound register.
     fn memory0(&self, target: wasmparser::MemArgTarget) -> Result<(MemoryType, u32), CompileError> {
         match target {
@@ -1008,24 +1061,34 @@ impl<'m> FunctionCompiler<'m> {
     /// Checks that `index + offset + size <= length` (r8 = length - bias) and returns the
     /// address operand: the index register (to add to r7) or, for a constant index, `None`
     /// with the constant folded into the offset. Traps with `MemoryOutOfBounds`.
-    /// `index_local` is the local the index was read from, if any (for checked facts).
+    /// `origin` is `(local, k)` when the index is `local + k` (`k = 0`: read from the local; see
+    /// [`FunctionCompiler::entry_local`]), for checked facts.
     fn bounds_check(
         &mut self,
         memarg: &wasmparser::MemArg,
         size: u32,
         index: Src,
-        index_local: Option<u32>,
+        origin: Option<(u32, u32)>,
     ) -> Result<(), CompileError> {
         let (memory, bias) = self.memory0(memarg.target)?;
         let min_length = memory.min.saturating_mul(memory.page_size());
         let c = memarg.offset + size as u64;
         // Folding: an earlier check on every path already covers this access.
-        match (index, index_local) {
+        match (index, origin) {
             (Src::Imm(k), _) if k as u64 + c <= self.checked_constant => return Ok(()),
             (Src::Imm(k), _) if k as u64 + c <= 1 << 31 => {
                 self.checked_constant = self.checked_constant.max(k as u64 + c);
             }
-            (_, Some(local)) if c <= 1 << 31 => {
+            // `local + k` (mod 2^32) with `local + k + c <= length` proven: `local + k` did not
+            // wrap and the access is in bounds. (Never recorded: a wrapped sum proves nothing
+            // about the local.)
+            (_, Some((local, k))) if k != 0 => {
+                let proven = self.checked.iter().find(|(l, _)| *l == local);
+                if proven.is_some_and(|&(_, proven)| proven >= k as u64 + c) {
+                    return Ok(());
+                }
+            }
+            (_, Some((local, 0))) if c <= 1 << 31 => {
                 match self.checked.iter_mut().find(|(l, _)| *l == local) {
                     Some((_, proven)) if *proven >= c => return Ok(()),
                     Some((_, proven)) => *proven = c,
@@ -1057,6 +1120,11 @@ impl<'m> FunctionCompiler<'m> {
             Src::Owned(idx) | Src::Home(idx) => {
                 if bias == 4 && c as u32 == 4 {
                     self.emit(|a| a.cmp(idx, Reg::R8))?;
+                } else if let Some(limit) = (bias == 4 && c <= min_length)
+                    .then(|| self.derived_reg(Derived::Limit(c as u32)))
+                    .flatten()
+                {
+                    self.emit(|a| a.cmp(idx, limit))?;
                 } else if bias == 4 && c <= min_length {
                     // length >= min_length >= c: length - c does not wrap.
                     let c = c as u32;
@@ -1092,15 +1160,18 @@ impl<'m> FunctionCompiler<'m> {
         }
     }
 
-    /// The local a stack entry (`depth` from the top) lazily reads, if any.
-    fn entry_local(&self, depth: usize) -> Option<u32> {
-        match self
-            .stack
-            .entries
-            .get(self.stack.len().checked_sub(depth + 1)?)
-        {
-            Some(&Entry::Local(index)) => Some(index),
-            _ => None,
+    /// What a stack entry (`depth` from the top) is known to be: `(local, 0)` when it lazily
+    /// reads a local, `(local, k)` when it is the sum `local + k` computed by the `i32.add`
+    /// that [`Self::sum_origin`] describes.
+    fn entry_local(&self, depth: usize) -> Option<(u32, u32)> {
+        let position = self.stack.len().checked_sub(depth + 1)?;
+        match self.stack.entries.get(position) {
+            Some(&Entry::Local(index)) => Some((index, 0)),
+            Some(_) => match self.sum_origin {
+                Some((p, local, k)) if p == position => Some((local, k)),
+                _ => None,
+            },
+            None => None,
         }
     }
 
@@ -1114,24 +1185,33 @@ impl<'m> FunctionCompiler<'m> {
         self.bounds_check(&memarg, width.bytes(), index, index_local)?;
         let dst = self.destination(&[index])?;
         let offset = memarg.offset as u32;
-        self.emit(|a| match index {
-            Src::Imm(k) => {
-                let at = k.wrapping_add(offset);
-                if at <= 4095 {
-                    a.ldr(width, dst, Addr::Offset(Reg::R7, at as i32))
-                } else {
-                    a.mov(Flags::Any, dst, at)?;
-                    a.ldr(width, dst, Addr::Indexed(Reg::R7, dst, 0))
-                }
+        let derived_base = self.derived_base(offset);
+        self.emit(|a| match (index, derived_base) {
+            (Src::Imm(k), Some(base)) if k <= 4095 => {
+                a.ldr(width, dst, Addr::Offset(base, k as i32))
             }
-            Src::Owned(idx) | Src::Home(idx) => {
-                if offset == 0 {
-                    a.ldr(width, dst, Addr::Indexed(Reg::R7, idx, 0))
-                } else {
-                    a.add(Flags::Any, dst, Reg::R7, idx)?;
-                    a.ldr(width, dst, Addr::Offset(dst, offset as i32))
-                }
+            (Src::Owned(idx) | Src::Home(idx), Some(base)) => {
+                a.ldr(width, dst, Addr::Indexed(base, idx, 0))
             }
+            (index, _) => match index {
+                Src::Imm(k) => {
+                    let at = k.wrapping_add(offset);
+                    if at <= 4095 {
+                        a.ldr(width, dst, Addr::Offset(Reg::R7, at as i32))
+                    } else {
+                        a.mov(Flags::Any, dst, at)?;
+                        a.ldr(width, dst, Addr::Indexed(Reg::R7, dst, 0))
+                    }
+                }
+                Src::Owned(idx) | Src::Home(idx) => {
+                    if offset == 0 {
+                        a.ldr(width, dst, Addr::Indexed(Reg::R7, idx, 0))
+                    } else {
+                        a.add(Flags::Any, dst, Reg::R7, idx)?;
+                        a.ldr(width, dst, Addr::Offset(dst, offset as i32))
+                    }
+                }
+            },
         })?;
         self.release_sources(&[index], dst);
         self.push_result(dst);
@@ -1151,7 +1231,16 @@ impl<'m> FunctionCompiler<'m> {
             return Err(self.internal("immediate stored value"));
         };
         let offset = memarg.offset as u32;
+        let derived_base = self.derived_base(offset);
         match index {
+            Src::Imm(k) if derived_base.is_some() && k <= 4095 => {
+                let base = derived_base.unwrap();
+                self.emit(|a| a.str(width, v, Addr::Offset(base, k as i32)))?;
+            }
+            Src::Owned(idx) | Src::Home(idx) if derived_base.is_some() => {
+                let base = derived_base.unwrap();
+                self.emit(|a| a.str(width, v, Addr::Indexed(base, idx, 0)))?;
+            }
             Src::Imm(k) => {
                 let at = k.wrapping_add(offset);
                 self.emit(|a| {
@@ -1334,6 +1423,7 @@ impl<'m> FunctionCompiler<'m> {
             }
             Ok(())
         })?;
+        self.restore_derived()?;
         self.release_sources(&[delta], Reg::R12);
         // The old size in pages, or -1: the low word of the u64.
         self.stack.hold(Reg::R0);
@@ -1433,6 +1523,7 @@ impl<'m> FunctionCompiler<'m> {
             a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, entry))?;
             a.blx(Reg::R12)
         })?;
+        self.restore_derived()?;
         if outgoing > 0 {
             self.emit(|a| a.add(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
             self.sp_adjust = 0;
@@ -2104,7 +2195,11 @@ impl<'m> FunctionCompiler<'m> {
             Src::Owned(r) => r,
             _ => self.allocate()?,
         };
+        let derived_base = self.derived_base(offset);
         self.emit(|a| match index {
+            Src::Owned(i) | Src::Home(i) if derived_base.is_some() => {
+                a.add(Flags::Any, base, derived_base.unwrap(), i)
+            }
             Src::Imm(k) => {
                 a.mov(Flags::Any, base, k.wrapping_add(offset))?;
                 a.add(Flags::Any, base, Reg::R7, base)
@@ -2847,6 +2942,12 @@ impl<'m> FunctionCompiler<'m> {
         {
             self.stack.entries.swap(len - 2, len - 1);
         }
+        let sum = match (op, self.stack.entries[len - 2], self.stack.entries[len - 1]) {
+            (Binary::Add, Entry::Local(local), Entry::Const(k)) if self.fused_set.is_none() => {
+                Some((len - 2, local, k))
+            }
+            _ => None,
+        };
         // `mul` has no immediate form.
         let rhs = self.pop_src(op != Binary::Mul)?;
         let lhs = self.pop_src(false)?;
@@ -2868,6 +2969,9 @@ impl<'m> FunctionCompiler<'m> {
         })?;
         self.release_sources(&[lhs, rhs], dst);
         self.push_result(dst);
+        if sum.is_some() {
+            self.sum_origin = sum;
+        }
         Ok(())
     }
 
@@ -3460,6 +3564,8 @@ impl<'m> FunctionCompiler<'m> {
             Callee::Import(f) => self.call_func_ref(Some(f))?,
             Callee::Indirect => self.call_func_ref(None)?,
         }
+        // After the instance registers (call_func_ref reloads r7/r8).
+        self.restore_derived()?;
         if results > JOIN.len() {
             // Every result word to the slot of its position (the values below are settled
             // next, keeping invariant 2).
@@ -3573,7 +3679,9 @@ impl<'m> FunctionCompiler<'m> {
             // The epilogue reads the function's join slots even when no path reached them.
             self.spill_height = self.spill_height.max(self.results);
         }
-        let push_lr = !saved.is_empty() || self.makes_calls;
+        let push_lr = !saved.is_empty()
+            || self.makes_calls
+            || self.derived.iter().any(|(r, _)| *r == Reg::LR);
         let pushed = 4 * (saved.len() as u32 + u32::from(push_lr));
         let mut frame = self.locals_size() + 8 * self.spill_height as u32;
         // `sp` is 8-aligned at calls (AAPCS); a leaf needs no alignment (the core aligns
@@ -3630,6 +3738,7 @@ impl<'m> FunctionCompiler<'m> {
         let homes = self.homes.clone();
         let vmctx_slot = self.vmctx_slot;
         let slot_of = self.slot_of.clone();
+        let derived = self.derived.clone();
         let prologue_traps = (|| -> Result<Vec<(u32, TrapCode)>, AsmError> {
             let a = &mut prologue;
             let mut traps = Vec::new();
@@ -3681,6 +3790,10 @@ impl<'m> FunctionCompiler<'m> {
                         Addr::Offset(Reg::SP, slot_of[i] as i32),
                     )?,
                 }
+            }
+            // The derived registers (saved above).
+            for (reg, derived) in derived {
+                derived.emit(a, reg)?;
             }
             // Keep the body's 4-byte alignment when its PC-relative loads depend on it.
             if body_has_literals && !a.offset().is_multiple_of(4) {
@@ -3801,48 +3914,222 @@ impl Src {
     }
 }
 
-/// Loop-weighted use counts of each local: every `local.get`/`set`/`tee` counts 8^depth
-/// (depth in loops, at most 3). Reads operators without validating them; a malformed body stops
-/// the count (the main pass reports it).
-///
-/// Also says whether the body calls an import (which may run another instance's code).
-fn local_weights(
-    reader: wasmparser::BinaryReader<'_>,
-    locals: usize,
-    imported_funcs: u32,
-) -> (Vec<u64>, bool, bool) {
-    let mut weights = vec![0u64; locals];
-    let mut leaves_instance = false;
-    let mut indirect = false;
+/// What the pre-scan of a body found (it reads operators without validating them; a malformed
+/// body stops the scan, and the main pass reports it).
+struct Prescan {
+    /// Loop-weighted use counts of each local: every `local.get`/`set`/`tee` counts 8^depth
+    /// (depth in loops, at most 3).
+    weights: Vec<u64>,
+    /// Whether the body calls an import (which may run another instance's code).
+    leaves_instance: bool,
+    /// Whether the body has a `call_indirect`.
+    indirect: bool,
+    /// Loop-weighted count of each `(offset, size)` of memory-0 accesses: the first
+    /// [`PRESCAN_ACCESS_KINDS`] distinct ones (a bounded search per access keeps the scan
+    /// linear).
+    accesses: Vec<((u64, u32), u64)>,
+    /// Loop-weighted count of calls, `memory.grow` and bulk-memory and table operators (the
+    /// libcalls a body certainly makes; soft-float and i64 division helpers are not counted).
+    calls: u64,
+}
+
+/// Distinct `(offset, size)` pairs the pre-scan counts.
+const PRESCAN_ACCESS_KINDS: usize = 16;
+
+/// The pre-scan of a body (section 3.5): local weights, calls, memory accesses.
+fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: u32) -> Prescan {
+    let mut scan = Prescan {
+        weights: vec![0u64; locals],
+        leaves_instance: false,
+        indirect: false,
+        accesses: Vec::new(),
+        calls: 0,
+    };
     let mut loops: Vec<bool> = Vec::new();
     let mut reader = wasmparser::OperatorsReader::new(reader);
     while !reader.eof() {
         let Ok(op) = reader.read() else { break };
         let depth = loops.iter().filter(|l| **l).count().min(3) as u32;
+        let weight = 1u64 << (3 * depth);
+        if let Some((memarg, size)) = memory_access(&op) {
+            if matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)) {
+                let key = (memarg.offset, size);
+                let kinds = scan.accesses.len();
+                match scan.accesses.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, w)) => *w += weight,
+                    None if kinds < PRESCAN_ACCESS_KINDS => scan.accesses.push((key, weight)),
+                    None => {}
+                }
+            }
+            continue;
+        }
         match op {
             Operator::Loop { .. } => loops.push(true),
             Operator::Block { .. } | Operator::If { .. } => loops.push(false),
-            Operator::Call { function_index } if function_index < imported_funcs => {
-                leaves_instance = true;
+            Operator::Call { function_index } => {
+                scan.calls += weight;
+                if function_index < imported_funcs {
+                    scan.leaves_instance = true;
+                }
             }
             Operator::CallIndirect { .. } => {
-                leaves_instance = true;
-                indirect = true;
+                scan.calls += weight;
+                scan.leaves_instance = true;
+                scan.indirect = true;
             }
+            Operator::MemoryGrow { .. }
+            | Operator::MemoryFill { .. }
+            | Operator::MemoryCopy { .. }
+            | Operator::MemoryInit { .. }
+            | Operator::TableGrow { .. }
+            | Operator::TableFill { .. }
+            | Operator::TableCopy { .. }
+            | Operator::TableInit { .. } => scan.calls += weight,
             Operator::End => {
                 loops.pop();
             }
             Operator::LocalGet { local_index }
             | Operator::LocalSet { local_index }
             | Operator::LocalTee { local_index } => {
-                if let Some(w) = weights.get_mut(local_index as usize) {
-                    *w += 1 << (3 * depth);
+                if let Some(w) = scan.weights.get_mut(local_index as usize) {
+                    *w += weight;
                 }
             }
             _ => {}
         }
     }
-    (weights, leaves_instance, indirect)
+    scan
+}
+
+/// The memory argument and access size of a load or store.
+fn memory_access(op: &Operator<'_>) -> Option<(wasmparser::MemArg, u32)> {
+    use Operator as O;
+    Some(match *op {
+        O::I32Load8U { memarg }
+        | O::I32Load8S { memarg }
+        | O::I32Store8 { memarg }
+        | O::I64Load8U { memarg }
+        | O::I64Load8S { memarg }
+        | O::I64Store8 { memarg } => (memarg, 1),
+        O::I32Load16U { memarg }
+        | O::I32Load16S { memarg }
+        | O::I32Store16 { memarg }
+        | O::I64Load16U { memarg }
+        | O::I64Load16S { memarg }
+        | O::I64Store16 { memarg } => (memarg, 2),
+        O::I32Load { memarg }
+        | O::I32Store { memarg }
+        | O::F32Load { memarg }
+        | O::F32Store { memarg }
+        | O::I64Load32U { memarg }
+        | O::I64Load32S { memarg }
+        | O::I64Store32 { memarg } => (memarg, 4),
+        O::I64Load { memarg }
+        | O::I64Store { memarg }
+        | O::F64Load { memarg }
+        | O::F64Store { memarg } => (memarg, 8),
+        _ => return None,
+    })
+}
+
+/// A value derived from the instance registers that `lr` holds throughout a function (DESIGN.md
+/// section 8, "the derived register").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Derived {
+    /// `lr = r8 - (c - 4)` (`r8 + (4 - c)` when `c < 4`): the bound of accesses whose
+    /// `offset + size` is `c` (bias 4, `c <= min_length`).
+    Limit(u32),
+    /// `lr = r7 + offset`: the base of accesses with this static offset.
+    Base(u32),
+}
+
+impl Derived {
+    /// Instructions that compute it (into lr).
+    fn cost(self) -> u64 {
+        let immediate = match self {
+            Derived::Limit(c) => c.abs_diff(4),
+            Derived::Base(k) => k,
+        };
+        if immediate <= 4095 || super::asm::modified_immediate(immediate).is_some() {
+            1
+        } else {
+            2
+        }
+    }
+
+    /// Computes it into `reg`, changing no flags.
+    fn emit(self, a: &mut Assembler, reg: Reg) -> Result<(), AsmError> {
+        match self {
+            Derived::Limit(c) if c >= 4 => a.sub(Flags::Preserve, reg, Reg::R8, c - 4),
+            Derived::Limit(c) => a.add(Flags::Preserve, reg, Reg::R8, 4 - c),
+            Derived::Base(k) => a.add(Flags::Preserve, reg, Reg::R7, k),
+        }
+    }
+}
+
+/// Registers that hold derived values, in order of use (DESIGN.md section 8).
+const DERIVED_REGISTERS: [Reg; 2] = [Reg::LR, Reg::R11];
+
+/// A second derived register costs the value-stack cache r11: only worth it when it saves at
+/// least this many loop-weighted instructions (one use in a doubly nested loop).
+const SECOND_DERIVED_SAVING: u64 = 64;
+
+/// The derived registers worth having for a body (DESIGN.md section 8), best first: the
+/// candidates that save the most loop-weighted instructions over their cost (computing them in
+/// the prologue and after every call, and saving the register).
+fn choose_derived(scan: &Prescan, memory: Option<&MemoryType>) -> Vec<Derived> {
+    let Some(memory) = memory else {
+        return Vec::new();
+    };
+    if memory.index64 {
+        return Vec::new();
+    }
+    let bias = memory_bound_bias(memory);
+    let min_length = memory.min.saturating_mul(memory.page_size());
+    let mut savings: Vec<(Derived, u64)> = Vec::new();
+    let mut add = |d: Derived, saved: u64| match savings.iter_mut().find(|(k, _)| *k == d) {
+        Some((_, s)) => *s += saved,
+        None => savings.push((d, saved)),
+    };
+    for &((offset, size), weight) in &scan.accesses {
+        let c = offset + size as u64;
+        if c > 1 << 31 {
+            continue;
+        }
+        if bias == 4 && c != 4 && c <= min_length {
+            // `sub ip, r8, #(c - 4)` (one or two instructions) becomes nothing.
+            let limit = Derived::Limit(c as u32);
+            add(limit, weight * limit.cost());
+        }
+        if offset != 0 {
+            // `add rd, r7, idx` (and `movw ip, #offset`) becomes nothing.
+            let base = Derived::Base(offset as u32);
+            add(base, weight * base.cost());
+        }
+    }
+    let mut ranked: Vec<(Derived, u64)> = savings
+        .into_iter()
+        .map(|(d, saved)| {
+            let cost = d.cost() * (1 + scan.calls) + 2;
+            (d, saved.saturating_sub(cost))
+        })
+        .filter(|&(_, net)| net > 0)
+        .collect();
+    // Deterministic: the largest net saving first, ties to limits, then the smaller value.
+    ranked.sort_by_key(|&(d, net)| {
+        let key = match d {
+            Derived::Limit(c) => (0, c),
+            Derived::Base(k) => (1, k),
+        };
+        (std::cmp::Reverse(net), key)
+    });
+    ranked
+        .into_iter()
+        .enumerate()
+        .take_while(|&(i, (_, net))| i == 0 || net >= SECOND_DERIVED_SAVING)
+        .take(DERIVED_REGISTERS.len())
+        .map(|(_, (d, _))| d)
+        .collect()
 }
 
 /// What a branch or `select` tests.

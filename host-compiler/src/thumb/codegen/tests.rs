@@ -2052,6 +2052,95 @@ fn bounds_check_folding_is_sound() {
 }
 
 #[test]
+fn derived_registers_and_sums_of_checked_locals_are_sound() {
+    // Loops make the derived registers worth it (DESIGN.md section 8): `lr` and `r11` hold a
+    // limit and a base for the accesses at 0x5004. Each loop body runs once.
+    let wat = "(module (memory 1 4)
+        ;; 0: a word, a byte and a halfword at 0x5004.., then a sum of the index and a constant
+        ;; whose access the first load's check covers
+        (func (param i32) (result i32) (local i32)
+          (loop
+            local.get 0 i32.load offset=0x5004
+            local.get 0 i32.load8_u offset=0x5007 i32.add
+            local.get 0 i32.load16_u offset=0x5004 i32.add
+            local.get 0 i32.const 0x5000 i32.add i32.load offset=4 i32.add
+            local.get 0 i32.load offset=0x5004 i32.add
+            local.set 1)
+          local.get 1)
+        ;; 1: a call between two accesses (the callee uses lr for its own derived value)
+        (func (param i32 i32) (result i32) (local i32)
+          (loop
+            local.get 0 i32.load offset=0x5004
+            local.get 0 call 2 drop
+            local.get 1 i32.load offset=0x5004 i32.add
+            local.get 1 i32.load offset=0x5004 i32.add
+            local.set 2)
+          local.get 2)
+        ;; 2: its own derived register for offset 0x100
+        (func (param i32) (result i32) (local i32)
+          (loop
+            local.get 0 i32.load offset=0x100
+            local.get 0 i32.load offset=0x100 i32.add
+            local.get 0 i32.load offset=0x100 i32.add
+            local.set 1)
+          local.get 1)
+        ;; 3: memory.grow between accesses: the limit follows the new length
+        (func (param i32) (result i32) (local i32)
+          (loop
+            i32.const 0x5004 i32.load offset=0x5004
+            i32.const 1 memory.grow drop
+            local.get 0 i32.load offset=0x5004 i32.add
+            local.get 0 i32.load offset=0x5004 i32.add
+            local.set 1)
+          local.get 1)
+        ;; 4: a sum that wraps is checked (its local's fact is about a smaller offset)
+        (func (param i32) (result i32) (local i32)
+          (loop
+            local.get 0 i32.load offset=0x5004
+            local.get 0 i32.const 0xFFFFF000 i32.add i32.load offset=0x5004 i32.add
+            local.get 0 i32.load offset=0x5004 i32.add
+            local.set 1)
+          local.get 1))";
+    let (functions, setup) = compile_module(wat).unwrap();
+    let last = 65536 - 0x5008;
+    let run =
+        |calls: Vec<(usize, Vec<u32>)>| run_module(&functions, &setup, &calls, Some((65536, 4)));
+    for (function, ok) in [(0, last), (1, last), (2, 65536 - 0x104)] {
+        assert_eq!(
+            i32s(&run(vec![(function, vec![ok, ok])])),
+            vec![0],
+            "function {function} at {ok:#x}"
+        );
+        assert_eq!(
+            run(vec![(
+                function,
+                if function == 1 {
+                    vec![ok, ok + 1]
+                } else {
+                    vec![ok + 1]
+                }
+            )]),
+            Outcome::Signal(SIGILL),
+            "function {function} at {:#x}",
+            ok + 1
+        );
+    }
+    // Function 0 at `last - 4`: the sum's access is the word at `last - 4 + 0x5004`.
+    assert_eq!(i32s(&run(vec![(0, vec![last - 4])])), vec![0]);
+    // Function 3 grows to two pages before accessing past the first.
+    assert_eq!(i32s(&run(vec![(3, vec![65536 + last])])), vec![0]);
+    assert_eq!(
+        run(vec![(3, vec![65536 + last + 1])]),
+        Outcome::Signal(SIGILL)
+    );
+    // Function 4 at 0x1000: the sum wraps to 0x0 + 0x5004, in bounds.
+    assert_eq!(i32s(&run(vec![(4, vec![0x1000])])), vec![0]);
+    // The derived register is there: checks against lr in function 0 (when objdump exists).
+    let text = disassemble(&functions[0].code);
+    assert!(text.contains(", lr") || !text.contains("ldr"), "{text}");
+}
+
+#[test]
 fn globals_and_memory_grow() {
     let wat = "(module (memory 1 4)
         (global $counter (mut i32) (i32.const 40))

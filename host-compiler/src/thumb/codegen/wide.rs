@@ -73,6 +73,7 @@ impl FunctionCompiler<'_> {
             a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, entry))?;
             a.blx(Reg::R12)
         })?;
+        self.restore_derived()?;
         self.truncate(self.stack.len() - args);
         for &r in &JOIN[..results] {
             self.stack.hold(r);
