@@ -2,11 +2,11 @@
 //!
 //! | range | what | use |
 //! |---|---|---|
-//! | `0x0000_0000..0x0040_0000` | ZBT SSRAM1, 4 MiB ([`SSRAM1`]) | vector table, code, constants (`memory.x` `FLASH`) |
+//! | [`FIRMWARE_CODE`] `0x0000_0000`, 2 MiB | ZBT SSRAM1 ([`SSRAM1`]), lower half | vector table, code, constants (`memory.x` `FLASH`) |
+//! | [`CODE_POOL`] `0x0020_0000`, 2 MiB | ZBT SSRAM1, upper half | code memory |
 //! | `0x2000_0000..0x2010_0000` | SSRAM2/3, first MiB ([`LINKER_RAM`]) | `.data`, `.bss`, main stack (exceptions) (`memory.x` `RAM`) |
 //! | [`PROGRAM_STACK`] `0x2010_0000`, 1 MiB | SSRAM2/3 | the program's stack (process stack), its lowest [`PROGRAM_STACK_GUARD`] bytes a guard |
-//! | [`ARENA_POOL`] `0x2020_0000`, 1 MiB | SSRAM2/3 | store arenas |
-//! | [`CODE_POOL`] `0x2030_0000`, 1 MiB | SSRAM2/3 | code memory (one MPU region: size-aligned) |
+//! | [`ARENA_POOL`] `0x2020_0000`, 2 MiB | SSRAM2/3 | store arenas |
 //! | [`MEMORY_POOL`] `0x2100_0000`, 8 MiB | PSRAM | linear-memory slots |
 //! | [`LOADER_REGION`] `0x2180_0000`, 8 MiB | PSRAM | left to QEMU's `-device loader` (run requests, spec bundles) |
 //! | [`UART0`] `0x4000_4000` | CMSDK APB UART0 | console |
@@ -16,13 +16,14 @@
 //!
 //! # MPU (PMSAv7, 8 regions)
 //!
-//! [`mpu_map`] describes this map to `cortex_m_mpu::v7::plan`: SSRAM1 is code (read-only,
-//! executable), SSRAM2/3 and PSRAM are RAM (read-write, execute-never), the code pool is
-//! read-only and executable while published, and the program stack's guard and the front guard
-//! of every live memory slot are no-access. Regions: 1 background (everything execute-never),
-//! 1 for SSRAM1, 1 for the published code pool, 1 for the stack guard, which leaves
-//! [`GUARD_CAPACITY`] for memory-slot guards (one 4 KiB region each wherever the platform
-//! places the slot; the tests plan the worst cases).
+//! [`mpu_map`] describes this map to `cortex_m_mpu::v7::plan`: the firmware's half of SSRAM1
+//! is code (read-only, executable), the code pool (SSRAM1's other half), SSRAM2/3 and PSRAM are
+//! RAM (read-write, execute-never), the code pool is read-only and executable while published,
+//! and the program stack's guard and the front guard of every live memory slot are no-access.
+//! Regions: 1 background (everything execute-never), 1 for the code (2 MiB, or all 4 MiB of
+//! SSRAM1 with the code pool published: why the pool sits next to the firmware), 1 for the stack
+//! guard, which leaves [`GUARD_CAPACITY`] = 5 for memory-slot guards (one 4 KiB region each
+//! wherever the platform places the slot; the tests plan the worst cases).
 
 use cortex_m_mpu::{MemoryMap, Range, SlotPool, Stack};
 
@@ -66,6 +67,11 @@ pub const SSRAM1: Region = Region {
     start: 0x0000_0000,
     len: 4 * MIB,
 };
+/// The firmware's code and constants: the lower half of SSRAM1 (`memory.x` `FLASH`).
+pub const FIRMWARE_CODE: Region = Region {
+    start: 0x0000_0000,
+    len: 2 * MIB,
+};
 /// ZBT SSRAM2 and 3: data.
 pub const SSRAM23: Region = Region {
     start: 0x2000_0000,
@@ -94,12 +100,13 @@ pub const PROGRAM_STACK_GUARD: Region = Region {
 /// Store arenas.
 pub const ARENA_POOL: Region = Region {
     start: 0x2020_0000,
-    len: MIB,
+    len: 2 * MIB,
 };
-/// Code memory.
+/// Code memory: the upper half of SSRAM1, so that published code and the firmware's code are
+/// one MPU region.
 pub const CODE_POOL: Region = Region {
-    start: 0x2030_0000,
-    len: MIB,
+    start: 0x0020_0000,
+    len: 2 * MIB,
 };
 /// Linear-memory slots.
 pub const MEMORY_POOL: Region = Region {
@@ -123,16 +130,16 @@ pub const ARENA_BLOCK: usize = 4 * KIB;
 /// MPU regions of the Cortex-M4F (`MPU_TYPE.DREGION` on QEMU's model too).
 pub const MPU_REGIONS: usize = 8;
 /// Memory-slot front guards the MPU holds at once (see the module documentation).
-pub const GUARD_CAPACITY: usize = 4;
+pub const GUARD_CAPACITY: usize = 5;
 
 const fn range(region: Region) -> Range {
     Range::new(region.start as u32, region.end() as u32)
 }
 
 /// Firmware code and constants.
-const CODE: [Range; 1] = [range(SSRAM1)];
-/// RAM: SSRAM2/3 and PSRAM.
-const RAM: [Range; 2] = [range(SSRAM23), range(PSRAM)];
+const CODE: [Range; 1] = [range(FIRMWARE_CODE)];
+/// RAM: the code pool (until published), SSRAM2/3 and PSRAM.
+const RAM: [Range; 3] = [range(CODE_POOL), range(SSRAM23), range(PSRAM)];
 /// Peripherals the firmware uses (PMSAv7 leaves them to the default memory map).
 const DEVICES: [Range; 1] = [Range::new(UART0 as u32, UART0 as u32 + 0x1000)];
 
@@ -174,7 +181,11 @@ const _: () = {
     ];
     let mut i = 0;
     while i < owned.len() {
-        assert!(SSRAM23.contains_region(&owned[i]) || PSRAM.contains_region(&owned[i]));
+        assert!(
+            SSRAM23.contains_region(&owned[i])
+                || PSRAM.contains_region(&owned[i])
+                || (SSRAM1.contains_region(&owned[i]) && !FIRMWARE_CODE.overlaps(&owned[i]))
+        );
         assert!(!LINKER_RAM.overlaps(&owned[i]));
         let mut j = i + 1;
         while j < owned.len() {
@@ -188,7 +199,8 @@ const _: () = {
     // What the MPU covers with one region each.
     assert!(CODE_POOL.is_pmsav7_region());
     assert!(PROGRAM_STACK_GUARD.is_pmsav7_region());
-    assert!(SSRAM1.is_pmsav7_region());
+    assert!(SSRAM1.is_pmsav7_region() && FIRMWARE_CODE.is_pmsav7_region());
+    assert!(FIRMWARE_CODE.end() == CODE_POOL.start && CODE_POOL.end() == SSRAM1.end());
     assert!(PROGRAM_STACK.end().is_multiple_of(8));
     assert!(CODE_POOL.start.is_multiple_of(CODE_BLOCK));
     assert!(MEMORY_POOL.start.is_multiple_of(MEMORY_BLOCK));
@@ -253,25 +265,38 @@ mod tests {
         // GUARD_CAPACITY guards anywhere in the pool (first, last, adjacent, spread), with the
         // code pool published: always plannable.
         let layouts: [[usize; GUARD_CAPACITY]; 4] = [
-            [0, 17, 34, 51],
-            [0, 1, 2, 3],
-            [pool_blocks - 1, pool_blocks - 18, 5, 1000],
-            [3, 7, 11, 15],
+            [0, 17, 34, 51, 68],
+            [0, 1, 2, 3, 4],
+            [pool_blocks - 1, pool_blocks - 18, 5, 1000, 1500],
+            [3, 7, 11, 15, 19],
         ];
         for layout in layouts {
             let guards: Vec<Range> = layout.iter().map(|&b| guard(b)).collect();
-            v7::plan(&mpu_map(&guards), &[CODE_POOL_RANGE], MPU_REGIONS)
-                .unwrap_or_else(|e| panic!("{layout:?}: {e}"));
+            for published in [&[][..], &[CODE_POOL_RANGE][..]] {
+                v7::plan(&mpu_map(&guards), published, MPU_REGIONS)
+                    .unwrap_or_else(|e| panic!("{layout:?}: {e}"));
+            }
+        }
+        // The code is one region in both states: the firmware's half of SSRAM1, or all of it.
+        for (published, code_len) in [(&[][..], 2 << 20), (&[CODE_POOL_RANGE][..], 4 << 20)] {
+            let plan = v7::plan(&mpu_map(&[]), published, MPU_REGIONS).unwrap();
+            let executable: Vec<u32> = plan
+                .regions()
+                .iter()
+                .filter(|r| r.rasr & v7::RASR_XN == 0)
+                .map(|r| 1 << (((r.rasr >> v7::RASR_SIZE_SHIFT) & 0x1f) + 1))
+                .collect();
+            assert_eq!(executable, [code_len]);
         }
     }
 
     #[test]
     fn memory_x_agrees() {
-        // memory.x gives the linker FLASH = SSRAM1 and RAM = LINKER_RAM.
+        // memory.x gives the linker FLASH = FIRMWARE_CODE and RAM = LINKER_RAM.
         let memory_x = include_str!("../memory.x");
-        assert!(memory_x.contains("FLASH : ORIGIN = 0x00000000, LENGTH = 4M"));
+        assert!(memory_x.contains("FLASH : ORIGIN = 0x00000000, LENGTH = 2M"));
         assert!(memory_x.contains("RAM   : ORIGIN = 0x20000000, LENGTH = 1M"));
-        assert_eq!(SSRAM1.len, 4 << 20);
+        assert_eq!(FIRMWARE_CODE.len, 2 << 20);
         assert_eq!(LINKER_RAM.len, 1 << 20);
     }
 }
