@@ -250,6 +250,43 @@ pub fn compile_function(
             .op(offset, &op)
             .map_err(|e| compiler.invalid(&e))?;
         compiler.offset = offset;
+        // `i32.const n; shift; add/sub/and/or/xor` and `i32.mul; i32.add`: the second operator
+        // is compiled as part of the first (a shifted register operand, `mla`).
+        if compiler.reachable {
+            let shift_by_constant =
+                matches!(
+                    op,
+                    Operator::I32Shl
+                        | Operator::I32ShrU
+                        | Operator::I32ShrS
+                        | Operator::I32Rotr
+                        | Operator::I32Rotl
+                ) && matches!(compiler.stack.entries.last(), Some(Entry::Const(_)));
+            if shift_by_constant || matches!(op, Operator::I32Mul) {
+                let mut peek = reader.clone();
+                if let Ok((next, next_offset)) = peek.read_with_offset() {
+                    let binary = match next {
+                        Operator::I32Add => Some(Binary::Add),
+                        Operator::I32Sub if shift_by_constant => Some(Binary::Sub),
+                        Operator::I32And if shift_by_constant => Some(Binary::And),
+                        Operator::I32Or if shift_by_constant => Some(Binary::Or),
+                        Operator::I32Xor if shift_by_constant => Some(Binary::Xor),
+                        _ => None,
+                    };
+                    if let Some(binary) = binary {
+                        validator
+                            .op(next_offset, &next)
+                            .map_err(|e| compiler.invalid(&e))?;
+                        reader = peek;
+                        if shift_by_constant {
+                            compiler.shift_into = Some(binary);
+                        } else {
+                            compiler.multiply_add = true;
+                        }
+                    }
+                }
+            }
+        }
         // `op; local.set/tee i` with a home register for `i`: the result goes straight there.
         if compiler.reachable && writes_result_register(&op) {
             let mut peek = reader.clone();
@@ -277,8 +314,8 @@ pub fn compile_function(
         {
             compiler.sum_origin = None;
         }
-        if compiler.fused_set.is_some() {
-            return Err(compiler.internal("fused local.set not consumed"));
+        if compiler.fused_set.is_some() || compiler.shift_into.is_some() || compiler.multiply_add {
+            return Err(compiler.internal("fused operator not consumed"));
         }
     }
     // The reader's and the validator's end-of-function checks.
@@ -368,6 +405,11 @@ struct FunctionCompiler<'m> {
     checked: Vec<(u32, u64)>,
     /// The largest `address + c` checked for a constant address on every path to here.
     checked_constant: u64,
+    /// A binary operator fused into the shift by a constant being compiled: the shift becomes
+    /// its shifted-register right operand (`eor.w rd, rn, rm, lsr #8`).
+    shift_into: Option<Binary>,
+    /// An `i32.add` fused into the `i32.mul` being compiled: `mla`.
+    multiply_add: bool,
     /// `(position, local, k)`: the entry at `position` is `local + k` (mod 2^32), computed by
     /// the last `i32.add` with only `local.get`s and constants since (the compile loop clears it
     /// after any other operator), so neither the entry nor the local changed.
@@ -420,6 +462,8 @@ impl<'m> FunctionCompiler<'m> {
             checked_constant: 0,
             derived: Vec::new(),
             sum_origin: None,
+            shift_into: None,
+            multiply_add: false,
             control: Vec::new(),
             reachable: true,
             flags_live: false,
@@ -2870,9 +2914,13 @@ impl<'m> FunctionCompiler<'m> {
                 Test::Never
             });
         }
-        let r = self.pop_reg()?;
+        // A local in its home register is compared in place.
+        let value = self.pop_src(false)?;
+        let Operand::Reg(r) = value.operand() else {
+            return Err(self.internal("immediate condition"));
+        };
         self.emit(|a| a.cmp(r, 0))?;
-        self.stack.release(r);
+        self.release_sources(&[value], Reg::R12);
         self.flags_live = true;
         Ok(Test::Flags(Cond::Ne))
     }
@@ -2942,6 +2990,35 @@ impl<'m> FunctionCompiler<'m> {
         {
             self.stack.entries.swap(len - 2, len - 1);
         }
+        if op == Binary::Mul && self.multiply_add {
+            self.multiply_add = false;
+            return self.multiply_accumulate();
+        }
+        if op == Binary::Mul
+            && let Entry::Const(k) = self.stack.entries[len - 1]
+            && let Some(form) = ConstantMultiply::of(k)
+        {
+            self.stack.entries.pop();
+            let value = self.pop_src(false)?;
+            let dst = self.destination(&[value])?;
+            let Operand::Reg(x) = value.operand() else {
+                return Err(self.internal("immediate multiplicand"));
+            };
+            self.emit(|a| match form {
+                ConstantMultiply::Shift(n) => {
+                    a.shift(ShiftKind::Lsl, Flags::Any, dst, x, Operand::Imm(n as u32))
+                }
+                ConstantMultiply::ShiftAdd(n) => {
+                    a.add(Flags::Any, dst, x, Operand::Shifted(x, ShiftKind::Lsl, n))
+                }
+                ConstantMultiply::ShiftSub(n) => {
+                    a.rsb(Flags::Any, dst, x, Operand::Shifted(x, ShiftKind::Lsl, n))
+                }
+            })?;
+            self.release_sources(&[value], dst);
+            self.push_result(dst);
+            return Ok(());
+        }
         let sum = match (op, self.stack.entries[len - 2], self.stack.entries[len - 1]) {
             (Binary::Add, Entry::Local(local), Entry::Const(k)) if self.fused_set.is_none() => {
                 Some((len - 2, local, k))
@@ -2975,8 +3052,69 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
+    /// `acc + a * b` (an `i32.mul` fused with the `i32.add` after it): `mla`.
+    fn multiply_accumulate(&mut self) -> Result<(), CompileError> {
+        let b = self.pop_src(false)?;
+        let a = self.pop_src(false)?;
+        let acc = self.pop_src(false)?;
+        let dst = self.destination(&[acc, a, b])?;
+        let (Operand::Reg(rb), Operand::Reg(ra), Operand::Reg(racc)) =
+            (b.operand(), a.operand(), acc.operand())
+        else {
+            return Err(self.internal("immediate mla operand"));
+        };
+        self.emit(|asm| asm.mla(dst, ra, rb, racc))?;
+        self.release_sources(&[acc, a, b], dst);
+        self.push_result(dst);
+        Ok(())
+    }
+
+    /// A shift or rotation by a constant fused into the binary operator after it
+    /// ([`Self::shift_into`]): `op rd, lhs, value, <shift> #n`.
+    /// `rotate_left`: an `i32.rotl`, a rotation right by the complement.
+    fn shifted_binary(
+        &mut self,
+        kind: ShiftKind,
+        op: Binary,
+        rotate_left: bool,
+    ) -> Result<(), CompileError> {
+        let Some(Entry::Const(n)) = self.stack.entries.pop() else {
+            return Err(self.internal("fused shift without a constant amount"));
+        };
+        let n = if rotate_left {
+            32u32.wrapping_sub(n)
+        } else {
+            n
+        } & 31;
+        let value = self.pop_src(false)?;
+        let lhs = self.pop_src(false)?;
+        let dst = self.destination(&[lhs, value])?;
+        let (Operand::Reg(l), Operand::Reg(v)) = (lhs.operand(), value.operand()) else {
+            return Err(self.internal("immediate operand of a fused shift"));
+        };
+        let rhs = if n == 0 {
+            Operand::Reg(v)
+        } else {
+            Operand::Shifted(v, kind, n as u8)
+        };
+        self.emit(|a| match op {
+            Binary::Add => a.add(Flags::Any, dst, l, rhs),
+            Binary::Sub => a.sub(Flags::Any, dst, l, rhs),
+            Binary::And => a.and(Flags::Any, dst, l, rhs),
+            Binary::Or => a.orr(Flags::Any, dst, l, rhs),
+            Binary::Xor => a.eor(Flags::Any, dst, l, rhs),
+            Binary::Mul => unreachable!("mul is never fused into a shift"),
+        })?;
+        self.release_sources(&[lhs, value], dst);
+        self.push_result(dst);
+        Ok(())
+    }
+
     fn shift(&mut self, kind: ShiftKind) -> Result<(), CompileError> {
         self.materialize_cond()?;
+        if let Some(op) = self.shift_into.take() {
+            return self.shifted_binary(kind, op, false);
+        }
         let amount = self.pop_src(true)?;
         let value = self.pop_src(false)?;
         let dst = self.destination(&[value, amount])?;
@@ -3007,34 +3145,42 @@ impl<'m> FunctionCompiler<'m> {
 
     fn rotl(&mut self) -> Result<(), CompileError> {
         self.materialize_cond()?;
-        let amount = self.pop_operand()?;
-        let value = self.pop_reg()?;
+        if let Some(op) = self.shift_into.take() {
+            return self.shifted_binary(ShiftKind::Ror, op, true);
+        }
+        let amount = self.pop_src(true)?;
+        let value = self.pop_src(false)?;
+        let dst = self.destination(&[value, amount])?;
+        let Operand::Reg(source) = value.operand() else {
+            return Err(self.internal("immediate rotated value"));
+        };
         match amount {
-            Operand::Imm(n) => {
+            Src::Imm(n) => {
                 let n = 32u32.wrapping_sub(n) & 31;
                 if n != 0 {
                     self.emit(|a| {
-                        a.shift(ShiftKind::Ror, Flags::Any, value, value, Operand::Imm(n))
+                        a.shift(ShiftKind::Ror, Flags::Any, dst, source, Operand::Imm(n))
                     })?;
+                } else if dst != source {
+                    self.emit(|a| a.mov(Flags::Any, dst, source))?;
                 }
             }
-            Operand::Reg(r) => {
+            Src::Owned(r) | Src::Home(r) => {
                 // rotl(x, n) = rotr(x, -n); ror by register takes the count modulo 32.
                 self.emit(|a| {
                     a.rsb(Flags::Any, Reg::R12, r, 0)?;
                     a.shift(
                         ShiftKind::Ror,
                         Flags::Any,
-                        value,
-                        value,
+                        dst,
+                        source,
                         Operand::Reg(Reg::R12),
                     )
                 })?;
-                self.stack.release(r);
             }
-            Operand::Shifted(..) => return Err(self.internal("shifted operand")),
         }
-        self.push(Entry::Reg(value));
+        self.release_sources(&[value, amount], dst);
+        self.push_result(dst);
         Ok(())
     }
 
@@ -3832,6 +3978,13 @@ fn writes_result_register(op: &Operator<'_>) -> bool {
             | Operator::I32ShrU
             | Operator::I32ShrS
             | Operator::I32Rotr
+            | Operator::I32Rotl
+            | Operator::I32Load { .. }
+            | Operator::I32Load8U { .. }
+            | Operator::I32Load8S { .. }
+            | Operator::I32Load16U { .. }
+            | Operator::I32Load16S { .. }
+            | Operator::F32Load { .. }
     )
 }
 
@@ -4148,6 +4301,35 @@ fn single_instruction_constant(value: u32) -> bool {
     value <= 0xFFFF
         || super::asm::modified_immediate(value).is_some()
         || super::asm::modified_immediate(!value).is_some()
+}
+
+/// A multiplication by a constant as one shift or shifted add/subtract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConstantMultiply {
+    /// `x << n` (`2^n`).
+    Shift(u8),
+    /// `x + (x << n)` (`2^n + 1`).
+    ShiftAdd(u8),
+    /// `(x << n) - x` (`2^n - 1`).
+    ShiftSub(u8),
+}
+
+impl ConstantMultiply {
+    /// The form of multiplying by `k` (mod 2^32), if one instruction does it.
+    fn of(k: u32) -> Option<ConstantMultiply> {
+        if k.is_power_of_two() {
+            return Some(ConstantMultiply::Shift(k.trailing_zeros() as u8));
+        }
+        let below = k.wrapping_sub(1);
+        if below.is_power_of_two() && below > 1 {
+            return Some(ConstantMultiply::ShiftAdd(below.trailing_zeros() as u8));
+        }
+        let above = k.wrapping_add(1);
+        if above.is_power_of_two() && above > 2 {
+            return Some(ConstantMultiply::ShiftSub(above.trailing_zeros() as u8));
+        }
+        None
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -752,6 +752,78 @@ fn pairs() -> Vec<Vec<u32>> {
 }
 
 #[test]
+fn fused_shifts_multiply_adds_and_constant_multiplications_match_wasm() {
+    type Reference = fn(u32, u32) -> u32;
+    // Each body computes from locals 0 (a) and 1 (b); some write local 2 (a homed local) too.
+    let cases: [(&str, Reference); 14] = [
+        (
+            "local.get 0 local.get 1 i32.const 8 i32.shr_u i32.xor",
+            |a, b| a ^ (b >> 8),
+        ),
+        (
+            "local.get 0 local.get 1 i32.const 3 i32.shl i32.sub",
+            |a, b| a.wrapping_sub(b << 3),
+        ),
+        (
+            "local.get 0 local.get 1 i32.const 31 i32.shr_s i32.and",
+            |a, b| a & ((b as i32 >> 31) as u32),
+        ),
+        (
+            "local.get 0 local.get 1 i32.const 7 i32.rotl i32.or",
+            |a, b| a | b.rotate_left(7),
+        ),
+        (
+            "local.get 0 local.get 1 i32.const 7 i32.rotr i32.add",
+            |a, b| a.wrapping_add(b.rotate_right(7)),
+        ),
+        (
+            "local.get 0 local.get 1 i32.const 32 i32.shl i32.add",
+            |a, b| a.wrapping_add(b),
+        ),
+        (
+            "local.get 0 local.get 1 i32.const 0 i32.rotl i32.xor",
+            |a, b| a ^ b,
+        ),
+        (
+            "i32.const 5 local.get 1 i32.const 4 i32.shr_u i32.sub",
+            |_, b| 5u32.wrapping_sub(b >> 4),
+        ),
+        (
+            "local.get 0 local.get 0 local.get 1 i32.mul i32.add",
+            |a, b| a.wrapping_add(a.wrapping_mul(b)),
+        ),
+        (
+            "local.get 0 local.get 1 i32.const 33 i32.mul i32.add local.tee 2 local.get 2 i32.add",
+            |a, b| a.wrapping_add(b.wrapping_mul(33)).wrapping_mul(2),
+        ),
+        ("local.get 1 i32.const 33 i32.mul", |_, b| {
+            b.wrapping_mul(33)
+        }),
+        (
+            "local.get 1 i32.const 31 i32.mul local.get 0 i32.const 1 i32.mul i32.sub",
+            |a, b| b.wrapping_mul(31).wrapping_sub(a),
+        ),
+        (
+            "local.get 0 i32.const 0x80000000 i32.mul local.get 1 i32.const -1 i32.mul i32.xor",
+            |a, b| a.wrapping_mul(0x8000_0000) ^ b.wrapping_neg(),
+        ),
+        (
+            "local.get 0 i32.const 8 i32.shl local.set 2 local.get 2 local.get 2 i32.const 3 i32.mul i32.add",
+            |a, _| (a << 8).wrapping_mul(4),
+        ),
+    ];
+    for (body, reference) in cases {
+        let wat = format!(
+            "(module (func (param i32 i32) (result i32) (local i32)
+               (loop {body} local.set 2) local.get 2))"
+        );
+        let functions = compile(&wat).unwrap_or_else(|e| panic!("{body}: {e}"));
+        let want: Vec<u32> = pairs().iter().map(|p| reference(p[0], p[1])).collect();
+        assert_eq!(run_each(&functions, &pairs()), want, "{body}");
+    }
+}
+
+#[test]
 fn binary_operators_match_wasm_semantics() {
     type Reference = fn(u32, u32) -> u32;
     let ops: [(&str, Reference); 16] = [
