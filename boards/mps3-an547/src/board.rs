@@ -1,13 +1,10 @@
 //! The bare-metal part: boot, the MPU as the platform's memory protection, the platform and
 //! the engine configuration.
 
-use core::cell::RefCell;
-
-use cortex_m::interrupt::{self as interrupts, Mutex};
 use cortex_m_common::boot::{self, BootConfig};
-use cortex_m_common::platform::{MemoryProtection, Pool, StaticPlatform};
-use cortex_m_mpu::{PlanError, Range, v8};
-use device_runtime::platform::PlatformError;
+use cortex_m_common::mpu::{Mpu, Pmsav8};
+use cortex_m_common::platform::{Pool, StaticPlatform};
+use cortex_m_mpu::v8;
 use device_runtime::{EngineConfig, Target};
 
 use crate::memory_map::{
@@ -32,125 +29,13 @@ pub const MAX_WASM_STACK: usize = 128 << 10;
 /// Arena of each `Store::new`.
 pub const STORE_ARENA_SIZE: usize = 64 << 10;
 
-/// What the MPU is asked to enforce now: the platform's live front guards (by the index
-/// the platform gives them) and the code pool's state.
-#[derive(Clone, Copy)]
-struct Protection {
-    guards: [Option<Range>; GUARD_CAPACITY],
-    code_executable: bool,
-}
-
-impl Protection {
-    /// The PMSAv8 plan for this state.
-    fn plan(&self) -> Result<v8::Plan, PlanError> {
-        let mut guards = [Range::new(0, 0); GUARD_CAPACITY];
-        let mut live = 0;
-        for guard in self.guards.iter().flatten() {
-            guards[live] = *guard;
-            live += 1;
-        }
-        let published: &[Range] = if self.code_executable {
-            &[CODE_POOL]
-        } else {
-            &[]
-        };
-        let regions = cortex_m_mpu::region_count().min(MPU_REGIONS);
-        v8::plan(&mpu_map(&guards[..live]), published, regions)
-    }
-}
-
-/// The board's MPU, as the platform's [`MemoryProtection`]: every change replans the whole
-/// map (`cortex_m_mpu::v8::plan`) and applies it; a state whose plan is refused is not
-/// entered. The registers always hold the plan of the current state.
-pub struct Mpu {
-    state: Mutex<RefCell<Protection>>,
-}
-
-/// The board's MPU.
-pub static MPU: Mpu = Mpu {
-    state: Mutex::new(RefCell::new(Protection {
-        guards: [None; GUARD_CAPACITY],
-        code_executable: true,
-    })),
-};
-
-impl Mpu {
-    /// Applies the plan of the state `change` makes, or leaves everything as it was.
-    fn update(&self, change: impl FnOnce(&mut Protection)) -> Result<(), PlanError> {
-        interrupts::free(|cs| {
-            let mut state = self.state.borrow(cs).borrow_mut();
-            let mut next = *state;
-            change(&mut next);
-            let plan = next.plan()?;
-            // SAFETY: the plan covers everything the firmware uses (memory_map: ITCM code
-            // read-only and executable; DTCM with the stacks and data, SRAM pools, the
-            // loader region and the DDR memory slots read-write; UART0 device), so
-            // execution continues after it is enabled.
-            // The only memory it takes away is a guard being protected (nothing uses it) or
-            // the code pool becoming writable, which the platform does only while no code in
-            // the pool runs (it is loading a module).
-            unsafe { v8::apply(&plan)? };
-            *state = next;
-            Ok(())
-        })
-    }
-
-    /// Programs the MPU for the boot state (code pool executable, no guard).
-    fn init(&self) {
-        if let Err(e) = self.update(|_| {}) {
-            fatal(e);
-        }
-    }
-}
-
-/// A plan refused where the platform cannot report it (`memory_map`'s tests show the worst
-/// case fits): report and stop.
-fn fatal(error: PlanError) -> ! {
-    println!("fatal: MPU plan refused: {error}");
-    semihosting::exit(fault::FATAL_EXIT_STATUS)
-}
-
-// SAFETY: every method applies the plan of the new state before returning (`v8::apply` ends
-// with DSB/ISB); with `code_executable == false` the code pool is a read-write execute-never
-// region, with `true` a read-only executable one (W^X by the planner's construction); a
-// protected guard hits no MPU region and PRIVDEFENA is clear, so every access there raises a
-// MemManage fault (DACCVIOL, MMFAR valid) until it is unprotected.
-unsafe impl MemoryProtection for Mpu {
-    fn code_writable(&self) {
-        if let Err(e) = self.update(|s| s.code_executable = false) {
-            fatal(e);
-        }
-    }
-
-    fn code_executable(&self) {
-        if let Err(e) = self.update(|s| s.code_executable = true) {
-            fatal(e);
-        }
-    }
-
-    fn guard_capacity(&self) -> usize {
-        GUARD_CAPACITY
-    }
-
-    fn protect_guard(&self, index: usize, start: usize, len: usize) -> Result<(), PlatformError> {
-        let exhausted = PlatformError::Exhausted("MPU regions for front guards");
-        if index >= GUARD_CAPACITY {
-            return Err(exhausted);
-        }
-        let end = start.checked_add(len).ok_or(exhausted)?;
-        let guard = Range::new(start as u32, end as u32);
-        self.update(|s| s.guards[index] = Some(guard))
-            .map_err(|_| exhausted)
-    }
-
-    fn unprotect_guard(&self, index: usize) {
-        if index < GUARD_CAPACITY
-            && let Err(e) = self.update(|s| s.guards[index] = None)
-        {
-            fatal(e);
-        }
-    }
-}
+/// The board's MPU (PMSAv8) as the platform's memory protection: every change replans the
+/// whole map (`memory_map::mpu_map` with the live guards, the code pool published or not) and
+/// applies it (`cortex_m_mpu::v8::apply`); a state whose plan is refused is not entered. The
+/// map covers everything the firmware uses (ITCM code read-only and executable; DTCM with the
+/// stacks and data, the SRAM pools, the loader region and the DDR memory slots read-write;
+/// UART0 device), as `Mpu::new` requires.
+pub static MPU: Mpu<Pmsav8, GUARD_CAPACITY> = Mpu::new(mpu_map, CODE_POOL, MPU_REGIONS);
 
 /// What the live MPU gives the running (privileged) code at `address` (the `TT`
 /// instruction): for tests and diagnostics.

@@ -10,10 +10,10 @@
 //! 2. [`cortex_m_common::boot::start`]: the console on UART0 ([`memory_map::UART0`]), the
 //!    fault handlers ([`cortex_m_common::fault`]: `udf` trap sites and front-guard accesses
 //!    of wasm code become typed traps, anything else is a fatal report and exit status 3),
-//!    then the MPU ([`Mpu`]: the PMSAv8 plan of [`cortex_m_mpu::v8`] over
-//!    [`memory_map::mpu_map`]: ITCM read-only and executable, RAM and UART execute-never,
-//!    no background region, so the program stack's guard, each live memory slot's front guard
-//!    and every unlisted address fault), then the firmware's `main` (see [`entry!`]) on the
+//!    then the MPU ([`MPU`], a [`cortex_m_common::mpu::Mpu`] with the PMSAv8 plan of
+//!    [`cortex_m_mpu::v8`] over [`memory_map::mpu_map`]: ITCM read-only and executable, RAM
+//!    and UART execute-never, no background region, so the program stack's guard, each live
+//!    memory slot's front guard and every unlisted address fault), then the firmware's `main` (see [`entry!`]) on the
 //!    program stack; its return value is the semihosting exit status.
 //!
 //! [`BOARD`] is the device runtime's platform over the board's static pools
