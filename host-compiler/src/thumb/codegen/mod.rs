@@ -262,7 +262,11 @@ pub fn compile_function(
                         | Operator::I32Rotr
                         | Operator::I32Rotl
                 ) && matches!(compiler.stack.entries.last(), Some(Entry::Const(_)));
-            if shift_by_constant || matches!(op, Operator::I32Mul) {
+            // The opcode byte first: decoding the next operator costs more than this test.
+            let next_byte = next_opcode(&reader);
+            if (shift_by_constant && matches!(next_byte, Some(0x6a | 0x6b | 0x71 | 0x72 | 0x73)))
+                || (matches!(op, Operator::I32Mul) && next_byte == Some(0x6a))
+            {
                 let mut peek = reader.clone();
                 if let Ok((next, next_offset)) = peek.read_with_offset() {
                     let binary = match next {
@@ -288,7 +292,10 @@ pub fn compile_function(
             }
         }
         // `op; local.set/tee i` with a home register for `i`: the result goes straight there.
-        if compiler.reachable && writes_result_register(&op) {
+        if compiler.reachable
+            && writes_result_register(&op)
+            && matches!(next_opcode(&reader), Some(0x21 | 0x22))
+        {
             let mut peek = reader.clone();
             if let Ok((next, next_offset)) = peek.read_with_offset()
                 && let Operator::LocalSet { local_index } | Operator::LocalTee { local_index } =
@@ -306,12 +313,19 @@ pub fn compile_function(
                 compiler.fused_set = Some((compiler.local_base[local_index as usize], tee));
             }
         }
-        let sum_origin = compiler.sum_origin;
-        compiler.operator(&op)?;
-        // A sum's origin survives only operators that push above it without emitting code.
-        if compiler.sum_origin == sum_origin
-            && !matches!(op, Operator::LocalGet { .. } | Operator::I32Const { .. })
+        // A sum's origin survives only operators that push above it without emitting code
+        // (`i32.add` replaces it; an access uses it, then it dies).
+        if compiler.sum_origin.is_some()
+            && !matches!(
+                op,
+                Operator::LocalGet { .. } | Operator::I32Const { .. } | Operator::I32Add
+            )
+            && memory_access(&op).is_none()
         {
+            compiler.sum_origin = None;
+        }
+        compiler.operator(&op)?;
+        if compiler.sum_origin.is_some() && memory_access(&op).is_some() {
             compiler.sum_origin = None;
         }
         if compiler.fused_set.is_some() || compiler.shift_into.is_some() || compiler.multiply_add {
@@ -3046,7 +3060,7 @@ impl<'m> FunctionCompiler<'m> {
         })?;
         self.release_sources(&[lhs, rhs], dst);
         self.push_result(dst);
-        if sum.is_some() {
+        if op == Binary::Add {
             self.sum_origin = sum;
         }
         Ok(())
@@ -3963,6 +3977,11 @@ impl<'m> FunctionCompiler<'m> {
     }
 }
 
+/// The first byte of the next operator (`local.set` is 0x21, `i32.add` 0x6a, ...), if any.
+fn next_opcode(reader: &wasmparser::OperatorsReader<'_>) -> Option<u8> {
+    reader.get_binary_reader().read_u8().ok()
+}
+
 /// Operators whose result register comes from [`FunctionCompiler::destination`], so a following
 /// `local.set` can be fused into them.
 fn writes_result_register(op: &Operator<'_>) -> bool {
@@ -4099,25 +4118,17 @@ fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: 
         calls: 0,
     };
     let mut loops: Vec<bool> = Vec::new();
+    let mut loop_depth = 0u32;
     let mut reader = wasmparser::OperatorsReader::new(reader);
     while !reader.eof() {
         let Ok(op) = reader.read() else { break };
-        let depth = loops.iter().filter(|l| **l).count().min(3) as u32;
+        let depth = loop_depth.min(3);
         let weight = 1u64 << (3 * depth);
-        if let Some((memarg, size)) = memory_access(&op) {
-            if matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)) {
-                let key = (memarg.offset, size);
-                let kinds = scan.accesses.len();
-                match scan.accesses.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, w)) => *w += weight,
-                    None if kinds < PRESCAN_ACCESS_KINDS => scan.accesses.push((key, weight)),
-                    None => {}
-                }
-            }
-            continue;
-        }
         match op {
-            Operator::Loop { .. } => loops.push(true),
+            Operator::Loop { .. } => {
+                loops.push(true);
+                loop_depth += 1;
+            }
             Operator::Block { .. } | Operator::If { .. } => loops.push(false),
             Operator::Call { function_index } => {
                 scan.calls += weight;
@@ -4139,7 +4150,9 @@ fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: 
             | Operator::TableCopy { .. }
             | Operator::TableInit { .. } => scan.calls += weight,
             Operator::End => {
-                loops.pop();
+                if loops.pop() == Some(true) {
+                    loop_depth -= 1;
+                }
             }
             Operator::LocalGet { local_index }
             | Operator::LocalSet { local_index }
@@ -4148,7 +4161,21 @@ fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: 
                     *w += weight;
                 }
             }
-            _ => {}
+            _ => {
+                if let Some((memarg, size)) = memory_access(&op)
+                    && matches!(memarg.target, wasmparser::MemArgTarget::Memory(0))
+                {
+                    let key = (memarg.offset, size);
+                    let kinds = scan.accesses.len();
+                    match scan.accesses.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, w)) => *w += weight,
+                        None if kinds < PRESCAN_ACCESS_KINDS => {
+                            scan.accesses.push((key, weight));
+                        }
+                        None => {}
+                    }
+                }
+            }
         }
     }
     scan
@@ -4197,7 +4224,17 @@ enum Derived {
 }
 
 impl Derived {
-    /// Instructions that compute it (into lr).
+    /// Instructions it saves per access: a limit the one or two that compute it into ip, a
+    /// base `add rd, r7, idx` and, past the 4095 of `ldr`'s immediate, the offset's `movw`.
+    fn saving(self) -> u64 {
+        match self {
+            Derived::Limit(_) => self.cost(),
+            Derived::Base(k) if k <= 4095 => 1,
+            Derived::Base(_) => 2,
+        }
+    }
+
+    /// Instructions that compute it.
     fn cost(self) -> u64 {
         let immediate = match self {
             Derived::Limit(c) => c.abs_diff(4),
@@ -4252,12 +4289,12 @@ fn choose_derived(scan: &Prescan, memory: Option<&MemoryType>) -> Vec<Derived> {
         if bias == 4 && c != 4 && c <= min_length {
             // `sub ip, r8, #(c - 4)` (one or two instructions) becomes nothing.
             let limit = Derived::Limit(c as u32);
-            add(limit, weight * limit.cost());
+            add(limit, weight * limit.saving());
         }
         if offset != 0 {
             // `add rd, r7, idx` (and `movw ip, #offset`) becomes nothing.
             let base = Derived::Base(offset as u32);
-            add(base, weight * base.cost());
+            add(base, weight * base.saving());
         }
     }
     let mut ranked: Vec<(Derived, u64)> = savings
