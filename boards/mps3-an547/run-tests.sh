@@ -19,9 +19,15 @@
 #                          fatal report, status 3
 #        test_stack_guard  firmware recursion runs into the program stack's guard: fatal report
 #                          from the main stack, status 3
+#        runner            `wasm-aot run --board mps3-an547` on cli/run.wat: results, multi-value,
+#                          f32 and f64, NaN, traps (134), bad arguments and missing exports (1);
+#                          stdout, stderr and exit status identical to the hosted `wasm-aot run` of
+#                          the same image (wasm-aot-runner for armv7-unknown-linux-gnueabihf under
+#                          qemu-arm)
 #        spec_bundle       the WebAssembly 2.0 spec testsuite compiled for cortex-m55
 #                          (spec-bundle.sh): failures only where listed (board limits)
-# Needs qemu-system-arm with the mps3-an547 machine (QEMU >= 6.0; Debian: qemu-system-arm).
+# Needs qemu-system-arm with the mps3-an547 machine (QEMU >= 6.0; Debian: qemu-system-arm) and,
+# for the CLI comparison, qemu-arm (Debian: qemu-user).
 # Usage: boards/mps3-an547/run-tests.sh   (PROFILE=release for optimised firmware)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -38,6 +44,12 @@ cargo test --quiet --lib --target "$HOST"
 
 echo "== build firmware ($PROFILE)"
 cargo build --quiet --profile "$PROFILE" --examples
+
+# The CLI and the hosted runner, from the main workspace (this directory's .cargo/config.toml
+# targets the board).
+(cd ../.. && cargo build --quiet -p host-compiler --bin wasm-aot \
+    && cargo build --quiet -p wasm-aot-runner --target armv7-unknown-linux-gnueabihf)
+aot=../../target/debug/wasm-aot
 
 failures=0
 # boot NAME EXPECTED_STATUS PATTERN... : boots the firmware; every PATTERN (fixed string) must
@@ -120,6 +132,56 @@ boot test_stack_guard 3 \
     "recursing until the program stack reaches its guard..." \
     "fatal: MemManage" \
     "MMFAR=0x300003"
+
+echo "== wasm-aot run --board mps3-an547 vs hosted wasm-aot run (qemu-arm)"
+export WASM_AOT_BOARD_RUNNER_MPS3_AN547="$PWD/target/$TARGET/$DIR/examples/runner"
+export WASM_AOT_RUNNER_ARMV7="$PWD/../../target/armv7-unknown-linux-gnueabihf/debug/wasm-aot-runner"
+cli=target/cli
+mkdir -p "$cli"
+"$aot" compile cli/run.wat --target cortex-m55 -o "$cli/run.img" 2>/dev/null
+# compare NAME EXPECTED_STATUS ARGS...: both runs must print the same stdout and stderr and exit
+# with EXPECTED_STATUS.
+compare() {
+    local name=$1 expected=$2 board_status=0 hosted_status=0
+    shift 2
+    timeout "$TIMEOUT" "$aot" run --board mps3-an547 "$cli/run.img" --invoke "$name" "$@" \
+        >"$cli/board.out" 2>"$cli/board.err" || board_status=$?
+    timeout "$TIMEOUT" "$aot" run "$cli/run.img" --invoke "$name" "$@" \
+        >"$cli/hosted.out" 2>"$cli/hosted.err" || hosted_status=$?
+    if [ "$board_status" = "$expected" ] && [ "$hosted_status" = "$expected" ] \
+        && cmp -s "$cli/board.out" "$cli/hosted.out" && cmp -s "$cli/board.err" "$cli/hosted.err"; then
+        echo "ok   run --board --invoke $name $* (exit $board_status): $(tr '\n' ' ' <"$cli/board.out")$(tr '\n' ' ' <"$cli/board.err")"
+    else
+        echo "FAIL run --board --invoke $name $*: board exit $board_status, hosted exit $hosted_status, expected $expected"
+        for f in board.out board.err hosted.out hosted.err; do
+            echo "---- $f:"
+            cat "$cli/$f"
+        done
+        failures=$((failures + 1))
+    fi
+}
+compare add 0 2 3
+compare add 0 -0x80000000 -1
+compare swap 0 -0x10 2.5
+compare nan 0 0
+compare hypot 0 3 4
+compare none 0
+compare div 134 7 0
+compare div 134 -2147483648 -1
+compare oob 134 65536
+compare add 1 1
+compare add 1 x 1
+compare missing 1
+# The board has no image partition: execution in place is refused before booting.
+in_place_status=0
+in_place=$("$aot" run --board mps3-an547 --load in-place "$cli/run.img" --invoke none 2>&1) \
+    || in_place_status=$?
+if [ "$in_place_status" = 1 ] && grep -q "has no image partition" <<<"$in_place"; then
+    echo "ok   run --board mps3-an547 --load in-place refused"
+else
+    echo "FAIL run --board mps3-an547 --load in-place was not refused"
+    failures=$((failures + 1))
+fi
 
 echo "== spec testsuite on the board"
 if ! ./spec-bundle.sh; then

@@ -19,8 +19,9 @@
 //!   execution in place from flash (the default) or a copy into RAM. With `--board mps2-an386`
 //!   a cortex-m4f image runs on the emulated Cortex-M4F board (`qemu-system-arm -M mps2-an386`,
 //!   the request placed in PSRAM by QEMU's loader, the text copied into code memory), with the
-//!   output and exit status of the hosted run under `qemu-arm`. The boards are rows of
-//!   [`BOARDS`].
+//!   output and exit status of the hosted run under `qemu-arm`; with `--board mps3-an547` a
+//!   cortex-m55 image likewise on the emulated Cortex-M55 board (`qemu-system-arm -M
+//!   mps3-an547`, the request in ISRAM). The boards are rows of [`BOARDS`].
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -116,7 +117,8 @@ struct RunCmd {
     image: PathBuf,
     /// Run on an emulated board instead: `qemu-virt-aarch64` boots the board's runner firmware
     /// in `qemu-system-aarch64` with the image and the call flashed into its image partition;
-    /// `mps2-an386` boots the Cortex-M4F board's runner in `qemu-system-arm` with them in PSRAM.
+    /// `mps2-an386` boots the Cortex-M4F board's runner in `qemu-system-arm` with them in PSRAM,
+    /// `mps3-an547` the Cortex-M55 board's with them in ISRAM.
     #[arg(long)]
     board: Option<String>,
     /// With `--board`: execute the image in place from flash (`in-place`, the default where
@@ -446,6 +448,27 @@ const BOARDS: &[Board] = &[
         in_place: false,
         qemu_package: "qemu-system-arm",
     },
+    Board {
+        name: "mps3-an547",
+        target: Target::CortexM55,
+        rust_target: "thumbv8m.main-none-eabihf",
+        runner_env: "WASM_AOT_BOARD_RUNNER_MPS3_AN547",
+        qemu: "qemu-system-arm",
+        qemu_args: &[
+            "-M",
+            "mps3-an547",
+            "-nographic",
+            "-semihosting-config",
+            "enable=on,target=native",
+        ],
+        // The board's loader region, ISRAM, at its Non-secure address: QEMU's loader writes
+        // through the system address space, where ISRAM is plain RAM there; the runner reads
+        // it at the Secure alias 0x3100_0000 (boards/mps3-an547/src/memory_map.rs).
+        request_address: 0x2100_0000,
+        request_max: 4 << 20,
+        in_place: false,
+        qemu_package: "qemu-system-arm",
+    },
 ];
 
 /// The page size of boards that execute in place: an image executed in place has its text
@@ -640,6 +663,8 @@ mod tests {
             assert!(b.request_max > 0);
         }
         assert_eq!(board("mps2-an386").target, Target::CortexM4F);
+        assert_eq!(board("mps3-an547").target, Target::CortexM55);
+        assert_eq!(board("mps3-an547").rust_target, "thumbv8m.main-none-eabihf");
         assert_eq!(board("qemu-virt-aarch64").target, Target::Aarch64);
     }
 
@@ -655,6 +680,14 @@ mod tests {
         assert_eq!(board_load(an386, None).unwrap(), BoardLoad::Copy);
         let refused = board_load(an386, Some(BoardLoad::InPlace)).unwrap_err();
         assert!(refused.to_string().contains("no image partition"));
+        let an547 = board("mps3-an547");
+        assert_eq!(board_load(an547, None).unwrap(), BoardLoad::Copy);
+        let refused = board_load(an547, Some(BoardLoad::InPlace)).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("mps3-an547 has no image partition")
+        );
     }
 
     #[test]
@@ -676,5 +709,24 @@ mod tests {
         assert_eq!(&r[offset..], &image[..]);
         let too_big = vec![0u8; an386.request_max];
         assert!(board_request(an386, "f", &[], &too_big, BoardLoad::Copy).is_err());
+    }
+
+    #[test]
+    fn an547_request_fits_its_4_mib_loader_region() {
+        let an547 = board("mps3-an547");
+        assert_eq!(an547.request_max, 4 << 20);
+        let name = "f";
+        // Header 36 + name 1 = 37, rounded up to 64 for the image.
+        let largest = vec![0u8; an547.request_max - 64];
+        let r = board_request(an547, name, &[], &largest, BoardLoad::Copy).unwrap();
+        assert_eq!(r.len(), an547.request_max);
+        assert_eq!(u32::from_le_bytes(r[24..28].try_into().unwrap()), 64);
+        let too_big = vec![0u8; an547.request_max - 63];
+        let refused = board_request(an547, name, &[], &too_big, BoardLoad::Copy).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("the 4 MiB the board mps3-an547")
+        );
     }
 }
