@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# The WebAssembly 2.0 spec testsuite on the board, compiled for cortex-m55 (called by
-# run-tests.sh; runs alone too):
+# The WebAssembly 2.0 spec testsuite on the mps3-an547 board, compiled for cortex-m55 (called by
+# run-tests.sh; runs alone too), the Cortex-M55 counterpart of boards/mps2-an386/spec-bundle.sh:
 #   1. builds the spec bundles on the host (tests bin `spec_bundle build --target cortex-m55`:
 #      every module compiled by the Thumb-2 backend with the hosted spec test's settings;
 #      assert_invalid/assert_malformed checked there, on the host), at most 4 MiB each (the
 #      board's loader region, ISRAM);
 #   2. boots the spec_bundle firmware once per bundle (QEMU's loader places it at 0x21000000,
 #      ISRAM seen through the system address space; the firmware reads it at 0x31000000);
-#   3. checks the board's report lines with `spec_bundle check` against the expected failures:
-#      tests/spec-expected-failures.txt + spec-expected-failures-cortex-m7.txt (the list for
-#      cortex-m55 bundles) + this board's spec-expected-failures.txt. No hosted platform runs
-#      cortex-m55 images (they are refused under qemu-arm), so unlike qemu-virt-aarch64 there is
-#      no byte-for-byte comparison with a hosted run: the expectations are the reference.
-#   4. requires each boot's exit status to be 0 exactly when its totals show no failure.
+#   3. runs the same executor over the same bundles hosted on armv7-unknown-linux-gnueabihf under
+#      qemu-arm (whose ARMv8-A CPU runs cortex-m55 images) with the engine limits the board
+#      printed, checking its failures against tests/spec-expected-failures.txt +
+#      spec-expected-failures-cortex-m7.txt (the list for cortex-m55 bundles, which holds the
+#      board engine's memory.grow limits too);
+#   4. checks the board's own failures against the same lists plus spec-board-only-failures.txt
+#      (platform resources the hosted run cannot mirror: MPU regions for guards);
+#   5. requires the board's report lines (per-file counts, per-case outcome digests, failing
+#      cases) to be byte-identical to the hosted ones, except the files with board-only failures
+#      and the totals line, and each boot's exit status to be 0 exactly when its totals show no
+#      failure;
+#   6. runs the bundles hosted once more with the hosted spec test's engine, which must pass as
+#      the hosted spec test does (a check of the segment planner itself).
+# Needs qemu-system-arm and qemu-arm (Debian: qemu-system-arm, qemu-user).
 # Usage: boards/mps3-an547/spec-bundle.sh   (PROFILE=release for optimised firmware)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,9 +32,11 @@ out=target/spec-bundle
 rm -rf "$out/bundles"
 mkdir -p "$out"
 start=$(date +%s)
+hosted_runner=../../target/armv7-unknown-linux-gnueabihf/debug/spec_bundle
 
 echo "== spec bundle: build (host) and firmware"
-(cd ../.. && cargo build --quiet -p tests --bin spec_bundle)
+(cd ../.. && cargo build --quiet -p tests --bin spec_bundle \
+    && cargo build --quiet -p tests --bin spec_bundle --target armv7-unknown-linux-gnueabihf)
 cargo build --quiet --profile "$PROFILE" --example spec_bundle
 t0=$(date +%s)
 ../../target/debug/spec_bundle build "$out/bundles" --target cortex-m55 --max-bytes 4194304 \
@@ -65,14 +75,61 @@ while bundle="$out/bundles/spec-bundle-$boots.bin" && [ -f "$bundle" ]; do
 done
 t2=$(date +%s)
 
-echo "== spec bundle: the board's failures against the expectations"
+echo "== spec bundle: the same bundles hosted (qemu-arm user mode)"
+engine=$(grep -m1 '^spec-bundle: engine ' "$out/board.out" || true)
+if [ -z "$engine" ]; then
+    echo "FAIL spec bundle: the board printed no engine line"
+    engine="spec-bundle: engine missing"
+fi
+hosted_status=0
+qemu-arm -L /usr/arm-linux-gnueabihf "$hosted_runner" run "$out/bundles" --engine "$engine" \
+    >"$out/hosted.out" 2>"$out/hosted.err" || hosted_status=$?
+cat "$out/hosted.err"
 check_status=0
 ../../target/debug/spec_bundle check "$out/board.out" "$out/bundles" \
-    --expectations spec-expected-failures.txt || check_status=$?
+    --expectations spec-board-only-failures.txt >"$out/check.out" 2>&1 || check_status=$?
+sed 's/^/board: /' "$out/check.out"
+default_status=0
+qemu-arm -L /usr/arm-linux-gnueabihf "$hosted_runner" run "$out/bundles" --default-engine \
+    >"$out/hosted-default.out" 2>"$out/hosted-default.err" || default_status=$?
+sed 's/^/default engine: /' "$out/hosted-default.err"
+t3=$(date +%s)
+
+# The files with board-only failures, left out of the line comparison with the totals.
+board_only=$(grep -v '^#' spec-board-only-failures.txt | sed -n 's/^\([^: ]*\.wast\):.*/\1/p' | sort -u)
+filter() {
+    local pattern='^spec-bundle: batch .* total: '
+    for f in $board_only; do
+        pattern="$pattern|^FAIL $f:|^file $f: "
+    done
+    grep -vE "$pattern" "$1" || true
+}
+failures=0
+if [ ! -s "$out/hosted.out" ] || ! cmp -s <(filter "$out/board.out") <(filter "$out/hosted.out"); then
+    echo "FAIL spec bundle: board and hosted outcomes differ (outside $(echo $board_only)):"
+    diff <(filter "$out/board.out") <(filter "$out/hosted.out") | head -40 || true
+    failures=$((failures + 1))
+fi
+if [ "$hosted_status" != 0 ]; then
+    echo "FAIL spec bundle: hosted run exit status $hosted_status (expectations disagree, or an error)"
+    failures=$((failures + 1))
+fi
+if [ "$check_status" != 0 ]; then
+    echo "FAIL spec bundle: the board's failures disagree with the expectations"
+    failures=$((failures + 1))
+fi
+if [ "$default_status" != 0 ]; then
+    echo "FAIL spec bundle: with the hosted spec test's engine the bundle does not pass as the spec test does"
+    grep '^FAIL\|^BAD' "$out/hosted-default.out" | head -20 || true
+    failures=$((failures + 1))
+fi
+if [ "$board_status" != 0 ] || [ "$boots" = 0 ]; then
+    failures=$((failures + 1))
+fi
 grep ' total: ' "$out/board.out" || true
-echo "spec bundle: $boots boot(s); build $((t1 - t0))s, board $((t2 - t1))s, stage total $((t2 - start))s (incl. cargo builds)"
-if [ "$check_status" != 0 ] || [ "$board_status" != 0 ] || [ "$boots" = 0 ]; then
+echo "spec bundle: $boots boot(s); build $((t1 - t0))s, board $((t2 - t1))s, hosted $((t3 - t2))s, stage total $((t3 - start))s (incl. cargo builds)"
+if [ $failures != 0 ]; then
     echo "FAIL spec bundle"
     exit 1
 fi
-echo "ok   spec bundle: every failure expected (board limits only)"
+echo "ok   spec bundle: board outcomes identical to qemu-arm user mode outside the board-only failures, expectations agree"

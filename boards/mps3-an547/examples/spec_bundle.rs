@@ -9,8 +9,9 @@
 //!
 //! Engine: `engine_config_large_memories()` (7 MiB reservations in the 64 MiB DDR pool).
 //! The bundle is generated on the host by `spec_bundle build DIR --target cortex-m55`;
-//! `spec-bundle.sh` boots this firmware once per bundle and checks its console lines against
-//! the expected failures with `spec_bundle check` (no hosted platform runs cortex-m55 images).
+//! `spec-bundle.sh` boots this firmware once per bundle, checks its console lines against the
+//! expected failures with `spec_bundle check`, and compares them line by line with the same
+//! executor run hosted under `qemu-arm` with the engine limits printed here.
 //!
 //! Output: the engine limits, the bundle's figures, then per file every failing case
 //! (`FAIL file:line reason`) and a summary line with a digest of every case's outcome, then the
