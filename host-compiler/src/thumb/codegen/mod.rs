@@ -37,8 +37,13 @@
 //!   `br_if`, `br_table` (`tbh`; targets at most 128 KiB ahead), `return`;
 //! * locals: the four most used (loop-weighted, counted by a pre-scan) get home registers
 //!   r4, r5, r6, r9 for the whole function, the others frame slots; the value-stack cache uses
-//!   the rest of r0-r6, r9, r11. An arithmetic operator followed by `local.set`/`local.tee` of
-//!   a homed local writes its result straight into the home register;
+//!   the rest of r0-r6, r9, r11. An arithmetic operator, a load, `select` or `rotl` followed
+//!   by `local.set`/`local.tee` of a homed local writes its result straight into the home
+//!   register;
+//! * fused operators (decided by peeking at the next operator's opcode byte): a shift or
+//!   rotation by a constant followed by `add`/`sub`/`and`/`or`/`xor` is one instruction with a
+//!   shifted-register operand, `i32.mul; i32.add` is `mla`; multiplications by `2^n`,
+//!   `2^n + 1` and `2^n - 1` are a shift or a shifted add/subtract;
 //! * direct calls to functions of the module (`bl`, recorded as call sites) and calls to
 //!   imports through their `VMFuncRef` (restoring r10 from a frame slot and r7/r8 after);
 //!   `call_indirect` (length, null and type checks with `udf` traps, the `VMFuncRef` parked in a
@@ -48,8 +53,9 @@
 //!   `elem.drop` through the libcall table;
 //! * memory 0 (32-bit index): i32 loads and stores of every width and `memory.size`, with the
 //!   explicit bounds checks of DESIGN.md section 8 against r8 (`length - bias`,
-//!   [`memory_bound_bias`]) and addresses from r7, folded per local and for constant addresses
-//!   (no hoisting out of loops yet); `memory.grow` (of a defined or an imported memory 0)
+//!   [`memory_bound_bias`]) and addresses from r7, folded per local, for constant addresses
+//!   and for `local + k` sums covered by a fact about the local; the hottest bound and base
+//!   of a function in the derived registers lr and r11 (DESIGN.md section 8); `memory.grow` (of a defined or an imported memory 0)
 //!   through the vmctx's libcall table, which reloads r8; `memory.fill`/`copy`/`init` and `data.drop` through the libcall table (AAPCS
 //!   `u64` arguments in r2:r3 or 8-aligned stack words), a non-zero status passed to `Trap`;
 //! * i32 and reference globals, defined (on the vmctx) or imported (through the definition
@@ -294,6 +300,8 @@ pub fn compile_function(
         // `op; local.set/tee i` with a home register for `i`: the result goes straight there.
         if compiler.reachable
             && writes_result_register(&op)
+            && (compiler.operand_words == 1
+                || !matches!(op, Operator::Select | Operator::TypedSelect { .. }))
             && matches!(next_opcode(&reader), Some(0x21 | 0x22))
         {
             let mut peek = reader.clone();
@@ -2941,29 +2949,42 @@ impl<'m> FunctionCompiler<'m> {
 
     fn select(&mut self) -> Result<(), CompileError> {
         let test = self.pop_condition()?;
-        let mut if_false = self.pop_operand()?;
-        if let Operand::Imm(v) = if_false
+        // Homed locals are read in place; the flags stay live until the IT block.
+        let mut if_false = self.pop_src(true)?;
+        if let Src::Imm(v) = if_false
             && !single_instruction_constant(v)
         {
             // It goes inside a one-instruction IT block.
             let r = self.allocate()?;
             self.emit(|a| a.mov(Flags::Preserve, r, v))?;
-            if_false = Operand::Reg(r);
+            if_false = Src::Owned(r);
         }
-        let if_true = self.pop_reg()?;
-        self.flags_live = false;
-        match test {
-            Test::Always => {}
-            Test::Never => self.emit(|a| a.mov(Flags::Any, if_true, if_false))?,
-            Test::Flags(c) => {
-                self.emit(|a| {
-                    a.it(c.invert(), &[])?;
-                    a.mov(Flags::Preserve, if_true, if_false)
-                })?;
+        let if_true = self.pop_src(false)?;
+        let dst = self.destination(&[if_true, if_false])?;
+        let (Operand::Reg(t), f) = (if_true.operand(), if_false.operand()) else {
+            return Err(self.internal("immediate select operand"));
+        };
+        self.emit(|a| match test {
+            Test::Always if dst == t => Ok(()),
+            Test::Always => a.mov(Flags::Preserve, dst, t),
+            Test::Never => a.mov(Flags::Preserve, dst, f),
+            Test::Flags(c) if dst == t => {
+                a.it(c.invert(), &[])?;
+                a.mov(Flags::Preserve, dst, f)
             }
-        }
-        self.free_operand(if_false);
-        self.push(Entry::Reg(if_true));
+            Test::Flags(c) if f == Operand::Reg(dst) => {
+                a.it(c, &[])?;
+                a.mov(Flags::Preserve, dst, t)
+            }
+            Test::Flags(c) => {
+                a.mov(Flags::Preserve, dst, t)?;
+                a.it(c.invert(), &[])?;
+                a.mov(Flags::Preserve, dst, f)
+            }
+        })?;
+        self.flags_live = false;
+        self.release_sources(&[if_true, if_false], dst);
+        self.push_result(dst);
         Ok(())
     }
 
@@ -4004,6 +4025,8 @@ fn writes_result_register(op: &Operator<'_>) -> bool {
             | Operator::I32Load16U { .. }
             | Operator::I32Load16S { .. }
             | Operator::F32Load { .. }
+            | Operator::Select
+            | Operator::TypedSelect { .. }
     )
 }
 
