@@ -11,16 +11,16 @@
 //! # with tests/spec-expected-failures.txt + spec-expected-failures-<target>.txt.
 //! cargo run -p tests --release --target aarch64-unknown-linux-gnu --bin spec_bundle -- run OUT_DIR \
 //!     [--expectations tests/spec-bundle-expected-failures-qemu-virt-aarch64.txt] [--default-engine]
-//! # Check a board's report (its console lines) against the same expectations, for profiles
-//! # no hosted platform runs (cortex-m33, cortex-m55).
+//! # Check a board's report (its console lines) against the same expectations: for the cases a
+//! # hosted run cannot reproduce (board-only limits), which the boards leave out of the
+//! # line-by-line comparison.
 //! cargo run -p tests --bin spec_bundle -- check BOARD_REPORT OUT_DIR [--expectations FILE]
 //! ```
 //!
 //! The expectations are those of the hosted spec test for the bundles' target (the target is
-//! recorded in every bundle header), with cortex-m55 taking cortex-m7's list and cortex-m33
-//! cortex-m4f's: the Thumb backend generates the same code for each pair apart from the stack
-//! check (the ARMv8-M profiles use the hardware stack limit), so the same cases fail for the same
-//! reasons; anything board-specific goes in the board's own `--expectations` file.
+//! recorded in every bundle header: `tests/spec-expected-failures.txt` merged with
+//! `spec-expected-failures-<target>.txt`); anything board-specific goes in the board's own
+//! `--expectations` file.
 //!
 //! `--engine "LINE"` takes the engine limits from the board's first report line (what
 //! `spec-bundle.sh` passes, so both runs use the same limits); without it, the board's current
@@ -147,23 +147,13 @@ fn build(args: &[String]) -> Result<bool> {
     Ok(true)
 }
 
-/// The file of the hosted spec test's expectations that applies to bundles for `target` (see
-/// the module documentation for cortex-m33 and cortex-m55).
-fn target_expectations(target: Target) -> Target {
-    match target {
-        Target::CortexM55 => Target::CortexM7,
-        Target::CortexM33 => Target::CortexM4F,
-        t => t,
-    }
-}
-
 /// The hosted spec test's expectations for `target`, merged with `extra` files (the board's
 /// limits).
 fn expectations_with(target: Target, extra: &[PathBuf]) -> Result<Expectations> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut e =
         Expectations::load(&dir.join("spec-expected-failures.txt")).map_err(anyhow::Error::msg)?;
-    let name = target_expectations(target).name();
+    let name = target.name();
     let path = dir.join(format!("spec-expected-failures-{name}.txt"));
     if path.exists() {
         let t = Expectations::load(&path).map_err(anyhow::Error::msg)?;
@@ -326,7 +316,7 @@ fn run(args: &[String]) -> Result<bool> {
         paths.len(),
         start.elapsed().as_secs_f64(),
         failures.len(),
-        target_expectations(target),
+        target,
         if mismatches.is_empty() {
             "agree".to_string()
         } else {
@@ -428,8 +418,8 @@ fn compare(
 
 /// `check BOARD_REPORT DIR_OR_BUNDLES... [--expectations FILE]`: the failures a board reported
 /// (its `FAIL` lines) and the host-side ones, against the expectations of the bundles' target.
-/// For boards whose profile no hosted platform runs, so no hosted run can be compared
-/// line by line.
+/// For the failures a hosted run cannot reproduce (a board's own limits), which the boards
+/// leave out of the line-by-line comparison.
 fn check(args: &[String]) -> Result<bool> {
     let mut extra = Vec::new();
     let mut positional = Vec::new();
@@ -454,7 +444,7 @@ fn check(args: &[String]) -> Result<bool> {
     eprintln!(
         "spec-bundle check of {report_path}: {} failures; expectations (tests/spec-expected-failures*.txt, {}): {}",
         failures.len(),
-        target_expectations(target),
+        target,
         if mismatches.is_empty() {
             "agree".to_string()
         } else {
