@@ -319,6 +319,8 @@ pub fn compile_function(
                 reader = peek;
                 let tee = matches!(next, Operator::LocalTee { .. });
                 compiler.fused_set = Some((compiler.local_base[local_index as usize], tee));
+                // `br_if` is 0x0d, `if` 0x04.
+                compiler.flags_for_test = tee && matches!(next_opcode(&reader), Some(0x0d | 0x04));
             }
         }
         // A sum's origin survives only operators that push above it without emitting code
@@ -332,7 +334,11 @@ pub fn compile_function(
         {
             compiler.sum_origin = None;
         }
+        // The flags describe a local only for the operator right after the one that set them.
+        compiler.flags_local = compiler.pending_flags_local.take();
         compiler.operator(&op)?;
+        compiler.flags_local = None;
+        compiler.flags_for_test = false;
         if compiler.sum_origin.is_some() && memory_access(&op).is_some() {
             compiler.sum_origin = None;
         }
@@ -432,6 +438,13 @@ struct FunctionCompiler<'m> {
     shift_into: Option<Binary>,
     /// An `i32.add` fused into the `i32.mul` being compiled: `mla`.
     multiply_add: bool,
+    /// The operator being compiled is fused with a `local.tee` that a `br_if` or `if` follows:
+    /// an `add`/`sub`/`and`/`or`/`xor` sets the flags, so the test needs no compare.
+    flags_for_test: bool,
+    /// Set by such an operator: the local whose value the flags' N and Z describe.
+    pending_flags_local: Option<u32>,
+    /// During the operator right after it (the `br_if` or `if`): that local.
+    flags_local: Option<u32>,
     /// `(position, local, k)`: the entry at `position` is `local + k` (mod 2^32), computed by
     /// the last `i32.add` with only `local.get`s and constants since (the compile loop clears it
     /// after any other operator), so neither the entry nor the local changed.
@@ -486,6 +499,9 @@ impl<'m> FunctionCompiler<'m> {
             sum_origin: None,
             shift_into: None,
             multiply_add: false,
+            flags_for_test: false,
+            pending_flags_local: None,
+            flags_local: None,
             control: Vec::new(),
             reachable: true,
             flags_live: false,
@@ -2923,6 +2939,15 @@ impl<'m> FunctionCompiler<'m> {
     /// a constant decides at compile time, any other value is compared with zero. Afterwards the
     /// flags are live when the test is [`Test::Flags`].
     fn pop_condition(&mut self) -> Result<Test, CompileError> {
+        if let Some(&Entry::Local(index)) = self.stack.entries.last()
+            && self.flags_local == Some(index)
+        {
+            // The operator before set the flags from this local's new value (nothing emitted
+            // since): Z is clear iff it is non-zero.
+            self.stack.entries.pop();
+            self.flags_live = true;
+            return Ok(Test::Flags(Cond::Ne));
+        }
         if let Some(&Entry::Cond(cond)) = self.stack.entries.last() {
             self.stack.entries.pop();
             self.flags_live = true;
@@ -3068,12 +3093,22 @@ impl<'m> FunctionCompiler<'m> {
         let Operand::Reg(l) = l else {
             return Err(self.internal("immediate left operand"));
         };
+        // `x op y; local.tee i; br_if`: the flags of the operation are the test.
+        let tested = match self.fused_set {
+            Some((local, true)) if self.flags_for_test && op != Binary::Mul => Some(local),
+            _ => None,
+        };
+        let flags = if tested.is_some() {
+            Flags::Set
+        } else {
+            Flags::Any
+        };
         self.emit(|a| match op {
-            Binary::Add => a.add(Flags::Any, dst, l, r),
-            Binary::Sub => a.sub(Flags::Any, dst, l, r),
-            Binary::And => a.and(Flags::Any, dst, l, r),
-            Binary::Or => a.orr(Flags::Any, dst, l, r),
-            Binary::Xor => a.eor(Flags::Any, dst, l, r),
+            Binary::Add => a.add(flags, dst, l, r),
+            Binary::Sub => a.sub(flags, dst, l, r),
+            Binary::And => a.and(flags, dst, l, r),
+            Binary::Or => a.orr(flags, dst, l, r),
+            Binary::Xor => a.eor(flags, dst, l, r),
             Binary::Mul => match r {
                 Operand::Reg(r) => a.mul(Flags::Any, dst, l, r),
                 _ => unreachable!("mul operands are registers"),
@@ -3084,6 +3119,7 @@ impl<'m> FunctionCompiler<'m> {
         if op == Binary::Add {
             self.sum_origin = sum;
         }
+        self.pending_flags_local = tested;
         Ok(())
     }
 

@@ -824,6 +824,65 @@ fn fused_shifts_multiply_adds_and_constant_multiplications_match_wasm() {
 }
 
 #[test]
+fn tee_then_branch_tests_the_flags_of_the_operation() {
+    // `op; local.tee; br_if/if` branches on the flags `op` set (no compare).
+    let wat = "(module
+        ;; 0: counts down from a to 0 in steps of b (sub), returns the iterations (or 1000)
+        (func (param i32 i32) (result i32) (local i32)
+          (loop
+            local.get 2 i32.const 1 i32.add local.set 2
+            local.get 2 i32.const 1000 i32.eq if i32.const 1000 return end
+            local.get 0 local.get 1 i32.sub local.tee 0
+            br_if 0)
+          local.get 2)
+        ;; 1: if on xor through a tee
+        (func (param i32 i32) (result i32) (local i32)
+          local.get 0 local.get 1 i32.xor local.tee 2
+          if (result i32) local.get 2 else i32.const 77 end)
+        ;; 2: br_if on an and through a tee, out of a block
+        (func (param i32 i32) (result i32) (local i32)
+          (block (result i32)
+            i32.const 5
+            local.get 0 local.get 1 i32.and local.tee 2
+            br_if 0
+            drop local.get 2 i32.const 9 i32.add))
+        ;; 3: an or through a tee
+        (func (param i32 i32) (result i32) (local i32)
+          (block (result i32)
+            i32.const 6
+            local.get 0 local.get 1 i32.or local.tee 2
+            br_if 0
+            drop i32.const 8)))";
+    let functions = compile(wat).unwrap();
+    for (function, reference) in [
+        (
+            0usize,
+            (|a: u32, b: u32| {
+                let mut a = a;
+                for n in 1..1000 {
+                    a = a.wrapping_sub(b);
+                    if a == 0 {
+                        return n;
+                    }
+                }
+                1000
+            }) as fn(u32, u32) -> u32,
+        ),
+        (1, |a, b| if a ^ b != 0 { a ^ b } else { 77 }),
+        (2, |a, b| if a & b != 0 { 5 } else { 9 }),
+        (3, |a, b| if a | b != 0 { 6 } else { 8 }),
+    ] {
+        let calls: Vec<(usize, Vec<u32>)> = pairs().into_iter().map(|p| (function, p)).collect();
+        let want: Vec<u32> = pairs().iter().map(|p| reference(p[0], p[1])).collect();
+        assert_eq!(
+            i32s(&run(&functions, &calls, 0)),
+            want,
+            "function {function}"
+        );
+    }
+}
+
+#[test]
 fn binary_operators_match_wasm_semantics() {
     type Reference = fn(u32, u32) -> u32;
     let ops: [(&str, Reference); 16] = [
