@@ -453,6 +453,7 @@ mod tests {
         // SAFETY: regions from code_alloc, nothing runs in them.
         unsafe { p.code_free(second) };
         assert_eq!(rec.log.lock().unwrap().last().unwrap(), "code rx");
+        // SAFETY: from code_alloc; nothing runs in it.
         unsafe { p.code_free(region) };
         assert_eq!(p.free_blocks().0, 16);
         assert!(p.code_alloc(17 << 10).is_err());
@@ -486,6 +487,7 @@ mod tests {
         unsafe { p.memory_grow(&b, 0, 65536).unwrap() };
         assert!(bytes(b.base.as_ptr(), 65536).iter().all(|&x| x == 0));
         assert_eq!(bytes(b.base.as_ptr(), 65537)[65536], 0xAA);
+        // SAFETY: b came from memory_alloc and is not freed.
         assert!(unsafe { p.memory_grow(&b, 65536, (128 << 10) + 1) }.is_err());
         // Guard capacity 2: a third slot is a typed error and takes nothing.
         let free = p.free_blocks();
@@ -504,7 +506,9 @@ mod tests {
             mapping,
             "first fit reuses the hole"
         );
+        // SAFETY: slots from memory_alloc, nothing accesses them.
         unsafe { p.memory_free(b) };
+        // SAFETY: as above.
         unsafe { p.memory_free(c) };
         assert_eq!(p.free_blocks().1, 64);
         assert_eq!(p.live_guards(), 0);
@@ -559,6 +563,7 @@ mod tests {
         // SAFETY: the arena belongs to this test.
         unsafe { std::ptr::write_bytes(a.base.as_ptr(), 0x55, a.len) };
         let start = a.base.as_ptr();
+        // SAFETY: from arena_alloc; nothing uses it any more.
         unsafe { p.arena_free(a) };
         let b = p.arena_alloc(100).unwrap();
         assert_eq!(b.base.as_ptr(), start);
