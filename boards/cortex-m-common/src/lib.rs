@@ -44,6 +44,8 @@ pub mod console;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod mpu;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
+pub mod runner;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod semihosting;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod stack;
