@@ -64,6 +64,8 @@ pub struct CompilerConfig {
     bounds_checks: BoundsChecks,
     guard_size: u64,
     threads: usize,
+    fuel: bool,
+    epochs: bool,
 }
 
 /// Bytes of virtual address space from a 32-bit memory's base that guard-elided code may touch
@@ -87,6 +89,8 @@ impl CompilerConfig {
             bounds_checks: BoundsChecks::Explicit,
             guard_size: DEFAULT_GUARD_SIZE,
             threads: 2,
+            fuel: false,
+            epochs: false,
         }
     }
 
@@ -143,6 +147,29 @@ impl CompilerConfig {
         self
     }
 
+    /// Fuel metering: every basic block pays its cost from the store's fuel before it runs
+    /// (cost model and placement in [`module::fuel`]). Default: off.
+    pub fn fuel(mut self, on: bool) -> Self {
+        self.fuel = on;
+        self
+    }
+
+    /// Epoch checks at function entry and loop headers ([`module::fuel`]). Default: off.
+    pub fn epochs(mut self, on: bool) -> Self {
+        self.epochs = on;
+        self
+    }
+
+    /// Whether fuel metering is compiled in.
+    pub fn has_fuel(&self) -> bool {
+        self.fuel
+    }
+
+    /// Whether epoch checks are compiled in.
+    pub fn has_epochs(&self) -> bool {
+        self.epochs
+    }
+
     /// The tunables recorded in images compiled with this configuration.
     pub fn tunables(&self) -> Tunables {
         Tunables {
@@ -151,8 +178,8 @@ impl CompilerConfig {
                 BoundsChecks::Explicit => 0,
                 BoundsChecks::GuardElided => GUARD_ELIDED_RESERVATION + self.guard_size,
             },
-            fuel: false,
-            epochs: false,
+            fuel: self.fuel,
+            epochs: self.epochs,
         }
     }
 
@@ -174,6 +201,12 @@ impl CompilerConfig {
                     self.guard_size
                 )));
             }
+        }
+        if self.fuel || self.epochs {
+            return Err(CompileError::Config(format!(
+                "fuel metering and epoch checks are not implemented yet for {}",
+                self.target
+            )));
         }
         if self.threads == 0 {
             return Err(CompileError::Config("threads must be at least 1".into()));

@@ -4,8 +4,9 @@
 //! [`VmOffsets::libcalls`](crate::VmOffsets::libcalls)); entry `i` is the helper
 //! `Libcall` with discriminant `i`. Compiled code loads the table pointer, loads the entry and
 //! calls it indirectly, so the text never holds an address. Every helper uses the platform C
-//! calling convention. The instance helpers (`Trap` to `ElemDrop`) take the calling instance's
-//! vmctx first; the *arithmetic helpers* after them (`I64DivS` onwards) are pure functions of
+//! calling convention. The instance helpers (`Trap` to `ElemDrop`, and `OutOfFuel` and
+//! `EpochDeadline` at the end) take the calling instance's vmctx first; the *arithmetic
+//! helpers* between them (`I64DivS` to `F32Nearest`) are pure functions of
 //! their operands, take no vmctx and cannot fail (the compiled code checks the wasm traps
 //! first). They pass floats as their IEEE bit patterns in integers (`u32` for f32, `u64` for
 //! f64), so their signatures are integer-only and the same whatever the floating-point ABI
@@ -116,11 +117,25 @@ pub enum Libcall {
     F32Trunc = 41,
     /// `fn(x: u32) -> u32`: `f32.nearest`.
     F32Nearest = 42,
+    /// `fn(vmctx, cost: u32) -> u32`: subtracting a block's `cost` (below 2^30) left
+    /// `VMStoreContext::fuel` negative. The runtime pays the block from the store's reserve
+    /// (refilling the slice, which then holds what is left after the block) and returns 0, or,
+    /// when the budget cannot pay it, applies the store's policy: returns
+    /// [`crate::TrapCode::OutOfFuel`] (the budget is then left as it was before the block), or
+    /// suspends the call and returns 0 once it is resumed with enough fuel. Compiled code
+    /// reloads the slice after the call.
+    OutOfFuel = 43,
+    /// `fn(vmctx) -> u32`: the low word of the epoch counter reached the deadline word. The
+    /// runtime compares the full 64-bit epoch and deadline: not reached (the low words only
+    /// wrapped), it rewrites the deadline word and returns 0; reached, it applies the store's
+    /// policy: returns [`crate::TrapCode::Interrupted`], or suspends the call and returns 0 once
+    /// resumed (with a later deadline).
+    EpochDeadline = 44,
 }
 
 impl Libcall {
     /// Number of entries in the table.
-    pub const COUNT: usize = 43;
+    pub const COUNT: usize = 45;
 
     /// Every helper, in table order.
     pub const ALL: [Libcall; Libcall::COUNT] = [
@@ -167,6 +182,8 @@ impl Libcall {
         Libcall::F32Floor,
         Libcall::F32Trunc,
         Libcall::F32Nearest,
+        Libcall::OutOfFuel,
+        Libcall::EpochDeadline,
     ];
 
     /// Index in the table.

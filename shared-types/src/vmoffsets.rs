@@ -28,10 +28,10 @@
 //!
 //! ```text
 //! VMStoreContext      0   stack_limit  P    lowest stack pointer wasm code may use
-//!                     8   fuel         i64  remaining fuel (used when compiled with fuel)
-//!                     16  epoch_deadline u64
-//!                     24  epoch_counter P   *const u64, engine-wide epoch
-//!                     size 24 + P rounded to 8
+//!                     8   fuel         i32  fuel left in the current slice (see below)
+//!                     12  epoch_deadline u32  low 32 bits of the store's epoch deadline
+//!                     16  epoch_counter P   *const u32: low 32 bits of the engine's epoch
+//!                     size 16 + P rounded to 8
 //! VMFuncRef           0   wasm_call    P    code, wasm calling convention
 //!                     P   array_call   P    code, array calling convention (0 if none)
 //!                     2P  vmctx        P    callee vmctx (or host function context)
@@ -45,6 +45,20 @@
 //! ValRaw              16 bytes: i32/f32 in bytes 0..4, i64/f64 in 0..8, references in 0..P,
 //!                     little-endian; other bytes unspecified
 //! ```
+//!
+//! **Fuel and epochs** (images compiled with `Tunables::fuel` / `Tunables::epochs`; the cost
+//! model and the places of the checks are the host compiler's `module::fuel`). Compiled code
+//! sees fuel as a 32-bit *slice*: at the start of every basic block of non-zero cost it
+//! subtracts the block's cost from `fuel` and, if the result is negative, calls
+//! [`Libcall::OutOfFuel`](crate::Libcall::OutOfFuel) with the cost. The store keeps the rest of
+//! the budget (a `u64`) outside the slice and refills it there, so the slice never holds more
+//! than `i32::MAX` and a block's cost (below 2^30) never overflows it. `fuel` is current at
+//! every call out of compiled code, which reloads it afterwards. Epochs are compared on their
+//! low 32 bits with wrapping arithmetic: at function entry and at every loop header, compiled
+//! code loads `*epoch_counter` and calls [`Libcall::EpochDeadline`](crate::Libcall::EpochDeadline)
+//! when `(counter - epoch_deadline) as i32 >= 0`; the runtime decides with the full 64-bit
+//! values there (and keeps the deadline word within 2^31 - 1 ticks of the counter whenever
+//! wasm is entered or resumed), so the narrow comparison is never wrong for long.
 //!
 //! Table elements: a funcref is `*const VMFuncRef` (0 = null); an externref is a pointer-sized
 //! host value (0 = null).
@@ -292,21 +306,21 @@ impl VmOffsets {
     pub fn store_stack_limit(&self) -> u32 {
         0
     }
-    /// `VMStoreContext::fuel` (i64).
+    /// `VMStoreContext::fuel` (i32: fuel left in the current slice).
     pub fn store_fuel(&self) -> u32 {
         8
     }
-    /// `VMStoreContext::epoch_deadline` (u64).
+    /// `VMStoreContext::epoch_deadline` (u32: low word of the deadline).
     pub fn store_epoch_deadline(&self) -> u32 {
-        16
+        12
     }
-    /// `VMStoreContext::epoch_counter` (pointer to u64).
+    /// `VMStoreContext::epoch_counter` (pointer to the u32 low word of the epoch counter).
     pub fn store_epoch_counter(&self) -> u32 {
-        24
+        16
     }
     /// Size of `VMStoreContext`.
     pub fn store_context_size(&self) -> u32 {
-        align(24 + self.ptr, 8)
+        align(16 + self.ptr, 8)
     }
 }
 

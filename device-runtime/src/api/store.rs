@@ -140,19 +140,43 @@ impl<'m, T> Store<'m, T> {
             .map_or(0, |i| unsafe { (*i.as_ptr()).arena.remaining() })
     }
 
-    /// Sets the fuel available to images compiled with fuel metering.
+    /// Sets the fuel available to code of images compiled with fuel metering (a new store
+    /// has `u64::MAX`). A call stops with [`TrapCode::OutOfFuel`](shared_types::TrapCode) at
+    /// the first basic block the budget cannot pay for; the blocks run before it are charged.
     pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
         let inner = self.inner_ptr()?;
         // SAFETY: no wasm runs (we hold `&mut self`), so nothing else accesses the record.
-        unsafe { (*inner.as_ptr()).vm.fuel = i64::try_from(fuel).unwrap_or(i64::MAX) };
+        unsafe { (*inner.as_ptr()).set_fuel(fuel) };
         Ok(())
     }
 
-    /// Remaining fuel.
+    /// Fuel left.
     pub fn get_fuel(&self) -> Result<u64, Error> {
         let inner = self.inner_ptr()?;
         // SAFETY: as in `set_fuel`.
-        Ok(unsafe { (*inner.as_ptr()).vm.fuel }.max(0) as u64)
+        Ok(unsafe { (*inner.as_ptr()).fuel() })
+    }
+
+    /// Sets the epoch deadline `ticks` epochs after the engine's current epoch: code of images
+    /// compiled with epoch checks stops with
+    /// [`TrapCode::Interrupted`](shared_types::TrapCode) at the first function entry or loop
+    /// header that sees the epoch at or past it. A new store has no deadline.
+    pub fn set_epoch_deadline(&mut self, ticks: u64) -> Result<(), Error> {
+        let inner = self.inner_ptr()?.as_ptr();
+        // SAFETY: as in `set_fuel`.
+        unsafe {
+            (*inner).epoch_deadline = (*inner).epoch.saturating_add(ticks);
+            (*inner).sync_epoch_deadline();
+        }
+        Ok(())
+    }
+
+    /// Advances the epoch this store's code compares with its deadline by one tick.
+    pub fn increment_epoch(&mut self) -> Result<(), Error> {
+        let inner = self.inner_ptr()?.as_ptr();
+        // SAFETY: as in `set_fuel`.
+        unsafe { (*inner).epoch = (*inner).epoch.wrapping_add(1) };
+        Ok(())
     }
 
     pub(crate) fn inner_ptr(&self) -> Result<NonNull<StoreInner>, Error> {

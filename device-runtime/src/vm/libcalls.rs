@@ -105,6 +105,10 @@ pub struct VMLibcalls {
     pub f32_trunc: extern "C" fn(u32) -> u32,
     /// `Libcall::F32Nearest` (pure, [`arith`]).
     pub f32_nearest: extern "C" fn(u32) -> u32,
+    /// `Libcall::OutOfFuel`.
+    pub out_of_fuel: unsafe extern "C" fn(*mut u8, u32) -> u32,
+    /// `Libcall::EpochDeadline`.
+    pub epoch_deadline: unsafe extern "C" fn(*mut u8) -> u32,
 }
 
 /// The one libcall table every vmctx points at.
@@ -152,6 +156,8 @@ pub static LIBCALLS: VMLibcalls = VMLibcalls {
     f32_floor: arith::f32_floor,
     f32_trunc: arith::f32_trunc,
     f32_nearest: arith::f32_nearest,
+    out_of_fuel,
+    epoch_deadline,
 };
 
 /// Status for a trap libcall given a byte that is no [`TrapCode`] (never 0, which means success).
@@ -361,6 +367,34 @@ unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
     unsafe { instance(vmctx) }.drop_elem(elem);
 }
 
+/// `fn(vmctx, cost) -> u32`: the block of `cost` left the fuel slice negative.
+///
+/// # Safety
+/// As for [`trap`].
+unsafe extern "C" fn out_of_fuel(vmctx: *mut u8, cost: u32) -> u32 {
+    // SAFETY: see the function contract.
+    let store = unsafe { instance(vmctx).store };
+    // SAFETY: the store outlives its instances; while wasm runs, compiled code and the
+    // libcalls it calls are the only users of the record, one at a time.
+    status(unsafe { (*store).pay_block(cost) })
+}
+
+/// `fn(vmctx) -> u32`: the epoch counter's low word reached the deadline word.
+///
+/// # Safety
+/// As for [`trap`].
+unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) -> u32 {
+    // SAFETY: see the function contract.
+    let store = unsafe { instance(vmctx).store };
+    // SAFETY: as in `out_of_fuel`.
+    let reached = unsafe { (*store).epoch_reached() };
+    status(if reached {
+        Err(TrapCode::Interrupted)
+    } else {
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,6 +448,11 @@ mod tests {
             (Libcall::F32Floor, offset_of!(VMLibcalls, f32_floor)),
             (Libcall::F32Trunc, offset_of!(VMLibcalls, f32_trunc)),
             (Libcall::F32Nearest, offset_of!(VMLibcalls, f32_nearest)),
+            (Libcall::OutOfFuel, offset_of!(VMLibcalls, out_of_fuel)),
+            (
+                Libcall::EpochDeadline,
+                offset_of!(VMLibcalls, epoch_deadline),
+            ),
         ];
         assert_eq!(fields.len(), Libcall::COUNT);
         for (l, off) in fields {

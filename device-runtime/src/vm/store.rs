@@ -11,6 +11,7 @@
 
 use core::ptr::NonNull;
 
+use shared_types::TrapCode;
 use shared_types::metadata::{GlobalType, MemoryType, TableType};
 
 use crate::arch::JmpBuf;
@@ -156,8 +157,13 @@ pub struct StoreInner {
     pub memory_reservation: u64,
     /// Guard bytes around each memory slot.
     pub memory_guard: u64,
-    /// Epoch counter the `epoch_counter` field points at.
+    /// Epoch counter the `epoch_counter` field points at (its low word).
     pub epoch: u64,
+    /// Fuel of the budget not in the slice (`vm.fuel`).
+    pub fuel_reserve: u64,
+    /// The full epoch deadline (`vm.epoch_deadline` is its low word, or the counter's when the
+    /// deadline is more than 2^31 - 1 ticks ahead).
+    pub epoch_deadline: u64,
 }
 
 /// Limits copied from the engine configuration.
@@ -194,8 +200,8 @@ impl StoreInner {
         let inner = StoreInner {
             vm: VMStoreContext {
                 stack_limit: 0,
-                fuel: i64::MAX,
-                epoch_deadline: u64::MAX,
+                fuel: 0,
+                epoch_deadline: 0,
                 epoch_counter: core::ptr::null(),
             },
             id: NEXT_STORE_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed) as u64,
@@ -211,15 +217,75 @@ impl StoreInner {
             memory_reservation: limits.memory_reservation,
             memory_guard: limits.memory_guard,
             epoch: 0,
+            fuel_reserve: 0,
+            epoch_deadline: u64::MAX,
         };
         // SAFETY: fresh, aligned, sized for StoreInner. The arena moved into the record still
         // describes the same region with its bump pointer past the record itself.
         unsafe {
             slot.as_ptr().write(inner);
             let p = slot.as_ptr();
-            (*p).vm.epoch_counter = core::ptr::addr_of!((*p).epoch);
+            // The low word of a little-endian u64 is at its address.
+            (*p).vm.epoch_counter = core::ptr::addr_of!((*p).epoch).cast::<u32>();
+            (*p).set_fuel(u64::MAX);
+            (*p).sync_epoch_deadline();
         }
         Ok(slot)
+    }
+
+    /// Fuel left: the reserve plus the slice (never negative between blocks).
+    pub fn fuel(&self) -> u64 {
+        self.fuel_reserve
+            .saturating_add(u64::try_from(self.vm.fuel).unwrap_or(0))
+    }
+
+    /// Makes `fuel` the whole budget: as much as fits in the slice, the rest in the reserve.
+    pub fn set_fuel(&mut self, fuel: u64) {
+        let slice = fuel.min(i32::MAX as u64);
+        self.vm.fuel = slice as i32;
+        self.fuel_reserve = fuel - slice;
+    }
+
+    /// `Libcall::OutOfFuel`: subtracting `cost` left the slice negative. Pays the block from
+    /// the whole budget if it can (`Ok`), or restores the budget to what it was before the
+    /// block and reports that it cannot pay (`Err`).
+    pub fn pay_block(&mut self, cost: u32) -> Result<(), TrapCode> {
+        // Before the charge the slice was non-negative and `cost < 2^30`, so this cannot
+        // overflow an i64; the sum is the slice before the block.
+        let before_slice = i64::from(self.vm.fuel) + i64::from(cost);
+        let before = self
+            .fuel_reserve
+            .saturating_add(u64::try_from(before_slice).unwrap_or(0));
+        match before.checked_sub(u64::from(cost)) {
+            Some(after) => {
+                self.set_fuel(after);
+                Ok(())
+            }
+            None => {
+                self.set_fuel(before);
+                Err(TrapCode::OutOfFuel)
+            }
+        }
+    }
+
+    /// Sets the deadline word compiled code compares with the counter's low word: the
+    /// deadline's own low word when it is less than 2^31 ticks ahead (so the wrapping 32-bit
+    /// comparison is exact), otherwise a word 2^31 - 1 ticks ahead, at which compiled code asks
+    /// [`StoreInner::epoch_reached`] and this is recomputed.
+    pub fn sync_epoch_deadline(&mut self) {
+        let now = self.epoch;
+        let ahead = self.epoch_deadline.saturating_sub(now).min(i32::MAX as u64);
+        self.vm.epoch_deadline = now.wrapping_add(ahead) as u32;
+    }
+
+    /// `Libcall::EpochDeadline`: whether the full deadline is reached; if not, the deadline
+    /// word is recomputed.
+    pub fn epoch_reached(&mut self) -> bool {
+        if self.epoch >= self.epoch_deadline {
+            return true;
+        }
+        self.sync_epoch_deadline();
+        false
     }
 
     /// The canonical id of a function type, registering it on first sight.

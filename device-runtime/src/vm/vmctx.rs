@@ -15,12 +15,12 @@ use shared_types::VmOffsets;
 pub struct VMStoreContext {
     /// Lowest stack pointer wasm code may use.
     pub stack_limit: usize,
-    /// Remaining fuel.
-    pub fuel: i64,
-    /// Epoch deadline.
-    pub epoch_deadline: u64,
-    /// Pointer to the engine-wide epoch counter.
-    pub epoch_counter: *const u64,
+    /// Fuel left in the current slice (the store keeps the rest of the budget).
+    pub fuel: i32,
+    /// Low 32 bits of the store's epoch deadline.
+    pub epoch_deadline: u32,
+    /// Pointer to the low 32 bits of the epoch counter.
+    pub epoch_counter: *const u32,
 }
 
 /// A function reference: the record behind every funcref, imported or defined.

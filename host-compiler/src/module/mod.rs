@@ -28,6 +28,8 @@
 //! that its target is *declared* in one of those places (the spec's set `C.refs`; wasmparser
 //! reports "undeclared function reference" otherwise), so the places above already cover it.
 
+pub mod fuel;
+
 use std::ops::Range;
 
 use shared_types::ValType;
