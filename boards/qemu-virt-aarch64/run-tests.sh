@@ -22,6 +22,10 @@
 #                    raw binaries from `wasm-aot compile --format bin`): the intact one executes
 #                    in place with exactly its text pages executable, a corrupted copy is refused
 #                    before anything becomes executable, status 0
+#        test_timer  the tick interrupt (generic timer through the GIC, 1 kHz) during a long wasm
+#                    computation, with a tick hook that clobbers v0-v31 and FPCR: result
+#                    bit-identical to the timer-off run, many ticks in wasm code, tick count =
+#                    counter time / period, none once stopped, status 0
 #        runner      `wasm-aot run --board qemu-virt-aarch64` (the runner firmware booted with a
 #                    run request) on cli/run.wat: results, multi-value, floats, NaN, traps (134),
 #                    bad arguments and missing exports (1); stdout, stderr and exit status must be
@@ -149,6 +153,17 @@ boot test_guard_elided 0 \
     "[ok] every pool page and wide slot is back after the stores are dropped" \
     "[ok] a reused wide slot starts zeroed" \
     "guard-elided test: passed"
+boot test_timer 0 \
+    "[ok] a 0 Hz rate is refused" \
+    "[ok] a second start is refused while the timer runs" \
+    "[ok] timer on: work(3000000) = " \
+    "[ok] at least 20 ticks during the computation" \
+    "[ok] most ticks interrupted wasm code" \
+    "[ok] the hook ran once per tick" \
+    "[ok] ticks + dropped periods" \
+    "[ok] no tick once stopped" \
+    "[ok] the firmware's FPCR is unchanged" \
+    "timer test: passed"
 boot test_bounds_bench 0 \
     "[ok] explicit and guard-elided kernels agree" \
     "bounds bench self-check: passed"

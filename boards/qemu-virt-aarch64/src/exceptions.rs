@@ -25,8 +25,16 @@
 //! Either way the wasm call returns `Err(Trap)` and the program keeps running. Every other
 //! exception (a fault in firmware code, even on a guard; a fault in wasm code on an address
 //! outside every slot or of another kind; a write to published code; an exception while
-//! handling one; IRQ/FIQ/SError) is printed with ESR, PC and FAR and ends the program with exit
+//! handling one; FIQ/SError) is printed with ESR, PC and FAR and ends the program with exit
 //! status [`FATAL_EXIT_STATUS`]: it is never turned into a wasm trap.
+//!
+//! An IRQ from the program (the only IRQ vector that can be taken: handlers run with IRQs
+//! masked, and the program unmasks them only with [`crate::timer::start`]) takes its own path:
+//! the vector saves the whole interrupted context, general-purpose *and* floating-point/SIMD
+//! ([`InterruptFrame`]), because the interrupted code may be anywhere in wasm or firmware code
+//! and must resume exactly; [`board_irq`] acknowledges it at the GIC, lets [`crate::timer`]
+//! handle the timer's interrupt, ends it, and the vector restores everything and `eret`s. Any
+//! other interrupt ID is reported and ends the program with [`FATAL_EXIT_STATUS`].
 //!
 //! Floating-point registers are not saved: a redirected context continues in the unwind
 //! routine, which restores the callee-saved d8-d15 from the entry's jump buffer (the Rust code
@@ -86,7 +94,7 @@ pub enum Vector {
     ProgramSync = 0,
     /// Synchronous exception from code running on `SP_EL1` (an exception handler).
     HandlerSync = 1,
-    /// IRQ, FIQ or SError (none is enabled yet).
+    /// FIQ or SError, or an IRQ while handling an exception (none is enabled).
     Asynchronous = 2,
     /// Any exception from a lower exception level (nothing runs at EL0).
     LowerLevel = 3,
@@ -100,14 +108,20 @@ core::arch::global_asm!(
     "    mov x0, #\\kind",
     "    b board_exception_common",
     ".endm",
+    ".macro BOARD_IRQ_VECTOR",
+    ".balign 0x80",
+    "    sub sp, sp, #800",
+    "    stp x0, x1, [sp, #0]",
+    "    b board_irq_common",
+    ".endm",
     "",
     ".section .text.board_vectors, \"ax\"",
     ".balign 2048",
     ".globl board_vectors",
     "board_vectors:",
-    // Current EL with SP_EL0: the program.
+    // Current EL with SP_EL0: the program (synchronous, IRQ, FIQ, SError).
     "    BOARD_VECTOR 0",
-    "    BOARD_VECTOR 2",
+    "    BOARD_IRQ_VECTOR",
     "    BOARD_VECTOR 2",
     "    BOARD_VECTOR 2",
     // Current EL with SP_EL1: an exception handler.
@@ -167,7 +181,141 @@ core::arch::global_asm!(
     "    ldp x0, x1, [sp, #0]",
     "    add sp, sp, #272",
     "    eret",
+    "",
+    // The IRQ path: the whole interrupted context (see `InterruptFrame`).
+    "board_irq_common:",
+    "    stp x2, x3, [sp, #16]",
+    "    stp x4, x5, [sp, #32]",
+    "    stp x6, x7, [sp, #48]",
+    "    stp x8, x9, [sp, #64]",
+    "    stp x10, x11, [sp, #80]",
+    "    stp x12, x13, [sp, #96]",
+    "    stp x14, x15, [sp, #112]",
+    "    stp x16, x17, [sp, #128]",
+    "    stp x18, x19, [sp, #144]",
+    "    stp x20, x21, [sp, #160]",
+    "    stp x22, x23, [sp, #176]",
+    "    stp x24, x25, [sp, #192]",
+    "    stp x26, x27, [sp, #208]",
+    "    stp x28, x29, [sp, #224]",
+    "    mrs x1, elr_el1",
+    "    stp x30, x1, [sp, #240]",
+    "    mrs x1, spsr_el1",
+    "    mrs x2, fpcr",
+    "    stp x1, x2, [sp, #256]",
+    "    mrs x1, fpsr",
+    "    str x1, [sp, #272]",
+    "    add x1, sp, #288",
+    "    stp q0, q1, [x1, #0]",
+    "    stp q2, q3, [x1, #32]",
+    "    stp q4, q5, [x1, #64]",
+    "    stp q6, q7, [x1, #96]",
+    "    stp q8, q9, [x1, #128]",
+    "    stp q10, q11, [x1, #160]",
+    "    stp q12, q13, [x1, #192]",
+    "    stp q14, q15, [x1, #224]",
+    "    stp q16, q17, [x1, #256]",
+    "    stp q18, q19, [x1, #288]",
+    "    stp q20, q21, [x1, #320]",
+    "    stp q22, q23, [x1, #352]",
+    "    stp q24, q25, [x1, #384]",
+    "    stp q26, q27, [x1, #416]",
+    "    stp q28, q29, [x1, #448]",
+    "    stp q30, q31, [x1, #480]",
+    "    mov x0, sp",
+    "    bl board_irq",
+    "    add x1, sp, #288",
+    "    ldp q0, q1, [x1, #0]",
+    "    ldp q2, q3, [x1, #32]",
+    "    ldp q4, q5, [x1, #64]",
+    "    ldp q6, q7, [x1, #96]",
+    "    ldp q8, q9, [x1, #128]",
+    "    ldp q10, q11, [x1, #160]",
+    "    ldp q12, q13, [x1, #192]",
+    "    ldp q14, q15, [x1, #224]",
+    "    ldp q16, q17, [x1, #256]",
+    "    ldp q18, q19, [x1, #288]",
+    "    ldp q20, q21, [x1, #320]",
+    "    ldp q22, q23, [x1, #352]",
+    "    ldp q24, q25, [x1, #384]",
+    "    ldp q26, q27, [x1, #416]",
+    "    ldp q28, q29, [x1, #448]",
+    "    ldp q30, q31, [x1, #480]",
+    "    ldr x1, [sp, #272]",
+    "    msr fpsr, x1",
+    "    ldp x1, x2, [sp, #256]",
+    "    msr spsr_el1, x1",
+    "    msr fpcr, x2",
+    "    ldp x30, x1, [sp, #240]",
+    "    msr elr_el1, x1",
+    "    ldp x28, x29, [sp, #224]",
+    "    ldp x26, x27, [sp, #208]",
+    "    ldp x24, x25, [sp, #192]",
+    "    ldp x22, x23, [sp, #176]",
+    "    ldp x20, x21, [sp, #160]",
+    "    ldp x18, x19, [sp, #144]",
+    "    ldp x16, x17, [sp, #128]",
+    "    ldp x14, x15, [sp, #112]",
+    "    ldp x12, x13, [sp, #96]",
+    "    ldp x10, x11, [sp, #80]",
+    "    ldp x8, x9, [sp, #64]",
+    "    ldp x6, x7, [sp, #48]",
+    "    ldp x4, x5, [sp, #32]",
+    "    ldp x2, x3, [sp, #16]",
+    "    ldp x0, x1, [sp, #0]",
+    "    add sp, sp, #800",
+    "    eret",
 );
+
+/// The interrupted context the IRQ vector saves on the exception stack and restores before
+/// `eret`. Layout (bytes): 0..248 x0-x30, 248 `ELR_EL1`, 256 `SPSR_EL1`, 264 `FPCR`, 272
+/// `FPSR`, 280 padding, 288..800 q0-q31 (16 bytes each, little-endian).
+#[repr(C)]
+#[derive(Debug)]
+pub struct InterruptFrame {
+    /// General-purpose registers x0-x30.
+    pub x: [u64; 31],
+    /// Where the program resumes (`ELR_EL1`): the interrupted instruction.
+    pub elr: u64,
+    /// Saved program status (`SPSR_EL1`: NZCV, masks, the stack pointer selection).
+    pub spsr: u64,
+    /// Floating-point control register (rounding mode, flush-to-zero, default NaN).
+    pub fpcr: u64,
+    /// Floating-point status register (cumulative exception flags).
+    pub fpsr: u64,
+    padding: u64,
+    /// The SIMD and floating-point registers, whole.
+    pub q: [u128; 32],
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<InterruptFrame>() == 800);
+    assert!(core::mem::offset_of!(InterruptFrame, elr) == 248);
+    assert!(core::mem::offset_of!(InterruptFrame, fpcr) == 264);
+    assert!(core::mem::offset_of!(InterruptFrame, fpsr) == 272);
+    assert!(core::mem::offset_of!(InterruptFrame, q) == 288);
+};
+
+/// Called by the IRQ vector with the saved context (on the exception stack, IRQs masked): the
+/// timer's interrupt is handled by [`crate::timer`]; any other is fatal.
+#[unsafe(no_mangle)]
+extern "C" fn board_irq(frame: &mut InterruptFrame) {
+    let Some(interrupt) = crate::gic::acknowledge() else {
+        // Spurious (withdrawn before the acknowledge): nothing to end.
+        return;
+    };
+    let intid = interrupt.intid();
+    if intid == crate::timer::INTID && crate::timer::on_interrupt(frame.elr) {
+        crate::gic::end_of_interrupt(interrupt);
+        return;
+    }
+    console::write_bytes(b"\n");
+    println!(
+        "fatal: unexpected interrupt INTID {intid} at PC={:#018x}",
+        frame.elr
+    );
+    semihosting::exit(FATAL_EXIT_STATUS)
+}
 
 /// Reads the syndrome and fault address registers.
 mod syndrome {

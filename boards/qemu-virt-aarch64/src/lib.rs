@@ -28,8 +28,11 @@
 //! live memory slot's guard or inaccessible reservation into `MemoryOutOfBounds`
 //! ([`device_runtime::fault::redirect_for_guard_fault`]); any other exception is reported on
 //! the console and ends the program with a non-zero status.
+//! [`timer`] is the tick interrupt (the EL1 physical generic timer through the GIC, [`gic`]) at
+//! a configurable rate, the epoch tick source: each tick calls a registered hook, and the IRQ
+//! path restores the interrupted context exactly, floating-point and SIMD registers included.
 //!
-//! Only the planning modules ([`mmu::plan`], [`pages`]) build for the host, so that
+//! Only the planning modules ([`mmu::plan`], [`pages`], [`tick`]) build for the host, so that
 //! `cargo test --lib --target x86_64-unknown-linux-gnu` runs their tests.
 
 #![cfg_attr(not(test), no_std)]
@@ -47,6 +50,8 @@ pub mod console;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod exceptions;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod gic;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod memory_map;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod platform;
@@ -54,6 +59,9 @@ pub mod platform;
 pub mod pmu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod semihosting;
+pub mod tick;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod timer;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod xip;
 
