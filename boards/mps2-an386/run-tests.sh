@@ -18,6 +18,10 @@
 #        test_stack_guard  firmware recursion into the program stack's MPU guard: MemManage with
 #                          MSTKERR reported from the main stack (no frame), fatal, status 3
 #        test_unexpected_exception  an SVCall reaches DefaultHandler: reported by number, status 3
+#        test_timer        SysTick at 1 kHz (cortex-m-common::timer) during a long wasm FPU computation,
+#                          with a tick hook that clobbers s0-s15 and FPSCR: result bit-identical to
+#                          the timer-off run, ticks in wasm code with the extended FP frame, none
+#                          once stopped, status 0
 #        runner            `wasm-aot run --board mps2-an386` on cli/run.wat: results, multi-value,
 #                          floats, NaN, traps (134), bad arguments and missing exports (1); stdout,
 #                          stderr and exit status identical to the hosted `wasm-aot run` of the same
@@ -148,6 +152,18 @@ if ! grep -qE 'MMFAR=0x20100[0-3][0-9a-f]{2} ' <(tr -d '\r' <target/test_stack_g
     failures=$((failures + 1))
 fi
 
+boot test_timer 0 \
+    "[ok] a 0 Hz rate is refused" \
+    "[ok] a second start is refused while the timer runs" \
+    "[ok] FP context preserved on exceptions, lazily" \
+    "[ok] timer on: work(1000000) = " \
+    "[ok] at least 20 ticks during the computation" \
+    "[ok] most ticks interrupted wasm code" \
+    "[ok] most of those interrupted it with active FP state (extended frame)" \
+    "[ok] the hook ran once per tick" \
+    "[ok] no tick once stopped" \
+    "[ok] the firmware's FPSCR control bits are unchanged" \
+    "timer test: passed"
 boot test_unexpected_exception 3 \
     "raising SVCall..." \
     "fatal: unexpected SVCall (exception 11)"

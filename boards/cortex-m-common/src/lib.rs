@@ -18,6 +18,9 @@
 //!   with memory protection behind the [`platform::MemoryProtection`] trait that the board
 //!   implements with its MPU. Safe apart from zeroing pool memory; host-tested over a heap
 //!   buffer.
+//! * [`timer`]: the tick interrupt, SysTick at a configurable rate from the core clock, the
+//!   epoch tick source (each tick calls a registered hook); the reload arithmetic is safe and
+//!   host-tested, the handler and registers are bare metal only.
 //! * Bare metal only: [`boot`] (console, fault handlers, the board's protection, then the
 //!   program on its own stack), [`mpu`] (either MPU flavour of `cortex-m-mpu` as the platform's
 //!   memory protection: every change replans the board's whole map), [`console`] (CMSDK APB UART, base address given by the board),
@@ -27,7 +30,8 @@
 //!
 //! Every `unsafe` block lives in a small named module: `console::registers`,
 //! `semihosting::call`, `stack::switch`, `fault::vectors` (exception entry, `scb`, the stacked
-//! frame), `mpu` (the call that applies a plan), and `platform::zero`.
+//! frame), `timer::systick` (its entry, `registers`, the `hook` pointer, the stacked PC), `mpu`
+//! (the call that applies a plan), and `platform::zero`.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
@@ -36,6 +40,7 @@ pub mod fault;
 mod lock;
 pub mod platform;
 pub mod pools;
+pub mod timer;
 
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod boot;

@@ -244,9 +244,10 @@ extern "C" fn cortex_m_common_fault(frame: *mut StackedFrame, exc_return: u32, n
 }
 
 /// Called by `DefaultHandler` with the exception number (`IPSR`): any exception or interrupt
-/// the boards do not use. Reported, never resumed.
+/// the boards do not use, or a SysTick while the tick timer ([`crate::timer`]) is not running.
+/// Reported, never resumed.
 #[unsafe(no_mangle)]
-extern "C" fn cortex_m_common_unexpected_exception(ipsr: u32) -> ! {
+pub(crate) extern "C" fn cortex_m_common_unexpected_exception(ipsr: u32) -> ! {
     let _ = Console.write_str("\n");
     let _ = super::write_unexpected(&mut Console, ipsr);
     semihosting::exit(super::FATAL_EXIT_STATUS)
