@@ -19,6 +19,10 @@
 #                          fatal report, status 3
 #        test_stack_guard  firmware recursion runs into the program stack's guard: fatal report
 #                          from the main stack, status 3
+#        test_timer        SysTick at 1 kHz (cortex-m-common::timer, 32 MHz core clock) during a long
+#                          wasm FPU computation, with a tick hook that clobbers s0-s15 and FPSCR:
+#                          result bit-identical to the timer-off run, ticks in wasm code with the
+#                          extended FP frame, none once stopped, status 0
 #        runner            `wasm-aot run --board mps3-an547` on cli/run.wat: results, multi-value,
 #                          f32 and f64, NaN, traps (134), bad arguments and missing exports (1);
 #                          stdout, stderr and exit status identical to the hosted `wasm-aot run` of
@@ -133,6 +137,18 @@ boot test_stack_guard 3 \
     "recursing until the program stack reaches its guard..." \
     "fatal: MemManage" \
     "MMFAR=0x300003"
+boot test_timer 0 \
+    "[ok] a 0 Hz rate is refused" \
+    "[ok] a second start is refused while the timer runs" \
+    "[ok] FP context preserved on exceptions, lazily" \
+    "[ok] timer on: work(1000000) = " \
+    "[ok] at least 20 ticks during the computation" \
+    "[ok] most ticks interrupted wasm code" \
+    "[ok] most of those interrupted it with active FP state (extended frame)" \
+    "[ok] the hook ran once per tick" \
+    "[ok] no tick once stopped" \
+    "[ok] the firmware's FPSCR control bits are unchanged" \
+    "timer test: passed"
 
 echo "== wasm-aot run --board mps3-an547 vs hosted wasm-aot run (qemu-arm)"
 export WASM_AOT_BOARD_RUNNER_MPS3_AN547="$PWD/target/$TARGET/$DIR/examples/runner"
