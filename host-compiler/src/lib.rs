@@ -202,7 +202,8 @@ impl CompilerConfig {
                 )));
             }
         }
-        if self.fuel || self.epochs {
+        if (self.fuel || self.epochs) && !matches!(self.target, Target::Aarch64 | Target::X86_64Sim)
+        {
             return Err(CompileError::Config(format!(
                 "fuel metering and epoch checks are not implemented yet for {}",
                 self.target

@@ -5,7 +5,8 @@
 //! * `wasm-aot compile INPUT -o IMAGE --target aarch64` compiles `.wasm` or `.wat`;
 //!   `--format img|bin|hex [--address 0x...]` picks the output form (the image; the same bytes
 //!   as a raw binary for a flash tool; Intel HEX placed at `--address`), and
-//!   `--bounds-checks explicit|guard-elided [--guard-size BYTES]` the bounds-check strategy;
+//!   `--bounds-checks explicit|guard-elided [--guard-size BYTES]` the bounds-check strategy,
+//!   `--fuel` and `--epoch` fuel metering and epoch checks;
 //! * `wasm-aot inspect IMAGE` prints the header, functions, imports, exports, memories, tables,
 //!   globals, the trap table and the relocation count;
 //! * `wasm-aot run IMAGE --invoke NAME [ARGS...]` instantiates the image and calls an export.
@@ -80,6 +81,15 @@ struct CompileCmd {
     /// Guard bytes behind the 4 GiB reservation for `guard-elided` (multiple of 64 KiB).
     #[arg(long, default_value_t = host_compiler::DEFAULT_GUARD_SIZE)]
     guard_size: u64,
+    /// Fuel metering: every basic block pays its cost (1 per operator, 0 for nop, drop, block,
+    /// loop, else, end) from the store's fuel before it runs; a call stops with an out-of-fuel
+    /// trap when the budget the device sets cannot pay (aarch64, x86_64 for now).
+    #[arg(long)]
+    fuel: bool,
+    /// Epoch checks at function entries and loop headers: a call stops with an interrupt trap
+    /// once the device's epoch reaches the store's deadline (aarch64, x86_64 for now).
+    #[arg(long)]
+    epoch: bool,
 }
 
 /// What `compile` writes.
@@ -179,7 +189,9 @@ fn compile(c: CompileCmd) -> anyhow::Result<()> {
     let config = CompilerConfig::for_target(target)
         .pad_between_functions(c.pad_functions)
         .bounds_checks(bounds)
-        .guard_size(c.guard_size);
+        .guard_size(c.guard_size)
+        .fuel(c.fuel)
+        .epochs(c.epoch);
     let image = compile_file(&c.input, config)?;
     let extension = match c.format {
         Format::Img => "img",

@@ -41,10 +41,15 @@ pub struct ModuleEnv {
     /// With [`BoundsChecks::GuardElided`]: guard bytes behind the 4 GiB reservation; an access
     /// with `offset + size` up to this needs no explicit check.
     pub guard_size: u64,
+    /// Whether fuel metering is compiled in (see `translate/fuel.rs`).
+    pub fuel: bool,
+    /// Whether epoch checks are compiled in (see `translate/fuel.rs`).
+    pub epochs: bool,
 }
 
 impl ModuleEnv {
-    /// The environment of `module` for a target with `pointer_type`.
+    /// The environment of `module` for a target with `pointer_type`, without fuel or epoch
+    /// instrumentation (set [`ModuleEnv::fuel`] and [`ModuleEnv::epochs`] to add it).
     pub fn new(
         module: &ModuleInfo<'_>,
         pointer_type: ir::Type,
@@ -72,6 +77,8 @@ impl ModuleEnv {
             num_imported_globals: module.num_imported_globals,
             bounds_checks,
             guard_size,
+            fuel: false,
+            epochs: false,
         })
     }
 

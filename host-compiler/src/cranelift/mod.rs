@@ -43,6 +43,8 @@ pub struct CraneliftBackend {
     pad_between_functions: u32,
     bounds_checks: BoundsChecks,
     guard_size: u64,
+    fuel: bool,
+    epochs: bool,
     threads: usize,
 }
 
@@ -125,6 +127,8 @@ impl CraneliftBackend {
             pad_between_functions: config.pad_between_functions,
             bounds_checks: config.bounds_checks,
             guard_size: config.guard_size,
+            fuel: config.fuel,
+            epochs: config.epochs,
             threads: config.threads.clamp(1, available.max(1)),
         })
     }
@@ -357,12 +361,14 @@ impl Backend for CraneliftBackend {
         module: &ModuleInfo<'_>,
         functions: Vec<FunctionInput<'_>>,
     ) -> Result<CompiledText, CompileError> {
-        let env = ModuleEnv::new(
+        let mut env = ModuleEnv::new(
             module,
             self.isa.pointer_type(),
             self.bounds_checks,
             self.guard_size,
         )?;
+        env.fuel = self.fuel;
+        env.epochs = self.epochs;
         let num_imported = module.num_imported_funcs;
         let defined = module.num_defined_funcs();
         if functions.len() != defined as usize {

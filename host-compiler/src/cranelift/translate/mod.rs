@@ -56,6 +56,7 @@
 
 mod calls;
 mod control;
+mod fuel;
 #[cfg(all(test, target_arch = "x86_64", target_os = "linux"))]
 mod jit_tests;
 mod memory;
@@ -79,6 +80,7 @@ use wasmparser::{FuncValidator, FunctionBody, Operator, ValidatorResources};
 use self::control::Frame;
 use crate::cranelift::env::ModuleEnv;
 use crate::error::{CompileError, Location};
+use crate::module::fuel::{FuelBlocks, ends_block};
 
 /// The wasm-convention signature of module type `type_index`:
 /// `(callee_vmctx [VMContext], caller_vmctx, params...) -> results`, `CallConv::Tail`.
@@ -191,6 +193,8 @@ pub(crate) fn libcall_signature(
         Libcall::MemoryCopy => (&[I32, I64, I32, I64, I64], &[I32]),
         Libcall::MemoryInit => (&[I32, I32, I64, I32, I32], &[I32]),
         Libcall::DataDrop | Libcall::ElemDrop => (&[I32], &[]),
+        Libcall::OutOfFuel => (&[I32], &[I32]),
+        Libcall::EpochDeadline => (&[], &[I32]),
         // `init`/`value` are pointer-sized: patched below.
         Libcall::TableGrow => (&[I32, I64, I32], &[I32]),
         Libcall::TableFill => (&[I32, I32, I64, I32], &[I32]),
@@ -328,6 +332,8 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     libcall_sigs: HashMap<u32, SigRef>,
     /// Direct-call references to defined functions, by function index.
     direct_funcs: HashMap<u32, FuncRef>,
+    /// The costs of the fuel blocks, when compiling with fuel (`fuel.rs`).
+    fuel_blocks: Option<FuelBlocks>,
 }
 
 impl<'a, 'f> FuncTranslator<'a, 'f> {
@@ -352,6 +358,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             wasm_sigs: HashMap::new(),
             libcall_sigs: HashMap::new(),
             direct_funcs: HashMap::new(),
+            fuel_blocks: None,
         }
     }
 
@@ -400,6 +407,12 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
 
         let results = self.func_results();
         self.push_body_frame(&results);
+        if self.env.fuel {
+            self.fuel_blocks = Some(FuelBlocks::new(self.func_index, body)?);
+        }
+        // The entry's fuel charge and epoch check (the stack-limit check is in the prologue).
+        self.start_fuel_block()?;
+        self.check_epoch()?;
 
         // Decode with the validator's features, as `FuncValidator::validate` does: they fix
         // encodings such as the reserved zero byte of `memory.size`/`memory.grow` (a single
@@ -430,6 +443,12 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             self.builder
                 .set_srcloc(SourceLoc::new(u32::try_from(offset).unwrap_or(u32::MAX)));
             self.translate_operator(&op)?;
+            if ends_block(&op) {
+                self.start_fuel_block()?;
+                if matches!(op, Operator::Loop { .. }) {
+                    self.check_epoch()?;
+                }
+            }
         }
         // End of the body: the reader's and the validator's end-of-function checks (a body
         // without its final `end` leaves frames open), both reported as invalid input.
@@ -442,6 +461,9 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             .map_err(|e| self.invalid(&e))?;
         if !self.control.is_empty() {
             return Err(self.internal("control frames left after the last operator"));
+        }
+        if self.fuel_blocks.as_ref().is_some_and(|b| !b.is_finished()) {
+            return Err(self.internal("fuel blocks left after the last operator"));
         }
         self.fill_trap_blocks();
         Ok(())
@@ -597,7 +619,19 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
 
     /// Traps with the helper's status when it is non-zero.
     pub(crate) fn trap_if_status(&mut self, status: Value) {
-        let trap = match self.status_trap_block {
+        let trap = self.status_trap_block();
+        let next = self.builder.create_block();
+        self.builder
+            .ins()
+            .brif(status, trap, &[BlockArg::Value(status)], next, &[]);
+        self.builder.switch_to_block(next);
+        self.builder.seal_block(next);
+    }
+
+    /// The shared cold block that traps with the status (an `i32` parameter) of a failed
+    /// helper.
+    pub(crate) fn status_trap_block(&mut self) -> Block {
+        match self.status_trap_block {
             Some(block) => block,
             None => {
                 let block = self.builder.create_block();
@@ -606,13 +640,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
                 self.status_trap_block = Some(block);
                 block
             }
-        };
-        let next = self.builder.create_block();
-        self.builder
-            .ins()
-            .brif(status, trap, &[BlockArg::Value(status)], next, &[]);
-        self.builder.switch_to_block(next);
-        self.builder.seal_block(next);
+        }
     }
 
     /// Emits the bodies of the cold trap blocks: `Trap(vmctx, code)` then a `trap` terminator

