@@ -91,10 +91,8 @@ impl FuncTranslator<'_, '_> {
         self.builder
             .ins()
             .store(trusted(), left, store, fuel_offset);
-        let negative = self
-            .builder
-            .ins()
-            .icmp_imm_s(IntCC::SignedLessThan, left, 0);
+        // The sign bit alone: AArch64 tests it with one `tbnz`.
+        let negative = self.builder.ins().band_imm_u(left, 1 << 31);
         self.call_out_cold(negative, Libcall::OutOfFuel, &[cost])
     }
 
@@ -124,10 +122,9 @@ impl FuncTranslator<'_, '_> {
             offsets.store_epoch_deadline() as i32,
         );
         let ahead = self.builder.ins().isub(counter, deadline);
-        let reached = self
-            .builder
-            .ins()
-            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, ahead, 0);
+        // `ahead as i32 >= 0`: the sign bit is clear.
+        let sign = self.builder.ins().band_imm_u(ahead, 1 << 31);
+        let reached = self.builder.ins().icmp_imm_s(IntCC::Equal, sign, 0);
         self.call_out_cold(reached, Libcall::EpochDeadline, &[])
     }
 
