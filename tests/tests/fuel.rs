@@ -311,6 +311,79 @@ fn host_functions_see_and_set_the_current_fuel() {
     );
 }
 
+/// Traps Cranelift raises by itself (division by zero, float-to-integer conversion, a fault
+/// on the guard of a guard-elided memory) after a loop: the fuel of every block entered, the
+/// trapping one whole, is charged. Each function runs `count`'s loop (`9 n + 4` before its
+/// last block), then a last block: `local.get local.get i32.div_u end` (3), `local.get
+/// i32.trunc_f32_s end` (2), `local.get i32.load end` (2).
+const TRAPS_AFTER_A_LOOP: &str = r#"(module
+  (memory 1)
+  (func (export "div") (param $n i32) (param $d i32) (result i32)
+    (local $i i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (i32.div_u (local.get $i) (local.get $d)))
+  (func (export "trunc") (param $n i32) (param $x f32) (result i32)
+    (local $i i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (i32.trunc_f32_s (local.get $x)))
+  (func (export "load") (param $n i32) (param $a i32) (result i32)
+    (local $i i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (i32.load (local.get $a))))"#;
+
+#[test]
+fn traps_raised_by_the_code_itself_charge_the_blocks_entered() {
+    use shared_types::metadata::BoundsChecks;
+    let wasm = wat::parse_str(TRAPS_AFTER_A_LOOP).expect("wat");
+    for bounds in [BoundsChecks::Explicit, BoundsChecks::GuardElided] {
+        let config = CompilerConfig::for_target(native_target())
+            .fuel(true)
+            .bounds_checks(bounds);
+        let image = Compiler::new(config)
+            .expect("compiler")
+            .compile(&wasm)
+            .expect("compile")
+            .bytes;
+        with_instance(
+            &image,
+            (),
+            |_| {},
+            |store, instance| {
+                let nan = Val::F32(f32::NAN.to_bits());
+                let cases = [
+                    ("div", Val::I32(0), 3, TrapCode::IntegerDivisionByZero),
+                    ("trunc", nan, 2, TrapCode::BadConversionToInteger),
+                    ("load", Val::I32(-4), 2, TrapCode::MemoryOutOfBounds),
+                ];
+                for (name, arg, last_block, code) in cases {
+                    for n in [0u64, 7] {
+                        store.set_fuel(10_000).unwrap();
+                        let r = call(store, instance, name, &[Val::I32(n as i32), arg]);
+                        assert_eq!(trap_code(r), code, "{name}({n}) {bounds:?}");
+                        assert_eq!(
+                            store.get_fuel().unwrap(),
+                            10_000 - (9 * n + 4 + last_block),
+                            "{name}({n}) {bounds:?}"
+                        );
+                    }
+                }
+            },
+        );
+    }
+}
+
 #[test]
 fn an_image_compiled_without_fuel_ignores_the_budget() {
     let image = image(native_target(), COUNT, false, false);

@@ -18,6 +18,13 @@
 //! `bench thumb-modules FILE...` gives the same two figures for given `.wasm` files, the
 //! rustc-built kernels of `scripts/thumb-bench.sh`.
 //!
+//! Section 6 (`bench preemption [FILE.wasm...]` runs only it) measures the cost of fuel
+//! metering and epoch checks in the Cranelift code: guest instructions of the kernels of
+//! `tests/fuel/kernels.wat` (and of given `.wasm` files exporting their file stem as
+//! `(i32) -> i32`, e.g. the rustc-built kernels of `benchmarks/kernels`) compiled for aarch64
+//! without instrumentation, with fuel, with epochs and with both, counted under qemu-aarch64
+//! with tools/qemu-insn-count in `preemption-run` mode of an aarch64 build of this binary.
+//!
 //! Times printed here are for information; no test asserts on them.
 
 use std::fmt::Write as _;
@@ -181,6 +188,14 @@ fn main() {
         thumb_modules(&args[2..]);
         return;
     }
+    if args.get(1).map(String::as_str) == Some("preemption-run") {
+        preemption_run(&args[2], &args[3], args[4].parse().expect("n"));
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("preemption") {
+        preemption(&args[2..]);
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("thumb") {
         thumb_backend(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3000));
         return;
@@ -323,6 +338,9 @@ fn main() {
 
     // 5. The Thumb-2 backend (runs on the host like every compiler).
     thumb_backend(funcs);
+
+    // 6. Fuel and epoch instrumentation, in guest instructions under qemu-aarch64.
+    preemption(&[]);
 }
 
 /// Every module of every spec testsuite file, encoded (quoted and binary modules included).
@@ -605,9 +623,15 @@ fn load_stage(stage: &str, image_path: &str, reps: usize) {
     }
 }
 
-/// The aarch64 program to count: this binary on aarch64, otherwise its aarch64 build (built
-/// here with cargo).
+/// The aarch64 program to count: this binary on aarch64, otherwise its aarch64 release build
+/// (built here with cargo).
 fn stage_runner() -> Option<PathBuf> {
+    aarch64_runner(true)
+}
+
+/// This binary on aarch64, otherwise its aarch64 build in the release or dev profile (built
+/// here with cargo).
+fn aarch64_runner(release: bool) -> Option<PathBuf> {
     if cfg!(target_arch = "aarch64") {
         return std::env::current_exe().ok();
     }
@@ -616,22 +640,18 @@ fn stage_runner() -> Option<PathBuf> {
         .to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let triple = "aarch64-unknown-linux-gnu";
+    let profile = if release { "release" } else { "debug" };
     println!(
-        "  building the aarch64 runner: cargo build --release -p tests --bin bench --target {triple}"
+        "  building the aarch64 runner: cargo build{} -p tests --bin bench --target {triple}",
+        if release { " --release" } else { "" }
     );
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "-q",
-            "-p",
-            "tests",
-            "--bin",
-            "bench",
-            "--target",
-            triple,
-        ])
+    let mut build = Command::new(cargo);
+    build.current_dir(&root).arg("build");
+    if release {
+        build.arg("--release");
+    }
+    let status = build
+        .args(["-q", "-p", "tests", "--bin", "bench", "--target", triple])
         .status()
         .ok()?;
     if !status.success() {
@@ -643,7 +663,7 @@ fn stage_runner() -> Option<PathBuf> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    Some(target_dir.join(triple).join("release").join("bench"))
+    Some(target_dir.join(triple).join(profile).join("bench"))
 }
 
 /// Section 4: load cost by stage for generated images with few and many call sites, of two sizes.
@@ -842,4 +862,164 @@ fn load_breakdown(funcs: usize) {
     println!(
         "  no stage applies relocations: cost follows image size (digest), metadata size (decode) and text size (copy), not the call count."
     );
+}
+
+/// Kernels of `tests/fuel/kernels.wat` for section 6: export, small and large argument. Each
+/// figure is `count(large) - count(small)`, so process start, image load and instantiation
+/// cancel.
+const PREEMPTION_KERNELS: &[(&str, i32, i32)] = &[
+    ("fib", 10, 22),
+    ("sieve", 100, 30000),
+    ("crc32", 16, 2048),
+    ("matmul", 4, 24),
+    ("interp", 100, 20000),
+    ("sort", 16, 400),
+    ("float", 10, 5000),
+];
+
+/// Section 6: guest instructions of compute kernels compiled for aarch64 without
+/// instrumentation, with fuel, with epochs and with both (goals of issue 6: fuel at most 8%,
+/// epochs at most 4% more instructions).
+fn preemption(extra_files: &[String]) {
+    println!(
+        "\n== fuel and epoch instrumentation (aarch64 guest instructions, qemu-aarch64 + tools/qemu-insn-count)"
+    );
+    let Some(runner) = aarch64_runner(!cfg!(debug_assertions)) else {
+        println!("  skipped: no aarch64 runner");
+        return;
+    };
+    if plugin().is_none() {
+        println!("  skipped: cannot build tools/qemu-insn-count (cc)");
+        return;
+    }
+    let kernels_wat = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuel/kernels.wat");
+    let kernels = wat::parse_file(&kernels_wat).expect("tests/fuel/kernels.wat");
+    let mut cases: Vec<(String, Vec<u8>, String, i32, i32)> = PREEMPTION_KERNELS
+        .iter()
+        .map(|(name, small, large)| {
+            (
+                format!("{name} ({small}..{large})"),
+                kernels.clone(),
+                (*name).to_string(),
+                *small,
+                *large,
+            )
+        })
+        .collect();
+    for file in extra_files {
+        let path = Path::new(file);
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match std::fs::read(path) {
+            Ok(wasm) => cases.push((format!("{stem} (10..20)"), wasm, stem, 10, 20)),
+            Err(e) => println!("  {file}: {e}"),
+        }
+    }
+    let variants = [
+        ("plain", false, false),
+        ("fuel", true, false),
+        ("epochs", false, true),
+        ("both", true, true),
+    ];
+    println!("  figure per kernel: count(large) - count(small); overhead against the plain build");
+    println!(
+        "  {:<22} {:>12} {:>20} {:>20} {:>20}",
+        "kernel", "plain", "fuel", "epochs", "fuel + epochs"
+    );
+    let mut log_ratios = [0f64; 3];
+    let mut measured = 0usize;
+    for (label, wasm, export, small, large) in &cases {
+        let mut figures = Vec::new();
+        for (variant, fuel, epochs) in variants {
+            let config = CompilerConfig::for_target(Target::Aarch64)
+                .fuel(fuel)
+                .epochs(epochs);
+            let image = match Compiler::new(config).and_then(|c| c.compile(wasm)) {
+                Ok(image) => image,
+                Err(e) => {
+                    println!("  {label}: does not compile ({variant}): {e}");
+                    break;
+                }
+            };
+            let path = std::env::temp_dir().join(format!(
+                "bench-preemption-{}-{export}-{variant}.img",
+                std::process::id()
+            ));
+            std::fs::write(&path, &image.bytes).expect("write image");
+            let count = |n: i32| {
+                count_insns(
+                    &runner,
+                    &[
+                        "preemption-run".into(),
+                        path.display().to_string(),
+                        export.clone(),
+                        n.to_string(),
+                    ],
+                )
+            };
+            let figure = match (count(*small), count(*large)) {
+                (Some(a), Some(b)) => b.saturating_sub(a),
+                _ => {
+                    println!("  {label}: run failed ({variant})");
+                    break;
+                }
+            };
+            let _ = std::fs::remove_file(&path);
+            figures.push(figure);
+        }
+        if figures.len() != variants.len() {
+            continue;
+        }
+        let plain = figures[0] as f64;
+        let column = |i: usize| {
+            format!(
+                "{} ({:+.1}%)",
+                figures[i],
+                (figures[i] as f64 / plain - 1.0) * 100.0
+            )
+        };
+        println!(
+            "  {:<22} {:>12} {:>20} {:>20} {:>20}",
+            label,
+            figures[0],
+            column(1),
+            column(2),
+            column(3)
+        );
+        for (i, log) in log_ratios.iter_mut().enumerate() {
+            *log += (figures[i + 1] as f64 / plain).ln();
+        }
+        measured += 1;
+    }
+    if measured > 0 {
+        let mean = |i: usize| ((log_ratios[i] / measured as f64).exp() - 1.0) * 100.0;
+        println!(
+            "  {:<22} {:>12} {:>19.1}% {:>19.1}% {:>19.1}%",
+            "geometric mean",
+            "",
+            mean(0),
+            mean(1),
+            mean(2)
+        );
+    }
+}
+
+/// `bench preemption-run IMAGE EXPORT N`: loads the image, instantiates it (no imports) and
+/// calls `EXPORT(N)` once, with the store's default (unlimited) fuel and no epoch deadline.
+fn preemption_run(image_path: &str, export: &str, n: i32) {
+    let image = std::fs::read(image_path).expect("image");
+    let engine = Engine::default();
+    let module = Module::new(&engine, &image).expect("load");
+    let mut store = Store::new(&engine, ());
+    let linker = Linker::<()>::new(&engine);
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .expect("instantiate");
+    let func = instance.get_func(&store, export).expect("export");
+    let mut results = vec![device_runtime::Val::I32(0); func.ty(&store).results().len()];
+    func.call(&mut store, &[device_runtime::Val::I32(n)], &mut results)
+        .expect("call");
+    std::hint::black_box(&results);
 }

@@ -75,6 +75,7 @@ impl FuncTranslator<'_, '_> {
             .map_or(0, |t| t.params.len());
         let sig = self.wasm_sig_ref(type_index);
         let params = self.popn(num_params)?;
+        self.fuel_to_memory();
         let call = if self.env.is_imported_func(func_index) {
             let func_ref = self
                 .builder
@@ -88,6 +89,7 @@ impl FuncTranslator<'_, '_> {
             args.extend(params);
             self.builder.ins().call(callee, &args)
         };
+        self.fuel_from_memory();
         self.push_results(call);
         Ok(())
     }
@@ -151,7 +153,9 @@ impl FuncTranslator<'_, '_> {
         let mismatch = self.builder.ins().icmp(IntCC::NotEqual, actual, expected);
         self.trap_if(mismatch, TrapCode::IndirectCallTypeMismatch);
 
+        self.fuel_to_memory();
         let call = self.call_func_ref(sig, func_ref, &params);
+        self.fuel_from_memory();
         self.push_results(call);
         Ok(())
     }
@@ -169,8 +173,16 @@ impl FuncTranslator<'_, '_> {
         sig
     }
 
-    /// Calls a runtime helper with `(vmctx, args...)` and returns the call instruction.
+    /// Calls a runtime helper with `(vmctx, args...)` and returns the call instruction; with
+    /// fuel, the slice is stored before the call and reloaded after it.
     fn emit_libcall(&mut self, libcall: Libcall, args: &[Value]) -> Inst {
+        self.fuel_to_memory();
+        let call = self.emit_libcall_only(libcall, args);
+        self.fuel_from_memory();
+        call
+    }
+
+    fn emit_libcall_only(&mut self, libcall: Libcall, args: &[Value]) -> Inst {
         let ptr = self.ptr();
         let sig = self.libcall_sig_ref(libcall);
         let table = self.builder.ins().load(

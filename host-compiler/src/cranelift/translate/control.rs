@@ -260,6 +260,7 @@ impl FuncTranslator<'_, '_> {
             if self.control.is_empty() {
                 // End of the function body.
                 let results = self.popn(frame.num_results)?;
+                self.fuel_to_memory();
                 self.builder.ins().return_(&results);
                 self.reachable = false;
             }
@@ -372,6 +373,7 @@ impl FuncTranslator<'_, '_> {
     pub(crate) fn translate_return(&mut self) -> Result<(), CompileError> {
         let n = self.env.func_sig(self.func_index).results.len();
         let results = self.peekn(n)?;
+        self.fuel_to_memory();
         self.builder.ins().return_(&results);
         self.reachable = false;
         Ok(())

@@ -11,22 +11,31 @@
 //!
 //! # The charge
 //!
-//! The fuel slice stays in memory (`VMStoreContext::fuel`, an `i32`):
+//! Between calls the fuel slice (`VMStoreContext::fuel`, an `i32`) lives in a Cranelift
+//! variable, loaded at the function entry:
 //!
 //! ```text
-//!     fuel = load.i32 [store + fuel]         ; store: vmctx's store context (hoisted)
-//!     fuel = fuel - cost
-//!     store.i32 fuel, [store + fuel]
-//!     brif fuel < 0, out_of_fuel, continue   ; out_of_fuel is cold
+//!     fuel = fuel - cost                     ; the variable
+//!     brif fuel < 0, out_of_fuel, continue   ; the sign bit; out_of_fuel is cold
 //! out_of_fuel:
+//!     store.i32 fuel, [store + fuel]
 //!     status = call OutOfFuel(vmctx, cost)   ; pays from the store's reserve, or fails
+//!     fuel = load.i32 [store + fuel]
 //!     brif status, trap(status), continue
 //! ```
 //!
-//! Keeping the slice in memory (rather than in a register between calls) means it is current
-//! whenever anything can observe it: at calls to the host and to helpers, at traps the
-//! translator raises, and also at traps Cranelift raises by itself (division by zero, integer
-//! overflow, stack overflow), which unwind without running any code of ours.
+//! The runtime and the host read and write the slice in memory, so the variable is stored
+//! back wherever anything can observe it ([`FuncTranslator::fuel_to_memory`]) and reloaded
+//! where something may have changed it ([`FuncTranslator::fuel_from_memory`]):
+//!
+//! * before and after every call out of the function: wasm calls (direct, imported,
+//!   `call_indirect`) and every runtime helper, including the `Trap` helper of the trap blocks
+//!   the translator raises (bounds, `unreachable`, `call_indirect` checks, failed helpers);
+//! * before every return;
+//! * before every instruction with which Cranelift may trap by itself without calling anything
+//!   (integer division and remainder, float-to-integer truncation, guard-elided memory
+//!   accesses): these unwind from a signal, so the slice must already be in memory. The stack
+//!   check of a callee's prologue needs nothing: the caller stored the slice before the call.
 //!
 //! # The epoch check
 //!
@@ -43,13 +52,15 @@
 //! ```
 //!
 //! The store-context pointer and the counter's address never change while wasm runs, so their
-//! loads are `readonly` and `can_move` and Cranelift hoists them out of loops; the fuel slice,
-//! the counter and the deadline word are written by the runtime and the host, so they are
-//! loaded again at every check.
+//! loads are `readonly` and `can_move` and Cranelift hoists them out of loops; the counter and
+//! the deadline word are written by the runtime and the host, so they are loaded at every
+//! check.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{BlockArg, InstBuilder, Value, types};
+use cranelift_frontend::Variable;
 use shared_types::Libcall;
+use wasmparser::Operator;
 
 use super::{FuncTranslator, trusted, trusted_readonly};
 use crate::error::CompileError;
@@ -78,19 +89,59 @@ impl FuncTranslator<'_, '_> {
         Ok(())
     }
 
-    /// Subtracts `cost` from the fuel slice and calls `OutOfFuel` when it went negative.
-    fn charge_fuel(&mut self, cost: u32) -> Result<(), CompileError> {
-        let offsets = self.env.offsets;
+    /// With fuel: declares the variable holding the slice and loads it (at the entry).
+    pub(crate) fn start_fuel_variable(&mut self) {
+        if self.env.fuel {
+            let variable = self.builder.declare_var(types::I32);
+            self.fuel_variable = Some(variable);
+            self.fuel_from_memory();
+        }
+    }
+
+    /// With fuel: stores the slice variable to `VMStoreContext::fuel`.
+    pub(crate) fn fuel_to_memory(&mut self) {
+        if let Some(variable) = self.fuel_variable {
+            let fuel = self.builder.use_var(variable);
+            let store = self.store_context();
+            let offset = self.env.offsets.store_fuel() as i32;
+            self.builder.ins().store(trusted(), fuel, store, offset);
+        }
+    }
+
+    /// With fuel: reloads the slice variable from `VMStoreContext::fuel`.
+    pub(crate) fn fuel_from_memory(&mut self) {
+        if let Some(variable) = self.fuel_variable {
+            self.reload_fuel(variable);
+        }
+    }
+
+    fn reload_fuel(&mut self, variable: Variable) {
         let store = self.store_context();
-        let fuel_offset = offsets.store_fuel() as i32;
+        let offset = self.env.offsets.store_fuel() as i32;
         let fuel = self
             .builder
             .ins()
-            .load(types::I32, trusted(), store, fuel_offset);
+            .load(types::I32, trusted(), store, offset);
+        self.builder.def_var(variable, fuel);
+    }
+
+    /// With fuel, before an operator: stores the slice when Cranelift may trap in the
+    /// operator's code without calling anything (see the module documentation; guard-elided
+    /// memory accesses are handled where their address is formed).
+    pub(crate) fn fuel_before_operator(&mut self, op: &Operator<'_>) {
+        if self.fuel_variable.is_some() && traps_by_itself(op) {
+            self.fuel_to_memory();
+        }
+    }
+
+    /// Subtracts `cost` from the fuel slice and calls `OutOfFuel` when it went negative.
+    fn charge_fuel(&mut self, cost: u32) -> Result<(), CompileError> {
+        let variable = self
+            .fuel_variable
+            .ok_or_else(|| self.internal("fuel charged without the fuel variable"))?;
+        let fuel = self.builder.use_var(variable);
         let left = self.builder.ins().iadd_imm_s(fuel, -i64::from(cost));
-        self.builder
-            .ins()
-            .store(trusted(), left, store, fuel_offset);
+        self.builder.def_var(variable, left);
         // The sign bit alone: AArch64 tests it with one `tbnz`.
         let negative = self.builder.ins().band_imm_u(left, 1 << 31);
         self.call_out_cold(negative, Libcall::OutOfFuel, &[cost])
@@ -147,6 +198,7 @@ impl FuncTranslator<'_, '_> {
             .iter()
             .map(|a| self.builder.ins().iconst(types::I32, i64::from(*a)))
             .collect();
+        // `call_libcall` stores the fuel slice before the call and reloads it after.
         let status = self.call_libcall(libcall, &args)?;
         let trap = self.status_trap_block();
         self.builder
@@ -156,6 +208,31 @@ impl FuncTranslator<'_, '_> {
         self.builder.seal_block(next);
         Ok(())
     }
+}
+
+/// Whether Cranelift's code for `op` may trap without a call: integer division and remainder
+/// (by zero, `INT_MIN / -1`) and the trapping float-to-integer truncations.
+fn traps_by_itself(op: &Operator<'_>) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::I32DivS
+            | O::I32DivU
+            | O::I32RemS
+            | O::I32RemU
+            | O::I64DivS
+            | O::I64DivU
+            | O::I64RemS
+            | O::I64RemU
+            | O::I32TruncF32S
+            | O::I32TruncF32U
+            | O::I32TruncF64S
+            | O::I32TruncF64U
+            | O::I64TruncF32S
+            | O::I64TruncF32U
+            | O::I64TruncF64S
+            | O::I64TruncF64U
+    )
 }
 
 #[cfg(test)]

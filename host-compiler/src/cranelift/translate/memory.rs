@@ -116,6 +116,8 @@ impl FuncTranslator<'_, '_> {
             && ty.page_size_log2 == 16
             && offset + u64::from(size) <= self.env.guard_size;
         if guarded {
+            // The access may fault on the guard: the fuel slice must be in memory then.
+            self.fuel_to_memory();
             let base = self.builder.ins().load(
                 ptr,
                 trusted_readonly(),

@@ -334,6 +334,8 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     direct_funcs: HashMap<u32, FuncRef>,
     /// The costs of the fuel blocks, when compiling with fuel (`fuel.rs`).
     fuel_blocks: Option<FuelBlocks>,
+    /// The variable holding the fuel slice between calls, when compiling with fuel.
+    fuel_variable: Option<Variable>,
 }
 
 impl<'a, 'f> FuncTranslator<'a, 'f> {
@@ -359,6 +361,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             libcall_sigs: HashMap::new(),
             direct_funcs: HashMap::new(),
             fuel_blocks: None,
+            fuel_variable: None,
         }
     }
 
@@ -410,6 +413,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
         if self.env.fuel {
             self.fuel_blocks = Some(FuelBlocks::new(self.func_index, body)?);
         }
+        self.start_fuel_variable();
         // The entry's fuel charge and epoch check (the stack-limit check is in the prologue).
         self.start_fuel_block()?;
         self.check_epoch()?;
@@ -684,6 +688,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
         if !self.reachable {
             return Ok(());
         }
+        self.fuel_before_operator(op);
         match op {
             Operator::Unreachable => {
                 let trap = self.trap_block(TrapCode::Unreachable);
