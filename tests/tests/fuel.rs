@@ -473,6 +473,35 @@ fn a_deadline_not_reached_leaves_the_call_alone() {
 }
 
 #[test]
+fn a_deadline_moved_by_a_host_call_is_seen_after_it() {
+    let image = image(native_target(), EPOCH, true, true);
+    with_instance(
+        &image,
+        0u32,
+        |linker| {
+            // Advances the epoch; the third time also moves the deadline to now.
+            linker
+                .func_wrap("env", "tick", |mut caller: Caller<'_, '_, u32>| {
+                    *caller.data_mut() += 1;
+                    let now = *caller.data() == 3;
+                    let store = caller.as_store_mut();
+                    store.increment_epoch().unwrap();
+                    if now {
+                        store.set_epoch_deadline(0).unwrap();
+                    }
+                })
+                .unwrap();
+        },
+        |store, instance| {
+            store.set_epoch_deadline(100).unwrap();
+            let r = call(store, instance, "ticks", &[Val::I32(1000)]);
+            assert_eq!(trap_code(r), TrapCode::Interrupted);
+            assert_eq!(*store.data(), 3);
+        },
+    );
+}
+
+#[test]
 fn an_image_compiled_without_epochs_ignores_the_deadline() {
     with_epoch_instance(false, false, |store, instance| {
         store.set_epoch_deadline(0).unwrap();

@@ -89,7 +89,7 @@ impl FuncTranslator<'_, '_> {
             args.extend(params);
             self.builder.ins().call(callee, &args)
         };
-        self.fuel_from_memory();
+        self.reload_preemption_variables();
         self.push_results(call);
         Ok(())
     }
@@ -155,7 +155,7 @@ impl FuncTranslator<'_, '_> {
 
         self.fuel_to_memory();
         let call = self.call_func_ref(sig, func_ref, &params);
-        self.fuel_from_memory();
+        self.reload_preemption_variables();
         self.push_results(call);
         Ok(())
     }
@@ -178,7 +178,7 @@ impl FuncTranslator<'_, '_> {
     fn emit_libcall(&mut self, libcall: Libcall, args: &[Value]) -> Inst {
         self.fuel_to_memory();
         let call = self.emit_libcall_only(libcall, args);
-        self.fuel_from_memory();
+        self.reload_preemption_variables();
         call
     }
 

@@ -26,7 +26,7 @@
 //!
 //! The runtime and the host read and write the slice in memory, so the variable is stored
 //! back wherever anything can observe it ([`FuncTranslator::fuel_to_memory`]) and reloaded
-//! where something may have changed it ([`FuncTranslator::fuel_from_memory`]):
+//! where something may have changed it ([`FuncTranslator::reload_preemption_variables`]):
 //!
 //! * before and after every call out of the function: wasm calls (direct, imported,
 //!   `call_indirect`) and every runtime helper, including the `Trap` helper of the trap blocks
@@ -44,17 +44,18 @@
 //!
 //! ```text
 //!     counter  = load.i32 [load.ptr [store + epoch_counter]]   ; the pointer is hoisted
-//!     deadline = load.i32 [store + epoch_deadline]
 //!     brif (counter - deadline) as i32 >= 0, epoch_deadline, continue   ; cold
 //! epoch_deadline:
 //!     status = call EpochDeadline(vmctx)     ; the runtime compares the full 64-bit values
 //!     brif status, trap(status), continue
 //! ```
 //!
-//! The store-context pointer and the counter's address never change while wasm runs, so their
-//! loads are `readonly` and `can_move` and Cranelift hoists them out of loops; the counter and
-//! the deadline word are written by the runtime and the host, so they are loaded at every
-//! check.
+//! The deadline word (`VMStoreContext::epoch_deadline`) is only written by the runtime and the
+//! host, so it too lives in a variable, loaded at the entry and reloaded after every call out
+//! (the `EpochDeadline` helper rewrites it). The store-context pointer and the counter's
+//! address never change while wasm runs, so their loads are `readonly` and `can_move` and
+//! Cranelift hoists them out of loops; the counter itself (advanced by the host or a timer
+//! interrupt at any time) is loaded at every check.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{BlockArg, InstBuilder, Value, types};
@@ -89,13 +90,16 @@ impl FuncTranslator<'_, '_> {
         Ok(())
     }
 
-    /// With fuel: declares the variable holding the slice and loads it (at the entry).
-    pub(crate) fn start_fuel_variable(&mut self) {
+    /// At the entry: declares the variables holding the fuel slice (with fuel) and the
+    /// epoch deadline word (with epochs) and loads them.
+    pub(crate) fn load_preemption_variables(&mut self) {
         if self.env.fuel {
-            let variable = self.builder.declare_var(types::I32);
-            self.fuel_variable = Some(variable);
-            self.fuel_from_memory();
+            self.fuel_variable = Some(self.builder.declare_var(types::I32));
         }
+        if self.env.epochs {
+            self.deadline_variable = Some(self.builder.declare_var(types::I32));
+        }
+        self.reload_preemption_variables();
     }
 
     /// With fuel: stores the slice variable to `VMStoreContext::fuel`.
@@ -108,21 +112,26 @@ impl FuncTranslator<'_, '_> {
         }
     }
 
-    /// With fuel: reloads the slice variable from `VMStoreContext::fuel`.
-    pub(crate) fn fuel_from_memory(&mut self) {
+    /// After a call out (and at the entry): reloads the fuel slice variable from
+    /// `VMStoreContext::fuel` and the deadline variable from `VMStoreContext::epoch_deadline`,
+    /// which the runtime and the host may have changed.
+    pub(crate) fn reload_preemption_variables(&mut self) {
+        let offsets = self.env.offsets;
         if let Some(variable) = self.fuel_variable {
-            self.reload_fuel(variable);
+            self.reload(variable, offsets.store_fuel());
+        }
+        if let Some(variable) = self.deadline_variable {
+            self.reload(variable, offsets.store_epoch_deadline());
         }
     }
 
-    fn reload_fuel(&mut self, variable: Variable) {
+    fn reload(&mut self, variable: Variable, offset: u32) {
         let store = self.store_context();
-        let offset = self.env.offsets.store_fuel() as i32;
-        let fuel = self
+        let value = self
             .builder
             .ins()
-            .load(types::I32, trusted(), store, offset);
-        self.builder.def_var(variable, fuel);
+            .load(types::I32, trusted(), store, offset as i32);
+        self.builder.def_var(variable, value);
     }
 
     /// With fuel, before an operator: stores the slice when Cranelift may trap in the
@@ -150,7 +159,10 @@ impl FuncTranslator<'_, '_> {
     /// At the function entry and loop headers (after the fuel charge): calls `EpochDeadline`
     /// when the counter's low word reached the deadline word.
     pub(crate) fn check_epoch(&mut self) -> Result<(), CompileError> {
-        if !self.env.epochs || !self.reachable {
+        let Some(deadline_variable) = self.deadline_variable else {
+            return Ok(());
+        };
+        if !self.reachable {
             return Ok(());
         }
         let ptr = self.ptr();
@@ -166,12 +178,7 @@ impl FuncTranslator<'_, '_> {
             .builder
             .ins()
             .load(types::I32, trusted(), counter_address, 0);
-        let deadline = self.builder.ins().load(
-            types::I32,
-            trusted(),
-            store,
-            offsets.store_epoch_deadline() as i32,
-        );
+        let deadline = self.builder.use_var(deadline_variable);
         let ahead = self.builder.ins().isub(counter, deadline);
         // `ahead as i32 >= 0`: the sign bit is clear.
         let sign = self.builder.ins().band_imm_u(ahead, 1 << 31);

@@ -336,6 +336,8 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     fuel_blocks: Option<FuelBlocks>,
     /// The variable holding the fuel slice between calls, when compiling with fuel.
     fuel_variable: Option<Variable>,
+    /// The variable holding the epoch deadline word, when compiling with epochs.
+    deadline_variable: Option<Variable>,
 }
 
 impl<'a, 'f> FuncTranslator<'a, 'f> {
@@ -362,6 +364,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             direct_funcs: HashMap::new(),
             fuel_blocks: None,
             fuel_variable: None,
+            deadline_variable: None,
         }
     }
 
@@ -413,7 +416,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
         if self.env.fuel {
             self.fuel_blocks = Some(FuelBlocks::new(self.func_index, body)?);
         }
-        self.start_fuel_variable();
+        self.load_preemption_variables();
         // The entry's fuel charge and epoch check (the stack-limit check is in the prologue).
         self.start_fuel_block()?;
         self.check_epoch()?;
