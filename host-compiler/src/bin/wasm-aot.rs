@@ -663,6 +663,38 @@ mod tests {
     }
 
     #[test]
+    fn compile_fuel_and_epoch_flags_reach_the_image_tunables() {
+        let dir = std::env::temp_dir().join(format!("wasm-aot-fuel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("m.wat");
+        std::fs::write(&input, "(module (func (export \"f\") (loop (br 0))))").unwrap();
+        for (flags, fuel, epochs) in [
+            (&[][..], false, false),
+            (&["--fuel"][..], true, false),
+            (&["--epoch"][..], false, true),
+            (&["--fuel", "--epoch"][..], true, true),
+        ] {
+            let output = dir.join("m.img");
+            let mut args = vec!["wasm-aot", "compile", input.to_str().unwrap(), "-o"];
+            args.push(output.to_str().unwrap());
+            args.extend(["--target", "aarch64"]);
+            args.extend(flags);
+            let Command::Compile(c) = Cli::try_parse_from(&args).unwrap().command else {
+                panic!("not a compile command");
+            };
+            compile(c).unwrap();
+            let image = std::fs::read(&output).unwrap();
+            let summary = host_compiler::image::inspect(&image).unwrap();
+            assert_eq!(
+                (summary.tunables.fuel, summary.tunables.epochs),
+                (fuel, epochs),
+                "{flags:?}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn board_table_is_consistent() {
         for (i, b) in BOARDS.iter().enumerate() {
             assert!(
