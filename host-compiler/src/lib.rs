@@ -202,8 +202,18 @@ impl CompilerConfig {
                 )));
             }
         }
-        if (self.fuel || self.epochs) && !matches!(self.target, Target::Aarch64 | Target::X86_64Sim)
-        {
+        // The Cranelift backend (aarch64, x86_64-sim) and the Thumb-2 backend (the Cortex-M
+        // profiles, `thumb/DESIGN.md` section 13) instrument fuel and epochs.
+        let instrumented = matches!(
+            self.target,
+            Target::Aarch64
+                | Target::X86_64Sim
+                | Target::CortexM4F
+                | Target::CortexM7
+                | Target::CortexM33
+                | Target::CortexM55
+        );
+        if (self.fuel || self.epochs) && !instrumented {
             return Err(CompileError::Config(format!(
                 "fuel metering and epoch checks are not implemented yet for {}",
                 self.target

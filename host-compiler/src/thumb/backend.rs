@@ -32,6 +32,8 @@ pub struct ThumbBackend {
     profile: Profile,
     pad_between_functions: u32,
     threads: usize,
+    fuel: bool,
+    epochs: bool,
 }
 
 impl ThumbBackend {
@@ -46,6 +48,8 @@ impl ThumbBackend {
             profile,
             pad_between_functions: config.pad_between_functions,
             threads: config.threads.clamp(1, available.max(1)),
+            fuel: config.has_fuel(),
+            epochs: config.has_epochs(),
         })
     }
 }
@@ -69,6 +73,9 @@ struct ModuleJobs<'a, 'm> {
     /// The instance entry every function reachable through a `VMFuncRef` starts with (empty
     /// without memory 0).
     entry: Vec<u8>,
+    /// Whether bodies are compiled with fuel metering and with epoch checks.
+    fuel: bool,
+    epochs: bool,
 }
 
 impl ModuleJobs<'_, '_> {
@@ -84,6 +91,8 @@ impl ModuleJobs<'_, '_> {
             types: &self.types,
             tables: &self.module.tables,
             num_imported_tables: self.module.num_imported_tables,
+            fuel: self.fuel,
+            epochs: self.epochs,
         }
     }
 
@@ -307,6 +316,8 @@ impl Backend for ThumbBackend {
             offsets,
             memory0,
             entry,
+            fuel: self.fuel,
+            epochs: self.epochs,
         };
 
         let mut jobs: Vec<Job<'_>> = functions

@@ -93,6 +93,7 @@ use super::asm::{
 };
 use crate::error::{CompileError, Location};
 use crate::link::Symbol;
+use crate::module::fuel::{FuelBlocks, ends_block};
 
 /// Machine code of one function, before layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +156,10 @@ pub struct ModuleContext<'a> {
     pub tables: &'a [TableType],
     /// Number of imported tables.
     pub num_imported_tables: u32,
+    /// Whether bodies pay for their fuel blocks (DESIGN.md section 13).
+    pub fuel: bool,
+    /// Whether bodies check the epoch deadline at entry and loop headers (section 13).
+    pub epochs: bool,
 }
 
 /// What r8 holds for memory 0: `length - bias` (DESIGN.md section 8). The bias is 4 when the
@@ -236,6 +241,16 @@ pub fn compile_function(
         compiler.callee_slot = Some(4 * compiler.slots);
         compiler.slots += 1;
     }
+    // Fuel blocks (DESIGN.md section 13): the cursor is advanced at the entry and after every
+    // block-ending operator, reachable or not; the entry's charge and epoch check come first in
+    // the body, right after the prologue's stack check.
+    let mut fuel = if module.fuel {
+        Some(FuelBlocks::new(func_index, body)?)
+    } else {
+        None
+    };
+    let entry_cost = fuel.as_mut().map_or(0, FuelBlocks::next_block);
+    compiler.instrument(entry_cost, module.epochs)?;
     let mut reader = wasmparser::OperatorsReader::new(operators);
     while !reader.eof() {
         let (op, offset) = reader
@@ -339,12 +354,22 @@ pub fn compile_function(
         compiler.operator(&op)?;
         compiler.flags_local = None;
         compiler.flags_for_test = false;
+        // Operators fused above never end a fuel block (arithmetic, shifts, `local.set/tee`),
+        // so `op` is the only one that can.
+        if ends_block(&op) {
+            let cost = fuel.as_mut().map_or(0, FuelBlocks::next_block);
+            let loop_header = matches!(op, Operator::Loop { .. });
+            compiler.instrument(cost, loop_header && module.epochs)?;
+        }
         if compiler.sum_origin.is_some() && memory_access(&op).is_some() {
             compiler.sum_origin = None;
         }
         if compiler.fused_set.is_some() || compiler.shift_into.is_some() || compiler.multiply_add {
             return Err(compiler.internal("fused operator not consumed"));
         }
+    }
+    if fuel.as_ref().is_some_and(|f| !f.is_finished()) {
+        return Err(compiler.internal("fuel blocks left unvisited"));
     }
     // The reader's and the validator's end-of-function checks.
     let end = reader.original_position();
@@ -460,6 +485,29 @@ struct FunctionCompiler<'m> {
     trap_labels: Vec<(TrapCode, Label)>,
     /// `udf`s in the body and the cold tail: body offset and code.
     traps: Vec<(u32, TrapCode)>,
+    /// The out-of-line calls of fuel charges and epoch checks, emitted in the cold tail.
+    slow_paths: Vec<SlowPath>,
+    /// The shared cold `Trap(vmctx, r0)` of the slow paths, once one exists.
+    status_trap: Option<Label>,
+}
+
+/// The out-of-line part of a fuel charge or an epoch check (DESIGN.md section 13): saves the
+/// live argument registers, calls the libcall, traps on a non-zero status, restores and goes
+/// back.
+#[derive(Clone, Copy, Debug)]
+struct SlowPath {
+    /// Where the inline check branches to.
+    label: Label,
+    /// Where the path resumes, right after the branch.
+    back: Label,
+    /// `Libcall::OutOfFuel` (with the block's cost) or `Libcall::EpochDeadline`.
+    libcall: Libcall,
+    cost: u32,
+    /// r0-r3 entries live across the check (padded with ip to an even count: `sp` stays
+    /// 8-aligned at the call), possibly empty.
+    saved: RegList,
+    /// Whether ip must hold the store context again at `back` (an epoch check follows).
+    reload_store_context: bool,
 }
 
 impl<'m> FunctionCompiler<'m> {
@@ -507,6 +555,8 @@ impl<'m> FunctionCompiler<'m> {
             flags_live: false,
             trap_labels: Vec::new(),
             traps: Vec::new(),
+            slow_paths: Vec::new(),
+            status_trap: None,
         };
         if let Some(t) = signature
             .params
@@ -1088,6 +1138,159 @@ impl<'m> FunctionCompiler<'m> {
     fn branch_to_trap(&mut self, cond: Cond, code: TrapCode) -> Result<(), CompileError> {
         let label = self.trap_label(code);
         self.emit(|a| a.b(cond, label))
+    }
+
+    // ---- fuel and epochs (DESIGN.md section 13) ----
+
+    /// The start of a fuel block of `cost` (and, when `epoch_check`, a function entry or loop
+    /// header that checks the epoch deadline): emits nothing in unreachable code or when there
+    /// is nothing to do. Otherwise, with `sc` the store context (`ldr ip, [r10]`) and `t` a free
+    /// pool register:
+    ///
+    /// ```text
+    ///     ldr  t, [sc, #fuel]           ; cost != 0
+    ///     subs t, t, #cost
+    ///     str  t, [sc, #fuel]
+    ///     bmi  fuel_slow                ; -> OutOfFuel(vmctx, cost), back to 1:
+    /// 1:  ldr  t, [sc, #epoch_counter]  ; epoch_check
+    ///     ldr  t, [t]
+    ///     ldr  ip, [sc, #epoch_deadline]
+    ///     cmp  t, ip
+    ///     bpl  epoch_slow               ; -> EpochDeadline(vmctx), back to 2:
+    /// 2:
+    /// ```
+    ///
+    /// Entries keep their places: `t` is free (a spill to free one is an ordinary spill), the
+    /// slow paths save the live ones of r0-r3 and every other register is callee-saved or
+    /// recomputed (the derived registers). The flags are clobbered; no condition is pending at
+    /// a block start (the operators that end blocks consume theirs), and one would be
+    /// materialised first.
+    fn instrument(&mut self, cost: u32, epoch_check: bool) -> Result<(), CompileError> {
+        if !self.reachable || (cost == 0 && !epoch_check) {
+            return Ok(());
+        }
+        self.materialize_cond()?;
+        self.flags_live = false;
+        self.makes_calls = true;
+        let offsets = self.module.offsets;
+        let fuel = offsets.store_fuel() as i32;
+        let counter = offsets.store_epoch_counter() as i32;
+        let deadline = offsets.store_epoch_deadline() as i32;
+        let temp = self.allocate()?;
+        // A cost no `subs` immediate holds goes through a second register.
+        let cost_reg = if cost > 255 {
+            let r = self.allocate()?;
+            self.emit(|a| a.mov(Flags::Any, r, cost))?;
+            Some(r)
+        } else {
+            None
+        };
+        let mut saved = RegList::of(
+            &JOIN
+                .into_iter()
+                .filter(|&r| r != temp && Some(r) != cost_reg && self.stack.holder(r).is_some())
+                .collect::<Vec<Reg>>(),
+        );
+        if saved.len() % 2 == 1 {
+            saved.0 |= 1 << Reg::R12.num();
+        }
+        self.emit(|a| a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, STORE_CONTEXT)))?;
+        if cost > 0 {
+            let label = self.asm.new_label();
+            let back = self.asm.new_label();
+            self.emit(|a| {
+                a.ldr(Width::W32, temp, Addr::Offset(Reg::R12, fuel))?;
+                match cost_reg {
+                    Some(r) => a.sub(Flags::Set, temp, temp, r)?,
+                    None => a.sub(Flags::Set, temp, temp, cost)?,
+                }
+                a.str(Width::W32, temp, Addr::Offset(Reg::R12, fuel))?;
+                a.b(Cond::Mi, label)?;
+                a.bind(back)
+            })?;
+            self.slow_paths.push(SlowPath {
+                label,
+                back,
+                libcall: Libcall::OutOfFuel,
+                cost,
+                saved,
+                reload_store_context: epoch_check,
+            });
+        }
+        if let Some(r) = cost_reg {
+            self.stack.release(r);
+        }
+        if epoch_check {
+            let label = self.asm.new_label();
+            let back = self.asm.new_label();
+            self.emit(|a| {
+                a.ldr(Width::W32, temp, Addr::Offset(Reg::R12, counter))?;
+                a.ldr(Width::W32, temp, Addr::Offset(temp, 0))?;
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, deadline))?;
+                a.cmp(temp, Reg::R12)?;
+                a.b(Cond::Pl, label)?;
+                a.bind(back)
+            })?;
+            self.slow_paths.push(SlowPath {
+                label,
+                back,
+                libcall: Libcall::EpochDeadline,
+                cost: 0,
+                saved,
+                reload_store_context: false,
+            });
+        }
+        self.stack.release(temp);
+        Ok(())
+    }
+
+    /// The cold tail of the slow paths (after the epilogue).
+    fn emit_slow_paths(&mut self) -> Result<(), CompileError> {
+        let libcalls = self.module.offsets.libcalls() as i32;
+        for path in std::mem::take(&mut self.slow_paths) {
+            let status_trap = *self.status_trap.get_or_insert_with(|| self.asm.new_label());
+            let entry = path.libcall.table_offset(4) as i32;
+            self.emit(|a| {
+                a.bind(path.label)?;
+                if !path.saved.is_empty() {
+                    a.push(path.saved)?;
+                }
+                a.mov(Flags::Any, Reg::R0, Reg::R10)?;
+                if path.libcall == Libcall::OutOfFuel {
+                    a.mov(Flags::Any, Reg::R1, path.cost)?;
+                }
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, libcalls))?;
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, entry))?;
+                a.blx(Reg::R12)?;
+                a.cmp(Reg::R0, 0u32)?;
+                a.b(Cond::Ne, status_trap)?;
+                if !path.saved.is_empty() {
+                    a.pop(path.saved)?;
+                }
+                Ok(())
+            })?;
+            // The call overwrote `lr` (and ip).
+            self.restore_derived()?;
+            self.emit(|a| {
+                if path.reload_store_context {
+                    a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, STORE_CONTEXT))?;
+                }
+                a.b(Cond::Al, path.back)
+            })?;
+        }
+        if let Some(label) = self.status_trap {
+            // A non-zero status is a trap code: `Trap(vmctx, code)`, which does not return.
+            let trap = Libcall::Trap.table_offset(4) as i32;
+            self.emit(|a| {
+                a.bind(label)?;
+                a.mov(Flags::Any, Reg::R1, Reg::R0)?;
+                a.mov(Flags::Any, Reg::R0, Reg::R10)?;
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, libcalls))?;
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, trap))?;
+                a.blx(Reg::R12)
+            })?;
+        }
+        Ok(())
     }
 
     // ---- linear memory (DESIGN.md section 8) ----
@@ -3934,6 +4137,7 @@ impl<'m> FunctionCompiler<'m> {
             if push_lr { a.pop(list) } else { a.bx(Reg::LR) }
         })?;
         // The cold tail.
+        self.emit_slow_paths()?;
         for (code, label) in std::mem::take(&mut self.trap_labels) {
             self.emit(|a| {
                 a.bind(label)?;

@@ -50,6 +50,23 @@ fn compile_module(wat: &str) -> Result<(Vec<CompiledFunction>, Setup), CompileEr
 
 /// [`compile_module`] for a binary.
 fn compile_wasm(wasm: &[u8]) -> Result<(Vec<CompiledFunction>, Setup), CompileError> {
+    compile_wasm_instrumented(wasm, false, false)
+}
+
+/// [`compile_module`] with fuel metering and epoch checks as asked.
+fn compile_instrumented(
+    wat: &str,
+    fuel: bool,
+    epochs: bool,
+) -> Result<(Vec<CompiledFunction>, Setup), CompileError> {
+    compile_wasm_instrumented(&wat::parse_str(wat).unwrap(), fuel, epochs)
+}
+
+fn compile_wasm_instrumented(
+    wasm: &[u8],
+    fuel: bool,
+    epochs: bool,
+) -> Result<(Vec<CompiledFunction>, Setup), CompileError> {
     let (module, inputs) = crate::module::parse(wasm)?;
     let signatures: Vec<Signature> = module
         .func_types
@@ -79,6 +96,8 @@ fn compile_wasm(wasm: &[u8]) -> Result<(Vec<CompiledFunction>, Setup), CompileEr
         types: &types,
         tables: &module.tables,
         num_imported_tables: module.num_imported_tables,
+        fuel,
+        epochs,
     };
     let mut out = Vec::new();
     for input in inputs {
@@ -189,6 +208,49 @@ fn run_array(
 thread_local! {
     /// Whether the harness calls through the array convention (see [`run_array`]).
     static ARRAY_CALLS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The fuel and epoch words of the store context (see [`run_metered`]).
+    static METER: std::cell::Cell<Meter> = const { std::cell::Cell::new(Meter {
+        slice: 0,
+        reserve: 0,
+        epoch: 0,
+        deadline: 0,
+    }) };
+}
+
+/// What the harness's store context holds for fuel and epochs. Its `OutOfFuel` stands in for
+/// the runtime with slices of at most [`STUB_SLICE`] fuel (so refills are frequent): it pays the
+/// block from `reserve` and refills the slice, or restores the slice and returns `OutOfFuel`;
+/// it clobbers r0-r3 and ip. Its `EpochDeadline` always returns `Interrupted`.
+#[derive(Clone, Copy, Debug)]
+struct Meter {
+    slice: i32,
+    reserve: u32,
+    /// The epoch counter's low word and the deadline word.
+    epoch: u32,
+    deadline: u32,
+}
+
+/// The largest slice the harness's `OutOfFuel` refills.
+const STUB_SLICE: u32 = 16;
+
+/// [`run_module`] with `meter` in the store context.
+fn run_metered(
+    functions: &[CompiledFunction],
+    setup: &Setup,
+    calls: &[(usize, Vec<u32>)],
+    meter: Meter,
+) -> Outcome {
+    METER.with(|m| m.set(meter));
+    let outcome = run_padded(functions, calls, 0, 0, None, Some(setup));
+    METER.with(|m| {
+        m.set(Meter {
+            slice: 0,
+            reserve: 0,
+            epoch: 0,
+            deadline: 0,
+        })
+    });
+    outcome
 }
 
 /// Pages the harness reserves for a memory to grow into (qemu-arm maps them lazily).
@@ -264,6 +326,8 @@ fn run_padded(
     let mut trap_routine = None;
     let mut host_routine = None;
     let mut pure_routines: Vec<(Libcall, u32)> = Vec::new();
+    let mut meter_routines = None;
+    let meter = METER.with(|m| m.get());
     // The host functions' context: a word holding the array-call pointer.
     let host_context = libcall_table + 4 * (Libcall::COUNT as u32 - 1) + 4;
 
@@ -476,6 +540,41 @@ fn run_padded(
             a.pop(crate::thumb::asm::RegList::of(&[Reg::R4, Reg::R5, Reg::PC]))?;
             bulk = a.label_offset(fill).zip(a.label_offset(copy));
 
+            // OutOfFuel(vmctx r0, cost r1) and EpochDeadline(vmctx r0), see `Meter`: the
+            // reserve is the store context's word at 20.
+            let out_of_fuel = a.new_label();
+            let cannot_pay = a.new_label();
+            a.bind(out_of_fuel)?;
+            a.ldr(Width::W32, Reg::R2, Addr::Offset(Reg::R0, 0))?;
+            a.ldr(Width::W32, Reg::R3, Addr::Offset(Reg::R2, 8))?;
+            a.ldr(Width::W32, Reg::R0, Addr::Offset(Reg::R2, 20))?;
+            a.add(Flags::Set, Reg::R0, Reg::R0, Reg::R3)?;
+            a.b_near(Cond::Mi, cannot_pay)?;
+            a.mov(Flags::Any, Reg::R12, Reg::R0)?;
+            a.cmp(Reg::R0, STUB_SLICE)?;
+            a.it(Cond::Gt, &[])?;
+            a.mov(Flags::Preserve, Reg::R12, STUB_SLICE)?;
+            a.str(Width::W32, Reg::R12, Addr::Offset(Reg::R2, 8))?;
+            a.sub(Flags::Any, Reg::R0, Reg::R0, Reg::R12)?;
+            a.str(Width::W32, Reg::R0, Addr::Offset(Reg::R2, 20))?;
+            for r in [Reg::R1, Reg::R2, Reg::R3, Reg::R12] {
+                a.mov(Flags::Any, r, 0xDEAD)?;
+            }
+            a.mov(Flags::Any, Reg::R0, 0)?;
+            a.bx(Reg::LR)?;
+            a.bind(cannot_pay)?;
+            a.add(Flags::Any, Reg::R3, Reg::R3, Reg::R1)?;
+            a.str(Width::W32, Reg::R3, Addr::Offset(Reg::R2, 8))?;
+            a.mov(Flags::Any, Reg::R0, TrapCode::OutOfFuel.as_u8() as u32)?;
+            a.bx(Reg::LR)?;
+            let epoch_deadline = a.new_label();
+            a.bind(epoch_deadline)?;
+            a.mov(Flags::Any, Reg::R0, TrapCode::Interrupted.as_u8() as u32)?;
+            a.bx(Reg::LR)?;
+            meter_routines = a
+                .label_offset(out_of_fuel)
+                .zip(a.label_offset(epoch_deadline));
+
             // The pure arithmetic helpers: stand-ins that show which helper got which
             // arguments (see `pure_stub_result`).
             for libcall in Libcall::ALL.into_iter().filter(|l| is_pure(*l)) {
@@ -544,6 +643,12 @@ fn run_padded(
     };
     write(vmctx, store_context);
     write(store_context, stack_limit);
+    // Fuel and epochs (see `Meter`): slice, deadline word, counter pointer, reserve, counter.
+    write(store_context + 8, meter.slice as u32);
+    write(store_context + 12, meter.deadline);
+    write(store_context + 16, store_context + 24);
+    write(store_context + 20, meter.reserve);
+    write(store_context + 24, meter.epoch);
     if let Some(setup) = setup {
         write(vmctx + setup.offsets.libcalls(), libcall_table);
         if let Some((fill, copy)) = bulk {
@@ -555,6 +660,12 @@ fn run_padded(
         if let Some(grow) = grow {
             let entry = libcall_table + Libcall::MemoryGrow.table_offset(4);
             write(entry, BASE + CODE_START + grow + 1);
+        }
+        if let Some((out_of_fuel, epoch_deadline)) = meter_routines {
+            let entry = libcall_table + Libcall::OutOfFuel.table_offset(4);
+            write(entry, BASE + CODE_START + out_of_fuel + 1);
+            let entry = libcall_table + Libcall::EpochDeadline.table_offset(4);
+            write(entry, BASE + CODE_START + epoch_deadline + 1);
         }
         if let Some(trap) = trap_routine {
             let entry = libcall_table + Libcall::Trap.table_offset(4);
@@ -684,7 +795,7 @@ fn calls_pure_helpers(wasm: &[u8]) -> bool {
 
 /// Whether `libcall` is one of the pure arithmetic helpers (after `ElemDrop`).
 fn is_pure(libcall: Libcall) -> bool {
-    libcall.index() > Libcall::ElemDrop.index()
+    (Libcall::I64DivS.index()..=Libcall::F32Nearest.index()).contains(&libcall.index())
 }
 
 /// Argument words of a pure helper.
@@ -3072,16 +3183,24 @@ fn every_spec_module_without_simd_compiles_for_every_profile() {
                 continue;
             }
             modules += 1;
-            for target in [
-                Target::CortexM4F,
-                Target::CortexM7,
-                Target::CortexM33,
-                Target::CortexM55,
+            // Every profile, and one with fuel and epochs (every fuel block reached, no
+            // internal error from the instrumentation).
+            for (target, instrumented) in [
+                (Target::CortexM4F, false),
+                (Target::CortexM7, false),
+                (Target::CortexM33, false),
+                (Target::CortexM55, false),
+                (Target::CortexM4F, true),
             ] {
-                let compiler =
-                    crate::Compiler::new(crate::CompilerConfig::for_target(target)).unwrap();
+                let config = crate::CompilerConfig::for_target(target)
+                    .fuel(instrumented)
+                    .epochs(instrumented);
+                let compiler = crate::Compiler::new(config).unwrap();
                 if let Err(e) = compiler.compile(&bytes) {
-                    failures.push(format!("{} ({target}): {e}", file.name()));
+                    failures.push(format!(
+                        "{} ({target}, fuel and epochs {instrumented}): {e}",
+                        file.name()
+                    ));
                 }
             }
         }
@@ -3093,4 +3212,191 @@ fn every_spec_module_without_simd_compiles_for_every_profile() {
         failures.join("\n")
     );
     assert!(modules > 500, "only {modules} modules compiled");
+}
+
+// ---- fuel and epochs (DESIGN.md section 13) ----
+
+/// The inline fuel charge of a block of `cost` with `temp` as its register (after
+/// `ldr ip, [r10]`).
+fn fuel_charge(temp: Reg, cost: u32) -> Vec<u8> {
+    let mut a = Assembler::new(profile());
+    a.ldr(Width::W32, temp, Addr::Offset(Reg::R12, 8)).unwrap();
+    a.sub(Flags::Set, temp, temp, cost).unwrap();
+    a.str(Width::W32, temp, Addr::Offset(Reg::R12, 8)).unwrap();
+    a.finish().unwrap().code
+}
+
+/// The inline epoch check with `temp` as its register (after `ldr ip, [r10]`).
+fn epoch_check(temp: Reg) -> Vec<u8> {
+    let mut a = Assembler::new(profile());
+    a.ldr(Width::W32, temp, Addr::Offset(Reg::R12, 16)).unwrap();
+    a.ldr(Width::W32, temp, Addr::Offset(temp, 0)).unwrap();
+    a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, 12))
+        .unwrap();
+    a.cmp(temp, Reg::R12).unwrap();
+    a.finish().unwrap().code
+}
+
+fn occurrences(code: &[u8], sequence: &[u8]) -> usize {
+    code.windows(sequence.len())
+        .filter(|w| *w == sequence)
+        .count()
+}
+
+#[test]
+fn fuel_and_epoch_instrumentation_only_when_configured() {
+    let wat = "(module (func (result i32) i32.const 7))";
+    for (fuel, epochs) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (functions, _) = compile_instrumented(wat, fuel, epochs).unwrap();
+        let code = &functions[0].code;
+        // The entry block costs 1 (`i32.const`; `end` is free); the stack is empty there, so
+        // the charge and the check use r0.
+        assert_eq!(
+            occurrences(code, &fuel_charge(Reg::R0, 1)),
+            usize::from(fuel),
+            "fuel {fuel} epochs {epochs}"
+        );
+        assert_eq!(
+            occurrences(code, &epoch_check(Reg::R0)),
+            usize::from(epochs),
+            "fuel {fuel} epochs {epochs}"
+        );
+    }
+}
+
+#[test]
+fn blocks_of_cost_zero_emit_nothing() {
+    // Every fuel block here costs 0 (`nop`, `block`, `loop`, `end`, `drop` of nothing...).
+    let wat = "(module (func nop block nop end loop end))";
+    let (plain, _) = compile_instrumented(wat, false, false).unwrap();
+    let (fuel, _) = compile_instrumented(wat, true, false).unwrap();
+    assert_eq!(plain, fuel);
+    // With epochs, the entry and the loop header still check (independently of fuel).
+    let (epochs, _) = compile_instrumented(wat, true, true).unwrap();
+    assert_eq!(occurrences(&epochs[0].code, &epoch_check(Reg::R0)), 2);
+    assert_ne!(plain, epochs);
+}
+
+#[test]
+fn loop_headers_pay_inside_the_loop_and_refills_keep_values() {
+    // sum(n..1): each iteration is one block of 9 (the header's charge is inside the loop),
+    // then `local.get $s` costs 1: 9n + 1 fuel.
+    let wat = r#"(module (func (param $n i32) (result i32) (local $s i32)
+        loop
+          local.get $s local.get $n i32.add local.set $s
+          local.get $n i32.const 1 i32.sub local.tee $n
+          br_if 0
+        end
+        local.get $s))"#;
+    let (functions, setup) = compile_instrumented(wat, true, false).unwrap();
+    assert_eq!(occurrences(&functions[0].code, &fuel_charge(Reg::R0, 9)), 1);
+    let n = 10u32;
+    let exact = 9 * n + 1;
+    let out_of_fuel = Outcome::Exit(100 + i32::from(TrapCode::OutOfFuel.as_u8()));
+    for (slice, reserve, expected) in [
+        // Never refilled.
+        (exact as i32, 0, Outcome::Returned(vec![[55, 0, 0, 0]])),
+        // Refilled 16 at a time by the harness's OutOfFuel: many slow paths.
+        (5, exact - 5, Outcome::Returned(vec![[55, 0, 0, 0]])),
+        (0, exact, Outcome::Returned(vec![[55, 0, 0, 0]])),
+        // One fuel short: the last block cannot be paid.
+        (5, exact - 6, out_of_fuel),
+    ] {
+        let meter = Meter {
+            slice,
+            reserve,
+            epoch: 0,
+            deadline: 1,
+        };
+        let outcome = run_metered(&functions, &setup, &[(0, vec![n])], meter);
+        let outcome = match outcome {
+            // Only r0 is the result.
+            Outcome::Returned(r) => Outcome::Returned(r.iter().map(|w| [w[0], 0, 0, 0]).collect()),
+            other => other,
+        };
+        assert_eq!(outcome, expected, "slice {slice} reserve {reserve}");
+    }
+}
+
+#[test]
+fn a_slow_path_preserves_the_values_live_across_a_charge() {
+    // The block result of `br_if` (3x + 7) stays in r0 on the fall-through path, whose charge
+    // (2: `i32.const`, `i32.add`) goes to OutOfFuel, which returns 0 in r0 and clobbers r1-r3
+    // and ip.
+    let wat = r#"(module (func (param i32) (result i32)
+        block (result i32)
+          local.get 0 i32.const 3 i32.mul i32.const 7 i32.add
+          local.get 0 br_if 0
+          i32.const 1 i32.add
+        end))"#;
+    let (functions, setup) = compile_instrumented(wat, true, true).unwrap();
+    let meter = |slice: i32, reserve: u32| Meter {
+        slice,
+        reserve,
+        epoch: 7,
+        deadline: 8,
+    };
+    let first = |o: Outcome| match o {
+        Outcome::Returned(r) => Some(r[0][0]),
+        _ => None,
+    };
+    // Taken: the entry block (7) alone.
+    assert_eq!(
+        first(run_metered(
+            &functions,
+            &setup,
+            &[(0, vec![4])],
+            meter(7, 0)
+        )),
+        Some(19)
+    );
+    // Not taken: the fall-through's charge leaves the slice at -2; the reserve pays.
+    assert_eq!(
+        first(run_metered(
+            &functions,
+            &setup,
+            &[(0, vec![0])],
+            meter(7, 2)
+        )),
+        Some(8)
+    );
+    assert_eq!(
+        run_metered(&functions, &setup, &[(0, vec![0])], meter(7, 1)),
+        Outcome::Exit(100 + i32::from(TrapCode::OutOfFuel.as_u8()))
+    );
+}
+
+#[test]
+fn epoch_checks_compare_the_low_words_with_wrapping_arithmetic() {
+    let wat = "(module (func (result i32) loop end i32.const 1))";
+    let (functions, setup) = compile_instrumented(wat, false, true).unwrap();
+    let interrupted = Outcome::Exit(100 + i32::from(TrapCode::Interrupted.as_u8()));
+    for (epoch, deadline, trapped) in [
+        (5, 5, true),
+        (5, 6, false),
+        (6, 5, true),
+        // `(counter - deadline) as i32`: -2^31 is before the deadline, 2^31 - 1 at or past it.
+        (5, 0x8000_0005, false),
+        (5, 0x8000_0006, true),
+        (0xFFFF_FFFF, 2, false),
+    ] {
+        let meter = Meter {
+            slice: 0,
+            reserve: 0,
+            epoch,
+            deadline,
+        };
+        let outcome = run_metered(&functions, &setup, &[(0, vec![])], meter);
+        if trapped {
+            assert_eq!(
+                outcome, interrupted,
+                "epoch {epoch:#x} deadline {deadline:#x}"
+            );
+        } else {
+            assert!(
+                matches!(&outcome, Outcome::Returned(r) if r[0][0] == 1),
+                "epoch {epoch:#x} deadline {deadline:#x}: {outcome:?}"
+            );
+        }
+    }
 }
