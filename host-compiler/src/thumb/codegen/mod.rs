@@ -93,7 +93,7 @@ use super::asm::{
 };
 use crate::error::{CompileError, Location};
 use crate::link::Symbol;
-use crate::module::fuel::{FuelBlocks, ends_block};
+use crate::module::fuel::{FuelBlocks, ends_block, operator_cost};
 
 /// Machine code of one function, before layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,7 +210,7 @@ pub fn compile_function(
     );
     let local_weights = &scan.weights;
     let (leaves_instance, indirect) = (scan.leaves_instance, scan.indirect);
-    for (derived, reg) in choose_derived(&scan, module.memories.first())
+    for (derived, reg) in choose_derived(&scan, module.memories.first(), module.fuel, module.epochs)
         .into_iter()
         .zip(DERIVED_REGISTERS)
     {
@@ -1144,8 +1144,8 @@ impl<'m> FunctionCompiler<'m> {
 
     /// The start of a fuel block of `cost` (and, when `epoch_check`, a function entry or loop
     /// header that checks the epoch deadline): emits nothing in unreachable code or when there
-    /// is nothing to do. Otherwise, with `sc` the store context (`ldr ip, [r10]`) and `t` a free
-    /// pool register:
+    /// is nothing to do. Otherwise, with `sc` the store context (the derived register that holds
+    /// it, else `ldr ip, [r10]` first) and `t` a free pool register:
     ///
     /// ```text
     ///     ldr  t, [sc, #fuel]           ; cost != 0
@@ -1194,17 +1194,21 @@ impl<'m> FunctionCompiler<'m> {
         if saved.len() % 2 == 1 {
             saved.0 |= 1 << Reg::R12.num();
         }
-        self.emit(|a| a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, STORE_CONTEXT)))?;
+        // The store context: a derived register when the pre-scan chose one, else ip.
+        let sc = self.derived_reg(Derived::StoreContext).unwrap_or(Reg::R12);
+        if sc == Reg::R12 {
+            self.emit(|a| a.ldr(Width::W32, sc, Addr::Offset(Reg::R10, STORE_CONTEXT)))?;
+        }
         if cost > 0 {
             let label = self.asm.new_label();
             let back = self.asm.new_label();
             self.emit(|a| {
-                a.ldr(Width::W32, temp, Addr::Offset(Reg::R12, fuel))?;
+                a.ldr(Width::W32, temp, Addr::Offset(sc, fuel))?;
                 match cost_reg {
                     Some(r) => a.sub(Flags::Set, temp, temp, r)?,
                     None => a.sub(Flags::Set, temp, temp, cost)?,
                 }
-                a.str(Width::W32, temp, Addr::Offset(Reg::R12, fuel))?;
+                a.str(Width::W32, temp, Addr::Offset(sc, fuel))?;
                 a.b(Cond::Mi, label)?;
                 a.bind(back)
             })?;
@@ -1214,7 +1218,7 @@ impl<'m> FunctionCompiler<'m> {
                 libcall: Libcall::OutOfFuel,
                 cost,
                 saved,
-                reload_store_context: epoch_check,
+                reload_store_context: epoch_check && sc == Reg::R12,
             });
         }
         if let Some(r) = cost_reg {
@@ -1224,9 +1228,9 @@ impl<'m> FunctionCompiler<'m> {
             let label = self.asm.new_label();
             let back = self.asm.new_label();
             self.emit(|a| {
-                a.ldr(Width::W32, temp, Addr::Offset(Reg::R12, counter))?;
+                a.ldr(Width::W32, temp, Addr::Offset(sc, counter))?;
                 a.ldr(Width::W32, temp, Addr::Offset(temp, 0))?;
-                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, deadline))?;
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(sc, deadline))?;
                 a.cmp(temp, Reg::R12)?;
                 a.b(Cond::Pl, label)?;
                 a.bind(back)
@@ -4366,6 +4370,11 @@ struct Prescan {
     /// Loop-weighted count of calls, `memory.grow` and bulk-memory and table operators (the
     /// libcalls a body certainly makes; soft-float and i64 division helpers are not counted).
     calls: u64,
+    /// Loop-weighted count of the starts of fuel blocks of non-zero cost (a loop's header
+    /// weighs as its body) and of epoch check sites (the entry and loop headers): where
+    /// instrumented code reads the store context (DESIGN.md section 13).
+    block_starts: u64,
+    loop_headers: u64,
 }
 
 /// Distinct `(offset, size)` pairs the pre-scan counts.
@@ -4379,7 +4388,11 @@ fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: 
         indirect: false,
         accesses: Vec::new(),
         calls: 0,
+        block_starts: 0,
+        loop_headers: 1,
     };
+    // The fuel block being scanned: the weight of its start and its cost so far.
+    let (mut block_weight, mut block_cost) = (1u64, 0u32);
     let mut loops: Vec<bool> = Vec::new();
     let mut loop_depth = 0u32;
     let mut reader = wasmparser::OperatorsReader::new(reader);
@@ -4387,10 +4400,12 @@ fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: 
         let Ok(op) = reader.read() else { break };
         let depth = loop_depth.min(3);
         let weight = 1u64 << (3 * depth);
+        block_cost = block_cost.saturating_add(operator_cost(&op));
         match op {
             Operator::Loop { .. } => {
                 loops.push(true);
                 loop_depth += 1;
+                scan.loop_headers += 1u64 << (3 * loop_depth.min(3));
             }
             Operator::Block { .. } | Operator::If { .. } => loops.push(false),
             Operator::Call { function_index } => {
@@ -4440,6 +4455,14 @@ fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: 
                 }
             }
         }
+        // The next block starts inside a loop just entered, outside one just ended.
+        if ends_block(&op) {
+            if block_cost > 0 {
+                scan.block_starts += block_weight;
+            }
+            block_weight = 1u64 << (3 * loop_depth.min(3));
+            block_cost = 0;
+        }
     }
     scan
 }
@@ -4484,6 +4507,9 @@ enum Derived {
     Limit(u32),
     /// `lr = r7 + offset`: the base of accesses with this static offset.
     Base(u32),
+    /// `lr = [r10]`: the `VMStoreContext` pointer, for fuel charges and epoch checks (section
+    /// 13).
+    StoreContext,
 }
 
 impl Derived {
@@ -4494,6 +4520,7 @@ impl Derived {
             Derived::Limit(_) => self.cost(),
             Derived::Base(k) if k <= 4095 => 1,
             Derived::Base(_) => 2,
+            Derived::StoreContext => 1,
         }
     }
 
@@ -4502,6 +4529,7 @@ impl Derived {
         let immediate = match self {
             Derived::Limit(c) => c.abs_diff(4),
             Derived::Base(k) => k,
+            Derived::StoreContext => 0,
         };
         if immediate <= 4095 || super::asm::modified_immediate(immediate).is_some() {
             1
@@ -4516,6 +4544,7 @@ impl Derived {
             Derived::Limit(c) if c >= 4 => a.sub(Flags::Preserve, reg, Reg::R8, c - 4),
             Derived::Limit(c) => a.add(Flags::Preserve, reg, Reg::R8, 4 - c),
             Derived::Base(k) => a.add(Flags::Preserve, reg, Reg::R7, k),
+            Derived::StoreContext => a.ldr(Width::W32, reg, Addr::Offset(Reg::R10, STORE_CONTEXT)),
         }
     }
 }
@@ -4530,21 +4559,35 @@ const SECOND_DERIVED_SAVING: u64 = 64;
 /// The derived registers worth having for a body (DESIGN.md section 8), best first: the
 /// candidates that save the most loop-weighted instructions over their cost (computing them in
 /// the prologue and after every call, and saving the register).
-fn choose_derived(scan: &Prescan, memory: Option<&MemoryType>) -> Vec<Derived> {
-    let Some(memory) = memory else {
-        return Vec::new();
-    };
-    if memory.index64 {
-        return Vec::new();
-    }
-    let bias = memory_bound_bias(memory);
-    let min_length = memory.min.saturating_mul(memory.page_size());
+fn choose_derived(
+    scan: &Prescan,
+    memory: Option<&MemoryType>,
+    fuel: bool,
+    epochs: bool,
+) -> Vec<Derived> {
     let mut savings: Vec<(Derived, u64)> = Vec::new();
+    // `ldr ip, [r10]` at every fuel charge and epoch check becomes nothing.
+    let checks =
+        if fuel { scan.block_starts } else { 0 } + if epochs { scan.loop_headers } else { 0 };
+    if checks > 0 {
+        savings.push((
+            Derived::StoreContext,
+            checks * Derived::StoreContext.saving(),
+        ));
+    }
+    let memory = memory.filter(|m| !m.index64);
+    let bias = memory.map_or(0, memory_bound_bias);
+    let min_length = memory.map_or(0, |m| m.min.saturating_mul(m.page_size()));
     let mut add = |d: Derived, saved: u64| match savings.iter_mut().find(|(k, _)| *k == d) {
         Some((_, s)) => *s += saved,
         None => savings.push((d, saved)),
     };
-    for &((offset, size), weight) in &scan.accesses {
+    let accesses: &[((u64, u32), u64)] = if memory.is_some() {
+        &scan.accesses
+    } else {
+        &[]
+    };
+    for &((offset, size), weight) in accesses {
         let c = offset + size as u64;
         if c > 1 << 31 {
             continue;
@@ -4573,6 +4616,7 @@ fn choose_derived(scan: &Prescan, memory: Option<&MemoryType>) -> Vec<Derived> {
         let key = match d {
             Derived::Limit(c) => (0, c),
             Derived::Base(k) => (1, k),
+            Derived::StoreContext => (2, 0),
         };
         (std::cmp::Reverse(net), key)
     });

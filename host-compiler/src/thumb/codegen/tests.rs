@@ -3216,24 +3216,31 @@ fn every_spec_module_without_simd_compiles_for_every_profile() {
 
 // ---- fuel and epochs (DESIGN.md section 13) ----
 
-/// The inline fuel charge of a block of `cost` with `temp` as its register (after
-/// `ldr ip, [r10]`).
-fn fuel_charge(temp: Reg, cost: u32) -> Vec<u8> {
+/// The inline fuel charge of a block of `cost` with the store context in `sc` (ip after
+/// `ldr ip, [r10]`, or the derived register) and `temp` as its register.
+fn fuel_charge(sc: Reg, temp: Reg, cost: u32) -> Vec<u8> {
     let mut a = Assembler::new(profile());
-    a.ldr(Width::W32, temp, Addr::Offset(Reg::R12, 8)).unwrap();
+    a.ldr(Width::W32, temp, Addr::Offset(sc, 8)).unwrap();
     a.sub(Flags::Set, temp, temp, cost).unwrap();
-    a.str(Width::W32, temp, Addr::Offset(Reg::R12, 8)).unwrap();
+    a.str(Width::W32, temp, Addr::Offset(sc, 8)).unwrap();
     a.finish().unwrap().code
 }
 
-/// The inline epoch check with `temp` as its register (after `ldr ip, [r10]`).
-fn epoch_check(temp: Reg) -> Vec<u8> {
+/// The inline epoch check with the store context in `sc` and `temp` as its register.
+fn epoch_check(sc: Reg, temp: Reg) -> Vec<u8> {
     let mut a = Assembler::new(profile());
-    a.ldr(Width::W32, temp, Addr::Offset(Reg::R12, 16)).unwrap();
+    a.ldr(Width::W32, temp, Addr::Offset(sc, 16)).unwrap();
     a.ldr(Width::W32, temp, Addr::Offset(temp, 0)).unwrap();
-    a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, 12))
-        .unwrap();
+    a.ldr(Width::W32, Reg::R12, Addr::Offset(sc, 12)).unwrap();
     a.cmp(temp, Reg::R12).unwrap();
+    a.finish().unwrap().code
+}
+
+/// `ldr ip, [r10]`: the store context loaded at a check site without a derived register.
+fn store_context_load() -> Vec<u8> {
+    let mut a = Assembler::new(profile());
+    a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, 0))
+        .unwrap();
     a.finish().unwrap().code
 }
 
@@ -3250,14 +3257,15 @@ fn fuel_and_epoch_instrumentation_only_when_configured() {
         let (functions, _) = compile_instrumented(wat, fuel, epochs).unwrap();
         let code = &functions[0].code;
         // The entry block costs 1 (`i32.const`; `end` is free); the stack is empty there, so
-        // the charge and the check use r0.
+        // the charge and the check use r0. One site is not worth a derived register for the
+        // store context: ip is loaded there.
         assert_eq!(
-            occurrences(code, &fuel_charge(Reg::R0, 1)),
+            occurrences(code, &fuel_charge(Reg::R12, Reg::R0, 1)),
             usize::from(fuel),
             "fuel {fuel} epochs {epochs}"
         );
         assert_eq!(
-            occurrences(code, &epoch_check(Reg::R0)),
+            occurrences(code, &epoch_check(Reg::R12, Reg::R0)),
             usize::from(epochs),
             "fuel {fuel} epochs {epochs}"
         );
@@ -3271,9 +3279,14 @@ fn blocks_of_cost_zero_emit_nothing() {
     let (plain, _) = compile_instrumented(wat, false, false).unwrap();
     let (fuel, _) = compile_instrumented(wat, true, false).unwrap();
     assert_eq!(plain, fuel);
-    // With epochs, the entry and the loop header still check (independently of fuel).
+    // With epochs, the entry and the loop header still check (independently of fuel), with
+    // the store context in the derived register lr (a loop header weighs 8).
     let (epochs, _) = compile_instrumented(wat, true, true).unwrap();
-    assert_eq!(occurrences(&epochs[0].code, &epoch_check(Reg::R0)), 2);
+    assert_eq!(
+        occurrences(&epochs[0].code, &epoch_check(Reg::LR, Reg::R0)),
+        2
+    );
+    assert_eq!(occurrences(&epochs[0].code, &store_context_load()), 1);
     assert_ne!(plain, epochs);
 }
 
@@ -3289,7 +3302,11 @@ fn loop_headers_pay_inside_the_loop_and_refills_keep_values() {
         end
         local.get $s))"#;
     let (functions, setup) = compile_instrumented(wat, true, false).unwrap();
-    assert_eq!(occurrences(&functions[0].code, &fuel_charge(Reg::R0, 9)), 1);
+    // The loop makes the store context worth a derived register (lr).
+    assert_eq!(
+        occurrences(&functions[0].code, &fuel_charge(Reg::LR, Reg::R0, 9)),
+        1
+    );
     let n = 10u32;
     let exact = 9 * n + 1;
     let out_of_fuel = Outcome::Exit(100 + i32::from(TrapCode::OutOfFuel.as_u8()));
