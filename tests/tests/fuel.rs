@@ -10,7 +10,9 @@
 //! `tests/fuel-consumption.txt`, which every target must reproduce exactly.
 //!
 //! `cargo test -p tests --test fuel` (x86_64), and under qemu-aarch64 with
-//! `--target aarch64-unknown-linux-gnu`.
+//! `--target aarch64-unknown-linux-gnu`, and under qemu-arm with
+//! `--target armv7-unknown-linux-gnueabihf` (the Thumb-2 backend: the profile of
+//! `TESTS_CORTEX_M` for the hand-computed tests, all four Cortex-M profiles for the golden).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -717,36 +719,52 @@ const GOLDEN_HEADER: &str = "\
 # Regenerate: FUEL_GOLDEN_WRITE=1 cargo test -p tests --test fuel golden
 ";
 
+/// The targets whose golden lines this process checks: every Cortex-M profile under 32-bit Arm
+/// (the hosted runtime under qemu-arm runs the images of all four), else the native target.
+fn golden_targets() -> Vec<Target> {
+    if cfg!(target_arch = "arm") {
+        vec![
+            Target::CortexM4F,
+            Target::CortexM7,
+            Target::CortexM33,
+            Target::CortexM55,
+        ]
+    } else {
+        vec![native_target()]
+    }
+}
+
 #[test]
 fn golden_fuel_consumption_is_the_same_on_this_target() {
-    let target = native_target();
-    let lines = golden_lines(target);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
-    let mut text = GOLDEN_HEADER.to_string();
-    for line in &lines {
-        text.push_str(line);
-        text.push('\n');
-    }
-    if std::env::var_os("FUEL_GOLDEN_WRITE").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &text).expect("write the golden file");
-        return;
-    }
-    let golden = std::fs::read_to_string(&path).expect("tests/fuel-consumption.txt");
-    let expected: Vec<&str> = golden
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .collect();
-    let mut differences = String::new();
-    for (i, (got, want)) in lines.iter().zip(&expected).enumerate() {
-        if got != want {
-            let _ = writeln!(differences, "line {i}: expected `{want}`, got `{got}`");
+    for target in golden_targets() {
+        let lines = golden_lines(target);
+        let mut text = GOLDEN_HEADER.to_string();
+        for line in &lines {
+            text.push_str(line);
+            text.push('\n');
         }
+        if std::env::var_os("FUEL_GOLDEN_WRITE").is_some_and(|v| v == "1") {
+            std::fs::write(&path, &text).expect("write the golden file");
+            return;
+        }
+        let golden = std::fs::read_to_string(&path).expect("tests/fuel-consumption.txt");
+        let expected: Vec<&str> = golden
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
+        let mut differences = String::new();
+        for (i, (got, want)) in lines.iter().zip(&expected).enumerate() {
+            if got != want {
+                let _ = writeln!(differences, "line {i}: expected `{want}`, got `{got}`");
+            }
+        }
+        assert!(
+            differences.is_empty() && lines.len() == expected.len(),
+            "{target}: fuel consumption differs from {GOLDEN} ({} lines, expected {}):\n\
+             {differences}(FUEL_GOLDEN_WRITE=1 regenerates it)",
+            lines.len(),
+            expected.len()
+        );
     }
-    assert!(
-        differences.is_empty() && lines.len() == expected.len(),
-        "{target}: fuel consumption differs from {GOLDEN} ({} lines, expected {}):\n\
-         {differences}(FUEL_GOLDEN_WRITE=1 regenerates it)",
-        lines.len(),
-        expected.len()
-    );
 }
