@@ -200,6 +200,8 @@ impl StoreInner {
         let inner = StoreInner {
             vm: VMStoreContext {
                 stack_limit: 0,
+                #[cfg(target_pointer_width = "32")]
+                padding: 0,
                 fuel: 0,
                 epoch_deadline: 0,
                 epoch_counter: core::ptr::null(),

@@ -15,6 +15,9 @@ use shared_types::VmOffsets;
 pub struct VMStoreContext {
     /// Lowest stack pointer wasm code may use.
     pub stack_limit: usize,
+    /// Keeps `fuel` at offset 8 on 32-bit targets (the layout of `VmOffsets`).
+    #[cfg(target_pointer_width = "32")]
+    pub padding: u32,
     /// Fuel left in the current slice (the store keeps the rest of the budget).
     pub fuel: i32,
     /// Low 32 bits of the store's epoch deadline.
