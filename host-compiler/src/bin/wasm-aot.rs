@@ -83,11 +83,11 @@ struct CompileCmd {
     guard_size: u64,
     /// Fuel metering: every basic block pays its cost (1 per operator, 0 for nop, drop, block,
     /// loop, else, end) from the store's fuel before it runs; a call stops with an out-of-fuel
-    /// trap when the budget the device sets cannot pay (aarch64, x86_64 for now).
+    /// trap when the budget the device sets cannot pay (every target).
     #[arg(long)]
     fuel: bool,
     /// Epoch checks at function entries and loop headers: a call stops with an interrupt trap
-    /// once the device's epoch reaches the store's deadline (aarch64, x86_64 for now).
+    /// once the device's epoch reaches the store's deadline (every target).
     #[arg(long)]
     epoch: bool,
 }
