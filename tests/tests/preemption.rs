@@ -203,17 +203,20 @@ fn a_store_moved_while_suspended_resumes_through_its_new_place() {
     let mut outcome = count
         .call_resumable(&mut a.store, &[Val::I32(4)], &mut r)
         .expect("start");
-    // Move the store (into a box, then back out) between every resume: the host function
-    // suspended in `yield_now` must see the store where it is now.
-    let mut boxed: Box<Task<'_>> = Box::new(a);
+    // Move the store between two places before every resume: the host function suspended in
+    // `yield_now` must see the store where it is now.
+    let mut places: [Option<Task<'_>>; 2] = [Some(a), None];
+    let mut at = 0;
     while let CallOutcome::Suspended { call, .. } = outcome {
-        let moved: Task<'_> = *boxed;
-        boxed = Box::new(moved);
-        outcome = boxed.store.resume(call, &mut r).expect("resume");
+        let task = places[at].take().expect("task");
+        at = 1 - at;
+        let task = places[at].insert(task);
+        outcome = task.store.resume(call, &mut r).expect("resume");
     }
+    let task = places[at].as_ref().expect("task");
     let (acc, f) = count_expected(4);
     assert_eq!(r, [Val::I32(acc), Val::F64(f.to_bits())]);
-    assert_eq!(boxed.store.data().yields, 4);
+    assert_eq!(task.store.data().yields, 4);
 }
 
 #[test]
