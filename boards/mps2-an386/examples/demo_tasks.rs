@@ -31,7 +31,7 @@
 #![no_std]
 #![no_main]
 
-use mps2_an386::{self as board, println};
+use mps2_an386 as board;
 
 board::entry!(main);
 
@@ -41,7 +41,7 @@ const NOT_RUN_STATUS: u32 = 77;
 
 #[cfg(epochs_unavailable)]
 fn main() -> u32 {
-    println!(
+    board::println!(
         "demo: NOT RUN: the compiler refuses epoch checks for the Cortex-M4F: {}",
         env!("EPOCHS_UNAVAILABLE")
     );
