@@ -1,4 +1,4 @@
-//! Runs on the host. Two jobs:
+//! Runs on the host. Three jobs:
 //!
 //! 1. Linking: when building for the board, put `memory.x` on the linker path (cortex-m-rt's
 //!    `link.x` includes it) and pass `-Tlink.x` to examples only (never to host unit tests).
@@ -13,22 +13,19 @@
 //!    `../cortex-m-common/build-support/broken_image.rs`, so they load).
 //! 3. Wasm modules with epoch checks: every `wasm-epochs/*.wat` is compiled for the
 //!    Cortex-M4F with `CompilerConfig::epochs(true)` into `$OUT_DIR/<name>.img` (the tasks of
-//!    `examples/demo_tasks.rs`). If this compiler refuses epoch checks for the Cortex-M4F
-//!    while it accepts the same configuration without them (a Thumb backend without epoch
-//!    support), no such image is written: the build sets `cfg(epochs_unavailable)` and
-//!    `EPOCHS_UNAVAILABLE` (the compiler's message), and the demo firmware says it cannot run
-//!    instead of running something else. Any other compile error fails the build.
+//!    `examples/demo_tasks.rs`) by `../cortex-m-common/build-support/epoch_images.rs`, which
+//!    sets `cfg(epochs_unavailable)` instead while the Thumb backend refuses epoch checks.
 
 #[path = "../cortex-m-common/build-support/broken_image.rs"]
 mod broken_image;
+#[path = "../cortex-m-common/build-support/epoch_images.rs"]
+mod epoch_images;
 
 use std::path::PathBuf;
 
 use broken_image::{Context, Instruction, ldr_imm, mov32, replace_export, str_imm, str_negative};
-use std::path::Path;
-
+use host_compiler::Target;
 use host_compiler::build::Builder;
-use host_compiler::{CompileError, Compiler, CompilerConfig, Target};
 
 /// Where `front_guard_wild.img` stores: an address in no memory slot where QEMU's AN386 has
 /// nothing at all (past PSRAM and the bit-band alias, below the peripherals), so the store is a
@@ -43,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=../cortex-m-common/build-support/broken_image.rs");
+    println!("cargo:rerun-if-changed=../cortex-m-common/build-support/epoch_images.rs");
     if target.starts_with("thumbv7em-") {
         std::fs::copy(manifest.join("memory.x"), out.join("memory.x"))?;
         println!("cargo:rustc-link-search={}", out.display());
@@ -93,44 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::write(out.join("front_guard_wild.img"), wild)?;
         }
     }
-    compile_epoch_modules(&manifest.join("wasm-epochs"), &out)?;
-    Ok(())
-}
-
-/// Compiles every `*.wat` of `dir` with epoch checks into `out/<stem>.img` (module doc, 3).
-fn compile_epoch_modules(dir: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    println!("cargo::rustc-check-cfg=cfg(epochs_unavailable)");
-    println!("cargo:rerun-if-changed={}", dir.display());
-    let config = CompilerConfig::for_target(Target::CortexM4F).epochs(true);
-    let compiler = match Compiler::new(config) {
-        Ok(compiler) => compiler,
-        Err(CompileError::Config(message))
-            if Compiler::new(CompilerConfig::for_target(Target::CortexM4F)).is_ok() =>
-        {
-            println!("cargo:warning=no epoch images for the Cortex-M4F: {message}");
-            println!("cargo:rustc-cfg=epochs_unavailable");
-            println!("cargo:rustc-env=EPOCHS_UNAVAILABLE={message}");
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.path());
-    for entry in entries {
-        let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("wat") {
-            continue;
-        }
-        println!("cargo:rerun-if-changed={}", path.display());
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .ok_or("wasm-epochs: a file name that is not UTF-8")?;
-        let source = std::fs::read(&path)?;
-        let wasm = host_compiler::wat_or_wasm(&source)?;
-        let image = compiler.compile(&wasm)?;
-        std::fs::write(out.join(format!("{stem}.img")), &image.bytes)?;
-    }
+    epoch_images::compile_epoch_modules(&manifest.join("wasm-epochs"), &out, Target::CortexM4F)?;
     Ok(())
 }
 
