@@ -1,4 +1,4 @@
-//! Runs on the host. Two jobs:
+//! Runs on the host. Three jobs:
 //!
 //! 1. Linking: when building for the board, put `memory.x` on the linker path (cortex-m-rt's
 //!    `link.x` includes it) and pass `-Tlink.x` to examples only (never to host unit tests).
@@ -11,9 +11,15 @@
 //!    storing at its memory base - 4, and `front_guard_wild.img`, storing at
 //!    [`WILD_ADDRESS`], outside every memory slot (both made and re-sealed by
 //!    `../cortex-m-common/build-support/broken_image.rs`, so they load).
+//! 3. Wasm modules with epoch checks: every `wasm-epochs/*.wat` is compiled for the
+//!    Cortex-M4F with `CompilerConfig::epochs(true)` into `$OUT_DIR/<name>.img` (the tasks of
+//!    `examples/demo_tasks.rs`) by `../cortex-m-common/build-support/epoch_images.rs`, which
+//!    sets `cfg(epochs_unavailable)` instead while the Thumb backend refuses epoch checks.
 
 #[path = "../cortex-m-common/build-support/broken_image.rs"]
 mod broken_image;
+#[path = "../cortex-m-common/build-support/epoch_images.rs"]
+mod epoch_images;
 
 use std::path::PathBuf;
 
@@ -34,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=../cortex-m-common/build-support/broken_image.rs");
+    println!("cargo:rerun-if-changed=../cortex-m-common/build-support/epoch_images.rs");
     if target.starts_with("thumbv7em-") {
         std::fs::copy(manifest.join("memory.x"), out.join("memory.x"))?;
         println!("cargo:rustc-link-search={}", out.display());
@@ -84,6 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::write(out.join("front_guard_wild.img"), wild)?;
         }
     }
+    epoch_images::compile_epoch_modules(&manifest.join("wasm-epochs"), &out, Target::CortexM4F)?;
     Ok(())
 }
 

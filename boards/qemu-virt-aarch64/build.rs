@@ -11,11 +11,16 @@
 //!    at an unmapped address outside every memory slot), and `wide_broken_elided.img`, the
 //!    guard-elided `wide` image whose `poke` stores at memory base - 4 (a wide slot's front
 //!    guard).
+//! 3. Wasm modules with epoch checks: every `wasm-epochs/*.wat` is compiled for AArch64 with
+//!    `CompilerConfig::epochs(true)` (checks at function entry and loop headers) into
+//!    `$OUT_DIR/<name>.img`: the tasks of the time-slicing demo (`examples/demo_tasks.rs`).
 
 use std::path::PathBuf;
 
+use std::path::Path;
+
 use host_compiler::build::Builder;
-use host_compiler::{BoundsChecks, Target};
+use host_compiler::{BoundsChecks, Compiler, CompilerConfig, Target};
 
 /// Modules also compiled with guard-elided bounds checks (`<name>_elided.img`, default 64 KiB
 /// guard): the wide-slot test's module and the bounds-check cost kernel.
@@ -77,6 +82,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let wild = replace_poke(&intact, outside_every_slot)?;
             std::fs::write(out.join("front_guard_wild.img"), wild)?;
         }
+    }
+    compile_epoch_modules(&manifest.join("wasm-epochs"), &out)?;
+    Ok(())
+}
+
+/// Compiles every `*.wat` of `dir` with epoch checks into `out/<stem>.img`.
+fn compile_epoch_modules(dir: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.path());
+    for entry in entries {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("wat") {
+            continue;
+        }
+        println!("cargo:rerun-if-changed={}", path.display());
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or("wasm-epochs: a file name that is not UTF-8")?;
+        let source = std::fs::read(&path)?;
+        let wasm = host_compiler::wat_or_wasm(&source)?;
+        let config = CompilerConfig::for_target(Target::Aarch64).epochs(true);
+        let image = Compiler::new(config)?.compile(&wasm)?;
+        std::fs::write(out.join(format!("{stem}.img")), &image.bytes)?;
     }
     Ok(())
 }

@@ -26,6 +26,11 @@
 #                    computation, with a tick hook that clobbers v0-v31 and FPCR: result
 #                    bit-identical to the timer-off run, many ticks in wasm code, tick count =
 #                    counter time / period, none once stopped, status 0
+#        demo_tasks  three wasm tasks (a fold, a CRC, an infinite loop; images compiled with epoch
+#                    checks) time-sliced round robin with epochs from the 1 kHz tick, each a
+#                    resumable call on a fiber stack from the board's pool that yields at its
+#                    deadline: every slice printed, the two finite tasks finish with checked
+#                    results, the runaway is cancelled once its tick budget is spent, status 0
 #        runner      `wasm-aot run --board qemu-virt-aarch64` (the runner firmware booted with a
 #                    run request) on cli/run.wat: results, multi-value, floats, NaN, traps (134),
 #                    bad arguments and missing exports (1); stdout, stderr and exit status must be
@@ -164,6 +169,20 @@ boot test_timer 0 \
     "[ok] no tick once stopped" \
     "[ok] the firmware's FPCR is unchanged" \
     "timer test: passed"
+boot demo_tasks 0 \
+    "suspended at its deadline" \
+    "spin: stopped on its deadline: cancelled after" \
+    "[ok] count finished: result " \
+    "[ok] crc finished: CRC-32 " \
+    "[ok] count was time-sliced" \
+    "[ok] crc was time-sliced" \
+    "[ok] spin was time-sliced" \
+    "[ok] count and crc made progress while the runaway ran" \
+    "[ok] spin stopped on its deadline" \
+    "[ok] the runaway's store runs a call after the cancel" \
+    "[ok] each fiber stack is mapped, with an unmapped guard page below it" \
+    "[ok] every fiber stack is back in the pool" \
+    "demo: passed"
 boot test_bounds_bench 0 \
     "[ok] explicit and guard-elided kernels agree" \
     "bounds bench self-check: passed"

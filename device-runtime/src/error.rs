@@ -274,6 +274,48 @@ impl fmt::Display for Trap {
 
 impl core::error::Error for Trap {}
 
+/// Why a resumable-call operation (`Func::call_resumable`, `Store::resume`,
+/// `Store::cancel`, `Caller::yield_now`) was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResumeError {
+    /// The handle names no suspended call of this store: the call finished, was cancelled, or
+    /// belongs to another store.
+    NotSuspended,
+    /// A call of this store is suspended: until it finishes or is cancelled, the store accepts
+    /// no other call into wasm (its frames may hold state of the instances, such as cached
+    /// memory bounds, that another call could change). Fuel, deadline, policies, memories and
+    /// globals may still be changed from the host.
+    CallSuspended,
+    /// A resumable call, resume or cancel was attempted from inside a running call of the same
+    /// store (a host function): it must happen from the host, outside wasm.
+    Reentrant,
+    /// `yield_now` outside a resumable call.
+    NotResumable,
+    /// `yield_now` from a nested activation (host -> wasm -> host function -> wasm -> host
+    /// function): the host frames between would be suspended holding references to the store.
+    Nested,
+    /// The call was cancelled while this host function was suspended in `yield_now`: return
+    /// (any result); the call then ends with [`TrapCode::Interrupted`] without running more
+    /// wasm.
+    Cancelled,
+}
+
+impl fmt::Display for ResumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResumeError::NotSuspended => "no such suspended call (finished, cancelled or foreign)",
+            ResumeError::CallSuspended => "a call of this store is suspended",
+            ResumeError::Reentrant => "resumable calls must start or resume outside wasm",
+            ResumeError::NotResumable => "not inside a resumable call",
+            ResumeError::Nested => "cannot yield from a nested wasm activation",
+            ResumeError::Cancelled => "the call was cancelled",
+        })
+    }
+}
+
+impl core::error::Error for ResumeError {}
+
 /// Any failure of the public API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -314,6 +356,8 @@ pub enum Error {
     Platform(PlatformError),
     /// Wasm code returned a status that is not a trap code (a broken trampoline or image).
     InvalidStatus(u32),
+    /// A resumable-call operation was refused.
+    Resume(ResumeError),
 }
 
 impl Error {
@@ -347,6 +391,7 @@ impl fmt::Display for Error {
             }
             Error::Platform(e) => e.fmt(f),
             Error::InvalidStatus(s) => write!(f, "wasm code returned invalid status {s}"),
+            Error::Resume(e) => e.fmt(f),
         }
     }
 }
@@ -371,6 +416,11 @@ impl From<LinkError> for Error {
 impl From<InstantiationError> for Error {
     fn from(e: InstantiationError) -> Self {
         Error::Instantiate(e)
+    }
+}
+impl From<ResumeError> for Error {
+    fn from(e: ResumeError) -> Self {
+        Error::Resume(e)
     }
 }
 impl From<HostError> for Error {

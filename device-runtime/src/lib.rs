@@ -37,6 +37,11 @@
 //!   aarch64 and x86_64 the runtime's own target; on 32-bit Arm Linux the Cortex-M profiles the
 //!   CPU's HWCAPs show it can run; on 32-bit Arm bare metal the core the firmware declares.
 //! * **Code pointers** into Thumb text carry bit 0 (formed in one place, `arch::code_pointer`).
+//! * **Epochs** are counted per engine ([`EpochCounter`], `EngineConfig::epoch_counter`); a
+//!   timer interrupt may increment it. Deadlines are per store.
+//! * **Resumable calls** ([`Func::call_resumable`]) run on fiber stacks from the engine's
+//!   [`FiberPool`]; fuel and epoch limits trap or suspend them per store ([`LimitPolicy`]),
+//!   host functions may suspend them ([`Caller::yield_now`]).
 
 #![no_std]
 #![deny(missing_docs)]
@@ -62,17 +67,20 @@ pub use api::func::{
 pub use api::instance::Instance;
 pub use api::linker::{LINKER_CAPACITY, LINKER_NAME_CAPACITY, Linker};
 pub use api::module::{ExportDesc, ImportDesc, Module};
+pub use api::resumable::{CallOutcome, ResumableCall};
 pub use api::store::Store;
 pub use api::val_text::ParseValError;
 pub use api::values::{ExternRef, FuncType, MAX_FUNC_ARITY, Val};
 pub use error::{
     ERROR_NAME_CAPACITY, Error, ErrorName, HostError, InstantiationError, LinkError, LoadError,
-    Trap,
+    ResumeError, Trap,
 };
 pub use shared_types::metadata::{ExternKind, ImportKind};
 pub use shared_types::{Target, TrapCode, ValType};
 pub use vm::ValRaw;
 pub use vm::code_registry::MAX_LOADED_MODULES;
+pub use vm::epoch::EpochCounter;
+pub use vm::fiber::{FiberPool, LimitPolicy, YieldReason};
 
 /// The target whose images this runtime executes when that is fixed at compile time (aarch64,
 /// x86_64); `None` on 32-bit Arm, where the Cortex-M profiles a core runs are decided at load

@@ -16,6 +16,12 @@
 //!   never moves.
 //! * **Store arenas**: zeroed, 16-aligned byte regions the store lays out vmctxs, tables and
 //!   records in; they never move while the store lives.
+//! * **Fiber stacks** (resumable calls, `Func::call_resumable`): [`Platform::fiber_stack_alloc`]
+//!   hands out a stack from the board's statically reserved pool (hosted: an `mmap` with a
+//!   no-access guard page below it), [`Platform::fiber_stack_free`] takes it back once the call
+//!   has finished or been cancelled. How many may be out at once is the engine's
+//!   [`FiberPool`](crate::FiberPool); a platform without fiber stacks refuses with
+//!   [`PlatformError::Unsupported`] (the default).
 
 use core::fmt;
 use core::ptr::NonNull;
@@ -88,6 +94,18 @@ pub struct ArenaRegion {
     pub len: usize,
 }
 
+/// A fiber stack: `[base, base + len)` readable and writable, 16-aligned at both ends. The
+/// stack grows down from `base + len`; what lies below `base` should fault (a guard page, an
+/// MPU region) so that host code overflowing it stops instead of corrupting memory. Wasm code
+/// never gets near `base`: the runtime sets the fiber's stack limit above it.
+#[derive(Debug)]
+pub struct FiberStack {
+    /// Lowest usable byte.
+    pub base: NonNull<u8>,
+    /// Usable bytes.
+    pub len: usize,
+}
+
 /// What a board provides to the runtime.
 ///
 /// # Safety
@@ -157,6 +175,21 @@ pub unsafe trait Platform: Sync {
     /// support, so guard-elided images are refused with `LoadError::GuardReservation`.
     fn memory_guard_capacity(&self) -> u64 {
         0
+    }
+
+    /// Hands out a fiber stack of at least `len` usable bytes (a multiple of 16). Default:
+    /// [`PlatformError::Unsupported`]`("fiber stacks")`.
+    fn fiber_stack_alloc(&self, len: usize) -> Result<FiberStack, PlatformError> {
+        let _ = len;
+        Err(PlatformError::Unsupported("fiber stacks"))
+    }
+
+    /// Takes a fiber stack back.
+    ///
+    /// # Safety
+    /// `stack` came from `fiber_stack_alloc` on this platform and no code runs on it any more.
+    unsafe fn fiber_stack_free(&self, stack: FiberStack) {
+        let _ = stack;
     }
 }
 

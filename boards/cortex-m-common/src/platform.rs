@@ -20,13 +20,25 @@
 //!   MPU) gives unguarded slots. The boards' protection is [`crate::mpu::Mpu`].
 //! * **Arenas** ([`StaticPlatform::arena_alloc`]): runs of blocks of the arena pool, zeroed on
 //!   allocation.
+//! * **Fiber stacks** ([`StaticPlatform::fiber_stack_alloc`], resumable calls): one block each
+//!   of the fiber pool that a board gives with [`StaticPlatform::with_fiber_stacks`] (the
+//!   block is the stack size; without a pool, `Unsupported("fiber stacks")`). No MPU region
+//!   guards them: the PMSAv7 and PMSAv8 budgets (8 regions) go to the background, the code,
+//!   the program stack's guard and the memory-slot front guards, and a store with a memory
+//!   needs its slot's guard as much as its call needs a fiber, so a guard per fiber would
+//!   halve the stores that can run. Wasm code on a fiber is kept above the base by the
+//!   runtime's software stack limit (base + the pool's host reserve, checked in every
+//!   function prologue); host code running there (libcalls, host functions) must stay within
+//!   that reserve, which nothing in hardware enforces.
 //!
 //! Every region is zeroed or written before it is handed out, so the pools need not be zeroed
 //! at boot (`.uninit` or memory outside the program image).
 
 use core::ptr::NonNull;
 
-use device_runtime::platform::{ArenaRegion, CodeRegion, MemorySlot, Platform, PlatformError};
+use device_runtime::platform::{
+    ArenaRegion, CodeRegion, FiberStack, MemorySlot, Platform, PlatformError,
+};
 
 use crate::lock::Lock;
 use crate::pools::{BlockBitmap, GuardTable, MAX_BLOCKS};
@@ -108,6 +120,7 @@ struct State {
     code: BlockBitmap,
     memory: BlockBitmap,
     arenas: BlockBitmap,
+    fibers: BlockBitmap,
 }
 
 /// The platform over static pools (see the module documentation).
@@ -115,6 +128,7 @@ pub struct StaticPlatform {
     code: Pool,
     memory: Pool,
     arenas: Pool,
+    fibers: Option<Pool>,
     state: Lock<State>,
     guards: GuardTable,
     protection: &'static dyn MemoryProtection,
@@ -126,6 +140,7 @@ impl core::fmt::Debug for StaticPlatform {
             .field("code", &self.code)
             .field("memory", &self.memory)
             .field("arenas", &self.arenas)
+            .field("fibers", &self.fibers)
             .finish_non_exhaustive()
     }
 }
@@ -140,18 +155,59 @@ impl StaticPlatform {
         protection: &'static dyn MemoryProtection,
     ) -> Self {
         assert!(code.is_valid() && memory.is_valid() && arenas.is_valid());
+        StaticPlatform::build(code, memory, arenas, None, protection)
+    }
+
+    /// The same platform, also handing out fiber stacks: each one block of `fibers` (the
+    /// block is the stack size, so the pool holds `len / block` stacks). The pool must be
+    /// [`Pool::is_valid`] and belong to the platform alone.
+    pub const fn with_fiber_stacks(self, fibers: Pool) -> Self {
+        assert!(fibers.is_valid());
+        StaticPlatform::build(
+            self.code,
+            self.memory,
+            self.arenas,
+            Some(fibers),
+            self.protection,
+        )
+    }
+
+    const fn build(
+        code: Pool,
+        memory: Pool,
+        arenas: Pool,
+        fibers: Option<Pool>,
+        protection: &'static dyn MemoryProtection,
+    ) -> Self {
+        let fiber_blocks = match fibers {
+            Some(pool) => pool.blocks(),
+            None => 0,
+        };
         StaticPlatform {
             code,
             memory,
             arenas,
+            fibers,
             state: Lock::new(State {
                 code: BlockBitmap::new(code.blocks()),
                 memory: BlockBitmap::new(memory.blocks()),
                 arenas: BlockBitmap::new(arenas.blocks()),
+                fibers: BlockBitmap::new(fiber_blocks),
             }),
             guards: GuardTable::new(),
             protection,
         }
+    }
+
+    /// The fiber-stack pool, if the board gave one.
+    pub fn fiber_pool(&self) -> Option<Pool> {
+        self.fibers
+    }
+
+    /// Fiber stacks handed out.
+    pub fn fiber_stacks_in_use(&self) -> usize {
+        self.state
+            .with(|s| s.fibers.blocks() - s.fibers.free_blocks())
     }
 
     /// The code pool.
@@ -213,7 +269,8 @@ mod zero {
 // on free, so regions never overlap and never move; memory slots and arenas are zeroed before
 // they are handed out and `memory_grow` zeroes what it makes accessible; `code_publish` leaves
 // the pool executable through `MemoryProtection::code_executable` (whose implementation
-// promises the barriers) and then synchronises instruction fetch with `sync_icache`.
+// promises the barriers) and then synchronises instruction fetch with `sync_icache`; a fiber
+// stack is one block of the fiber pool, taken from and given back to its own bitmap.
 unsafe impl Platform for StaticPlatform {
     fn code_alloc(&self, len: usize) -> Result<CodeRegion, PlatformError> {
         let exhausted = PlatformError::Exhausted("code memory");
@@ -355,6 +412,33 @@ unsafe impl Platform for StaticPlatform {
             let first = self.arenas.block_of(start);
             self.state
                 .with(|s| s.arenas.free(first, region.len / self.arenas.block));
+        }
+    }
+
+    fn fiber_stack_alloc(&self, len: usize) -> Result<FiberStack, PlatformError> {
+        let pool = self
+            .fibers
+            .ok_or(PlatformError::Unsupported("fiber stacks"))?;
+        if len > pool.block {
+            return Err(PlatformError::Unsupported("fiber stacks this large"));
+        }
+        let block = self
+            .state
+            .with(|s| s.fibers.alloc(1))
+            .ok_or(PlatformError::Exhausted("fiber stacks"))?;
+        Ok(FiberStack {
+            base: pointer(pool.address(block), "fiber stacks")?,
+            len: pool.block,
+        })
+    }
+
+    unsafe fn fiber_stack_free(&self, stack: FiberStack) {
+        let start = stack.base.as_ptr() as usize;
+        if let Some(pool) = self.fibers
+            && pool.contains(start)
+        {
+            let block = pool.block_of(start);
+            self.state.with(|s| s.fibers.free(block, 1));
         }
     }
 }
@@ -569,5 +653,48 @@ mod tests {
         assert_eq!(b.base.as_ptr(), start);
         assert!(bytes(b.base.as_ptr(), b.len).iter().all(|&x| x == 0));
         assert!(p.arena_alloc(1 << 20).is_err());
+    }
+
+    #[test]
+    fn fiber_stacks_are_blocks_of_their_pool() {
+        let (p, _) = platform(2);
+        assert_eq!(
+            p.fiber_stack_alloc(4096).unwrap_err(),
+            PlatformError::Unsupported("fiber stacks"),
+            "no fiber pool given"
+        );
+        let fibers = pool(3 * (16 << 10), 16 << 10);
+        let p = p.with_fiber_stacks(fibers);
+        assert_eq!(
+            p.fiber_stack_alloc((16 << 10) + 16).unwrap_err(),
+            PlatformError::Unsupported("fiber stacks this large")
+        );
+        let stacks: Vec<FiberStack> = (0..3)
+            .map(|_| p.fiber_stack_alloc(16 << 10).unwrap())
+            .collect();
+        assert_eq!(p.fiber_stacks_in_use(), 3);
+        for (i, stack) in stacks.iter().enumerate() {
+            assert_eq!(stack.base.as_ptr() as usize, fibers.start + i * (16 << 10));
+            assert_eq!(stack.len, 16 << 10);
+        }
+        assert_eq!(
+            p.fiber_stack_alloc(1024).unwrap_err(),
+            PlatformError::Exhausted("fiber stacks")
+        );
+        let mut stacks = stacks.into_iter();
+        let first = stacks.next().unwrap();
+        let first_base = first.base;
+        // SAFETY: the stack came from this platform and nothing runs on it.
+        unsafe { p.fiber_stack_free(first) };
+        assert_eq!(p.fiber_stacks_in_use(), 2);
+        let again = p.fiber_stack_alloc(1024).unwrap();
+        assert_eq!(again.base, first_base, "the freed stack is reused");
+        for stack in stacks.chain([again]) {
+            // SAFETY: as above.
+            unsafe { p.fiber_stack_free(stack) };
+        }
+        assert_eq!(p.fiber_stacks_in_use(), 0);
+        // Other pools are untouched by fiber stacks.
+        assert_eq!(p.free_blocks(), (16, 64, 16));
     }
 }

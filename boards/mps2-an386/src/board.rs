@@ -4,11 +4,12 @@
 use cortex_m_common::boot::{self, BootConfig};
 use cortex_m_common::mpu::{Mpu, Pmsav7};
 use cortex_m_common::platform::{Pool, StaticPlatform};
-use device_runtime::{EngineConfig, Target};
+use device_runtime::{EngineConfig, FiberPool, Target};
 
 use crate::memory_map::{
-    ARENA_BLOCK, ARENA_POOL, CODE_BLOCK, CODE_POOL, CODE_POOL_RANGE, GUARD_CAPACITY, MEMORY_BLOCK,
-    MEMORY_POOL, MPU_REGIONS, PROGRAM_STACK, UART0, mpu_map,
+    ARENA_BLOCK, ARENA_POOL, CODE_BLOCK, CODE_POOL, CODE_POOL_RANGE, FIBER_POOL, FIBER_STACK_SIZE,
+    FIBER_STACKS, GUARD_CAPACITY, MEMORY_BLOCK, MEMORY_POOL, MPU_REGIONS, PROGRAM_STACK, UART0,
+    mpu_map,
 };
 
 pub use cortex_m_common::fault::vectors::{
@@ -33,8 +34,19 @@ pub const STORE_ARENA_SIZE: usize = 64 << 10;
 /// applies it.
 pub static MPU: Mpu<Pmsav7, GUARD_CAPACITY> = Mpu::new(mpu_map, CODE_POOL_RANGE, MPU_REGIONS);
 
+/// Bytes at the bottom of each fiber stack that wasm code may not use: room for the libcalls,
+/// host functions and runtime frames it calls (debug firmware has large frames).
+pub const FIBER_HOST_RESERVE: usize = 4 << 10;
+
+/// The runtime's view of the board's fiber stacks ([`memory_map::FIBER_POOL`]): as many as
+/// the pool holds, of its stack size, with [`FIBER_HOST_RESERVE`].
+///
+/// [`memory_map::FIBER_POOL`]: crate::memory_map::FIBER_POOL
+pub static FIBERS: FiberPool =
+    FiberPool::new(FIBER_STACKS, FIBER_STACK_SIZE).with_host_reserve(FIBER_HOST_RESERVE);
+
 /// The board's platform: code memory in 1 KiB blocks, memory slots and arenas in 4 KiB
-/// blocks, protected by [`MPU`].
+/// blocks, protected by [`MPU`]; fiber stacks of [`FIBER_STACK_SIZE`] (not MPU-guarded).
 pub static BOARD: StaticPlatform = StaticPlatform::new(
     Pool {
         start: CODE_POOL.start,
@@ -52,19 +64,30 @@ pub static BOARD: StaticPlatform = StaticPlatform::new(
         block: ARENA_BLOCK,
     },
     &MPU,
-);
+)
+.with_fiber_stacks(Pool {
+    start: FIBER_POOL.start,
+    len: FIBER_POOL.len,
+    block: FIBER_STACK_SIZE,
+});
 
-/// The engine configuration for this board: the Cortex-M4F core, [`BOARD`], and the limits
-/// above.
+/// The engine configuration for this board: the Cortex-M4F core, [`BOARD`], its fiber stacks
+/// ([`FIBERS`]), and the limits above.
 pub fn engine_config() -> EngineConfig {
     let mut config = EngineConfig::default();
     config.core = Some(CORE);
     config.platform = &BOARD;
+    config.fiber_pool = &FIBERS;
     config.memory_reservation = MEMORY_RESERVATION;
     config.memory_guard = MEMORY_GUARD;
     config.max_wasm_stack = MAX_WASM_STACK;
     config.store_arena_size = STORE_ARENA_SIZE;
     config
+}
+
+/// Fiber stacks handed out.
+pub fn fiber_stacks_in_use() -> usize {
+    BOARD.fiber_stacks_in_use()
 }
 
 /// Free blocks of the pools `(code, memory, arenas)`.

@@ -6,7 +6,8 @@
 //! | [`CODE_POOL`] `0x0020_0000`, 2 MiB | ZBT SSRAM1, upper half | code memory |
 //! | `0x2000_0000..0x2010_0000` | SSRAM2/3, first MiB ([`LINKER_RAM`]) | `.data`, `.bss`, main stack (exceptions) (`memory.x` `RAM`) |
 //! | [`PROGRAM_STACK`] `0x2010_0000`, 1 MiB | SSRAM2/3 | the program's stack (process stack), its lowest [`PROGRAM_STACK_GUARD`] bytes a guard |
-//! | [`ARENA_POOL`] `0x2020_0000`, 2 MiB | SSRAM2/3 | store arenas |
+//! | [`ARENA_POOL`] `0x2020_0000`, 1984 KiB | SSRAM2/3 | store arenas |
+//! | [`FIBER_POOL`] `0x203f_0000`, 64 KiB | SSRAM2/3 | [`FIBER_STACKS`] fiber stacks of [`FIBER_STACK_SIZE`] (resumable calls; no MPU guard: see `cortex_m_common::platform`) |
 //! | [`MEMORY_POOL`] `0x2100_0000`, 8 MiB | PSRAM | linear-memory slots |
 //! | [`LOADER_REGION`] `0x2180_0000`, 8 MiB | PSRAM | left to QEMU's `-device loader` (run requests, spec bundles) |
 //! | [`UART0`] `0x4000_4000` | CMSDK APB UART0 | console |
@@ -100,7 +101,16 @@ pub const PROGRAM_STACK_GUARD: Region = Region {
 /// Store arenas.
 pub const ARENA_POOL: Region = Region {
     start: 0x2020_0000,
-    len: 2 * MIB,
+    len: 2 * MIB - FIBER_POOL.len,
+};
+/// Bytes of each fiber stack (the runtime's fiber record sits at its top).
+pub const FIBER_STACK_SIZE: usize = 16 * KIB;
+/// Fiber stacks of the pool.
+pub const FIBER_STACKS: usize = 4;
+/// Fiber stacks (resumable calls): the top of SSRAM2/3, after the arenas.
+pub const FIBER_POOL: Region = Region {
+    start: SSRAM23.end() - FIBER_STACKS * FIBER_STACK_SIZE,
+    len: FIBER_STACKS * FIBER_STACK_SIZE,
 };
 /// Code memory: the upper half of SSRAM1, so that published code and the firmware's code are
 /// one MPU region.
@@ -175,6 +185,7 @@ const _: () = {
     let owned = [
         PROGRAM_STACK,
         ARENA_POOL,
+        FIBER_POOL,
         CODE_POOL,
         MEMORY_POOL,
         LOADER_REGION,
@@ -205,6 +216,9 @@ const _: () = {
     assert!(CODE_POOL.start.is_multiple_of(CODE_BLOCK));
     assert!(MEMORY_POOL.start.is_multiple_of(MEMORY_BLOCK));
     assert!(ARENA_POOL.start.is_multiple_of(ARENA_BLOCK));
+    assert!(
+        FIBER_POOL.start.is_multiple_of(FIBER_STACK_SIZE) && FIBER_STACK_SIZE.is_power_of_two()
+    );
 };
 
 #[cfg(test)]

@@ -5,11 +5,11 @@ use cortex_m_common::boot::{self, BootConfig};
 use cortex_m_common::mpu::{Mpu, Pmsav8};
 use cortex_m_common::platform::{Pool, StaticPlatform};
 use cortex_m_mpu::v8;
-use device_runtime::{EngineConfig, Target};
+use device_runtime::{EngineConfig, FiberPool, Target};
 
 use crate::memory_map::{
-    ARENA_BLOCK, ARENA_POOL, CODE_BLOCK, CODE_POOL, GUARD_CAPACITY, MEMORY_BLOCK, MEMORY_POOL,
-    MPU_REGIONS, PROGRAM_STACK, UART0, mpu_map,
+    ARENA_BLOCK, ARENA_POOL, CODE_BLOCK, CODE_POOL, FIBER_POOL, FIBER_STACK_SIZE, FIBER_STACKS,
+    GUARD_CAPACITY, MEMORY_BLOCK, MEMORY_POOL, MPU_REGIONS, PROGRAM_STACK, UART0, mpu_map,
 };
 
 pub use cortex_m_common::fault::vectors::{
@@ -43,8 +43,20 @@ pub fn mpu_lookup(address: usize) -> v8::TestTarget {
     v8::test_target(address as u32)
 }
 
+/// Bytes at the bottom of each fiber stack that wasm code may not use: room for the libcalls,
+/// host functions and runtime frames it calls (debug firmware has large frames).
+pub const FIBER_HOST_RESERVE: usize = 4 << 10;
+
+/// The runtime's view of the board's fiber stacks ([`memory_map::FIBER_POOL`]): as many as
+/// the pool holds, of its stack size, with [`FIBER_HOST_RESERVE`].
+///
+/// [`memory_map::FIBER_POOL`]: crate::memory_map::FIBER_POOL
+pub static FIBERS: FiberPool = FiberPool::new(FIBER_STACKS as usize, FIBER_STACK_SIZE as usize)
+    .with_host_reserve(FIBER_HOST_RESERVE);
+
 /// The board's platform: code memory in 1 KiB blocks, memory slots (DDR) in 16 KiB blocks,
-/// store arenas in 4 KiB blocks, protected by [`MPU`].
+/// store arenas in 4 KiB blocks, protected by [`MPU`]; fiber stacks of [`FIBER_STACK_SIZE`]
+/// (not MPU-guarded).
 pub static BOARD: StaticPlatform = StaticPlatform::new(
     Pool {
         start: CODE_POOL.start as usize,
@@ -62,19 +74,30 @@ pub static BOARD: StaticPlatform = StaticPlatform::new(
         block: ARENA_BLOCK as usize,
     },
     &MPU,
-);
+)
+.with_fiber_stacks(Pool {
+    start: FIBER_POOL.start as usize,
+    len: FIBER_POOL.len() as usize,
+    block: FIBER_STACK_SIZE as usize,
+});
 
-/// The engine configuration for this board: the Cortex-M55 core, [`BOARD`], and the limits
-/// above.
+/// The engine configuration for this board: the Cortex-M55 core, [`BOARD`], its fiber stacks
+/// ([`FIBERS`]), and the limits above.
 pub fn engine_config() -> EngineConfig {
     let mut config = EngineConfig::default();
     config.core = Some(CORE);
     config.platform = &BOARD;
+    config.fiber_pool = &FIBERS;
     config.memory_reservation = MEMORY_RESERVATION;
     config.memory_guard = MEMORY_GUARD;
     config.max_wasm_stack = MAX_WASM_STACK;
     config.store_arena_size = STORE_ARENA_SIZE;
     config
+}
+
+/// Fiber stacks handed out.
+pub fn fiber_stacks_in_use() -> usize {
+    BOARD.fiber_stacks_in_use()
 }
 
 /// Linear-memory reservation of [`engine_config_large_memories`]: seven of them, with their

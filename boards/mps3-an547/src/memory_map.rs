@@ -7,7 +7,8 @@
 //! | [`PROGRAM_STACK`] `0x3000_0400` to `0x3004_0000` | DTCM | the program's stack (process stack) |
 //! | [`LINKER_RAM`] `0x3004_0000`, 256 KiB | DTCM | `.data`, `.bss`, main stack (exceptions) (`memory.x` `RAM`) |
 //! | [`CODE_POOL`] `0x1100_0000`, 512 KiB | SRAM | code memory: read-write while a module is copied in, read-only and executable once published |
-//! | [`ARENA_POOL`] `0x1108_0000`, 1 MiB | SRAM | store arenas |
+//! | [`ARENA_POOL`] `0x1108_0000`, 960 KiB | SRAM | store arenas |
+//! | [`FIBER_POOL`] `0x1117_0000`, 64 KiB | SRAM | [`FIBER_STACKS`] fiber stacks of [`FIBER_STACK_SIZE`] (resumable calls; no MPU guard: see `cortex_m_common::platform`) |
 //! | [`LOADER_REGION`] `0x3100_0000`, 4 MiB | ISRAM 0/1 | left to QEMU's `-device loader` (spec bundles): read-write, execute-never |
 //! | [`MEMORY_POOL`] `0x7000_0000`, 64 MiB | DDR | linear-memory slots, each below a no-access front guard |
 //! | `0x1118_0000`, 512 KiB | SRAM | unused: no MPU region, every access faults |
@@ -50,7 +51,16 @@ pub const LINKER_RAM: Range = Range::new(PROGRAM_STACK.end, DTCM.end);
 /// Code memory.
 pub const CODE_POOL: Range = Range::new(SRAM.start, SRAM.start + 512 * KIB);
 /// Store arenas.
-pub const ARENA_POOL: Range = Range::new(CODE_POOL.end, CODE_POOL.end + MIB);
+pub const ARENA_POOL: Range = Range::new(CODE_POOL.end, FIBER_POOL.start);
+/// Bytes of each fiber stack (the runtime's fiber record sits at its top).
+pub const FIBER_STACK_SIZE: u32 = 16 * KIB;
+/// Fiber stacks of the pool.
+pub const FIBER_STACKS: u32 = 4;
+/// Fiber stacks (resumable calls): the last 64 KiB of the arenas' former megabyte.
+pub const FIBER_POOL: Range = Range::new(
+    CODE_POOL.end + MIB - FIBER_STACKS * FIBER_STACK_SIZE,
+    CODE_POOL.end + MIB,
+);
 /// Linear-memory slots.
 pub const MEMORY_POOL: Range = DDR;
 /// Left to QEMU's loader (`-device loader,file=F,addr=0x21000000,force-raw=on`: QEMU's loader
@@ -80,12 +90,12 @@ pub const GUARD_CAPACITY: usize = 8;
 
 /// Read-only executable memory.
 pub const CODE: [Range; 1] = [ITCM];
-/// Read-write, execute-never memory: DTCM, the pools of SRAM (not its last 512 KiB, which
+/// Read-write, execute-never memory: DTCM, the pools of SRAM (code, arenas, fiber stacks) (not its last 512 KiB, which
 /// the board does not use: no region covers it, so an access there faults), the loader
 /// region, the memory pool.
 pub const RAM: [Range; 4] = [
     DTCM,
-    Range::new(CODE_POOL.start, ARENA_POOL.end),
+    Range::new(CODE_POOL.start, FIBER_POOL.end),
     LOADER_REGION,
     MEMORY_POOL,
 ];
@@ -118,7 +128,11 @@ pub fn mpu_map(guards: &[Range]) -> MemoryMap<'_> {
 const _: () = {
     // Everything the board owns lies in one RAM and outside the linker's part.
     assert!(DTCM.start <= PROGRAM_STACK_GUARD.start && LINKER_RAM.end == DTCM.end);
-    assert!(SRAM.start <= CODE_POOL.start && ARENA_POOL.end <= SRAM.end);
+    assert!(SRAM.start <= CODE_POOL.start && FIBER_POOL.end <= SRAM.end);
+    assert!(ARENA_POOL.end == FIBER_POOL.start);
+    assert!(
+        FIBER_POOL.start.is_multiple_of(FIBER_STACK_SIZE) && FIBER_STACK_SIZE.is_power_of_two()
+    );
     assert!(CODE_POOL.end <= ARENA_POOL.start);
     assert!(PROGRAM_STACK.end.is_multiple_of(8));
     assert!(CODE_POOL.start.is_multiple_of(CODE_BLOCK));

@@ -32,12 +32,13 @@
 //! a configurable rate, the epoch tick source: each tick calls a registered hook, and the IRQ
 //! path restores the interrupted context exactly, floating-point and SIMD registers included.
 //!
-//! Only the planning modules ([`mmu::plan`], [`pages`], [`tick`]) build for the host, so that
+//! Only the planning modules ([`mmu::plan`], [`pages`], [`fiber_slots`], [`tick`]) build for the host, so that
 //! `cargo test --lib --target x86_64-unknown-linux-gnu` runs their tests.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
+pub mod fiber_slots;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod lock;
 pub mod mmu;

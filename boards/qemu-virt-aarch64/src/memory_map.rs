@@ -13,6 +13,7 @@
 //! | [`CODE_POOL`] | code memory | unmapped until allocated; RW, then RX once published |
 //! | [`MEMORY_POOL`] | small linear-memory slots, and the physical pages behind wide slots | unmapped except the accessible part of each small-slot memory |
 //! | [`ARENA_POOL`] | store arenas | read-write |
+//! | [`FIBER_POOL`] | [`FIBER_STACKS`] fiber stacks of [`FIBER_STACK_SIZE`] (resumable calls), each above a guard page | read-write, except each guard page: unmapped |
 //! | [`LOADER_REGION`] (`0x4c00_0000`, the last 64 MiB of RAM) | left to QEMU's loader (spec bundles, `examples/spec_bundle.rs`) | read-write |
 //! | [`WIDE_SLOTS_START`]`..+`[`WIDE_SLOT_COUNT`]` x `[`WIDE_SLOT_STRIDE`] (64..128 GiB, virtual only) | wide memory slots | unmapped except the accessible pages of each memory, mapped to pages of [`MEMORY_POOL`] |
 //!
@@ -123,6 +124,18 @@ pub const CODE_POOL_SIZE: usize = 256 << 10;
 pub const MEMORY_POOL_SIZE: usize = 64 << 20;
 /// Bytes of store arenas.
 pub const ARENA_POOL_SIZE: usize = 512 << 10;
+/// Fiber stacks (resumable calls) the pool holds.
+pub const FIBER_STACKS: usize = 4;
+/// Bytes of each fiber stack (the runtime's fiber record sits at its top).
+pub const FIBER_STACK_SIZE: usize = 32 << 10;
+/// Bytes of the never-mapped guard below each fiber stack.
+pub const FIBER_GUARD_SIZE: usize = PAGE_SIZE as usize;
+/// Bytes of the fiber-stack pool: [`FIBER_STACKS`] slots of guard + stack
+/// ([`crate::fiber_slots`]).
+pub const FIBER_POOL_SIZE: usize =
+    crate::fiber_slots::FiberSlots::<FIBER_STACKS>::pool_bytes(FIBER_GUARD_SIZE, FIBER_STACK_SIZE);
+
+const _: () = assert!(FIBER_STACK_SIZE.is_multiple_of(PAGE_SIZE as usize));
 
 /// Virtual address of the first wide memory slot (64 GiB; nothing is mapped from there on
 /// except the accessible pages of wide-slot memories).
@@ -173,10 +186,15 @@ core::arch::global_asm!(
     ".globl __arena_pool",
     "__arena_pool:",
     ".skip {arenas}",
+    ".p2align 12",
+    ".globl __fiber_pool",
+    "__fiber_pool:",
+    ".skip {fibers}",
     ".popsection",
     code = const CODE_POOL_SIZE,
     memory = const MEMORY_POOL_SIZE,
     arenas = const ARENA_POOL_SIZE,
+    fibers = const FIBER_POOL_SIZE,
 );
 
 /// Code memory.
@@ -185,6 +203,8 @@ pub static CODE_POOL: Pool<CODE_POOL_SIZE> = Pool::new(|| address(&raw const __c
 pub static MEMORY_POOL: Pool<MEMORY_POOL_SIZE> = Pool::new(|| address(&raw const __memory_pool));
 /// Store arenas.
 pub static ARENA_POOL: Pool<ARENA_POOL_SIZE> = Pool::new(|| address(&raw const __arena_pool));
+/// Fiber stacks, each above an unmapped guard page.
+pub static FIBER_POOL: Pool<FIBER_POOL_SIZE> = Pool::new(|| address(&raw const __fiber_pool));
 
 fn address(p: *const u8) -> u64 {
     p as u64
@@ -201,6 +221,7 @@ unsafe extern "C" {
     static __code_pool: u8;
     static __memory_pool: u8;
     static __arena_pool: u8;
+    static __fiber_pool: u8;
 }
 
 /// A linker-defined section boundary.
@@ -284,6 +305,10 @@ pub fn plan<const N: usize>(tables: &mut TranslationTables<N>) -> Result<(), Pla
         None,
         Granularity::Pages,
     )?;
+    for index in 0..FIBER_STACKS {
+        let guard = FIBER_POOL.start() + (index * (FIBER_GUARD_SIZE + FIBER_STACK_SIZE)) as u64;
+        tables.map(guard, FIBER_GUARD_SIZE as u64, None, Granularity::Pages)?;
+    }
     for index in 0..WIDE_SLOT_COUNT {
         tables.map(
             wide_slot_base(index),

@@ -22,6 +22,13 @@
 //!   or a guard wider than the slot's front guard, is a typed [`PlatformError`].
 //! * **Arenas** ([`ARENA_POOL`](crate::memory_map::ARENA_POOL)): always-mapped pages, zeroed on
 //!   allocation.
+//! * **Fiber stacks** ([`FIBER_POOL`](crate::memory_map::FIBER_POOL)): [`FIBER_STACKS`] fixed
+//!   slots of [`FIBER_STACK_SIZE`] bytes ([`crate::fiber_slots`]), each above a guard page that
+//!   the boot plan leaves unmapped, like the page below the program stack: host code that
+//!   overflows a fiber stack (a host function, a libcall) faults there and is reported instead
+//!   of writing into the next stack down. Wasm code stays above the runtime's stack limit
+//!   (base + [`FIBER_HOST_RESERVE`]). [`FIBERS`] is the runtime's matching
+//!   [`FiberPool`], named by every configuration below.
 //!
 //! Why a size limit on small slots: a small slot holds the physical pages of its whole
 //! reservation from creation (a contiguous run of the pool), a wide slot only those of its
@@ -52,14 +59,19 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use device_runtime::EngineConfig;
-use device_runtime::platform::{ArenaRegion, CodeRegion, MemorySlot, Platform, PlatformError};
+use device_runtime::platform::{
+    ArenaRegion, CodeRegion, FiberStack, MemorySlot, Platform, PlatformError,
+};
+use device_runtime::{EngineConfig, FiberPool};
 
+use crate::fiber_slots::{FiberSlots, SlotError};
 use crate::lock::Lock;
 use crate::memory_map::{
-    ARENA_POOL, CODE_POOL, MEMORY_POOL, MEMORY_POOL_SIZE, WIDE_SLOT_COUNT, WIDE_SLOT_FRONT_GUARD,
-    WIDE_SLOT_STRIDE, WIDE_SLOT_WINDOW, WIDE_SLOTS_START, wide_slot_base,
+    ARENA_POOL, CODE_POOL, FIBER_GUARD_SIZE, FIBER_POOL, MEMORY_POOL, MEMORY_POOL_SIZE,
+    WIDE_SLOT_COUNT, WIDE_SLOT_FRONT_GUARD, WIDE_SLOT_STRIDE, WIDE_SLOT_WINDOW, WIDE_SLOTS_START,
+    wide_slot_base,
 };
+pub use crate::memory_map::{FIBER_STACK_SIZE, FIBER_STACKS};
 use crate::mmu;
 use crate::mmu::plan::{Attributes, PAGE_SIZE};
 use crate::pages::PageBitmap;
@@ -72,6 +84,15 @@ pub const MAX_WASM_STACK: usize = 256 << 10;
 /// Arena of each `Store::new`.
 pub const STORE_ARENA_SIZE: usize = 64 << 10;
 
+/// Bytes at the bottom of each fiber stack that wasm code may not use: room for the libcalls,
+/// host functions and runtime frames it calls (debug firmware has large frames).
+pub const FIBER_HOST_RESERVE: usize = 8 << 10;
+
+/// The runtime's view of the fiber-stack pool: as many stacks as the board reserves, of its
+/// size, with [`FIBER_HOST_RESERVE`].
+pub static FIBERS: FiberPool =
+    FiberPool::new(FIBER_STACKS, FIBER_STACK_SIZE).with_host_reserve(FIBER_HOST_RESERVE);
+
 /// The board.
 #[derive(Debug)]
 pub struct Board;
@@ -80,10 +101,12 @@ pub struct Board;
 pub static BOARD: Board = Board;
 
 /// An engine configuration for this board: its platform, a one-page guard on each side of
-/// every memory, [`MEMORY_RESERVATION`], [`MAX_WASM_STACK`], [`STORE_ARENA_SIZE`].
+/// every memory, [`MEMORY_RESERVATION`], [`MAX_WASM_STACK`], [`STORE_ARENA_SIZE`], the
+/// board's fiber stacks ([`FIBERS`]).
 pub fn engine_config() -> EngineConfig {
     let mut config = EngineConfig::default();
     config.platform = &BOARD;
+    config.fiber_pool = &FIBERS;
     config.memory_guard = PAGE_SIZE;
     config.memory_reservation = MEMORY_RESERVATION;
     config.max_wasm_stack = MAX_WASM_STACK;
@@ -141,6 +164,7 @@ struct Pools {
     arenas: PageBitmap<{ ARENA_POOL.pages().div_ceil(64) }>,
     /// Bytes mapped from the base of each wide slot (`None`: the slot is free).
     wide: [Option<u64>; WIDE_SLOT_COUNT],
+    fibers: FiberSlots<FIBER_STACKS>,
 }
 
 static POOLS: Lock<Pools> = Lock::new(Pools {
@@ -148,6 +172,7 @@ static POOLS: Lock<Pools> = Lock::new(Pools {
     memory: PageBitmap::new(MEMORY_POOL.pages()),
     arenas: PageBitmap::new(ARENA_POOL.pages()),
     wide: [None; WIDE_SLOT_COUNT],
+    fibers: FiberSlots::new(FIBER_GUARD_SIZE, FIBER_STACK_SIZE),
 });
 
 /// Which memory-pool pages belong to a live small slot (guards and reservation included),
@@ -309,6 +334,23 @@ fn zero(start: u64, len: u64) {
     unsafe { core::ptr::write_bytes(start as usize as *mut u8, 0, len as usize) };
 }
 
+/// Where fiber-stack slot `index` lies: `(guard page, stack base)` (`None` past the pool).
+pub fn fiber_slot(index: usize) -> Option<(u64, u64)> {
+    (index < FIBER_STACKS).then(|| {
+        POOLS.with(|p| {
+            (
+                p.fibers.guard_start(FIBER_POOL.start(), index),
+                p.fibers.stack_base(FIBER_POOL.start(), index),
+            )
+        })
+    })
+}
+
+/// Fiber stacks handed out.
+pub fn fiber_stacks_in_use() -> usize {
+    POOLS.with(|p| p.fibers.in_use())
+}
+
 /// Occupancy of the pools, in pages: `(code, memory, arenas)` free.
 pub fn free_pages() -> (usize, usize, usize) {
     POOLS.with(|p| {
@@ -327,7 +369,8 @@ pub fn free_pages() -> (usize, usize, usize) {
 // given back only after its mapping and TLB entry are gone; memory slots and arenas are zeroed
 // when pages become accessible; `code_publish` leaves the pages read-execute with the TLB and
 // instruction cache synchronised; `memory_grow` maps and zeroes `[old, new)` or, failing,
-// leaves the slot as it was.
+// leaves the slot as it was; a fiber stack is one of the fiber pool's fixed, disjoint slots,
+// claimed by index and given back by the same index.
 unsafe impl Platform for Board {
     fn code_alloc(&self, len: usize) -> Result<CodeRegion, PlatformError> {
         let exhausted = PlatformError::Exhausted("code memory");
@@ -472,5 +515,26 @@ unsafe impl Platform for Board {
     /// A wide slot's span from its base (7 GiB): what guard-elided memories get.
     fn memory_guard_capacity(&self) -> u64 {
         WIDE_SLOT_CAPACITY
+    }
+
+    fn fiber_stack_alloc(&self, len: usize) -> Result<FiberStack, PlatformError> {
+        let index = POOLS.with(|p| p.fibers.take(len)).map_err(|e| match e {
+            SlotError::TooLarge => PlatformError::Unsupported("fiber stacks this large"),
+            SlotError::Exhausted => PlatformError::Exhausted("fiber stacks"),
+        })?;
+        let base = POOLS.with(|p| p.fibers.stack_base(FIBER_POOL.start(), index));
+        Ok(FiberStack {
+            base: pointer(base)?,
+            len: FIBER_STACK_SIZE,
+        })
+    }
+
+    unsafe fn fiber_stack_free(&self, stack: FiberStack) {
+        let base = stack.base.as_ptr() as u64;
+        POOLS.with(|p| {
+            if let Some(index) = p.fibers.index_of(FIBER_POOL.start(), base) {
+                p.fibers.give_back(index);
+            }
+        });
     }
 }

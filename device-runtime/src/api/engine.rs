@@ -6,6 +6,8 @@ use shared_types::Target;
 
 use crate::image::targets;
 use crate::platform::{Platform, default_platform};
+use crate::vm::epoch::{DEFAULT_EPOCH_COUNTER, EpochCounter};
+use crate::vm::fiber::{DEFAULT_FIBER_POOL, FiberPool};
 
 /// Runtime settings. Plain public fields with documented defaults; construct with
 /// `EngineConfig::default()` and override fields.
@@ -36,6 +38,15 @@ pub struct EngineConfig {
     /// ([`LoadError::WrongTarget`](crate::LoadError::WrongTarget) with `runtime: None`).
     /// Where the runtime detects a core, a declared one can only narrow what it accepts.
     pub core: Option<Target>,
+    /// The epoch counter this engine's stores compare their deadlines with
+    /// ([`Engine::increment_epoch`]; a timer interrupt may call [`EpochCounter::increment`]
+    /// on it directly). Default: one process-wide counter shared by every engine that keeps
+    /// the default; give an engine its own (`static` or leaked) to make its epochs independent.
+    pub epoch_counter: &'static EpochCounter,
+    /// The fiber stacks resumable calls run on (`Func::call_resumable`): how many may be out
+    /// at once and their size; the platform provides them (`Platform::fiber_stack_alloc`).
+    /// Default: one process-wide pool, 16 stacks of 1 MiB hosted, 4 of 16 KiB otherwise.
+    pub fiber_pool: &'static FiberPool,
 }
 
 impl Default for EngineConfig {
@@ -52,6 +63,8 @@ impl Default for EngineConfig {
             },
             platform: default_platform(),
             core: None,
+            epoch_counter: &DEFAULT_EPOCH_COUNTER,
+            fiber_pool: &DEFAULT_FIBER_POOL,
         }
     }
 }
@@ -64,6 +77,8 @@ impl core::fmt::Debug for EngineConfig {
             .field("memory_guard", &self.memory_guard)
             .field("store_arena_size", &self.store_arena_size)
             .field("core", &self.core)
+            .field("epoch_counter", &self.epoch_counter)
+            .field("fiber_pool", &self.fiber_pool)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +114,17 @@ impl Engine {
     /// gives the reasons). Both the detected core and [`EngineConfig::core`] must run it.
     pub fn runs(&self, image: Target) -> bool {
         targets::check(image, crate::arch::detected_core(), self.config.core).is_ok()
+    }
+
+    /// Advances the engine's epoch by one tick (lock-free, no allocation: callable from a timer
+    /// interrupt, as is [`EpochCounter::increment`] on [`EngineConfig::epoch_counter`]).
+    pub fn increment_epoch(&self) {
+        self.config.epoch_counter.increment();
+    }
+
+    /// The engine's current epoch.
+    pub fn epoch(&self) -> u64 {
+        self.config.epoch_counter.get()
     }
 
     /// Bytes of guarded reservation every memory slot of this engine can provide to

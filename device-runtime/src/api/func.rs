@@ -28,9 +28,10 @@ use crate::api::instance::Instance;
 use crate::api::store::Store;
 use crate::api::values::{ExternRef, FuncType, MAX_FUNC_ARITY, Val};
 use crate::arch::{self, ArrayCall, JmpBuf};
-use crate::error::{Error, HostError, Trap};
+use crate::error::{Error, HostError, ResumeError, Trap};
 use crate::vm::ValRaw;
 use crate::vm::activation;
+use crate::vm::fiber::{self, Command, YieldReason};
 use crate::vm::libcalls::INVALID_TRAP_STATUS;
 use crate::vm::store::StoreInner;
 use crate::vm::vmctx::VMFuncRef;
@@ -125,6 +126,15 @@ pub(crate) fn call_raw<T>(
         return Err(Error::UnsupportedArch);
     }
     let inner: *mut StoreInner = store.inner_ptr()?.as_ptr();
+    // SAFETY: the record is live; these fields change only on this thread.
+    unsafe {
+        if (*inner).suspended.is_some() {
+            return Err(ResumeError::CallSuspended.into());
+        }
+        if fiber::cancelled(inner) {
+            return Err(ResumeError::Cancelled.into());
+        }
+    }
     // SAFETY: the funcref lives in this store's arena (callers checked the store id).
     let f = unsafe { func_ref.as_ptr().read() };
     if f.array_call == 0 {
@@ -144,6 +154,8 @@ pub(crate) fn call_raw<T>(
         let prev_limit = (*inner).vm.stack_limit;
         if prev_activation.is_null() {
             (*inner).vm.stack_limit = sp.saturating_sub((*inner).max_wasm_stack);
+            // Keep the deadline word within 2^31 ticks of the counter whenever wasm is entered.
+            (*inner).sync_epoch_deadline();
         }
         (*inner).activation = jmpbuf_ptr;
         (*inner).store_ptr = store_ptr;
@@ -168,7 +180,7 @@ pub(crate) fn call_raw<T>(
     status_to_result(inner, status)
 }
 
-fn status_to_result(inner: *mut StoreInner, status: u32) -> Result<(), Error> {
+pub(crate) fn status_to_result(inner: *mut StoreInner, status: u32) -> Result<(), Error> {
     if status == 0 {
         return Ok(());
     }
@@ -444,6 +456,40 @@ impl<'a, 'm, T> Caller<'a, 'm, T> {
         let instance = self.instance()?;
         instance.get_export(self.store, name)
     }
+
+    /// Suspends the resumable call this host function runs in and returns to the host
+    /// (`Func::call_resumable` or `Store::resume` returns
+    /// [`CallOutcome::Suspended`](crate::CallOutcome) with
+    /// [`YieldReason::Host`](crate::YieldReason)); returns `Ok` once the call is resumed.
+    ///
+    /// Errors ([`Error::Resume`]): [`ResumeError::NotResumable`] outside a resumable call (an
+    /// ordinary `Func::call`), [`ResumeError::Nested`] in a nested activation (this host
+    /// function was called by wasm that a host function called), and
+    /// [`ResumeError::Cancelled`] when the host cancelled the call instead of resuming it (or
+    /// had before): the host function should return at once; whatever it returns, the call
+    /// then ends with [`TrapCode::Interrupted`] without running more wasm.
+    pub fn yield_now(&mut self) -> Result<(), Error> {
+        let inner = self.store.inner_ptr()?.as_ptr();
+        // SAFETY: the store record is live for the whole call.
+        unsafe { fiber::can_suspend(inner) }.map_err(|e| match e {
+            fiber::CannotSuspend::NotResumable => ResumeError::NotResumable,
+            fiber::CannotSuspend::Nested => ResumeError::Nested,
+            fiber::CannotSuspend::Cancelled => ResumeError::Cancelled,
+        })?;
+        // SAFETY: `can_suspend` holds; this frame and the ones below it up to the fiber's
+        // entry stay on the fiber stack until it finishes.
+        let command = unsafe { fiber::suspend(inner, YieldReason::Host) };
+        // The `Store` may have moved while suspended: `Store::resume` (or `cancel`) set
+        // `store_ptr` to where it is now, for the duration of the run.
+        // SAFETY: `store_ptr` is the `&mut Store<'m, T>` of the resume that switched back in,
+        // unused by its frame until the fiber switches out again; no borrow derived from the
+        // old reference is alive (this method holds `&mut self`).
+        self.store = unsafe { &mut *(*inner).store_ptr.cast::<Store<'m, T>>() };
+        match command {
+            Command::Resume => Ok(()),
+            Command::Cancel => Err(ResumeError::Cancelled.into()),
+        }
+    }
 }
 
 /// An untyped host function (a plain function pointer, so it can be stored without an
@@ -514,6 +560,15 @@ unsafe fn host_store<'a, 'm, T>(ctx: *mut u8) -> &'a mut Store<'m, T> {
     }
 }
 
+/// The status a host function's shim returns instead of its results when the resumable call
+/// it runs in was cancelled (while it was suspended in `Caller::yield_now`): the call must end
+/// without running more wasm.
+fn cancelled_status<T>(store: &Store<'_, T>) -> Option<u32> {
+    let inner = store.inner_ptr().ok()?;
+    // SAFETY: the store record is live.
+    unsafe { fiber::cancelled(inner.as_ptr()) }.then_some(TrapCode::Interrupted.as_u8() as u32)
+}
+
 fn host_error<T>(store: &mut Store<'_, T>, e: HostError) -> u32 {
     if let Ok(inner) = store.inner_ptr() {
         // SAFETY: the record is live; only this shim touches `host_error` now.
@@ -576,6 +631,12 @@ unsafe extern "C" fn untyped_shim<T>(
         &params[..np],
         &mut results[..nr],
     );
+    // SAFETY: as above. Derived again: the store may have moved while the host function was
+    // suspended in `Caller::yield_now`.
+    let store = unsafe { host_store::<T>(ctx) };
+    if let Some(status) = cancelled_status(store) {
+        return status;
+    }
     if let Err(e) = outcome {
         return host_error(store, e);
     }
@@ -644,7 +705,14 @@ macro_rules! impl_into_func {
                     $(let $A = $A::from_raw(slots[$i]);)*
                     // SAFETY: F is zero-sized (asserted in `into_host_func`), Copy and inhabited.
                     let f: F = unsafe { conjure::<F>() };
-                    match f(Caller { store: &mut *store, caller_vmctx }, $($A),*).into_result() {
+                    let outcome = f(Caller { store: &mut *store, caller_vmctx }, $($A),*).into_result();
+                    // SAFETY: as above. Derived again: the store may have moved while the host
+                    // function was suspended in `Caller::yield_now`.
+                    let store = unsafe { host_store::<T>(ctx) };
+                    if let Some(status) = cancelled_status(store) {
+                        return status;
+                    }
+                    match outcome {
                         Ok(r) => {
                             r.store(slots);
                             0
@@ -696,7 +764,11 @@ macro_rules! impl_into_func {
                     $(let $A = $A::from_raw(slots[$i]);)*
                     // SAFETY: F is zero-sized (asserted in `into_host_func`), Copy and inhabited.
                     let f: F = unsafe { conjure::<F>() };
-                    match f($($A),*).into_result() {
+                    let outcome = f($($A),*).into_result();
+                    if let Some(status) = cancelled_status(store) {
+                        return status;
+                    }
+                    match outcome {
                         Ok(r) => {
                             r.store(slots);
                             0

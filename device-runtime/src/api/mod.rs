@@ -8,6 +8,7 @@ pub mod func;
 pub mod instance;
 pub mod linker;
 pub mod module;
+pub mod resumable;
 pub mod store;
 pub mod val_text;
 pub mod values;

@@ -37,6 +37,8 @@ fn limits(engine: &Engine) -> StoreLimits {
         max_wasm_stack: engine.config.max_wasm_stack,
         memory_reservation: engine.config.memory_reservation,
         memory_guard: engine.config.memory_guard,
+        epoch_counter: engine.config.epoch_counter,
+        fiber_pool: engine.config.fiber_pool,
     }
 }
 
@@ -157,25 +159,57 @@ impl<'m, T> Store<'m, T> {
         Ok(unsafe { (*inner.as_ptr()).fuel() })
     }
 
+    /// Adds `fuel` to the budget. [`Error::ResourceLimit`] (and the budget unchanged) if the
+    /// sum would exceed `u64::MAX`.
+    pub fn add_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        let inner = self.inner_ptr()?;
+        // SAFETY: as in `set_fuel`.
+        unsafe { (*inner.as_ptr()).add_fuel(fuel) }.map_err(|()| Error::ResourceLimit {
+            what: "fuel (u64 overflow)",
+        })
+    }
+
     /// Sets the epoch deadline `ticks` epochs after the engine's current epoch: code of images
-    /// compiled with epoch checks stops with
-    /// [`TrapCode::Interrupted`](shared_types::TrapCode) at the first function entry or loop
-    /// header that sees the epoch at or past it. A new store has no deadline.
+    /// compiled with epoch checks stops at the first function entry or loop header that sees
+    /// the epoch at or past it, with [`TrapCode::Interrupted`](shared_types::TrapCode) or, with
+    /// [`LimitPolicy::Yield`](crate::LimitPolicy), by suspending a resumable call. A new store
+    /// has no deadline. Allowed while a call of this store is suspended (it then applies when
+    /// the call resumes).
     pub fn set_epoch_deadline(&mut self, ticks: u64) -> Result<(), Error> {
         let inner = self.inner_ptr()?.as_ptr();
         // SAFETY: as in `set_fuel`.
         unsafe {
-            (*inner).epoch_deadline = (*inner).epoch.saturating_add(ticks);
+            (*inner).epoch_deadline = (*inner).epoch_counter.get().saturating_add(ticks);
             (*inner).sync_epoch_deadline();
         }
         Ok(())
     }
 
-    /// Advances the epoch this store's code compares with its deadline by one tick.
+    /// Advances the epoch of this store's engine by one tick (the counter is the engine's,
+    /// [`EngineConfig::epoch_counter`](crate::EngineConfig::epoch_counter): every store of the
+    /// engine sees it).
     pub fn increment_epoch(&mut self) -> Result<(), Error> {
         let inner = self.inner_ptr()?.as_ptr();
         // SAFETY: as in `set_fuel`.
-        unsafe { (*inner).epoch = (*inner).epoch.wrapping_add(1) };
+        unsafe { (*inner).epoch_counter.increment() };
+        Ok(())
+    }
+
+    /// What a call that runs out of fuel does: trap (the default) or suspend a resumable call
+    /// ([`LimitPolicy`](crate::LimitPolicy)).
+    pub fn on_out_of_fuel(&mut self, policy: crate::LimitPolicy) -> Result<(), Error> {
+        let inner = self.inner_ptr()?.as_ptr();
+        // SAFETY: as in `set_fuel`.
+        unsafe { (*inner).fuel_policy = policy };
+        Ok(())
+    }
+
+    /// What a call that reaches the epoch deadline does: trap (the default) or suspend a
+    /// resumable call ([`LimitPolicy`](crate::LimitPolicy)).
+    pub fn on_epoch_deadline(&mut self, policy: crate::LimitPolicy) -> Result<(), Error> {
+        let inner = self.inner_ptr()?.as_ptr();
+        // SAFETY: as in `set_fuel`.
+        unsafe { (*inner).epoch_policy = policy };
         Ok(())
     }
 
@@ -209,6 +243,9 @@ unsafe impl<T: Send> Send for Store<'_, T> {}
 
 impl<T> Drop for Store<'_, T> {
     fn drop(&mut self) {
+        // A suspended call's fiber is cancelled (it unwinds through the trap path) and its
+        // stack given back before anything is freed.
+        self.cancel_suspended();
         let Some(inner) = self.inner.take() else {
             return;
         };

@@ -68,3 +68,30 @@ pub unsafe fn sync_icache(_start: *const u8, _len: usize) {}
 pub fn unwind_address() -> usize {
     0
 }
+
+/// Bytes a fiber's initial frame takes (no fibers on this architecture).
+pub const FIBER_INIT_BYTES: usize = 0;
+
+/// Never called: resumable calls check [`CAN_ENTER`] first.
+///
+/// # Safety
+/// None; it returns `top` unchanged.
+pub unsafe fn fiber_init(
+    top: *mut u8,
+    _entry: unsafe extern "C" fn(*mut u8, usize) -> !,
+    _arg: *mut u8,
+) -> *mut u8 {
+    top
+}
+
+/// Never called: resumable calls check [`CAN_ENTER`] first.
+///
+/// # Safety
+/// Must not be called; it halts.
+pub unsafe fn fiber_switch(_save_sp: *mut *mut u8, _load_sp: *mut u8, _value: usize) -> usize {
+    #[allow(
+        clippy::empty_loop,
+        reason = "unreachable halt on an architecture that runs no wasm"
+    )]
+    loop {}
+}

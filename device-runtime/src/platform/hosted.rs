@@ -20,7 +20,7 @@ use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::sync::Once;
 
-use super::{ArenaRegion, CodeRegion, MemorySlot, Platform, PlatformError};
+use super::{ArenaRegion, CodeRegion, FiberStack, MemorySlot, Platform, PlatformError};
 
 /// The hosted Linux platform.
 #[derive(Debug)]
@@ -171,6 +171,32 @@ unsafe impl Platform for HostedPlatform {
     unsafe fn arena_free(&self, region: ArenaRegion) {
         // SAFETY: the mapping is ours; the caller guarantees nothing uses it.
         unsafe { libc::munmap(region.base.as_ptr().cast(), region.len) };
+    }
+
+    /// An anonymous mapping of `len` bytes (rounded up to pages) plus one no-access guard page
+    /// below it.
+    fn fiber_stack_alloc(&self, len: usize) -> Result<FiberStack, PlatformError> {
+        let page = page_size();
+        let too_big = PlatformError::Exhausted("address space");
+        let len = round_up(len.max(1) as u64, page).ok_or(too_big)? as usize;
+        let total = len.checked_add(page).ok_or(too_big)?;
+        let mapping = map(total, libc::PROT_NONE)?;
+        let base_ptr = mapping.as_ptr().wrapping_add(page);
+        if let Err(e) = protect(base_ptr, len, libc::PROT_READ | libc::PROT_WRITE) {
+            // SAFETY: our own fresh mapping.
+            unsafe { libc::munmap(mapping.as_ptr().cast(), total) };
+            return Err(e);
+        }
+        let base = NonNull::new(base_ptr).ok_or(too_big)?;
+        Ok(FiberStack { base, len })
+    }
+
+    unsafe fn fiber_stack_free(&self, stack: FiberStack) {
+        let page = page_size();
+        let mapping = stack.base.as_ptr().wrapping_sub(page);
+        // SAFETY: `fiber_stack_alloc` mapped the guard page and the stack as one mapping starting
+        // one page below `base`; the caller guarantees nothing runs on it any more.
+        unsafe { libc::munmap(mapping.cast(), stack.len + page) };
     }
 
     fn install_fault_hook(&self) {

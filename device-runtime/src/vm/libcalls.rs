@@ -12,8 +12,10 @@
 use shared_types::TrapCode;
 
 use crate::vm::arith;
+use crate::vm::fiber::{self, Command, LimitPolicy, YieldReason};
 use crate::vm::instance::{InstanceRecord, from_vmctx};
 use crate::vm::ops;
+use crate::vm::store::StoreInner;
 
 /// The libcall table; `vmctx + P` points here. Field `i` is `Libcall` number `i`.
 #[repr(C)]
@@ -367,7 +369,10 @@ unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
     unsafe { instance(vmctx) }.drop_elem(elem);
 }
 
-/// `fn(vmctx, cost) -> u32`: the block of `cost` left the fuel slice negative.
+/// `fn(vmctx, cost) -> u32`: the block of `cost` left the fuel slice negative. Pays it from
+/// the reserve, or applies the store's fuel policy: the trap code, or (yield policy, in a
+/// resumable call that can suspend) suspends and, once resumed, charges the block again
+/// against whatever budget the host set meanwhile, suspending again while it cannot pay.
 ///
 /// # Safety
 /// As for [`trap`].
@@ -375,11 +380,23 @@ unsafe extern "C" fn out_of_fuel(vmctx: *mut u8, cost: u32) -> u32 {
     // SAFETY: see the function contract.
     let store = unsafe { instance(vmctx).store };
     // SAFETY: the store outlives its instances; while wasm runs, compiled code and the
-    // libcalls it calls are the only users of the record, one at a time.
-    status(unsafe { (*store).pay_block(cost) })
+    // libcalls it calls are the only users of the record, one at a time (while the fiber is
+    // suspended the host may change the budget, and the loop reads it again after resuming).
+    unsafe {
+        let mut paid = (*store).pay_block(cost);
+        while paid.is_err() && may_yield(store, (*store).fuel_policy) {
+            if fiber::suspend(store, YieldReason::OutOfFuel) == Command::Cancel {
+                break;
+            }
+            paid = (*store).charge_again(cost);
+        }
+        status(paid)
+    }
 }
 
-/// `fn(vmctx) -> u32`: the epoch counter's low word reached the deadline word.
+/// `fn(vmctx) -> u32`: the epoch counter's low word reached the deadline word. Continues if
+/// the full 64-bit deadline is not reached; otherwise applies the store's epoch policy like
+/// [`out_of_fuel`], checking the (possibly extended) deadline again after every resume.
 ///
 /// # Safety
 /// As for [`trap`].
@@ -387,12 +404,29 @@ unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) -> u32 {
     // SAFETY: see the function contract.
     let store = unsafe { instance(vmctx).store };
     // SAFETY: as in `out_of_fuel`.
-    let reached = unsafe { (*store).epoch_reached() };
-    status(if reached {
-        Err(TrapCode::Interrupted)
-    } else {
-        Ok(())
-    })
+    unsafe {
+        let mut reached = (*store).epoch_reached();
+        while reached && may_yield(store, (*store).epoch_policy) {
+            if fiber::suspend(store, YieldReason::EpochDeadline) == Command::Cancel {
+                break;
+            }
+            reached = (*store).epoch_reached();
+        }
+        status(if reached {
+            Err(TrapCode::Interrupted)
+        } else {
+            Ok(())
+        })
+    }
+}
+
+/// Whether a limit with `policy` suspends the running code rather than trapping.
+///
+/// # Safety
+/// `store` is a live store record.
+unsafe fn may_yield(store: *const StoreInner, policy: LimitPolicy) -> bool {
+    // SAFETY: guaranteed by the caller.
+    policy == LimitPolicy::Yield && unsafe { fiber::can_suspend(store) }.is_ok()
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ pub mod activation;
 pub mod arith;
 pub mod code_registry;
 pub mod const_expr;
+pub mod epoch;
+pub mod fiber;
 pub mod instance;
 pub mod libcalls;
 pub mod ops;

@@ -17,6 +17,9 @@ use shared_types::metadata::{GlobalType, MemoryType, TableType};
 use crate::arch::JmpBuf;
 use crate::error::{Error, HostError, limit};
 use crate::platform::{MemorySlot, Platform};
+use crate::vm::epoch::EpochCounter;
+use crate::vm::fiber::{Fiber, FiberPool, FiberRecord, LimitPolicy};
+use crate::vm::vmctx::VMFuncRef;
 use crate::vm::vmctx::{VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition};
 
 /// Bump allocator over a zeroed region.
@@ -157,13 +160,37 @@ pub struct StoreInner {
     pub memory_reservation: u64,
     /// Guard bytes around each memory slot.
     pub memory_guard: u64,
-    /// Epoch counter the `epoch_counter` field points at (its low word).
-    pub epoch: u64,
+    /// The engine's epoch counter (`vm.epoch_counter` points at its low word).
+    pub epoch_counter: &'static EpochCounter,
+    /// The engine's fiber pool.
+    pub fiber_pool: &'static FiberPool,
+    /// The running fiber's record (null when no resumable call runs).
+    pub fiber: *mut FiberRecord,
+    /// The suspended resumable call, if any.
+    pub suspended: Option<SuspendedCall>,
+    /// Identity of the next resumable call.
+    pub next_call_id: u64,
+    /// What a fuel limit does.
+    pub fuel_policy: LimitPolicy,
+    /// What an epoch deadline does.
+    pub epoch_policy: LimitPolicy,
     /// Fuel of the budget not in the slice (`vm.fuel`).
     pub fuel_reserve: u64,
     /// The full epoch deadline (`vm.epoch_deadline` is its low word, or the counter's when the
     /// deadline is more than 2^31 - 1 ticks ahead).
     pub epoch_deadline: u64,
+}
+
+/// A resumable call that suspended, kept by its store until it is resumed to its end or
+/// cancelled.
+#[derive(Debug)]
+pub struct SuspendedCall {
+    /// Identity (per store), named by the public handle.
+    pub id: u64,
+    /// The fiber holding the call's frames.
+    pub fiber: Fiber,
+    /// The function called (for its result types).
+    pub func: NonNull<VMFuncRef>,
 }
 
 /// Limits copied from the engine configuration.
@@ -175,6 +202,10 @@ pub struct StoreLimits {
     pub memory_reservation: u64,
     /// See [`StoreInner::memory_guard`].
     pub memory_guard: u64,
+    /// See [`StoreInner::epoch_counter`].
+    pub epoch_counter: &'static EpochCounter,
+    /// See [`StoreInner::fiber_pool`].
+    pub fiber_pool: &'static FiberPool,
 }
 
 impl StoreInner {
@@ -218,7 +249,13 @@ impl StoreInner {
             max_wasm_stack: limits.max_wasm_stack,
             memory_reservation: limits.memory_reservation,
             memory_guard: limits.memory_guard,
-            epoch: 0,
+            epoch_counter: limits.epoch_counter,
+            fiber_pool: limits.fiber_pool,
+            fiber: core::ptr::null_mut(),
+            suspended: None,
+            next_call_id: 1,
+            fuel_policy: LimitPolicy::Trap,
+            epoch_policy: LimitPolicy::Trap,
             fuel_reserve: 0,
             epoch_deadline: u64::MAX,
         };
@@ -227,8 +264,7 @@ impl StoreInner {
         unsafe {
             slot.as_ptr().write(inner);
             let p = slot.as_ptr();
-            // The low word of a little-endian u64 is at its address.
-            (*p).vm.epoch_counter = core::ptr::addr_of!((*p).epoch).cast::<u32>();
+            (*p).vm.epoch_counter = (*p).epoch_counter.low_word();
             (*p).set_fuel(u64::MAX);
             (*p).sync_epoch_deadline();
         }
@@ -270,12 +306,34 @@ impl StoreInner {
         }
     }
 
+    /// Charges a block of `cost` again after a suspension in `Libcall::OutOfFuel` (the budget
+    /// was restored to what it was before the block, and the host may have changed it since):
+    /// subtracts it from the slice as compiled code does and pays from the reserve if the
+    /// slice went negative.
+    pub fn charge_again(&mut self, cost: u32) -> Result<(), TrapCode> {
+        // The slice is non-negative and `cost < 2^30`: no overflow.
+        let slice = i64::from(self.vm.fuel) - i64::from(cost);
+        if slice >= 0 {
+            self.vm.fuel = slice as i32;
+            return Ok(());
+        }
+        self.vm.fuel = slice as i32;
+        self.pay_block(cost)
+    }
+
+    /// Adds `fuel` to the budget; `Err` (nothing changed) if the sum overflows a `u64`.
+    pub fn add_fuel(&mut self, fuel: u64) -> Result<(), ()> {
+        let total = self.fuel().checked_add(fuel).ok_or(())?;
+        self.set_fuel(total);
+        Ok(())
+    }
+
     /// Sets the deadline word compiled code compares with the counter's low word: the
     /// deadline's own low word when it is less than 2^31 ticks ahead (so the wrapping 32-bit
     /// comparison is exact), otherwise a word 2^31 - 1 ticks ahead, at which compiled code asks
     /// [`StoreInner::epoch_reached`] and this is recomputed.
     pub fn sync_epoch_deadline(&mut self) {
-        let now = self.epoch;
+        let now = self.epoch_counter.get();
         let ahead = self.epoch_deadline.saturating_sub(now).min(i32::MAX as u64);
         self.vm.epoch_deadline = now.wrapping_add(ahead) as u32;
     }
@@ -283,7 +341,7 @@ impl StoreInner {
     /// `Libcall::EpochDeadline`: whether the full deadline is reached; if not, the deadline
     /// word is recomputed.
     pub fn epoch_reached(&mut self) -> bool {
-        if self.epoch >= self.epoch_deadline {
+        if self.epoch_counter.get() >= self.epoch_deadline {
             return true;
         }
         self.sync_epoch_deadline();
@@ -560,6 +618,8 @@ mod tests {
             max_wasm_stack: 1 << 16,
             memory_reservation: 1 << 20,
             memory_guard: 0,
+            epoch_counter: &crate::vm::epoch::DEFAULT_EPOCH_COUNTER,
+            fiber_pool: &crate::vm::fiber::DEFAULT_FIBER_POOL,
         }
     }
 

@@ -5,6 +5,9 @@
 
 use crate::vm::ValRaw;
 
+mod fiber;
+pub use self::fiber::{FIBER_INIT_BYTES, fiber_init, fiber_switch};
+
 mod sha256;
 pub use self::sha256::compress as sha256_compress;
 

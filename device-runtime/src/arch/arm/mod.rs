@@ -40,6 +40,9 @@ pub use shared_types::header::compress_portable as sha256_compress;
 
 use crate::vm::ValRaw;
 
+mod fiber;
+pub use self::fiber::{FIBER_INIT_BYTES, fiber_init, fiber_switch};
+
 /// No single target is fixed at compile time on 32-bit Arm: the Cortex-M profiles this core
 /// runs are decided at load time ([`cpu::detected_core`] and `EngineConfig::core`).
 pub const NATIVE_TARGET: Option<shared_types::Target> = None;

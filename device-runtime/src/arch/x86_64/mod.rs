@@ -8,6 +8,9 @@ pub use shared_types::header::compress_portable as sha256_compress;
 
 use crate::vm::ValRaw;
 
+mod fiber;
+pub use self::fiber::{FIBER_INIT_BYTES, fiber_init, fiber_switch};
+
 /// The target whose images this runtime executes.
 pub const NATIVE_TARGET: Option<shared_types::Target> = Some(shared_types::Target::X86_64Sim);
 
