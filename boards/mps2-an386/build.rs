@@ -13,8 +13,7 @@
 //!    `../cortex-m-common/build-support/broken_image.rs`, so they load).
 //! 3. Wasm modules with epoch checks: every `wasm-epochs/*.wat` is compiled for the
 //!    Cortex-M4F with `CompilerConfig::epochs(true)` into `$OUT_DIR/<name>.img` (the tasks of
-//!    `examples/demo_tasks.rs`) by `../cortex-m-common/build-support/epoch_images.rs`, which
-//!    sets `cfg(epochs_unavailable)` instead while the Thumb backend refuses epoch checks.
+//!    `examples/demo_tasks.rs`) by `../cortex-m-common/build-support/epoch_images.rs`.
 
 #[path = "../cortex-m-common/build-support/broken_image.rs"]
 mod broken_image;

@@ -23,10 +23,7 @@
 //!   its store still runs a call afterwards;
 //! * every fiber stack is back in the pool at the end.
 //!
-//! Prints a summary and `demo: passed`, and exits 0 only if every check passed. A build whose
-//! compiler cannot put epoch checks into Cortex-M4F images (`cfg(epochs_unavailable)`, set by
-//! `build.rs`) has no task images: it prints `demo: NOT RUN` with the compiler's reason and
-//! exits with status 77, which `run-tests.sh` reports as not run (never as passed).
+//! Prints a summary and `demo: passed`, and exits 0 only if every check passed.
 
 #![no_std]
 #![no_main]
@@ -35,25 +32,10 @@ use mps2_an386 as board;
 
 board::entry!(main);
 
-/// Exit status of a firmware that could not run the demo (no epoch images).
-#[cfg(epochs_unavailable)]
-const NOT_RUN_STATUS: u32 = 77;
-
-#[cfg(epochs_unavailable)]
-fn main() -> u32 {
-    board::println!(
-        "demo: NOT RUN: the compiler refuses epoch checks for the Cortex-M4F: {}",
-        env!("EPOCHS_UNAVAILABLE")
-    );
-    NOT_RUN_STATUS
-}
-
-#[cfg(not(epochs_unavailable))]
 fn main() -> u32 {
     demo::main()
 }
 
-#[cfg(not(epochs_unavailable))]
 mod demo {
     use cortex_m_common::timer::{self, TimerConfig};
     use device_runtime::{
