@@ -81,7 +81,7 @@ pub use shared_types::{Target, TrapCode, ValType};
 pub use vm::ValRaw;
 pub use vm::code_registry::MAX_LOADED_MODULES;
 pub use vm::epoch::{DEFAULT_EPOCH_COUNTER, EpochCounter};
-pub use vm::fiber::{FiberPool, LimitPolicy, YieldReason};
+pub use vm::fiber::{FIBER_RECORD_BYTES, FiberPool, LimitPolicy, YieldReason};
 
 /// The target whose images this runtime executes when that is fixed at compile time (aarch64,
 /// x86_64); `None` on 32-bit Arm, where the Cortex-M profiles a core runs are decided at load
