@@ -234,6 +234,7 @@ impl StoreInner {
         let inner = StoreInner {
             vm: VMStoreContext {
                 stack_limit: 0,
+                _pad: [0; 8 - core::mem::size_of::<usize>()],
                 fuel: 0,
                 epoch_deadline: 0,
                 epoch_counter: core::ptr::null(),
