@@ -358,6 +358,8 @@ pub enum Error {
     InvalidStatus(u32),
     /// A resumable-call operation was refused.
     Resume(ResumeError),
+    /// `Engine::increment_epoch` on an engine whose configuration names no epoch counter.
+    NoEpochCounter,
 }
 
 impl Error {
@@ -392,6 +394,9 @@ impl fmt::Display for Error {
             Error::Platform(e) => e.fmt(f),
             Error::InvalidStatus(s) => write!(f, "wasm code returned invalid status {s}"),
             Error::Resume(e) => e.fmt(f),
+            Error::NoEpochCounter => {
+                f.write_str("the engine has no epoch counter (EngineConfig::epoch_counter)")
+            }
         }
     }
 }

@@ -38,7 +38,8 @@
 //!   CPU's HWCAPs show it can run; on 32-bit Arm bare metal the core the firmware declares.
 //! * **Code pointers** into Thumb text carry bit 0 (formed in one place, `arch::code_pointer`).
 //! * **Epochs** are counted per engine ([`EpochCounter`], `EngineConfig::epoch_counter`); a
-//!   timer interrupt may increment it. Deadlines are per store.
+//!   timer interrupt may increment it. Without one, each store counts its own. Deadlines are
+//!   per store.
 //! * **Resumable calls** ([`Func::call_resumable`]) run on fiber stacks from the engine's
 //!   [`FiberPool`]; fuel and epoch limits trap or suspend them per store ([`LimitPolicy`]),
 //!   host functions may suspend them ([`Caller::yield_now`]).
@@ -79,8 +80,8 @@ pub use shared_types::metadata::{ExternKind, ImportKind};
 pub use shared_types::{Target, TrapCode, ValType};
 pub use vm::ValRaw;
 pub use vm::code_registry::MAX_LOADED_MODULES;
-pub use vm::epoch::EpochCounter;
-pub use vm::fiber::{FiberPool, LimitPolicy, YieldReason};
+pub use vm::epoch::{DEFAULT_EPOCH_COUNTER, EpochCounter};
+pub use vm::fiber::{FIBER_RECORD_BYTES, FiberPool, LimitPolicy, YieldReason};
 
 /// The target whose images this runtime executes when that is fixed at compile time (aarch64,
 /// x86_64); `None` on 32-bit Arm, where the Cortex-M profiles a core runs are decided at load

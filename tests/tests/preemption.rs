@@ -7,7 +7,7 @@
 
 use device_runtime::{
     CallOutcome, Caller, Engine, EngineConfig, EpochCounter, Error, FiberPool, Func, HostError,
-    Instance, Linker, Module, ResumeError, Store, TrapCode, Val, YieldReason,
+    Instance, LimitPolicy, Linker, Module, ResumeError, Store, TrapCode, Val, YieldReason,
 };
 use host_compiler::{Compiler, CompilerConfig};
 
@@ -76,7 +76,7 @@ fn native() -> CompilerConfig {
 fn engine(stacks: usize) -> Engine {
     let mut config = EngineConfig::default();
     config.fiber_pool = Box::leak(Box::new(FiberPool::new(stacks, 256 << 10)));
-    config.epoch_counter = Box::leak(Box::new(EpochCounter::new()));
+    config.epoch_counter = Some(Box::leak(Box::new(EpochCounter::new())));
     Engine::new(&config)
 }
 
@@ -477,14 +477,242 @@ fn the_epoch_counter_is_the_engines() {
     let engine = engine(1);
     let mut s1 = Store::new(&engine, ());
     let s2 = Store::new(&engine, ());
-    assert_eq!(engine.epoch(), 0);
-    engine.increment_epoch();
+    assert_eq!(engine.epoch(), Some(0));
+    engine.increment_epoch().expect("engine-wide counter");
     s1.increment_epoch()
         .expect("store increments the engine's counter");
-    assert_eq!(engine.epoch(), 2);
-    assert_eq!(engine.config().epoch_counter.get(), 2);
+    assert_eq!(engine.epoch(), Some(2));
     drop((s1, s2));
     // Another engine with its own counter is independent.
     let other = self::engine(1);
-    assert_eq!(other.epoch(), 0);
+    assert_eq!(other.epoch(), Some(0));
+    // Without an engine-wide counter, each store counts its own.
+    let plain = Engine::default();
+    assert_eq!(plain.epoch(), None);
+    assert_eq!(plain.increment_epoch(), Err(Error::NoEpochCounter));
+    let mut s3 = Store::new(&plain, ());
+    s3.increment_epoch().expect("the store's own counter");
+}
+
+// ---- fuel and epoch limits (images compiled with fuel / epoch checks) ---------------------
+
+const LIMITS: &str = r#"
+(module
+  (memory (export "mem") 1)
+  ;; Adds 1 to the word at `slot * 4`, `n` times; returns `n`.
+  (func (export "spin") (param $slot i32) (param $n i32) (result i32)
+    (local $i i32) (local $addr i32)
+    (local.set $addr (i32.mul (local.get $slot) (i32.const 4)))
+    (loop $l
+      (i32.store (local.get $addr) (i32.add (i32.load (local.get $addr)) (i32.const 1)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $i))
+  ;; The runaway task: a tight loop with no call, stopped only by a limit.
+  (func (export "forever")
+    (loop $l (br $l)))
+)
+"#;
+
+/// The [`LIMITS`] image compiled with fuel and epoch checks for this process's target, or
+/// `None` (with a note on stderr) when the compiler cannot instrument that target yet
+/// (`CompileError::Config`); any other error fails the test.
+fn limits_image() -> Option<Vec<u8>> {
+    match compile(LIMITS, native().fuel(true).epochs(true)) {
+        Ok(image) => Some(image),
+        Err(host_compiler::CompileError::Config(why)) => {
+            eprintln!(
+                "NOT RUN on {}: fuel/epoch instrumentation unavailable ({why})",
+                tests::native_target()
+            );
+            None
+        }
+        Err(e) => panic!("compile: {e}"),
+    }
+}
+
+fn limits_store<'m>(engine: &Engine, module: &'m Module<'_>) -> (Store<'m, ()>, Instance) {
+    let mut store = Store::new(engine, ());
+    let linker = Linker::<()>::new(engine);
+    let instance = linker.instantiate(&mut store, module).expect("instantiate");
+    (store, instance)
+}
+
+fn word(store: &Store<'_, ()>, instance: Instance, slot: usize) -> u32 {
+    let memory = instance.get_memory(store, "mem").expect("mem");
+    let mut bytes = [0u8; 4];
+    memory.read(store, slot * 4, &mut bytes).expect("read");
+    u32::from_le_bytes(bytes)
+}
+
+#[test]
+fn out_of_fuel_yields_and_resumes_after_the_host_adds_fuel() {
+    let Some(image) = limits_image() else { return };
+    let engine = engine(1);
+    let module = load(&engine, image);
+    let (mut store, instance) = limits_store(&engine, &module);
+    store.on_out_of_fuel(LimitPolicy::Yield).expect("policy");
+    store.set_fuel(500).expect("fuel");
+    let spin = instance.get_func(&store, "spin").expect("spin");
+    let mut r = [Val::I32(0)];
+    let mut outcome = spin
+        .call_resumable(&mut store, &[Val::I32(0), Val::I32(1000)], &mut r)
+        .expect("start");
+    let mut yields = 0;
+    let mut progress = Vec::new();
+    while let CallOutcome::Suspended { call, reason } = outcome {
+        assert_eq!(reason, YieldReason::OutOfFuel);
+        yields += 1;
+        let before = word(&store, instance, 0);
+        progress.push(before);
+        if yields == 2 {
+            // Resumed without more fuel: the block is charged again and it suspends at once,
+            // having run nothing.
+            let again = store.resume(call, &mut r).expect("resume");
+            let CallOutcome::Suspended { call, reason } = again else {
+                panic!("finished without fuel");
+            };
+            assert_eq!(reason, YieldReason::OutOfFuel);
+            assert_eq!(word(&store, instance, 0), before);
+            store.add_fuel(500).expect("fuel");
+            outcome = store.resume(call, &mut r).expect("resume");
+            continue;
+        }
+        store.add_fuel(500).expect("fuel");
+        outcome = store.resume(call, &mut r).expect("resume");
+    }
+    assert_eq!(r[0], Val::I32(1000));
+    assert_eq!(word(&store, instance, 0), 1000);
+    assert!(yields >= 2, "{yields} yields");
+    assert!(
+        progress.windows(2).all(|w| w[0] < w[1]),
+        "progress between yields: {progress:?}"
+    );
+    assert_eq!(engine.config().fiber_pool.in_use(), 0);
+    // The trap policy (default) inside a resumable call: the call ends with the trap.
+    store.on_out_of_fuel(LimitPolicy::Trap).expect("policy");
+    store.set_fuel(100).expect("fuel");
+    let forever = instance.get_func(&store, "forever").expect("forever");
+    let err = forever
+        .call_resumable(&mut store, &[], &mut [])
+        .expect_err("out of fuel");
+    assert_eq!(err.trap_code(), Some(TrapCode::OutOfFuel));
+    // The yield policy in a plain call cannot suspend: it traps.
+    store.on_out_of_fuel(LimitPolicy::Yield).expect("policy");
+    store.set_fuel(100).expect("fuel");
+    let err = forever.call(&mut store, &[], &mut []).expect_err("traps");
+    assert_eq!(err.trap_code(), Some(TrapCode::OutOfFuel));
+    assert_eq!(engine.config().fiber_pool.in_use(), 0);
+}
+
+/// Increments an engine's epoch counter every millisecond until dropped.
+struct Ticker {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(counter: &'static EpochCounter) -> Ticker {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                counter.increment();
+            }
+        });
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn three_tasks_time_sliced_by_epochs_with_one_runaway() {
+    let Some(image) = limits_image() else { return };
+    let engine = engine(3);
+    let counter = engine.config().epoch_counter.expect("counter");
+    let module = load(&engine, image);
+    // Two finite tasks and one infinite loop, each in its own store, all yielding at their
+    // epoch deadline; fuel is plentiful (`u64::MAX`).
+    let mut tasks: Vec<(Store<'_, ()>, Instance)> =
+        (0..3).map(|_| limits_store(&engine, &module)).collect();
+    for (store, _) in tasks.iter_mut() {
+        store.on_epoch_deadline(LimitPolicy::Yield).expect("policy");
+        store.set_epoch_deadline(1).expect("deadline");
+    }
+    const WORK: [i32; 2] = [2_000_000, 3_000_000];
+    let _ticker = Ticker::start(counter);
+    let mut outcomes = Vec::new();
+    let mut results = [[Val::I32(0)]; 3];
+    for (i, (store, instance)) in tasks.iter_mut().enumerate() {
+        let outcome = if i < 2 {
+            let spin = instance.get_func(store, "spin").expect("spin");
+            spin.call_resumable(
+                store,
+                &[Val::I32(i as i32), Val::I32(WORK[i])],
+                &mut results[i],
+            )
+        } else {
+            let forever = instance.get_func(store, "forever").expect("forever");
+            forever.call_resumable(store, &[], &mut [])
+        }
+        .expect("start");
+        outcomes.push(outcome);
+    }
+    let mut slices = [0u32; 3];
+    let mut seen_progress = [Vec::new(), Vec::new()];
+    let mut rounds = 0;
+    while outcomes[..2].iter().any(|o| *o != CallOutcome::Finished) {
+        rounds += 1;
+        assert!(rounds < 100_000, "the finite tasks never finished");
+        for i in 0..3 {
+            let CallOutcome::Suspended { call, reason } = outcomes[i] else {
+                continue;
+            };
+            assert_eq!(reason, YieldReason::EpochDeadline);
+            slices[i] += 1;
+            let (store, instance) = &mut tasks[i];
+            if i < 2 {
+                seen_progress[i].push(word(store, *instance, i));
+            }
+            store.set_epoch_deadline(1).expect("deadline");
+            let out: &mut [Val] = if i < 2 { &mut results[i] } else { &mut [] };
+            outcomes[i] = store.resume(call, out).expect("resume");
+        }
+    }
+    for i in 0..2 {
+        assert_eq!(results[i][0], Val::I32(WORK[i]));
+        assert_eq!(word(&tasks[i].0, tasks[i].1, i), WORK[i] as u32);
+        assert!(
+            seen_progress[i].windows(2).all(|w| w[0] <= w[1]),
+            "task {i}: {:?}",
+            seen_progress[i]
+        );
+    }
+    // The runaway task was stopped at its deadline every slice (at least once: it is
+    // suspended now) and is still suspended: cancel it, which gives its fiber back.
+    let CallOutcome::Suspended { call, .. } = outcomes[2] else {
+        panic!("the infinite loop finished");
+    };
+    eprintln!("slices per task: {slices:?} over {rounds} rounds");
+    tasks[2].0.cancel(call).expect("cancel");
+    assert_eq!(engine.config().fiber_pool.in_use(), 0);
+    // With the trap policy the runaway task stops with `Interrupted`.
+    let (store, instance) = &mut tasks[2];
+    store.on_epoch_deadline(LimitPolicy::Trap).expect("policy");
+    store.set_epoch_deadline(2).expect("deadline");
+    let forever = instance.get_func(store, "forever").expect("forever");
+    let err = forever.call(store, &[], &mut []).expect_err("interrupted");
+    assert_eq!(err.trap_code(), Some(TrapCode::Interrupted));
 }

@@ -4,9 +4,10 @@
 
 use shared_types::Target;
 
+use crate::error::Error;
 use crate::image::targets;
 use crate::platform::{Platform, default_platform};
-use crate::vm::epoch::{DEFAULT_EPOCH_COUNTER, EpochCounter};
+use crate::vm::epoch::EpochCounter;
 use crate::vm::fiber::{DEFAULT_FIBER_POOL, FiberPool};
 
 /// Runtime settings. Plain public fields with documented defaults; construct with
@@ -38,11 +39,12 @@ pub struct EngineConfig {
     /// ([`LoadError::WrongTarget`](crate::LoadError::WrongTarget) with `runtime: None`).
     /// Where the runtime detects a core, a declared one can only narrow what it accepts.
     pub core: Option<Target>,
-    /// The epoch counter this engine's stores compare their deadlines with
+    /// The engine-wide epoch counter this engine's stores compare their deadlines with
     /// ([`Engine::increment_epoch`]; a timer interrupt may call [`EpochCounter::increment`]
-    /// on it directly). Default: one process-wide counter shared by every engine that keeps
-    /// the default; give an engine its own (`static` or leaked) to make its epochs independent.
-    pub epoch_counter: &'static EpochCounter,
+    /// on it directly, for example on [`DEFAULT_EPOCH_COUNTER`](crate::DEFAULT_EPOCH_COUNTER)).
+    /// Default `None`: each store counts its own epochs (`Store::increment_epoch`), so that
+    /// independent engines (tests running in parallel, say) never see each other's ticks.
+    pub epoch_counter: Option<&'static EpochCounter>,
     /// The fiber stacks resumable calls run on (`Func::call_resumable`): how many may be out
     /// at once and their size; the platform provides them (`Platform::fiber_stack_alloc`).
     /// Default: one process-wide pool, 16 stacks of 1 MiB hosted, 4 of 16 KiB otherwise.
@@ -63,7 +65,7 @@ impl Default for EngineConfig {
             },
             platform: default_platform(),
             core: None,
-            epoch_counter: &DEFAULT_EPOCH_COUNTER,
+            epoch_counter: None,
             fiber_pool: &DEFAULT_FIBER_POOL,
         }
     }
@@ -118,13 +120,19 @@ impl Engine {
 
     /// Advances the engine's epoch by one tick (lock-free, no allocation: callable from a timer
     /// interrupt, as is [`EpochCounter::increment`] on [`EngineConfig::epoch_counter`]).
-    pub fn increment_epoch(&self) {
-        self.config.epoch_counter.increment();
+    /// [`Error::NoEpochCounter`] if the configuration names no counter (each store then
+    /// counts its own epochs).
+    pub fn increment_epoch(&self) -> Result<(), Error> {
+        self.config
+            .epoch_counter
+            .ok_or(Error::NoEpochCounter)?
+            .increment();
+        Ok(())
     }
 
-    /// The engine's current epoch.
-    pub fn epoch(&self) -> u64 {
-        self.config.epoch_counter.get()
+    /// The engine's current epoch (`None` without an engine-wide counter).
+    pub fn epoch(&self) -> Option<u64> {
+        self.config.epoch_counter.map(EpochCounter::get)
     }
 
     /// Bytes of guarded reservation every memory slot of this engine can provide to

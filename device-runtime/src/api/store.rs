@@ -169,7 +169,8 @@ impl<'m, T> Store<'m, T> {
         })
     }
 
-    /// Sets the epoch deadline `ticks` epochs after the engine's current epoch: code of images
+    /// Sets the epoch deadline `ticks` epochs after the current epoch (the engine's counter,
+    /// or the store's own if the engine has none): code of images
     /// compiled with epoch checks stops at the first function entry or loop header that sees
     /// the epoch at or past it, with [`TrapCode::Interrupted`](shared_types::TrapCode) or, with
     /// [`LimitPolicy::Yield`](crate::LimitPolicy), by suspending a resumable call. A new store
@@ -179,19 +180,19 @@ impl<'m, T> Store<'m, T> {
         let inner = self.inner_ptr()?.as_ptr();
         // SAFETY: as in `set_fuel`.
         unsafe {
-            (*inner).epoch_deadline = (*inner).epoch_counter.get().saturating_add(ticks);
+            (*inner).epoch_deadline = (*inner).epochs().get().saturating_add(ticks);
             (*inner).sync_epoch_deadline();
         }
         Ok(())
     }
 
-    /// Advances the epoch of this store's engine by one tick (the counter is the engine's,
-    /// [`EngineConfig::epoch_counter`](crate::EngineConfig::epoch_counter): every store of the
-    /// engine sees it).
+    /// Advances the epoch this store's deadline is compared with by one tick: the engine's
+    /// counter if [`EngineConfig::epoch_counter`](crate::EngineConfig::epoch_counter) names one
+    /// (every store of the engine sees the tick), else this store's own.
     pub fn increment_epoch(&mut self) -> Result<(), Error> {
         let inner = self.inner_ptr()?.as_ptr();
         // SAFETY: as in `set_fuel`.
-        unsafe { (*inner).epoch_counter.increment() };
+        unsafe { (*inner).epochs().increment() };
         Ok(())
     }
 

@@ -106,7 +106,8 @@ impl Default for EpochCounter {
     }
 }
 
-/// The counter of engines whose configuration names none.
+/// A process-wide counter for firmware with one engine-wide epoch (name it in
+/// `EngineConfig::epoch_counter` and increment it from the timer interrupt).
 pub static DEFAULT_EPOCH_COUNTER: EpochCounter = EpochCounter::new();
 
 #[cfg(test)]

@@ -63,6 +63,12 @@ use crate::vm::store::StoreInner;
 /// Value slots a fiber keeps for arguments and results (the most any function has).
 pub const FIBER_VALUES: usize = crate::api::values::MAX_FUNC_ARITY;
 
+/// Bytes a fiber takes at the top of its stack before any code runs on it: its record
+/// (context, swapped bookkeeping, entry jump buffer, [`FIBER_VALUES`] value slots) plus the
+/// initial switch frame. The rest of the stack is for frames: wasm's down to the stack limit,
+/// then the host reserve.
+pub const FIBER_RECORD_BYTES: usize = core::mem::size_of::<FiberRecord>() + arch::FIBER_INIT_BYTES;
+
 /// How many fiber stacks an engine may have out at once, and their size. Put one in a `static`
 /// (or leak one) and name it in [`EngineConfig::fiber_pool`](crate::EngineConfig::fiber_pool);
 /// engines naming the same pool share its count.

@@ -160,8 +160,11 @@ pub struct StoreInner {
     pub memory_reservation: u64,
     /// Guard bytes around each memory slot.
     pub memory_guard: u64,
-    /// The engine's epoch counter (`vm.epoch_counter` points at its low word).
-    pub epoch_counter: &'static EpochCounter,
+    /// The epoch counter deadlines are compared with: the engine's, or `own_epoch`
+    /// (`vm.epoch_counter` points at its low word). Never null.
+    pub epoch_counter: *const EpochCounter,
+    /// This store's own counter, for engines without one.
+    pub own_epoch: EpochCounter,
     /// The engine's fiber pool.
     pub fiber_pool: &'static FiberPool,
     /// The running fiber's record (null when no resumable call runs).
@@ -202,8 +205,8 @@ pub struct StoreLimits {
     pub memory_reservation: u64,
     /// See [`StoreInner::memory_guard`].
     pub memory_guard: u64,
-    /// See [`StoreInner::epoch_counter`].
-    pub epoch_counter: &'static EpochCounter,
+    /// The engine's counter (`None`: each store counts its own epochs).
+    pub epoch_counter: Option<&'static EpochCounter>,
     /// See [`StoreInner::fiber_pool`].
     pub fiber_pool: &'static FiberPool,
 }
@@ -231,8 +234,7 @@ impl StoreInner {
         let inner = StoreInner {
             vm: VMStoreContext {
                 stack_limit: 0,
-                #[cfg(target_pointer_width = "32")]
-                padding: 0,
+                _pad: [0; 8 - core::mem::size_of::<usize>()],
                 fuel: 0,
                 epoch_deadline: 0,
                 epoch_counter: core::ptr::null(),
@@ -249,7 +251,8 @@ impl StoreInner {
             max_wasm_stack: limits.max_wasm_stack,
             memory_reservation: limits.memory_reservation,
             memory_guard: limits.memory_guard,
-            epoch_counter: limits.epoch_counter,
+            epoch_counter: core::ptr::null(),
+            own_epoch: EpochCounter::new(),
             fiber_pool: limits.fiber_pool,
             fiber: core::ptr::null_mut(),
             suspended: None,
@@ -264,11 +267,22 @@ impl StoreInner {
         unsafe {
             slot.as_ptr().write(inner);
             let p = slot.as_ptr();
-            (*p).vm.epoch_counter = (*p).epoch_counter.low_word();
+            (*p).epoch_counter = match limits.epoch_counter {
+                Some(counter) => counter,
+                None => core::ptr::addr_of!((*p).own_epoch),
+            };
+            (*p).vm.epoch_counter = (*(*p).epoch_counter).low_word();
             (*p).set_fuel(u64::MAX);
             (*p).sync_epoch_deadline();
         }
         Ok(slot)
+    }
+
+    /// The epoch counter this store's deadline is compared with.
+    pub fn epochs(&self) -> &EpochCounter {
+        // SAFETY: `epoch_counter` points at a `'static` counter or at `own_epoch` inside this
+        // record, which never moves (set in `create`).
+        unsafe { &*self.epoch_counter }
     }
 
     /// Fuel left: the reserve plus the slice (never negative between blocks).
@@ -333,7 +347,7 @@ impl StoreInner {
     /// comparison is exact), otherwise a word 2^31 - 1 ticks ahead, at which compiled code asks
     /// [`StoreInner::epoch_reached`] and this is recomputed.
     pub fn sync_epoch_deadline(&mut self) {
-        let now = self.epoch_counter.get();
+        let now = self.epochs().get();
         let ahead = self.epoch_deadline.saturating_sub(now).min(i32::MAX as u64);
         self.vm.epoch_deadline = now.wrapping_add(ahead) as u32;
     }
@@ -341,7 +355,7 @@ impl StoreInner {
     /// `Libcall::EpochDeadline`: whether the full deadline is reached; if not, the deadline
     /// word is recomputed.
     pub fn epoch_reached(&mut self) -> bool {
-        if self.epoch_counter.get() >= self.epoch_deadline {
+        if self.epochs().get() >= self.epoch_deadline {
             return true;
         }
         self.sync_epoch_deadline();
@@ -618,7 +632,7 @@ mod tests {
             max_wasm_stack: 1 << 16,
             memory_reservation: 1 << 20,
             memory_guard: 0,
-            epoch_counter: &crate::vm::epoch::DEFAULT_EPOCH_COUNTER,
+            epoch_counter: None,
             fiber_pool: &crate::vm::fiber::DEFAULT_FIBER_POOL,
         }
     }

@@ -10,14 +10,16 @@ use core::ptr::NonNull;
 use shared_types::VmOffsets;
 
 /// `VMStoreContext`: shared by every instance of a store (vmctx offset 0 points here).
-#[repr(C)]
+/// `fuel` is at 8 on every pointer width (`VmOffsets::store_fuel`): 32-bit targets have 4
+/// bytes of padding after `stack_limit`, and the record is 8-aligned so that its size is
+/// `16 + P` rounded to 8.
+#[repr(C, align(8))]
 #[derive(Debug)]
 pub struct VMStoreContext {
     /// Lowest stack pointer wasm code may use.
     pub stack_limit: usize,
-    /// Keeps `fuel` at offset 8 on 32-bit targets (the layout of `VmOffsets`).
-    #[cfg(target_pointer_width = "32")]
-    pub padding: u32,
+    /// Padding up to offset 8 (none on 64-bit targets).
+    pub _pad: [u8; 8 - core::mem::size_of::<usize>()],
     /// Fuel left in the current slice (the store keeps the rest of the budget).
     pub fuel: i32,
     /// Low 32 bits of the store's epoch deadline.
