@@ -514,21 +514,10 @@ const LIMITS: &str = r#"
 )
 "#;
 
-/// The [`LIMITS`] image compiled with fuel and epoch checks for this process's target, or
-/// `None` (with a note on stderr) when the compiler cannot instrument that target yet
-/// (`CompileError::Config`); any other error fails the test.
-fn limits_image() -> Option<Vec<u8>> {
-    match compile(LIMITS, native().fuel(true).epochs(true)) {
-        Ok(image) => Some(image),
-        Err(host_compiler::CompileError::Config(why)) => {
-            eprintln!(
-                "NOT RUN on {}: fuel/epoch instrumentation unavailable ({why})",
-                tests::native_target()
-            );
-            None
-        }
-        Err(e) => panic!("compile: {e}"),
-    }
+/// The [`LIMITS`] image compiled with fuel and epoch checks for this process's target (every
+/// backend instruments both).
+fn limits_image() -> Vec<u8> {
+    compile(LIMITS, native().fuel(true).epochs(true)).expect("compile with fuel and epochs")
 }
 
 fn limits_store<'m>(engine: &Engine, module: &'m Module<'_>) -> (Store<'m, ()>, Instance) {
@@ -547,7 +536,7 @@ fn word(store: &Store<'_, ()>, instance: Instance, slot: usize) -> u32 {
 
 #[test]
 fn out_of_fuel_yields_and_resumes_after_the_host_adds_fuel() {
-    let Some(image) = limits_image() else { return };
+    let image = limits_image();
     let engine = engine(1);
     let module = load(&engine, image);
     let (mut store, instance) = limits_store(&engine, &module);
@@ -639,7 +628,7 @@ impl Drop for Ticker {
 
 #[test]
 fn three_tasks_time_sliced_by_epochs_with_one_runaway() {
-    let Some(image) = limits_image() else { return };
+    let image = limits_image();
     let engine = engine(3);
     let counter = engine.config().epoch_counter.expect("counter");
     let module = load(&engine, image);
