@@ -252,7 +252,7 @@ mod demo {
 
     fn run() -> Result<bool, Error> {
         let mut config = board::engine_config();
-        config.epoch_counter = &EPOCH;
+        config.epoch_counter = Some(&EPOCH);
         let engine = Engine::new(&config);
         let module = Module::new(
             &engine,

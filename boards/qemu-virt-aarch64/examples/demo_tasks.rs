@@ -241,7 +241,7 @@ fn expected_crc(rounds: i32) -> i32 {
 
 fn run() -> Result<bool, Error> {
     let mut config = board::engine_config();
-    config.epoch_counter = &EPOCH;
+    config.epoch_counter = Some(&EPOCH);
     let engine = Engine::new(&config);
     let module = Module::new(
         &engine,
