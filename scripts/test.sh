@@ -38,6 +38,13 @@ cargo test -q -p device-runtime --features hosted --target armv7-unknown-linux-g
 for core in cortex-m7 cortex-m4f cortex-m55 cortex-m33; do
     TESTS_CORTEX_M=$core cargo test -q -p tests --test spec --target armv7-unknown-linux-gnueabihf
 done
+# Fuel and epochs on Thumb code: the cross-target fuel golden (all four profiles in one run),
+# instrumented spec modules against uninstrumented ones, and resumable calls on fibers
+# (yields of host functions, of fuel and of epochs) with cortex-m7 and cortex-m4f images.
+cargo test -q -p tests --test fuel --test fuel_thumb --target armv7-unknown-linux-gnueabihf
+for core in cortex-m7 cortex-m4f; do
+    TESTS_CORTEX_M=$core cargo test -q -p tests --test preemption --target armv7-unknown-linux-gnueabihf
+done
 
 step "bare-metal board qemu-virt-aarch64 (qemu-system-aarch64)"
 boards/qemu-virt-aarch64/run-tests.sh
