@@ -270,3 +270,92 @@ fn run_on_board_refuses_other_targets_and_unknown_boards() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+const LOOPS: &str = r#"(module
+  (func (export "sum") (param $n i32) (result i32) (local $i i32) (local $s i32)
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $s (i32.add (local.get $s) (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (local.get $s))
+  (func (export "forever") (loop $l (br $l))))"#;
+
+/// `run --fuel N` and `--epoch-deadline T`: a .wat input is compiled with the instrumentation,
+/// the fuel consumed is printed on stderr, running out of either is a trap (134), and an image
+/// compiled without the instrumentation or a board run is refused (1).
+#[test]
+fn run_under_fuel_and_epoch_limits() {
+    let dir = scratch("limits");
+    let wat = dir.join("loops.wat");
+    std::fs::write(&wat, LOOPS).unwrap();
+    let wat = wat.to_str().unwrap();
+    let text = |out: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+
+    // sum(10): the loop header block (4) and body block (9) ten times, the last header (4), the
+    // block after the loop (`local.get $s` and `end`: 1) = 135 (`module::fuel`'s cost model).
+    let out = wasm_aot(&["run", "--invoke", "sum", "--fuel", "1000", wat, "10"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "45\n");
+    assert!(text(&out).contains("fuel consumed: 135"), "{}", text(&out));
+
+    // 50 fuel pays the first three iterations (39) and the fourth header (4) but not its body.
+    let out = wasm_aot(&["run", "--invoke", "sum", "--fuel", "50", wat, "10"]);
+    assert_eq!(out.status.code(), Some(134), "{}", text(&out));
+    assert!(text(&out).contains("fuel consumed: 43"), "{}", text(&out));
+    assert!(text(&out).contains("all fuel consumed"), "{}", text(&out));
+
+    let out = wasm_aot(&["run", "--invoke", "forever", "--epoch-deadline", "5", wat]);
+    assert_eq!(out.status.code(), Some(134), "{}", text(&out));
+    assert!(text(&out).contains("interrupt"), "{}", text(&out));
+
+    let img = dir.join("plain.img");
+    let compiled = wasm_aot(&[
+        "compile",
+        wat,
+        "--target",
+        native(),
+        "-o",
+        img.to_str().unwrap(),
+    ]);
+    assert!(compiled.status.success(), "{}", text(&compiled));
+    let img = img.to_str().unwrap();
+    let out = wasm_aot(&["run", "--invoke", "sum", "--fuel", "5", img, "3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("compiled with fuel metering"),
+        "{}",
+        text(&out)
+    );
+    let out = wasm_aot(&["run", "--invoke", "forever", "--epoch-deadline", "5", img]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("compiled with epoch checks"),
+        "{}",
+        text(&out)
+    );
+
+    let out = wasm_aot(&[
+        "run",
+        "--board",
+        "mps2-an386",
+        "--invoke",
+        "sum",
+        "--fuel",
+        "5",
+        wat,
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("not supported with --board yet"),
+        "{}",
+        text(&out)
+    );
+}

@@ -15,8 +15,11 @@
 #![deny(missing_docs)]
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use device_runtime::{Engine, Error, Linker, Module, ParseValError, Store, Val, ValType};
+use device_runtime::{
+    Engine, EngineConfig, EpochCounter, Error, Linker, Module, ParseValError, Store, Val, ValType,
+};
 
 /// Exit status for a call that trapped (as `wasmtime run`: 128 + SIGABRT).
 pub const TRAP_EXIT_STATUS: i32 = 134;
@@ -56,12 +59,54 @@ impl RunError {
     }
 }
 
+/// Limits a run is held to (`wasm-aot run --fuel N --epoch-deadline T`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Fuel budget of the call (the image must be compiled with fuel metering).
+    pub fuel: Option<u64>,
+    /// Epoch deadline in ticks of [`EPOCH_TICK`] after the call starts (the image must be
+    /// compiled with epoch checks); a thread ticks the epoch while the call runs.
+    pub epoch_deadline: Option<u64>,
+}
+
+/// The period of the epoch tick of a hosted run.
+pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// The epoch counter of hosted runs, ticked by a thread during a call with a deadline.
+static EPOCH: EpochCounter = EpochCounter::new();
+
 /// Loads `image`, instantiates it with no imports, calls export `name` with `args` and returns
 /// the results formatted one per line.
 pub fn run_image(image: &[u8], name: &str, args: &[String]) -> Result<Vec<String>, RunError> {
-    let engine = Engine::default();
+    run_image_with(image, name, args, RunLimits::default())
+}
+
+/// [`run_image`] under `limits`. With a fuel budget, the fuel the call consumed is printed on
+/// stderr (`fuel consumed: N`) whether it returned or trapped; running out is the trap
+/// `all fuel consumed`, passing the deadline the trap `interrupt`.
+pub fn run_image_with(
+    image: &[u8],
+    name: &str,
+    args: &[String],
+    limits: RunLimits,
+) -> Result<Vec<String>, RunError> {
+    let mut config = EngineConfig::default();
+    config.epoch_counter = Some(&EPOCH);
+    let engine = Engine::new(&config);
     let module = Module::new(&engine, image)
         .map_err(|e| RunError::Setup(format!("cannot load image: {e}")))?;
+    let tunables = module.tunables();
+    if limits.fuel.is_some() && !tunables.fuel {
+        return Err(RunError::Setup(
+            "--fuel needs an image compiled with fuel metering (wasm-aot compile --fuel)".into(),
+        ));
+    }
+    if limits.epoch_deadline.is_some() && !tunables.epochs {
+        return Err(RunError::Setup(
+            "--epoch-deadline needs an image compiled with epoch checks (wasm-aot compile --epoch)"
+                .into(),
+        ));
+    }
     let mut store = Store::new(&engine, ());
     let linker = Linker::<()>::new(&engine);
     let instance = linker
@@ -86,8 +131,35 @@ pub fn run_image(image: &[u8], name: &str, args: &[String]) -> Result<Vec<String
         .map(|(ty, arg)| parse_arg(*ty, arg))
         .collect::<Result<Vec<_>, _>>()?;
     let mut results = vec![Val::I32(0); results_len];
-    func.call(&mut store, &values, &mut results)
-        .map_err(RunError::Call)?;
+    if let Some(fuel) = limits.fuel {
+        store
+            .set_fuel(fuel)
+            .map_err(|e| RunError::Setup(format!("cannot set fuel: {e}")))?;
+    }
+    if let Some(ticks) = limits.epoch_deadline {
+        store
+            .set_epoch_deadline(ticks)
+            .map_err(|e| RunError::Setup(format!("cannot set the epoch deadline: {e}")))?;
+    }
+    let done = AtomicBool::new(false);
+    let outcome = std::thread::scope(|scope| {
+        if limits.epoch_deadline.is_some() {
+            scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    EPOCH.increment();
+                }
+            });
+        }
+        let outcome = func.call(&mut store, &values, &mut results);
+        done.store(true, Ordering::Relaxed);
+        outcome
+    });
+    if let Some(fuel) = limits.fuel {
+        let left = store.get_fuel().unwrap_or(fuel);
+        eprintln!("fuel consumed: {}", fuel - left.min(fuel));
+    }
+    outcome.map_err(RunError::Call)?;
     Ok(results.iter().map(format_val).collect())
 }
 
@@ -104,11 +176,30 @@ pub fn format_val(v: &Val) -> String {
     v.to_string()
 }
 
-/// Runs the command line `IMAGE NAME [ARGS...]`: prints results on stdout, errors on stderr,
-/// and returns the exit status.
+/// Runs the command line `[--fuel N] [--epoch-deadline T] IMAGE NAME [ARGS...]`: prints
+/// results on stdout, errors (and the fuel consumed) on stderr, and returns the exit status.
 pub fn main_with_args(args: &[String]) -> i32 {
+    const USAGE: &str =
+        "usage: wasm-aot-runner [--fuel N] [--epoch-deadline TICKS] IMAGE EXPORT [ARGS...]";
+    let mut limits = RunLimits::default();
+    let mut args = args;
+    loop {
+        let (slot, flag) = match args.first().map(String::as_str) {
+            Some("--fuel") => (&mut limits.fuel, "--fuel"),
+            Some("--epoch-deadline") => (&mut limits.epoch_deadline, "--epoch-deadline"),
+            _ => break,
+        };
+        match args.get(1).map(|v| v.parse::<u64>()) {
+            Some(Ok(v)) => *slot = Some(v),
+            _ => {
+                eprintln!("error: {flag} takes an unsigned 64-bit number\n{USAGE}");
+                return ERROR_EXIT_STATUS;
+            }
+        }
+        args = &args[2..];
+    }
     let [image_path, name, rest @ ..] = args else {
-        eprintln!("usage: wasm-aot-runner IMAGE EXPORT [ARGS...]");
+        eprintln!("{USAGE}");
         return ERROR_EXIT_STATUS;
     };
     let image = match std::fs::read(image_path) {
@@ -118,7 +209,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
             return ERROR_EXIT_STATUS;
         }
     };
-    match run_image(&image, name, rest) {
+    match run_image_with(&image, name, rest, limits) {
         Ok(lines) => {
             for l in lines {
                 println!("{l}");

@@ -139,6 +139,12 @@ impl<'img> Module<'img> {
         self.image.header.target
     }
 
+    /// The code-generation settings the image was compiled with (bounds checks, fuel
+    /// metering, epoch checks).
+    pub fn tunables(&self) -> shared_types::metadata::Tunables {
+        self.image.metadata.tunables
+    }
+
     /// The producer recorded in the image header.
     pub fn producer(&self) -> &str {
         self.image.header.producer()

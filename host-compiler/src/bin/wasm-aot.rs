@@ -23,6 +23,9 @@
 //!   output and exit status of the hosted run under `qemu-arm`; with `--board mps3-an547` a
 //!   cortex-m55 image likewise on the emulated Cortex-M55 board (`qemu-system-arm -M
 //!   mps3-an547`, the request in ISRAM). The boards are rows of [`BOARDS`].
+//!   `--fuel N` runs under a fuel budget and prints the fuel consumed on stderr,
+//!   `--epoch-deadline TICKS` with an epoch deadline (1 ms ticks); both on every hosted
+//!   executor, not yet with `--board`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -136,6 +139,16 @@ struct RunCmd {
     /// first (`copy`, the only way on boards without one).
     #[arg(long, value_enum, requires = "board")]
     load: Option<BoardLoad>,
+    /// Run under a fuel budget and print the fuel consumed on stderr (`fuel consumed: N`); the
+    /// call traps with `all fuel consumed` when the budget cannot pay. The image must be
+    /// compiled with `--fuel` (a .wasm/.wat input is compiled with it).
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Run with an epoch deadline this many ticks (1 ms each) after the call starts; the call
+    /// traps with `interrupt` once it passes. The image must be compiled with `--epoch` (a
+    /// .wasm/.wat input is compiled with it).
+    #[arg(long)]
+    epoch_deadline: Option<u64>,
     /// Arguments, parsed by the function's parameter types.
     #[arg(allow_hyphen_values = true)]
     args: Vec<String>,
@@ -248,7 +261,19 @@ fn run(c: RunCmd) -> anyhow::Result<i32> {
     let bytes =
         std::fs::read(&c.image).with_context(|| format!("cannot read {}", c.image.display()))?;
     let is_image = bytes.starts_with(&shared_types::header::MAGIC);
+    let instrument = |config: CompilerConfig| {
+        config
+            .fuel(c.fuel.is_some())
+            .epochs(c.epoch_deadline.is_some())
+    };
     if let Some(name) = &c.board {
+        if c.fuel.is_some() || c.epoch_deadline.is_some() {
+            bail!(
+                "--fuel and --epoch-deadline are not supported with --board yet: the board \
+                 runners take no budget (run without --board, or use the boards' demo_tasks \
+                 firmware)"
+            );
+        }
         let board = BOARDS.iter().find(|b| b.name == name).with_context(|| {
             let names: Vec<_> = BOARDS.iter().map(|b| b.name).collect();
             format!("unknown board `{name}` (known: {})", names.join(", "))
@@ -274,13 +299,17 @@ fn run(c: RunCmd) -> anyhow::Result<i32> {
     } else {
         let target = native_target();
         (
-            compile_file(&c.image, CompilerConfig::for_target(target))?.bytes,
+            compile_file(&c.image, instrument(CompilerConfig::for_target(target)))?.bytes,
             target,
         )
     };
     if target == native_target() {
+        let limits = wasm_aot_runner::RunLimits {
+            fuel: c.fuel,
+            epoch_deadline: c.epoch_deadline,
+        };
         return Ok(
-            match wasm_aot_runner::run_image(&image, &c.invoke, &c.args) {
+            match wasm_aot_runner::run_image_with(&image, &c.invoke, &c.args, limits) {
                 Ok(lines) => {
                     for l in lines {
                         println!("{l}");
@@ -375,10 +404,18 @@ fn run_under_qemu(c: &RunCmd, image: &[u8], executor: &UserModeExecutor) -> anyh
     std::fs::create_dir_all(&dir)?;
     let image_path = dir.join("image.img");
     std::fs::write(&image_path, image)?;
+    let mut limits = Vec::new();
+    if let Some(fuel) = c.fuel {
+        limits.extend(["--fuel".to_string(), fuel.to_string()]);
+    }
+    if let Some(ticks) = c.epoch_deadline {
+        limits.extend(["--epoch-deadline".to_string(), ticks.to_string()]);
+    }
     let status = std::process::Command::new(executor.qemu)
         .arg("-L")
         .arg(executor.sysroot)
         .arg(&runner)
+        .args(&limits)
         .arg(&image_path)
         .arg(&c.invoke)
         .args(&c.args)
