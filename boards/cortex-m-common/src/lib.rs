@@ -47,6 +47,8 @@ pub mod boot;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod console;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
+pub mod demo_tasks;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod mpu;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod runner;
@@ -54,6 +56,8 @@ pub mod runner;
 pub mod semihosting;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod stack;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+pub mod timer_test;
 
 /// Exit status of a panic.
 pub const PANIC_EXIT_STATUS: u32 = 101;

@@ -298,6 +298,8 @@ const _: () = {
 
 /// Called by the IRQ vector with the saved context (on the exception stack, IRQs masked): the
 /// timer's interrupt is handled by [`crate::timer`]; any other is fatal.
+// SAFETY: no other symbol of the firmware is named `board_irq`; only the IRQ vectors call it,
+// with a pointer to the frame they saved on the exception stack.
 #[unsafe(no_mangle)]
 extern "C" fn board_irq(frame: &mut InterruptFrame) {
     let Some(interrupt) = crate::gic::acknowledge() else {

@@ -125,6 +125,8 @@ pub fn ticks_in_wasm_with_fp_context() -> u32 {
 }
 
 /// Called by the entry above with the stacked frame and `EXC_RETURN`.
+// SAFETY: the symbol name is unique in the firmware (crate-prefixed) and only the SysTick entry
+// above calls it, with the argument types of this signature.
 #[unsafe(no_mangle)]
 extern "C" fn cortex_m_common_systick(frame: *const StackedFrame, exc_return: u32) {
     if !RUNNING.load(Ordering::Acquire) {
