@@ -42,6 +42,7 @@ pub use shared_types::metadata::BoundsChecks;
 use shared_types::metadata::{FunctionEntry, TrapEntry, Tunables};
 
 use crate::module::{FunctionInput, ModuleInfo};
+pub use crate::module::Proposals;
 
 /// How hard the code generator optimises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,6 +67,7 @@ pub struct CompilerConfig {
     threads: usize,
     fuel: bool,
     epochs: bool,
+    proposals: Proposals,
 }
 
 /// Bytes of virtual address space from a 32-bit memory's base that guard-elided code may touch
@@ -91,6 +93,7 @@ impl CompilerConfig {
             threads: 2,
             fuel: false,
             epochs: false,
+            proposals: Proposals::ALL,
         }
     }
 
@@ -157,6 +160,14 @@ impl CompilerConfig {
     /// Epoch checks at function entry and loop headers ([`module::fuel`]). Default: off.
     pub fn epochs(mut self, on: bool) -> Self {
         self.epochs = on;
+        self
+    }
+
+    /// The proposals beyond WebAssembly 2.0 the compiler accepts. Default: [`Proposals::ALL`]
+    /// (multi-memory, memory64, custom page sizes, extended constant expressions);
+    /// [`Proposals::NONE`] validates WebAssembly 2.0 exactly.
+    pub fn proposals(mut self, proposals: Proposals) -> Self {
+        self.proposals = proposals;
         self
     }
 
@@ -355,7 +366,7 @@ impl Compiler {
 
     /// Compiles a wasm binary (use [`wat_or_wasm`] first for text) into an image.
     pub fn compile(&self, wasm: &[u8]) -> Result<CompiledImage, CompileError> {
-        let (module, functions) = module::parse(wasm)?;
+        let (module, functions) = module::parse_with(wasm, self.config.proposals)?;
         let compiled = self.backend.compile_module(&module, functions)?;
         let tunables = self.config.tunables();
         let code = image::CodeInfo {

@@ -1240,7 +1240,18 @@ pub fn generate_with(
 ) -> Result<Generated> {
     let target = u32::from(config.target().code());
     let settings = settings_digest(&config);
-    let compiler = Compiler::new(config).context("compiler for the bundle's target")?;
+    // One compiler per proposal set: a file validates with the proposals it is written for.
+    let mut compilers = std::collections::HashMap::new();
+    for (name, _) in files {
+        let proposals = crate::spec_runner::file_proposals(name);
+        if let std::collections::hash_map::Entry::Vacant(e) = compilers.entry(proposals) {
+            e.insert(
+                Compiler::new(config.clone().proposals(proposals))
+                    .context("compiler for the bundle's target")?,
+            );
+        }
+    }
+    let compilers = &compilers;
     // Plan (and compile) files in parallel, keeping their order.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut planned: Vec<Option<Result<PlannedFile>>> = (0..files.len()).map(|_| None).collect();
@@ -1253,7 +1264,8 @@ pub fn generate_with(
                     let Some((name, contents)) = files.get(i) else {
                         break;
                     };
-                    let p = plan_file(&compiler, name, contents);
+                    let compiler = &compilers[&crate::spec_runner::file_proposals(name)];
+                    let p = plan_file(compiler, name, contents);
                     results.lock().expect("results")[i] = Some(p);
                 }
             });

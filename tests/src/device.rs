@@ -2,7 +2,7 @@
 //! the native target, `device_runtime` (hosted platform) loads, links and runs it.
 
 use device_runtime::{Caller, Engine, ExternRef, Func, Instance, Linker, Module, Store, Val};
-use host_compiler::{BoundsChecks, Compiler, CompilerConfig};
+use host_compiler::{BoundsChecks, Compiler, CompilerConfig, Proposals};
 
 use crate::harness::{Backend, CallError, CompileError, InstantiateError, SPECTEST_WAT, Value};
 
@@ -10,6 +10,7 @@ use crate::harness::{Backend, CallError, CompileError, InstantiateError, SPECTES
 /// each file runs in its own process).
 pub struct Device {
     engine: &'static Engine,
+    config: CompilerConfig,
     compiler: Compiler,
     store: Store<'static, ()>,
     linker: Linker<()>,
@@ -40,9 +41,10 @@ impl Device {
     /// A backend with the `spectest` module registered, compiling with `bounds`.
     pub fn with_bounds_checks(bounds: BoundsChecks) -> Device {
         let engine: &'static Engine = Box::leak(Box::new(Engine::default()));
-        let compiler =
-            Compiler::new(CompilerConfig::for_target(crate::native_target()).bounds_checks(bounds))
-                .expect("compiler for the native target");
+        let config = CompilerConfig::for_target(crate::native_target())
+            .bounds_checks(bounds)
+            .proposals(Proposals::NONE);
+        let compiler = Compiler::new(config.clone()).expect("compiler for the native target");
         let store = Store::new(engine, ());
         let mut linker = Linker::<()>::new(engine);
         linker
@@ -76,6 +78,7 @@ impl Device {
             .expect("print_f64_f64");
         let mut d = Device {
             engine,
+            config,
             compiler,
             store,
             linker,
@@ -183,5 +186,10 @@ impl Backend for Device {
             .get_global(&self.store, global)
             .ok_or_else(|| format!("no exported global {global:?}"))?;
         Ok(Device::from_val(&g.get(&self.store)))
+    }
+
+    fn set_proposals(&mut self, proposals: Proposals) {
+        self.config = self.config.clone().proposals(proposals);
+        self.compiler = Compiler::new(self.config.clone()).expect("compiler for the native target");
     }
 }

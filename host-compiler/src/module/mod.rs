@@ -12,12 +12,14 @@
 //! # Accepted language
 //!
 //! WebAssembly 2.0 ([`WasmFeatures::WASM2`]: mutable globals, non-trapping float-to-int,
-//! sign extension, reference types, multi-value, bulk memory, SIMD) plus extended constant
-//! expressions, which only change constant expressions and are evaluated by the runtime from
-//! the [`ConstOp`] lists. SIMD validates so that a module using it gets a precise
-//! "unsupported" error from the translator rather than a validation error. Everything else
-//! (memory64, multi-memory, custom page sizes, threads, tail calls, exceptions, GC, ...) is
-//! refused by the validator, so it is reported as invalid input with its offset.
+//! sign extension, reference types, multi-value, bulk memory, SIMD) plus the [`Proposals`]
+//! enabled for the compilation (by default all of them): multi-memory, memory64 (memories and
+//! tables with 64-bit indices), custom page sizes, and extended constant expressions, which
+//! only change constant expressions and are evaluated by the runtime from the [`ConstOp`]
+//! lists. SIMD validates so that a module using it gets a precise "unsupported" error from the
+//! translator rather than a validation error. Everything else (threads, tail calls,
+//! exceptions, GC, ...) is refused by the validator, so it is reported as invalid input with
+//! its offset.
 //!
 //! # Escaping functions
 //!
@@ -247,15 +249,81 @@ impl FunctionInput<'_> {
     }
 }
 
-/// The features the validator accepts (see the module docs).
-pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST
+/// The post-2.0 proposals a compilation accepts on top of WebAssembly 2.0
+/// ([`CompilerConfig::proposals`](crate::CompilerConfig::proposals)). Each one only widens
+/// what is valid, so a module that does not use it compiles to the same image either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Proposals {
+    /// Several memories per module, memory indices on every memory instruction.
+    pub multi_memory: bool,
+    /// 64-bit memory (and table) indices.
+    pub memory64: bool,
+    /// Memories with 1-byte pages (`(pagesize 1)`).
+    pub custom_page_sizes: bool,
+    /// `i32/i64.add/sub/mul` in constant expressions.
+    pub extended_const: bool,
+}
+
+impl Proposals {
+    /// WebAssembly 2.0 exactly: nothing beyond it.
+    pub const NONE: Proposals = Proposals {
+        multi_memory: false,
+        memory64: false,
+        custom_page_sizes: false,
+        extended_const: false,
+    };
+    /// Every proposal this toolchain implements (the default).
+    pub const ALL: Proposals = Proposals {
+        multi_memory: true,
+        memory64: true,
+        custom_page_sizes: true,
+        extended_const: true,
+    };
+
+    /// The proposal named as in the testsuite's `proposals/<name>` directories and the CLI's
+    /// `--proposals` list: `multi-memory`, `memory64`, `custom-page-sizes`, `extended-const`.
+    pub fn with(mut self, name: &str) -> Option<Proposals> {
+        match name {
+            "multi-memory" => self.multi_memory = true,
+            "memory64" => self.memory64 = true,
+            "custom-page-sizes" => self.custom_page_sizes = true,
+            "extended-const" => self.extended_const = true,
+            _ => return None,
+        }
+        Some(self)
+    }
+
+    /// The wasmparser features for this set: WebAssembly 2.0 plus the enabled proposals.
+    pub fn features(self) -> WasmFeatures {
+        let mut f = WasmFeatures::WASM2;
+        f.set(WasmFeatures::MULTI_MEMORY, self.multi_memory);
+        f.set(WasmFeatures::MEMORY64, self.memory64);
+        f.set(WasmFeatures::CUSTOM_PAGE_SIZES, self.custom_page_sizes);
+        f.set(WasmFeatures::EXTENDED_CONST, self.extended_const);
+        f
+    }
+}
+
+impl Default for Proposals {
+    fn default() -> Proposals {
+        Proposals::ALL
+    }
+}
+
+/// Parses and validates everything but the function bodies with every implemented proposal
+/// enabled ([`parse_with`] with [`Proposals::ALL`]).
+pub fn parse(wasm: &[u8]) -> Result<(ModuleInfo<'_>, Vec<FunctionInput<'_>>), CompileError> {
+    parse_with(wasm, Proposals::ALL)
 }
 
 /// Parses and validates everything but the function bodies, which are returned for the backend.
-pub fn parse(wasm: &[u8]) -> Result<(ModuleInfo<'_>, Vec<FunctionInput<'_>>), CompileError> {
+pub fn parse_with(
+    wasm: &[u8],
+    proposals: Proposals,
+) -> Result<(ModuleInfo<'_>, Vec<FunctionInput<'_>>), CompileError> {
     let invalid = |e: wasmparser::BinaryReaderError| CompileError::invalid(None, &e);
-    let mut validator = Validator::new_with_features(features());
+    let features = proposals.features();
+    let mut validator = Validator::new_with_features(features);
     let mut module = ModuleInfo::default();
     let mut bodies = Vec::new();
     let mut escapes: Vec<u32> = Vec::new();
@@ -267,7 +335,7 @@ pub fn parse(wasm: &[u8]) -> Result<(ModuleInfo<'_>, Vec<FunctionInput<'_>>), Co
     // representation too long", "zero byte expected"). Every function body's reader inherits
     // these features.
     let mut parser = Parser::new(0);
-    parser.set_features(features());
+    parser.set_features(features);
     for payload in parser.parse_all(wasm) {
         let payload = payload.map_err(invalid)?;
         let valid = validator.payload(&payload).map_err(invalid)?;
