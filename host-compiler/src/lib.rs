@@ -41,8 +41,8 @@ pub use shared_types::Target;
 pub use shared_types::metadata::BoundsChecks;
 use shared_types::metadata::{FunctionEntry, TrapEntry, Tunables};
 
-use crate::module::{FunctionInput, ModuleInfo};
 pub use crate::module::Proposals;
+use crate::module::{FunctionInput, ModuleInfo};
 
 /// How hard the code generator optimises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,11 +9,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use host_compiler::Proposals;
 use wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::token::Id;
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
-use host_compiler::Proposals;
 
 /// A value crossing the harness/backend boundary. Floats are kept as bits so NaN payloads
 /// survive.
