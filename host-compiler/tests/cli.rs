@@ -359,3 +359,42 @@ fn run_under_fuel_and_epoch_limits() {
         text(&out)
     );
 }
+
+#[test]
+fn inspect_reports_each_memory_and_its_slot_reserve() {
+    let dir = scratch("memories");
+    let wat = dir.join("m.wat");
+    let img = dir.join("m.img");
+    std::fs::write(
+        &wat,
+        r#"(module
+  (import "env" "io" (memory 1 4))
+  (memory (export "small") 300 400 (pagesize 1))
+  (memory 1)
+  (memory i64 2 70000))"#,
+    )
+    .unwrap();
+    let out = wasm_aot(&[
+        "compile",
+        wat.to_str().unwrap(),
+        "-o",
+        img.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = wasm_aot(&["inspect", img.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "env.io: memory i32 1..=4 pages of 64 KiB (64 KiB..256 KiB)\n",
+        "memories (3)\n",
+        "  i32 300..=400 pages of 1 B (300 B..400 B); slot reserve 400 B (its maximum, capped by the engine's memory_reservation)\n",
+        "  i32 1.. pages of 64 KiB (64 KiB..); slot reserve the engine's memory_reservation (no maximum)\n",
+        "  i64 2..=70000 pages of 64 KiB (128 KiB..4375 MiB); slot reserve 4375 MiB (its maximum, capped by the engine's memory_reservation)\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+}

@@ -231,6 +231,59 @@ fn limits(min: u64, max: Option<u64>) -> String {
     }
 }
 
+/// `n` bytes, in the largest binary unit that divides it exactly.
+fn bytes(n: u64) -> String {
+    const UNITS: [(&str, u32); 4] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
+    UNITS
+        .iter()
+        .find(|(_, shift)| n >= 1 << shift && n.is_multiple_of(1 << shift))
+        .map_or_else(
+            || format!("{n} B"),
+            |(unit, shift)| format!("{} {unit}", n >> shift),
+        )
+}
+
+/// `pages` of `m` in bytes.
+fn memory_bytes(m: &MemoryType, pages: u64) -> String {
+    pages
+        .checked_mul(m.page_size())
+        .map_or("2^64 B or more".into(), bytes)
+}
+
+/// A memory's index type and limits, in its own pages and in bytes.
+fn memory_type(m: &MemoryType) -> String {
+    let size = match m.max {
+        Some(max) => format!("{}..{}", memory_bytes(m, m.min), memory_bytes(m, max)),
+        None => format!("{}..", memory_bytes(m, m.min)),
+    };
+    format!(
+        "{} {} pages of {} ({size}){}",
+        if m.index64 { "i64" } else { "i32" },
+        limits(m.min, m.max),
+        bytes(m.page_size()),
+        if m.shared { ", shared" } else { "" },
+    )
+}
+
+/// The slot the device reserves for a defined memory: its maximum when it has one (the
+/// engine's `memory_reservation` caps it), else that reservation. Growth stays inside the slot,
+/// so memory never moves; a `memory.grow` beyond it returns -1.
+fn memory_reserve(m: &MemoryType, t: &Tunables) -> String {
+    if t.guard_reservation != 0 && !m.index64 && m.page_size_log2 == 16 {
+        return format!(
+            "{} of address space (guard-elided checks)",
+            bytes(t.guard_reservation)
+        );
+    }
+    match m.max {
+        Some(max) => format!(
+            "{} (its maximum, capped by the engine's memory_reservation)",
+            memory_bytes(m, max)
+        ),
+        None => "the engine's memory_reservation (no maximum)".into(),
+    }
+}
+
 impl fmt::Display for ImageSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = &self.header;
@@ -279,7 +332,7 @@ impl fmt::Display for ImageSummary {
                 ImportKind::Table(t) => {
                     format!("table {} {}", val_type(t.element), limits(t.min, t.max))
                 }
-                ImportKind::Memory(m) => format!("memory {} pages", limits(m.min, m.max)),
+                ImportKind::Memory(m) => format!("memory {}", memory_type(&m)),
                 ImportKind::Global(g) => format!(
                     "global {}{}",
                     if g.mutable { "mut " } else { "" },
@@ -308,9 +361,9 @@ impl fmt::Display for ImageSummary {
         for m in &self.memories {
             writeln!(
                 f,
-                "  {} pages of {} bytes",
-                limits(m.min, m.max),
-                m.page_size()
+                "  {}; slot reserve {}",
+                memory_type(m),
+                memory_reserve(m, t)
             )?;
         }
         writeln!(f, "globals ({})", self.globals.len())?;
