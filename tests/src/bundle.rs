@@ -839,6 +839,15 @@ fn host_rejection(
     }
 }
 
+/// The host-side outcome of a `module definition`: it must encode and compile.
+fn host_definition(compiler: &Compiler, module: &mut QuoteWat<'_>) -> Result<bool, String> {
+    let wasm = module.encode().map_err(|e| format!("cannot encode: {e}"))?;
+    compiler
+        .compile(&wasm)
+        .map(|_| false)
+        .map_err(|e| format!("compile error: {e}"))
+}
+
 /// A registered module re-created at the start of a segment (setup commands).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Replay {
@@ -1087,6 +1096,11 @@ fn plan_file(compiler: &Compiler, name: &str, contents: &str) -> Result<PlannedF
                 message,
                 ..
             } => Planned::host(line, host_rejection(compiler, &mut module, message)),
+            // A definition only (no `module instance` of it follows in the files the bundle
+            // carries; one would be refused by `plan`): it must compile.
+            WastDirective::ModuleDefinition(mut module) => {
+                Planned::host(line, host_definition(compiler, &mut module))
+            }
             d => plan(&mut state, line, d),
         };
         if let Some(outcome) = &p.host {
