@@ -487,6 +487,29 @@ fn malformed_and_unsupported_bodies_are_errors() {
     }
 }
 
+/// table64 (64-bit table indices) is not implemented: its operators are refused with a typed
+/// error naming it, never miscompiled with 32-bit indices.
+#[test]
+fn table64_is_refused() {
+    for body in [
+        "i64.const 0 table.get $t drop",
+        "table.size $t drop",
+        "i32.const 0 i64.const 0 call_indirect $t (param i32)",
+        "ref.null func i64.const 1 table.grow $t drop",
+    ] {
+        let wat = format!("(module (table $t i64 1 funcref) (func (param i32)) (func {body}))");
+        match translate_module(&wat) {
+            Err(CompileError::Unsupported { feature, .. }) => {
+                assert_eq!(feature, "table64", "{body}")
+            }
+            other => panic!(
+                "{body}: expected unsupported table64, got {:?}",
+                other.map(|f| f.len())
+            ),
+        }
+    }
+}
+
 /// A module with one `() -> ()` function, one memory `(memory 1)`, one empty passive data
 /// segment and the given body (locals vector included, without the size prefix). Returns the
 /// binary and the body's offset.
