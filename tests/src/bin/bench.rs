@@ -25,6 +25,10 @@
 //! without instrumentation, with fuel, with epochs and with both, counted under qemu-aarch64
 //! with tools/qemu-insn-count in `preemption-run` mode of an aarch64 build of this binary.
 //!
+//! Section 7 (`bench mem64` runs only it) compares one memory64 load with one 32-bit load in
+//! the Cranelift code for aarch64: guest instructions of a loop doing one load per iteration
+//! against the same loop doing two, counted like section 6 (`preemption-run` mode).
+//!
 //! Times printed here are for information; no test asserts on them.
 
 use std::fmt::Write as _;
@@ -196,6 +200,10 @@ fn main() {
         preemption(&args[2..]);
         return;
     }
+    if args.get(1).map(String::as_str) == Some("mem64") {
+        memory64_loads();
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("thumb") {
         thumb_backend(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3000));
         return;
@@ -341,6 +349,9 @@ fn main() {
 
     // 6. Fuel and epoch instrumentation, in guest instructions under qemu-aarch64.
     preemption(&[]);
+
+    // 7. A memory64 load against a 32-bit load, in guest instructions under qemu-aarch64.
+    memory64_loads();
 }
 
 /// Every module of every spec testsuite file, encoded (quoted and binary modules included).
@@ -1022,4 +1033,114 @@ fn preemption_run(image_path: &str, export: &str, n: i32) {
     func.call(&mut store, &[device_runtime::Val::I32(n)], &mut results)
         .expect("call");
     std::hint::black_box(&results);
+}
+
+/// The loop kernels of section 7 for a memory with index type `index` (`i32` or `i64`):
+/// `one(n)` and `two(n)` run `n` iterations (n >= 1) of the same loop, doing one and two
+/// `i32.load`s per iteration at an index that walks the first 64 KiB.
+fn memory_load_kernels(index: &str) -> String {
+    let memory = if index == "i64" { "i64 1" } else { "1" };
+    let body = |loads: &str| {
+        format!(
+            "(param $n i32) (result i32) (local $i {index}) (local $sum i32)
+              (loop $l
+                {loads}
+                (local.set $i ({index}.and ({index}.add (local.get $i) ({index}.const 8))
+                                           ({index}.const 0xfff8)))
+                (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+              (local.get $sum)"
+        )
+    };
+    let load = |offset: u32| {
+        format!(
+            "(local.set $sum (i32.add (local.get $sum) (i32.load offset={offset} (local.get $i))))"
+        )
+    };
+    format!(
+        "(module (memory {memory})
+           (func (export \"one\") {})
+           (func (export \"two\") {}))",
+        body(&load(0)),
+        body(&format!("{} {}", load(0), load(4)))
+    )
+}
+
+/// Section 7: guest instructions per load on aarch64 for a 32-bit memory (explicit and
+/// guard-elided checks) and a 64-bit memory (always explicit), from loops of N and 2N loads.
+fn memory64_loads() {
+    println!(
+        "\n== memory64 load vs 32-bit load (aarch64 guest instructions, qemu-aarch64 + tools/qemu-insn-count)"
+    );
+    let Some(runner) = aarch64_runner(!cfg!(debug_assertions)) else {
+        println!("  skipped: no aarch64 runner");
+        return;
+    };
+    if plugin().is_none() {
+        println!("  skipped: cannot build tools/qemu-insn-count (cc)");
+        return;
+    }
+    const SMALL: i32 = 1_000;
+    const LARGE: i32 = 21_000;
+    println!(
+        "  per iteration: count(n = {LARGE}) - count(n = {SMALL}), divided by {}; per load: two loads - one load",
+        LARGE - SMALL
+    );
+    println!(
+        "  {:<36} {:>16} {:>16} {:>10}",
+        "memory and bounds checks", "1 load / iter", "2 loads / iter", "per load"
+    );
+    let variants = [
+        (
+            "memory32, explicit checks",
+            "i32",
+            host_compiler::BoundsChecks::Explicit,
+        ),
+        (
+            "memory32, guard-elided",
+            "i32",
+            host_compiler::BoundsChecks::GuardElided,
+        ),
+        (
+            "memory64, explicit checks",
+            "i64",
+            host_compiler::BoundsChecks::Explicit,
+        ),
+    ];
+    for (label, index, checks) in variants {
+        let wasm = wat::parse_str(memory_load_kernels(index)).expect("kernel wat");
+        let config = CompilerConfig::for_target(Target::Aarch64).bounds_checks(checks);
+        let image = match Compiler::new(config).and_then(|c| c.compile(&wasm)) {
+            Ok(image) => image,
+            Err(e) => {
+                println!("  {label}: does not compile: {e}");
+                continue;
+            }
+        };
+        let path = std::env::temp_dir().join(format!(
+            "bench-mem64-{}-{index}-{checks:?}.img",
+            std::process::id()
+        ));
+        std::fs::write(&path, &image.bytes).expect("write image");
+        let per_iteration = |export: &str| {
+            let count = |n: i32| {
+                count_insns(
+                    &runner,
+                    &[
+                        "preemption-run".into(),
+                        path.display().to_string(),
+                        export.into(),
+                        n.to_string(),
+                    ],
+                )
+            };
+            Some((count(LARGE)?.checked_sub(count(SMALL)?)?) as f64 / f64::from(LARGE - SMALL))
+        };
+        match (per_iteration("one"), per_iteration("two")) {
+            (Some(one), Some(two)) => {
+                println!("  {label:<36} {one:>16.2} {two:>16.2} {:>10.2}", two - one)
+            }
+            _ => println!("  {label}: run failed"),
+        }
+        let _ = std::fs::remove_file(&path);
+    }
 }
