@@ -771,13 +771,32 @@ mod tests {
 
     #[test]
     fn proposals_outside_the_accepted_set_are_invalid() {
-        for wat in [
-            "(module (memory i64 1))",
-            "(module (memory 1) (memory 1))",
-            "(module (func (return_call 0)))",
+        // Each proposal is refused when it is off (alone, or with every other one on), and
+        // what no proposal enables is refused always.
+        let all_but_memory64 = Proposals {
+            memory64: false,
+            ..Proposals::ALL
+        };
+        let all_but_multi_memory = Proposals {
+            multi_memory: false,
+            ..Proposals::ALL
+        };
+        let all_but_page_sizes = Proposals {
+            custom_page_sizes: false,
+            ..Proposals::ALL
+        };
+        for (wat, proposals) in [
+            ("(module (memory i64 1))", Proposals::NONE),
+            ("(module (memory i64 1))", all_but_memory64),
+            ("(module (memory 1) (memory 1))", Proposals::NONE),
+            ("(module (memory 1) (memory 1))", all_but_multi_memory),
+            ("(module (memory 1 (pagesize 1)))", Proposals::NONE),
+            ("(module (memory 1 (pagesize 1)))", all_but_page_sizes),
+            ("(module (func (return_call 0)))", Proposals::NONE),
+            ("(module (func (return_call 0)))", Proposals::ALL),
         ] {
             let wasm = wat::parse_str(wat).unwrap();
-            let r = parse(&wasm).and_then(|(_, bodies)| {
+            let r = parse_with(&wasm, proposals).and_then(|(_, bodies)| {
                 for input in bodies {
                     let mut v = input.validator.into_validator(Default::default());
                     let mut reader = input.body.get_operators_reader().unwrap();
@@ -805,8 +824,9 @@ mod tests {
         wasm
     }
 
+    /// `wasm` is invalid WebAssembly 2.0 ([`Proposals::NONE`]).
     fn expect_invalid(wasm: &[u8], offset: usize, message: &str) {
-        match parse(wasm) {
+        match parse_with(wasm, Proposals::NONE) {
             Err(CompileError::Invalid {
                 location,
                 message: m,
