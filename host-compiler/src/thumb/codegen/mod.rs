@@ -2,9 +2,10 @@
 //! section 3), locals, i32 arithmetic and structured control flow, emitted through the
 //! assembler. [`super::backend`] compiles whole modules with it.
 //!
-//! It compiles all of WebAssembly 2.0 except SIMD: `v128` anywhere (signatures, locals,
-//! globals, block types, operators) is refused with [`CompileError::Unsupported`], as are
-//! memories other than memory 0, memory64 and table64 (not in 2.0), never with wrong code.
+//! It compiles all of WebAssembly 2.0 except SIMD, plus multi-memory, memory64, custom page
+//! sizes and extended constant expressions (the last two need nothing here): `v128` anywhere
+//! (signatures, locals, globals, block types, operators) is refused with
+//! [`CompileError::Unsupported`], as is table64, never with wrong code.
 //! What it implements of the design:
 //!
 //! * types: every value is one or two core-register *words* (DESIGN.md, "interim departure"):
@@ -58,6 +59,18 @@
 //!   of a function in the derived registers lr and r11 (DESIGN.md section 8); `memory.grow` (of a defined or an imported memory 0)
 //!   through the vmctx's libcall table, which reloads r8; `memory.fill`/`copy`/`init` and `data.drop` through the libcall table (AAPCS
 //!   `u64` arguments in r2:r3 or 8-aligned stack words), a non-zero status passed to `Trap`;
+//! * other memories (multi-memory, DESIGN.md section 8, "Other memories"): every load and store
+//!   loads the memory's length and base from its `VMMemoryDefinition` (inline in the vmctx, or
+//!   through the imported pointer) into one scratch pool register and checks exactly, with no
+//!   folding; `memory.size`, `memory.grow` (which reloads r8 whatever memory grew),
+//!   `memory.fill`/`init` and `memory.copy` between any two memories pass the memory index
+//!   to the same libcalls;
+//! * memory64 (DESIGN.md section 8, "Memory64"): the index is a word pair; a nonzero high word
+//!   traps (`cmp hi, #0; bne trap`, nothing for a constant 0), an `offset + size` above 2^31
+//!   (any offset of 2^32 or more) traps unconditionally, and the low word then takes the
+//!   32-bit check of its memory, memory 0's derived registers and folding included;
+//!   `memory.size`/`grow` and the bulk operators take and return i64 where the index type
+//!   says (a `memory.copy` between a 32-bit and a 64-bit memory has an i32 length);
 //! * i32 and reference globals, defined (on the vmctx) or imported (through the definition
 //!   pointer).
 //!
