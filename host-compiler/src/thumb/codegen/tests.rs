@@ -1938,7 +1938,7 @@ fn direct_calls_recursion_and_stack_arguments() {
 /// generated code shows as a diff in review: bytes, and the disassembly for reading.
 /// `BLESS=1 cargo test -p host-compiler --lib thumb::codegen::tests::golden_code` rewrites the
 /// file (the disassembly comes from `arm-none-eabi-objdump` when it is installed).
-const GOLDEN_CODE: [(&str, &str); 15] = [
+const GOLDEN_CODE: [(&str, &str); 18] = [
     (
         "add",
         "(func (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)",
@@ -2040,6 +2040,20 @@ const GOLDEN_CODE: [(&str, &str); 15] = [
         "six_results",
         "(func (param i32) (result i32 i32 i32 i32 i32 i32)
            local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0)",
+    ),
+    // The same load from memory 0, from a memory64 memory 0 and from memory 1 (DESIGN.md
+    // section 8: instance registers, the high-word check, the definition in the vmctx).
+    (
+        "memory0_load",
+        "(memory 1) (func (param i32) (result i32) local.get 0 i32.load offset=8)",
+    ),
+    (
+        "memory64_load",
+        "(memory i64 1) (func (param i64) (result i32) local.get 0 i32.load offset=8)",
+    ),
+    (
+        "memory1_load",
+        "(memory 1) (memory 1) (func (param i32) (result i32) local.get 0 i32.load 1 offset=8)",
     ),
 ];
 
