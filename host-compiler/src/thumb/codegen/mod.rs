@@ -66,7 +66,8 @@
 //!   `memory.fill`/`init` and `memory.copy` between any two memories pass the memory index
 //!   to the same libcalls;
 //! * memory64 (DESIGN.md section 8, "Memory64"): the index is a word pair; a nonzero high word
-//!   traps (`cmp hi, #0; bne trap`, nothing for a constant 0), an `offset + size` above 2^31
+//!   traps (`cmp hi, #0; bne trap`, nothing for a constant 0 or a local word already checked
+//!   on every path since it was written, `checked_zero`), an `offset + size` above 2^31
 //!   (any offset of 2^32 or more) traps unconditionally, and the low word then takes the
 //!   32-bit check of its memory, memory 0's derived registers and folding included;
 //!   `memory.size`/`grow` and the bulk operators take and return i64 where the index type
@@ -471,6 +472,10 @@ struct FunctionCompiler<'m> {
     checked: Vec<(u32, u64)>,
     /// The largest `address + c` checked for a constant address on every path to here.
     checked_constant: u64,
+    /// Local words checked to be 0 on every path to here since they were last written: the
+    /// high words of memory64 addresses (DESIGN.md section 8, "Memory64"). They die as
+    /// `checked` facts do.
+    checked_zero: Vec<u32>,
     /// A binary operator fused into the shift by a constant being compiled: the shift becomes
     /// its shifted-register right operand (`eor.w rd, rn, rm, lsr #8`).
     shift_into: Option<Binary>,
@@ -556,6 +561,7 @@ impl<'m> FunctionCompiler<'m> {
             fused_set: None,
             checked: Vec::new(),
             checked_constant: 0,
+            checked_zero: Vec::new(),
             derived: Vec::new(),
             sum_origin: None,
             shift_into: None,
@@ -1406,9 +1412,17 @@ impl<'m> FunctionCompiler<'m> {
     fn pop_index(&mut self, memory: &MemoryRef) -> Result<(Src, Option<(u32, u32)>), CompileError> {
         let code = TrapCode::MemoryOutOfBounds;
         if memory.ty.index64 {
+            // A high word read from a local already checked on every path is 0 (any memory:
+            // the fact is about the local's value).
+            let high_local = match self.stack.entries.last() {
+                Some(&Entry::Local(local)) => Some(local),
+                _ => None,
+            };
+            let known_zero = high_local.is_some_and(|l| self.checked_zero.contains(&l));
             let high = self.pop_src(true)?;
             match high {
                 Src::Imm(0) => {}
+                _ if known_zero => {}
                 Src::Imm(_) => {
                     let label = self.trap_label(code);
                     self.emit(|a| a.b(Cond::Al, label))?;
@@ -1416,6 +1430,9 @@ impl<'m> FunctionCompiler<'m> {
                 Src::Owned(r) | Src::Home(r) => {
                     self.emit(|a| a.cmp(r, 0u32))?;
                     self.branch_to_trap(Cond::Ne, code)?;
+                    if let Some(local) = high_local {
+                        self.checked_zero.push(local);
+                    }
                 }
             }
             self.release_sources(&[high], Reg::R12);
@@ -3359,12 +3376,14 @@ impl<'m> FunctionCompiler<'m> {
     fn bind_join(&mut self, label: Label) -> Result<(), CompileError> {
         self.checked.clear();
         self.checked_constant = 0;
+        self.checked_zero.clear();
         self.emit(|a| a.bind(label))
     }
 
     /// Local `index` is being written: facts about its old value die.
     fn forget_local(&mut self, index: u32) {
         self.checked.retain(|(l, _)| *l != index);
+        self.checked_zero.retain(|l| *l != index);
     }
 
     fn local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {

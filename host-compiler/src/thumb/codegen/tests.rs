@@ -2410,7 +2410,16 @@ fn memory64_addresses_with_a_high_word_trap() {
         ;; 5: memory.size (an i64)
         (func (result i64) memory.size)
         ;; 6: i64 load
-        (func (param i64) (result i64) local.get 0 i64.load offset=4))";
+        (func (param i64) (result i64) local.get 0 i64.load offset=4)
+        ;; 7: the high-word check folded for a local, and redone once the local is written
+        (func (param i64) (result i32)
+          local.get 0 i32.load local.get 0 i32.load offset=4 i32.add
+          local.get 0 i64.const 0x100000000 i64.add local.set 0
+          local.get 0 i32.load offset=8 i32.add)
+        ;; 8: a check on one path of an `if` says nothing after the join
+        (func (param i64 i32) (result i32)
+          local.get 1 if local.get 0 i32.load drop end
+          local.get 0 i32.load8_u))";
     let (functions, _) = compile_module(wat).unwrap();
     let calls = [
         (0, vec![65532, 0, 0x1234_5678]),
@@ -2429,6 +2438,16 @@ fn memory64_addresses_with_a_high_word_trap() {
         }
         other => panic!("{other:?}"),
     }
+    // Both paths of function 8 without a high word run.
+    assert_eq!(
+        i32s(&run_with_memory(
+            &functions,
+            &[(8, vec![0, 0, 0]), (8, vec![0, 0, 1])],
+            65536,
+            4
+        )),
+        vec![0, 0]
+    );
     for (function, args) in [
         (0, vec![0, 1, 7]),
         (0, vec![65532, 0x8000_0000, 7]),
@@ -2440,6 +2459,10 @@ fn memory64_addresses_with_a_high_word_trap() {
         (4, vec![]),
         (6, vec![65532 - 4, 0]),
         (6, vec![0, 2]),
+        (7, vec![0, 0]),
+        (7, vec![0, 1]),
+        (8, vec![0, 1, 0]),
+        (8, vec![0, 1, 1]),
     ] {
         assert_eq!(
             run_with_memory(&functions, &[(function, args.clone())], 65536, 4),
