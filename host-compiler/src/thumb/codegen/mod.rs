@@ -1410,32 +1410,8 @@ impl<'m> FunctionCompiler<'m> {
     /// it traps, never wraps), checked here; the low word is the index the 32-bit bounds
     /// check then sees.
     fn pop_index(&mut self, memory: &MemoryRef) -> Result<(Src, Option<(u32, u32)>), CompileError> {
-        let code = TrapCode::MemoryOutOfBounds;
         if memory.ty.index64 {
-            // A high word read from a local already checked on every path is 0 (any memory:
-            // the fact is about the local's value).
-            let high_local = match self.stack.entries.last() {
-                Some(&Entry::Local(local)) => Some(local),
-                _ => None,
-            };
-            let known_zero = high_local.is_some_and(|l| self.checked_zero.contains(&l));
-            let high = self.pop_src(true)?;
-            match high {
-                Src::Imm(0) => {}
-                _ if known_zero => {}
-                Src::Imm(_) => {
-                    let label = self.trap_label(code);
-                    self.emit(|a| a.b(Cond::Al, label))?;
-                }
-                Src::Owned(r) | Src::Home(r) => {
-                    self.emit(|a| a.cmp(r, 0u32))?;
-                    self.branch_to_trap(Cond::Ne, code)?;
-                    if let Some(local) = high_local {
-                        self.checked_zero.push(local);
-                    }
-                }
-            }
-            self.release_sources(&[high], Reg::R12);
+            self.pop_high_word()?;
         }
         let origin = if memory.index == 0 {
             self.entry_local(0)
@@ -1444,6 +1420,40 @@ impl<'m> FunctionCompiler<'m> {
         };
         let index = self.pop_src(true)?;
         Ok((index, origin))
+    }
+
+    /// Pops the high word of a memory64 address, trapping unless it is 0: `cmp hi, #0; bne
+    /// trap`, nothing for a constant 0 or for a local word in `checked_zero` (the fact is about
+    /// the local's value, so it holds for any memory), an unconditional branch to the trap for
+    /// another constant. A local word checked here joins `checked_zero`.
+    fn pop_high_word(&mut self) -> Result<(), CompileError> {
+        let code = TrapCode::MemoryOutOfBounds;
+        let high_local = match self.stack.entries.last() {
+            Some(&Entry::Local(local)) => Some(local),
+            _ => None,
+        };
+        if high_local.is_some_and(|l| self.checked_zero.contains(&l)) {
+            // A lazy read: nothing to load, no register to free.
+            self.stack.entries.pop();
+            return Ok(());
+        }
+        let high = self.pop_src(true)?;
+        match high {
+            Src::Imm(0) => {}
+            Src::Imm(_) => {
+                let label = self.trap_label(code);
+                self.emit(|a| a.b(Cond::Al, label))?;
+            }
+            Src::Owned(r) | Src::Home(r) => {
+                self.emit(|a| a.cmp(r, 0u32))?;
+                self.branch_to_trap(Cond::Ne, code)?;
+                if let Some(local) = high_local {
+                    self.checked_zero.push(local);
+                }
+            }
+        }
+        self.release_sources(&[high], Reg::R12);
+        Ok(())
     }
 
     /// The bounds check and address of an access of `size` bytes at `index + offset` to a
