@@ -45,6 +45,11 @@ cargo test -q -p tests --test fuel --test fuel_thumb --target armv7-unknown-linu
 for core in cortex-m7 cortex-m4f; do
     TESTS_CORTEX_M=$core cargo test -q -p tests --test preemption --target armv7-unknown-linux-gnueabihf
 done
+# Several memories, 1-byte pages, memory64 addresses above 4 GiB and reserved growth through
+# the embedder API, on every profile.
+for core in cortex-m7 cortex-m4f cortex-m55 cortex-m33; do
+    TESTS_CORTEX_M=$core cargo test -q -p tests --test memories --target armv7-unknown-linux-gnueabihf
+done
 
 step "bare-metal board qemu-virt-aarch64 (qemu-system-aarch64)"
 boards/qemu-virt-aarch64/run-tests.sh

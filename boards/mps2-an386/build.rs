@@ -1,4 +1,4 @@
-//! Runs on the host. Three jobs:
+//! Runs on the host. Four jobs:
 //!
 //! 1. Linking: when building for the board, put `memory.x` on the linker path (cortex-m-rt's
 //!    `link.x` includes it) and pass `-Tlink.x` to examples only (never to host unit tests).
@@ -11,12 +11,17 @@
 //!    storing at its memory base - 4, and `front_guard_wild.img`, storing at
 //!    [`WILD_ADDRESS`], outside every memory slot (both made and re-sealed by
 //!    `../cortex-m-common/build-support/broken_image.rs`, so they load).
-//! 3. Wasm modules with epoch checks: every `wasm-epochs/*.wat` is compiled for the
+//! 3. The modules of the firmware bodies in `cortex-m-common` (`../cortex-m-common/wasm/*.wat`,
+//!    e.g. `memories.img` for `examples/test_memories.rs`), compiled the same way by
+//!    `../cortex-m-common/build-support/common_modules.rs`.
+//! 4. Wasm modules with epoch checks: every `wasm-epochs/*.wat` is compiled for the
 //!    Cortex-M4F with `CompilerConfig::epochs(true)` into `$OUT_DIR/<name>.img` (the tasks of
 //!    `examples/demo_tasks.rs`) by `../cortex-m-common/build-support/epoch_images.rs`.
 
 #[path = "../cortex-m-common/build-support/broken_image.rs"]
 mod broken_image;
+#[path = "../cortex-m-common/build-support/common_modules.rs"]
+mod common_modules;
 #[path = "../cortex-m-common/build-support/epoch_images.rs"]
 mod epoch_images;
 
@@ -40,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=../cortex-m-common/build-support/broken_image.rs");
     println!("cargo:rerun-if-changed=../cortex-m-common/build-support/epoch_images.rs");
+    println!("cargo:rerun-if-changed=../cortex-m-common/build-support/common_modules.rs");
     if target.starts_with("thumbv7em-") {
         std::fs::copy(manifest.join("memory.x"), out.join("memory.x"))?;
         println!("cargo:rustc-link-search={}", out.display());
@@ -90,6 +96,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::write(out.join("front_guard_wild.img"), wild)?;
         }
     }
+    common_modules::compile_common_modules(
+        &manifest.join("../cortex-m-common/wasm"),
+        &out,
+        Target::CortexM4F,
+    )?;
     epoch_images::compile_epoch_modules(&manifest.join("wasm-epochs"), &out, Target::CortexM4F)?;
     Ok(())
 }

@@ -22,6 +22,11 @@
 #                          with a tick hook that clobbers s0-s15 and FPSCR: result bit-identical to
 #                          the timer-off run, ticks in wasm code with the extended FP frame, none
 #                          once stopped, status 0
+#        test_memories     a 300-byte memory of 1-byte pages beside a 64 KiB-page memory and a
+#                          64-bit one (cortex-m-common::memories_test): the slot planner's RAM for
+#                          each printed, bounds per memory, copy between them, growth in own pages
+#                          without moving, memory64 addresses above 4 GiB trap, a memory64
+#                          minimum above 4 GiB refused with MemoryTooLarge, status 0
 #        demo_tasks        three wasm tasks (a fold, a CRC, an infinite loop; images compiled with
 #                          epoch checks) time-sliced round robin with epochs from SysTick at 1 kHz,
 #                          each a resumable call on a fiber stack from the board's pool that yields
@@ -170,6 +175,20 @@ boot test_timer 0 \
     "[ok] no tick once stopped" \
     "[ok] the firmware's FPSCR control bits are unchanged" \
     "timer test: passed"
+boot test_memories 0 \
+    "slot planner: memory of 300 pages of 1 B (max Some(400)): 300 B accessible" \
+    "slot planner: memory of 1 pages of 65536 B (max Some(2)): 65536 B accessible" \
+    "[ok] a 1-byte-page memory takes less RAM than a 64 KiB-page one" \
+    "[ok] sizes in each memory's own pages (300 x 1 B, 1 x 64 KiB, 1 x 64 KiB)" \
+    "[ok] data segments landed in their own memories" \
+    "[ok] each memory is bounded by its own length (byte 300: small traps, big reads)" \
+    "[ok] memory.copy from the big memory into the small one, bounds of each checked" \
+    "[ok] memory.grow in 1-byte pages to the maximum, -1 past it, the memory never moves" \
+    "[ok] memory64: addresses above 4 GiB trap, never wrap, on the 32-bit core" \
+    "[ok] memory64: memory.size and memory.grow in 64 bits, the maximum holds" \
+    "[ok] a memory64 minimum above 4 GiB is refused with MemoryTooLarge" \
+    "[ok] every memory-pool and arena block is back once the stores are dropped" \
+    "memories test: passed"
 boot demo_tasks 0 \
     "suspended at its deadline" \
     "spin: stopped on its deadline: cancelled after" \

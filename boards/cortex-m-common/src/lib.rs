@@ -49,6 +49,8 @@ pub mod console;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod demo_tasks;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
+pub mod memories_test;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod mpu;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod runner;
