@@ -165,13 +165,16 @@ pub trait Observer {
 pub struct NoObserver;
 impl Observer for NoObserver {}
 
-/// Runs every directive of `contents` against `backend`. `name` labels the report; lines in
-/// `skip` are not run (and are reported as skipped).
-pub fn run_wast_file<B: Backend>(name: &str, contents: &str, backend: B) -> FileReport {
+/// Runs every directive of `contents` against `backend`, validating with the proposals of the
+/// spec file `name` ([`crate::spec_runner::file_proposals`]). `name` labels the report.
+pub fn run_wast_file<B: Backend>(name: &str, contents: &str, mut backend: B) -> FileReport {
+    backend.set_proposals(crate::spec_runner::file_proposals(name));
     run_wast_file_with(name, contents, backend, &BTreeSet::new(), &mut NoObserver)
 }
 
-/// [`run_wast_file`] with lines to skip and an observer.
+/// Runs every directive of `contents` against `backend` as it is configured (the caller sets
+/// its proposals). `name` labels the report; lines in `skip` are not run (and are reported as
+/// skipped); `observer` hears of every case.
 pub fn run_wast_file_with<B: Backend>(
     name: &str,
     contents: &str,
@@ -203,8 +206,6 @@ pub fn run_wast_file_with<B: Backend>(
             return report;
         }
     };
-    let mut backend = backend;
-    backend.set_proposals(crate::spec_runner::file_proposals(name));
     let mut runner = Runner {
         backend,
         current: None,

@@ -145,7 +145,9 @@ fn child<B: Backend + 'static>(file: &str, skip: BTreeSet<usize>, make_backend: 
         .name(name.clone())
         .stack_size(STACK)
         .spawn(move || {
-            run_wast_file_with(&name, contents, make_backend(), &skip, &mut PrintObserver)
+            let mut backend = make_backend();
+            backend.set_proposals(file_proposals(&name));
+            run_wast_file_with(&name, contents, backend, &skip, &mut PrintObserver)
         })
         .expect("spawn")
         .join()

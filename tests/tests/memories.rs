@@ -363,3 +363,22 @@ fn growth_is_reserved_and_never_moves_memory() {
         "{err:?}"
     );
 }
+
+/// `tests/wast/mixed-memories.wast` through the spec harness, with every proposal enabled:
+/// i32 and i64 memories in one module (size, grow, fill, init, copy within and between them,
+/// wide accesses at the end of a grown memory), and one memory imported twice, grown through
+/// one import and seen through the other.
+#[test]
+fn mixed_memories_wast() {
+    let mut backend = tests::device::Device::new();
+    tests::harness::Backend::set_proposals(&mut backend, host_compiler::Proposals::ALL);
+    let report = tests::harness::run_wast_file_with(
+        "mixed-memories.wast",
+        include_str!("../wast/mixed-memories.wast"),
+        backend,
+        &Default::default(),
+        &mut tests::harness::NoObserver,
+    );
+    assert!(report.failed.is_empty(), "{:#?}", report.failed);
+    assert_eq!(report.passed, 46);
+}
