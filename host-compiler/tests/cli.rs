@@ -398,3 +398,36 @@ fn inspect_reports_each_memory_and_its_slot_reserve() {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
 }
+
+#[test]
+fn compile_proposals_option() {
+    let dir = scratch("proposals");
+    let wat = dir.join("m.wat");
+    std::fs::write(&wat, "(module (memory 1) (memory i64 1))").unwrap();
+    let compile = |list: &str| {
+        let img = dir.join(format!("{list}.img"));
+        wasm_aot(&[
+            "compile",
+            wat.to_str().unwrap(),
+            "--proposals",
+            list,
+            "-o",
+            img.to_str().unwrap(),
+        ])
+    };
+    assert!(compile("all").status.success());
+    assert!(compile("multi-memory,memory64").status.success());
+    for refused in ["none", "memory64", "multi-memory"] {
+        let out = compile(refused);
+        assert!(!out.status.success(), "--proposals {refused} compiled");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("invalid wasm"), "{err}");
+    }
+    let out = compile("memory64,threads");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown proposal list"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -32,7 +32,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use host_compiler::{BoundsChecks, Compiler, CompilerConfig, Target};
+use host_compiler::{BoundsChecks, Compiler, CompilerConfig, Proposals, Target};
 use shared_types::ImageHeader;
 
 #[derive(Parser)]
@@ -93,6 +93,11 @@ struct CompileCmd {
     /// once the device's epoch reaches the store's deadline (every target).
     #[arg(long)]
     epoch: bool,
+    /// Proposals beyond WebAssembly 2.0 the module may use: `all` (default: multi-memory,
+    /// memory64, custom-page-sizes, extended-const), `none` (WebAssembly 2.0 exactly), or a
+    /// comma-separated list of those names.
+    #[arg(long, default_value = "all")]
+    proposals: String,
 }
 
 /// What `compile` writes.
@@ -199,12 +204,20 @@ fn compile(c: CompileCmd) -> anyhow::Result<()> {
     if c.format == Format::Hex && c.address.is_none() {
         bail!("--format hex needs --address (where the image is placed, e.g. 0x40100000)");
     }
+    let proposals = Proposals::parse_list(&c.proposals).with_context(|| {
+        format!(
+            "unknown proposal list `{}` (all, none, or a comma-separated list of \
+             multi-memory, memory64, custom-page-sizes, extended-const)",
+            c.proposals
+        )
+    })?;
     let config = CompilerConfig::for_target(target)
         .pad_between_functions(c.pad_functions)
         .bounds_checks(bounds)
         .guard_size(c.guard_size)
         .fuel(c.fuel)
-        .epochs(c.epoch);
+        .epochs(c.epoch)
+        .proposals(proposals);
     let image = compile_file(&c.input, config)?;
     let extension = match c.format {
         Format::Img => "img",

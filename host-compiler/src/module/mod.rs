@@ -280,8 +280,9 @@ impl Proposals {
         extended_const: true,
     };
 
-    /// The proposal named as in the testsuite's `proposals/<name>` directories and the CLI's
-    /// `--proposals` list: `multi-memory`, `memory64`, `custom-page-sizes`, `extended-const`.
+    /// This set with the proposal named as in the testsuite's `proposals/<name>` directories
+    /// and the CLI's `--proposals` list (`multi-memory`, `memory64`, `custom-page-sizes`,
+    /// `extended-const`) enabled; `None` for an unknown name.
     pub fn with(mut self, name: &str) -> Option<Proposals> {
         match name {
             "multi-memory" => self.multi_memory = true,
@@ -291,6 +292,18 @@ impl Proposals {
             _ => return None,
         }
         Some(self)
+    }
+
+    /// Parses the command line's list: `all`, `none` (WebAssembly 2.0 exactly), or proposal
+    /// names separated by commas (`multi-memory,memory64`). `None` for an unknown name.
+    pub fn parse_list(list: &str) -> Option<Proposals> {
+        match list.trim() {
+            "all" => Some(Proposals::ALL),
+            "none" | "" => Some(Proposals::NONE),
+            names => names
+                .split(',')
+                .try_fold(Proposals::NONE, |p, name| p.with(name.trim())),
+        }
     }
 
     /// The wasmparser features for this set: WebAssembly 2.0 plus the enabled proposals.
@@ -767,6 +780,25 @@ mod tests {
             }
         }
         assert!(failed);
+    }
+
+    #[test]
+    fn proposal_lists() {
+        assert_eq!(Proposals::parse_list("all"), Some(Proposals::ALL));
+        assert_eq!(Proposals::parse_list("none"), Some(Proposals::NONE));
+        assert_eq!(
+            Proposals::parse_list("memory64, multi-memory"),
+            Some(Proposals {
+                memory64: true,
+                multi_memory: true,
+                ..Proposals::NONE
+            })
+        );
+        assert_eq!(
+            Proposals::parse_list("multi-memory,memory64,custom-page-sizes,extended-const"),
+            Some(Proposals::ALL)
+        );
+        assert_eq!(Proposals::parse_list("memory64,threads"), None);
     }
 
     #[test]
