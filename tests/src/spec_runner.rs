@@ -1,5 +1,6 @@
-//! Runs the spec testsuite (WebAssembly 2.0, the proposal testsuites and our own `tests/wast`), one child process per `.wast` file, and compares
-//! the failures with a checked-in expectations file.
+//! Runs the spec testsuite (WebAssembly 2.0, the proposal testsuites and our own `tests/wast`),
+//! one child process per `.wast` file, and compares the failures with a checked-in expectations
+//! file.
 //!
 //! Why child processes: a fault the runtime does not turn into a trap (SIGSEGV, SIGILL, ...)
 //! would otherwise kill the whole test binary. The child prints `START line` before each case;
