@@ -414,6 +414,29 @@ fn many_params_and_results() {
     assert_eq!(m.call_i32(1, &[]), 1017);
 }
 
+/// A 64-bit table (table64): `table.get`, `table.size` and `call_indirect` with i64 indices
+/// below 2^32 reach the same elements as through a 32-bit table.
+#[test]
+fn table64_get_size_and_call_indirect() {
+    let mut m = Instance::new(
+        "(module
+          (type $u (func (param i32) (result i32)))
+          (table i64 8 funcref)
+          (func $double (type $u) local.get 0 i32.const 2 i32.mul)
+          (func $square (type $u) local.get 0 local.get 0 i32.mul)
+          (func (param i64 i32) (result i32)
+            local.get 1 local.get 0 call_indirect (type $u))
+          (func (param i64) (result i64)
+            local.get 0 table.get 0 ref.is_null i64.extend_i32_u
+            table.size 0 i64.add))",
+    );
+    // Element i is function i: 0 = $double, 1 = $square; 4 functions + 1 null = 5 entries.
+    assert_eq!(m.call(2, &[0, 21])[0] as u32, 42);
+    assert_eq!(m.call(2, &[1, 9])[0] as u32, 81);
+    assert_eq!(m.call(3, &[0])[0] as u64, 5);
+    assert_eq!(m.call(3, &[4])[0] as u64, 6);
+}
+
 #[test]
 fn indirect_and_host_calls() {
     let mut m = Instance::new(

@@ -109,7 +109,7 @@ pub fn wasm_signature(env: &ModuleEnv, type_index: u32) -> ir::Signature {
 /// Translates the body of function `func_index` (imports included in the index space).
 ///
 /// Every operator is passed to `validator` before it is translated; validation errors become
-/// [`CompileError::Invalid`], features this compiler lacks (SIMD, table64, tail calls, ...)
+/// [`CompileError::Invalid`], features this compiler lacks (SIMD, tail calls, ...)
 /// [`CompileError::Unsupported`].
 pub fn translate_function(
     env: &ModuleEnv,

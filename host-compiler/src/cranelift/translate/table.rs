@@ -4,9 +4,17 @@
 //! value, 0 is null. `table.get`/`table.set`/`table.size` are inline (the base may move when
 //! the table grows, so it is reloaded each time); the other table operators call runtime
 //! helpers. `ref.func` is the address of the function's `VMFuncRef` in our own vmctx.
+//!
+//! **table64.** Tables and the table helpers are 32-bit (no table holds 2^32 elements), so
+//! an i64 index, destination, source or length of a 64-bit table is narrowed
+//! ([`FuncTranslator::narrow_table_operand`]): a nonzero high word traps (the index is past
+//! any table's end, a length runs past it), otherwise the low word goes on as the 32-bit
+//! operand. `table.size` is zero-extended; `table.grow` answers -1 for a delta of 2^32 or
+//! more without calling the helper, and widens the helper's 32-bit answer (`u32::MAX`, the
+//! failure, becomes -1).
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{InstBuilder, Value, types};
+use cranelift_codegen::ir::{BlockArg, InstBuilder, Value, types};
 use shared_types::{Libcall, TrapCode};
 use wasmparser::Operator;
 
@@ -16,22 +24,37 @@ use crate::error::CompileError;
 use types::{I32, I64};
 
 impl FuncTranslator<'_, '_> {
-    /// Refuses tables this translator cannot access (table64).
-    fn check_table(&self, table: u32) -> Result<(), CompileError> {
-        let ty = self
-            .env
+    /// Whether `table` has 64-bit indices (table64).
+    fn table_is_64(&self, table: u32) -> Result<bool, CompileError> {
+        self.env
             .tables
             .get(table as usize)
-            .ok_or_else(|| self.internal("table out of range"))?;
-        if ty.index64 {
-            return Err(self.unsupported("table64"));
+            .map(|ty| ty.index64)
+            .ok_or_else(|| self.internal("table out of range"))
+    }
+
+    /// An index, destination, source or length operand of a table as the 32-bit value the
+    /// table code and helpers take: an i32 as it is; an i64 (`wide`) traps with `code` when
+    /// its high word is nonzero (at least 2^32: past the end of any table), else its low word.
+    pub(crate) fn narrow_table_operand(
+        &mut self,
+        value: Value,
+        wide: bool,
+        code: TrapCode,
+    ) -> Value {
+        if !wide {
+            return value;
         }
-        Ok(())
+        let too_big =
+            self.builder
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThan, value, i64::from(u32::MAX));
+        self.trap_if(too_big, code);
+        self.builder.ins().ireduce(I32, value)
     }
 
     /// The `VMTableDefinition` of `table` as (base pointer, constant offset).
     fn table_definition(&mut self, table: u32) -> Result<(Value, i32), CompileError> {
-        self.check_table(table)?;
         let offsets = self.env.offsets;
         Ok(if table < self.env.num_imported_tables {
             let ptr = self.ptr();
@@ -59,7 +82,8 @@ impl FuncTranslator<'_, '_> {
         )
     }
 
-    /// Address of element `index` (i32) of `table`, trapping with `code` when out of bounds.
+    /// Address of element `index` of `table` (an i32, or an i64 for a 64-bit table),
+    /// trapping with `code` when out of bounds.
     pub(crate) fn table_element_address(
         &mut self,
         table: u32,
@@ -67,6 +91,8 @@ impl FuncTranslator<'_, '_> {
         code: TrapCode,
     ) -> Result<Value, CompileError> {
         let ptr = self.ptr();
+        let wide = self.table_is_64(table)?;
+        let index = self.narrow_table_operand(index, wide, code);
         let (definition, offset) = self.table_definition(table)?;
         let length = self.table_length(definition, offset);
         let out_of_bounds =
@@ -90,6 +116,41 @@ impl FuncTranslator<'_, '_> {
             .ins()
             .imul_imm_s(index, i64::from(self.env.offsets.ptr));
         Ok(self.builder.ins().iadd(base, scaled))
+    }
+
+    /// `table.grow` of a 64-bit table (`table` the index constant, `delta` an i64): -1 for a
+    /// delta of 2^32 or more, which no table can take, without calling the helper; otherwise
+    /// the helper on the low word, its `u32::MAX` (failure) widened to -1 and any other old
+    /// size zero-extended.
+    fn table64_grow(
+        &mut self,
+        table: Value,
+        init: Value,
+        delta: Value,
+    ) -> Result<Value, CompileError> {
+        let call = self.builder.create_block();
+        let done = self.builder.create_block();
+        self.builder.append_block_param(done, I64);
+        let too_big =
+            self.builder
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThan, delta, i64::from(u32::MAX));
+        let failed = self.builder.ins().iconst(I64, -1);
+        self.builder
+            .ins()
+            .brif(too_big, done, &[BlockArg::Value(failed)], call, &[]);
+        self.builder.switch_to_block(call);
+        self.builder.seal_block(call);
+        let low = self.builder.ins().ireduce(I32, delta);
+        let old = self.call_libcall(Libcall::TableGrow, &[table, init, low])?;
+        let old_failed = self.builder.ins().icmp_imm_s(IntCC::Equal, old, -1);
+        let widened = self.builder.ins().uextend(I64, old);
+        let minus_one = self.builder.ins().iconst(I64, -1);
+        let result = self.builder.ins().select(old_failed, minus_one, widened);
+        self.builder.ins().jump(done, &[BlockArg::Value(result)]);
+        self.builder.switch_to_block(done);
+        self.builder.seal_block(done);
+        Ok(self.builder.block_params(done)[0])
     }
 
     fn table_index_const(&mut self, index: u32) -> Value {
@@ -132,18 +193,30 @@ impl FuncTranslator<'_, '_> {
             O::TableSize { table } => {
                 let (definition, offset) = self.table_definition(*table)?;
                 let length = self.table_length(definition, offset);
-                self.push(length);
+                let size = if self.table_is_64(*table)? {
+                    self.builder.ins().uextend(I64, length)
+                } else {
+                    length
+                };
+                self.push(size);
             }
             O::TableGrow { table } => {
-                self.check_table(*table)?;
+                let wide = self.table_is_64(*table)?;
                 let (init, delta) = self.pop2()?;
                 let table = self.table_index_const(*table);
-                let old = self.call_libcall(Libcall::TableGrow, &[table, init, delta])?;
+                let old = if wide {
+                    self.table64_grow(table, init, delta)?
+                } else {
+                    self.call_libcall(Libcall::TableGrow, &[table, init, delta])?
+                };
                 self.push(old);
             }
             O::TableFill { table } => {
-                self.check_table(*table)?;
+                let wide = self.table_is_64(*table)?;
                 let (dst, value, len) = self.pop3()?;
+                let code = TrapCode::TableOutOfBounds;
+                let dst = self.narrow_table_operand(dst, wide, code);
+                let len = self.narrow_table_operand(len, wide, code);
                 let table = self.table_index_const(*table);
                 let status = self.call_libcall(Libcall::TableFill, &[table, dst, value, len])?;
                 self.trap_if_status(status);
@@ -152,9 +225,15 @@ impl FuncTranslator<'_, '_> {
                 dst_table,
                 src_table,
             } => {
-                self.check_table(*dst_table)?;
-                self.check_table(*src_table)?;
+                let dst_wide = self.table_is_64(*dst_table)?;
+                let src_wide = self.table_is_64(*src_table)?;
                 let (dst, src, len) = self.pop3()?;
+                // Each address has its own table's index type; the length is an i64 only
+                // between two 64-bit tables.
+                let code = TrapCode::TableOutOfBounds;
+                let dst = self.narrow_table_operand(dst, dst_wide, code);
+                let src = self.narrow_table_operand(src, src_wide, code);
+                let len = self.narrow_table_operand(len, dst_wide && src_wide, code);
                 let dst_table = self.table_index_const(*dst_table);
                 let src_table = self.table_index_const(*src_table);
                 let status =
@@ -162,8 +241,10 @@ impl FuncTranslator<'_, '_> {
                 self.trap_if_status(status);
             }
             O::TableInit { elem_index, table } => {
-                self.check_table(*table)?;
+                let wide = self.table_is_64(*table)?;
                 let (dst, src, len) = self.pop3()?;
+                // Only the destination has the table's index type; `src` and `len` are i32.
+                let dst = self.narrow_table_operand(dst, wide, TrapCode::TableOutOfBounds);
                 let table = self.table_index_const(*table);
                 let elem = self.table_index_const(*elem_index);
                 let status =

@@ -3,9 +3,9 @@
 //! assembler. [`super::backend`] compiles whole modules with it.
 //!
 //! It compiles all of WebAssembly 2.0 except SIMD, plus multi-memory, memory64, custom page
-//! sizes and extended constant expressions (the last two need nothing here): `v128` anywhere
-//! (signatures, locals, globals, block types, operators) is refused with
-//! [`CompileError::Unsupported`], as is table64, never with wrong code.
+//! sizes, extended constant expressions (the last two need nothing here) and table64: `v128`
+//! anywhere (signatures, locals, globals, block types, operators) is refused with
+//! [`CompileError::Unsupported`], never with wrong code.
 //! What it implements of the design:
 //!
 //! * types: every value is one or two core-register *words* (DESIGN.md, "interim departure"):
@@ -72,6 +72,11 @@
 //!   32-bit check of its memory, memory 0's derived registers and folding included;
 //!   `memory.size`/`grow` and the bulk operators take and return i64 where the index type
 //!   says (a `memory.copy` between a 32-bit and a 64-bit memory has an i32 length);
+//! * table64 (DESIGN.md section 8, "Table64"): tables and their libcalls are 32-bit, so an
+//!   i64 index, destination, source or length of a 64-bit table has its high word checked to
+//!   be 0 (else `TableOutOfBounds`, `UndefinedElement` for `call_indirect`) and its low word
+//!   used; `table.size` pushes a 0 high word, `table.grow` answers -1 for a delta of 2^32 or
+//!   more without calling and sign-extends the 32-bit answer (old sizes stay below 2^31);
 //! * i32 and reference globals, defined (on the vmctx) or imported (through the definition
 //!   pointer).
 //!
@@ -1411,7 +1416,7 @@ impl<'m> FunctionCompiler<'m> {
     /// check then sees.
     fn pop_index(&mut self, memory: &MemoryRef) -> Result<(Src, Option<(u32, u32)>), CompileError> {
         if memory.ty.index64 {
-            self.pop_high_word()?;
+            self.pop_high_word(TrapCode::MemoryOutOfBounds)?;
         }
         let origin = if memory.index == 0 {
             self.entry_local(0)
@@ -1422,12 +1427,12 @@ impl<'m> FunctionCompiler<'m> {
         Ok((index, origin))
     }
 
-    /// Pops the high word of a memory64 address, trapping unless it is 0: `cmp hi, #0; bne
-    /// trap`, nothing for a constant 0 or for a local word in `checked_zero` (the fact is about
-    /// the local's value, so it holds for any memory), an unconditional branch to the trap for
-    /// another constant. A local word checked here joins `checked_zero`.
-    fn pop_high_word(&mut self) -> Result<(), CompileError> {
-        let code = TrapCode::MemoryOutOfBounds;
+    /// Pops the high word of a memory64 address or a table64 index, trapping with `code`
+    /// unless it is 0: `cmp hi, #0; bne trap`, nothing for a constant 0 or for a local word in
+    /// `checked_zero` (the fact is about the local's value, so it holds for any memory or
+    /// table), an unconditional branch to the trap for another constant. A local word checked
+    /// here joins `checked_zero`.
+    fn pop_high_word(&mut self, code: TrapCode) -> Result<(), CompileError> {
         let high_local = match self.stack.entries.last() {
             Some(&Entry::Local(local)) => Some(local),
             _ => None,
@@ -1977,8 +1982,9 @@ impl<'m> FunctionCompiler<'m> {
     }
 
     /// A bulk-memory libcall (DESIGN.md section 6.2): pops one i32 operand per entry of
-    /// `operands` (bottom first) into its AAPCS word, writes `constants` (other arguments and
-    /// the high words of `u64` ones), puts the vmctx in r0, calls through the libcall table and,
+    /// `operands` (bottom first) into its AAPCS word (a [`Word::HighZero`] is not passed: the
+    /// high word of a narrowed table64 operand, checked to be 0 before anything else), writes
+    /// `constants` (other arguments and the high words of `u64` ones), puts the vmctx in r0, calls through the libcall table and,
     /// when the helper returns a status (`checked`), passes a non-zero one to `Trap`. Operands
     /// going to registers are placed by a parallel move (a cycle goes through r12).
     fn bulk_libcall(
@@ -1996,6 +2002,11 @@ impl<'m> FunctionCompiler<'m> {
             sources.push(self.pop_src(true)?);
         }
         sources.reverse();
+        for (&source, &word) in sources.iter().zip(operands) {
+            if let Word::HighZero(code) = word {
+                self.check_zero(source, code)?;
+            }
+        }
         if outgoing > 0 {
             self.emit(|a| a.sub(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
             self.sp_adjust = outgoing;
@@ -2029,7 +2040,7 @@ impl<'m> FunctionCompiler<'m> {
             .zip(operands)
             .filter_map(|(&source, &word)| match word {
                 Word::Reg(to) => Some((to, source.operand())),
-                Word::Stack(_) => None,
+                Word::Stack(_) | Word::HighZero(_) => None,
             })
             .collect();
         self.parallel_move(moves)?;
@@ -2168,14 +2179,6 @@ impl<'m> FunctionCompiler<'m> {
     /// The `VMTableDefinition` of `table`: `(base register, offset)`, the base being the vmctx
     /// or, for an imported table, `via` loaded with the definition pointer.
     fn table_definition(&mut self, table: u32, via: Reg) -> Result<(Reg, i32), CompileError> {
-        let ty = *self
-            .module
-            .tables
-            .get(table as usize)
-            .ok_or_else(|| self.internal(format!("no table {table}")))?;
-        if ty.index64 {
-            return Err(self.unsupported("table64"));
-        }
         let offsets = self.module.offsets;
         if table < self.module.num_imported_tables {
             let pointer = offsets.imported_table(table) as i32;
@@ -2203,7 +2206,12 @@ impl<'m> FunctionCompiler<'m> {
         })
     }
 
+    /// `table.get`: the index (for a 64-bit table, its high word checked first) against the
+    /// length, then the element.
     fn table_get(&mut self, table: u32) -> Result<(), CompileError> {
+        if self.table_is_64(table)? {
+            self.pop_high_word(TrapCode::TableOutOfBounds)?;
+        }
         let index = self.pop_reg()?;
         let via = self.allocate()?;
         self.table_element(table, index, via)?;
@@ -2215,6 +2223,9 @@ impl<'m> FunctionCompiler<'m> {
 
     fn table_set(&mut self, table: u32) -> Result<(), CompileError> {
         let value = self.pop_reg()?;
+        if self.table_is_64(table)? {
+            self.pop_high_word(TrapCode::TableOutOfBounds)?;
+        }
         let index = self.pop_reg()?;
         let via = self.allocate()?;
         self.table_element(table, index, via)?;
@@ -2231,18 +2242,106 @@ impl<'m> FunctionCompiler<'m> {
         let length = at + self.module.offsets.table_length() as i32;
         self.emit(|a| a.ldr(Width::W32, dst, Addr::Offset(definition, length)))?;
         self.push(Entry::Reg(dst));
+        if self.table_is_64(table)? {
+            self.push(Entry::Const(0));
+        }
         Ok(())
     }
 
-    fn check_table(&self, table: u32) -> Result<(), CompileError> {
-        let ty = self
-            .module
+    /// Whether `table` has 64-bit indices (table64).
+    fn table_is_64(&self, table: u32) -> Result<bool, CompileError> {
+        self.module
             .tables
             .get(table as usize)
-            .ok_or_else(|| self.internal(format!("no table {table}")))?;
-        if ty.index64 {
-            return Err(self.unsupported("table64"));
+            .map(|ty| ty.index64)
+            .ok_or_else(|| self.internal(format!("no table {table}")))
+    }
+
+    /// The libcall words of a table operand: its low word goes to `low`; an i64 (`wide`) also
+    /// has its high word checked to be 0 (`TableOutOfBounds`).
+    fn table_operand(words: &mut Vec<Word>, low: Word, wide: bool) {
+        words.push(low);
+        if wide {
+            words.push(Word::HighZero(TrapCode::TableOutOfBounds));
         }
+    }
+
+    /// Traps with `code` unless `source` is 0 (an unconditional branch for another constant).
+    fn check_zero(&mut self, source: Src, code: TrapCode) -> Result<(), CompileError> {
+        match source {
+            Src::Imm(0) => Ok(()),
+            Src::Imm(_) => {
+                let label = self.trap_label(code);
+                self.emit(|a| a.b(Cond::Al, label))
+            }
+            Src::Owned(r) | Src::Home(r) => {
+                self.emit(|a| a.cmp(r, 0u32))?;
+                self.branch_to_trap(Cond::Ne, code)
+            }
+        }
+    }
+
+    /// `table.grow` of a 64-bit table: `TableGrow(vmctx, table r1, init r2, delta r3) -> u32`
+    /// on the delta's low word, the answer sign-extended into the i64 result (a table's old
+    /// size stays below 2^31 on a 32-bit core, so only the failure `u32::MAX` becomes
+    /// negative: -1). A delta of 2^32 or more, which no table takes, answers -1 without the
+    /// call: `cmp hi, #0; bne fail` ahead of the call, whose path then jumps over `fail: mov
+    /// r0, #-1`. Both paths meet with the same stack state: the values below the operands left
+    /// r0-r3 and the operands are in registers before the branch (so the call's path loads and
+    /// spills nothing), the call clobbers no callee-saved register, and `fail` skips only the
+    /// reloads of derived registers it never clobbered.
+    fn table64_grow(&mut self, table: u32) -> Result<(), CompileError> {
+        self.save_caller_saved(3)?;
+        let high = self.pop_src(true)?;
+        let fail = match high {
+            Src::Imm(0) => None,
+            Src::Imm(_) => {
+                // Always too big: no call.
+                for _ in 0..2 {
+                    let operand = self.pop_src(true)?;
+                    self.release_sources(&[operand], Reg::R12);
+                }
+                self.push(Entry::Const(u32::MAX));
+                self.push(Entry::Const(u32::MAX));
+                return Ok(());
+            }
+            Src::Owned(r) | Src::Home(r) => {
+                // The operands into registers first: nothing between the branch and the call
+                // may load or spill (the `fail` path would skip it).
+                let delta = self.pop_reg()?;
+                let init = self.pop_reg()?;
+                self.push(Entry::Reg(init));
+                self.push(Entry::Reg(delta));
+                let fail = self.asm.new_label();
+                self.emit(|a| {
+                    a.cmp(r, 0u32)?;
+                    a.b(Cond::Ne, fail)
+                })?;
+                Some(fail)
+            }
+        };
+        self.release_sources(&[high], Reg::R12);
+        self.bulk_libcall(
+            Libcall::TableGrow,
+            &[Word::Reg(Reg::R2), Word::Reg(Reg::R3)],
+            &[(Word::Reg(Reg::R1), table)],
+            0,
+            false,
+        )?;
+        if let Some(fail) = fail {
+            let done = self.asm.new_label();
+            self.emit(|a| {
+                a.b(Cond::Al, done)?;
+                a.bind(fail)?;
+                a.mov(Flags::Any, Reg::R0, u32::MAX)?;
+                a.bind(done)
+            })?;
+        }
+        self.stack.hold(Reg::R0);
+        self.push(Entry::Reg(Reg::R0));
+        let high = self.allocate()?;
+        self.emit(|a| a.shift(ShiftKind::Asr, Flags::Any, high, Reg::R0, Operand::Imm(31)))?;
+        self.push(Entry::Reg(high));
         Ok(())
     }
 
@@ -3275,8 +3374,8 @@ impl<'m> FunctionCompiler<'m> {
             O::TableGet { table } => self.table_get(table),
             O::TableSet { table } => self.table_set(table),
             O::TableSize { table } => self.table_size(table),
+            O::TableGrow { table } if self.table_is_64(table)? => self.table64_grow(table),
             O::TableGrow { table } => {
-                self.check_table(table)?;
                 // `TableGrow(vmctx, table r1, init r2, delta r3) -> u32`.
                 self.bulk_libcall(
                     Libcall::TableGrow,
@@ -3290,11 +3389,15 @@ impl<'m> FunctionCompiler<'m> {
                 Ok(())
             }
             O::TableFill { table } => {
-                self.check_table(table)?;
                 // `TableFill(vmctx, table r1, dst r2, value r3, len [sp])`.
+                let wide = self.table_is_64(table)?;
+                let mut words = Vec::with_capacity(5);
+                Self::table_operand(&mut words, Word::Reg(Reg::R2), wide);
+                words.push(Word::Reg(Reg::R3));
+                Self::table_operand(&mut words, Word::Stack(0), wide);
                 self.bulk_libcall(
                     Libcall::TableFill,
-                    &[Word::Reg(Reg::R2), Word::Reg(Reg::R3), Word::Stack(0)],
+                    &words,
                     &[(Word::Reg(Reg::R1), table)],
                     8,
                     true,
@@ -3304,12 +3407,18 @@ impl<'m> FunctionCompiler<'m> {
                 dst_table,
                 src_table,
             } => {
-                self.check_table(dst_table)?;
-                self.check_table(src_table)?;
                 // `TableCopy(vmctx, dst_table r1, src_table r2, dst r3, src [sp], len [sp + 4])`.
+                // Each address has its own table's index type; the length is an i64 only
+                // between two 64-bit tables.
+                let dst_wide = self.table_is_64(dst_table)?;
+                let src_wide = self.table_is_64(src_table)?;
+                let mut words = Vec::with_capacity(6);
+                Self::table_operand(&mut words, Word::Reg(Reg::R3), dst_wide);
+                Self::table_operand(&mut words, Word::Stack(0), src_wide);
+                Self::table_operand(&mut words, Word::Stack(4), dst_wide && src_wide);
                 self.bulk_libcall(
                     Libcall::TableCopy,
-                    &[Word::Reg(Reg::R3), Word::Stack(0), Word::Stack(4)],
+                    &words,
                     &[
                         (Word::Reg(Reg::R1), dst_table),
                         (Word::Reg(Reg::R2), src_table),
@@ -3319,11 +3428,14 @@ impl<'m> FunctionCompiler<'m> {
                 )
             }
             O::TableInit { elem_index, table } => {
-                self.check_table(table)?;
-                // `TableInit(vmctx, table r1, elem r2, dst r3, src [sp], len [sp + 4])`.
+                // `TableInit(vmctx, table r1, elem r2, dst r3, src [sp], len [sp + 4])`; only
+                // `dst` has the table's index type.
+                let mut words = Vec::with_capacity(4);
+                Self::table_operand(&mut words, Word::Reg(Reg::R3), self.table_is_64(table)?);
+                words.extend([Word::Stack(0), Word::Stack(4)]);
                 self.bulk_libcall(
                     Libcall::TableInit,
-                    &[Word::Reg(Reg::R3), Word::Stack(0), Word::Stack(4)],
+                    &words,
                     &[
                         (Word::Reg(Reg::R1), table),
                         (Word::Reg(Reg::R2), elem_index),
@@ -4198,9 +4310,6 @@ impl<'m> FunctionCompiler<'m> {
             .tables
             .get(table_index as usize)
             .ok_or_else(|| self.internal(format!("no table {table_index}")))?;
-        if table.index64 {
-            return Err(self.unsupported("table64"));
-        }
         let slot = self
             .callee_slot
             .ok_or_else(|| self.internal("call_indirect without a callee slot"))?;
@@ -4216,6 +4325,10 @@ impl<'m> FunctionCompiler<'m> {
         let length = offsets.table_length() as i32;
         let type_id = offsets.func_ref_type_id() as i32;
         let expected = offsets.type_id(type_index) as i32;
+        if table.index64 {
+            // Past the end of any table, like an index past this one's.
+            self.pop_high_word(TrapCode::UndefinedElement)?;
+        }
         let index = self.pop_reg()?;
         let undefined = self.trap_label(TrapCode::UndefinedElement);
         let null = self.trap_label(TrapCode::UninitializedElement);
@@ -4630,6 +4743,8 @@ fn check_call_signature(
 enum Word {
     Reg(Reg),
     Stack(u32),
+    /// Not an argument: the high word of a table64 operand, trapping with its code unless 0.
+    HighZero(TrapCode),
 }
 
 /// A memory an operator accesses.

@@ -1938,7 +1938,7 @@ fn direct_calls_recursion_and_stack_arguments() {
 /// generated code shows as a diff in review: bytes, and the disassembly for reading.
 /// `BLESS=1 cargo test -p host-compiler --lib thumb::codegen::tests::golden_code` rewrites the
 /// file (the disassembly comes from `arm-none-eabi-objdump` when it is installed).
-const GOLDEN_CODE: [(&str, &str); 18] = [
+const GOLDEN_CODE: [(&str, &str); 20] = [
     (
         "add",
         "(func (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)",
@@ -2054,6 +2054,17 @@ const GOLDEN_CODE: [(&str, &str); 18] = [
     (
         "memory1_load",
         "(memory 1) (memory 1) (func (param i32) (result i32) local.get 0 i32.load 1 offset=8)",
+    ),
+    // table64: the high-word check ahead of the 32-bit bounds check; `table.grow` with its
+    // branch around the call for a delta of 2^32 or more.
+    (
+        "table64_get",
+        "(table i64 1 funcref) (func (param i64) (result funcref) local.get 0 table.get 0)",
+    ),
+    (
+        "table64_grow",
+        "(table i64 1 funcref)
+         (func (param i64) (result i64) ref.null func local.get 0 table.grow 0)",
     ),
 ];
 
@@ -2388,6 +2399,37 @@ fn memory_0_code_is_the_same_with_other_memories() {
     let with_others =
         compile(&format!("(module (memory 1) (memory 2) (memory 0) {body})")).unwrap();
     assert_eq!(alone, with_others);
+}
+
+/// table64: every table operator compiles with the i64 operands of a 64-bit table, copies
+/// between a 32-bit and a 64-bit table included (`tests/wast/table64.wast` runs them, with
+/// indices of 2^32 and more trapping), and a constant index or delta of 2^32 or more gives
+/// the trap or the -1 statically.
+#[test]
+fn table64_operators_compile() {
+    for body in [
+        "local.get 0 table.get $t drop",
+        "local.get 0 ref.null func table.set $t",
+        "i64.const 0x100000000 table.get $t drop",
+        "table.size $t drop",
+        "i32.const 0 local.get 0 call_indirect $t (param i32)",
+        "ref.null func local.get 0 table.grow $t drop",
+        "ref.null func i64.const 0x100000000 table.grow $t drop",
+        "ref.null func i64.const 1 table.grow $t drop",
+        "local.get 0 ref.null func local.get 0 table.fill $t",
+        "local.get 0 local.get 0 local.get 0 table.copy $t $t",
+        "i32.const 0 local.get 0 i32.const 1 table.copy $u $t",
+        "local.get 0 i32.const 0 i32.const 1 table.copy $t $u",
+        "local.get 0 i32.const 0 i32.const 0 table.init $t $e",
+    ] {
+        let wat = format!(
+            "(module (table $t i64 1 funcref) (table $u 1 funcref) (elem $e func)
+               (func (param i32)) (func (param i64) {body}))"
+        );
+        if let Err(e) = compile(&wat) {
+            panic!("{body}: {e:?}");
+        }
+    }
 }
 
 /// Memory64: an address whose high word is nonzero traps (never wraps to a low address), an
