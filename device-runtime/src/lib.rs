@@ -68,7 +68,7 @@ pub use api::func::{
 pub use api::instance::Instance;
 pub use api::linker::{LINKER_CAPACITY, LINKER_NAME_CAPACITY, Linker};
 pub use api::module::{ExportDesc, ImportDesc, Module};
-pub use api::resumable::{CallOutcome, ResumableCall};
+pub use api::resumable::{CallOutcome, ResumableCall, TypedOutcome};
 pub use api::store::Store;
 pub use api::val_text::ParseValError;
 pub use api::values::{ExternRef, FuncType, MAX_FUNC_ARITY, Val};

@@ -7,7 +7,8 @@
 
 use device_runtime::{
     CallOutcome, Caller, Engine, EngineConfig, EpochCounter, Error, FiberPool, Func, HostError,
-    Instance, LimitPolicy, Linker, Module, ResumeError, Store, TrapCode, Val, YieldReason,
+    Instance, LimitPolicy, Linker, Module, ResumeError, Store, TrapCode, TypedOutcome, Val,
+    YieldReason,
 };
 use host_compiler::{Compiler, CompilerConfig};
 
@@ -191,6 +192,54 @@ fn host_yields_interleave_two_stores_and_preserve_state() {
     assert_eq!(b.store.data().yields, 9);
     assert!(a.store.data().yield_errors.is_empty());
     assert_eq!(engine.config().fiber_pool.in_use(), 0);
+}
+
+#[test]
+fn typed_resumable_calls_yield_resume_and_refuse_another_functions_call() {
+    let engine = engine(2);
+    let module = tasks_module(&engine);
+    let mut a = Task::new(&engine, &module);
+    let count = a
+        .func("count")
+        .typed::<i32, (i32, f64)>(&a.store)
+        .expect("count is (i32) -> (i32, f64)");
+    let deep = a
+        .func("deep")
+        .typed::<i32, i32>(&a.store)
+        .expect("deep is (i32) -> i32");
+    let mut outcome = count.call_resumable(&mut a.store, 5).expect("start");
+    let mut rounds = 0;
+    let results = loop {
+        match outcome {
+            TypedOutcome::Finished(results) => break results,
+            TypedOutcome::Suspended { call, reason } => {
+                assert_eq!(reason, YieldReason::Host);
+                rounds += 1;
+                assert!(rounds <= 5, "more suspensions than host calls");
+                // A typed handle of another function must not resume this call (its results
+                // have other types), and the call stays suspended.
+                assert!(matches!(
+                    deep.resume(&mut a.store, call),
+                    Err(Error::TypeMismatch)
+                ));
+                assert_eq!(a.store.suspended_call(), Some(call));
+                outcome = count.resume(&mut a.store, call).expect("resume");
+            }
+        }
+    };
+    let (acc, f) = count_expected(5);
+    assert_eq!(results, (acc, f));
+    assert_eq!(rounds, 5);
+    assert_eq!(a.store.data().yields, 5);
+    // Finished: the handle is spent.
+    assert!(a.store.suspended_call().is_none());
+    assert_eq!(engine.config().fiber_pool.in_use(), 0);
+    // A call that never yields finishes at once.
+    let plain = a.func("plain").typed::<(), i32>(&a.store).expect("plain");
+    assert_eq!(
+        plain.call_resumable(&mut a.store, ()).expect("plain"),
+        TypedOutcome::Finished(7)
+    );
 }
 
 #[test]

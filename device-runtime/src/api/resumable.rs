@@ -32,7 +32,7 @@
 
 use core::ptr::NonNull;
 
-use crate::api::func::{Func, status_to_result};
+use crate::api::func::{Func, TypedFunc, WasmParams, WasmResults, status_to_result};
 use crate::api::store::Store;
 use crate::api::values::{MAX_FUNC_ARITY, Val};
 use crate::arch;
@@ -120,6 +120,88 @@ impl Func {
             results,
         )
     }
+}
+
+/// How a [`TypedFunc::call_resumable`] (or [`TypedFunc::resume`]) came back: [`CallOutcome`]
+/// with the results in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum TypedOutcome<R> {
+    /// The call returned these results.
+    Finished(R),
+    /// The call is suspended.
+    Suspended {
+        /// Handle for [`TypedFunc::resume`], [`Store::resume`] and [`Store::cancel`].
+        call: ResumableCall,
+        /// Why it stopped.
+        reason: YieldReason,
+    },
+}
+
+impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
+    /// [`Func::call_resumable`] with typed parameters and results; the same errors.
+    pub fn call_resumable<T>(
+        &self,
+        store: &mut Store<'_, T>,
+        params: P,
+    ) -> Result<TypedOutcome<R>, Error> {
+        let func = self.func();
+        let mut raw = [ValRaw::default(); MAX_FUNC_ARITY];
+        params.store(&mut raw);
+        let mut types = heapless::Vec::new();
+        P::types(&mut types);
+        let mut args = [Val::I32(0); MAX_FUNC_ARITY];
+        for ((arg, raw), ty) in args.iter_mut().zip(raw).zip(types) {
+            *arg = Val::from_raw(raw, ty, func.store_id());
+        }
+        let mut results = [Val::I32(0); MAX_FUNC_ARITY];
+        let outcome = func.call_resumable(store, &args[..P::COUNT], &mut results[..R::COUNT])?;
+        typed_outcome(func, outcome, &results[..R::COUNT])
+    }
+
+    /// [`Store::resume`] of a call of this function with typed results; the same errors, and
+    /// [`Error::TypeMismatch`] (the call staying suspended) when `call` is a suspended call of
+    /// another function.
+    pub fn resume<T>(
+        &self,
+        store: &mut Store<'_, T>,
+        call: ResumableCall,
+    ) -> Result<TypedOutcome<R>, Error> {
+        let func = self.func();
+        let inner: *mut StoreInner = store.inner_ptr()?.as_ptr();
+        // SAFETY: the record is live; these fields change only on this thread.
+        let suspended = unsafe { (*inner).suspended.as_ref().map(|s| (s.id, s.func)) };
+        if let Some((id, suspended_func)) = suspended
+            && call.store == store.id()
+            && id == call.id
+            && suspended_func.as_ptr() as usize != func.raw()
+        {
+            return Err(Error::TypeMismatch);
+        }
+        let mut results = [Val::I32(0); MAX_FUNC_ARITY];
+        let outcome = store.resume(call, &mut results[..R::COUNT])?;
+        typed_outcome(func, outcome, &results[..R::COUNT])
+    }
+}
+
+/// The typed form of `outcome`, the results read from `results`.
+fn typed_outcome<R: WasmResults>(
+    func: Func,
+    outcome: CallOutcome,
+    results: &[Val],
+) -> Result<TypedOutcome<R>, Error> {
+    Ok(match outcome {
+        CallOutcome::Finished => {
+            let mut raw = [ValRaw::default(); MAX_FUNC_ARITY];
+            for (slot, v) in raw.iter_mut().zip(results) {
+                *slot = v
+                    .to_raw(v.ty(), func.store_id())
+                    .ok_or(Error::TypeMismatch)?;
+            }
+            TypedOutcome::Finished(R::load(&raw))
+        }
+        CallOutcome::Suspended { call, reason } => TypedOutcome::Suspended { call, reason },
+    })
 }
 
 impl<'m, T> Store<'m, T> {
