@@ -14,9 +14,10 @@
 //! 3. The modules of the firmware bodies in `cortex-m-common` (`../cortex-m-common/wasm/*.wat`,
 //!    e.g. `memories.img` for `examples/test_memories.rs`), compiled the same way by
 //!    `../cortex-m-common/build-support/common_modules.rs`.
-//! 4. Wasm modules with epoch checks: every `wasm-epochs/*.wat` is compiled for the
-//!    Cortex-M4F with `CompilerConfig::epochs(true)` into `$OUT_DIR/<name>.img` (the tasks of
-//!    `examples/demo_tasks.rs`) by `../cortex-m-common/build-support/epoch_images.rs`.
+//! 4. Wasm modules with epoch checks and fuel metering: every `wasm-epochs/*.wat` is compiled
+//!    for the Cortex-M4F with `CompilerConfig::epochs(true).fuel(true)` into
+//!    `$OUT_DIR/<name>.img` (the tasks of `examples/demo_tasks.rs`) by
+//!    `../cortex-m-common/build-support/epoch_images.rs`.
 
 #[path = "../cortex-m-common/build-support/broken_image.rs"]
 mod broken_image;

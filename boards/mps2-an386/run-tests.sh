@@ -31,10 +31,13 @@
 #                          epoch checks) time-sliced round robin with epochs from SysTick at 1 kHz,
 #                          each a resumable call on a fiber stack from the board's pool that yields
 #                          at its deadline: every slice printed, the two finite tasks finish with
-#                          checked results, the runaway is cancelled once its tick budget is spent,
-#                          status 0
+#                          checked results, the runaway is cancelled once its tick budget is spent;
+#                          then a fuel part (the image has fuel metering too): a call suspended out
+#                          of fuel, refilled and resumed until it finishes, consuming exactly the
+#                          fuel hosted runs consume, and the trap policy; status 0
 #        runner            `wasm-aot run --board mps2-an386` on cli/run.wat: results, multi-value,
-#                          floats, NaN, traps (134), bad arguments and missing exports (1); stdout,
+#                          floats, NaN, traps (134), bad arguments and missing exports (1), and on
+#                          tests/fuel/budget.wat under --fuel / --epoch-deadline; stdout,
 #                          stderr and exit status identical to the hosted `wasm-aot run` of the same
 #                          image (wasm-aot-runner for armv7-unknown-linux-gnueabihf under qemu-arm)
 #        spec_bundle       the WebAssembly 2.0 spec testsuite compiled for cortex-m4f as bundles
@@ -201,6 +204,9 @@ boot demo_tasks 0 \
     "[ok] spin stopped on its deadline" \
     "[ok] the runaway's store runs a call after the cancel" \
     "[ok] every fiber stack is back in the pool" \
+    "fuel: crc(4) on refills of 25000: 7 suspensions out of fuel, 184385 fuel consumed" \
+    "[ok] crc suspended out of fuel 7 times, was refilled and resumed, and finished" \
+    "[ok] with the trap policy, half that fuel traps out of fuel" \
     "demo: passed"
 boot test_unexpected_exception 3 \
     "raising SVCall..." \
@@ -212,20 +218,24 @@ export WASM_AOT_RUNNER_ARMV7="$PWD/../../target/armv7-unknown-linux-gnueabihf/de
 cli=target/cli
 mkdir -p "$cli"
 "$aot" compile cli/run.wat --target cortex-m4f -o "$cli/run.img" 2>/dev/null
-# compare NAME EXPECTED_STATUS ARGS...: both runs must print the same stdout and stderr and exit
-# with EXPECTED_STATUS.
+"$aot" compile ../../tests/fuel/budget.wat --target cortex-m4f --fuel --epoch -o "$cli/budget.img" \
+    2>/dev/null
+image=$cli/run.img
+limits=()
+# compare NAME EXPECTED_STATUS ARGS...: both runs of $image under the budget flags $limits must
+# print the same stdout and stderr and exit with EXPECTED_STATUS.
 compare() {
     local name=$1 expected=$2 board_status=0 hosted_status=0
     shift 2
-    timeout "$TIMEOUT" "$aot" run --board mps2-an386 "$cli/run.img" --invoke "$name" "$@" \
+    timeout "$TIMEOUT" "$aot" run --board mps2-an386 "${limits[@]}" "$image" --invoke "$name" "$@" \
         >"$cli/board.out" 2>"$cli/board.err" || board_status=$?
-    timeout "$TIMEOUT" "$aot" run "$cli/run.img" --invoke "$name" "$@" \
+    timeout "$TIMEOUT" "$aot" run "${limits[@]}" "$image" --invoke "$name" "$@" \
         >"$cli/hosted.out" 2>"$cli/hosted.err" || hosted_status=$?
     if [ "$board_status" = "$expected" ] && [ "$hosted_status" = "$expected" ] \
         && cmp -s "$cli/board.out" "$cli/hosted.out" && cmp -s "$cli/board.err" "$cli/hosted.err"; then
-        echo "ok   run --board --invoke $name $* (exit $board_status): $(tr '\n' ' ' <"$cli/board.out")$(tr '\n' ' ' <"$cli/board.err")"
+        echo "ok   run --board ${limits[*]:+${limits[*]} }$(basename "$image") --invoke $name $* (exit $board_status): $(tr '\n' ' ' <"$cli/board.out")$(tr '\n' ' ' <"$cli/board.err")"
     else
-        echo "FAIL run --board --invoke $name $*: board exit $board_status, hosted exit $hosted_status, expected $expected"
+        echo "FAIL run --board ${limits[*]:+${limits[*]} }$(basename "$image") --invoke $name $*: board exit $board_status, hosted exit $hosted_status, expected $expected"
         for f in board.out board.err hosted.out hosted.err; do
             echo "---- $f:"
             cat "$cli/$f"
@@ -245,6 +255,23 @@ compare oob 134 65536
 compare add 1 1
 compare add 1 x 1
 compare missing 1
+# Budgets (--fuel, --epoch-deadline): the same fuel consumed, the same stops, the same refusals.
+image=$cli/budget.img
+limits=(--fuel 1000)
+compare sum 0 10
+limits=(--fuel 100)
+compare sum 134 1000
+compare spin 134
+limits=(--epoch-deadline 20)
+compare spin 134
+limits=(--fuel 100000 --epoch-deadline 100000)
+compare sum 0 100
+image=$cli/run.img
+limits=(--fuel 1000)
+compare add 1 2 3
+limits=(--epoch-deadline 5)
+compare add 1 2 3
+limits=()
 # The board has no image partition: execution in place is refused before booting.
 in_place_status=0
 in_place=$("$aot" run --board mps2-an386 --load in-place "$cli/run.img" --invoke none 2>&1) \

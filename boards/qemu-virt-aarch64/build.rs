@@ -11,8 +11,9 @@
 //!    at an unmapped address outside every memory slot), and `wide_broken_elided.img`, the
 //!    guard-elided `wide` image whose `poke` stores at memory base - 4 (a wide slot's front
 //!    guard).
-//! 3. Wasm modules with epoch checks: every `wasm-epochs/*.wat` is compiled for AArch64 with
-//!    `CompilerConfig::epochs(true)` (checks at function entry and loop headers) into
+//! 3. Wasm modules with epoch checks and fuel metering: every `wasm-epochs/*.wat` is compiled
+//!    for AArch64 with `CompilerConfig::epochs(true).fuel(true)` (checks at function entry and
+//!    loop headers, the fuel charged per block) into
 //!    `$OUT_DIR/<name>.img`: the tasks of the time-slicing demo (`examples/demo_tasks.rs`).
 
 use std::path::PathBuf;
@@ -87,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Compiles every `*.wat` of `dir` with epoch checks into `out/<stem>.img`.
+/// Compiles every `*.wat` of `dir` with epoch checks and fuel metering into `out/<stem>.img`.
 fn compile_epoch_modules(dir: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
@@ -104,7 +105,9 @@ fn compile_epoch_modules(dir: &Path, out: &Path) -> Result<(), Box<dyn std::erro
             .ok_or("wasm-epochs: a file name that is not UTF-8")?;
         let source = std::fs::read(&path)?;
         let wasm = host_compiler::wat_or_wasm(&source)?;
-        let config = CompilerConfig::for_target(Target::Aarch64).epochs(true);
+        let config = CompilerConfig::for_target(Target::Aarch64)
+            .epochs(true)
+            .fuel(true);
         let image = Compiler::new(config)?.compile(&wasm)?;
         std::fs::write(out.join(format!("{stem}.img")), &image.bytes)?;
     }

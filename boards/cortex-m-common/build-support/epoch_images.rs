@@ -1,20 +1,22 @@
 //! Build-script helper of the Cortex-M boards (included with `#[path]`): compiles every
-//! `*.wat` of a directory with epoch checks (`CompilerConfig::epochs(true)`) into
-//! `$OUT_DIR/<stem>.img`, the images of the boards' three-task demo (`examples/demo_tasks.rs`).
+//! `*.wat` of a directory with epoch checks and fuel metering (`CompilerConfig::epochs(true)
+//! .fuel(true)`) into `$OUT_DIR/<stem>.img`, the images of the boards' three-task demo
+//! (`examples/demo_tasks.rs`, whose fuel part needs the metering).
 //! Any compile error fails the build.
 
 use std::path::Path;
 
 use host_compiler::{Compiler, CompilerConfig, Target};
 
-/// Compiles every `*.wat` of `dir` for `target` with epoch checks into `out/<stem>.img`.
+/// Compiles every `*.wat` of `dir` for `target` with epoch checks and fuel metering into
+/// `out/<stem>.img`.
 pub fn compile_epoch_modules(
     dir: &Path,
     out: &Path,
     target: Target,
 ) -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", dir.display());
-    let config = CompilerConfig::for_target(target).epochs(true);
+    let config = CompilerConfig::for_target(target).epochs(true).fuel(true);
     let compiler = Compiler::new(config)?;
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.path());

@@ -19,7 +19,12 @@ fn main() -> u32 {
         read: LOADER_REGION.start,
         loader: LOADER_REGION.start,
     };
-    runner::main(&board::engine_config(), loader_region::bytes(), at)
+    runner::main(
+        &board::engine_config(),
+        board::CORE_CLOCK_HZ,
+        loader_region::bytes(),
+        at,
+    )
 }
 
 /// The loader region, the only unsafe part of the runner.

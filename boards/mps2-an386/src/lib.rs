@@ -24,6 +24,9 @@
 
 pub mod memory_map;
 
+/// The core clock SysTick counts: QEMU runs the mps2-an386 Cortex-M4F at 25 MHz.
+pub const CORE_CLOCK_HZ: u32 = 25_000_000;
+
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod board;
 #[cfg(all(target_arch = "arm", target_os = "none"))]

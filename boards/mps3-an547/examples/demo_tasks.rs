@@ -15,7 +15,7 @@ board::entry!(main);
 
 fn main() -> u32 {
     demo_tasks::main(DemoBoard {
-        core_clock_hz: 32_000_000,
+        core_clock_hz: board::CORE_CLOCK_HZ,
         config: board::engine_config(),
         image: device_runtime::include_image!("demo_tasks.img").bytes(),
         fibers: &board::FIBERS,

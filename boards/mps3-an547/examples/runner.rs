@@ -20,7 +20,12 @@ fn main() -> u32 {
         read: LOADER_REGION.start as usize,
         loader: LOADER_ADDRESS as usize,
     };
-    runner::main(&board::engine_config(), loader_region::bytes(), at)
+    runner::main(
+        &board::engine_config(),
+        board::CORE_CLOCK_HZ,
+        loader_region::bytes(),
+        at,
+    )
 }
 
 /// The loader region, the only unsafe part of the runner.

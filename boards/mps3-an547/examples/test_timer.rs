@@ -12,7 +12,7 @@ board::entry!(main);
 
 fn main() -> u32 {
     timer_test::main(TimerTestBoard {
-        core_clock_hz: 32_000_000,
+        core_clock_hz: board::CORE_CLOCK_HZ,
         config: board::engine_config(),
         image: device_runtime::include_image!("timer.img").bytes(),
     })

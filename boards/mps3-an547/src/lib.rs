@@ -31,6 +31,9 @@
 
 pub mod memory_map;
 
+/// The core clock SysTick counts: QEMU runs the mps3-an547 Cortex-M55 at 32 MHz.
+pub const CORE_CLOCK_HZ: u32 = 32_000_000;
+
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod board;
 #[cfg(all(target_arch = "arm", target_os = "none"))]

@@ -1,7 +1,7 @@
 ;; The three tasks of the time-slicing demo (examples/demo_tasks.rs), compiled with epoch
-;; checks (build.rs: every module of wasm-epochs/). Each task runs in its own store and
-;; instance and publishes its progress as an i32 at address 0 of its memory, which the
-;; scheduler reads between slices.
+;; checks and fuel metering (build.rs: every module of wasm-epochs/). Each task runs in its
+;; own store and instance and publishes its progress as an i32 at address 0 of its memory,
+;; which the scheduler reads between slices.
 (module
   (memory (export "memory") 1)
 

@@ -4,25 +4,33 @@
 //! standing in for a flash tool).
 //!
 //! The request lies at the start of [`IMAGE_PARTITION`] and is at most its size (16 MiB).
-//! Little-endian layout (version 2):
+//! Little-endian layout (version 3):
 //!
 //! | offset | field |
 //! |---|---|
 //! | 0 | magic `b"WAOTRUN\0"` |
-//! | 8 | version `u32` = 2 |
+//! | 8 | version `u32` = 3 |
 //! | 12 | `name_len` `u32`: bytes of the export name |
 //! | 16 | `argc` `u32` |
 //! | 20 | `args_len` `u32`: bytes of the arguments, each UTF-8 text followed by a NUL |
 //! | 24 | `image_offset` `u32`: multiple of 64, at or after the arguments |
 //! | 28 | `image_len` `u32` |
-//! | 32 | `flags` `u32`: bit 0 set = execute in place; other bits 0 |
-//! | 36 | export name, then the arguments; the image at `image_offset` |
+//! | 32 | `flags` `u32`: bit 0 execute in place, bit 1 a fuel budget, bit 2 an epoch deadline; other bits 0 |
+//! | 36 | `fuel` `u64`: the fuel budget when bit 1 is set, else 0 |
+//! | 44 | `epoch_deadline` `u64`: ticks (1 ms) when bit 2 is set, else 0 |
+//! | 52 | export name, then the arguments; the image at `image_offset` |
 //!
 //! With bit 0 set the image executes where it was flashed ([`board::xip::load`]: verified,
 //! then exactly its text pages made executable); otherwise its text is copied into code memory
 //! in RAM ([`Module::new`]). Arguments are parsed by the export's parameter types and results
 //! printed one per line exactly as the hosted `wasm-aot-runner` does; errors are printed as
 //! `error: ...`. Exit status (semihosting): 0 success, 134 trap, 1 any other error.
+//!
+//! With a budget (`wasm-aot run --board qemu-virt-aarch64 --fuel N --epoch-deadline TICKS`)
+//! the call runs with that fuel (and `fuel consumed: N` is printed, whether it returned or
+//! trapped) and with an epoch deadline that many ticks ahead, the generic timer ticking the
+//! engine's epoch at 1 kHz while the call runs; the image must be compiled with fuel metering
+//! or epoch checks, as the hosted runner demands, in the same words.
 
 #![no_std]
 #![no_main]
@@ -32,7 +40,10 @@
 use core::fmt::{self, Write};
 
 use board::memory_map::IMAGE_PARTITION;
-use device_runtime::{Engine, Linker, MAX_FUNC_ARITY, Module, ParseValError, Store, Val, ValType};
+use device_runtime::{
+    Engine, EpochCounter, Linker, MAX_FUNC_ARITY, Module, ParseValError, Store, Val, ValType,
+};
+use qemu_virt_aarch64::timer::{self, TimerConfig};
 use qemu_virt_aarch64::{self as board, println};
 
 board::entry!(main);
@@ -42,10 +53,20 @@ const REQUEST_ADDRESS: u64 = IMAGE_PARTITION.0;
 /// Largest request: the partition.
 const REQUEST_MAX: u64 = IMAGE_PARTITION.1;
 const MAGIC: &[u8; 8] = b"WAOTRUN\0";
-const VERSION: u32 = 2;
-const HEADER_LEN: usize = 36;
-/// `flags` bit: execute the image in place.
+const VERSION: u32 = 3;
+const HEADER_LEN: usize = 52;
+/// `flags` bits: execute the image in place, a fuel budget, an epoch deadline.
 const FLAG_IN_PLACE: usize = 1;
+const FLAG_FUEL: usize = 2;
+const FLAG_EPOCH_DEADLINE: usize = 4;
+
+/// The engine's epoch counter, ticked by the generic timer (1 kHz) while a call with a
+/// deadline runs.
+static EPOCH: EpochCounter = EpochCounter::new();
+
+fn tick() {
+    EPOCH.increment();
+}
 
 const TRAP_EXIT_STATUS: u32 = 134;
 const ERROR_EXIT_STATUS: u32 = 1;
@@ -118,12 +139,22 @@ struct Request<'a> {
     args: &'a [u8],
     image: &'a [u8],
     in_place: bool,
+    /// The fuel budget of the call, if any.
+    fuel: Option<u64>,
+    /// The epoch deadline of the call in ticks, if any.
+    epoch_deadline: Option<u64>,
 }
 
 fn u32_at(bytes: &[u8], offset: usize) -> usize {
     let mut word = [0; 4];
     word.copy_from_slice(&bytes[offset..offset + 4]);
     u32::from_le_bytes(word) as usize
+}
+
+fn u64_at(bytes: &[u8], offset: usize) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[offset..offset + 8]);
+    u64::from_le_bytes(word)
 }
 
 fn request() -> Result<Request<'static>, Failure> {
@@ -143,12 +174,14 @@ fn request() -> Result<Request<'static>, Failure> {
         return Err(bad("bad magic"));
     }
     if u32_at(region, 8) as u32 != VERSION {
-        return Err(bad("unsupported version"));
+        return Err(bad(
+            "unsupported version (the runner firmware and wasm-aot must come from the same tree)",
+        ));
     }
     let (name_len, argc, args_len) = (u32_at(region, 12), u32_at(region, 16), u32_at(region, 20));
     let (image_offset, image_len) = (u32_at(region, 24), u32_at(region, 28));
     let flags = u32_at(region, 32);
-    if flags & !FLAG_IN_PLACE != 0 {
+    if flags & !(FLAG_IN_PLACE | FLAG_FUEL | FLAG_EPOCH_DEADLINE) != 0 {
         return Err(bad("unknown flags"));
     }
     // Every field is below 2^32, so these sums cannot overflow a 64-bit usize.
@@ -169,12 +202,16 @@ fn request() -> Result<Request<'static>, Failure> {
         args: &region[args_start..args_end],
         image: &region[image_offset..image_offset + image_len],
         in_place: flags & FLAG_IN_PLACE != 0,
+        fuel: (flags & FLAG_FUEL != 0).then(|| u64_at(region, 36)),
+        epoch_deadline: (flags & FLAG_EPOCH_DEADLINE != 0).then(|| u64_at(region, 44)),
     })
 }
 
 fn run() -> Result<(), Failure> {
     let request = request()?;
-    let engine = Engine::new(&board::engine_config());
+    let mut config = board::engine_config();
+    config.epoch_counter = Some(&EPOCH);
+    let engine = Engine::new(&config);
     let cannot_load = |e: &dyn fmt::Display| error(message!("cannot load image: {e}"));
     if request.in_place {
         let module = board::xip::load(&engine, request.image).map_err(|e| cannot_load(&e))?;
@@ -187,6 +224,17 @@ fn run() -> Result<(), Failure> {
 
 /// Instantiates `module` and calls the requested export with the request's arguments.
 fn call(engine: &Engine, module: &Module<'_>, request: &Request<'_>) -> Result<(), Failure> {
+    let tunables = module.tunables();
+    if request.fuel.is_some() && !tunables.fuel {
+        return Err(error(message!(
+            "--fuel needs an image compiled with fuel metering (wasm-aot compile --fuel)"
+        )));
+    }
+    if request.epoch_deadline.is_some() && !tunables.epochs {
+        return Err(error(message!(
+            "--epoch-deadline needs an image compiled with epoch checks (wasm-aot compile --epoch)"
+        )));
+    }
     let mut store = Store::try_new(engine, ()).map_err(|e| error(message!("{e}")))?;
     let linker = Linker::<()>::new(engine);
     let instance = linker
@@ -214,11 +262,38 @@ fn call(engine: &Engine, module: &Module<'_>, request: &Request<'_>) -> Result<(
         *slot = parse_arg(*ty, arg)?;
     }
     let mut results = [Val::I32(0); MAX_FUNC_ARITY];
+    if let Some(fuel) = request.fuel {
+        store
+            .set_fuel(fuel)
+            .map_err(|e| error(message!("cannot set fuel: {e}")))?;
+    }
+    if let Some(ticks) = request.epoch_deadline {
+        store
+            .set_epoch_deadline(ticks)
+            .map_err(|e| error(message!("cannot set the epoch deadline: {e}")))?;
+    }
+    let ticking = match request.epoch_deadline {
+        Some(_) => {
+            timer::set_tick_hook(Some(tick));
+            let ticking = timer::start(&TimerConfig::default())
+                .map_err(|e| error(message!("cannot start the epoch tick: {e}")))?;
+            Some(ticking)
+        }
+        None => None,
+    };
     let call = func.call(
         &mut store,
         &values[..params.len()],
         &mut results[..results_len],
     );
+    if let Some(ticking) = ticking {
+        ticking.stop();
+        timer::set_tick_hook(None);
+    }
+    if let Some(fuel) = request.fuel {
+        let left = store.get_fuel().unwrap_or(fuel);
+        println!("fuel consumed: {}", fuel - left.min(fuel));
+    }
     if let Err(e) = call {
         return Err(match e.trap_code() {
             Some(code) => Failure {

@@ -25,7 +25,8 @@
 //!   mps3-an547`, the request in ISRAM). The boards are rows of [`BOARDS`].
 //!   `--fuel N` runs under a fuel budget and prints the fuel consumed on stderr,
 //!   `--epoch-deadline TICKS` with an epoch deadline (1 ms ticks); both on every hosted
-//!   executor, not yet with `--board`.
+//!   executor and with `--board` (the budget travels in the run request; the board's timer
+//!   ticks the epoch at 1 kHz).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -270,6 +271,14 @@ fn native_target() -> Target {
     }
 }
 
+/// The budget `--fuel` and `--epoch-deadline` ask for.
+fn run_limits(c: &RunCmd) -> wasm_aot_runner::RunLimits {
+    wasm_aot_runner::RunLimits {
+        fuel: c.fuel,
+        epoch_deadline: c.epoch_deadline,
+    }
+}
+
 fn run(c: RunCmd) -> anyhow::Result<i32> {
     let bytes =
         std::fs::read(&c.image).with_context(|| format!("cannot read {}", c.image.display()))?;
@@ -280,13 +289,6 @@ fn run(c: RunCmd) -> anyhow::Result<i32> {
             .epochs(c.epoch_deadline.is_some())
     };
     if let Some(name) = &c.board {
-        if c.fuel.is_some() || c.epoch_deadline.is_some() {
-            bail!(
-                "--fuel and --epoch-deadline are not supported with --board yet: the board \
-                 runners take no budget (run without --board, or use the boards' demo_tasks \
-                 firmware)"
-            );
-        }
         let board = BOARDS.iter().find(|b| b.name == name).with_context(|| {
             let names: Vec<_> = BOARDS.iter().map(|b| b.name).collect();
             format!("unknown board `{name}` (known: {})", names.join(", "))
@@ -302,7 +304,11 @@ fn run(c: RunCmd) -> anyhow::Result<i32> {
             }
             bytes
         } else {
-            compile_file(&c.image, CompilerConfig::for_target(board.target))?.bytes
+            compile_file(
+                &c.image,
+                instrument(CompilerConfig::for_target(board.target)),
+            )?
+            .bytes
         };
         return run_on_board(board, &c, &image);
     }
@@ -317,12 +323,8 @@ fn run(c: RunCmd) -> anyhow::Result<i32> {
         )
     };
     if target == native_target() {
-        let limits = wasm_aot_runner::RunLimits {
-            fuel: c.fuel,
-            epoch_deadline: c.epoch_deadline,
-        };
         return Ok(
-            match wasm_aot_runner::run_image_with(&image, &c.invoke, &c.args, limits) {
+            match wasm_aot_runner::run_image_with(&image, &c.invoke, &c.args, run_limits(&c)) {
                 Ok(lines) => {
                     for l in lines {
                         println!("{l}");
@@ -546,16 +548,28 @@ enum BoardLoad {
     Copy,
 }
 
-/// The run request for the board's runner firmware (version 2): header (magic, version,
-/// lengths, flags), export name, arguments (each followed by a NUL), then the image at a
-/// 64-byte aligned offset; for `BoardLoad::InPlace` the offset also puts the image's text at
-/// the start of a page, so that only text pages become executable.
+/// Version of the run request [`board_request`] writes; the runner firmwares accept exactly
+/// this one (they are built from the same tree).
+const REQUEST_VERSION: u32 = 3;
+/// Bytes of the run request's header.
+const REQUEST_HEADER_LEN: usize = 52;
+/// Run request `flags` bits: execute in place, a fuel budget, an epoch deadline.
+const REQUEST_IN_PLACE: u32 = 1;
+const REQUEST_FUEL: u32 = 2;
+const REQUEST_EPOCH_DEADLINE: u32 = 4;
+
+/// The run request for the board's runner firmware (version 3): header (magic, version,
+/// lengths, flags, fuel budget, epoch deadline), export name, arguments (each followed by a
+/// NUL), then the image at a 64-byte aligned offset; for `BoardLoad::InPlace` the offset also
+/// puts the image's text at the start of a page, so that only text pages become executable.
+/// The budget fields are meaningful only where their `flags` bit is set (0 otherwise).
 fn board_request(
     board: &Board,
     name: &str,
     args: &[String],
     image: &[u8],
     load: BoardLoad,
+    limits: wasm_aot_runner::RunLimits,
 ) -> anyhow::Result<Vec<u8>> {
     let mut arg_bytes = Vec::new();
     for a in args {
@@ -565,7 +579,7 @@ fn board_request(
         arg_bytes.extend_from_slice(a.as_bytes());
         arg_bytes.push(0);
     }
-    let args_end = 36 + name.len() + arg_bytes.len();
+    let args_end = REQUEST_HEADER_LEN + name.len() + arg_bytes.len();
     let image_offset = match load {
         BoardLoad::Copy => args_end.next_multiple_of(64),
         BoardLoad::InPlace => {
@@ -585,24 +599,41 @@ fn board_request(
     }
     let len = |n: usize| u32::try_from(n).context("run request too large");
     let mut r = Vec::with_capacity(image_offset + image.len());
+    let mut flags = 0;
+    if load == BoardLoad::InPlace {
+        flags |= REQUEST_IN_PLACE;
+    }
+    if limits.fuel.is_some() {
+        flags |= REQUEST_FUEL;
+    }
+    if limits.epoch_deadline.is_some() {
+        flags |= REQUEST_EPOCH_DEADLINE;
+    }
     r.extend_from_slice(b"WAOTRUN\0");
     for field in [
-        2,
+        REQUEST_VERSION,
         len(name.len())?,
         len(args.len())?,
         len(arg_bytes.len())?,
         len(image_offset)?,
         len(image.len())?,
-        u32::from(load == BoardLoad::InPlace),
+        flags,
     ] {
         r.extend_from_slice(&field.to_le_bytes());
     }
+    for budget in [limits.fuel, limits.epoch_deadline] {
+        r.extend_from_slice(&budget.unwrap_or(0).to_le_bytes());
+    }
+    debug_assert_eq!(r.len(), REQUEST_HEADER_LEN);
     r.extend_from_slice(name.as_bytes());
     r.extend_from_slice(&arg_bytes);
     r.resize(image_offset, 0);
     r.extend_from_slice(image);
     Ok(r)
 }
+
+/// The start of the line in which a runner reports the fuel a call consumed.
+const FUEL_CONSUMED: &str = "fuel consumed: ";
 
 /// Finds the board's runner firmware: `$<runner_env>`, or the board crate's build output
 /// (release first, then debug).
@@ -659,8 +690,8 @@ fn board_load(board: &Board, requested: Option<BoardLoad>) -> anyhow::Result<Boa
 /// Boots the board's runner firmware with the run request placed by QEMU's loader (standing
 /// in for a flash tool) where the runner expects it. The firmware prints results (success) or
 /// `error: ...` lines (failure) on its UART and exits through semihosting with the hosted
-/// runner's status: its output goes to stdout when the status is 0 and to stderr otherwise,
-/// as the hosted `run` does.
+/// runner's status: its output goes to stdout when the status is 0 (the `fuel consumed: N`
+/// line to stderr) and to stderr otherwise, as the hosted `run` does.
 fn run_on_board(board: &Board, c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> {
     let load = board_load(board, c.load)?;
     let firmware = board_runner(board)?;
@@ -669,7 +700,7 @@ fn run_on_board(board: &Board, c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> 
     let request_path = dir.join("request.bin");
     std::fs::write(
         &request_path,
-        board_request(board, &c.invoke, &c.args, image, load)?,
+        board_request(board, &c.invoke, &c.args, image, load, run_limits(c))?,
     )?;
     let output = std::process::Command::new(board.qemu)
         .args(board.qemu_args)
@@ -696,7 +727,14 @@ fn run_on_board(board: &Board, c: &RunCmd, image: &[u8]) -> anyhow::Result<i32> 
         .unwrap_or(wasm_aot_runner::ERROR_EXIT_STATUS);
     let console = String::from_utf8_lossy(&output.stdout).replace('\r', "");
     if status == 0 {
-        print!("{console}");
+        // As the hosted run does: results on stdout, the fuel consumed on stderr.
+        for line in console.lines() {
+            if line.starts_with(FUEL_CONSUMED) {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
     } else {
         eprint!("{console}");
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
@@ -789,20 +827,45 @@ mod tests {
         let an386 = board("mps2-an386");
         let image = vec![0xabu8; 100];
         let args = ["7".to_string(), "-1".to_string()];
-        let r = board_request(an386, "div", &args, &image, BoardLoad::Copy).unwrap();
+        let none = wasm_aot_runner::RunLimits::default();
+        let r = board_request(an386, "div", &args, &image, BoardLoad::Copy, none).unwrap();
         let word = |at: usize| u32::from_le_bytes(r[at..at + 4].try_into().unwrap());
+        let dword = |at: usize| u64::from_le_bytes(r[at..at + 8].try_into().unwrap());
         assert_eq!(&r[..8], b"WAOTRUN\0");
-        assert_eq!(word(8), 2);
+        assert_eq!(word(8), 3);
         assert_eq!((word(12), word(16), word(20)), (3, 2, 5));
         let offset = word(24) as usize;
         assert_eq!(offset % 64, 0);
         assert_eq!(word(28), 100);
-        assert_eq!(word(32), 0, "copy: no flags");
-        assert_eq!(&r[36..39], b"div");
-        assert_eq!(&r[39..44], b"7\0-1\0");
+        assert_eq!(word(32), 0, "copy, no budget: no flags");
+        assert_eq!((dword(36), dword(44)), (0, 0));
+        assert_eq!(&r[52..55], b"div");
+        assert_eq!(&r[55..60], b"7\0-1\0");
         assert_eq!(&r[offset..], &image[..]);
         let too_big = vec![0u8; an386.request_max];
-        assert!(board_request(an386, "f", &[], &too_big, BoardLoad::Copy).is_err());
+        assert!(board_request(an386, "f", &[], &too_big, BoardLoad::Copy, none).is_err());
+    }
+
+    #[test]
+    fn request_carries_the_budget() {
+        let an386 = board("mps2-an386");
+        let image = vec![0u8; 64];
+        let word = |r: &[u8], at: usize| u32::from_le_bytes(r[at..at + 4].try_into().unwrap());
+        let dword = |r: &[u8], at: usize| u64::from_le_bytes(r[at..at + 8].try_into().unwrap());
+        let budgets = [
+            (Some(u64::MAX), None, 2, u64::MAX, 0),
+            (None, Some(7), 4, 0, 7),
+            (Some(0), Some(u64::MAX), 6, 0, u64::MAX),
+        ];
+        for (fuel, epoch_deadline, flags, fuel_field, deadline_field) in budgets {
+            let limits = wasm_aot_runner::RunLimits {
+                fuel,
+                epoch_deadline,
+            };
+            let r = board_request(an386, "f", &[], &image, BoardLoad::Copy, limits).unwrap();
+            assert_eq!(word(&r, 32), flags);
+            assert_eq!((dword(&r, 36), dword(&r, 44)), (fuel_field, deadline_field));
+        }
     }
 
     #[test]
@@ -810,13 +873,14 @@ mod tests {
         let an547 = board("mps3-an547");
         assert_eq!(an547.request_max, 4 << 20);
         let name = "f";
-        // Header 36 + name 1 = 37, rounded up to 64 for the image.
+        // Header 52 + name 1 = 53, rounded up to 64 for the image.
         let largest = vec![0u8; an547.request_max - 64];
-        let r = board_request(an547, name, &[], &largest, BoardLoad::Copy).unwrap();
+        let none = wasm_aot_runner::RunLimits::default();
+        let r = board_request(an547, name, &[], &largest, BoardLoad::Copy, none).unwrap();
         assert_eq!(r.len(), an547.request_max);
         assert_eq!(u32::from_le_bytes(r[24..28].try_into().unwrap()), 64);
         let too_big = vec![0u8; an547.request_max - 63];
-        let refused = board_request(an547, name, &[], &too_big, BoardLoad::Copy).unwrap_err();
+        let refused = board_request(an547, name, &[], &too_big, BoardLoad::Copy, none).unwrap_err();
         assert!(
             refused
                 .to_string()
