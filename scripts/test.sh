@@ -51,6 +51,11 @@ for core in cortex-m7 cortex-m4f cortex-m55 cortex-m33; do
     TESTS_CORTEX_M=$core cargo test -q -p tests --test memories --target armv7-unknown-linux-gnueabihf
 done
 
+step "board firmware parts shared by every board (run request, demo results), host tests"
+(cd boards/board-common && cargo fmt --check \
+    && cargo clippy -q --all-targets --target "$(rustc -vV | sed -n 's/^host: //p')" -- -D warnings \
+    && cargo test -q --target "$(rustc -vV | sed -n 's/^host: //p')")
+
 step "bare-metal board qemu-virt-aarch64 (qemu-system-aarch64)"
 boards/qemu-virt-aarch64/run-tests.sh
 

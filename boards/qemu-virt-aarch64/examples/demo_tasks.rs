@@ -22,7 +22,7 @@
 //!   its store still runs a call afterwards;
 //! * fuel (the image is compiled with fuel metering too): `crc` as a typed resumable call with
 //!   the yield policy on running out of fuel, refilled and resumed until it finishes, then the
-//!   trap policy ([`fuel_part`]);
+//!   trap policy ([`demo::fuel_part`]);
 //! * every fiber stack is mapped above an unmapped guard page, and back in the pool at the end.
 //!
 //! Prints a summary and `demo: passed`, and exits 0 only if every check passed.
@@ -30,9 +30,10 @@
 #![no_std]
 #![no_main]
 
+use board_common::demo::{self, expected_count, expected_crc};
 use device_runtime::{
     CallOutcome, Engine, EpochCounter, Error, Func, Instance, LimitPolicy, Linker, Memory, Module,
-    ResumableCall, Store, TrapCode, TypedOutcome, Val, YieldReason,
+    ResumableCall, Store, Val, YieldReason,
 };
 use qemu_virt_aarch64::platform::{FIBER_STACK_SIZE, FIBER_STACKS, FIBERS};
 use qemu_virt_aarch64::timer::{self, TimerConfig};
@@ -209,100 +210,6 @@ fn new_task<'m>(
     })
 }
 
-/// The `count` export's fold, computed here.
-fn expected_count(steps: i32) -> i32 {
-    let mut acc: u32 = 0x811c_9dc5;
-    for i in 0..steps as u32 {
-        acc = (acc ^ i).wrapping_mul(0x0100_0193);
-    }
-    acc as i32
-}
-
-/// The `crc` export's CRC-32, computed here (table-driven, unlike the task's bitwise loop).
-fn expected_crc(rounds: i32) -> i32 {
-    let mut table = [0u32; 256];
-    for (n, entry) in table.iter_mut().enumerate() {
-        let mut c = n as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xedb8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-        *entry = c;
-    }
-    let mut crc = u32::MAX;
-    for r in 0..rounds as u32 {
-        for i in 0..256u32 {
-            let byte = r.wrapping_add(i * 13) & 0xff;
-            crc = table[((crc ^ byte) & 0xff) as usize] ^ (crc >> 8);
-        }
-    }
-    (!crc) as i32
-}
-
-/// Rounds of `crc` in the fuel part.
-const FUEL_CRC_ROUNDS: i32 = 4;
-/// Fuel the host grants the fuel part's call at a time.
-const FUEL_REFILL: u64 = 25_000;
-/// Refills after which the fuel part gives up (a hang guard: it needs 7).
-const MAX_REFILLS: u64 = 1_000;
-
-/// The fuel part: `crc` of [`FUEL_CRC_ROUNDS`] rounds as a typed resumable call with the
-/// yield policy on running out of fuel, granted [`FUEL_REFILL`] at a time: every time it
-/// suspends out of fuel the host adds a refill and resumes it. Prints the suspensions and the
-/// fuel consumed (the same on every target, by the shared cost model); then checks the result,
-/// and that the same call with the trap policy and half that fuel traps out of fuel.
-fn fuel_part(engine: &Engine, module: &Module) -> Result<bool, Error> {
-    let mut store = Store::try_new(engine, ())?;
-    store.on_out_of_fuel(LimitPolicy::Yield)?;
-    let instance = Linker::<()>::new(engine).instantiate(&mut store, module)?;
-    let crc = instance.get_typed_func::<i32, i32>(&store, "crc")?;
-    store.set_fuel(FUEL_REFILL)?;
-    let mut outcome = crc.call_resumable(&mut store, FUEL_CRC_ROUNDS)?;
-    let mut refills = 0u64;
-    let result = loop {
-        match outcome {
-            TypedOutcome::Finished(value) => break Some(value),
-            TypedOutcome::Suspended {
-                call,
-                reason: YieldReason::OutOfFuel,
-            } if refills < MAX_REFILLS => {
-                refills += 1;
-                store.add_fuel(FUEL_REFILL)?;
-                outcome = crc.resume(&mut store, call)?;
-            }
-            TypedOutcome::Suspended { call, reason } => {
-                println!("fuel: crc suspended for {reason:?} after {refills} refills");
-                store.cancel(call)?;
-                break None;
-            }
-        }
-    };
-    let consumed = (refills + 1) * FUEL_REFILL - store.get_fuel()?;
-    println!(
-        "fuel: crc({FUEL_CRC_ROUNDS}) on refills of {FUEL_REFILL}: {refills} suspensions out \
-         of fuel, {consumed} fuel consumed"
-    );
-    let want = expected_crc(FUEL_CRC_ROUNDS);
-    let mut passed = check(
-        result == Some(want) && refills * FUEL_REFILL < consumed,
-        format_args!(
-            "crc suspended out of fuel {refills} times, was refilled and resumed, and finished: \
-             CRC-32 {want:#010x}"
-        ),
-    );
-    store.on_out_of_fuel(LimitPolicy::Trap)?;
-    store.set_fuel(consumed / 2)?;
-    let trapped = crc.call(&mut store, FUEL_CRC_ROUNDS);
-    passed &= check(
-        matches!(&trapped, Err(e) if e.trap_code() == Some(TrapCode::OutOfFuel)),
-        format_args!("with the trap policy, half that fuel traps out of fuel ({trapped:?})"),
-    );
-    Ok(passed)
-}
-
 fn run() -> Result<bool, Error> {
     let mut config = board::engine_config();
     config.epoch_counter = Some(&EPOCH);
@@ -444,7 +351,7 @@ fn run() -> Result<bool, Error> {
         guarded,
         format_args!("each fiber stack is mapped, with an unmapped guard page below it"),
     );
-    passed &= fuel_part(&engine, &module)?;
+    passed &= demo::fuel_part(|line| println!("{line}"), &engine, &module)?;
     passed &= check(
         FIBERS.in_use() == 0 && board::platform::fiber_stacks_in_use() == 0,
         format_args!("every fiber stack is back in the pool"),
