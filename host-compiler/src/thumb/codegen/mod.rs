@@ -229,14 +229,38 @@ pub fn compile_function(
     );
     let local_weights = &scan.weights;
     let (leaves_instance, indirect) = (scan.leaves_instance, scan.indirect);
-    for (derived, reg) in choose_derived(&scan, module.memories.first(), module.fuel, module.epochs)
-        .into_iter()
-        .zip(DERIVED_REGISTERS)
+    // The pinned registers (DESIGN.md section 13): when they pay, charges and epoch checks no
+    // longer read the store context, so only those without count for a derived one.
+    let pinned_savings = pinned_savings(&scan, module.fuel, module.epochs);
+    let charges_read_store = module.fuel && pinned_savings[Pinned::Fuel as usize] == 0;
+    let checks_read_store = module.epochs
+        && (pinned_savings[Pinned::EpochCounter as usize] == 0
+            || pinned_savings[Pinned::EpochDeadline as usize] == 0);
+    for (derived, reg) in choose_derived(
+        &scan,
+        module.memories.first(),
+        charges_read_store,
+        checks_read_store,
+    )
+    .into_iter()
+    .zip(DERIVED_REGISTERS)
     {
         if reg != Reg::LR {
             compiler.stack.reserve(reg);
         }
         compiler.derived.push((reg, derived));
+    }
+    let mut pinned_weights = pinned_savings;
+    if compiler.derived.len() < DERIVED_REGISTERS.len()
+        && let Some(best) = (0..PINNED_KINDS)
+            .filter(|&k| pinned_weights[k] > 0)
+            .max_by_key(|&k| (pinned_weights[k], std::cmp::Reverse(k)))
+    {
+        // r11 is free of a derived value: the pinned value that saves the most takes it from
+        // the value-stack cache; the others compete with the locals for homes.
+        compiler.stack.reserve(Reg::R11);
+        compiler.pinned[best] = Some(Reg::R11);
+        pinned_weights[best] = 0;
     }
     let mut weights = vec![0u64; compiler.locals];
     for (i, &w) in local_weights.iter().enumerate() {
@@ -249,7 +273,7 @@ pub fn compile_function(
             *word = w;
         }
     }
-    compiler.assign_homes(&weights);
+    compiler.assign_homes(&weights, pinned_weights);
     if leaves_instance {
         // A slot for the vmctx, to restore r10 after calls into other instances.
         compiler.vmctx_slot = Some(4 * compiler.slots);
@@ -500,6 +524,11 @@ struct FunctionCompiler<'m> {
     /// The derived registers (DESIGN.md section 8) and what they hold throughout the body,
     /// chosen by the pre-scan: `lr` first, then `r11` (taken out of the pool).
     derived: Vec<(Reg, Derived)>,
+    /// The callee-saved registers that hold a [`Pinned`] value throughout the body, indexed by
+    /// `Pinned as usize`, when the pre-scan chose them (DESIGN.md section 13, "pinned
+    /// registers"): loaded in the prologue and reloaded after every call out that may change
+    /// them; the fuel slice is also written back before those calls, every trap and the return.
+    pinned: [Option<Reg>; PINNED_KINDS],
     control: Vec<Frame>,
     reachable: bool,
     /// Whether the flags hold a condition that must survive the next emitted instructions.
@@ -531,6 +560,52 @@ struct SlowPath {
     saved: RegList,
     /// Whether ip must hold the store context again at `back` (an epoch check follows).
     reload_store_context: bool,
+}
+
+/// A value of the store context kept in a callee-saved register throughout a body (DESIGN.md
+/// section 13, "pinned registers").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pinned {
+    /// The fuel slice (`VMStoreContext::fuel`): charges are `subs` on it. Written back
+    /// before calls out, traps and the return, reloaded after calls.
+    Fuel = 0,
+    /// The address of the epoch counter (`VMStoreContext::epoch_counter`).
+    EpochCounter = 1,
+    /// The deadline word (`VMStoreContext::epoch_deadline`): only the runtime and the host
+    /// write it, so it is current after a reload following every call out.
+    EpochDeadline = 2,
+}
+
+const PINNED_KINDS: usize = 3;
+
+impl Pinned {
+    const ALL: [Pinned; PINNED_KINDS] = [Pinned::Fuel, Pinned::EpochCounter, Pinned::EpochDeadline];
+
+    /// Its word in the store context.
+    fn offset(self, offsets: &VmOffsets) -> i32 {
+        (match self {
+            Pinned::Fuel => offsets.store_fuel(),
+            Pinned::EpochCounter => offsets.store_epoch_counter(),
+            Pinned::EpochDeadline => offsets.store_epoch_deadline(),
+        }) as i32
+    }
+}
+
+/// The net loop-weighted saving of each pinned register, 0 when it does not pay: the fuel
+/// register removes the `ldr` and `str` of every charge, each epoch register one load of every
+/// check (both together also the store context's), against the reload after every call (two
+/// instructions; the fuel register's write-back before it, two more) and saving the register.
+fn pinned_savings(scan: &Prescan, fuel: bool, epochs: bool) -> [u64; PINNED_KINDS] {
+    let mut savings = [0; PINNED_KINDS];
+    if fuel {
+        savings[Pinned::Fuel as usize] = (2 * scan.block_starts).saturating_sub(4 * scan.calls + 2);
+    }
+    if epochs {
+        let epoch = (3 * scan.loop_headers / 2).saturating_sub(2 * scan.calls + 2);
+        savings[Pinned::EpochCounter as usize] = epoch;
+        savings[Pinned::EpochDeadline as usize] = epoch;
+    }
+    savings
 }
 
 impl<'m> FunctionCompiler<'m> {
@@ -568,6 +643,7 @@ impl<'m> FunctionCompiler<'m> {
             checked_constant: 0,
             checked_zero: Vec::new(),
             derived: Vec::new(),
+            pinned: [None; PINNED_KINDS],
             sum_origin: None,
             shift_into: None,
             multiply_add: false,
@@ -681,17 +757,39 @@ impl<'m> FunctionCompiler<'m> {
     /// registers to the hottest, leaving r11 and r0-r3 to the value-stack cache. A parameter
     /// used at all qualifies (its home costs a `mov` from the argument register, a slot costs a
     /// store, a load and frame space); a declared local needs two uses (it also costs a zeroing).
-    fn assign_homes(&mut self, weights: &[u64]) {
+    ///
+    /// `pinned` holds the net savings of the pinned registers (section 13) not yet given r11:
+    /// those above 0 compete with the locals for a home register on the same scale (a local's
+    /// use saves about one instruction) and, among the four heaviest, take a home.
+    fn assign_homes(&mut self, weights: &[u64], pinned: [u64; PINNED_KINDS]) {
         const HOMES: [Reg; 4] = [Reg::R4, Reg::R5, Reg::R6, Reg::R9];
         self.homes = vec![None; self.locals];
         let params = self.params;
+        // Candidates: locals by index, pinned value `k` as `self.locals + k`.
+        let locals = self.locals;
+        let weight = |i: usize| {
+            if i >= locals {
+                pinned[i - locals]
+            } else {
+                weights[i]
+            }
+        };
         let mut order: Vec<usize> = (0..self.locals)
             .filter(|&i| weights[i] >= if i < params { 1 } else { 2 })
+            .chain(
+                (0..PINNED_KINDS)
+                    .filter(|&k| pinned[k] > 0)
+                    .map(|k| locals + k),
+            )
             .collect();
-        // Stable: ties go to the lower index (parameters first).
-        order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
-        for (&local, &home) in order.iter().zip(&HOMES) {
-            self.homes[local] = Some(home);
+        // Stable: ties go to the lower index (parameters first, pinned values last).
+        order.sort_by_key(|&i| std::cmp::Reverse(weight(i)));
+        for (&candidate, &home) in order.iter().zip(&HOMES) {
+            if candidate >= locals {
+                self.pinned[candidate - locals] = Some(home);
+            } else {
+                self.homes[candidate] = Some(home);
+            }
             self.stack.reserve(home);
         }
         let mut next = 0;
@@ -1200,7 +1298,19 @@ impl<'m> FunctionCompiler<'m> {
         let fuel = offsets.store_fuel() as i32;
         let counter = offsets.store_epoch_counter() as i32;
         let deadline = offsets.store_epoch_deadline() as i32;
-        let temp = self.allocate()?;
+        // The pinned registers: a charge is `subs` and `bmi` on the fuel register, an epoch
+        // check with both epoch registers `ldr ip, [counter]; cmp ip, deadline; bpl`. Neither
+        // needs a pool register then.
+        let in_register = self.pinned[Pinned::Fuel as usize];
+        let counter_reg = self.pinned[Pinned::EpochCounter as usize];
+        let deadline_reg = self.pinned[Pinned::EpochDeadline as usize];
+        let check_reads_store = epoch_check && (counter_reg.is_none() || deadline_reg.is_none());
+        let temp = if (cost > 0 && in_register.is_none()) || (epoch_check && deadline_reg.is_none())
+        {
+            Some(self.allocate()?)
+        } else {
+            None
+        };
         // A cost no `subs` immediate holds goes through a second register.
         let cost_reg = if cost > 255 {
             let r = self.allocate()?;
@@ -1212,27 +1322,40 @@ impl<'m> FunctionCompiler<'m> {
         let mut saved = RegList::of(
             &JOIN
                 .into_iter()
-                .filter(|&r| r != temp && Some(r) != cost_reg && self.stack.holder(r).is_some())
+                .filter(|&r| {
+                    Some(r) != temp && Some(r) != cost_reg && self.stack.holder(r).is_some()
+                })
                 .collect::<Vec<Reg>>(),
         );
         if saved.len() % 2 == 1 {
             saved.0 |= 1 << Reg::R12.num();
         }
-        // The store context: a derived register when the pre-scan chose one, else ip.
+        // The store context: a derived register when the pre-scan chose one, else ip (loaded
+        // only when something here reads it).
         let sc = self.derived_reg(Derived::StoreContext).unwrap_or(Reg::R12);
-        if sc == Reg::R12 {
+        let reads_store = check_reads_store || (cost > 0 && in_register.is_none());
+        if sc == Reg::R12 && reads_store {
             self.emit(|a| a.ldr(Width::W32, sc, Addr::Offset(Reg::R10, STORE_CONTEXT)))?;
         }
         if cost > 0 {
             let label = self.asm.new_label();
             let back = self.asm.new_label();
             self.emit(|a| {
-                a.ldr(Width::W32, temp, Addr::Offset(sc, fuel))?;
-                match cost_reg {
-                    Some(r) => a.sub(Flags::Set, temp, temp, r)?,
-                    None => a.sub(Flags::Set, temp, temp, cost)?,
+                match in_register {
+                    Some(f) => match cost_reg {
+                        Some(r) => a.sub(Flags::Set, f, f, r)?,
+                        None => a.sub(Flags::Set, f, f, cost)?,
+                    },
+                    None => {
+                        let t = temp.expect("a temporary without the fuel register");
+                        a.ldr(Width::W32, t, Addr::Offset(sc, fuel))?;
+                        match cost_reg {
+                            Some(r) => a.sub(Flags::Set, t, t, r)?,
+                            None => a.sub(Flags::Set, t, t, cost)?,
+                        }
+                        a.str(Width::W32, t, Addr::Offset(sc, fuel))?;
+                    }
                 }
-                a.str(Width::W32, temp, Addr::Offset(sc, fuel))?;
                 a.b(Cond::Mi, label)?;
                 a.bind(back)
             })?;
@@ -1242,7 +1365,7 @@ impl<'m> FunctionCompiler<'m> {
                 libcall: Libcall::OutOfFuel,
                 cost,
                 saved,
-                reload_store_context: epoch_check && sc == Reg::R12,
+                reload_store_context: check_reads_store && sc == Reg::R12,
             });
         }
         if let Some(r) = cost_reg {
@@ -1251,11 +1374,26 @@ impl<'m> FunctionCompiler<'m> {
         if epoch_check {
             let label = self.asm.new_label();
             let back = self.asm.new_label();
+            // The counter's low word: in `temp`, or in ip when the deadline is in a register.
+            let value = match deadline_reg {
+                Some(_) => Reg::R12,
+                None => temp.ok_or_else(|| self.internal("an epoch check without a register"))?,
+            };
             self.emit(|a| {
-                a.ldr(Width::W32, temp, Addr::Offset(sc, counter))?;
-                a.ldr(Width::W32, temp, Addr::Offset(temp, 0))?;
-                a.ldr(Width::W32, Reg::R12, Addr::Offset(sc, deadline))?;
-                a.cmp(temp, Reg::R12)?;
+                match counter_reg {
+                    Some(c) => a.ldr(Width::W32, value, Addr::Offset(c, 0))?,
+                    None => {
+                        a.ldr(Width::W32, value, Addr::Offset(sc, counter))?;
+                        a.ldr(Width::W32, value, Addr::Offset(value, 0))?;
+                    }
+                }
+                match deadline_reg {
+                    Some(d) => a.cmp(value, d)?,
+                    None => {
+                        a.ldr(Width::W32, Reg::R12, Addr::Offset(sc, deadline))?;
+                        a.cmp(value, Reg::R12)?;
+                    }
+                }
                 a.b(Cond::Pl, label)?;
                 a.bind(back)
             })?;
@@ -1268,8 +1406,35 @@ impl<'m> FunctionCompiler<'m> {
                 reload_store_context: false,
             });
         }
-        self.stack.release(temp);
+        if let Some(temp) = temp {
+            self.stack.release(temp);
+        }
         Ok(())
+    }
+
+    /// Writes the fuel register back to `VMStoreContext::fuel` (nothing without one): before
+    /// every call that may read or change the slice, every trap and the return. Uses ip
+    /// unless a derived register holds the store context; changes no flags.
+    fn store_fuel(&mut self) -> Result<(), CompileError> {
+        let Some(fuel) = self.pinned[Pinned::Fuel as usize] else {
+            return Ok(());
+        };
+        let at = self.module.offsets.store_fuel() as i32;
+        // Not `lr`: call sequences use it as a scratch before the call (`call_indirect`'s
+        // checks, which branch to traps, and its callee), so it may not hold its value here.
+        let sc = self
+            .derived_reg(Derived::StoreContext)
+            .filter(|&r| r != Reg::LR);
+        self.emit(|a| store_fuel(a, fuel, sc, at))
+    }
+
+    /// Reloads the pinned registers (nothing without any): after every call
+    /// [`Self::store_fuel`] came before, once the derived registers are back. Changes no
+    /// flags.
+    fn reload_pinned(&mut self) -> Result<(), CompileError> {
+        let sc = self.derived_reg(Derived::StoreContext);
+        let (pinned, offsets) = (self.pinned, self.module.offsets);
+        self.emit(|a| load_pinned(a, pinned, sc, offsets))
     }
 
     /// The cold tail of the slow paths (after the epilogue).
@@ -1283,6 +1448,12 @@ impl<'m> FunctionCompiler<'m> {
                 if !path.saved.is_empty() {
                     a.push(path.saved)?;
                 }
+                Ok(())
+            })?;
+            // The libcall reads the slice (and may refill it, or change it while its fiber
+            // is suspended).
+            self.store_fuel()?;
+            self.emit(|a| {
                 a.mov(Flags::Any, Reg::R0, Reg::R10)?;
                 if path.libcall == Libcall::OutOfFuel {
                     a.mov(Flags::Any, Reg::R1, path.cost)?;
@@ -1299,6 +1470,7 @@ impl<'m> FunctionCompiler<'m> {
             })?;
             // The call overwrote `lr` (and ip).
             self.restore_derived()?;
+            self.reload_pinned()?;
             self.emit(|a| {
                 if path.reload_store_context {
                     a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, STORE_CONTEXT))?;
@@ -1905,6 +2077,7 @@ impl<'m> FunctionCompiler<'m> {
                 self.parallel_move(vec![(Reg::R2, delta.operand()), (Reg::R3, high.operand())])?
             }
         }
+        self.store_fuel()?;
         self.emit(|a| {
             a.mov(Flags::Any, Reg::R0, Reg::R10)?;
             a.mov(Flags::Any, Reg::R1, mem)?;
@@ -1936,6 +2109,7 @@ impl<'m> FunctionCompiler<'m> {
             Ok(())
         })?;
         self.restore_derived()?;
+        self.reload_pinned()?;
         self.release_sources(&[delta], Reg::R12);
         if let Some(high) = delta_high {
             self.release_sources(&[high], Reg::R12);
@@ -2052,6 +2226,7 @@ impl<'m> FunctionCompiler<'m> {
         let libcalls = self.module.offsets.libcalls() as i32;
         let entry = libcall.table_offset(4) as i32;
         let trap = Libcall::Trap.table_offset(4) as i32;
+        self.store_fuel()?;
         self.emit(|a| {
             a.mov(Flags::Any, Reg::R0, Reg::R10)?;
             a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, libcalls))?;
@@ -2059,6 +2234,7 @@ impl<'m> FunctionCompiler<'m> {
             a.blx(Reg::R12)
         })?;
         self.restore_derived()?;
+        self.reload_pinned()?;
         if outgoing > 0 {
             self.emit(|a| a.add(Flags::Any, Reg::SP, Reg::SP, outgoing))?;
             self.sp_adjust = 0;
@@ -3118,6 +3294,7 @@ impl<'m> FunctionCompiler<'m> {
         match *op {
             O::Nop => Ok(()),
             O::Unreachable => {
+                self.store_fuel()?;
                 self.emit(|a| a.udf(trap_immediate(TrapCode::Unreachable)))?;
                 let at = self.asm.last_instruction_offset();
                 self.traps.push((at, TrapCode::Unreachable));
@@ -4395,6 +4572,8 @@ impl<'m> FunctionCompiler<'m> {
         // 3. Register arguments, as a parallel move into r0-r3.
         let in_registers = params - stack_args;
         self.place_results(in_registers)?;
+        // The callee (or the host behind an import) consumes and reads the slice.
+        self.store_fuel()?;
         match how {
             Callee::Direct(f) => self.emit(|a| a.bl_call(Symbol::Function(f)))?,
             Callee::Import(f) => self.call_func_ref(Some(f))?,
@@ -4402,6 +4581,7 @@ impl<'m> FunctionCompiler<'m> {
         }
         // After the instance registers (call_func_ref reloads r7/r8).
         self.restore_derived()?;
+        self.reload_pinned()?;
         if results > JOIN.len() {
             // Every result word to the slot of its position (the values below are settled
             // next, keeping invariant 2).
@@ -4529,6 +4709,8 @@ impl<'m> FunctionCompiler<'m> {
         if push_lr {
             list.0 |= 1 << Reg::PC.num();
         }
+        // The caller reads the slice from memory.
+        self.store_fuel()?;
         if self.results > JOIN.len() {
             // The results are in the slots of positions 0.. (the function's join slots): the
             // first four go to r0-r3, the rest to the caller's return area above our stack
@@ -4555,10 +4737,10 @@ impl<'m> FunctionCompiler<'m> {
         // The cold tail.
         self.emit_slow_paths()?;
         for (code, label) in std::mem::take(&mut self.trap_labels) {
-            self.emit(|a| {
-                a.bind(label)?;
-                a.udf(trap_immediate(code))
-            })?;
+            // A trap leaves the slice as paid so far.
+            self.emit(|a| a.bind(label))?;
+            self.store_fuel()?;
+            self.emit(|a| a.udf(trap_immediate(code)))?;
             let at = self.asm.last_instruction_offset();
             self.traps.push((at, code));
         }
@@ -4576,6 +4758,8 @@ impl<'m> FunctionCompiler<'m> {
         let vmctx_slot = self.vmctx_slot;
         let slot_of = self.slot_of.clone();
         let derived = self.derived.clone();
+        let pinned = self.pinned;
+        let offsets = self.module.offsets;
         let prologue_traps = (|| -> Result<Vec<(u32, TrapCode)>, AsmError> {
             let a = &mut prologue;
             let mut traps = Vec::new();
@@ -4628,10 +4812,15 @@ impl<'m> FunctionCompiler<'m> {
                     )?,
                 }
             }
-            // The derived registers (saved above).
-            for (reg, derived) in derived {
+            // The derived registers (saved above), then the fuel register.
+            for &(reg, derived) in &derived {
                 derived.emit(a, reg)?;
             }
+            let sc = derived
+                .iter()
+                .find(|(_, d)| *d == Derived::StoreContext)
+                .map(|(r, _)| *r);
+            load_pinned(a, pinned, sc, offsets)?;
             // Keep the body's 4-byte alignment when its PC-relative loads depend on it.
             if body_has_literals && !a.offset().is_multiple_of(4) {
                 a.nop()?;
@@ -4978,6 +5167,43 @@ impl Derived {
             Derived::StoreContext => a.ldr(Width::W32, reg, Addr::Offset(Reg::R10, STORE_CONTEXT)),
         }
     }
+}
+
+/// `str fuel, [sc, #at]`, the store context from `sc` or else loaded into ip (DESIGN.md section
+/// 13, "the fuel register").
+fn store_fuel(a: &mut Assembler, fuel: Reg, sc: Option<Reg>, at: i32) -> Result<(), AsmError> {
+    let sc = match sc {
+        Some(sc) => sc,
+        None => {
+            a.ldr(Width::W32, Reg::R12, Addr::Offset(Reg::R10, STORE_CONTEXT))?;
+            Reg::R12
+        }
+    };
+    a.str(Width::W32, fuel, Addr::Offset(sc, at))
+}
+
+/// Loads every pinned register from its word of the store context: from `sc`, or else each
+/// loads the store context into itself first.
+fn load_pinned(
+    a: &mut Assembler,
+    pinned: [Option<Reg>; PINNED_KINDS],
+    sc: Option<Reg>,
+    offsets: &VmOffsets,
+) -> Result<(), AsmError> {
+    for kind in Pinned::ALL {
+        let Some(reg) = pinned[kind as usize] else {
+            continue;
+        };
+        let base = match sc {
+            Some(sc) => sc,
+            None => {
+                a.ldr(Width::W32, reg, Addr::Offset(Reg::R10, STORE_CONTEXT))?;
+                reg
+            }
+        };
+        a.ldr(Width::W32, reg, Addr::Offset(base, kind.offset(offsets)))?;
+    }
+    Ok(())
 }
 
 /// Registers that hold derived values, in order of use (DESIGN.md section 8).

@@ -3515,6 +3515,13 @@ fn fuel_charge(sc: Reg, temp: Reg, cost: u32) -> Vec<u8> {
     a.finish().unwrap().code
 }
 
+/// The inline fuel charge on the fuel register `fuel`: `subs fuel, fuel, #cost`.
+fn register_charge(fuel: Reg, cost: u32) -> Vec<u8> {
+    let mut a = Assembler::new(profile());
+    a.sub(Flags::Set, fuel, fuel, cost).unwrap();
+    a.finish().unwrap().code
+}
+
 /// The inline epoch check with the store context in `sc` and `temp` as its register.
 fn epoch_check(sc: Reg, temp: Reg) -> Vec<u8> {
     let mut a = Assembler::new(profile());
@@ -3522,6 +3529,16 @@ fn epoch_check(sc: Reg, temp: Reg) -> Vec<u8> {
     a.ldr(Width::W32, temp, Addr::Offset(temp, 0)).unwrap();
     a.ldr(Width::W32, Reg::R12, Addr::Offset(sc, 12)).unwrap();
     a.cmp(temp, Reg::R12).unwrap();
+    a.finish().unwrap().code
+}
+
+/// The inline epoch check with the counter's address in `counter` and the deadline word in
+/// `deadline` (pinned registers): `ldr ip, [counter]; cmp ip, deadline`.
+fn pinned_epoch_check(counter: Reg, deadline: Reg) -> Vec<u8> {
+    let mut a = Assembler::new(profile());
+    a.ldr(Width::W32, Reg::R12, Addr::Offset(counter, 0))
+        .unwrap();
+    a.cmp(Reg::R12, deadline).unwrap();
     a.finish().unwrap().code
 }
 
@@ -3569,12 +3586,15 @@ fn blocks_of_cost_zero_emit_nothing() {
     let (fuel, _) = compile_instrumented(wat, true, false).unwrap();
     assert_eq!(plain, fuel);
     // With epochs, the entry and the loop header still check (independently of fuel), with
-    // the store context in the derived register lr (a loop header weighs 8).
+    // the counter's address and the deadline word in pinned registers (a loop header weighs
+    // 8): r11 (the first, free of a derived value) and the first home register.
     let (epochs, _) = compile_instrumented(wat, true, true).unwrap();
     assert_eq!(
-        occurrences(&epochs[0].code, &epoch_check(Reg::LR, Reg::R0)),
+        occurrences(&epochs[0].code, &pinned_epoch_check(Reg::R11, Reg::R4)),
         2
     );
+    // The checks read no store context: ip loads it once, for the prologue's stack-limit check
+    // (the pinned registers load it into themselves).
     assert_eq!(occurrences(&epochs[0].code, &store_context_load()), 1);
     assert_ne!(plain, epochs);
 }
@@ -3591,11 +3611,20 @@ fn loop_headers_pay_inside_the_loop_and_refills_keep_values() {
         end
         local.get $s))"#;
     let (functions, setup) = compile_instrumented(wat, true, false).unwrap();
-    // The loop makes the store context worth a derived register (lr).
+    // The loop makes the fuel register worth having (r11, no derived register takes it): the
+    // charge is `subs r11, r11, #9`, with no load or store of the slice in the loop.
     assert_eq!(
-        occurrences(&functions[0].code, &fuel_charge(Reg::LR, Reg::R0, 9)),
+        occurrences(&functions[0].code, &register_charge(Reg::R11, 9)),
         1
     );
+    for temp in [Reg::R0, Reg::R1, Reg::R2, Reg::R3] {
+        for sc in [Reg::LR, Reg::R12] {
+            assert_eq!(
+                occurrences(&functions[0].code, &fuel_charge(sc, temp, 9)),
+                0
+            );
+        }
+    }
     let n = 10u32;
     let exact = 9 * n + 1;
     let out_of_fuel = Outcome::Exit(100 + i32::from(TrapCode::OutOfFuel.as_u8()));
@@ -3704,5 +3733,61 @@ fn epoch_checks_compare_the_low_words_with_wrapping_arithmetic() {
                 "epoch {epoch:#x} deadline {deadline:#x}: {outcome:?}"
             );
         }
+    }
+}
+
+#[test]
+fn pinned_registers_are_written_back_and_reloaded_around_calls() {
+    // The caller's inner loop makes the pinned registers pay (a call per outer iteration does
+    // not outweigh them). An outer iteration pays 5 at its header (the call ends no block), 3
+    // for the callee's entry block (charged to the slice in memory), 5 per inner iteration (3)
+    // and 5 after the inner loop: 28n + 1 in all, exact only when the caller writes its fuel
+    // register back before every call and reloads it after (also around the slow paths'
+    // refills, with 16-fuel slices).
+    let wat = r#"(module
+        (func $inc (param i32) (result i32) local.get 0 i32.const 1 i32.add)
+        (func (param $n i32) (result i32) (local $s i32) (local $i i32)
+          loop $outer
+            local.get $s call $inc local.set $s
+            i32.const 3 local.set $i
+            loop $inner
+              local.get $i i32.const 1 i32.sub local.tee $i
+              br_if $inner
+            end
+            local.get $n i32.const 1 i32.sub local.tee $n
+            br_if $outer
+          end
+          local.get $s))"#;
+    let (functions, setup) = compile_instrumented(wat, true, true).unwrap();
+    // The caller's charges are on its fuel register (r11, no derived register takes it), its
+    // epoch checks on the counter's address and the deadline in the homes after $i's (r4).
+    let code = &functions[1].code;
+    assert_eq!(occurrences(code, &register_charge(Reg::R11, 5)), 3);
+    assert_eq!(occurrences(code, &pinned_epoch_check(Reg::R5, Reg::R6)), 3);
+    let n = 10u32;
+    let exact = 28 * n + 1;
+    let out_of_fuel = Outcome::Exit(100 + i32::from(TrapCode::OutOfFuel.as_u8()));
+    for (slice, reserve, expected) in [
+        (exact as i32, 0, Outcome::Returned(vec![[10, 0, 0, 0]])),
+        (3, exact - 3, Outcome::Returned(vec![[10, 0, 0, 0]])),
+        (0, exact, Outcome::Returned(vec![[10, 0, 0, 0]])),
+        (
+            exact as i32 - 1,
+            0,
+            Outcome::Exit(100 + i32::from(TrapCode::OutOfFuel.as_u8())),
+        ),
+        (0, exact - 1, out_of_fuel),
+    ] {
+        let meter = Meter {
+            slice,
+            reserve,
+            epoch: 0,
+            deadline: 1,
+        };
+        let outcome = match run_metered(&functions, &setup, &[(1, vec![n])], meter) {
+            Outcome::Returned(r) => Outcome::Returned(r.iter().map(|w| [w[0], 0, 0, 0]).collect()),
+            other => other,
+        };
+        assert_eq!(outcome, expected, "slice {slice} reserve {reserve}");
     }
 }
