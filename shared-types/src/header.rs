@@ -40,8 +40,11 @@ pub const FORMAT_VERSION: u16 = 1;
 /// appended the arithmetic helpers (`Libcall::I64DivS` to `Libcall::F32Nearest`) to the
 /// libcall table, and Thumb-2 code returns results beyond four words in a return area that the
 /// array-entry trampoline reserves. 3 narrowed `VMStoreContext`'s fuel and epoch fields to 32-bit
-/// words and appended `Libcall::OutOfFuel` and `Libcall::EpochDeadline`.
-pub const ABI_VERSION: u16 = 3;
+/// words and appended `Libcall::OutOfFuel` and `Libcall::EpochDeadline`. 4 appended
+/// `Libcall::OutOfFuelPreserving` and `Libcall::EpochDeadlinePreserving` (register-preserving
+/// variants, so that the Cranelift code keeps its loop values in caller-saved registers across
+/// the cold fuel and epoch calls instead of spilling them around every check).
+pub const ABI_VERSION: u16 = 4;
 /// Bytes in the fixed header.
 pub const HEADER_SIZE: usize = 0x64;
 /// Alignment of the text section within the image (and the alignment the runtime needs the

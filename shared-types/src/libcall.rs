@@ -4,8 +4,9 @@
 //! [`VmOffsets::libcalls`](crate::VmOffsets::libcalls)); entry `i` is the helper
 //! `Libcall` with discriminant `i`. Compiled code loads the table pointer, loads the entry and
 //! calls it indirectly, so the text never holds an address. Every helper uses the platform C
-//! calling convention. The instance helpers (`Trap` to `ElemDrop`, and `OutOfFuel` and
-//! `EpochDeadline` at the end) take the calling instance's vmctx first; the *arithmetic
+//! calling convention, except the two `*Preserving` helpers at the end (see
+//! [`Libcall::OutOfFuelPreserving`]). The instance helpers (`Trap` to `ElemDrop`, and
+//! `OutOfFuel` to `EpochDeadlinePreserving` at the end) take the calling instance's vmctx first; the *arithmetic
 //! helpers* between them (`I64DivS` to `F32Nearest`) are pure functions of
 //! their operands, take no vmctx and cannot fail (the compiled code checks the wasm traps
 //! first). They pass floats as their IEEE bit patterns in integers (`u32` for f32, `u64` for
@@ -131,11 +132,26 @@ pub enum Libcall {
     /// policy: returns [`crate::TrapCode::Interrupted`], or suspends the call and returns 0 once
     /// resumed (with a later deadline).
     EpochDeadline = 44,
+    /// `fn(vmctx, cost: u32)` that preserves every register: [`Libcall::OutOfFuel`] for code
+    /// that keeps values in caller-saved registers across the cold call (the Cranelift backend
+    /// calls it with `CallConv::PreserveAll`). The arguments are passed as in the C convention;
+    /// the helper saves every register the platform ABI lets a callee clobber (on aarch64
+    /// x0-x18, x30 and all of q0-q31, on x86_64 the caller-saved GPRs and all of xmm0-xmm15),
+    /// returns nothing and restores them, and when the budget cannot pay the block it does not
+    /// return at all: it raises [`crate::TrapCode::OutOfFuel`] itself, as [`Libcall::Trap`]
+    /// would (the caller has stored the fuel slice before the call, as for every call out).
+    /// On 32-bit Arm, whose Thumb-2 code calls [`Libcall::OutOfFuel`] instead, the entry is the
+    /// plain C-convention function with the same effect.
+    OutOfFuelPreserving = 45,
+    /// `fn(vmctx)` that preserves every register: [`Libcall::EpochDeadline`] with the
+    /// convention of [`Libcall::OutOfFuelPreserving`]; raises
+    /// [`crate::TrapCode::Interrupted`] itself instead of returning it.
+    EpochDeadlinePreserving = 46,
 }
 
 impl Libcall {
     /// Number of entries in the table.
-    pub const COUNT: usize = 45;
+    pub const COUNT: usize = 47;
 
     /// Every helper, in table order.
     pub const ALL: [Libcall; Libcall::COUNT] = [
@@ -184,6 +200,8 @@ impl Libcall {
         Libcall::F32Nearest,
         Libcall::OutOfFuel,
         Libcall::EpochDeadline,
+        Libcall::OutOfFuelPreserving,
+        Libcall::EpochDeadlinePreserving,
     ];
 
     /// Index in the table.

@@ -111,6 +111,12 @@ pub struct VMLibcalls {
     pub out_of_fuel: unsafe extern "C" fn(*mut u8, u32) -> u32,
     /// `Libcall::EpochDeadline`.
     pub epoch_deadline: unsafe extern "C" fn(*mut u8) -> u32,
+    /// `Libcall::OutOfFuelPreserving`: the register-saving stub of the architecture
+    /// (`crate::arch`) around [`out_of_fuel_or_trap`], or that function itself on 32-bit Arm.
+    pub out_of_fuel_preserving: unsafe extern "C" fn(*mut u8, u32),
+    /// `Libcall::EpochDeadlinePreserving`: as `out_of_fuel_preserving`, around
+    /// [`epoch_deadline_or_trap`].
+    pub epoch_deadline_preserving: unsafe extern "C" fn(*mut u8),
 }
 
 /// The one libcall table every vmctx points at.
@@ -160,7 +166,25 @@ pub static LIBCALLS: VMLibcalls = VMLibcalls {
     f32_nearest: arith::f32_nearest,
     out_of_fuel,
     epoch_deadline,
+    out_of_fuel_preserving: PRESERVING.0,
+    epoch_deadline_preserving: PRESERVING.1,
 };
+
+/// The register-preserving entries: the stubs of the architectures with Cranelift code, the
+/// C functions elsewhere (Thumb-2 code calls `Libcall::OutOfFuel`/`EpochDeadline`).
+#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+const PRESERVING: (
+    unsafe extern "C" fn(*mut u8, u32),
+    unsafe extern "C" fn(*mut u8),
+) = (
+    crate::arch::out_of_fuel_preserving,
+    crate::arch::epoch_deadline_preserving,
+);
+#[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
+const PRESERVING: (
+    unsafe extern "C" fn(*mut u8, u32),
+    unsafe extern "C" fn(*mut u8),
+) = (out_of_fuel_or_trap, epoch_deadline_or_trap);
 
 /// Status for a trap libcall given a byte that is no [`TrapCode`] (never 0, which means success).
 pub const INVALID_TRAP_STATUS: u32 = 0xFF;
@@ -420,6 +444,35 @@ unsafe extern "C" fn epoch_deadline(vmctx: *mut u8) -> u32 {
     }
 }
 
+/// `fn(vmctx, cost)`: [`out_of_fuel`], raising its trap instead of returning it. Called by the
+/// architecture's register-preserving stub (`Libcall::OutOfFuelPreserving`).
+///
+/// # Safety
+/// As for [`trap`].
+pub(crate) unsafe extern "C" fn out_of_fuel_or_trap(vmctx: *mut u8, cost: u32) {
+    // SAFETY: see the function contract.
+    let status = unsafe { out_of_fuel(vmctx, cost) };
+    if status != 0 {
+        // SAFETY: see the function contract; the frames above the entry are wasm frames, the
+        // stub's (which owns nothing but saved registers) and this one.
+        unsafe { trap(vmctx, status) }
+    }
+}
+
+/// `fn(vmctx)`: [`epoch_deadline`], raising its trap instead of returning it
+/// (`Libcall::EpochDeadlinePreserving`).
+///
+/// # Safety
+/// As for [`trap`].
+pub(crate) unsafe extern "C" fn epoch_deadline_or_trap(vmctx: *mut u8) {
+    // SAFETY: see the function contract.
+    let status = unsafe { epoch_deadline(vmctx) };
+    if status != 0 {
+        // SAFETY: as in `out_of_fuel_or_trap`.
+        unsafe { trap(vmctx, status) }
+    }
+}
+
 /// Whether a limit with `policy` suspends the running code rather than trapping.
 ///
 /// # Safety
@@ -486,6 +539,14 @@ mod tests {
             (
                 Libcall::EpochDeadline,
                 offset_of!(VMLibcalls, epoch_deadline),
+            ),
+            (
+                Libcall::OutOfFuelPreserving,
+                offset_of!(VMLibcalls, out_of_fuel_preserving),
+            ),
+            (
+                Libcall::EpochDeadlinePreserving,
+                offset_of!(VMLibcalls, epoch_deadline_preserving),
             ),
         ];
         assert_eq!(fields.len(), Libcall::COUNT);

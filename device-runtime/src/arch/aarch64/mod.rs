@@ -8,6 +8,9 @@ use crate::vm::ValRaw;
 mod fiber;
 pub use self::fiber::{FIBER_INIT_BYTES, fiber_init, fiber_switch};
 
+mod preserving;
+pub use self::preserving::{epoch_deadline_preserving, out_of_fuel_preserving};
+
 mod sha256;
 pub use self::sha256::compress as sha256_compress;
 

@@ -11,6 +11,9 @@ use crate::vm::ValRaw;
 mod fiber;
 pub use self::fiber::{FIBER_INIT_BYTES, fiber_init, fiber_switch};
 
+mod preserving;
+pub use self::preserving::{epoch_deadline_preserving, out_of_fuel_preserving};
+
 /// The target whose images this runtime executes.
 pub const NATIVE_TARGET: Option<shared_types::Target> = Some(shared_types::Target::X86_64Sim);
 

@@ -89,7 +89,7 @@ impl FuncTranslator<'_, '_> {
             args.extend(params);
             self.builder.ins().call(callee, &args)
         };
-        self.reload_preemption_variables();
+        self.defer_preemption_reload();
         self.push_results(call);
         Ok(())
     }
@@ -155,7 +155,7 @@ impl FuncTranslator<'_, '_> {
 
         self.fuel_to_memory();
         let call = self.call_func_ref(sig, func_ref, &params);
-        self.reload_preemption_variables();
+        self.defer_preemption_reload();
         self.push_results(call);
         Ok(())
     }

@@ -19,10 +19,19 @@
 //!     brif fuel < 0, out_of_fuel, continue   ; the sign bit; out_of_fuel is cold
 //! out_of_fuel:
 //!     store.i32 fuel, [store + fuel]
-//!     status = call OutOfFuel(vmctx, cost)   ; pays from the store's reserve, or fails
+//!     call OutOfFuelPreserving(vmctx, cost)  ; pays from the store's reserve, or traps itself
 //!     fuel = load.i32 [store + fuel]
-//!     brif status, trap(status), continue
+//!     jump continue
 //! ```
+//!
+//! Both cold calls go to the register-preserving helpers (`Libcall::OutOfFuelPreserving`,
+//! `Libcall::EpochDeadlinePreserving`) with `CallConv::PreserveAll`: the call clobbers no
+//! register, so the values live across a check (loop counters, f64 accumulators) stay in
+//! caller-saved registers instead of being spilled around every check, which the C-convention
+//! call forced on the hot path (e.g. a `stur q20, [sp]` / `ldur` pair per iteration in a float
+//! loop). `PreserveAll` has no return values, so the helpers raise the trap themselves rather
+//! than returning a status; the runtime's stubs (`device-runtime/src/arch`) save the registers
+//! on the wasm stack and call the C helpers.
 //!
 //! The runtime and the host read and write the slice in memory, so the variable is stored
 //! back wherever anything can observe it ([`FuncTranslator::fuel_to_memory`]) and reloaded
@@ -37,6 +46,17 @@
 //!   accesses): these unwind from a signal, so the slice must already be in memory. The stack
 //!   check of a callee's prologue needs nothing: the caller stored the slice before the call.
 //!
+//! ## Deferred reloads
+//!
+//! After a wasm call (direct, imported, `call_indirect`) the reload is deferred
+//! ([`FuncTranslator::defer_preemption_reload`]): memory holds the current values, so a store
+//! before a following direct call is not needed, and a reload that the next call would
+//! overwrite is not emitted (e.g. `f(a) + f(b)` loads nothing between the calls). The reload
+//! is emitted at the next use of a variable (a charge, an epoch check) and before the next
+//! operator that is not plain straight-line arithmetic (`keeps_reload_deferred`): every branch,
+//! block boundary, trapping operator and helper call therefore sees the variables defined, as
+//! the trap blocks and the joins of SSA construction need. Helper calls reload at once.
+//!
 //! # The epoch check
 //!
 //! At the function entry (the stack-limit check is in the prologue, before it) and at every
@@ -46,8 +66,8 @@
 //!     counter  = load.i32 [load.ptr [store + epoch_counter]]   ; the pointer is hoisted
 //!     brif (counter - deadline) as i32 >= 0, epoch_deadline, continue   ; cold
 //! epoch_deadline:
-//!     status = call EpochDeadline(vmctx)     ; the runtime compares the full 64-bit values
-//!     brif status, trap(status), continue
+//!     call EpochDeadlinePreserving(vmctx)    ; compares the full 64-bit values; may trap
+//!     jump continue
 //! ```
 //!
 //! The deadline word (`VMStoreContext::epoch_deadline`) is only written by the runtime and the
@@ -58,7 +78,7 @@
 //! interrupt at any time) is loaded at every check.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{BlockArg, InstBuilder, Value, types};
+use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::Variable;
 use shared_types::Libcall;
 use wasmparser::Operator;
@@ -102,8 +122,12 @@ impl FuncTranslator<'_, '_> {
         self.reload_preemption_variables();
     }
 
-    /// With fuel: stores the slice variable to `VMStoreContext::fuel`.
+    /// With fuel: stores the slice variable to `VMStoreContext::fuel`; nothing while a reload
+    /// is deferred (memory holds the current value then).
     pub(crate) fn fuel_to_memory(&mut self) {
+        if self.preemption_stale {
+            return;
+        }
         if let Some(variable) = self.fuel_variable {
             let fuel = self.builder.use_var(variable);
             let store = self.store_context();
@@ -122,6 +146,37 @@ impl FuncTranslator<'_, '_> {
         }
         if let Some(variable) = self.deadline_variable {
             self.reload(variable, offsets.store_epoch_deadline());
+        }
+    }
+
+    /// After a wasm call: defers the reload of the variables to their next use or to the next
+    /// operator that may branch, trap or call anything but a direct wasm call
+    /// ([`FuncTranslator::preemption_before_operator`]).
+    pub(crate) fn defer_preemption_reload(&mut self) {
+        if self.fuel_variable.is_some() || self.deadline_variable.is_some() {
+            self.preemption_stale = true;
+        }
+    }
+
+    /// Reloads the variables if their reload was deferred.
+    fn materialize_preemption_variables(&mut self) {
+        if std::mem::take(&mut self.preemption_stale) {
+            self.reload_preemption_variables();
+        }
+    }
+
+    /// Before every operator: ends a deferred reload unless `op` is straight-line code that
+    /// neither uses the variables, nor branches, traps or calls out (except a direct wasm call,
+    /// which finds memory current and defers again). Every block boundary and every branch to
+    /// a trap block thus sees the variables defined.
+    pub(crate) fn preemption_before_operator(&mut self, op: &Operator<'_>) {
+        if !self.preemption_stale {
+            return;
+        }
+        if !self.reachable {
+            self.preemption_stale = false;
+        } else if !keeps_reload_deferred(op) {
+            self.materialize_preemption_variables();
         }
     }
 
@@ -148,12 +203,13 @@ impl FuncTranslator<'_, '_> {
         let variable = self
             .fuel_variable
             .ok_or_else(|| self.internal("fuel charged without the fuel variable"))?;
+        self.materialize_preemption_variables();
         let fuel = self.builder.use_var(variable);
         let left = self.builder.ins().iadd_imm_s(fuel, -i64::from(cost));
         self.builder.def_var(variable, left);
         // The sign bit alone: AArch64 tests it with one `tbnz`.
         let negative = self.builder.ins().band_imm_u(left, 1 << 31);
-        self.call_out_cold(negative, Libcall::OutOfFuel, &[cost])
+        self.call_out_cold(negative, Libcall::OutOfFuelPreserving, &[cost])
     }
 
     /// At the function entry and loop headers (after the fuel charge): calls `EpochDeadline`
@@ -165,6 +221,7 @@ impl FuncTranslator<'_, '_> {
         if !self.reachable {
             return Ok(());
         }
+        self.materialize_preemption_variables();
         let ptr = self.ptr();
         let offsets = self.env.offsets;
         let store = self.store_context();
@@ -183,12 +240,12 @@ impl FuncTranslator<'_, '_> {
         // `ahead as i32 >= 0`: the sign bit is clear.
         let sign = self.builder.ins().band_imm_u(ahead, 1 << 31);
         let reached = self.builder.ins().icmp_imm_s(IntCC::Equal, sign, 0);
-        self.call_out_cold(reached, Libcall::EpochDeadline, &[])
+        self.call_out_cold(reached, Libcall::EpochDeadlinePreserving, &[])
     }
 
-    /// When `condition` holds, calls `libcall(vmctx, args...)` (`u32` constants) in a cold
-    /// block and traps with its status when that is non-zero; continues in a fresh block either
-    /// way.
+    /// When `condition` holds, calls the register-preserving `libcall(vmctx, args...)` (`u32`
+    /// constants) in a cold block (the helper raises its trap itself); continues in a fresh
+    /// block either way.
     fn call_out_cold(
         &mut self,
         condition: Value,
@@ -205,16 +262,102 @@ impl FuncTranslator<'_, '_> {
             .iter()
             .map(|a| self.builder.ins().iconst(types::I32, i64::from(*a)))
             .collect();
-        // `call_libcall` stores the fuel slice before the call and reloads it after.
-        let status = self.call_libcall(libcall, &args)?;
-        let trap = self.status_trap_block();
-        self.builder
-            .ins()
-            .brif(status, trap, &[BlockArg::Value(status)], next, &[]);
+        // Stores the fuel slice before the call and reloads both variables after it (at once:
+        // both paths must define them where they join).
+        self.call_libcall_void(libcall, &args);
+        self.builder.ins().jump(next, &[]);
         self.builder.switch_to_block(next);
         self.builder.seal_block(next);
         Ok(())
     }
+}
+
+/// Whether a deferred reload may stay deferred over `op`: operators that neither use the
+/// preemption variables nor branch, trap, or call anything but a direct wasm call (which needs
+/// no store before it while memory is current, and defers again after it).
+fn keeps_reload_deferred(op: &Operator<'_>) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::Nop
+            | O::Drop
+            | O::Call { .. }
+            | O::LocalGet { .. }
+            | O::LocalSet { .. }
+            | O::LocalTee { .. }
+            | O::I32Const { .. }
+            | O::I64Const { .. }
+            | O::F32Const { .. }
+            | O::F64Const { .. }
+            | O::Select
+            | O::TypedSelect { .. }
+            | O::I32Eqz
+            | O::I32Eq
+            | O::I32Ne
+            | O::I32LtS
+            | O::I32LtU
+            | O::I32GtS
+            | O::I32GtU
+            | O::I32LeS
+            | O::I32LeU
+            | O::I32GeS
+            | O::I32GeU
+            | O::I64Eqz
+            | O::I64Eq
+            | O::I64Ne
+            | O::I64LtS
+            | O::I64LtU
+            | O::I64GtS
+            | O::I64GtU
+            | O::I64LeS
+            | O::I64LeU
+            | O::I64GeS
+            | O::I64GeU
+            | O::I32Clz
+            | O::I32Ctz
+            | O::I32Popcnt
+            | O::I32Add
+            | O::I32Sub
+            | O::I32Mul
+            | O::I32And
+            | O::I32Or
+            | O::I32Xor
+            | O::I32Shl
+            | O::I32ShrS
+            | O::I32ShrU
+            | O::I32Rotl
+            | O::I32Rotr
+            | O::I64Clz
+            | O::I64Ctz
+            | O::I64Popcnt
+            | O::I64Add
+            | O::I64Sub
+            | O::I64Mul
+            | O::I64And
+            | O::I64Or
+            | O::I64Xor
+            | O::I64Shl
+            | O::I64ShrS
+            | O::I64ShrU
+            | O::I64Rotl
+            | O::I64Rotr
+            | O::I32WrapI64
+            | O::I64ExtendI32S
+            | O::I64ExtendI32U
+            | O::I32Extend8S
+            | O::I32Extend16S
+            | O::I64Extend8S
+            | O::I64Extend16S
+            | O::I64Extend32S
+            | O::F32Add
+            | O::F32Sub
+            | O::F32Mul
+            | O::F32Div
+            | O::F64Add
+            | O::F64Sub
+            | O::F64Mul
+            | O::F64Div
+    )
 }
 
 /// Whether Cranelift's code for `op` may trap without a call: integer division and remainder
@@ -308,8 +451,8 @@ mod tests {
     #[test]
     fn without_the_settings_nothing_is_instrumented() {
         for func in translate(LOOP, false, false) {
-            assert!(libcall_calls(&func, Libcall::OutOfFuel).is_empty());
-            assert!(libcall_calls(&func, Libcall::EpochDeadline).is_empty());
+            assert!(libcall_calls(&func, Libcall::OutOfFuelPreserving).is_empty());
+            assert!(libcall_calls(&func, Libcall::EpochDeadlinePreserving).is_empty());
             compile_both(func);
         }
     }
@@ -320,8 +463,11 @@ mod tests {
         // br_if (6) | after br_if: end (0) | after the loop: i32.const, end (1) | after the
         // body (0).
         let funcs = translate(LOOP, true, false);
-        assert_eq!(libcall_calls(&funcs[0], Libcall::OutOfFuel), [[6], [1]]);
-        assert!(libcall_calls(&funcs[0], Libcall::EpochDeadline).is_empty());
+        assert_eq!(
+            libcall_calls(&funcs[0], Libcall::OutOfFuelPreserving),
+            [[6], [1]]
+        );
+        assert!(libcall_calls(&funcs[0], Libcall::EpochDeadlinePreserving).is_empty());
         compile_both(funcs[0].clone());
     }
 
@@ -335,14 +481,23 @@ mod tests {
             (loop $dead (br $dead))))"#;
         let funcs = translate(wat, false, true);
         // Entry and the two live loops; the loop after `return` is dead code.
-        assert_eq!(libcall_calls(&funcs[0], Libcall::EpochDeadline).len(), 3);
-        assert!(libcall_calls(&funcs[0], Libcall::OutOfFuel).is_empty());
+        assert_eq!(
+            libcall_calls(&funcs[0], Libcall::EpochDeadlinePreserving).len(),
+            3
+        );
+        assert!(libcall_calls(&funcs[0], Libcall::OutOfFuelPreserving).is_empty());
         compile_both(funcs[0].clone());
         let both = translate(wat, true, true);
-        assert_eq!(libcall_calls(&both[0], Libcall::EpochDeadline).len(), 3);
+        assert_eq!(
+            libcall_calls(&both[0], Libcall::EpochDeadlinePreserving).len(),
+            3
+        );
         // Two loop headers (local.get, br_if) and the `return` block; dead code is not
         // charged but its blocks are walked.
-        assert_eq!(libcall_calls(&both[0], Libcall::OutOfFuel), [[2], [2], [1]]);
+        assert_eq!(
+            libcall_calls(&both[0], Libcall::OutOfFuelPreserving),
+            [[2], [2], [1]]
+        );
         compile_both(both[0].clone());
     }
 
@@ -366,18 +521,93 @@ mod tests {
         // $f: entry (local.get, if) | then (local.get, call; else costs 0) | else (local.get,
         // i32.const, call_indirect; end costs 0).
         assert_eq!(
-            libcall_calls(&funcs[0], Libcall::OutOfFuel),
+            libcall_calls(&funcs[0], Libcall::OutOfFuelPreserving),
             [[2], [2], [3]]
         );
         // entry: local.get, br_table | i32.const, return | i32.const, call, return |
         // i32.const, local.get, i32.div_u, end.
         assert_eq!(
-            libcall_calls(&funcs[1], Libcall::OutOfFuel),
+            libcall_calls(&funcs[1], Libcall::OutOfFuelPreserving),
             [[2], [2], [3], [3]]
         );
         for func in funcs {
-            assert_eq!(libcall_calls(&func, Libcall::EpochDeadline).len(), 1);
+            assert_eq!(
+                libcall_calls(&func, Libcall::EpochDeadlinePreserving).len(),
+                1
+            );
             compile_both(func);
         }
+    }
+
+    /// The first block of `func` with a wasm call.
+    fn block_with_call(func: &ir::Function) -> ir::Block {
+        func.layout
+            .blocks()
+            .find(|b| {
+                func.layout
+                    .block_insts(*b)
+                    .any(|i| matches!(func.dfg.insts[i], InstructionData::Call { .. }))
+            })
+            .unwrap()
+    }
+
+    /// The instructions between the first two wasm calls of `func` (in one block).
+    fn between_first_two_calls(func: &ir::Function) -> Vec<ir::Inst> {
+        let block = block_with_call(func);
+        let insts: Vec<ir::Inst> = func.layout.block_insts(block).collect();
+        let calls: Vec<usize> = insts
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| matches!(func.dfg.insts[**i], InstructionData::Call { .. }))
+            .map(|(n, _)| n)
+            .collect();
+        insts[calls[0] + 1..calls[1]].to_vec()
+    }
+
+    #[test]
+    fn reloads_after_a_wasm_call_are_deferred_past_the_next_direct_call() {
+        let wat = r#"(module
+          (func $f (param i32) (result i32) (local.get 0))
+          (func (param i32) (result i32)
+            (i32.add (call $f (i32.sub (local.get 0) (i32.const 1)))
+                     (call $f (i32.add (local.get 0) (i32.const 2))))))"#;
+        for (fuel, epochs) in [(true, false), (false, true), (true, true)] {
+            let funcs = translate(wat, fuel, epochs);
+            // Between the calls: the argument arithmetic only, no store of the slice and no
+            // reload of either word (memory is current after the first call).
+            let between = between_first_two_calls(&funcs[1]);
+            for inst in &between {
+                assert!(
+                    !matches!(
+                        funcs[1].dfg.insts[*inst],
+                        InstructionData::Load { .. } | InstructionData::Store { .. }
+                    ),
+                    "{}",
+                    funcs[1].dfg.display_inst(*inst)
+                );
+            }
+            compile_both(funcs[1].clone());
+        }
+        // A branch in between ends the deferral: the words are reloaded before it.
+        let wat = r#"(module
+          (func $f (param i32) (result i32) (local.get 0))
+          (func (param i32) (result i32)
+            (drop (call $f (local.get 0)))
+            (if (local.get 0) (then (drop (call $f (local.get 0)))))
+            (i32.const 0)))"#;
+        let funcs = translate(wat, true, true);
+        let entry = block_with_call(&funcs[1]);
+        let loads_after_first_call = funcs[1]
+            .layout
+            .block_insts(entry)
+            .skip_while(|i| !matches!(funcs[1].dfg.insts[*i], InstructionData::Call { .. }))
+            .filter(|i| {
+                matches!(funcs[1].dfg.insts[*i], InstructionData::Load { .. })
+                    && funcs[1].dfg.ctrl_typevar(*i) == ir::types::I32
+            })
+            .count();
+        // The slice and the deadline word (the store-context pointer loads are 64-bit).
+        assert_eq!(loads_after_first_call, 2);
+        compile_both(funcs[1].clone());
     }
 }

@@ -178,7 +178,8 @@ pub(crate) fn value_type(pointer_type: Type, ty: ValType) -> Type {
     }
 }
 
-/// The C-convention signature of a runtime helper (see `shared_types::libcall`).
+/// The signature of a runtime helper (see `shared_types::libcall`): `call_conv` (the C
+/// convention) except for the register-preserving helpers, which use `CallConv::PreserveAll`.
 pub(crate) fn libcall_signature(
     libcall: Libcall,
     pointer_type: Type,
@@ -195,6 +196,15 @@ pub(crate) fn libcall_signature(
         Libcall::DataDrop | Libcall::ElemDrop => (&[I32], &[]),
         Libcall::OutOfFuel => (&[I32], &[I32]),
         Libcall::EpochDeadline => (&[], &[I32]),
+        // Register-preserving: `CallConv::PreserveAll` whatever `call_conv` says.
+        Libcall::OutOfFuelPreserving | Libcall::EpochDeadlinePreserving => {
+            let mut sig = Signature::new(CallConv::PreserveAll);
+            sig.params.push(AbiParam::new(ptr));
+            if libcall == Libcall::OutOfFuelPreserving {
+                sig.params.push(AbiParam::new(I32));
+            }
+            return sig;
+        }
         // `init`/`value` are pointer-sized: patched below.
         Libcall::TableGrow => (&[I32, I64, I32], &[I32]),
         Libcall::TableFill => (&[I32, I32, I64, I32], &[I32]),
@@ -338,6 +348,9 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     fuel_variable: Option<Variable>,
     /// The variable holding the epoch deadline word, when compiling with epochs.
     deadline_variable: Option<Variable>,
+    /// After a wasm call: the preemption variables have not been reloaded yet and memory holds
+    /// their current values (`fuel.rs`, "Deferred reloads").
+    preemption_stale: bool,
 }
 
 impl<'a, 'f> FuncTranslator<'a, 'f> {
@@ -365,6 +378,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             fuel_blocks: None,
             fuel_variable: None,
             deadline_variable: None,
+            preemption_stale: false,
         }
     }
 
@@ -679,6 +693,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
     // ---- operators -------------------------------------------------------------------------
 
     fn translate_operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
+        self.preemption_before_operator(op);
         // Structure is tracked even in dead code; everything else is skipped there.
         match op {
             Operator::Block { blockty } => return self.translate_block(*blockty),
