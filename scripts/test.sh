@@ -41,7 +41,7 @@ done
 # Fuel and epochs on Thumb code: the cross-target fuel golden (all four profiles in one run),
 # instrumented spec modules against uninstrumented ones, and resumable calls on fibers
 # (yields of host functions, of fuel and of epochs) with cortex-m7 and cortex-m4f images.
-cargo test -q -p tests --test fuel --test fuel_thumb --target armv7-unknown-linux-gnueabihf
+cargo test -q -p tests --test fuel --test fuel_instrumented --target armv7-unknown-linux-gnueabihf
 for core in cortex-m7 cortex-m4f; do
     TESTS_CORTEX_M=$core cargo test -q -p tests --test preemption --target armv7-unknown-linux-gnueabihf
 done

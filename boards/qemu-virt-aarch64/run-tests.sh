@@ -270,22 +270,8 @@ compare add 1 1
 compare add 1 x 1
 compare missing 1
 # Budgets (--fuel, --epoch-deadline): the same fuel consumed, the same stops, the same refusals.
-image=$cli/budget.img
-limits=(--fuel 1000)
-compare sum 0 10
-limits=(--fuel 100)
-compare sum 134 1000
-compare spin 134
-limits=(--epoch-deadline 20)
-compare spin 134
-limits=(--fuel 100000 --epoch-deadline 100000)
-compare sum 0 100
-image=$cli/run.img
-limits=(--fuel 1000)
-compare add 1 2 3
-limits=(--epoch-deadline 5)
-compare add 1 2 3
-limits=()
+# shellcheck source=../board-common/budget-cases.sh
+source ../board-common/budget-cases.sh
 load=copy
 compare add 0 2 3
 compare swap 0 -0x10 2.5
