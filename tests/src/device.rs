@@ -40,10 +40,17 @@ impl Device {
 
     /// A backend with the `spectest` module registered, compiling with `bounds`.
     pub fn with_bounds_checks(bounds: BoundsChecks) -> Device {
+        Device::with_config(
+            CompilerConfig::for_target(crate::native_target())
+                .bounds_checks(bounds)
+                .proposals(Proposals::NONE),
+        )
+    }
+
+    /// A backend with the `spectest` module registered, compiling with `config` (its target
+    /// must be the native one; the harness sets the proposals per file).
+    pub fn with_config(config: CompilerConfig) -> Device {
         let engine: &'static Engine = Box::leak(Box::new(Engine::default()));
-        let config = CompilerConfig::for_target(crate::native_target())
-            .bounds_checks(bounds)
-            .proposals(Proposals::NONE);
         let compiler = Compiler::new(config.clone()).expect("compiler for the native target");
         let store = Store::new(engine, ());
         let mut linker = Linker::<()>::new(engine);

@@ -11,7 +11,8 @@
 use device_runtime::{Engine, Linker, Module, Store, Val};
 use host_compiler::{Compiler, CompilerConfig};
 use shared_types::TrapCode;
-use tests::harness::{Backend, CallError, CompileError, InstantiateError, Value, run_wast_file};
+use tests::device::Device;
+use tests::harness::run_wast_file;
 
 /// Compiles `wat` for the profile under test with fuel and epochs as asked.
 fn image(wat: &str, fuel: bool, epochs: bool) -> Vec<u8> {
@@ -186,162 +187,13 @@ fn epoch_deadlines_interrupt_at_entry_and_loop_headers() {
     assert_eq!(e.trap_code(), Some(TrapCode::Interrupted));
 }
 
-/// The spec harness's backend over our toolchain with a chosen compiler configuration (the
-/// shape of `tests::device::Device`, whose configuration is fixed).
-struct Configured {
-    engine: &'static Engine,
-    config: CompilerConfig,
-    compiler: Compiler,
-    store: Store<'static, ()>,
-    linker: Linker<()>,
-}
-
-impl Configured {
-    fn new(fuel: bool, epochs: bool) -> Configured {
-        use device_runtime::Caller;
-        let engine: &'static Engine = Box::leak(Box::new(Engine::default()));
-        let config = CompilerConfig::for_target(tests::native_target())
+/// The spec harness's device backend compiling with fuel and epochs as asked.
+fn configured(fuel: bool, epochs: bool) -> Device {
+    Device::with_config(
+        CompilerConfig::for_target(tests::native_target())
             .fuel(fuel)
-            .epochs(epochs);
-        let mut linker = Linker::<()>::new(engine);
-        linker
-            .func_wrap("spectest", "print", |_c: Caller<'_, '_, ()>| {})
-            .unwrap();
-        linker
-            .func_wrap("spectest", "print_i32", |_c: Caller<'_, '_, ()>, _: i32| {})
-            .unwrap();
-        linker
-            .func_wrap("spectest", "print_i64", |_c: Caller<'_, '_, ()>, _: i64| {})
-            .unwrap();
-        linker
-            .func_wrap("spectest", "print_f32", |_c: Caller<'_, '_, ()>, _: f32| {})
-            .unwrap();
-        linker
-            .func_wrap("spectest", "print_f64", |_c: Caller<'_, '_, ()>, _: f64| {})
-            .unwrap();
-        linker
-            .func_wrap(
-                "spectest",
-                "print_i32_f32",
-                |_c: Caller<'_, '_, ()>, _: i32, _: f32| {},
-            )
-            .unwrap();
-        linker
-            .func_wrap(
-                "spectest",
-                "print_f64_f64",
-                |_c: Caller<'_, '_, ()>, _: f64, _: f64| {},
-            )
-            .unwrap();
-        let mut backend = Configured {
-            engine,
-            compiler: Compiler::new(config.clone()).unwrap(),
-            config,
-            store: Store::new(engine, ()),
-            linker,
-        };
-        let wasm = wat::parse_str(tests::harness::SPECTEST_WAT).unwrap();
-        let module = backend.compile(&wasm).unwrap();
-        let instance = backend.instantiate(&module).unwrap();
-        backend.register("spectest", &instance).unwrap();
-        backend
-    }
-}
-
-fn to_val(v: &Value) -> Val {
-    match *v {
-        Value::I32(x) => Val::I32(x),
-        Value::I64(x) => Val::I64(x),
-        Value::F32(b) => Val::F32(b),
-        Value::F64(b) => Val::F64(b),
-        Value::V128(_) => panic!("no SIMD"),
-        Value::FuncRef(_) => Val::FuncRef(None),
-        Value::ExternRef(None) => Val::ExternRef(None),
-        Value::ExternRef(Some(id)) => Val::ExternRef(Some(device_runtime::ExternRef::new(id))),
-    }
-}
-
-fn from_val(v: &Val) -> Value {
-    match v {
-        Val::I32(x) => Value::I32(*x),
-        Val::I64(x) => Value::I64(*x),
-        Val::F32(b) => Value::F32(*b),
-        Val::F64(b) => Value::F64(*b),
-        Val::FuncRef(f) => Value::FuncRef(f.is_some()),
-        Val::ExternRef(e) => Value::ExternRef(e.as_ref().map(|e| e.id())),
-    }
-}
-
-fn trap_message(e: &device_runtime::Error) -> Option<String> {
-    e.trap_code().map(|c| c.message().to_string())
-}
-
-impl Backend for Configured {
-    type Module = &'static Module<'static>;
-    type Instance = device_runtime::Instance;
-
-    fn compile(&mut self, wasm: &[u8]) -> Result<Self::Module, CompileError> {
-        let image = self
-            .compiler
-            .compile(wasm)
-            .map_err(|e| CompileError::Rejected(e.to_string()))?
-            .bytes;
-        let image: &'static [u8] = Box::leak(image.into_boxed_slice());
-        let module = Module::new(self.engine, image)
-            .map_err(|e| CompileError::Broken(format!("Module::new: {e}")))?;
-        Ok(Box::leak(Box::new(module)))
-    }
-
-    fn instantiate(&mut self, module: &Self::Module) -> Result<Self::Instance, InstantiateError> {
-        self.linker
-            .instantiate(&mut self.store, module)
-            .map_err(|e| match e {
-                device_runtime::Error::Link(l) => InstantiateError::Link(l.to_string()),
-                e => match trap_message(&e) {
-                    Some(m) => InstantiateError::Trap(m),
-                    None => InstantiateError::Other(e.to_string()),
-                },
-            })
-    }
-
-    fn register(&mut self, name: &str, instance: &Self::Instance) -> Result<(), String> {
-        self.linker
-            .instance(&mut self.store, name, *instance)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
-    fn invoke(
-        &mut self,
-        instance: &Self::Instance,
-        func: &str,
-        args: &[Value],
-    ) -> Result<Vec<Value>, CallError> {
-        let f = instance
-            .get_func(&self.store, func)
-            .ok_or_else(|| CallError::Other(format!("no exported function {func:?}")))?;
-        let params: Vec<Val> = args.iter().map(to_val).collect();
-        let mut results = vec![Val::I32(0); f.ty(&self.store).results().len()];
-        match f.call(&mut self.store, &params, &mut results) {
-            Ok(()) => Ok(results.iter().map(from_val).collect()),
-            Err(e) => Err(match trap_message(&e) {
-                Some(m) => CallError::Trap(m),
-                None => CallError::Other(e.to_string()),
-            }),
-        }
-    }
-
-    fn get_global(&mut self, instance: &Self::Instance, global: &str) -> Result<Value, String> {
-        let g = instance
-            .get_global(&self.store, global)
-            .ok_or_else(|| format!("no exported global {global:?}"))?;
-        Ok(from_val(&g.get(&self.store)))
-    }
-
-    fn set_proposals(&mut self, proposals: host_compiler::Proposals) {
-        self.config = self.config.clone().proposals(proposals);
-        self.compiler = Compiler::new(self.config.clone()).unwrap();
-    }
+            .epochs(epochs),
+    )
 }
 
 /// Spec files whose modules exercise control flow, calls, locals and memory: with fuel and
@@ -417,8 +269,8 @@ fn spec_modules_behave_the_same_with_fuel_and_epochs() {
     let mut cases = 0;
     let mut failed = 0;
     for (file, contents) in selection.iter().copied() {
-        let plain = run_wast_file(file, contents, Configured::new(false, false));
-        let metered = run_wast_file(file, contents, Configured::new(true, true));
+        let plain = run_wast_file(file, contents, configured(false, false));
+        let metered = run_wast_file(file, contents, configured(true, true));
         assert!(plain.total() > 0, "{file}: no case ran");
         assert_eq!(
             (plain.passed, &plain.failed),
