@@ -8,8 +8,8 @@
 //! [`Libcall::OutOfFuelPreserving`]). The instance helpers (`Trap` to `ElemDrop`, and
 //! `OutOfFuel` to `EpochDeadlinePreserving` at the end) take the calling instance's vmctx
 //! first; the *arithmetic helpers* between them (`I64DivS` to `F32Nearest`) are pure
-//! functions of their operands, take no vmctx and cannot fail (the compiled code checks the wasm traps
-//! first). They pass floats as their IEEE bit patterns in integers (`u32` for f32, `u64` for
+//! functions of their operands, take no vmctx and cannot fail (the compiled code checks the
+//! wasm traps first). They pass floats as their IEEE bit patterns in integers (`u32` for f32, `u64` for
 //! f64), so their signatures are integer-only and the same whatever the floating-point ABI
 //! of the runtime (on 32-bit Arm, AAPCS puts a `u64` in an even/odd core-register pair: the
 //! first operand in r0:r1, the second in r2:r3, a `u64` result in r0:r1). The Thumb-2 backend
