@@ -32,6 +32,15 @@ const TASKS: &str = r#"
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
     (local.get $acc) (local.get $f))
+  (func (export "fcount") (param $n i32) (result f32)
+    (local $i i32) (local $g f32) (local $h f32)
+    (loop $l
+      (local.set $g (f32.add (f32.mul (local.get $g) (f32.const 1.25)) (f32.convert_i32_u (local.get $i))))
+      (local.set $h (f32.sub (local.get $h) (local.get $g)))
+      (call $yield)
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (f32.add (local.get $g) (f32.mul (local.get $h) (f32.const 0.5))))
   (func (export "trap_after_yield") (param $d i32) (result i32)
     (call $yield)
     (i32.div_u (i32.const 7) (local.get $d)))
@@ -61,6 +70,16 @@ fn count_expected(n: u32) -> (i32, f64) {
         f = f * 1.5 + f64::from(i);
     }
     (acc, f)
+}
+
+/// `fcount(n)` computed in Rust, in f32 like the wasm code.
+fn fcount_expected(n: u32) -> f32 {
+    let (mut g, mut h) = (0f32, 0f32);
+    for i in 0..n {
+        g = g * 1.25 + i as f32;
+        h -= g;
+    }
+    g + h * 0.5
 }
 
 fn compile(wat: &str, config: CompilerConfig) -> Result<Vec<u8>, host_compiler::CompileError> {
@@ -192,6 +211,39 @@ fn host_yields_interleave_two_stores_and_preserve_state() {
     assert_eq!(b.store.data().yields, 9);
     assert!(a.store.data().yield_errors.is_empty());
     assert_eq!(engine.config().fiber_pool.in_use(), 0);
+}
+
+#[test]
+fn f32_values_survive_interleaved_suspensions() {
+    // The Thumb-2 code keeps f32 locals and values in s16-s29 across calls, so the other
+    // store's call, which uses the same registers, runs while each one is suspended: the fiber
+    // switch must carry them.
+    let engine = engine(2);
+    let module = tasks_module(&engine);
+    let mut a = Task::new(&engine, &module);
+    let mut b = Task::new(&engine, &module);
+    let (fcount_a, fcount_b) = (a.func("fcount"), b.func("fcount"));
+    let (mut ra, mut rb) = ([Val::F32(0)], [Val::F32(0)]);
+    let mut oa = fcount_a
+        .call_resumable(&mut a.store, &[Val::I32(7)], &mut ra)
+        .expect("start a");
+    let mut ob = fcount_b
+        .call_resumable(&mut b.store, &[Val::I32(11)], &mut rb)
+        .expect("start b");
+    let mut rounds = 0;
+    while oa != CallOutcome::Finished || ob != CallOutcome::Finished {
+        rounds += 1;
+        assert!(rounds < 20, "too many rounds");
+        if let CallOutcome::Suspended { call, .. } = oa {
+            oa = a.store.resume(call, &mut ra).expect("resume a");
+        }
+        if let CallOutcome::Suspended { call, .. } = ob {
+            ob = b.store.resume(call, &mut rb).expect("resume b");
+        }
+    }
+    assert_eq!(ra, [Val::F32(fcount_expected(7).to_bits())]);
+    assert_eq!(rb, [Val::F32(fcount_expected(11).to_bits())]);
+    assert_eq!((a.store.data().yields, b.store.data().yields), (7, 11));
 }
 
 #[test]

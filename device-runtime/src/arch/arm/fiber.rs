@@ -3,15 +3,16 @@
 //! `qemu-arm` and Cortex-M firmware alike.
 //!
 //! A switched-out context is a stack pointer: [`fiber_switch`] pushes the callee-saved
-//! registers (r4-r11, r9 included, lr holding its return address, and on hard-float builds
-//! s16-s31, AAPCS32 6.1.2.1's callee-saved d8-d15) onto the current stack, stores sp through
-//! `save_sp`, loads `load_sp`, pops the other context's registers and returns to its lr with
-//! `value` in r0. r3 is pushed only to keep the frame a multiple of 8 bytes (sp stays 8-aligned,
-//! AAPCS32 6.2.1.2). Every other register is caller-saved. FPSCR is not switched: neither the
-//! runtime nor wasm code changes its control bits.
+//! registers (r4-r11, r9 included, lr holding its return address, and s16-s31, AAPCS32
+//! 6.1.2.1's callee-saved d8-d15, on soft-float builds too: see [`FP_WORDS`]) onto the
+//! current stack, stores sp through `save_sp`, loads `load_sp`, pops the other context's
+//! registers and returns to its lr with `value` in r0. r3 is pushed only to keep the frame a
+//! multiple of 8 bytes (sp stays 8-aligned, AAPCS32 6.2.1.2). Every other register is
+//! caller-saved. FPSCR is not switched: neither the runtime nor wasm code changes its control
+//! bits.
 //!
-//! Saved frame (words from the saved sp): hard-float: 0..16 s16-s31, 16 r3, 17..25 r4-r11,
-//! 25 lr (104 bytes); soft-float: 0 r3, 1..9 r4-r11, 9 lr (40 bytes).
+//! Saved frame (words from the saved sp): 0..16 s16-s31, 16 r3, 17..25 r4-r11, 25 lr (104
+//! bytes).
 //!
 //! A new fiber's stack is prepared by [`fiber_init`] as a frame whose lr is the start stub
 //! (a Thumb code pointer, bit 0 set), r4 the entry function and r5 its argument; the first
@@ -19,36 +20,13 @@
 //! (interworking: the entry is A32 code on the Linux runtime, Thumb on Cortex-M) and sp = top,
 //! 8-aligned. `entry` never returns.
 
-#[cfg(target_abi = "eabihf")]
-macro_rules! push_fp {
-    () => {
-        ".fpu fpv4-sp-d16\n vpush {{s16-s31}}"
-    };
-}
-#[cfg(target_abi = "eabihf")]
-macro_rules! pop_fp {
-    () => {
-        ".fpu fpv4-sp-d16\n vpop {{s16-s31}}"
-    };
-}
-#[cfg(not(target_abi = "eabihf"))]
-macro_rules! push_fp {
-    () => {
-        ""
-    };
-}
-#[cfg(not(target_abi = "eabihf"))]
-macro_rules! pop_fp {
-    () => {
-        ""
-    };
-}
-
-/// Words of FP registers in a saved frame.
-#[cfg(target_abi = "eabihf")]
+/// Words of FP registers in a saved frame: s16-s31 on every build, soft-float ones included.
+/// A soft-float runtime has no FP state of its own, but the wasm code on a suspended fiber does:
+/// the Thumb-2 backend keeps f32 values and locals in s16-s29 across calls (its DESIGN.md,
+/// section 3), and the code another fiber runs in the meantime may leave its own values there
+/// when it suspends. Every Cortex-M profile the compiler targets has an FPU that its images
+/// use, so the FPU is enabled wherever images run, and `vpush`/`vpop` are safe here.
 const FP_WORDS: usize = 16;
-#[cfg(not(target_abi = "eabihf"))]
-const FP_WORDS: usize = 0;
 
 core::arch::global_asm!(
     ".syntax unified",
@@ -61,11 +39,12 @@ core::arch::global_asm!(
     "device_runtime_arm_fiber_switch:",
     // r0 = save_sp, r1 = load_sp, r2 = value.
     "push {{r3-r11, lr}}",
-    push_fp!(),
+    ".fpu fpv4-sp-d16",
+    "vpush {{s16-s31}}",
     "mov ip, sp",
     "str ip, [r0]",
     "mov sp, r1",
-    pop_fp!(),
+    "vpop {{s16-s31}}",
     "pop {{r3-r11, lr}}",
     "mov r0, r2",
     "bx lr",

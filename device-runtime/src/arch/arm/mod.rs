@@ -17,12 +17,15 @@
 //!                       callee-saved in every Rust target's variant)
 //! 32       sp          at the call of `entry` (the caller's stack arguments start there)
 //! 36       lr          return address into `entry`'s caller (bit 0 = its instruction set)
-//! 40..104  s16-s31     (AAPCS32 6.1.2.1: callee-saved d8-d15; hard-float builds only)
+//! 40..104  s16-s31     (AAPCS32 6.1.2.1: callee-saved d8-d15)
 //! ```
 //!
-//! Only `eabihf` builds save the FP registers: a soft-float build (`*-eabi`) has no FPU state
-//! of its own to protect, and the wasm code it calls preserves s16-s31 itself (Thumb backend
-//! design, section 6.1). `FPSCR` is not saved: wasm code never changes its control bits.
+//! Soft-float builds (`*-eabi`) save the FP registers too. The runtime has no FP state of its
+//! own there, but wasm code that called the host may: the Thumb-2 backend keeps f32 values and
+//! locals in s16-s29 across calls, and when the host function's own call into wasm traps, the
+//! unwind skips the epilogues that would have restored them. Every Cortex-M profile the
+//! compiler targets has an FPU its images use, so the FPU is enabled wherever images run.
+//! `FPSCR` is not saved: wasm code never changes its control bits.
 //!
 //! # Code pointers
 //!
@@ -56,11 +59,8 @@ pub const UNSUPPORTED_STATUS: u32 = u32::MAX;
 /// Bit 0 of every code pointer into image text: Thumb state.
 pub const CODE_POINTER_TAG: usize = 1;
 
-/// Words in a [`JmpBuf`]: r4-r11, sp, lr, and s16-s31 on hard-float builds.
-#[cfg(target_abi = "eabihf")]
+/// Words in a [`JmpBuf`]: r4-r11, sp, lr, and s16-s31.
 const JMPBUF_WORDS: usize = 26;
-#[cfg(not(target_abi = "eabihf"))]
-const JMPBUF_WORDS: usize = 10;
 
 /// Saved context of one host-to-wasm entry (layout in the module documentation).
 #[repr(C, align(8))]
@@ -77,33 +77,20 @@ impl Default for JmpBuf {
     }
 }
 
-// The FP save and restore, present only on hard-float builds. `vstmia`/`vldmia` of single
-// registers exist on every VFP (FPv4-SP included), so no double-precision FPU is assumed.
+// The FP save and restore (on every build: see the module documentation). `vstmia`/`vldmia`
+// of single registers exist on every VFP (FPv4-SP included), so no double-precision FPU is
+// assumed.
 // `.fpu fpv4-sp-d16` names the smallest such FPU for the assembler: module-level `global_asm!`
 // does not always see the crate's target features (with LTO it is assembled with the link's
 // default features, which have no FP registers).
-#[cfg(target_abi = "eabihf")]
 macro_rules! save_fp {
     () => {
         ".fpu fpv4-sp-d16\n add.w ip, r0, #40\n vstmia ip, {{s16-s31}}"
     };
 }
-#[cfg(target_abi = "eabihf")]
 macro_rules! restore_fp {
     () => {
         ".fpu fpv4-sp-d16\n add.w ip, r0, #40\n vldmia ip, {{s16-s31}}"
-    };
-}
-#[cfg(not(target_abi = "eabihf"))]
-macro_rules! save_fp {
-    () => {
-        ""
-    };
-}
-#[cfg(not(target_abi = "eabihf"))]
-macro_rules! restore_fp {
-    () => {
-        ""
     };
 }
 
