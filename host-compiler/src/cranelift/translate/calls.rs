@@ -160,7 +160,7 @@ impl FuncTranslator<'_, '_> {
         Ok(())
     }
 
-    fn libcall_sig_ref(&mut self, libcall: Libcall) -> SigRef {
+    pub(crate) fn libcall_sig_ref(&mut self, libcall: Libcall) -> SigRef {
         if let Some(sig) = self.libcall_sigs.get(&libcall.index()) {
             return *sig;
         }

@@ -6,7 +6,7 @@
 //! is live (dead frames are only pushed in dead code, and the code inside a dead frame stays
 //! dead until its `end`).
 
-use cranelift_codegen::ir::{Block, InstBuilder, Type, Value};
+use cranelift_codegen::ir::{Block, Inst, InstBuilder, Type, Value};
 use cranelift_codegen::ir::{BlockArg, JumpTableData};
 use wasmparser::{BlockType, BrTable};
 
@@ -33,7 +33,17 @@ pub(crate) enum FrameKind {
         else_block: Block,
         params: Vec<Value>,
         else_seen: bool,
+        /// With fuel, once `else` is seen: where the `then` arm jumps to the following block
+        /// (when it is reachable), and the slice there (`fuel.rs`, "Deferred reloads").
+        then_exit: Option<ThenExit>,
     },
+}
+
+/// The jump ending an `if`'s `then` arm and the fuel slice variable's value before it.
+#[derive(Clone, Copy)]
+pub(crate) struct ThenExit {
+    pub(crate) jump: Inst,
+    pub(crate) fuel: Value,
 }
 
 /// A frame opened in reachable code.
@@ -49,6 +59,8 @@ pub(crate) struct LiveFrame {
     pub(crate) stack_base: usize,
     /// Whether `following` has at least one predecessor.
     pub(crate) following_reachable: bool,
+    /// Whether a branch (`br`, `br_if`, `br_table`) targets `following`.
+    pub(crate) branched: bool,
 }
 
 impl FuncTranslator<'_, '_> {
@@ -98,6 +110,7 @@ impl FuncTranslator<'_, '_> {
             num_results: results.len(),
             stack_base: 0,
             following_reachable: false,
+            branched: false,
         }));
     }
 
@@ -120,6 +133,7 @@ impl FuncTranslator<'_, '_> {
             num_results: results.len(),
             stack_base,
             following_reachable: false,
+            branched: false,
         }));
         Ok(())
     }
@@ -146,6 +160,7 @@ impl FuncTranslator<'_, '_> {
             num_results: results.len(),
             stack_base,
             following_reachable: false,
+            branched: false,
         }));
         Ok(())
     }
@@ -172,12 +187,14 @@ impl FuncTranslator<'_, '_> {
                 else_block,
                 params: param_values,
                 else_seen: false,
+                then_exit: None,
             },
             following,
             num_params: params.len(),
             num_results: results.len(),
             stack_base,
             following_reachable: false,
+            branched: false,
         }));
         Ok(())
     }
@@ -194,6 +211,7 @@ impl FuncTranslator<'_, '_> {
             else_block,
             params,
             else_seen,
+            ..
         } = &mut frame.kind
         else {
             return Err(internal_at(self.func_index, self.offset, "else outside if"));
@@ -206,7 +224,13 @@ impl FuncTranslator<'_, '_> {
         if reachable {
             frame.following_reachable = true;
             let results = self.peekn(num_results)?;
-            self.builder.ins().jump(following, &block_args(&results));
+            let fuel = self.fuel_variable.map(|v| self.builder.use_var(v));
+            let jump = self.builder.ins().jump(following, &block_args(&results));
+            if let (Some(fuel), Some(Frame::Live(frame))) = (fuel, self.control.last_mut())
+                && let FrameKind::If { then_exit, .. } = &mut frame.kind
+            {
+                *then_exit = Some(ThenExit { jump, fuel });
+            }
         }
         self.stack.truncate(stack_base);
         self.stack.extend(params);
@@ -237,6 +261,7 @@ impl FuncTranslator<'_, '_> {
                 else_block,
                 params,
                 else_seen,
+                ..
             } => {
                 if !else_seen {
                     // The implicit empty `else` passes the parameters through (the validator
@@ -282,6 +307,7 @@ impl FuncTranslator<'_, '_> {
                 FrameKind::Loop { header } => (header, frame.num_params),
                 _ => {
                     frame.following_reachable = true;
+                    frame.branched = true;
                     (frame.following, frame.num_results)
                 }
             }),

@@ -31,7 +31,10 @@
 //! call forced on the hot path (e.g. a `stur q20, [sp]` / `ldur` pair per iteration in a float
 //! loop). `PreserveAll` has no return values, so the helpers raise the trap themselves rather
 //! than returning a status; the runtime's stubs (`device-runtime/src/arch`) save the registers
-//! on the wasm stack and call the C helpers.
+//! on the wasm stack and call the C helpers. The cold block loads everything the call takes
+//! itself ([`FuncTranslator::call_preserving`]): the helper's address, and the vmctx argument
+//! from the function's own `VMFuncRef`, so that no copy of the vmctx waits in the argument
+//! register on the hot path.
 //!
 //! The runtime and the host read and write the slice in memory, so the variable is stored
 //! back wherever anything can observe it ([`FuncTranslator::fuel_to_memory`]) and reloaded
@@ -55,7 +58,16 @@
 //! is emitted at the next use of a variable (a charge, an epoch check) and before the next
 //! operator that is not plain straight-line arithmetic (`keeps_reload_deferred`): every branch,
 //! block boundary, trapping operator and helper call therefore sees the variables defined, as
-//! the trap blocks and the joins of SSA construction need. Helper calls reload at once.
+//! the trap blocks and the joins of SSA construction need. Helper calls reload at once. Two
+//! operators keep a reload deferred although they end a block: `return` (it uses neither
+//! variable, and memory is current), and `end`, whose join starts deferred when memory holds
+//! the current value on every edge into it. That always holds for the deadline word, which
+//! wasm code never writes. For the slice it holds when no branch targets the join (a branch
+//! reloads before it leaves, and a charge after that changes only the register): `block`,
+//! `loop` and the function body then have only the fall-through, and an `if` with `else` gets
+//! a store of the slice inserted before its `then` arm's jump
+//! ([`FuncTranslator::fuel_stays_deferred_at_end`]). `fib`'s `if ... call ... end` thus
+//! neither reloads nor stores anything after its calls.
 //!
 //! # The epoch check
 //!
@@ -77,12 +89,14 @@
 //! Cranelift hoists them out of loops; the counter itself (advanced by the host or a timer
 //! interrupt at any time) is loaded at every check.
 
+use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::Variable;
 use shared_types::Libcall;
 use wasmparser::Operator;
 
+use super::control::{Frame, FrameKind, ThenExit};
 use super::{FuncTranslator, trusted, trusted_readonly};
 use crate::error::CompileError;
 
@@ -125,7 +139,7 @@ impl FuncTranslator<'_, '_> {
     /// With fuel: stores the slice variable to `VMStoreContext::fuel`; nothing while a reload
     /// is deferred (memory holds the current value then).
     pub(crate) fn fuel_to_memory(&mut self) {
-        if self.preemption_stale {
+        if self.fuel_stale {
             return;
         }
         if let Some(variable) = self.fuel_variable {
@@ -153,31 +167,100 @@ impl FuncTranslator<'_, '_> {
     /// operator that may branch, trap or call anything but a direct wasm call
     /// ([`FuncTranslator::preemption_before_operator`]).
     pub(crate) fn defer_preemption_reload(&mut self) {
-        if self.fuel_variable.is_some() || self.deadline_variable.is_some() {
-            self.preemption_stale = true;
+        self.fuel_stale = self.fuel_variable.is_some();
+        self.deadline_stale = self.deadline_variable.is_some();
+    }
+
+    /// Reloads the fuel variable if its reload was deferred.
+    fn materialize_fuel(&mut self) {
+        if std::mem::take(&mut self.fuel_stale)
+            && let Some(variable) = self.fuel_variable
+        {
+            self.reload(variable, self.env.offsets.store_fuel());
         }
     }
 
-    /// Reloads the variables if their reload was deferred.
-    fn materialize_preemption_variables(&mut self) {
-        if std::mem::take(&mut self.preemption_stale) {
-            self.reload_preemption_variables();
+    /// Reloads the deadline variable if its reload was deferred.
+    fn materialize_deadline(&mut self) {
+        if std::mem::take(&mut self.deadline_stale)
+            && let Some(variable) = self.deadline_variable
+        {
+            self.reload(variable, self.env.offsets.store_epoch_deadline());
         }
     }
 
     /// Before every operator: ends a deferred reload unless `op` is straight-line code that
     /// neither uses the variables, nor branches, traps or calls out (except a direct wasm call,
-    /// which finds memory current and defers again). Every block boundary and every branch to
-    /// a trap block thus sees the variables defined.
+    /// which finds memory current and defers again). Every branch, every trap block and every
+    /// join thus sees the slice defined, with two exceptions where a stale variable is harmless:
+    ///
+    /// * `return` keeps both deferred: it uses neither, and `fuel_to_memory` stores nothing
+    ///   while memory is current;
+    /// * `end` keeps the deadline deferred (the slice is reloaded). Wasm code never writes the
+    ///   deadline word, so memory holds its current value on every edge into the join, and the
+    ///   join can start deferred whatever its other predecessors did; the next check reloads
+    ///   it. This drops the reload after a call at the end of a block that no check follows
+    ///   before the function returns or calls again (`fib`'s `if ... call ... end`).
     pub(crate) fn preemption_before_operator(&mut self, op: &Operator<'_>) {
-        if !self.preemption_stale {
+        if !self.fuel_stale && !self.deadline_stale {
             return;
         }
         if !self.reachable {
-            self.preemption_stale = false;
-        } else if !keeps_reload_deferred(op) {
-            self.materialize_preemption_variables();
+            self.fuel_stale = false;
+            self.deadline_stale = false;
+            return;
         }
+        match op {
+            Operator::Return => {}
+            Operator::End => {
+                if self.fuel_stale && !self.fuel_stays_deferred_at_end() {
+                    self.materialize_fuel();
+                }
+            }
+            _ if keeps_reload_deferred(op) => {}
+            _ => {
+                self.materialize_fuel();
+                self.materialize_deadline();
+            }
+        }
+    }
+
+    /// At an `end` while the slice's reload is deferred: whether the join after it can start
+    /// deferred too, which needs memory to hold the current slice on every edge into it. The
+    /// fall-through edge has it; branch edges (which reload before branching) do not, so the
+    /// frame must have none; `loop` and `block` frames (the function body's included) have no
+    /// other edge then. An `if` without `else` has the edge from the `if` itself, which does
+    /// not; an `if` with `else` has its `then` arm's exit, where the slice is then stored
+    /// before the jump (a store the next call or return would otherwise do after a reload).
+    fn fuel_stays_deferred_at_end(&mut self) -> bool {
+        let Some(Frame::Live(frame)) = self.control.last() else {
+            return false;
+        };
+        if frame.branched {
+            return false;
+        }
+        let exit = match &frame.kind {
+            FrameKind::Block | FrameKind::Loop { .. } => return true,
+            FrameKind::If {
+                else_seen: false, ..
+            } => return false,
+            FrameKind::If { then_exit, .. } => *then_exit,
+        };
+        // No exit: the `then` arm does not reach the join.
+        if let Some(ThenExit { jump, fuel }) = exit {
+            let ptr = self.ptr();
+            let offsets = self.env.offsets;
+            let mut pos = FuncCursor::new(self.builder.func).at_inst(jump);
+            let store = pos.ins().load(
+                ptr,
+                trusted_readonly(),
+                self.vmctx,
+                offsets.store_context() as i32,
+            );
+            pos.ins()
+                .store(trusted(), fuel, store, offsets.store_fuel() as i32);
+        }
+        true
     }
 
     fn reload(&mut self, variable: Variable, offset: u32) {
@@ -203,7 +286,7 @@ impl FuncTranslator<'_, '_> {
         let variable = self
             .fuel_variable
             .ok_or_else(|| self.internal("fuel charged without the fuel variable"))?;
-        self.materialize_preemption_variables();
+        self.materialize_fuel();
         let fuel = self.builder.use_var(variable);
         let left = self.builder.ins().iadd_imm_s(fuel, -i64::from(cost));
         self.builder.def_var(variable, left);
@@ -221,7 +304,7 @@ impl FuncTranslator<'_, '_> {
         if !self.reachable {
             return Ok(());
         }
-        self.materialize_preemption_variables();
+        self.materialize_deadline();
         let ptr = self.ptr();
         let offsets = self.env.offsets;
         let store = self.store_context();
@@ -264,11 +347,42 @@ impl FuncTranslator<'_, '_> {
             .collect();
         // Stores the fuel slice before the call and reloads both variables after it (at once:
         // both paths must define them where they join).
-        self.call_libcall_void(libcall, &args);
+        self.fuel_to_memory();
+        self.call_preserving(libcall, &args);
+        self.reload_preemption_variables();
         self.builder.ins().jump(next, &[]);
         self.builder.switch_to_block(next);
         self.builder.seal_block(next);
         Ok(())
+    }
+
+    /// Emits `libcall(vmctx, args...)` for a register-preserving helper in a cold block, with
+    /// every value the call needs loaded in that block: the vmctx argument from the function's
+    /// own `VMFuncRef` (whose `vmctx` field is this instance's vmctx) and the helper from the
+    /// table, both with plain (not `readonly`) loads that Cranelift neither hoists out of
+    /// loops nor merges with the hot path's loads. Passing the vmctx value itself instead
+    /// made regalloc keep a copy of it in `x0` (the helper's argument register) on the hot
+    /// path, one or two `mov x0, xN` per check in sieve's loops, and the hoisted helper
+    /// address held a register across every instrumented loop.
+    fn call_preserving(&mut self, libcall: Libcall, args: &[Value]) {
+        let ptr = self.ptr();
+        let offsets = self.env.offsets;
+        let own_vmctx = offsets.func_ref(self.func_index) + offsets.func_ref_vmctx();
+        let vmctx = self
+            .builder
+            .ins()
+            .load(ptr, trusted(), self.vmctx, own_vmctx as i32);
+        let table = self
+            .builder
+            .ins()
+            .load(ptr, trusted(), self.vmctx, offsets.libcalls() as i32);
+        let entry = libcall.table_offset(offsets.ptr) as i32;
+        let function = self.builder.ins().load(ptr, trusted(), table, entry);
+        let sig = self.libcall_sig_ref(libcall);
+        let mut all_args = Vec::with_capacity(args.len() + 1);
+        all_args.push(vmctx);
+        all_args.extend_from_slice(args);
+        self.builder.ins().call_indirect(sig, function, &all_args);
     }
 }
 
@@ -388,10 +502,14 @@ fn traps_by_itself(op: &Operator<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use cranelift_codegen::ir::{self, InstructionData, ValueDef};
+    use cranelift_codegen::isa::CallConv;
     use shared_types::Libcall;
     use wasmparser::FuncValidatorAllocations;
 
-    use super::super::tests::{compile_both, parse};
+    use cranelift_codegen::Context;
+    use cranelift_codegen::control::ControlPlane;
+
+    use super::super::tests::{compile_both, isas, parse};
     use super::super::translate_function;
 
     /// Translates every defined function of `wat` with the given instrumentation.
@@ -609,5 +727,147 @@ mod tests {
         // The slice and the deadline word (the store-context pointer loads are 64-bit).
         assert_eq!(loads_after_first_call, 2);
         compile_both(funcs[1].clone());
+    }
+
+    #[test]
+    fn the_cold_calls_need_nothing_from_the_hot_path_but_the_vmctx_base() {
+        // Sieve's inner loop: with the vmctx itself as the helpers' argument, regalloc kept a
+        // copy of it in x0 on the hot path, and the helper's address, hoisted out of the loop,
+        // held a register across it. After Cranelift's optimizations (LICM, GVN, alias
+        // analysis) the arguments and the callee of every preserving call must still be
+        // computed in the call's own (cold) block.
+        let wat = r#"(module
+          (memory 1)
+          (func (param $i i32) (param $n i32)
+            (local $j i32)
+            (local.set $j (i32.mul (local.get $i) (local.get $i)))
+            (block $done
+              (loop $inner
+                (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+                (i32.store8 (local.get $j) (i32.const 0))
+                (local.set $j (i32.add (local.get $j) (local.get $i)))
+                (br $inner)))))"#;
+        for (fuel, epochs) in [(true, false), (false, true), (true, true)] {
+            let func = translate(wat, fuel, epochs).remove(0);
+            for isa in isas() {
+                let mut context = Context::for_function(func.clone());
+                context
+                    .compile(&*isa, &mut ControlPlane::default())
+                    .unwrap();
+                let func = &context.func;
+                let dfg = &func.dfg;
+                let mut preserving = 0;
+                for block in func.layout.blocks() {
+                    for inst in func.layout.block_insts(block) {
+                        let InstructionData::CallIndirect { sig_ref, .. } = dfg.insts[inst] else {
+                            continue;
+                        };
+                        if dfg.signatures[sig_ref].call_conv != CallConv::PreserveAll {
+                            continue;
+                        }
+                        preserving += 1;
+                        assert!(func.layout.is_cold(block));
+                        for value in dfg.inst_values(inst) {
+                            let ValueDef::Result(def, _) = dfg.value_def(value) else {
+                                panic!("{}: a block parameter", dfg.display_inst(inst));
+                            };
+                            // Constants are materialized where they are used.
+                            if matches!(dfg.insts[def], InstructionData::UnaryImm { .. }) {
+                                continue;
+                            }
+                            assert_eq!(
+                                func.layout.inst_block(def),
+                                Some(block),
+                                "{} uses {} from another block on {}",
+                                dfg.display_inst(inst),
+                                dfg.display_inst(def),
+                                isa.name()
+                            );
+                        }
+                    }
+                }
+                // Epochs: the entry and the loop header. Fuel: the entry, the loop header and
+                // the block after `br_if` (the block after the loop costs 0).
+                let expected = 2 * usize::from(epochs) + 3 * usize::from(fuel);
+                assert_eq!(preserving, expected, "on {}", isa.name());
+            }
+        }
+    }
+
+    /// Loads and stores of the 32-bit word at `offset` of the store context in `func`, outside
+    /// cold blocks: (loads, stores).
+    fn hot_accesses(func: &ir::Function, offset: u32) -> (usize, usize) {
+        let (mut loads, mut stores) = (0, 0);
+        for block in func.layout.blocks().filter(|b| !func.layout.is_cold(*b)) {
+            for inst in func.layout.block_insts(block) {
+                match func.dfg.insts[inst] {
+                    InstructionData::Load { offset: o, .. }
+                        if i32::from(o) == offset as i32
+                            && func.dfg.ctrl_typevar(inst) == ir::types::I32 =>
+                    {
+                        loads += 1
+                    }
+                    InstructionData::Store { offset: o, .. } if i32::from(o) == offset as i32 => {
+                        stores += 1
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (loads, stores)
+    }
+
+    #[test]
+    fn no_reload_where_nothing_uses_the_word_before_the_return() {
+        let offsets = shared_types::VmOffsets::new(8, Default::default()).unwrap();
+        // `fib`'s shape: the calls end the `else` arm, and nothing checks the deadline
+        // between them and the return; the deadline word is only loaded at the entry.
+        let wat = r#"(module
+          (func $f (param i32) (result i32)
+            (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+              (then (local.get 0))
+              (else (i32.add (call $f (i32.sub (local.get 0) (i32.const 1)))
+                             (call $f (i32.sub (local.get 0) (i32.const 2))))))))"#;
+        let funcs = translate(wat, false, true);
+        assert_eq!(
+            hot_accesses(&funcs[0], offsets.store_epoch_deadline()),
+            (1, 0)
+        );
+        compile_both(funcs[0].clone());
+        // With fuel the `then` arm stores its slice before joining, so that the join starts
+        // deferred too: the slice is loaded at the entry only, and stored before the first
+        // call (not the second: memory is current) and at the `then` arm's exit; the return
+        // stores nothing.
+        let funcs = translate(wat, true, true);
+        assert_eq!(
+            hot_accesses(&funcs[0], offsets.store_epoch_deadline()),
+            (1, 0)
+        );
+        assert_eq!(hot_accesses(&funcs[0], offsets.store_fuel()), (1, 2));
+        compile_both(funcs[0].clone());
+        // A branch to the join brings a slice that only the register holds: the join reloads
+        // it after the call, and the return stores it.
+        let wat = r#"(module
+          (func $f (param i32) (result i32)
+            (block (result i32)
+              (br_if 0 (i32.const 1) (local.get 0))
+              (drop)
+              (call $f (i32.const 0)))))"#;
+        let funcs = translate(wat, true, false);
+        assert_eq!(hot_accesses(&funcs[0], offsets.store_fuel()), (2, 2));
+        compile_both(funcs[0].clone());
+        // `return` right after a call: memory holds both words, nothing is reloaded or stored.
+        let wat = r#"(module
+          (func $f (param i32) (result i32)
+            (if (local.get 0) (then (return (call $f (i32.const 0)))))
+            (i32.const 1)))"#;
+        let funcs = translate(wat, true, true);
+        // The slice: loaded at the entry; stored before the call and at the final return.
+        assert_eq!(hot_accesses(&funcs[0], offsets.store_fuel()), (1, 2));
+        assert_eq!(
+            hot_accesses(&funcs[0], offsets.store_epoch_deadline()),
+            (1, 0)
+        );
+        compile_both(funcs[0].clone());
     }
 }

@@ -348,9 +348,11 @@ pub(crate) struct FuncTranslator<'a, 'f> {
     fuel_variable: Option<Variable>,
     /// The variable holding the epoch deadline word, when compiling with epochs.
     deadline_variable: Option<Variable>,
-    /// After a wasm call: the preemption variables have not been reloaded yet and memory holds
-    /// their current values (`fuel.rs`, "Deferred reloads").
-    preemption_stale: bool,
+    /// After a wasm call: the fuel variable has not been reloaded yet and memory holds its
+    /// current value (`fuel.rs`, "Deferred reloads").
+    fuel_stale: bool,
+    /// The same for the deadline variable (which, unlike the slice, wasm code never writes).
+    deadline_stale: bool,
 }
 
 impl<'a, 'f> FuncTranslator<'a, 'f> {
@@ -378,7 +380,8 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             fuel_blocks: None,
             fuel_variable: None,
             deadline_variable: None,
-            preemption_stale: false,
+            fuel_stale: false,
+            deadline_stale: false,
         }
     }
 

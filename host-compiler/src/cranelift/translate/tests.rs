@@ -192,7 +192,7 @@ fn translate_module(wat: &str) -> Result<Vec<ir::Function>, CompileError> {
     Ok(out)
 }
 
-fn isas() -> Vec<OwnedTargetIsa> {
+pub(crate) fn isas() -> Vec<OwnedTargetIsa> {
     let mut flags = settings::builder();
     flags.set("opt_level", "speed").unwrap();
     // Functions with many results return part of them through an implicit return area.
