@@ -186,6 +186,45 @@ fn type_error_in_a_body_names_the_function_and_offset() {
 }
 
 #[test]
+fn malformed_operator_in_a_body_names_the_function_and_offset() {
+    // The Thumb-2 backend decodes a body once, ahead of compiling it: a decode error must
+    // still come out where the operator is, and only after the operators before it (a type
+    // error there wins), as on the other backends.
+    let compile_error = |wasm: &[u8], target| {
+        let c = Compiler::new(CompilerConfig::for_target(target)).unwrap();
+        let err = c.compile(wasm).unwrap_err();
+        let CompileError::Invalid { location, .. } = &err else {
+            panic!("{target}: {err}")
+        };
+        (location.func_index, location.offset)
+    };
+    let mut wasm =
+        wat::parse_str("(module (func) (func i32.const 7 drop nop i32.const 8 drop))").unwrap();
+    let nop = wasm
+        .windows(4)
+        .position(|w| w == [0x41, 0x07, 0x1a, 0x01])
+        .unwrap()
+        + 3;
+    wasm[nop] = 0x27; // no operator has this opcode
+    let targets = TARGETS
+        .into_iter()
+        .chain([Target::CortexM4F, Target::CortexM55]);
+    for target in targets.clone() {
+        assert_eq!(compile_error(&wasm, target), (Some(1), nop), "{target}");
+    }
+    // `i32.eqz` of an i64, then the undecodable byte.
+    let mut wasm = wat::parse_str("(module (func i64.const 2 i32.eqz drop nop))").unwrap();
+    let eqz = wasm
+        .windows(5)
+        .position(|w| w == [0x42, 0x02, 0x45, 0x1a, 0x01])
+        .unwrap();
+    wasm[eqz + 4] = 0x27;
+    for target in targets {
+        assert_eq!(compile_error(&wasm, target), (Some(0), eqz + 2), "{target}");
+    }
+}
+
+#[test]
 fn results_do_not_depend_on_threads() {
     let wasm = wat_or_wasm(SAMPLE.as_bytes()).unwrap();
     for target in TARGETS {

@@ -72,13 +72,13 @@ pub fn modified_immediate(value: u32) -> Option<u16> {
     if value == b * 0x0101_0101 {
         return Some(0x300 | b as u16);
     }
-    for rotation in 8..32u32 {
-        let x = value.rotate_left(rotation);
-        if (0x80..=0xFF).contains(&x) {
-            return Some((rotation << 7) as u16 | (x & 0x7F) as u16);
-        }
-    }
-    None
+    // `value` is `x` rotated right by `r` in 8..=31, with `x` in 0x80..=0xFF: for such `r` the
+    // eight bits of `x` land at bits `32 - r ..= 39 - r` without wrapping, so bit 7 of `x` is
+    // the top set bit of `value` and fixes `r` (`value > 0xFF` here, so `r >= 8`). It fits when
+    // rotating back leaves nothing above bit 7.
+    let rotation = 8 + value.leading_zeros();
+    let x = value.rotate_left(rotation);
+    (x <= 0xFF).then_some((rotation << 7) as u16 | (x & 0x7F) as u16)
 }
 
 /// The two halfwords of a wide instruction with a modified immediate.

@@ -626,6 +626,11 @@ impl Assembler {
         }
     }
 
+    /// Makes room for `bytes` more bytes of code without growing the buffer again.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.code.reserve(bytes);
+    }
+
     fn emit16(&mut self, hw: u16) -> Result<(), AsmError> {
         self.begin(2)?;
         self.code.extend_from_slice(&hw.to_le_bytes());

@@ -8,15 +8,29 @@
 //! [`CompileError::Unsupported`], never with wrong code.
 //! What it implements of the design:
 //!
-//! * types: every value is one or two core-register *words* (DESIGN.md, "interim departure"):
+//! * types: every value outside the FP cache is one or two core-register *words* (DESIGN.md,
+//!   "interim departure"):
 //!   i32, f32 and references (pointer-sized, 0 for null) one, i64 and f64 two (low first), as
 //!   parameters, results, locals and globals; any number of result words (the first four in
 //!   r0-r3, the rest in the caller's return area, DESIGN.md section 6.1); block types with any
 //!   number of parameter and result words (up to four in the join registers, more in the join
 //!   slots of section 3.4; a loop's parameters live in their join locations at its header; an
-//!   `if`'s else path restarts from the parameters' entries at entry). **f32/f64 values are their bits in core registers** (no FP
-//!   register cache yet): every float operator moves its operands to s0/s1 (d0/d1), computes on
-//!   the FPU and moves the result back; `abs`/`neg`/`copysign` are bit operations; compares leave a condition that is
+//!   `if`'s else path restarts from the parameters' entries at entry);
+//! * f32 in the FP register cache (DESIGN.md, "interim departure", section 3.2 invariants 7
+//!   and 8): f32 operators work on FP registers in place and leave `FReg` entries in s16-s29
+//!   (callee-saved, one `vpush`/`vpop` of s16 up to the highest used); f32 locals (and f64
+//!   locals on double-precision cores, as the halves of one double register) have FP homes in
+//!   up to eight single registers from s16, read in place and, for f32, written directly by a
+//!   fused `local.set`/`tee`;
+//!   an `FReg` entry becomes a word (`vmov r, s`) where the word convention holds (joins,
+//!   calls, results, `select`, stores, globals, reinterpret, `min`/`max`, `copysign`), and a
+//!   word becomes an FP register (`vmov s, r` or `vldr`) only when an FP operator needs it.
+//!   On the double-precision cores an f64 result stays in a double register of d8-d14, its
+//!   two word entries `FReg(s2n)`/`FReg(s2n+1)` (its halves), used in place by the next f64
+//!   operator (`add`..`div`, compares, `sqrt`, `vrint`, `abs`/`neg`, `promote`, conversions
+//!   from i32; the others work on the core words); f32 `abs`/`neg` are `vabs`/`vneg` (bit
+//!   operations, NaN payloads kept), `copysign` and soft f64 `abs`/`neg` bit operations on
+//!   core words; compares leave a condition that is
 //!   false for unordered operands (`ne` true); `min`/`max` follow wasm's NaN and signed-zero
 //!   rules; `ceil`/`floor`/`trunc`/`nearest` are `vrint` on FPv5 and pure libcalls on FPv4
 //!   (Cortex-M4F); conversions from and to i32 (trapping ones check NaN and range first);
@@ -89,10 +103,15 @@
 //! 4. Only the top entry may be a condition still in the flags; `flags_live` tells every
 //!    emitting helper that the flags must be preserved (between producing a condition and
 //!    consuming it in `select`/`br_if`/`if`).
-//! 5. r12 holds no entry.
+//! 5. r12 holds no entry, nor do s0-s15 (s0-s5 are the FP operators' scratch).
 //! 6. At `block`/`loop`/`if` entry every entry below the frame is *settled* (spilled or
 //!    constant); a label's results are in the join registers r0.., or all in its join slots
 //!    when it has more than four words (section 3.4).
+//! 7. An `FReg` entry holds one FP cache register of s16-s29 (an f32, or one half of an f64's
+//!    double register), never an FP home; the FP pool
+//!    spills its own oldest `FReg` entry (`vstr`), so invariant 2 holds per pool.
+//! 8. An f32 local with an FP home lives only there; its lazy reads are materialised into an
+//!    FP cache register (or spilled) before it is written.
 
 mod stack;
 #[cfg(test)]
@@ -210,6 +229,8 @@ pub fn compile_function(
             })?;
     let mut compiler =
         FunctionCompiler::new(profile, module, func_index, signature, body.range().start)?;
+    // Text is 1.0-1.8x the code it comes from: one allocation for most bodies.
+    compiler.asm.reserve(2 * body.as_bytes().len());
     let mut locals = body.get_locals_reader().map_err(|e| compiler.invalid(&e))?;
     for _ in 0..locals.get_count() {
         let offset = locals.original_position();
@@ -222,8 +243,8 @@ pub fn compile_function(
     }
     let mut operators = locals.get_binary_reader();
     operators.set_features(*validator.features());
-    let scan = prescan(
-        operators.clone(),
+    let (scan, decoded) = prescan(
+        operators,
         compiler.local_base.len(),
         module.num_imported_funcs,
     );
@@ -294,11 +315,15 @@ pub fn compile_function(
     };
     let entry_cost = fuel.as_mut().map_or(0, FuelBlocks::next_block);
     compiler.instrument(entry_cost, module.epochs)?;
-    let mut reader = wasmparser::OperatorsReader::new(operators);
-    while !reader.eof() {
-        let (op, offset) = reader
-            .read_with_offset()
-            .map_err(|e| compiler.invalid(&e))?;
+    // The operators as the pre-scan decoded them: the main pass reads them from there (and
+    // peeks at the next one to fuse it) instead of decoding the body a second time.
+    let Decoded {
+        ops,
+        error: decode_error,
+        reader: end_reader,
+    } = decoded;
+    let mut ops = ops.into_iter();
+    while let Some((op, offset)) = ops.next() {
         // `drop` and untyped `select` take their operand's type from the validator (read before
         // it pops them).
         compiler.operand_words = match op {
@@ -326,60 +351,60 @@ pub fn compile_function(
                         | Operator::I32Rotr
                         | Operator::I32Rotl
                 ) && matches!(compiler.stack.entries.last(), Some(Entry::Const(_)));
-            // The opcode byte first: decoding the next operator costs more than this test.
-            let next_byte = next_opcode(&reader);
-            if (shift_by_constant && matches!(next_byte, Some(0x6a | 0x6b | 0x71 | 0x72 | 0x73)))
-                || (matches!(op, Operator::I32Mul) && next_byte == Some(0x6a))
-            {
-                let mut peek = reader.clone();
-                if let Ok((next, next_offset)) = peek.read_with_offset() {
-                    let binary = match next {
-                        Operator::I32Add => Some(Binary::Add),
-                        Operator::I32Sub if shift_by_constant => Some(Binary::Sub),
-                        Operator::I32And if shift_by_constant => Some(Binary::And),
-                        Operator::I32Or if shift_by_constant => Some(Binary::Or),
-                        Operator::I32Xor if shift_by_constant => Some(Binary::Xor),
-                        _ => None,
-                    };
-                    if let Some(binary) = binary {
-                        validator
-                            .op(next_offset, &next)
-                            .map_err(|e| compiler.invalid(&e))?;
-                        reader = peek;
-                        if shift_by_constant {
-                            compiler.shift_into = Some(binary);
-                        } else {
-                            compiler.multiply_add = true;
-                        }
-                    }
-                }
-            }
-        }
-        // `op; local.set/tee i` with a home register for `i`: the result goes straight there.
-        if compiler.reachable
-            && writes_result_register(&op)
-            && (compiler.operand_words == 1
-                || !matches!(op, Operator::Select | Operator::TypedSelect { .. }))
-            && matches!(next_opcode(&reader), Some(0x21 | 0x22))
-        {
-            let mut peek = reader.clone();
-            if let Ok((next, next_offset)) = peek.read_with_offset()
-                && let Operator::LocalSet { local_index } | Operator::LocalTee { local_index } =
-                    next
-                && compiler.word_local(local_index, 0).is_some()
-                && compiler
-                    .home(compiler.local_base[local_index as usize])
-                    .is_some()
+            let multiply = matches!(op, Operator::I32Mul);
+            let binary = match ops.as_slice().first() {
+                Some((Operator::I32Add, _)) if shift_by_constant || multiply => Some(Binary::Add),
+                Some((Operator::I32Sub, _)) if shift_by_constant => Some(Binary::Sub),
+                Some((Operator::I32And, _)) if shift_by_constant => Some(Binary::And),
+                Some((Operator::I32Or, _)) if shift_by_constant => Some(Binary::Or),
+                Some((Operator::I32Xor, _)) if shift_by_constant => Some(Binary::Xor),
+                _ => None,
+            };
+            if let Some(binary) = binary
+                && let Some((next, next_offset)) = ops.next()
             {
                 validator
                     .op(next_offset, &next)
                     .map_err(|e| compiler.invalid(&e))?;
-                reader = peek;
-                let tee = matches!(next, Operator::LocalTee { .. });
-                compiler.fused_set = Some((compiler.local_base[local_index as usize], tee));
-                // `br_if` is 0x0d, `if` 0x04.
-                compiler.flags_for_test = tee && matches!(next_opcode(&reader), Some(0x0d | 0x04));
+                if shift_by_constant {
+                    compiler.shift_into = Some(binary);
+                } else {
+                    compiler.multiply_add = true;
+                }
             }
+        }
+        // `op; local.set/tee i` with a home register for `i`: the result goes straight there.
+        let f32_result = writes_f32_register(&op);
+        if compiler.reachable
+            && (writes_result_register(&op) || f32_result)
+            && (compiler.operand_words == 1
+                || !matches!(op, Operator::Select | Operator::TypedSelect { .. }))
+            && let Some((
+                next @ (Operator::LocalSet { local_index } | Operator::LocalTee { local_index }),
+                next_offset,
+            )) = ops.as_slice().first()
+            && compiler.word_local(*local_index, 0).is_some()
+            && if f32_result {
+                compiler
+                    .fhome(compiler.local_base[*local_index as usize])
+                    .is_some()
+            } else {
+                compiler
+                    .home(compiler.local_base[*local_index as usize])
+                    .is_some()
+            }
+        {
+            validator
+                .op(*next_offset, next)
+                .map_err(|e| compiler.invalid(&e))?;
+            let tee = matches!(next, Operator::LocalTee { .. });
+            compiler.fused_set = Some((compiler.local_base[*local_index as usize], tee));
+            ops.next();
+            compiler.flags_for_test = tee
+                && matches!(
+                    ops.as_slice().first(),
+                    Some((Operator::BrIf { .. } | Operator::If { .. }, _))
+                );
         }
         // A sum's origin survives only operators that push above it without emitting code
         // (`i32.add` replaces it; an access uses it, then it dies).
@@ -411,14 +436,17 @@ pub fn compile_function(
             return Err(compiler.internal("fused operator not consumed"));
         }
     }
+    if let Some(e) = decode_error {
+        return Err(compiler.invalid(&e));
+    }
     if fuel.as_ref().is_some_and(|f| !f.is_finished()) {
         return Err(compiler.internal("fuel blocks left unvisited"));
     }
     // The reader's and the validator's end-of-function checks.
-    let end = reader.original_position();
+    let end = end_reader.original_position();
     compiler.offset = end;
-    reader.finish().map_err(|e| compiler.invalid(&e))?;
-    reader
+    end_reader.finish().map_err(|e| compiler.invalid(&e))?;
+    end_reader
         .get_binary_reader()
         .finish_expression(&validator.visitor(end))
         .map_err(|e| compiler.invalid(&e))?;
@@ -480,6 +508,13 @@ struct FunctionCompiler<'m> {
     local_base: Vec<u32>,
     /// The home register of each local that has one (DESIGN.md section 3.5).
     homes: Vec<Option<Reg>>,
+    /// Whether each local word is an f32 local (a candidate for an FP home).
+    f32_local: Vec<bool>,
+    /// Whether each local word is the low word of an f64 local (with the next word, a
+    /// candidate for a double FP home on double-precision cores).
+    f64_local: Vec<bool>,
+    /// The FP home register (s16..) of each f32 local that has one (DESIGN.md section 3.5).
+    fhomes: Vec<Option<FReg>>,
     /// Position slots ever written: the frame holds this many.
     spill_height: usize,
     /// Frame offset of each local without a home register.
@@ -632,6 +667,9 @@ impl<'m> FunctionCompiler<'m> {
             locals: words_of(&signature.params).unwrap_or(0),
             local_base: Vec::new(),
             homes: Vec::new(),
+            f32_local: Vec::new(),
+            f64_local: Vec::new(),
+            fhomes: Vec::new(),
             spill_height: 0,
             slot_of: Vec::new(),
             slots: 0,
@@ -669,7 +707,13 @@ impl<'m> FunctionCompiler<'m> {
         let mut base = 0;
         for t in &signature.params {
             compiler.local_base.push(base);
-            base += words(*t).unwrap_or(1) as u32;
+            let n = words(*t).unwrap_or(1);
+            base += n as u32;
+            compiler
+                .f32_local
+                .extend(std::iter::repeat_n(*t == ValType::F32, n));
+            compiler.f64_local.push(*t == ValType::F64);
+            compiler.f64_local.extend(std::iter::repeat_n(false, n - 1));
         }
         compiler.control.push(Frame {
             kind: FrameKind::Function,
@@ -743,6 +787,10 @@ impl<'m> FunctionCompiler<'m> {
         for _ in 0..count {
             self.local_base.push(self.locals as u32);
             self.locals += n;
+            self.f32_local
+                .extend(std::iter::repeat_n(ty == wasmparser::ValType::F32, n));
+            self.f64_local.push(ty == wasmparser::ValType::F64);
+            self.f64_local.extend(std::iter::repeat_n(false, n - 1));
         }
         if self.locals > 1 << 16 {
             return Err(CompileError::Limit(format!(
@@ -774,8 +822,17 @@ impl<'m> FunctionCompiler<'m> {
                 weights[i]
             }
         };
+        let qualifies = |i: usize| weights[i] >= if i < params { 1 } else { 2 };
+        // f32 locals, and f64 locals on double-precision cores, compete for the FP homes only.
+        let f32_local = self.f32_local.clone();
+        let f64_local: Vec<bool> = if self.profile.has_double_precision() {
+            self.f64_local.clone()
+        } else {
+            vec![false; self.locals]
+        };
+        let fp_word = |i: usize| f32_local[i] || f64_local[i] || (i > 0 && f64_local[i - 1]);
         let mut order: Vec<usize> = (0..self.locals)
-            .filter(|&i| weights[i] >= if i < params { 1 } else { 2 })
+            .filter(|&i| !fp_word(i) && qualifies(i))
             .chain(
                 (0..PINNED_KINDS)
                     .filter(|&k| pinned[k] > 0)
@@ -792,13 +849,40 @@ impl<'m> FunctionCompiler<'m> {
             }
             self.stack.reserve(home);
         }
+        // FP locals, the heaviest first, in s16..s16 + FP_HOMES (the rest of s16-s29 stays the
+        // FP cache): an f32 local takes one free single, an f64 local (its low word `i`) the
+        // two halves of a free double register, word `i` in the even one.
+        self.fhomes = vec![None; self.locals];
+        let mut fp_order: Vec<usize> = (0..self.locals)
+            .filter(|&i| (f32_local[i] || f64_local[i]) && qualifies(i))
+            .collect();
+        fp_order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
+        let mut taken = 0u32;
+        for local in fp_order {
+            let homes = 16u8..16 + FP_HOMES;
+            if f64_local[local] {
+                let Some(n) = homes.step_by(2).find(|n| taken & (3 << n) == 0) else {
+                    continue;
+                };
+                taken |= 3 << n;
+                for (w, half) in [(local, n), (local + 1, n + 1)] {
+                    self.fhomes[w] = Some(FReg::S(half));
+                    self.stack.reserve_fp(FReg::S(half));
+                }
+            } else if let Some(n) = homes.clone().find(|n| taken & (1 << n) == 0) {
+                taken |= 1 << n;
+                self.fhomes[local] = Some(FReg::S(n));
+                self.stack.reserve_fp(FReg::S(n));
+            }
+        }
         let mut next = 0;
         self.slot_of = self
             .homes
             .iter()
-            .map(|home| {
+            .zip(&self.fhomes)
+            .map(|(home, fhome)| {
                 let offset = 4 * next;
-                next += u32::from(home.is_none());
+                next += u32::from(home.is_none() && fhome.is_none());
                 offset
             })
             .collect();
@@ -828,8 +912,16 @@ impl<'m> FunctionCompiler<'m> {
         self.homes.get(index as usize).copied().flatten()
     }
 
+    /// The FP home register of an f32 local, if it has one.
+    fn fhome(&self, index: u32) -> Option<FReg> {
+        self.fhomes.get(index as usize).copied().flatten()
+    }
+
     /// `dst = local index`.
     fn read_local(&mut self, dst: Reg, index: u32) -> Result<(), CompileError> {
+        if let Some(f) = self.fhome(index) {
+            return self.emit(|a| a.vmov_from_s(dst, f));
+        }
         match self.home(index) {
             Some(home) => {
                 if home != dst {
@@ -880,6 +972,13 @@ impl<'m> FunctionCompiler<'m> {
                 self.emit(|a| a.str(Width::W32, r, Addr::Offset(Reg::SP, offset)))?;
                 self.stack.release(r);
             }
+            Entry::FReg(f) => {
+                self.emit(|a| a.vstr(f, Reg::SP, offset))?;
+                self.stack.release_fp(f);
+            }
+            Entry::Local(index) if let Some(f) = self.fhome(index) => {
+                self.emit(|a| a.vstr(f, Reg::SP, offset))?;
+            }
             Entry::Local(index) => {
                 let from = self.home(index).unwrap_or(Reg::R12);
                 self.read_local(from, index)?;
@@ -910,6 +1009,36 @@ impl<'m> FunctionCompiler<'m> {
         }
     }
 
+    /// A free FP cache register, spilling the oldest FP register entry if none is free (the
+    /// FP pool's own oldest-first rule, DESIGN.md section 3.2 invariant 2).
+    fn allocate_fp(&mut self) -> Result<FReg, CompileError> {
+        loop {
+            if let Some(f) = self.stack.take_free_fp() {
+                return Ok(f);
+            }
+            let oldest = self
+                .stack
+                .oldest_fp_entry()
+                .ok_or_else(|| self.internal("no FP register to spill"))?;
+            self.spill(oldest)?;
+        }
+    }
+
+    /// A free double register of d8-d14, spilling the oldest FP register entries until one is
+    /// free.
+    fn allocate_dp(&mut self) -> Result<FReg, CompileError> {
+        loop {
+            if let Some(d) = self.stack.take_free_dp() {
+                return Ok(d);
+            }
+            let oldest = self
+                .stack
+                .oldest_fp_entry()
+                .ok_or_else(|| self.internal("no FP register pair to spill"))?;
+            self.spill(oldest)?;
+        }
+    }
+
     /// Turns a condition on top of the stack into a 0/1 register value.
     fn materialize_cond(&mut self) -> Result<(), CompileError> {
         let Some(&Entry::Cond(cond)) = self.stack.entries.last() else {
@@ -932,6 +1061,14 @@ impl<'m> FunctionCompiler<'m> {
     fn load(&mut self, entry: Entry, position: usize) -> Result<Reg, CompileError> {
         Ok(match entry {
             Entry::Reg(r) => r,
+            Entry::FReg(f) => {
+                // The word convention (DESIGN.md, "interim departure"): the bits to a core
+                // register.
+                let r = self.allocate()?;
+                self.emit(|a| a.vmov_from_s(r, f))?;
+                self.stack.release_fp(f);
+                r
+            }
             Entry::Const(value) => {
                 let r = self.allocate()?;
                 let flags = self.flags();
@@ -1049,7 +1186,15 @@ impl<'m> FunctionCompiler<'m> {
     fn materialize_local(&mut self, index: u32) -> Result<(), CompileError> {
         for position in 0..self.stack.len() {
             if self.stack.entries[position] == Entry::Local(index) {
-                if let Some(r) = self.stack.take_free() {
+                if let Some(home) = self.fhome(index) {
+                    match self.stack.take_free_fp() {
+                        Some(f) => {
+                            self.emit(|a| a.vmov(f, home))?;
+                            self.stack.entries[position] = Entry::FReg(f);
+                        }
+                        None => self.spill(position)?,
+                    }
+                } else if let Some(r) = self.stack.take_free() {
                     self.read_local(r, index)?;
                     self.stack.entries[position] = Entry::Reg(r);
                 } else {
@@ -1067,7 +1212,7 @@ impl<'m> FunctionCompiler<'m> {
         for position in 0..self.stack.len() {
             if matches!(
                 self.stack.entries[position],
-                Entry::Reg(_) | Entry::Local(_)
+                Entry::Reg(_) | Entry::FReg(_) | Entry::Local(_)
             ) {
                 self.spill(position)?;
             }
@@ -1150,6 +1295,13 @@ impl<'m> FunctionCompiler<'m> {
         for (k, &target) in targets.iter().enumerate() {
             let offset = match self.stack.entries[base + k] {
                 Entry::Reg(_) => continue,
+                Entry::FReg(f) => {
+                    self.stack.hold(target);
+                    self.emit(|a| a.vmov_from_s(target, f))?;
+                    self.stack.release_fp(f);
+                    self.stack.entries[base + k] = Entry::Reg(target);
+                    continue;
+                }
                 Entry::Const(value) => {
                     self.stack.hold(target);
                     self.emit(|a| a.mov(flags, target, value))?;
@@ -1197,6 +1349,11 @@ impl<'m> FunctionCompiler<'m> {
             let target = Addr::Offset(Reg::SP, self.slot_offset(to));
             let word = match self.stack.entries[from] {
                 Entry::Reg(r) => r,
+                Entry::FReg(f) => {
+                    let to = self.slot_offset(to);
+                    self.emit(|a| a.vstr(f, Reg::SP, to))?;
+                    continue;
+                }
                 Entry::Local(index) => match self.home(index) {
                     Some(home) => home,
                     None => {
@@ -1236,11 +1393,20 @@ impl<'m> FunctionCompiler<'m> {
         }
     }
 
+    /// Frees the register(s) an entry being dropped or overwritten holds.
+    fn release_entry(&mut self, entry: Entry) {
+        match entry {
+            Entry::Reg(r) => self.stack.release(r),
+            Entry::FReg(f) => self.stack.release_fp(f),
+            _ => {}
+        }
+    }
+
     /// Drops entries down to `height`, freeing their registers.
     fn truncate(&mut self, height: usize) {
         while self.stack.len() > height {
-            if let Some(Entry::Reg(r)) = self.stack.entries.pop() {
-                self.stack.release(r);
+            if let Some(entry) = self.stack.entries.pop() {
+                self.release_entry(entry);
             }
         }
     }
@@ -2521,10 +2687,116 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
-    // ---- f32 (values are their bits in core registers; the FPU computes in s0/s1) ----
+    // ---- f32 (FP cache registers; DESIGN.md section 3.1 `FReg`) ----
 
-    /// Pops the top two f32 operands into s0 (left) and s1 (right); returns their sources.
-    fn pop_f32_pair(&mut self) -> Result<(Src, Src), CompileError> {
+    /// Pops the top entry, an f32, into an FP register: an `FReg` entry as is; a constant by
+    /// `vmov.f32 #imm` when it is a VFP immediate, else through ip; a core word by `vmov`; a
+    /// spilled value or a local in a slot by `vldr` (our own aligned frame).
+    fn pop_f32(&mut self) -> Result<FSrc, CompileError> {
+        let position = self
+            .stack
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| self.internal("operand stack underflow"))?;
+        let entry = self.stack.entries[position];
+        if let Entry::FReg(f) = entry {
+            self.stack.entries.pop();
+            return Ok(FSrc::Owned(f));
+        }
+        if let Entry::Local(index) = entry
+            && let Some(home) = self.fhome(index)
+        {
+            self.stack.entries.pop();
+            return Ok(FSrc::Home(home));
+        }
+        if let Entry::Cond(_) = entry {
+            return Err(self.internal("condition as an f32"));
+        }
+        // Keep the position occupied while allocating (an FP spill cannot take it: it is not
+        // an `FReg` entry, and a core register it holds stays held).
+        self.stack.entries[position] = Entry::Spilled;
+        let f = self.allocate_fp()?;
+        let flags = self.flags();
+        match entry {
+            Entry::Reg(r) => {
+                self.emit(|a| a.vmov_to_s(f, r))?;
+                self.stack.release(r);
+            }
+            Entry::Const(bits) => match super::asm::vfp_immediate(u64::from(bits), false) {
+                Some(_) => self.emit(|a| a.vmov_imm(f, u64::from(bits)))?,
+                None => self.emit(|a| {
+                    a.mov(flags, Reg::R12, bits)?;
+                    a.vmov_to_s(f, Reg::R12)
+                })?,
+            },
+            Entry::Local(index) => match self.home(index) {
+                Some(home) => self.emit(|a| a.vmov_to_s(f, home))?,
+                None => {
+                    let offset = self.local_offset(index);
+                    self.emit(|a| a.vldr(f, Reg::SP, offset))?;
+                }
+            },
+            Entry::Spilled => {
+                let offset = self.slot_offset(position);
+                self.emit(|a| a.vldr(f, Reg::SP, offset))?;
+            }
+            Entry::FReg(_) | Entry::Cond(_) => unreachable!("handled above"),
+        }
+        self.stack.entries.pop();
+        Ok(FSrc::Owned(f))
+    }
+
+    /// The FP register for a result computed from `sources`: the FP home of a fused
+    /// `local.set`, an owned source's, else a new one.
+    fn f32_destination(&mut self, sources: &[FSrc]) -> Result<FReg, CompileError> {
+        if let Some((local, _)) = self.fused_set {
+            // As in `destination`: lazy reads of the old value are taken first (invariant 3);
+            // the instruction reads its popped sources before it writes.
+            self.materialize_local(local)?;
+            self.forget_local(local);
+            return self
+                .fhome(local)
+                .ok_or_else(|| self.internal("fused f32 set without an FP home"));
+        }
+        match sources.iter().find_map(|s| match s {
+            FSrc::Owned(f) => Some(*f),
+            FSrc::Home(_) => None,
+        }) {
+            Some(f) => Ok(f),
+            None => self.allocate_fp(),
+        }
+    }
+
+    /// Pushes the result of an f32 operation that went through [`Self::f32_destination`].
+    fn push_f32_result(&mut self, dst: FReg) {
+        match self.fused_set.take() {
+            Some((local, true)) => self.push(Entry::Local(local)),
+            Some((_, false)) => {}
+            None => self.push(Entry::FReg(dst)),
+        }
+    }
+
+    /// Frees the owned f32 sources except `keep`.
+    fn release_f32_sources(&mut self, sources: &[FSrc], keep: Option<FReg>) {
+        for s in sources {
+            if let FSrc::Owned(f) = *s
+                && Some(f) != keep
+            {
+                self.stack.release_fp(f);
+            }
+        }
+    }
+
+    /// Pops the top two f32 operands: (left, right).
+    fn pop_f32_pair(&mut self) -> Result<(FSrc, FSrc), CompileError> {
+        let right = self.pop_f32()?;
+        let left = self.pop_f32()?;
+        Ok((left, right))
+    }
+
+    /// Pops the top two f32 operands as core words into s0 (left) and s1 (right): for the
+    /// operators that work on the bits (`min`/`max`); returns their word sources.
+    fn pop_f32_words(&mut self) -> Result<(Src, Src), CompileError> {
         let right = self.pop_src(false)?;
         let left = self.pop_src(false)?;
         let (Operand::Reg(l), Operand::Reg(r)) = (left.operand(), right.operand()) else {
@@ -2548,17 +2820,59 @@ impl<'m> FunctionCompiler<'m> {
         }
     }
 
+    /// `add`/`sub`/`mul`/`div`: one instruction on the operands in place; the result stays in
+    /// an FP register (the left operand's when owned).
     fn f32_binary(
         &mut self,
         op: fn(&mut Assembler, FReg, FReg, FReg) -> Result<(), AsmError>,
     ) -> Result<(), CompileError> {
         let (left, right) = self.pop_f32_pair()?;
-        let dst = self.result_register(&[left, right])?;
+        let dst = self.f32_destination(&[left, right])?;
+        self.emit(|a| op(a, dst, left.reg(), right.reg()))?;
+        self.release_f32_sources(&[left, right], Some(dst));
+        self.push_f32_result(dst);
+        Ok(())
+    }
+
+    /// An f32 operation of one operand (`sqrt`, `vrint`, `abs`, `neg`) in FP registers.
+    fn f32_unary_fp(
+        &mut self,
+        op: impl FnOnce(&mut Assembler, FReg, FReg) -> Result<(), AsmError>,
+    ) -> Result<(), CompileError> {
+        let value = self.pop_f32()?;
+        let dst = self.f32_destination(&[value])?;
+        self.emit(|a| op(a, dst, value.reg()))?;
+        self.release_f32_sources(&[value], Some(dst));
+        self.push_f32_result(dst);
+        Ok(())
+    }
+
+    /// `f32.convert_i32_s/u`: the word to the result's FP register, `vcvt` in place.
+    fn f32_convert_i32(&mut self, signed: bool) -> Result<(), CompileError> {
+        let value = self.pop_src(false)?;
+        let Operand::Reg(v) = value.operand() else {
+            return Err(self.internal("i32 operand not in a register"));
+        };
+        let dst = self.allocate_fp()?;
         self.emit(|a| {
-            op(a, FReg::S(0), FReg::S(0), FReg::S(1))?;
+            a.vmov_to_s(dst, v)?;
+            a.vcvt_from_int(signed, dst, dst)
+        })?;
+        self.release_sources(&[value], Reg::R12);
+        self.push(Entry::FReg(dst));
+        Ok(())
+    }
+
+    /// `i32.trunc_sat_f32_s/u`: `vcvt` (which saturates and gives 0 for NaN) into s0, then
+    /// the word to a core register.
+    fn i32_trunc_sat_f32(&mut self, signed: bool) -> Result<(), CompileError> {
+        let value = self.pop_f32()?;
+        self.release_f32_sources(&[value], None);
+        let dst = self.allocate()?;
+        self.emit(|a| {
+            a.vcvt_to_int(signed, FReg::S(0), value.reg())?;
             a.vmov_from_s(dst, FReg::S(0))
         })?;
-        self.release_sources(&[left, right], dst);
         self.push(Entry::Reg(dst));
         Ok(())
     }
@@ -2567,7 +2881,7 @@ impl<'m> FunctionCompiler<'m> {
     /// quieted NaN of `vadd`, equal operands (including `-0`/`+0`) combine their bits (`orr` for
     /// min, `and` for max), otherwise the smaller/larger one is taken.
     fn f32_min_max(&mut self, max: bool) -> Result<(), CompileError> {
-        let (left, right) = self.pop_f32_pair()?;
+        let (left, right) = self.pop_f32_words()?;
         let (Operand::Reg(l), Operand::Reg(r)) = (left.operand(), right.operand()) else {
             return Err(self.internal("f32 operand not in a register"));
         };
@@ -2616,30 +2930,22 @@ impl<'m> FunctionCompiler<'m> {
     fn f32_compare(&mut self, cond: Cond) -> Result<(), CompileError> {
         let (left, right) = self.pop_f32_pair()?;
         self.emit(|a| {
-            a.vcmp(false, FReg::S(0), FReg::S(1))?;
+            a.vcmp(false, left.reg(), right.reg())?;
             a.vmrs_apsr()
         })?;
-        self.release_sources(&[left, right], Reg::R12);
+        self.release_f32_sources(&[left, right], None);
         self.push(Entry::Cond(cond));
         Ok(())
     }
 
-    /// `abs`/`neg`: the sign bit of the bits in a core register (exact for NaNs too).
+    /// `abs`/`neg`: `vabs`/`vneg`, which only clear or flip the sign bit (no NaN processing,
+    /// ARMv7-M ARM `FPAbs`/`FPNeg`), so NaN payloads stay exact.
     fn f32_sign(&mut self, negate: bool) -> Result<(), CompileError> {
-        let value = self.pop_src(false)?;
-        let Operand::Reg(v) = value.operand() else {
-            return Err(self.internal("f32 operand not in a register"));
-        };
-        let dst = self.result_register(&[value])?;
-        self.emit(|a| {
-            if negate {
-                a.eor(Flags::Any, dst, v, 0x8000_0000u32)
-            } else {
-                a.bic(Flags::Any, dst, v, 0x8000_0000u32)
-            }
-        })?;
-        self.push(Entry::Reg(dst));
-        Ok(())
+        if negate {
+            self.f32_unary_fp(|a, d, v| a.vneg(d, v))
+        } else {
+            self.f32_unary_fp(|a, d, v| a.vabs(d, v))
+        }
     }
 
     fn f32_copysign(&mut self) -> Result<(), CompileError> {
@@ -2659,25 +2965,6 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
-    /// An FPU operation on one operand moved to s0, the result moved back from s0.
-    fn f32_unary(
-        &mut self,
-        op: impl FnOnce(&mut Assembler) -> Result<(), AsmError>,
-    ) -> Result<(), CompileError> {
-        let value = self.pop_src(false)?;
-        let Operand::Reg(v) = value.operand() else {
-            return Err(self.internal("f32 operand not in a register"));
-        };
-        let dst = self.result_register(&[value])?;
-        self.emit(|a| {
-            a.vmov_to_s(FReg::S(0), v)?;
-            op(a)?;
-            a.vmov_from_s(dst, FReg::S(0))
-        })?;
-        self.push(Entry::Reg(dst));
-        Ok(())
-    }
-
     /// `ceil`/`floor`/`trunc`/`nearest`: `vrint` on FPv5; FPv4 (Cortex-M4F) has none and
     /// calls the pure helpers.
     fn f32_round(&mut self, rounding: Rounding) -> Result<(), CompileError> {
@@ -2690,17 +2977,16 @@ impl<'m> FunctionCompiler<'m> {
             };
             return self.pure_libcall(libcall, 1, 1);
         }
-        self.f32_unary(|a| a.vrint(rounding, FReg::S(0), FReg::S(0)))
+        self.f32_unary_fp(|a, d, v| a.vrint(rounding, d, v))
     }
 
     /// `i32.trunc_f32_s/u`: NaN traps with `BadConversionToInteger`, values whose truncation
     /// does not fit with `IntegerOverflow` (limits compared exactly in f32), then `vcvt`.
     fn i32_trunc_f32(&mut self, signed: bool) -> Result<(), CompileError> {
-        let value = self.pop_src(false)?;
-        let Operand::Reg(v) = value.operand() else {
-            return Err(self.internal("f32 operand not in a register"));
-        };
-        let dst = self.result_register(&[value])?;
+        let value = self.pop_f32()?;
+        let v = value.reg();
+        self.release_f32_sources(&[value], None);
+        let dst = self.allocate()?;
         let bad = self.trap_label(TrapCode::BadConversionToInteger);
         let overflow = self.trap_label(TrapCode::IntegerOverflow);
         // Out of range: x >= 2^31 or x < -2^31 (signed); x >= 2^32 or x <= -1 (unsigned).
@@ -2710,21 +2996,20 @@ impl<'m> FunctionCompiler<'m> {
             (0x4F80_0000u32, 0xBF80_0000u32, Cond::Ls)
         };
         self.emit(|a| {
-            a.vmov_to_s(FReg::S(0), v)?;
-            a.vcmp(false, FReg::S(0), FReg::S(0))?;
+            a.vcmp(false, v, v)?;
             a.vmrs_apsr()?;
             a.b(Cond::Vs, bad)?;
             a.mov(Flags::Any, Reg::R12, upper)?;
             a.vmov_to_s(FReg::S(1), Reg::R12)?;
-            a.vcmp(false, FReg::S(0), FReg::S(1))?;
+            a.vcmp(false, v, FReg::S(1))?;
             a.vmrs_apsr()?;
             a.b(Cond::Ge, overflow)?;
             a.mov(Flags::Any, Reg::R12, lower)?;
             a.vmov_to_s(FReg::S(1), Reg::R12)?;
-            a.vcmp(false, FReg::S(0), FReg::S(1))?;
+            a.vcmp(false, v, FReg::S(1))?;
             a.vmrs_apsr()?;
             a.b(below, overflow)?;
-            a.vcvt_to_int(signed, FReg::S(0), FReg::S(0))?;
+            a.vcvt_to_int(signed, FReg::S(0), v)?;
             a.vmov_from_s(dst, FReg::S(0))
         })?;
         self.push(Entry::Reg(dst));
@@ -2876,6 +3161,67 @@ impl<'m> FunctionCompiler<'m> {
         }
     }
 
+    /// Pops the top f64 (two word entries) into a double register the caller owns: in place
+    /// when the two words are the halves of one (`FReg(s2n)`, `FReg(s2n+1)`), else the words
+    /// are moved into a new one (`vmov d, lo, hi`).
+    fn pop_f64(&mut self) -> Result<FSrc, CompileError> {
+        self.require_double()?;
+        let len = self.stack.len();
+        if let Some(src) = self.f64_on_top() {
+            self.stack.entries.truncate(len - 2);
+            return Ok(src);
+        }
+        let (lo, hi, slo, shi) = self.pop_pair()?;
+        let d = self.allocate_dp()?;
+        self.emit(|a| a.vmov_to_d(d, lo, hi))?;
+        self.release_sources(&[slo, shi], Reg::R12);
+        Ok(FSrc::Owned(d))
+    }
+
+    /// The double register of the f64 on top of the stack when it is in one: its two entries
+    /// are the halves of an FP cache register (owned) or of an f64 local's FP home.
+    fn f64_on_top(&self) -> Option<FSrc> {
+        let len = self.stack.len();
+        if len < 2 {
+            return None;
+        }
+        let half = |e: Entry| match e {
+            Entry::FReg(FReg::S(n)) => Some((n, true)),
+            Entry::Local(i) => match self.fhome(i) {
+                Some(FReg::S(n)) => Some((n, false)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let (lo, owned) = half(self.stack.entries[len - 2])?;
+        let (hi, owned_hi) = half(self.stack.entries[len - 1])?;
+        (lo % 2 == 0 && hi == lo + 1 && owned == owned_hi).then_some(if owned {
+            FSrc::Owned(FReg::D(lo / 2))
+        } else {
+            FSrc::Home(FReg::D(lo / 2))
+        })
+    }
+
+    /// The double register for an f64 result: an owned source's, else a new one.
+    fn f64_destination(&mut self, sources: &[FSrc]) -> Result<FReg, CompileError> {
+        match sources.iter().find_map(|s| match s {
+            FSrc::Owned(f) => Some(*f),
+            FSrc::Home(_) => None,
+        }) {
+            Some(f) => Ok(f),
+            None => self.allocate_dp(),
+        }
+    }
+
+    /// Pushes an f64 held in double register `d` as its two word entries.
+    fn push_f64(&mut self, d: FReg) {
+        let FReg::D(n) = d else {
+            unreachable!("push_f64 of a single register")
+        };
+        self.push(Entry::FReg(FReg::S(2 * n)));
+        self.push(Entry::FReg(FReg::S(2 * n + 1)));
+    }
+
     /// Pops two f64 operands into d0 (left) and d1 (right).
     fn pop_f64_pair(&mut self) -> Result<[(Reg, Src); 4], CompileError> {
         self.require_double()?;
@@ -2892,17 +3238,12 @@ impl<'m> FunctionCompiler<'m> {
         &mut self,
         op: fn(&mut Assembler, FReg, FReg, FReg) -> Result<(), AsmError>,
     ) -> Result<(), CompileError> {
-        let [(_, salo), (_, sahi), (_, sblo), (_, sbhi)] = self.pop_f64_pair()?;
-        let dlo = self.pick(&[salo, sblo])?;
-        let dhi = self.pick(&[sahi, sbhi])?;
-        self.emit(|a| {
-            op(a, FReg::D(0), FReg::D(0), FReg::D(1))?;
-            a.vmov_from_d(dlo, dhi, FReg::D(0))
-        })?;
-        self.release_sources(&[salo, sblo], dlo);
-        self.release_sources(&[sahi, sbhi], dhi);
-        self.push(Entry::Reg(dlo));
-        self.push(Entry::Reg(dhi));
+        let right = self.pop_f64()?;
+        let left = self.pop_f64()?;
+        let dst = self.f64_destination(&[left, right])?;
+        self.emit(|a| op(a, dst, left.reg(), right.reg()))?;
+        self.release_f32_sources(&[left, right], Some(dst));
+        self.push_f64(dst);
         Ok(())
     }
 
@@ -2960,19 +3301,37 @@ impl<'m> FunctionCompiler<'m> {
     }
 
     fn f64_compare(&mut self, cond: Cond) -> Result<(), CompileError> {
-        let [(_, salo), (_, sahi), (_, sblo), (_, sbhi)] = self.pop_f64_pair()?;
+        let right = self.pop_f64()?;
+        let left = self.pop_f64()?;
         self.emit(|a| {
-            a.vcmp(false, FReg::D(0), FReg::D(1))?;
+            a.vcmp(false, left.reg(), right.reg())?;
             a.vmrs_apsr()
         })?;
-        self.release_sources(&[salo, sahi, sblo, sbhi], Reg::R12);
+        self.release_f32_sources(&[left, right], None);
         self.push(Entry::Cond(cond));
         Ok(())
     }
 
-    /// `f64.abs`/`f64.neg`: the sign bit of the high word (the low word stays on the stack).
+    /// `f64.abs`/`f64.neg`: `vabs.f64`/`vneg.f64` in place when the value is in a double
+    /// register, else the sign bit of the high word (the low word stays on the stack).
     fn f64_sign(&mut self, negate: bool) -> Result<(), CompileError> {
-        self.f32_sign(negate)
+        if self.profile.has_double_precision() && self.f64_on_top().is_some() {
+            return self.f64_unary(|a, d, v| if negate { a.vneg(d, v) } else { a.vabs(d, v) });
+        }
+        let value = self.pop_src(false)?;
+        let Operand::Reg(v) = value.operand() else {
+            return Err(self.internal("f64 high word not in a register"));
+        };
+        let dst = self.result_register(&[value])?;
+        self.emit(|a| {
+            if negate {
+                a.eor(Flags::Any, dst, v, 0x8000_0000u32)
+            } else {
+                a.bic(Flags::Any, dst, v, 0x8000_0000u32)
+            }
+        })?;
+        self.push(Entry::Reg(dst));
+        Ok(())
     }
 
     /// `f64.copysign`: the magnitude's high word with the sign's sign bit.
@@ -2996,22 +3355,16 @@ impl<'m> FunctionCompiler<'m> {
         }
     }
 
-    /// An FPU operation on one f64 moved to d0, the result moved back from d0.
+    /// An FPU operation on one f64 in a double register: `op(dst, src)`.
     fn f64_unary(
         &mut self,
-        op: impl FnOnce(&mut Assembler) -> Result<(), AsmError>,
+        op: impl FnOnce(&mut Assembler, FReg, FReg) -> Result<(), AsmError>,
     ) -> Result<(), CompileError> {
-        self.require_double()?;
-        let (lo, hi, slo, shi) = self.pop_pair()?;
-        let dlo = self.pick(&[slo])?;
-        let dhi = self.pick(&[shi])?;
-        self.emit(|a| {
-            a.vmov_to_d(FReg::D(0), lo, hi)?;
-            op(a)?;
-            a.vmov_from_d(dlo, dhi, FReg::D(0))
-        })?;
-        self.push(Entry::Reg(dlo));
-        self.push(Entry::Reg(dhi));
+        let value = self.pop_f64()?;
+        let dst = self.f64_destination(&[value])?;
+        self.emit(|a| op(a, dst, value.reg()))?;
+        self.release_f32_sources(&[value], Some(dst));
+        self.push_f64(dst);
         Ok(())
     }
 
@@ -3025,7 +3378,7 @@ impl<'m> FunctionCompiler<'m> {
             };
             return self.pure_libcall(libcall, 2, 2);
         }
-        self.f64_unary(|a| a.vrint(rounding, FReg::D(0), FReg::D(0)))
+        self.f64_unary(|a, d, v| a.vrint(rounding, d, v))
     }
 
     // ---- 64-bit memory accesses and f64 conversions ----
@@ -3137,15 +3490,14 @@ impl<'m> FunctionCompiler<'m> {
         let Operand::Reg(v) = value.operand() else {
             return Err(self.internal("operand not in a register"));
         };
-        let lo = self.result_register(&[value])?;
-        let hi = self.allocate()?;
+        let d = self.allocate_dp()?;
         self.emit(|a| {
             a.vmov_to_s(FReg::S(0), v)?;
             op(a)?;
-            a.vmov_from_d(lo, hi, FReg::D(0))
+            a.vmov(d, FReg::D(0))
         })?;
-        self.push(Entry::Reg(lo));
-        self.push(Entry::Reg(hi));
+        self.release_sources(&[value], Reg::R12);
+        self.push_f64(d);
         Ok(())
     }
 
@@ -3154,15 +3506,15 @@ impl<'m> FunctionCompiler<'m> {
         &mut self,
         op: impl FnOnce(&mut Assembler) -> Result<(), AsmError>,
     ) -> Result<(), CompileError> {
-        self.require_double()?;
-        let (lo, hi, slo, shi) = self.pop_pair()?;
-        let dst = self.result_register(&[slo, shi])?;
+        let value = self.pop_f64()?;
+        self.release_f32_sources(&[value], None);
+        let d = value.reg();
+        let dst = self.allocate()?;
         self.emit(|a| {
-            a.vmov_to_d(FReg::D(0), lo, hi)?;
+            a.vmov(FReg::D(0), d)?;
             op(a)?;
             a.vmov_from_s(dst, FReg::S(0))
         })?;
-        self.release_sources(&[slo, shi], dst);
         self.push(Entry::Reg(dst));
         Ok(())
     }
@@ -3395,7 +3747,15 @@ impl<'m> FunctionCompiler<'m> {
             }
             O::F32Load { memarg } => self.load_memory(memarg, Width::W32),
             O::F32Store { memarg } => self.store_memory(memarg, Width::W32),
-            O::F32ReinterpretI32 | O::I32ReinterpretF32 => Ok(()),
+            O::F32ReinterpretI32 => Ok(()),
+            // The bits as an i32 word: integer operators read `Reg` entries.
+            O::I32ReinterpretF32 => {
+                if let Some(Entry::FReg(_)) = self.stack.entries.last() {
+                    let r = self.pop_reg()?;
+                    self.push(Entry::Reg(r));
+                }
+                Ok(())
+            }
             O::F32Add => self.f32_binary(Assembler::vadd),
             O::F32Sub => self.f32_binary(Assembler::vsub),
             O::F32Mul => self.f32_binary(Assembler::vmul),
@@ -3405,7 +3765,7 @@ impl<'m> FunctionCompiler<'m> {
             O::F32Abs => self.f32_sign(false),
             O::F32Neg => self.f32_sign(true),
             O::F32Copysign => self.f32_copysign(),
-            O::F32Sqrt => self.f32_unary(|a| a.vsqrt(FReg::S(0), FReg::S(0))),
+            O::F32Sqrt => self.f32_unary_fp(|a, d, v| a.vsqrt(d, v)),
             O::F32Ceil => self.f32_round(Rounding::PlusInfinity),
             O::F32Floor => self.f32_round(Rounding::MinusInfinity),
             O::F32Trunc => self.f32_round(Rounding::Zero),
@@ -3416,10 +3776,10 @@ impl<'m> FunctionCompiler<'m> {
             O::F32Le => self.f32_compare(Cond::Ls),
             O::F32Gt => self.f32_compare(Cond::Gt),
             O::F32Ge => self.f32_compare(Cond::Ge),
-            O::F32ConvertI32S => self.f32_unary(|a| a.vcvt_from_int(true, FReg::S(0), FReg::S(0))),
-            O::F32ConvertI32U => self.f32_unary(|a| a.vcvt_from_int(false, FReg::S(0), FReg::S(0))),
-            O::I32TruncSatF32S => self.f32_unary(|a| a.vcvt_to_int(true, FReg::S(0), FReg::S(0))),
-            O::I32TruncSatF32U => self.f32_unary(|a| a.vcvt_to_int(false, FReg::S(0), FReg::S(0))),
+            O::F32ConvertI32S => self.f32_convert_i32(true),
+            O::F32ConvertI32U => self.f32_convert_i32(false),
+            O::I32TruncSatF32S => self.i32_trunc_sat_f32(true),
+            O::I32TruncSatF32U => self.i32_trunc_sat_f32(false),
             O::I32TruncF32S => self.i32_trunc_f32(true),
             O::I32TruncF32U => self.i32_trunc_f32(false),
             O::I64Const { value } => {
@@ -3480,7 +3840,7 @@ impl<'m> FunctionCompiler<'m> {
             O::F64Abs => self.f64_sign(false),
             O::F64Neg => self.f64_sign(true),
             O::F64Copysign => self.f64_copysign(),
-            O::F64Sqrt => self.f64_unary(|a| a.vsqrt(FReg::D(0), FReg::D(0))),
+            O::F64Sqrt => self.f64_unary(|a, d, v| a.vsqrt(d, v)),
             O::F64Ceil => self.f64_round(Rounding::PlusInfinity),
             O::F64Floor => self.f64_round(Rounding::MinusInfinity),
             O::F64Trunc => self.f64_round(Rounding::Zero),
@@ -3687,6 +4047,19 @@ impl<'m> FunctionCompiler<'m> {
 
     fn local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {
         self.forget_local(index);
+        if let Some(home) = self.fhome(index) {
+            // An f32 local in an FP home: one `vmov` (none for `local.set` of its own value).
+            let value = self.pop_f32()?;
+            self.materialize_local(index)?;
+            if value.reg() != home {
+                self.emit(|a| a.vmov(home, value.reg()))?;
+            }
+            self.release_f32_sources(&[value], None);
+            if tee {
+                self.push(Entry::Local(index));
+            }
+            return Ok(());
+        }
         // The value first: a lazy read of this local as the value itself reads the old value.
         let value = self.pop_src(true)?;
         self.materialize_local(index)?;
@@ -4190,9 +4563,7 @@ impl<'m> FunctionCompiler<'m> {
                 let base = self.stack.len() - params;
                 self.copy_to_slots(base, params)?;
                 for position in base..self.stack.len() {
-                    if let Entry::Reg(r) = self.stack.entries[position] {
-                        self.stack.release(r);
-                    }
+                    self.release_entry(self.stack.entries[position]);
                     self.stack.entries[position] = Entry::Spilled;
                 }
             } else {
@@ -4698,7 +5069,10 @@ impl<'m> FunctionCompiler<'m> {
         let push_lr = !saved.is_empty()
             || self.makes_calls
             || self.derived.iter().any(|(r, _)| *r == Reg::LR);
-        let pushed = 4 * (saved.len() as u32 + u32::from(push_lr));
+        // FP cache and home registers s16.. are saved by one `vpush` below the core registers
+        // (DESIGN.md section 4).
+        let fp_saved = self.stack.saved_fp_count();
+        let pushed = 4 * (saved.len() as u32 + u32::from(push_lr) + u32::from(fp_saved));
         let mut frame = self.locals_size() + 8 * self.spill_height as u32;
         // `sp` is 8-aligned at calls (AAPCS); a leaf needs no alignment (the core aligns
         // exception frames itself).
@@ -4732,6 +5106,9 @@ impl<'m> FunctionCompiler<'m> {
             if frame > 0 {
                 a.add(Flags::Any, Reg::SP, Reg::SP, frame)?;
             }
+            if fp_saved > 0 {
+                a.vpop(FReg::S(16), fp_saved)?;
+            }
             if push_lr { a.pop(list) } else { a.bx(Reg::LR) }
         })?;
         // The cold tail.
@@ -4755,6 +5132,7 @@ impl<'m> FunctionCompiler<'m> {
         let body_has_literals = body.pool_bytes > 0;
         let check_stack = self.makes_calls || pushed + frame > UNCHECKED_LEAF_FRAME;
         let homes = self.homes.clone();
+        let fhomes = self.fhomes.clone();
         let vmctx_slot = self.vmctx_slot;
         let slot_of = self.slot_of.clone();
         let derived = self.derived.clone();
@@ -4767,6 +5145,9 @@ impl<'m> FunctionCompiler<'m> {
                 let mut list = RegList::of(&saved);
                 list.0 |= 1 << Reg::LR.num();
                 a.push(list)?;
+            }
+            if fp_saved > 0 {
+                a.vpush(FReg::S(16), fp_saved)?;
             }
             if frame > 0 {
                 a.sub(Flags::Any, Reg::SP, Reg::SP, frame)?;
@@ -4782,9 +5163,40 @@ impl<'m> FunctionCompiler<'m> {
                 a.bind(fine)?;
             }
             // Parameters to their homes or slots: r0-r3, then the caller's stack.
+            let mut pair_done = false;
             for i in 0..params {
+                if std::mem::take(&mut pair_done) {
+                    continue;
+                }
+                // Two parameter words homed in the halves of one double register (an f64, or
+                // two f32s), both in r0-r3: one `vmov d, r, r`.
+                if let (Some(FReg::S(lo)), Some(Some(FReg::S(hi)))) = (fhomes[i], fhomes.get(i + 1))
+                    && lo % 2 == 0
+                    && *hi == lo + 1
+                    && i + 1 < 4
+                {
+                    a.vmov_to_d(
+                        FReg::D(lo / 2),
+                        Reg::new(i as u8).unwrap(),
+                        Reg::new(i as u8 + 1).unwrap(),
+                    )?;
+                    pair_done = true;
+                    continue;
+                }
                 let slot = Addr::Offset(Reg::SP, slot_of[i] as i32);
                 let incoming = Addr::Offset(Reg::SP, (frame + pushed) as i32 + 4 * (i as i32 - 4));
+                if let Some(f) = fhomes[i] {
+                    match i < 4 {
+                        true => a.vmov_to_s(f, Reg::new(i as u8).unwrap())?,
+                        false => {
+                            let Addr::Offset(base, at) = incoming else {
+                                unreachable!()
+                            };
+                            a.vldr(f, base, at)?
+                        }
+                    }
+                    continue;
+                }
                 match (homes[i], i < 4) {
                     (Some(home), true) => a.mov(Flags::Any, home, Reg::new(i as u8).unwrap())?,
                     (Some(home), false) => a.ldr(Width::W32, home, incoming)?,
@@ -4805,6 +5217,7 @@ impl<'m> FunctionCompiler<'m> {
             for (i, home) in homes.iter().enumerate().take(locals).skip(params) {
                 match home {
                     Some(home) => a.mov(Flags::Any, *home, 0)?,
+                    None if let Some(f) = fhomes[i] => a.vmov_to_s(f, Reg::R0)?,
                     None => a.str(
                         Width::W32,
                         Reg::R0,
@@ -4843,11 +5256,6 @@ impl<'m> FunctionCompiler<'m> {
     }
 }
 
-/// The first byte of the next operator (`local.set` is 0x21, `i32.add` 0x6a, ...), if any.
-fn next_opcode(reader: &wasmparser::OperatorsReader<'_>) -> Option<u8> {
-    reader.get_binary_reader().read_u8().ok()
-}
-
 /// Operators whose result register comes from [`FunctionCompiler::destination`], so a following
 /// `local.set` can be fused into them.
 fn writes_result_register(op: &Operator<'_>) -> bool {
@@ -4872,6 +5280,21 @@ fn writes_result_register(op: &Operator<'_>) -> bool {
             | Operator::F32Load { .. }
             | Operator::Select
             | Operator::TypedSelect { .. }
+    )
+}
+
+/// f32 operators whose result goes through [`FunctionCompiler::f32_destination`], so a
+/// following `local.set`/`local.tee` of an f32 local with an FP home writes the home directly.
+fn writes_f32_register(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::F32Add
+            | Operator::F32Sub
+            | Operator::F32Mul
+            | Operator::F32Div
+            | Operator::F32Sqrt
+            | Operator::F32Abs
+            | Operator::F32Neg
     )
 }
 
@@ -4946,6 +5369,27 @@ struct MemoryRef {
     bias: u32,
 }
 
+/// An f32 operand in an FP register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FSrc {
+    /// A cache register the operator owns (free it or push it).
+    Owned(FReg),
+    /// An f32 local's home register, read in place (never written).
+    Home(FReg),
+}
+
+impl FSrc {
+    fn reg(self) -> FReg {
+        match self {
+            FSrc::Owned(f) | FSrc::Home(f) => f,
+        }
+    }
+}
+
+/// FP home registers at most (single registers from s16 up, two for an f64 local): the rest of
+/// s16-s29 stays the FP cache.
+const FP_HOMES: u8 = 8;
+
 /// A source operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Src {
@@ -4990,11 +5434,27 @@ struct Prescan {
     loop_headers: u64,
 }
 
+/// A body's operators, decoded once by the pre-scan for both passes.
+struct Decoded<'a> {
+    /// Every operator before the first that does not decode, with its offset in the module.
+    ops: Vec<(Operator<'a>, u64)>,
+    /// Why decoding stopped early: the main pass reports it once it has compiled (and
+    /// validated) every operator before that point.
+    error: Option<wasmparser::BinaryReaderError>,
+    /// The reader after the last operator, for the end-of-body checks after the main pass.
+    reader: wasmparser::OperatorsReader<'a>,
+}
+
 /// Distinct `(offset, size)` pairs the pre-scan counts.
 const PRESCAN_ACCESS_KINDS: usize = 16;
 
-/// The pre-scan of a body (section 3.5): local weights, calls, memory accesses.
-fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: u32) -> Prescan {
+/// The pre-scan of a body (section 3.5): local weights, calls, memory accesses; and the
+/// operators it decoded on the way, which the main pass compiles.
+fn prescan(
+    reader: wasmparser::BinaryReader<'_>,
+    locals: usize,
+    imported_funcs: u32,
+) -> (Prescan, Decoded<'_>) {
     let mut scan = Prescan {
         weights: vec![0u64; locals],
         leaves_instance: false,
@@ -5008,9 +5468,18 @@ fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: 
     let (mut block_weight, mut block_cost) = (1u64, 0u32);
     let mut loops: Vec<bool> = Vec::new();
     let mut loop_depth = 0u32;
+    // About one operator per two bytes of body in compiled code; the vector grows if not.
+    let mut ops = Vec::with_capacity(reader.bytes_remaining() / 2 + 1);
+    let mut error = None;
     let mut reader = wasmparser::OperatorsReader::new(reader);
     while !reader.eof() {
-        let Ok(op) = reader.read() else { break };
+        let (op, offset) = match reader.read_with_offset() {
+            Ok(read) => read,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        };
         let depth = loop_depth.min(3);
         let weight = 1u64 << (3 * depth);
         block_cost = block_cost.saturating_add(operator_cost(&op));
@@ -5076,8 +5545,9 @@ fn prescan(reader: wasmparser::BinaryReader<'_>, locals: usize, imported_funcs: 
             block_weight = 1u64 << (3 * loop_depth.min(3));
             block_cost = 0;
         }
+        ops.push((op, offset));
     }
-    scan
+    (scan, Decoded { ops, error, reader })
 }
 
 /// `offset + size` of an access, capped at 2^33: any value above 2^31 is out of bounds on every

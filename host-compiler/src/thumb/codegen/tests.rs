@@ -67,6 +67,16 @@ fn compile_wasm_instrumented(
     fuel: bool,
     epochs: bool,
 ) -> Result<(Vec<CompiledFunction>, Setup), CompileError> {
+    compile_wasm_for(wasm, fuel, epochs, profile())
+}
+
+/// [`compile_wasm_instrumented`] for another profile than cortex-m4f.
+fn compile_wasm_for(
+    wasm: &[u8],
+    fuel: bool,
+    epochs: bool,
+    profile: Profile,
+) -> Result<(Vec<CompiledFunction>, Setup), CompileError> {
     let (module, inputs) = crate::module::parse(wasm)?;
     let signatures: Vec<Signature> = module
         .func_types
@@ -105,7 +115,7 @@ fn compile_wasm_instrumented(
             .validator
             .into_validator(FuncValidatorAllocations::default());
         out.push(compile_function(
-            profile(),
+            profile,
             context,
             input.index,
             &input.body,
@@ -129,7 +139,7 @@ fn compile_wasm_instrumented(
     for index in 0..module.num_imported_funcs {
         let type_index = module.func_types[index as usize];
         import_trampolines.push(crate::thumb::trampolines::wasm_to_array(
-            profile(),
+            profile,
             &offsets,
             type_index,
             &signatures[index as usize],
@@ -1938,7 +1948,21 @@ fn direct_calls_recursion_and_stack_arguments() {
 /// generated code shows as a diff in review: bytes, and the disassembly for reading.
 /// `BLESS=1 cargo test -p host-compiler --lib thumb::codegen::tests::golden_code` rewrites the
 /// file (the disassembly comes from `arm-none-eabi-objdump` when it is installed).
-const GOLDEN_CODE: [(&str, &str); 20] = [
+const GOLDEN_CODE: [(&str, &str); 21] = [
+    (
+        "f32_dot_loop",
+        "(memory 1)
+         (func (param i32 i32 i32) (result f32) (local f32)
+           loop
+             local.get 3
+             local.get 0 f32.load local.get 1 f32.load f32.mul
+             f32.add local.set 3
+             local.get 0 i32.const 4 i32.add local.set 0
+             local.get 1 i32.const 4 i32.add local.set 1
+             local.get 2 i32.const 1 i32.sub local.tee 2 br_if 0
+           end
+           local.get 3)",
+    ),
     (
         "add",
         "(func (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)",
@@ -3790,4 +3814,178 @@ fn pinned_registers_are_written_back_and_reloaded_around_calls() {
         };
         assert_eq!(outcome, expected, "slice {slice} reserve {reserve}");
     }
+}
+
+/// The FP register cache (DESIGN.md sections 3.1, 3.3, 3.5): `f32.mul; f32.add` into an f32
+/// local homed in an FP register is one `vmul` and one `vadd` into the home, with no move
+/// between core and FP registers except the one the result convention needs.
+#[test]
+fn f32_operators_compute_in_fp_registers_and_homes() {
+    let wat = "(module (func (param f32 f32 f32) (result f32)
+        local.get 0 local.get 1 local.get 2 f32.mul f32.add local.set 0 local.get 0))";
+    let code = &compile(wat).unwrap()[0].code;
+    let s = crate::thumb::asm::FReg::S;
+    let mut a = Assembler::new(profile());
+    // Prologue: s16-s18 are the parameters' homes, s19 the cache register of the product.
+    // (s16 and s17 are d8: the first two arrive with one `vmov d8, r0, r1`.)
+    a.vpush(s(16), 4).unwrap();
+    a.vmov_to_d(crate::thumb::asm::FReg::D(8), Reg::R0, Reg::R1)
+        .unwrap();
+    a.vmov_to_s(s(18), Reg::R2).unwrap();
+    // Body: the product stays in s19; `f32.add; local.set 0` writes the home s16 directly.
+    a.vmul(s(19), s(17), s(18)).unwrap();
+    a.vadd(s(16), s(16), s(19)).unwrap();
+    // The result as a word (the wasm-to-wasm convention still counts words).
+    a.vmov_from_s(Reg::R0, s(16)).unwrap();
+    a.vpop(s(16), 4).unwrap();
+    a.bx(Reg::LR).unwrap();
+    assert_eq!(*code, a.finish().unwrap().code);
+}
+
+/// f32 values through every place where the FP cache meets the word convention: more live
+/// values than FP registers (spills and reloads by `vstr`/`vldr`), a loop with an FP-homed
+/// accumulator, a call with f32 arguments and an f32 live across it, `if` with an f32 result,
+/// `select`, compared with the same arithmetic in Rust.
+#[test]
+fn f32_cache_spills_joins_and_calls_match_rust() {
+    let mut body = String::new();
+    for i in 0..20 {
+        body.push_str(&format!(
+            "local.get {} f32.const {} f32.mul\n",
+            i % 6,
+            i + 1
+        ));
+    }
+    for _ in 0..19 {
+        body.push_str("f32.add\n");
+    }
+    let wat = format!(
+        "(module
+          (func (param f32 f32 f32 f32 f32 f32) (result f32) (local $acc f32) (local $i i32)
+            {body}
+            local.set $acc
+            block loop
+              local.get $acc f32.const 0.5 f32.mul local.get 1 f32.add local.set $acc
+              local.get $i i32.const 1 i32.add local.tee $i i32.const 3 i32.lt_s br_if 0
+            end end
+            local.get 2 f32.const 3 f32.mul
+            local.get $acc local.get 3 call 1
+            f32.add
+            local.set $acc
+            local.get 4 local.get 5 f32.gt
+            if (result f32) local.get $acc f32.neg
+            else local.get $acc f32.abs f32.sqrt end
+            local.get 0 f32.const 100 local.get 0 local.get 1 f32.lt select
+            f32.add)
+          (func (param f32 f32) (result f32)
+            local.get 0 local.get 1 f32.sub f32.const 2 f32.div))"
+    );
+    let functions = compile(&wat).unwrap();
+    let expected = |p: [f32; 6]| -> f32 {
+        let products: Vec<f32> = (0..20).map(|i| p[i % 6] * (i + 1) as f32).collect();
+        let mut acc = products.iter().rev().copied().reduce(|r, l| l + r).unwrap();
+        for _ in 0..3 {
+            acc = acc * 0.5 + p[1];
+        }
+        // The call (acc - p3) / 2, with p2 * 3 live across it.
+        acc = p[2] * 3.0 + (acc - p[3]) / 2.0;
+        let branch = if p[4] > p[5] { -acc } else { acc.abs().sqrt() };
+        branch + if p[0] < p[1] { p[0] } else { 100.0 }
+    };
+    for p in [
+        [1.5f32, 2.25, -3.0, 0.75, 4.0, 5.5],
+        [2.0, -1.0, 0.5, 8.0, 9.0, 1.0],
+    ] {
+        let args: Vec<u32> = p.iter().map(|x| x.to_bits()).collect();
+        assert_eq!(
+            run_each(&functions, &[args]),
+            vec![expected(p).to_bits()],
+            "{p:?}"
+        );
+    }
+}
+
+/// f64 on a double-precision core (DESIGN.md, "interim departure"): results stay in d8-d14
+/// (their two word entries are the halves `s2n`, `s2n+1`), operands in place, so a chain of
+/// f64 operators moves nothing back to core registers; more live values than the seven
+/// double registers spill by halves (`vstr`) and come back through words. Compared with Rust.
+#[test]
+fn f64_in_double_registers_on_cortex_m7_match_rust() {
+    let m7 = Profile::for_target(Target::CortexM7).unwrap();
+    let chain = "(module (func (param f64 f64 f64) (result f64)
+        local.get 0 local.get 1 f64.mul local.get 2 f64.add f64.sqrt f64.neg
+        local.get 0 f64.div))";
+    let (functions, _) =
+        compile_wasm_for(&wat::parse_str(chain).unwrap(), false, false, m7).unwrap();
+    // `vmov rt, rt2, dm` (core pair from a double): 0xEC5x first halfword. Only the result
+    // leaves the FP registers, as two `vmov rt, sn` (the word convention of results).
+    let code = &functions[0].code;
+    let halfwords: Vec<u16> = code
+        .chunks(2)
+        .map(|h| u16::from_le_bytes([h[0], h[1]]))
+        .collect();
+    assert!(
+        !halfwords.iter().any(|h| h & 0xFFF0 == 0xEC50),
+        "{code:02x?}"
+    );
+    let mut body = String::new();
+    for i in 0..10 {
+        body.push_str(&format!(
+            "local.get {} f64.const {}.5 f64.mul\n",
+            i % 3,
+            i + 1
+        ));
+    }
+    for _ in 0..9 {
+        body.push_str("f64.add\n");
+    }
+    let wat = format!(
+        "(module (func (param f64 f64 f64) (result i32) (local i64)
+            {body}
+            f64.sqrt f64.neg local.get 0 f64.div
+            local.get 1 local.get 2 f64.lt
+            if (param f64) (result f64) f64.abs else f64.const 1 f64.add end
+            i64.reinterpret_f64 local.tee 3 i32.wrap_i64
+            local.get 3 i64.const 32 i64.shr_u i32.wrap_i64 i32.const 1 i32.rotl
+            i32.xor))"
+    );
+    let (functions, _) =
+        compile_wasm_for(&wat::parse_str(&wat).unwrap(), false, false, m7).unwrap();
+    let expected = |p: [f64; 3]| -> u32 {
+        let products: Vec<f64> = (0..10).map(|i| p[i % 3] * (i as f64 + 1.5)).collect();
+        let sum = products.iter().rev().copied().reduce(|r, l| l + r).unwrap();
+        let v = -sum.sqrt() / p[0];
+        let v = if p[1] < p[2] { v.abs() } else { v + 1.0 };
+        let bits = v.to_bits();
+        (bits as u32) ^ ((bits >> 32) as u32).rotate_left(1)
+    };
+    for p in [[1.25f64, 2.5, 3.75], [3.0, 0.5, -2.0]] {
+        let args: Vec<u32> = p
+            .iter()
+            .flat_map(|x| [x.to_bits() as u32, (x.to_bits() >> 32) as u32])
+            .collect();
+        assert_eq!(run_each(&functions, &[args]), vec![expected(p)], "{p:?}");
+    }
+}
+
+/// f64 locals homed in double registers on cortex-m7 (DESIGN.md section 3.5): parameters move
+/// in with one `vmov d, r, r` each, `f64.add` reads both homes in place and leaves its result
+/// in a cache double register; only the result convention moves words out.
+#[test]
+fn f64_locals_homed_in_double_registers_on_cortex_m7() {
+    let m7 = Profile::for_target(Target::CortexM7).unwrap();
+    let wat = "(module (func (param f64 f64) (result f64) local.get 0 local.get 1 f64.add))";
+    let (functions, _) = compile_wasm_for(&wat::parse_str(wat).unwrap(), false, false, m7).unwrap();
+    let s = crate::thumb::asm::FReg::S;
+    let d = crate::thumb::asm::FReg::D;
+    let mut a = Assembler::new(m7);
+    a.vpush(s(16), 6).unwrap();
+    a.vmov_to_d(d(8), Reg::R0, Reg::R1).unwrap();
+    a.vmov_to_d(d(9), Reg::R2, Reg::R3).unwrap();
+    a.vadd(d(10), d(8), d(9)).unwrap();
+    a.vmov_from_s(Reg::R0, s(20)).unwrap();
+    a.vmov_from_s(Reg::R1, s(21)).unwrap();
+    a.vpop(s(16), 6).unwrap();
+    a.bx(Reg::LR).unwrap();
+    assert_eq!(functions[0].code, a.finish().unwrap().code);
 }
