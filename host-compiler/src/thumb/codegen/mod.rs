@@ -69,7 +69,9 @@
 //! * memory 0 (32-bit index): i32 loads and stores of every width and `memory.size`, with the
 //!   explicit bounds checks of DESIGN.md section 8 against r8 (`length - bias`,
 //!   [`memory_bound_bias`]) and addresses from r7, folded per local, for constant addresses
-//!   and for `local + k` sums covered by a fact about the local; the hottest bound and base
+//!   and for `local + k` sums covered by a fact about a nearby sum of the local, one check
+//!   for a window of loads through one local (against the furthest of them), none for an
+//!   index bounded by how it was computed (`x & m`, ...); the hottest bound and base
 //!   of a function in the derived registers lr and r11 (DESIGN.md section 8); `memory.grow` (of a defined or an imported memory 0)
 //!   through the vmctx's libcall table, which reloads r8; `memory.fill`/`copy`/`init` and `data.drop` through the libcall table (AAPCS
 //!   `u64` arguments in r2:r3 or 8-aligned stack words), a non-zero status passed to `Trap`;
@@ -425,7 +427,15 @@ pub fn compile_function(
         }
         // The flags describe a local only for the operator right after the one that set them.
         compiler.flags_local = compiler.pending_flags_local.take();
+        let bound = compiler.result_bound(&op);
         compiler.operator(&op)?;
+        compiler.bounded = match bound {
+            Some(b) if compiler.reachable => Some((compiler.stack.len() - 1, b)),
+            _ if matches!(op, Operator::LocalGet { .. } | Operator::I32Const { .. }) => {
+                compiler.bounded
+            }
+            _ => None,
+        };
         compiler.flags_local = None;
         compiler.flags_for_test = false;
         // Operators fused above never end a fuel block (arithmetic, shifts, `local.set/tee`),
@@ -540,6 +550,10 @@ struct FunctionCompiler<'m> {
     /// written. Memories never shrink, so a fact dies only when its local is written or at a
     /// join.
     checked: Vec<Fact>,
+    /// `(position, bound)`: the entry at `position` is at most `bound` (unsigned), by how it was
+    /// computed (`x & m`, a shift by a constant, `load8_u`, ...; DESIGN.md section 8, "Bounded
+    /// indices"). Kept while only `local.get`s and `i32.const`s push above it.
+    bounded: Option<(usize, u32)>,
     /// The access window of the load being compiled (DESIGN.md section 8, "Access windows"):
     /// `(local, k, extent)` when its index is `local + k` and the loads of `local + k'` that
     /// follow in the same window end at most `extent` bytes past `local + k`.
@@ -689,6 +703,7 @@ impl<'m> FunctionCompiler<'m> {
             fused_set: None,
             checked: Vec::new(),
             window: None,
+            bounded: None,
             checked_constant: 0,
             checked_zero: Vec::new(),
             derived: Vec::new(),
@@ -1763,14 +1778,17 @@ impl<'m> FunctionCompiler<'m> {
     /// word must be 0 (an address of 2^32 or more is beyond any memory a 32-bit core holds, so
     /// it traps, never wraps), checked here; the low word is the index the 32-bit bounds
     /// check then sees.
-    fn pop_index(&mut self, memory: &MemoryRef) -> Result<(Src, Option<(u32, u32)>), CompileError> {
+    fn pop_index(&mut self, memory: &MemoryRef) -> Result<(Src, IndexOrigin), CompileError> {
         if memory.ty.index64 {
             self.pop_high_word(TrapCode::MemoryOutOfBounds)?;
         }
         let origin = if memory.index == 0 {
-            self.entry_local(0)
+            IndexOrigin {
+                local: self.entry_local(0),
+                bound: self.entry_bound(0).filter(|_| !memory.ty.index64),
+            }
         } else {
-            None
+            IndexOrigin::default()
         };
         let index = self.pop_src(true)?;
         Ok((index, origin))
@@ -1885,21 +1903,28 @@ impl<'m> FunctionCompiler<'m> {
     /// Checks that `index + offset + size <= length` for memory 0 (r8 = length - bias) and
     /// returns the address operand: the index register (to add to r7) or, for a constant index,
     /// `None` with the constant folded into the offset. Traps with `MemoryOutOfBounds`.
-    /// `origin` is `(local, k)` when the index is `local + k` (`k = 0`: read from the local; see
-    /// [`FunctionCompiler::entry_local`]), for checked facts.
+    /// `origin`: what the index is known to be (a local plus a constant, for checked facts and
+    /// access windows; an upper bound).
     fn bounds_check(
         &mut self,
         memory: &MemoryRef,
         offset: u64,
         size: u32,
         index: Src,
-        origin: Option<(u32, u32)>,
+        origin: IndexOrigin,
     ) -> Result<(), CompileError> {
         let (memory, bias) = (memory.ty, memory.bias);
         let min_length = memory.min.saturating_mul(memory.page_size());
         let mut c = access_end(offset, size);
+        // A bounded index: in bounds of the minimum length whatever its value.
+        if origin
+            .bound
+            .is_some_and(|bound| u64::from(bound) + c <= min_length)
+        {
+            return Ok(());
+        }
         // Folding: an earlier check on every path already covers this access.
-        match (index, origin) {
+        match (index, origin.local) {
             (Src::Imm(k), _) if k as u64 + c <= self.checked_constant => return Ok(()),
             (Src::Imm(k), _) if k as u64 + c <= 1 << 31 => {
                 self.checked_constant = self.checked_constant.max(k as u64 + c);
@@ -1984,6 +2009,53 @@ impl<'m> FunctionCompiler<'m> {
                 }
                 self.branch_to_trap(Cond::Hi, code)
             }
+        }
+    }
+
+    /// The bound of the entry `depth` from the top, if [`Self::bounded`] describes it.
+    fn entry_bound(&self, depth: usize) -> Option<u32> {
+        let position = self.stack.len().checked_sub(depth + 1)?;
+        self.bounded
+            .filter(|&(p, _)| p == position)
+            .map(|(_, bound)| bound)
+    }
+
+    /// The bound of the result `op` pushes, from what the operands on the stack are (before
+    /// the operator is compiled): `x & m <= m`, `x >>u n <= 2^(32 - n) - 1`, `x << n` and
+    /// `x + k` of a bounded `x` when they cannot wrap, `load8_u`, `load16_u`. `None` when the
+    /// result goes to a local instead (a fused `local.set/tee`) or another operator is fused.
+    fn result_bound(&self, op: &Operator<'_>) -> Option<u32> {
+        if self.fused_set.is_some() || self.shift_into.is_some() || self.multiply_add {
+            return None;
+        }
+        let constant = |depth: usize| match self.stack.len().checked_sub(depth + 1) {
+            Some(p) => match self.stack.entries[p] {
+                Entry::Const(k) => Some(k),
+                _ => None,
+            },
+            None => None,
+        };
+        let bound = |depth: usize| constant(depth).or_else(|| self.entry_bound(depth));
+        match *op {
+            Operator::I32Load8U { .. } => Some(0xFF),
+            Operator::I32Load16U { .. } => Some(0xFFFF),
+            Operator::I32And => match (bound(1), bound(0)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            Operator::I32ShrU => {
+                let n = constant(0)? & 31;
+                Some(bound(1).unwrap_or(u32::MAX) >> n)
+            }
+            Operator::I32Shl => {
+                let n = constant(0)? & 31;
+                u32::try_from(u64::from(bound(1)?) << n).ok()
+            }
+            Operator::I32Add => {
+                let (a, b) = (bound(1)?, bound(0)?);
+                a.checked_add(b)
+            }
+            _ => None,
         }
     }
 
@@ -5609,6 +5681,15 @@ fn prescan(
 /// (a memory64 offset may be as large as 2^64 - 1).
 fn access_end(offset: u64, size: u32) -> u64 {
     offset.saturating_add(u64::from(size)).min(1 << 33)
+}
+
+/// What is known about the index of an access to memory 0 (DESIGN.md section 8).
+#[derive(Clone, Copy, Debug, Default)]
+struct IndexOrigin {
+    /// `(local, k)`: the index is `local + k` (mod 2^32); see [`FunctionCompiler::entry_local`].
+    local: Option<(u32, u32)>,
+    /// The index is at most this (unsigned); see [`FunctionCompiler::bounded`].
+    bound: Option<u32>,
 }
 
 /// A checked fact (DESIGN.md section 8): `(local + low) mod 2^32 + extent <= length` was

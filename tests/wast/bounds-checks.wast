@@ -1,4 +1,6 @@
-;; Access windows (host-compiler/src/thumb/DESIGN.md section 8): the Thumb-2 backend checks a
+;; Bounds checks the Thumb-2 backend leaves out (host-compiler/src/thumb/DESIGN.md section 8).
+;;
+;; Access windows: the Thumb-2 backend checks a
 ;; run of loads through one local once, against the furthest of them, and traps at the first
 ;; load when that check fails. These cases pin down what that must not change: an observable
 ;; effect or another trap between the loads comes first, a local written between the loads
@@ -88,3 +90,59 @@
 (assert_return (invoke "walk" (i32.const 0) (i32.const 9)) (i32.const 80))
 (assert_return (invoke "walk" (i32.const 65519) (i32.const 9)) (i32.const 4))
 (assert_trap (invoke "walk" (i32.const 65520) (i32.const 9)) "out of bounds memory access")
+;; Bounded indices: an index computed as `x & m`, `x >>u n`, a shift or sum of bounded values that
+;; cannot wrap, or a `load8_u`/`load16_u`, needs no check when its bound plus the access's end is
+;; within the minimum length. The cases where the bound does not hold or does not fit keep the
+;; check and trap.
+(module
+  (memory 1)
+  (data (i32.const 65000) "\2a")
+  (data (i32.const 65508) "\07")
+  (data (i32.const 65207) "\05")
+  (data (i32.const 65520) "\fe\ff")
+  ;; index <= 508, access end <= 65512: no check
+  (func (export "masked") (param $x i32) (result i32)
+    (i32.load offset=65000 (i32.shl (i32.and (local.get $x) (i32.const 127)) (i32.const 2))))
+  ;; index <= 1020, 66024 > 65536: checked
+  (func (export "masked-wide") (param $x i32) (result i32)
+    (i32.load offset=65000 (i32.shl (i32.and (local.get $x) (i32.const 255)) (i32.const 2))))
+  ;; a bounded value plus an unbounded one is unbounded
+  (func (export "plus-unbounded") (param $x i32) (param $y i32) (result i32)
+    (i32.load offset=65000 (i32.add (i32.and (local.get $x) (i32.const 127)) (local.get $y))))
+  ;; a shift that can wrap: x & 0x1ffff shifted by 16 may wrap to a small index
+  (func (export "shift-wraps") (param $x i32) (result i32)
+    (i32.load8_u (i32.shl (i32.and (local.get $x) (i32.const 0x1ffff)) (i32.const 16))))
+  ;; x >>u 22 <= 1023, + 64000, + 508 + 1 <= 65536: no check
+  (func (export "shifted-down") (param $x i32) (result i32)
+    (i32.load8_u offset=508 (i32.add (i32.shr_u (local.get $x) (i32.const 22)) (i32.const 64000))))
+  ;; a byte as the index: <= 255, + 65200 + 4: no check
+  (func (export "byte-index") (param $p i32) (result i32)
+    (i32.load offset=65200 (i32.load8_u (local.get $p))))
+  ;; a halfword as the index: checked
+  (func (export "half-index") (param $p i32) (result i32)
+    (i32.load (i32.load16_u (local.get $p))))
+  ;; the bound belongs to the entry, not to what replaces it on the stack
+  (func (export "dropped") (param $x i32) (param $y i32) (result i32)
+    (drop (i32.and (local.get $x) (i32.const 127)))
+    (i32.load offset=65000 (local.get $y)))
+)
+(assert_return (invoke "masked" (i32.const 0)) (i32.const 42))
+(assert_return (invoke "masked" (i32.const 0x7f)) (i32.const 7))
+(assert_return (invoke "masked" (i32.const -1)) (i32.const 7))
+(assert_return (invoke "masked-wide" (i32.const 0x7f)) (i32.const 7))
+(assert_trap (invoke "masked-wide" (i32.const 0xff)) "out of bounds memory access")
+(assert_return (invoke "plus-unbounded" (i32.const 0) (i32.const 508)) (i32.const 7))
+(assert_trap (invoke "plus-unbounded" (i32.const 0) (i32.const 600)) "out of bounds memory access")
+(assert_return (invoke "plus-unbounded" (i32.const 1) (i32.const -1)) (i32.const 42))
+(assert_return (invoke "shift-wraps" (i32.const 0x10000)) (i32.const 0))
+(assert_trap (invoke "shift-wraps" (i32.const 1)) "out of bounds memory access")
+(assert_return (invoke "shifted-down" (i32.const 0x3ffff)) (i32.const 0))
+(assert_return (invoke "shifted-down" (i32.const 0xfa000000)) (i32.const 7))
+(assert_return (invoke "shifted-down" (i32.const -1)) (i32.const 0))
+(assert_return (invoke "byte-index" (i32.const 0)) (i32.const 0))
+(assert_return (invoke "byte-index" (i32.const 65508)) (i32.const 5))
+(assert_return (invoke "half-index" (i32.const 0)) (i32.const 0))
+(assert_return (invoke "half-index" (i32.const 65000)) (i32.const 0))
+(assert_trap (invoke "half-index" (i32.const 65520)) "out of bounds memory access")
+(assert_return (invoke "dropped" (i32.const 0) (i32.const 0)) (i32.const 42))
+(assert_trap (invoke "dropped" (i32.const 0) (i32.const 600)) "out of bounds memory access")
