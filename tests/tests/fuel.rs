@@ -332,6 +332,42 @@ fn loop_free_and_tight_loop_code_stop_within_their_budget() {
 }
 
 #[test]
+fn a_function_costing_more_than_the_limit_is_a_compile_error_on_every_backend() {
+    // 2^20 `i32.const; drop` pairs: one straight-line block costing 2^20, one more than a
+    // function may cost (`module::fuel::MAX_FUNCTION_COST`), so that what one frame subtracts
+    // between two checks stays bounded.
+    let max = host_compiler::module::fuel::MAX_FUNCTION_COST as usize;
+    for (pairs, fits) in [(max, true), (max + 1, false)] {
+        let wat = format!(
+            "(module (func (export \"f\") {}))",
+            "i32.const 0 drop ".repeat(pairs)
+        );
+        let wasm = wat::parse_str(&wat).expect("wat");
+        for target in [native_target(), Target::CortexM7] {
+            let config = CompilerConfig::for_target(target).fuel(true);
+            let result = Compiler::new(config).expect("compiler").compile(&wasm);
+            match (fits, result) {
+                (true, Ok(_)) => {}
+                (false, Err(e)) => {
+                    let message = e.to_string();
+                    assert!(
+                        message.contains("function 0: fuel cost of the body exceeds 1048575"),
+                        "{target}: {message}"
+                    );
+                }
+                (_, other) => panic!("{target}: {pairs} pairs: {:?}", other.map(|_| ())),
+            }
+            // Without fuel there is no limit.
+            let config = CompilerConfig::for_target(target);
+            Compiler::new(config)
+                .expect("compiler")
+                .compile(&wasm)
+                .expect("no fuel");
+        }
+    }
+}
+
+#[test]
 fn unbounded_recursion_stops_on_fuel_before_the_stack() {
     let image = image(native_target(), COUNT, true, false);
     with_instance(
