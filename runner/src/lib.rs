@@ -156,8 +156,15 @@ pub fn run_image_with(
         outcome
     });
     if let Some(fuel) = limits.fuel {
+        // Blocks after the last fuel check may run beyond the budget: a debt, consumed too.
         let left = store.get_fuel().unwrap_or(fuel);
-        eprintln!("fuel consumed: {}", fuel - left.min(fuel));
+        let debt = store.fuel_debt().unwrap_or(0);
+        let consumed = (fuel - left.min(fuel)).saturating_add(debt);
+        if debt > 0 {
+            eprintln!("fuel consumed: {consumed} (debt {debt})");
+        } else {
+            eprintln!("fuel consumed: {consumed}");
+        }
     }
     outcome.map_err(RunError::Call)?;
     Ok(results.iter().map(format_val).collect())

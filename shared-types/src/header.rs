@@ -43,8 +43,11 @@ pub const FORMAT_VERSION: u16 = 1;
 /// words and appended `Libcall::OutOfFuel` and `Libcall::EpochDeadline`. 4 appended
 /// `Libcall::OutOfFuelPreserving` and `Libcall::EpochDeadlinePreserving` (register-preserving
 /// variants, so that the Cranelift code keeps its loop values in caller-saved registers across
-/// the cold fuel and epoch calls instead of spilling them around every check).
-pub const ABI_VERSION: u16 = 4;
+/// the cold fuel and epoch calls instead of spilling them around every check). 5 checks the
+/// fuel slice only at function entry and loop headers (other blocks only subtract their cost,
+/// so the slice may hold a debt of several blocks when `OutOfFuel` is called, with the cost
+/// of the check point's block) and keeps the slice at most `vmoffsets::FUEL_SLICE_MAX`.
+pub const ABI_VERSION: u16 = 5;
 /// Bytes in the fixed header.
 pub const HEADER_SIZE: usize = 0x64;
 /// Alignment of the text section within the image (and the alignment the runtime needs the

@@ -118,13 +118,15 @@ pub enum Libcall {
     F32Trunc = 41,
     /// `fn(x: u32) -> u32`: `f32.nearest`.
     F32Nearest = 42,
-    /// `fn(vmctx, cost: u32) -> u32`: subtracting a block's `cost` (below 2^30) left
-    /// `VMStoreContext::fuel` negative. The runtime pays the block from the store's reserve
-    /// (refilling the slice, which then holds what is left after the block) and returns 0, or,
-    /// when the budget cannot pay it, applies the store's policy: returns
-    /// [`crate::TrapCode::OutOfFuel`] (the budget is then left as it was before the block), or
-    /// suspends the call and returns 0 once it is resumed with enough fuel. Compiled code
-    /// reloads the slice after the call.
+    /// `fn(vmctx, cost: u32) -> u32`: at a fuel check point (function entry or loop header),
+    /// `VMStoreContext::fuel` is negative after subtracting the `cost` of the block that starts
+    /// there (by more than `cost` when the blocks since the previous check overran it: a debt).
+    /// The runtime pays the whole deficit from the store's reserve (refilling the slice) and
+    /// returns 0, or, when the budget cannot pay it, applies the store's policy: returns
+    /// [`crate::TrapCode::OutOfFuel`] (the block of the check point is not run and its cost is
+    /// given back; the blocks that ran stay consumed, a debt if beyond the budget), or
+    /// suspends the call and returns 0 once it is resumed with enough fuel for the debt and the
+    /// block. Compiled code reloads the slice after the call.
     OutOfFuel = 43,
     /// `fn(vmctx) -> u32`: the low word of the epoch counter reached the deadline word. The
     /// runtime compares the full 64-bit epoch and deadline: not reached (the low words only

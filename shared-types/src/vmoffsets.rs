@@ -49,16 +49,21 @@
 //! **Fuel and epochs** (images compiled with `Tunables::fuel` / `Tunables::epochs`; the cost
 //! model and the places of the checks are the host compiler's `module::fuel`). Compiled code
 //! sees fuel as a 32-bit *slice*: at the start of every basic block of non-zero cost it
-//! subtracts the block's cost from `fuel` and, if the result is negative, calls
-//! [`Libcall::OutOfFuel`](crate::Libcall::OutOfFuel) with the cost. The store keeps the rest of
-//! the budget (a `u64`) outside the slice and refills it there, so the slice never holds more
-//! than `i32::MAX` and a block's cost (below 2^30) never overflows it. `fuel` is current at
-//! every call out of compiled code, which reloads it afterwards. Epochs are compared on their
-//! low 32 bits with wrapping arithmetic: at function entry and at every loop header, compiled
-//! code loads `*epoch_counter` and calls [`Libcall::EpochDeadline`](crate::Libcall::EpochDeadline)
-//! when `(counter - epoch_deadline) as i32 >= 0`; the runtime decides with the full 64-bit
-//! values there (and keeps the deadline word within 2^31 - 1 ticks of the counter whenever
-//! wasm is entered or resumed), so the narrow comparison is never wrong for long.
+//! subtracts the block's cost from `fuel`; only at function entry and at loop headers (also
+//! for a block of cost 0 there) it then checks the sign and, if the slice is negative, calls
+//! [`Libcall::OutOfFuel`](crate::Libcall::OutOfFuel) with the cost of the block that starts
+//! there. The slice may thus be negative by more than one block's cost (a *debt* of the blocks
+//! run since the last check), which the runtime pays from the rest of the budget (a `u64` kept
+//! outside the slice) or, if it cannot, stops the call with. The runtime never puts more than
+//! [`FUEL_SLICE_MAX`] in the slice, and the compiler bounds a function's total cost, so the
+//! subtractions between two checks do not wrap (the argument is in `module::fuel`). `fuel` is
+//! current at every call out of compiled code, which reloads it afterwards. Epochs are compared
+//! on their low 32 bits with wrapping arithmetic: at function entry and at every loop header,
+//! compiled code loads `*epoch_counter` and calls
+//! [`Libcall::EpochDeadline`](crate::Libcall::EpochDeadline) when
+//! `(counter - epoch_deadline) as i32 >= 0`; the runtime decides with the full 64-bit values
+//! there (and keeps the deadline word within 2^31 - 1 ticks of the counter whenever wasm is
+//! entered or resumed), so the narrow comparison is never wrong for long.
 //!
 //! Table elements: a funcref is `*const VMFuncRef` (0 = null); an externref is a pointer-sized
 //! host value (0 = null).
@@ -93,6 +98,10 @@ use serde::{Deserialize, Serialize};
 
 /// Size of a `ValRaw` slot in the array calling convention.
 pub const VAL_RAW_SIZE: u32 = 16;
+/// The most fuel the runtime puts in `VMStoreContext::fuel` (the rest of a budget stays in
+/// the store's reserve): half the `i32` range, so that the blocks compiled code subtracts
+/// between two checks leave room before the slice could wrap (host compiler `module::fuel`).
+pub const FUEL_SLICE_MAX: i32 = i32::MAX / 2;
 /// Size of a `VMGlobalDefinition`.
 pub const GLOBAL_SIZE: u32 = 16;
 /// Size of a `VMMemoryDefinition`.

@@ -4,10 +4,14 @@
 //!
 //! The expected fuel of the small modules is worked out by hand from the cost model of
 //! `host_compiler::module::fuel` (every operator costs 1 except `nop`, `drop`, `block`,
-//! `loop`, `else` and `end`; a block is paid whole at its start, a block that cannot be paid
-//! is not run and leaves the budget as it was before it). The golden test compares the fuel of
+//! `loop`, `else` and `end`; a block is paid whole at its start; the budget is checked only at
+//! function entries and loop headers, where a check that cannot pay the blocks run since the
+//! last check and its own block stops the call without running that block, the blocks that
+//! ran counted as consumed, beyond the budget as a debt). The golden test compares the fuel of
 //! a sample of spec-testsuite calls and of the kernels of `tests/fuel/kernels.wat` with
-//! `tests/fuel-consumption.txt`, which every target must reproduce exactly.
+//! `tests/fuel-consumption.txt`, which every target must reproduce exactly; a second golden,
+//! `tests/fuel-trap-consumption.txt`, the fuel consumed (and the debt) when the same calls run
+//! out of fuel, which fixes the places of the checks.
 //!
 //! `cargo test -p tests --test fuel` (x86_64), and under qemu-aarch64 with
 //! `--target aarch64-unknown-linux-gnu`, and under qemu-arm with
@@ -137,23 +141,19 @@ fn fuel_consumed_is_the_cost_model_s() {
 }
 
 #[test]
-fn out_of_fuel_traps_and_leaves_the_budget_of_before_the_failing_block() {
+fn out_of_fuel_traps_at_a_check_and_leaves_the_budget_of_before_its_block() {
     let image = image(native_target(), COUNT, true, false);
     with_instance(
         &image,
         (),
         |_| {},
         |store, instance| {
-            // One short: the last block (cost 1) cannot be paid; all before it (9 * 10 + 4) were.
-            store.set_fuel(count_cost(10) - 1).unwrap();
-            let r = call(store, instance, "count", &[Val::I32(10)]);
-            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
-            assert_eq!(store.get_fuel().unwrap(), 0);
-            // 92 = 10 iterations (90) + 2: the eleventh header (4) fails, 2 stay.
+            // 92 = 10 iterations (90) + 2: the eleventh header (4, a check point) fails, 2 stay.
             store.set_fuel(92).unwrap();
             let r = call(store, instance, "count", &[Val::I32(10)]);
             assert_eq!(trap_code(r), TrapCode::OutOfFuel);
             assert_eq!(store.get_fuel().unwrap(), 2);
+            assert_eq!(store.fuel_debt().unwrap(), 0);
             // The store is usable again once refuelled.
             store.set_fuel(count_cost(3)).unwrap();
             let r = call(store, instance, "count", &[Val::I32(3)]).unwrap();
@@ -164,6 +164,124 @@ fn out_of_fuel_traps_and_leaves_the_budget_of_before_the_failing_block() {
             let r = call(store, instance, "straight", &[]);
             assert_eq!(trap_code(r), TrapCode::OutOfFuel);
             assert_eq!(store.get_fuel().unwrap(), 0);
+            assert_eq!(store.fuel_debt().unwrap(), 0);
+        },
+    );
+}
+
+#[test]
+fn blocks_after_the_last_check_run_into_debt() {
+    let image = image(native_target(), COUNT, true, false);
+    with_instance(
+        &image,
+        (),
+        |_| {},
+        |store, instance| {
+            // One short: the eleventh header (4) is the last check and passes with 0 left; the
+            // block after the loop (1) is not a check point: it runs, and the call returns in
+            // debt.
+            store.set_fuel(count_cost(10) - 1).unwrap();
+            let r = call(store, instance, "count", &[Val::I32(10)]).unwrap();
+            assert_eq!(i32_result(&r), 10);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+            assert_eq!(store.fuel_debt().unwrap(), 1);
+            // The next call stops at its entry check (`straight`'s entry block is 3).
+            let r = call(store, instance, "straight", &[]);
+            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+            assert_eq!(store.fuel_debt().unwrap(), 1);
+            // `add_fuel` pays the debt first, the rest is budget.
+            store.add_fuel(1).unwrap();
+            assert_eq!(
+                (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+                (0, 0)
+            );
+            store.set_fuel(0).unwrap();
+            store.set_fuel(count_cost(10) - 1).unwrap();
+            call(store, instance, "count", &[Val::I32(10)]).unwrap();
+            store.add_fuel(10).unwrap();
+            assert_eq!(
+                (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+                (9, 0)
+            );
+            let r = call(store, instance, "straight", &[]).unwrap();
+            assert_eq!(i32_result(&r), 3);
+            assert_eq!(store.get_fuel().unwrap(), 6);
+            // `set_fuel` replaces the budget and clears the debt.
+            store.set_fuel(count_cost(10) - 1).unwrap();
+            call(store, instance, "count", &[Val::I32(10)]).unwrap();
+            assert_eq!(store.fuel_debt().unwrap(), 1);
+            store.set_fuel(3).unwrap();
+            assert_eq!(
+                (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+                (3, 0)
+            );
+            let r = call(store, instance, "straight", &[]).unwrap();
+            assert_eq!(i32_result(&r), 3);
+            assert_eq!(
+                (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+                (0, 0)
+            );
+        },
+    );
+}
+
+/// `debt(n)`: `count`'s loop of `n` iterations, then a straight-line tail of `tail` `if`s, each
+/// a fuel block of cost 2 (`local.get`, `if`; the `then` arm's `nop` and `end` cost 0), none a
+/// check point.
+fn debt_module(tail: usize) -> String {
+    let ifs = "(if (local.get $n) (then (nop))) ".repeat(tail);
+    format!(
+        r#"(module
+  (func (export "debt") (param $n i32)
+    (local $i i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    {ifs}))"#
+    )
+}
+
+#[test]
+fn a_straight_line_tail_overruns_the_budget_by_its_cost_at_most() {
+    // `count`'s loop (9 n + 4 up to the exit), then `tail` times `local.get if` (2 each; the
+    // `then` arms and `end`s cost 0), then the final `end` (0).
+    const TAIL: u64 = 50;
+    let image = image(native_target(), &debt_module(TAIL as usize), true, false);
+    with_instance(
+        &image,
+        (),
+        |_| {},
+        |store, instance| {
+            let n = 5u64;
+            let full = 9 * n + 4 + 2 * TAIL;
+            for budget in [9 * n + 4, 9 * n + 4 + 7, full - 1, full] {
+                store.set_fuel(budget).unwrap();
+                call(store, instance, "debt", &[Val::I32(n as i32)]).unwrap();
+                let debt = full.saturating_sub(budget);
+                assert_eq!(store.fuel_debt().unwrap(), debt, "budget {budget}");
+                assert_eq!(store.get_fuel().unwrap(), budget.saturating_sub(full));
+                // The debt stops the next call at its entry, with nothing run.
+                if debt > 0 {
+                    let r = call(store, instance, "debt", &[Val::I32(0)]);
+                    assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+                    assert_eq!(store.fuel_debt().unwrap(), debt, "budget {budget}");
+                    store.add_fuel(debt + 4 + 2 * TAIL).unwrap();
+                    call(store, instance, "debt", &[Val::I32(0)]).unwrap();
+                    assert_eq!(
+                        (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+                        (0, 0)
+                    );
+                }
+            }
+            // Less than the loop: the call stops at a loop header, within the budget.
+            store.set_fuel(20).unwrap();
+            let r = call(store, instance, "debt", &[Val::I32(n as i32)]);
+            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+            // Entry 0, header 4, body 5, header 4, body 5: 18 run, the third header fails.
+            assert_eq!(store.get_fuel().unwrap(), 2);
         },
     );
 }
@@ -184,15 +302,69 @@ fn loop_free_and_tight_loop_code_stop_within_their_budget() {
             let r = call(store, instance, "straight", &[]).unwrap();
             assert_eq!(i32_result(&r), 3);
             assert_eq!(store.get_fuel().unwrap(), 0);
-            // `spin` never ends by itself: every iteration pays 1 until nothing is left.
+            // `spin` never ends by itself: every iteration pays 1 (its header is a check
+            // point) until nothing is left, and nothing beyond the budget runs.
             for budget in [0, 1, 12_345] {
                 store.set_fuel(budget).unwrap();
                 let r = call(store, instance, "spin", &[]);
                 assert_eq!(trap_code(r), TrapCode::OutOfFuel, "budget {budget}");
                 assert_eq!(store.get_fuel().unwrap(), 0);
+                assert_eq!(store.fuel_debt().unwrap(), 0);
+            }
+            // `count` with a budget ending anywhere: it stops within budget + one function's
+            // cost (here at most 1, its straight-line tail after the last check).
+            for budget in 0..60u64 {
+                store.set_fuel(budget).unwrap();
+                let r = call(store, instance, "count", &[Val::I32(1000)]);
+                assert_eq!(trap_code(r), TrapCode::OutOfFuel, "budget {budget}");
+                let consumed = budget - store.get_fuel().unwrap() + store.fuel_debt().unwrap();
+                assert!(
+                    consumed <= budget + 5,
+                    "budget {budget}: consumed {consumed}"
+                );
+                assert!(
+                    consumed + 9 > budget,
+                    "budget {budget}: consumed {consumed}"
+                );
             }
         },
     );
+}
+
+#[test]
+fn a_function_costing_more_than_the_limit_is_a_compile_error_on_every_backend() {
+    // 2^20 `i32.const; drop` pairs: one straight-line block costing 2^20, one more than a
+    // function may cost (`module::fuel::MAX_FUNCTION_COST`), so that what one frame subtracts
+    // between two checks stays bounded.
+    let max = host_compiler::module::fuel::MAX_FUNCTION_COST as usize;
+    for (pairs, fits) in [(max, true), (max + 1, false)] {
+        let wat = format!(
+            "(module (func (export \"f\") {}))",
+            "i32.const 0 drop ".repeat(pairs)
+        );
+        let wasm = wat::parse_str(&wat).expect("wat");
+        for target in [native_target(), Target::CortexM7] {
+            let config = CompilerConfig::for_target(target).fuel(true);
+            let result = Compiler::new(config).expect("compiler").compile(&wasm);
+            match (fits, result) {
+                (true, Ok(_)) => {}
+                (false, Err(e)) => {
+                    let message = e.to_string();
+                    assert!(
+                        message.contains("function 0: fuel cost of the body exceeds 1048575"),
+                        "{target}: {message}"
+                    );
+                }
+                (_, other) => panic!("{target}: {pairs} pairs: {:?}", other.map(|_| ())),
+            }
+            // Without fuel there is no limit.
+            let config = CompilerConfig::for_target(target);
+            Compiler::new(config)
+                .expect("compiler")
+                .compile(&wasm)
+                .expect("no fuel");
+        }
+    }
 }
 
 #[test]
@@ -242,8 +414,8 @@ fn budgets_beyond_the_32_bit_slice_are_refilled_exactly() {
         (),
         |_| {},
         |store, instance| {
-            // 5,000,000 iterations consume 5,045,000,005 fuel: the slice (at most 2^31 - 1) is
-            // refilled twice.
+            // 5,000,000 iterations consume 5,045,000,005 fuel: the slice (at most 2^30 - 1) is
+            // refilled four times.
             let n: u64 = 5_000_000;
             let consumed = n * (9 + K) + 5;
             assert!(consumed > 2 * (i32::MAX as u64));
@@ -253,18 +425,24 @@ fn budgets_beyond_the_32_bit_slice_are_refilled_exactly() {
             assert_eq!(i32_result(&r), n as i32);
             assert_eq!(store.get_fuel().unwrap(), budget - consumed);
 
-            // A budget just over 2^32 runs out mid-way: whole iterations (4 + K + 5) are paid,
-            // then the header (4) if it fits, then the body cannot be.
+            // A budget just over 2^32 runs out mid-way: whole iterations (4 + K + 5) are paid;
+            // if the header (4, the check point) fits in what is left, the last iteration runs
+            // whole (its body is not checked) and the next header finds a debt.
             let budget: u64 = (1 << 32) + 777;
             store.set_fuel(budget).unwrap();
             let r = call(store, instance, "burn", &[Val::I32(-1)]);
             assert_eq!(trap_code(r), TrapCode::OutOfFuel);
             let per_iteration = 9 + K;
-            let mut left = budget % per_iteration;
-            if left >= 4 {
-                left -= 4;
-            }
-            assert_eq!(store.get_fuel().unwrap(), left);
+            let left = budget % per_iteration;
+            let expected = if left >= 4 {
+                (0, per_iteration - left)
+            } else {
+                (left, 0)
+            };
+            assert_eq!(
+                (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+                expected
+            );
         },
     );
 }
@@ -276,7 +454,8 @@ fn host_functions_see_and_set_the_current_fuel() {
       (import "env" "drain" (func $drain))
       ;; One block: i32.const, drop (0), call, end (0): 2 paid before the host call.
       (func (export "seen") (result i64) (drop (i32.const 1)) (call $fuel))
-      ;; entry: call, block (0), end (0) = 1 | after the block: i32.const, end = 1.
+      ;; entry: call, block (0), end (0) = 1 | after the block: i32.const, end = 1 (not a
+      ;; check point).
       (func (export "drained") (result i32) (call $drain) (block) (i32.const 5)))"#;
     let image = image(native_target(), wat, true, false);
     with_instance(
@@ -304,11 +483,16 @@ fn host_functions_see_and_set_the_current_fuel() {
             store.set_fuel(big).unwrap();
             let r = call(store, instance, "seen", &[]).unwrap();
             assert_eq!(r, [Val::I64((big - 2) as i64)]);
-            // The host empties the budget: the compiled code sees it at its next block.
+            // The host empties the budget: the block after the call still runs (it is not a
+            // check point), in debt, which stops the next call at its entry.
             store.set_fuel(100).unwrap();
+            let r = call(store, instance, "drained", &[]).unwrap();
+            assert_eq!(r, [Val::I32(5)]);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+            assert_eq!(store.fuel_debt().unwrap(), 1);
             let r = call(store, instance, "drained", &[]);
             assert_eq!(trap_code(r), TrapCode::OutOfFuel);
-            assert_eq!(store.get_fuel().unwrap(), 0);
+            assert_eq!(store.fuel_debt().unwrap(), 1);
         },
     );
 }
@@ -768,6 +952,100 @@ fn golden_fuel_consumption_is_the_same_on_this_target() {
             differences.is_empty() && lines.len() == expected.len(),
             "{target}: fuel consumption differs from {GOLDEN} ({} lines, expected {}):\n\
              {differences}(FUEL_GOLDEN_WRITE=1 regenerates it)",
+            lines.len(),
+            expected.len()
+        );
+    }
+}
+
+// ---- the golden of consumption at a stop --------------------------------------------------
+
+/// The second golden file: the fuel consumed (and the debt) when the golden's calls run out of
+/// fuel. Where a call stops depends on where the checks are (function entry and loop headers,
+/// `host_compiler::module::fuel`), so a backend checking anywhere else differs here even when
+/// its consumption on success is right.
+const TRAP_GOLDEN: &str = "fuel-trap-consumption.txt";
+
+const TRAP_GOLDEN_HEADER: &str = "\
+# Fuel consumed when calls run out of fuel, identical on every target (tests/tests/fuel.rs,
+# trap_golden_lines). Line: `case function args budget B -> outcome consumed C debt D`:
+# each golden call is run with the budget B (half of, and one less than, what the call consumes
+# with a large budget, measured first on the same instance); outcome is `ok` or the trap;
+# C = B - get_fuel + fuel_debt, D = fuel_debt.
+# Regenerate: FUEL_GOLDEN_WRITE=1 cargo test -p tests --test fuel golden
+";
+
+/// The lines of the trap golden for images compiled for `target` (see [`TRAP_GOLDEN_HEADER`]).
+fn trap_golden_lines(target: Target) -> Vec<String> {
+    let (modules, cases) = golden_cases();
+    let mut lines = Vec::new();
+    for (index, wasm) in modules.iter().enumerate() {
+        let image = image_of_wasm(target, wasm, true, false);
+        with_instance(
+            &image,
+            (),
+            |_| {},
+            |store, instance| {
+                for case in cases.iter().filter(|c| c.module == index) {
+                    store.set_fuel(GOLDEN_BUDGET).unwrap();
+                    let _ = call(store, instance, &case.function, &case.args);
+                    let full = GOLDEN_BUDGET - store.get_fuel().unwrap();
+                    let mut budgets = vec![full / 2, full.saturating_sub(1)];
+                    budgets.dedup();
+                    for budget in budgets {
+                        store.set_fuel(budget).unwrap();
+                        let outcome = match call(store, instance, &case.function, &case.args) {
+                            Ok(_) => "ok".to_string(),
+                            Err(e) => match e.trap_code() {
+                                Some(code) => format!("{code:?}"),
+                                None => format!("error({e})"),
+                            },
+                        };
+                        let debt = store.fuel_debt().unwrap();
+                        let consumed = budget - store.get_fuel().unwrap() + debt;
+                        lines.push(format!(
+                            "{} {} {} budget {budget} -> {outcome} consumed {consumed} debt {debt}",
+                            case.name,
+                            case.function,
+                            format_args(&case.args)
+                        ));
+                    }
+                }
+            },
+        );
+    }
+    lines
+}
+
+#[test]
+fn golden_fuel_consumption_at_a_stop_is_the_same_on_this_target() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(TRAP_GOLDEN);
+    for target in golden_targets() {
+        let lines = trap_golden_lines(target);
+        let mut text = TRAP_GOLDEN_HEADER.to_string();
+        for line in &lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        if std::env::var_os("FUEL_GOLDEN_WRITE").is_some_and(|v| v == "1") {
+            std::fs::write(&path, &text).expect("write the trap golden file");
+            return;
+        }
+        let golden = std::fs::read_to_string(&path).expect("tests/fuel-trap-consumption.txt");
+        let expected: Vec<&str> = golden
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
+        let mut differences = String::new();
+        for (i, (got, want)) in lines.iter().zip(&expected).enumerate() {
+            if got != want {
+                let _ = writeln!(differences, "line {i}: expected `{want}`, got `{got}`");
+            }
+        }
+        assert!(
+            differences.is_empty() && lines.len() == expected.len(),
+            "{target}: fuel consumption at a stop differs from {TRAP_GOLDEN} ({} lines, \
+             expected {}):\n{differences}(FUEL_GOLDEN_WRITE=1 regenerates it)",
             lines.len(),
             expected.len()
         );

@@ -32,6 +32,8 @@ fn image(wat: &str, fuel: bool, epochs: bool) -> Vec<u8> {
 struct Run {
     results: Result<Vec<i32>, TrapCode>,
     fuel_left: u64,
+    /// `Store::fuel_debt` after the call.
+    fuel_debt: u64,
 }
 
 /// Instantiates `image` in a fresh store with `fuel` and, when given, an epoch deadline
@@ -64,10 +66,12 @@ fn call(image: &[u8], name: &str, args: &[i32], fuel: u64, deadline: Option<u64>
     Run {
         results,
         fuel_left: store.get_fuel().unwrap(),
+        fuel_debt: store.fuel_debt().unwrap(),
     }
 }
 
-/// `sum(n)`: 9 fuel per iteration (the loop header's block), 1 after the loop; `spin`: a loop
+/// `sum(n)`: 9 fuel per iteration (the loop header's block, checked), 1 after the loop (not
+/// checked); `spin`: a loop
 /// that never ends, 1 fuel per iteration; `nested` calls `sum` twice (calls end no block: the
 /// callee pays for its own).
 const KERNELS: &str = r#"(module
@@ -86,7 +90,7 @@ const KERNELS: &str = r#"(module
     i32.add))"#;
 
 #[test]
-fn fuel_is_consumed_exactly_and_traps_at_the_first_block_it_cannot_pay() {
+fn fuel_is_consumed_exactly_and_traps_at_the_first_check_it_cannot_pay() {
     let image = image(KERNELS, true, false);
     let n = 100;
     let exact = 9 * n as u64 + 1;
@@ -96,13 +100,25 @@ fn fuel_is_consumed_exactly_and_traps_at_the_first_block_it_cannot_pay() {
     assert_eq!(run.fuel_left, 10_000 - exact);
     let run = call(&image, "sum", &[n], exact, None);
     assert_eq!((run.results, run.fuel_left), (Ok(vec![5050]), 0));
-    // One short: the last block (cost 1) cannot be paid; the budget is left as it was before
-    // it.
+    // One short: the last block (cost 1) is not a check point: it runs, and the call returns
+    // in debt.
     let run = call(&image, "sum", &[n], exact - 1, None);
-    assert_eq!((run.results, run.fuel_left), (Err(TrapCode::OutOfFuel), 0));
-    // Ten short: the last iteration's block (9) cannot be paid after the others ran.
+    assert_eq!(
+        (run.results, run.fuel_left, run.fuel_debt),
+        (Ok(vec![5050]), 0, 1)
+    );
+    // Ten short: the last iteration's block (9, a loop header) cannot be paid after the
+    // others ran; the budget is left as it was before it.
     let run = call(&image, "sum", &[n], exact - 10, None);
-    assert_eq!((run.results, run.fuel_left), (Err(TrapCode::OutOfFuel), 0));
+    assert_eq!(
+        (run.results, run.fuel_left, run.fuel_debt),
+        (Err(TrapCode::OutOfFuel), 0, 0)
+    );
+    let run = call(&image, "sum", &[n], exact - 14, None);
+    assert_eq!(
+        (run.results, run.fuel_left, run.fuel_debt),
+        (Err(TrapCode::OutOfFuel), 5, 0)
+    );
     // Calls: the caller's entry block (`local.get`, `call`, `local.get`, `call`, `i32.add`: 5)
     // and both callees.
     let run = call(&image, "nested", &[n], 10_000, None);

@@ -612,6 +612,25 @@ const LIMITS: &str = r#"
   ;; The runaway task: a tight loop with no call, stopped only by a limit.
   (func (export "forever")
     (loop $l (br $l)))
+  ;; `n` iterations of 28 fuel, of which only the loop header's block (6) is checked; the
+  ;; other 22 (nine `local.get if` blocks of 2, and `local.get local.get i32.lt_u br_if`)
+  ;; run unchecked and can leave a debt; 1 after the loop: 28 n + 1.
+  (func (export "debtor") (param $n i32) (result i32)
+    (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+    (if (local.get $n) (then (nop)))
+    (if (local.get $n) (then (nop)))
+    (if (local.get $n) (then (nop)))
+    (if (local.get $n) (then (nop)))
+    (if (local.get $n) (then (nop)))
+    (if (local.get $n) (then (nop)))
+    (if (local.get $n) (then (nop)))
+    (if (local.get $n) (then (nop)))
+    (if (local.get $n) (then (nop)))
+    (if (local.get $n) (then (nop)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $i))
 )
 "#;
 
@@ -692,6 +711,57 @@ fn out_of_fuel_yields_and_resumes_after_the_host_adds_fuel() {
     store.set_fuel(100).expect("fuel");
     let err = forever.call(&mut store, &[], &mut []).expect_err("traps");
     assert_eq!(err.trap_code(), Some(TrapCode::OutOfFuel));
+    assert_eq!(engine.config().fiber_pool.in_use(), 0);
+}
+
+#[test]
+fn a_yield_in_debt_resumes_only_once_the_debt_and_the_block_are_paid() {
+    let image = limits_image();
+    let engine = engine(1);
+    let module = load(&engine, image);
+    let (mut store, instance) = limits_store(&engine, &module);
+    store.on_out_of_fuel(LimitPolicy::Yield).expect("policy");
+    let fuel = |store: &Store<'_, ()>| (store.get_fuel().unwrap(), store.fuel_debt().unwrap());
+    // 100: three iterations (84), the fourth header passes with 10 left, its unchecked 22 run
+    // (-12), and the fifth header cannot pay: a debt of 12, and the header's 6 not run.
+    store.set_fuel(100).expect("fuel");
+    let debtor = instance.get_func(&store, "debtor").expect("debtor");
+    let mut r = [Val::I32(0)];
+    let outcome = debtor
+        .call_resumable(&mut store, &[Val::I32(10)], &mut r)
+        .expect("start");
+    let CallOutcome::Suspended { call, reason } = outcome else {
+        panic!("finished on 100 fuel");
+    };
+    assert_eq!(reason, YieldReason::OutOfFuel);
+    assert_eq!(fuel(&store), (0, 12));
+    // Not enough to pay the debt and the header: it suspends again at once.
+    store.add_fuel(10).expect("fuel");
+    assert_eq!(fuel(&store), (0, 2));
+    let CallOutcome::Suspended { call, reason } = store.resume(call, &mut r).expect("resume")
+    else {
+        panic!("finished in debt");
+    };
+    assert_eq!(reason, YieldReason::OutOfFuel);
+    assert_eq!(fuel(&store), (0, 2));
+    // 18 left after the debt: the header (6) runs, the unchecked 22 leave a debt of 10 at the
+    // next header.
+    store.add_fuel(20).expect("fuel");
+    assert_eq!(fuel(&store), (18, 0));
+    let CallOutcome::Suspended { call, reason } = store.resume(call, &mut r).expect("resume")
+    else {
+        panic!("finished on too little fuel");
+    };
+    assert_eq!(reason, YieldReason::OutOfFuel);
+    assert_eq!(fuel(&store), (0, 10));
+    // Enough: it finishes, having consumed exactly its cost over all the budgets.
+    store.add_fuel(1_000_000).expect("fuel");
+    let outcome = store.resume(call, &mut r).expect("resume");
+    assert!(matches!(outcome, CallOutcome::Finished));
+    assert_eq!(r[0], Val::I32(10));
+    let given = 100 + 10 + 20 + 1_000_000;
+    assert_eq!(given - store.get_fuel().unwrap(), 28 * 10 + 1);
+    assert_eq!(store.fuel_debt().unwrap(), 0);
     assert_eq!(engine.config().fiber_pool.in_use(), 0);
 }
 

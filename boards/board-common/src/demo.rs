@@ -90,7 +90,8 @@ pub fn fuel_part(println: Println, engine: &Engine, module: &Module) -> Result<b
             }
         }
     };
-    let consumed = (refills + 1) * FUEL_REFILL - store.get_fuel()?;
+    // A call may end in debt (the blocks after its last fuel check ran beyond the budget).
+    let consumed = (refills + 1) * FUEL_REFILL - store.get_fuel()? + store.fuel_debt()?;
     println(format_args!(
         "fuel: crc({FUEL_CRC_ROUNDS}) on refills of {FUEL_REFILL}: {refills} suspensions out \
          of fuel, {consumed} fuel consumed"

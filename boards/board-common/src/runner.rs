@@ -302,8 +302,15 @@ pub fn call(
         board.stop_ticks();
     }
     if let Some(fuel) = request.fuel {
+        // Blocks after the last fuel check may run beyond the budget: a debt, consumed too.
         let left = store.get_fuel().unwrap_or(fuel);
-        board.println(format_args!("fuel consumed: {}", fuel - left.min(fuel)));
+        let debt = store.fuel_debt().unwrap_or(0);
+        let consumed = (fuel - left.min(fuel)).saturating_add(debt);
+        if debt > 0 {
+            board.println(format_args!("fuel consumed: {consumed} (debt {debt})"));
+        } else {
+            board.println(format_args!("fuel consumed: {consumed}"));
+        }
     }
     if let Err(e) = call {
         return Err(match e.trap_code() {

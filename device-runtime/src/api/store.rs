@@ -143,8 +143,15 @@ impl<'m, T> Store<'m, T> {
     }
 
     /// Sets the fuel available to code of images compiled with fuel metering (a new store
-    /// has `u64::MAX`). A call stops with [`TrapCode::OutOfFuel`](shared_types::TrapCode) at
-    /// the first basic block the budget cannot pay for; the blocks run before it are charged.
+    /// has `u64::MAX`), replacing the budget and clearing any debt ([`Store::fuel_debt`]).
+    ///
+    /// Compiled code charges every basic block its cost but checks the budget only at
+    /// function entries and loop headers. A call stops with
+    /// [`TrapCode::OutOfFuel`](shared_types::TrapCode) (or suspends, with
+    /// [`LimitPolicy::Yield`](crate::LimitPolicy)) at the first check that finds the budget
+    /// unable to pay for everything run since the previous check plus the block that starts
+    /// there; that block is not run. The blocks that ran are consumed all the same: when they
+    /// cost more than the budget, [`Store::get_fuel`] shows 0 and the rest is a debt.
     pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
         let inner = self.inner_ptr()?;
         // SAFETY: no wasm runs (we hold `&mut self`), so nothing else accesses the record.
@@ -152,15 +159,27 @@ impl<'m, T> Store<'m, T> {
         Ok(())
     }
 
-    /// Fuel left.
+    /// Fuel left (0 while in debt).
     pub fn get_fuel(&self) -> Result<u64, Error> {
         let inner = self.inner_ptr()?;
         // SAFETY: as in `set_fuel`.
         Ok(unsafe { (*inner.as_ptr()).fuel() })
     }
 
-    /// Adds `fuel` to the budget. [`Error::ResourceLimit`] (and the budget unchanged) if the
-    /// sum would exceed `u64::MAX`.
+    /// The fuel consumed beyond the budget and not paid yet: after a call stopped on fuel
+    /// whose blocks since the last check cost more than the budget left (see
+    /// [`Store::set_fuel`]); 0 otherwise. [`Store::add_fuel`] pays it first,
+    /// [`Store::set_fuel`] clears it. A resumable call suspended on fuel resumes only once the
+    /// debt and the block it stopped at are paid.
+    pub fn fuel_debt(&self) -> Result<u64, Error> {
+        let inner = self.inner_ptr()?;
+        // SAFETY: as in `set_fuel`.
+        Ok(unsafe { (*inner.as_ptr()).fuel_debt() })
+    }
+
+    /// Adds `fuel` to the budget: it pays the debt first ([`Store::fuel_debt`]), the rest
+    /// becomes budget. [`Error::ResourceLimit`] (and the budget unchanged) if the budget would
+    /// exceed `u64::MAX`.
     pub fn add_fuel(&mut self, fuel: u64) -> Result<(), Error> {
         let inner = self.inner_ptr()?;
         // SAFETY: as in `set_fuel`.

@@ -393,10 +393,12 @@ unsafe extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
     unsafe { instance(vmctx) }.drop_elem(elem);
 }
 
-/// `fn(vmctx, cost) -> u32`: the block of `cost` left the fuel slice negative. Pays it from
-/// the reserve, or applies the store's fuel policy: the trap code, or (yield policy, in a
-/// resumable call that can suspend) suspends and, once resumed, charges the block again
-/// against whatever budget the host set meanwhile, suspending again while it cannot pay.
+/// `fn(vmctx, cost) -> u32`: at a check point (function entry or loop header), the slice is
+/// negative after subtracting the cost of the block that starts there. Pays the deficit (the
+/// blocks since the last check and this one) from the reserve, or applies the store's fuel
+/// policy: the trap code, or (yield policy, in a resumable call that can suspend) suspends
+/// and, once resumed, charges the block again against whatever budget the host set
+/// meanwhile (which must first pay any debt), suspending again while it cannot pay.
 ///
 /// # Safety
 /// As for [`trap`].

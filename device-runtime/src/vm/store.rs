@@ -13,6 +13,7 @@ use core::ptr::NonNull;
 
 use shared_types::TrapCode;
 use shared_types::metadata::{GlobalType, MemoryType, TableType};
+use shared_types::vmoffsets::FUEL_SLICE_MAX;
 
 use crate::arch::JmpBuf;
 use crate::error::{Error, HostError, limit};
@@ -179,6 +180,10 @@ pub struct StoreInner {
     pub epoch_policy: LimitPolicy,
     /// Fuel of the budget not in the slice (`vm.fuel`).
     pub fuel_reserve: u64,
+    /// Fuel consumed and not paid for beyond what the slice shows: non-zero only in debt
+    /// (after a call stopped on fuel with a deficit), with the slice at -1 and no reserve, so
+    /// the debt is this plus 1 ([`StoreInner::fuel_debt`]).
+    pub fuel_debt: u64,
     /// The full epoch deadline (`vm.epoch_deadline` is its low word, or the counter's when the
     /// deadline is more than 2^31 - 1 ticks ahead).
     pub epoch_deadline: u64,
@@ -260,6 +265,7 @@ impl StoreInner {
             fuel_policy: LimitPolicy::Trap,
             epoch_policy: LimitPolicy::Trap,
             fuel_reserve: 0,
+            fuel_debt: 0,
             epoch_deadline: u64::MAX,
         };
         // SAFETY: fresh, aligned, sized for StoreInner. The arena moved into the record still
@@ -285,60 +291,83 @@ impl StoreInner {
         unsafe { &*self.epoch_counter }
     }
 
-    /// Fuel left: the reserve plus the slice (never negative between blocks).
-    pub fn fuel(&self) -> u64 {
-        self.fuel_reserve
-            .saturating_add(u64::try_from(self.vm.fuel).unwrap_or(0))
+    /// The fuel balance: the reserve plus the slice minus the recorded debt. Compiled code
+    /// checks the slice only at function entry and loop headers (host compiler
+    /// `module::fuel`), so between checks the slice may be negative: the blocks run since the
+    /// last check are consumed, and a negative balance is a debt.
+    fn fuel_balance(&self) -> i128 {
+        i128::from(self.fuel_reserve) + i128::from(self.vm.fuel) - i128::from(self.fuel_debt)
     }
 
-    /// Makes `fuel` the whole budget: as much as fits in the slice, the rest in the reserve.
-    pub fn set_fuel(&mut self, fuel: u64) {
-        let slice = fuel.min(i32::MAX as u64);
-        self.vm.fuel = slice as i32;
-        self.fuel_reserve = fuel - slice;
-    }
-
-    /// `Libcall::OutOfFuel`: subtracting `cost` left the slice negative. Pays the block from
-    /// the whole budget if it can (`Ok`), or restores the budget to what it was before the
-    /// block and reports that it cannot pay (`Err`).
-    pub fn pay_block(&mut self, cost: u32) -> Result<(), TrapCode> {
-        // Before the charge the slice was non-negative and `cost < 2^30`, so this cannot
-        // overflow an i64; the sum is the slice before the block.
-        let before_slice = i64::from(self.vm.fuel) + i64::from(cost);
-        let before = self
-            .fuel_reserve
-            .saturating_add(u64::try_from(before_slice).unwrap_or(0));
-        match before.checked_sub(u64::from(cost)) {
-            Some(after) => {
-                self.set_fuel(after);
-                Ok(())
-            }
-            None => {
-                self.set_fuel(before);
-                Err(TrapCode::OutOfFuel)
-            }
+    /// Makes `balance` the fuel balance: a positive one as much as fits in the slice (at most
+    /// `FUEL_SLICE_MAX`), the rest in the reserve; a negative one as a debt with the slice at
+    /// -1, so that the next check (which may be at a block of cost 0) calls `OutOfFuel`.
+    /// Saturates at `u64::MAX` either way.
+    fn set_fuel_balance(&mut self, balance: i128) {
+        if balance >= 0 {
+            let slice = balance.min(i128::from(FUEL_SLICE_MAX));
+            self.vm.fuel = slice as i32;
+            self.fuel_reserve = u64::try_from(balance - slice).unwrap_or(u64::MAX);
+            self.fuel_debt = 0;
+        } else {
+            self.vm.fuel = -1;
+            self.fuel_reserve = 0;
+            self.fuel_debt = u64::try_from(-balance - 1).unwrap_or(u64::MAX);
         }
     }
 
-    /// Charges a block of `cost` again after a suspension in `Libcall::OutOfFuel` (the budget
-    /// was restored to what it was before the block, and the host may have changed it since):
-    /// subtracts it from the slice as compiled code does and pays from the reserve if the
-    /// slice went negative.
-    pub fn charge_again(&mut self, cost: u32) -> Result<(), TrapCode> {
-        // The slice is non-negative and `cost < 2^30`: no overflow.
-        let slice = i64::from(self.vm.fuel) - i64::from(cost);
-        if slice >= 0 {
-            self.vm.fuel = slice as i32;
+    /// Fuel left: the balance, 0 while in debt.
+    pub fn fuel(&self) -> u64 {
+        u64::try_from(self.fuel_balance().max(0)).unwrap_or(u64::MAX)
+    }
+
+    /// Fuel consumed and not paid for: the deficit of the balance, 0 unless in debt.
+    pub fn fuel_debt(&self) -> u64 {
+        u64::try_from((-self.fuel_balance()).max(0)).unwrap_or(u64::MAX)
+    }
+
+    /// Makes `fuel` the whole budget (and clears any debt).
+    pub fn set_fuel(&mut self, fuel: u64) {
+        self.set_fuel_balance(i128::from(fuel));
+    }
+
+    /// `Libcall::OutOfFuel`: at a check point (function entry or loop header) the slice,
+    /// after subtracting the cost of the block that starts there, is negative. Pays the whole
+    /// deficit (that block and the blocks run since the last check) from the reserve if it
+    /// can (`Ok`). Otherwise the block of the check point is not run: its cost is given back
+    /// and the balance of the blocks that did run is kept, a debt if negative (`Err`).
+    pub fn pay_block(&mut self, cost: u32) -> Result<(), TrapCode> {
+        let after = self.fuel_balance();
+        if after >= 0 {
+            self.set_fuel_balance(after);
             return Ok(());
         }
-        self.vm.fuel = slice as i32;
-        self.pay_block(cost)
+        self.set_fuel_balance(after + i128::from(cost));
+        Err(TrapCode::OutOfFuel)
     }
 
-    /// Adds `fuel` to the budget; `Err` (nothing changed) if the sum overflows a `u64`.
+    /// Charges the block of `cost` of a check point again after a suspension in
+    /// `Libcall::OutOfFuel` (the balance was left as it was before the block, and the host may
+    /// have changed it since): runs it if the balance pays it and any debt, else leaves the
+    /// balance as it is (`Err`).
+    pub fn charge_again(&mut self, cost: u32) -> Result<(), TrapCode> {
+        let after = self.fuel_balance() - i128::from(cost);
+        if after >= 0 {
+            self.set_fuel_balance(after);
+            Ok(())
+        } else {
+            Err(TrapCode::OutOfFuel)
+        }
+    }
+
+    /// Adds `fuel` to the budget, paying any debt first; `Err` (nothing changed) if the
+    /// budget would exceed `u64::MAX`.
     pub fn add_fuel(&mut self, fuel: u64) -> Result<(), ()> {
-        let total = self.fuel().checked_add(fuel).ok_or(())?;
-        self.set_fuel(total);
+        let total = self.fuel_balance() + i128::from(fuel);
+        if total > i128::from(u64::MAX) {
+            return Err(());
+        }
+        self.set_fuel_balance(total);
         Ok(())
     }
 

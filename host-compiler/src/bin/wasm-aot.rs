@@ -23,7 +23,8 @@
 //!   output and exit status of the hosted run under `qemu-arm`; with `--board mps3-an547` a
 //!   cortex-m55 image likewise on the emulated Cortex-M55 board (`qemu-system-arm -M
 //!   mps3-an547`, the request in ISRAM). The boards are rows of [`BOARDS`].
-//!   `--fuel N` runs under a fuel budget and prints the fuel consumed on stderr,
+//!   `--fuel N` runs under a fuel budget and prints the fuel consumed on stderr (with the debt,
+//!   when the blocks after the last fuel check ran beyond the budget),
 //!   `--epoch-deadline TICKS` with an epoch deadline (1 ms ticks); both on every hosted
 //!   executor and with `--board` (the budget travels in the run request; the board's timer
 //!   ticks the epoch at 1 kHz).
@@ -145,9 +146,11 @@ struct RunCmd {
     /// first (`copy`, the only way on boards without one).
     #[arg(long, value_enum, requires = "board")]
     load: Option<BoardLoad>,
-    /// Run under a fuel budget and print the fuel consumed on stderr (`fuel consumed: N`); the
-    /// call traps with `all fuel consumed` when the budget cannot pay. The image must be
-    /// compiled with `--fuel` (a .wasm/.wat input is compiled with it).
+    /// Run under a fuel budget and print the fuel consumed on stderr (`fuel consumed: N`, with
+    /// `(debt D)` when the blocks after the last check ran D beyond the budget); the call traps
+    /// with `all fuel consumed` when a check (function entry, loop header) finds the budget
+    /// unable to pay. The image must be compiled with `--fuel` (a .wasm/.wat input is compiled
+    /// with it).
     #[arg(long)]
     fuel: Option<u64>,
     /// Run with an epoch deadline this many ticks (1 ms each) after the call starts; the call

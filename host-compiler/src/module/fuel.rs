@@ -18,14 +18,57 @@
 //!
 //! The cost of a fuel block is the sum of the costs of its operators ([`block_costs`]). Code
 //! compiled with fuel **pays for a block at its start**: it subtracts the cost from the
-//! store's fuel slice (`VMStoreContext::fuel`) and, if the slice went negative, calls
-//! `Libcall::OutOfFuel` with the cost before running any of the block. A block of cost 0
-//! emits nothing. So a call never runs an operator its budget has not paid for, the fuel
-//! consumed by a call is the sum of the costs of the blocks it entered (a block in which a trap
-//! happens counts whole), and that sum is the same on every target. The charge of the block
-//! that starts at a loop header is placed inside the loop (after the header label), so every
-//! iteration pays for it; every cycle of the control flow passes through a branch, which costs
-//! 1, so every iteration of every loop consumes fuel and is checked.
+//! store's fuel slice (`VMStoreContext::fuel`, an `i32`) before running any of the block. A
+//! block of cost 0 subtracts nothing. The fuel consumed by a call is therefore the sum of the
+//! costs of the blocks it entered (a block in which a trap happens counts whole), and that sum
+//! is the same on every target. The charge of the block that starts at a loop header is placed
+//! inside the loop (after the header label), so every iteration pays for it; every cycle of
+//! the control flow passes through a branch, which costs 1, so every iteration of every loop
+//! consumes fuel.
+//!
+//! # Fuel checks: function entry and loop headers only
+//!
+//! The slice is *checked* only at the **check points**: the function's entry (the first
+//! block) and every loop header (the block right after `loop`, [`checks_fuel_after`]), the
+//! same points as the epoch check. There, after subtracting the block's cost (also when it is
+//! 0), the code calls `Libcall::OutOfFuel` (or `OutOfFuelPreserving`) with the block's cost
+//! when the slice is negative. Every other block only subtracts its cost (Thumb-2: one `sub`;
+//! Cranelift: an `isub` without a branch). Fewer branches is the point: most blocks are short
+//! (a compare and a `br_if`), and a branch per block was a large part of the overhead.
+//!
+//! Between two checks the slice can therefore go below zero by more than one block's cost.
+//! The overrun is a *debt*: the check that finds the slice negative pays the whole deficit
+//! (the blocks that ran since the last check, and its own block) from the store's reserve. If
+//! it cannot, the call stops (`OutOfFuel`, or a yield of a resumable call) before running the
+//! block of the check point; the blocks that ran are consumed all the same, so the store
+//! shows no fuel left and the unpaid rest as its debt (`Store::fuel_debt`), which `add_fuel`
+//! pays first. A call thus never runs a loop iteration or enters a function its budget has
+//! not paid for, and stops at most one function's straight-line cost (below
+//! [`MAX_FUNCTION_COST`]) past its budget per frame it returns through before the next
+//! check.
+//!
+//! # Why the slice cannot wrap
+//!
+//! * The runtime never puts more than `i32::MAX / 2` (`shared_types::vmoffsets::
+//!   FUEL_SLICE_MAX`) in the slice; the rest of the budget is its reserve.
+//! * The total cost of a function body (the sum of all its block costs) is at most
+//!   [`MAX_FUNCTION_COST`] `= 2^20 - 1`; beyond it the compiler returns a `CompileError`
+//!   ([`block_costs`]). So one frame subtracts less than 2^20 between two check points of
+//!   its own (it runs each of its blocks at most once between them: every cycle passes a
+//!   loop header).
+//! * Between two checks, code subtracts the blocks after the last check in the current frame
+//!   and, when that frame returns, the rest of its caller's blocks up to the caller's next
+//!   check point or return, and so on up the stack. The slice, at most `2^30 - 1` at the
+//!   last check (or the slow path's refill), reaches `i32::MIN` only after more than
+//!   `2^30 + 2^31` of such costs, i.e. a chain of more than 3071 returns through frames that
+//!   each subtract close to 2^20 after their call: a recursion of a function whose body has
+//!   over a million non-free operators after its recursive call, 3072 deep. The compiler
+//!   accepts such a module (it is valid wasm), so this is a bound, not a proof for every
+//!   module: a module built to do it could see the slice wrap (which would grant it about
+//!   2^32 fuel, never undefined behaviour: the runtime only reads the slice with checked
+//!   `i64` arithmetic). No realistic module comes near it.
+//! * The runtime's slow path computes in `i64`/`i128` and saturates; a debt it records is at
+//!   most the magnitude of an `i32` plus a block's cost.
 //!
 //! Backends walk the operators once, reachable or not, and ask a [`FuelBlocks`] cursor for the
 //! cost of each block as they reach its start ([`FuelBlocks::next_block`] at the entry and
@@ -34,17 +77,17 @@
 //! # Epoch checks
 //!
 //! Code compiled with epochs checks the epoch at function entry and at every loop header,
-//! after that point's fuel charge (and, at entry, after the stack-limit check): it compares the
-//! low word of the engine's epoch counter with the store's deadline word and calls
-//! `Libcall::EpochDeadline` when `(counter - deadline) as i32 >= 0`.
+//! after that point's fuel charge and check (and, at entry, after the stack-limit check): it
+//! compares the low word of the engine's epoch counter with the store's deadline word and
+//! calls `Libcall::EpochDeadline` when `(counter - deadline) as i32 >= 0`.
 
 use wasmparser::{FunctionBody, Operator};
 
 use crate::error::CompileError;
 
-/// The largest cost of one fuel block: a block's cost is subtracted from a 32-bit slice that
-/// is never negative before the subtraction, so it must stay well below 2^31.
-pub const MAX_BLOCK_COST: u32 = (1 << 30) - 1;
+/// The largest total cost of one function body (the sum of its fuel block costs): what one
+/// frame may subtract from the 32-bit slice between two checks (see the module doc).
+pub const MAX_FUNCTION_COST: u32 = (1 << 20) - 1;
 
 /// The fuel one operator costs.
 pub fn operator_cost(op: &Operator<'_>) -> u32 {
@@ -57,6 +100,12 @@ pub fn operator_cost(op: &Operator<'_>) -> u32 {
         | Operator::End => 0,
         _ => 1,
     }
+}
+
+/// Whether the fuel block that starts right after `op` is a check point (a loop header); the
+/// block at the function's entry is one too.
+pub fn checks_fuel_after(op: &Operator<'_>) -> bool {
+    matches!(op, Operator::Loop { .. })
 }
 
 /// Whether a new fuel block starts right after `op`.
@@ -78,24 +127,30 @@ pub fn ends_block(op: &Operator<'_>) -> bool {
 /// The cost of every fuel block of a function body, in order (the first is the block at the
 /// function's entry; a body of `n` block-ending operators has `n + 1` blocks, the last one
 /// empty after the body's final `end`). The body must be valid; `func_index` and the offsets
-/// are for errors.
+/// are for errors. A body whose total cost exceeds [`MAX_FUNCTION_COST`] is an error.
 pub fn block_costs(func_index: u32, body: &FunctionBody<'_>) -> Result<Vec<u32>, CompileError> {
     let mut reader = body
         .get_operators_reader()
         .map_err(|e| CompileError::invalid(Some(func_index), &e))?;
     let mut costs = Vec::new();
     let mut current: u32 = 0;
+    let mut total: u32 = 0;
     while !reader.eof() {
         let offset = usize::try_from(reader.original_position()).unwrap_or(usize::MAX);
         let op = reader
             .read()
             .map_err(|e| CompileError::invalid(Some(func_index), &e))?;
-        current += operator_cost(&op);
-        if current > MAX_BLOCK_COST {
+        let cost = operator_cost(&op);
+        current += cost;
+        total += cost;
+        if total > MAX_FUNCTION_COST {
             return Err(CompileError::unsupported(
                 Some(func_index),
                 offset,
-                format!("a fuel block costing more than {MAX_BLOCK_COST}"),
+                format!(
+                    "function {func_index}: fuel cost of the body exceeds {MAX_FUNCTION_COST} \
+                     (the most one frame may consume between two fuel checks)"
+                ),
             ));
         }
         if ends_block(&op) {
@@ -188,6 +243,50 @@ mod tests {
         let c = costs_of("block call 0 call 0 end");
         // entry: block (0), call, call, end | after end: end | after the body
         assert_eq!(c, vec![2, 0, 0]);
+    }
+
+    #[test]
+    fn only_loop_headers_are_check_points() {
+        let ops = [
+            Operator::Loop {
+                blockty: wasmparser::BlockType::Empty,
+            },
+            Operator::Br { relative_depth: 0 },
+            Operator::BrIf { relative_depth: 0 },
+            Operator::End,
+            Operator::Return,
+        ];
+        let checks: Vec<bool> = ops.iter().map(checks_fuel_after).collect();
+        assert_eq!(checks, vec![true, false, false, false, false]);
+    }
+
+    #[test]
+    fn a_body_costing_more_than_the_function_limit_is_a_compile_error() {
+        // MAX_FUNCTION_COST `nop`s cost nothing; `i32.const`/`drop` pairs cost 1 each.
+        let fits = "i32.const 0 drop ".repeat(MAX_FUNCTION_COST as usize);
+        let wasm = wat::parse_str(format!("(module (func {fits}))")).unwrap();
+        let body = wasmparser::Parser::new(0)
+            .parse_all(&wasm)
+            .find_map(|p| match p.unwrap() {
+                wasmparser::Payload::CodeSectionEntry(b) => Some(b),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(block_costs(0, &body).unwrap()[0], MAX_FUNCTION_COST);
+        let over = format!("{fits} i32.const 0 drop");
+        let wasm = wat::parse_str(format!("(module (func {over}))")).unwrap();
+        let body = wasmparser::Parser::new(0)
+            .parse_all(&wasm)
+            .find_map(|p| match p.unwrap() {
+                wasmparser::Payload::CodeSectionEntry(b) => Some(b),
+                _ => None,
+            })
+            .unwrap();
+        let message = block_costs(7, &body).unwrap_err().to_string();
+        assert!(
+            message.contains("function 7: fuel cost of the body exceeds 1048575"),
+            "{message}"
+        );
     }
 
     #[test]

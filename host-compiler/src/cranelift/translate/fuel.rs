@@ -4,7 +4,10 @@
 //! Thumb-2 backend so that a call consumes the same fuel on every target. The translator asks
 //! its [`FuelBlocks`](crate::module::fuel::FuelBlocks) cursor for the cost of a fuel block at
 //! the function entry and after every operator that ends one, and, when the position is
-//! reachable and the cost is not 0, emits the charge there. Every branch target is such a
+//! reachable and the cost is not 0, emits the charge there: a plain subtraction, except at the
+//! check points (the entry and loop headers, also for a block of cost 0 there), where the
+//! slice is then checked. Between checks the slice may go negative by several blocks' costs;
+//! the check pays that debt (`module::fuel`). Every branch target is such a
 //! position: a loop header is entered right after `loop` (the charge lands inside the header
 //! block, so every iteration pays), the following block of a frame right after its `end`, the
 //! arms of an `if` right after `if`/`else`, the fall-through of `br_if` right after it.
@@ -15,11 +18,13 @@
 //! variable, loaded at the function entry:
 //!
 //! ```text
-//!     fuel = fuel - cost                     ; the variable
-//!     brif fuel < 0, out_of_fuel, continue   ; the sign bit; out_of_fuel is cold
+//!     fuel = fuel - cost                     ; the variable (every block of non-zero cost)
+//!     brif fuel < 0, out_of_fuel, continue   ; entry and loop headers only: the sign bit;
+//!                                            ;   out_of_fuel is cold
 //! out_of_fuel:
 //!     store.i32 fuel, [store + fuel]
-//!     call OutOfFuelPreserving(vmctx, cost)  ; pays from the store's reserve, or traps itself
+//!     call OutOfFuelPreserving(vmctx, cost)  ; pays the debt from the store's reserve, or
+//!                                            ;   traps (or yields) itself
 //!     fuel = load.i32 [store + fuel]
 //!     jump continue
 //! ```
@@ -112,14 +117,15 @@ impl FuncTranslator<'_, '_> {
 
     /// Called at the function entry and after every operator that ends a fuel block: takes
     /// the next block's cost from the cursor (always, so the cursor stays in step with the
-    /// operators) and charges it when the position is reachable.
-    pub(crate) fn start_fuel_block(&mut self) -> Result<(), CompileError> {
+    /// operators) and charges it when the position is reachable. At a check point (`check`:
+    /// the entry and loop headers) the slice is then checked, also after a block of cost 0.
+    pub(crate) fn start_fuel_block(&mut self, check: bool) -> Result<(), CompileError> {
         let Some(blocks) = self.fuel_blocks.as_mut() else {
             return Ok(());
         };
         let cost = blocks.next_block();
-        if self.reachable && cost != 0 {
-            self.charge_fuel(cost)?;
+        if self.reachable && (cost != 0 || check) {
+            self.charge_fuel(cost, check)?;
         }
         Ok(())
     }
@@ -281,15 +287,24 @@ impl FuncTranslator<'_, '_> {
         }
     }
 
-    /// Subtracts `cost` from the fuel slice and calls `OutOfFuel` when it went negative.
-    fn charge_fuel(&mut self, cost: u32) -> Result<(), CompileError> {
+    /// Subtracts `cost` from the fuel slice and, at a check point (`check`), calls
+    /// `OutOfFuel` when the slice is negative.
+    fn charge_fuel(&mut self, cost: u32, check: bool) -> Result<(), CompileError> {
         let variable = self
             .fuel_variable
             .ok_or_else(|| self.internal("fuel charged without the fuel variable"))?;
         self.materialize_fuel();
         let fuel = self.builder.use_var(variable);
-        let left = self.builder.ins().iadd_imm_s(fuel, -i64::from(cost));
-        self.builder.def_var(variable, left);
+        let left = if cost == 0 {
+            fuel
+        } else {
+            let left = self.builder.ins().iadd_imm_s(fuel, -i64::from(cost));
+            self.builder.def_var(variable, left);
+            left
+        };
+        if !check {
+            return Ok(());
+        }
         // The sign bit alone: AArch64 tests it with one `tbnz`.
         let negative = self.builder.ins().band_imm_u(left, 1 << 31);
         self.call_out_cold(negative, Libcall::OutOfFuelPreserving, &[cost])
@@ -576,15 +591,17 @@ mod tests {
     }
 
     #[test]
-    fn fuel_charges_every_block_of_non_zero_cost_with_its_cost() {
-        // entry: loop (0) | header: local.get, i32.const, i32.sub, local.set, local.get,
-        // br_if (6) | after br_if: end (0) | after the loop: i32.const, end (1) | after the
-        // body (0).
+    fn fuel_is_checked_at_the_entry_and_loop_headers_only() {
+        // entry: loop (0, checked although it costs nothing) | header: local.get, i32.const,
+        // i32.sub, local.set, local.get, br_if (6) | after br_if: end (0) | after the loop:
+        // i32.const, end (1: charged, not checked) | after the body (0).
         let funcs = translate(LOOP, true, false);
         assert_eq!(
             libcall_calls(&funcs[0], Libcall::OutOfFuelPreserving),
-            [[6], [1]]
+            [[0], [6]]
         );
+        // (The consumption of the unchecked charge is checked end to end by
+        // `tests/tests/fuel.rs`.)
         assert!(libcall_calls(&funcs[0], Libcall::EpochDeadlinePreserving).is_empty());
         compile_both(funcs[0].clone());
     }
@@ -610,11 +627,11 @@ mod tests {
             libcall_calls(&both[0], Libcall::EpochDeadlinePreserving).len(),
             3
         );
-        // Two loop headers (local.get, br_if) and the `return` block; dead code is not
-        // charged but its blocks are walked.
+        // The entry (0) and the two loop headers (local.get, br_if); the `return` block is
+        // charged, not checked; dead code is not charged but its blocks are walked.
         assert_eq!(
             libcall_calls(&both[0], Libcall::OutOfFuelPreserving),
-            [[2], [2], [1]]
+            [[0], [2], [2]]
         );
         compile_both(both[0].clone());
     }
@@ -636,17 +653,17 @@ mod tests {
               (return (call $f (i32.const 2))))
             (i32.div_u (i32.const 3) (local.get 0))))"#;
         let funcs = translate(wat, true, true);
-        // $f: entry (local.get, if) | then (local.get, call; else costs 0) | else (local.get,
-        // i32.const, call_indirect; end costs 0).
+        // $f: entry (local.get, if), checked | then (local.get, call; else costs 0) and else
+        // (local.get, i32.const, call_indirect; end costs 0) only charged.
         assert_eq!(
             libcall_calls(&funcs[0], Libcall::OutOfFuelPreserving),
-            [[2], [2], [3]]
+            [[2]]
         );
-        // entry: local.get, br_table | i32.const, return | i32.const, call, return |
-        // i32.const, local.get, i32.div_u, end.
+        // entry: local.get, br_table, checked | i32.const, return | i32.const, call, return |
+        // i32.const, local.get, i32.div_u, end: only charged.
         assert_eq!(
             libcall_calls(&funcs[1], Libcall::OutOfFuelPreserving),
-            [[2], [2], [3], [3]]
+            [[2]]
         );
         for func in funcs {
             assert_eq!(
@@ -786,9 +803,9 @@ mod tests {
                         }
                     }
                 }
-                // Epochs: the entry and the loop header. Fuel: the entry, the loop header and
-                // the block after `br_if` (the block after the loop costs 0).
-                let expected = 2 * usize::from(epochs) + 3 * usize::from(fuel);
+                // Epochs and fuel: each checks the entry and the loop header (the block after
+                // `br_if` is charged without a check).
+                let expected = 2 * usize::from(epochs) + 2 * usize::from(fuel);
                 assert_eq!(preserving, expected, "on {}", isa.name());
             }
         }

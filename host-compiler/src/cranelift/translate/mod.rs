@@ -80,7 +80,7 @@ use wasmparser::{FuncValidator, FunctionBody, Operator, ValidatorResources};
 use self::control::Frame;
 use crate::cranelift::env::ModuleEnv;
 use crate::error::{CompileError, Location};
-use crate::module::fuel::{FuelBlocks, ends_block};
+use crate::module::fuel::{FuelBlocks, checks_fuel_after, ends_block};
 
 /// The wasm-convention signature of module type `type_index`:
 /// `(callee_vmctx [VMContext], caller_vmctx, params...) -> results`, `CallConv::Tail`.
@@ -435,7 +435,7 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
         }
         self.load_preemption_variables();
         // The entry's fuel charge and epoch check (the stack-limit check is in the prologue).
-        self.start_fuel_block()?;
+        self.start_fuel_block(true)?;
         self.check_epoch()?;
 
         // Decode with the validator's features, as `FuncValidator::validate` does: they fix
@@ -468,8 +468,9 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
                 .set_srcloc(SourceLoc::new(u32::try_from(offset).unwrap_or(u32::MAX)));
             self.translate_operator(&op)?;
             if ends_block(&op) {
-                self.start_fuel_block()?;
-                if matches!(op, Operator::Loop { .. }) {
+                let check_point = checks_fuel_after(&op);
+                self.start_fuel_block(check_point)?;
+                if check_point {
                     self.check_epoch()?;
                 }
             }

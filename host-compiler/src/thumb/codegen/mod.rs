@@ -133,7 +133,7 @@ use super::asm::{
 };
 use crate::error::{CompileError, Location};
 use crate::link::Symbol;
-use crate::module::fuel::{FuelBlocks, ends_block, operator_cost};
+use crate::module::fuel::{FuelBlocks, checks_fuel_after, ends_block, operator_cost};
 
 /// Machine code of one function, before layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -316,7 +316,7 @@ pub fn compile_function(
         None
     };
     let entry_cost = fuel.as_mut().map_or(0, FuelBlocks::next_block);
-    compiler.instrument(entry_cost, module.epochs)?;
+    compiler.instrument(entry_cost, fuel.is_some(), module.epochs)?;
     // The operators as the pre-scan decoded them: the main pass reads them from there (and
     // peeks at the next one to fuse it) instead of decoding the body a second time.
     let Decoded {
@@ -442,8 +442,12 @@ pub fn compile_function(
         // so `op` is the only one that can.
         if ends_block(&op) {
             let cost = fuel.as_mut().map_or(0, FuelBlocks::next_block);
-            let loop_header = matches!(op, Operator::Loop { .. });
-            compiler.instrument(cost, loop_header && module.epochs)?;
+            let check_point = checks_fuel_after(&op);
+            compiler.instrument(
+                cost,
+                check_point && fuel.is_some(),
+                check_point && module.epochs,
+            )?;
         }
         if compiler.sum_origin.is_some() && memory_access(&op).is_some() {
             compiler.sum_origin = None;
@@ -1456,16 +1460,17 @@ impl<'m> FunctionCompiler<'m> {
 
     // ---- fuel and epochs (DESIGN.md section 13) ----
 
-    /// The start of a fuel block of `cost` (and, when `epoch_check`, a function entry or loop
-    /// header that checks the epoch deadline): emits nothing in unreachable code or when there
-    /// is nothing to do. Otherwise, with `sc` the store context (the derived register that holds
-    /// it, else `ldr ip, [r10]` first) and `t` a free pool register:
+    /// The start of a fuel block of `cost` (when `fuel_check`, a function entry or loop header
+    /// that checks the fuel slice; when `epoch_check`, one that checks the epoch deadline):
+    /// emits nothing in unreachable code or when there is nothing to do. Otherwise, with `sc`
+    /// the store context (the derived register that holds it, else `ldr ip, [r10]` first) and
+    /// `t` a free pool register:
     ///
     /// ```text
-    ///     ldr  t, [sc, #fuel]           ; cost != 0
-    ///     subs t, t, #cost
+    ///     ldr  t, [sc, #fuel]           ; cost != 0 or fuel_check
+    ///     subs t, t, #cost              ;   (`cmp t, #0` for cost 0)
     ///     str  t, [sc, #fuel]
-    ///     bmi  fuel_slow                ; -> OutOfFuel(vmctx, cost), back to 1:
+    ///     bmi  fuel_slow                ; fuel_check: -> OutOfFuel(vmctx, cost), back to 1:
     /// 1:  ldr  t, [sc, #epoch_counter]  ; epoch_check
     ///     ldr  t, [t]
     ///     ldr  ip, [sc, #epoch_deadline]
@@ -1474,13 +1479,23 @@ impl<'m> FunctionCompiler<'m> {
     /// 2:
     /// ```
     ///
+    /// A block that is not a check point only subtracts its cost (`sub rF, rF, #cost` with the
+    /// fuel register): the slice may go negative there, and the next check pays the debt.
+    ///
     /// Entries keep their places: `t` is free (a spill to free one is an ordinary spill), the
     /// slow paths save the live ones of r0-r3 and every other register is callee-saved or
     /// recomputed (the derived registers). The flags are clobbered; no condition is pending at
     /// a block start (the operators that end blocks consume theirs), and one would be
     /// materialised first.
-    fn instrument(&mut self, cost: u32, epoch_check: bool) -> Result<(), CompileError> {
-        if !self.reachable || (cost == 0 && !epoch_check) {
+    fn instrument(
+        &mut self,
+        cost: u32,
+        fuel_check: bool,
+        epoch_check: bool,
+    ) -> Result<(), CompileError> {
+        // Something to do for the fuel slice: a charge, or the check of a check point.
+        let fuel_op = cost > 0 || fuel_check;
+        if !self.reachable || (!fuel_op && !epoch_check) {
             return Ok(());
         }
         self.materialize_cond()?;
@@ -1497,7 +1512,7 @@ impl<'m> FunctionCompiler<'m> {
         let counter_reg = self.pinned[Pinned::EpochCounter as usize];
         let deadline_reg = self.pinned[Pinned::EpochDeadline as usize];
         let check_reads_store = epoch_check && (counter_reg.is_none() || deadline_reg.is_none());
-        let temp = if (cost > 0 && in_register.is_none()) || (epoch_check && deadline_reg.is_none())
+        let temp = if (fuel_op && in_register.is_none()) || (epoch_check && deadline_reg.is_none())
         {
             Some(self.allocate()?)
         } else {
@@ -1525,29 +1540,40 @@ impl<'m> FunctionCompiler<'m> {
         // The store context: a derived register when the pre-scan chose one, else ip (loaded
         // only when something here reads it).
         let sc = self.derived_reg(Derived::StoreContext).unwrap_or(Reg::R12);
-        let reads_store = check_reads_store || (cost > 0 && in_register.is_none());
+        let reads_store = check_reads_store || (fuel_op && in_register.is_none());
         if sc == Reg::R12 && reads_store {
             self.emit(|a| a.ldr(Width::W32, sc, Addr::Offset(Reg::R10, STORE_CONTEXT)))?;
         }
-        if cost > 0 {
-            let label = self.asm.new_label();
-            let back = self.asm.new_label();
+        if fuel_op {
+            // Only a check point sets the flags for its `bmi`.
+            let flags = if fuel_check { Flags::Set } else { Flags::Any };
             self.emit(|a| {
                 match in_register {
-                    Some(f) => match cost_reg {
-                        Some(r) => a.sub(Flags::Set, f, f, r)?,
-                        None => a.sub(Flags::Set, f, f, cost)?,
+                    Some(f) => match (cost, cost_reg) {
+                        (0, _) => a.cmp(f, 0u32)?,
+                        (_, Some(r)) => a.sub(flags, f, f, r)?,
+                        (_, None) => a.sub(flags, f, f, cost)?,
                     },
                     None => {
                         let t = temp.expect("a temporary without the fuel register");
                         a.ldr(Width::W32, t, Addr::Offset(sc, fuel))?;
-                        match cost_reg {
-                            Some(r) => a.sub(Flags::Set, t, t, r)?,
-                            None => a.sub(Flags::Set, t, t, cost)?,
+                        match (cost, cost_reg) {
+                            (0, _) => a.cmp(t, 0u32)?,
+                            (_, Some(r)) => a.sub(flags, t, t, r)?,
+                            (_, None) => a.sub(flags, t, t, cost)?,
                         }
-                        a.str(Width::W32, t, Addr::Offset(sc, fuel))?;
+                        if cost > 0 {
+                            a.str(Width::W32, t, Addr::Offset(sc, fuel))?;
+                        }
                     }
                 }
+                Ok(())
+            })?;
+        }
+        if fuel_check {
+            let label = self.asm.new_label();
+            let back = self.asm.new_label();
+            self.emit(|a| {
                 a.b(Cond::Mi, label)?;
                 a.bind(back)
             })?;

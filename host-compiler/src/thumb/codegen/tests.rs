@@ -3603,16 +3603,22 @@ fn fuel_and_epoch_instrumentation_only_when_configured() {
 }
 
 #[test]
-fn blocks_of_cost_zero_emit_nothing() {
+fn blocks_of_cost_zero_emit_nothing_but_the_checks_of_check_points() {
     // Every fuel block here costs 0 (`nop`, `block`, `loop`, `end`, `drop` of nothing...).
     let wat = "(module (func nop block nop end loop end))";
     let (plain, _) = compile_instrumented(wat, false, false).unwrap();
     let (fuel, _) = compile_instrumented(wat, true, false).unwrap();
-    assert_eq!(plain, fuel);
+    // The entry and the loop header are check points: the slice is checked there even though
+    // their blocks cost nothing (a debt from before must be seen).
+    assert_ne!(plain, fuel);
+    // More blocks of cost 0 that are not check points add nothing.
+    let more = "(module (func nop block nop end block end block nop end loop end))";
+    let (fuel_more, _) = compile_instrumented(more, true, false).unwrap();
+    assert_eq!(fuel[0].code, fuel_more[0].code);
     // With epochs, the entry and the loop header still check (independently of fuel), with
     // the counter's address and the deadline word in pinned registers (a loop header weighs
     // 8): r11 (the first, free of a derived value) and the first home register.
-    let (epochs, _) = compile_instrumented(wat, true, true).unwrap();
+    let (epochs, _) = compile_instrumented(wat, false, true).unwrap();
     assert_eq!(
         occurrences(&epochs[0].code, &pinned_epoch_check(Reg::R11, Reg::R4)),
         2
@@ -3658,8 +3664,11 @@ fn loop_headers_pay_inside_the_loop_and_refills_keep_values() {
         // Refilled 16 at a time by the harness's OutOfFuel: many slow paths.
         (5, exact - 5, Outcome::Returned(vec![[55, 0, 0, 0]])),
         (0, exact, Outcome::Returned(vec![[55, 0, 0, 0]])),
-        // One fuel short: the last block cannot be paid.
-        (5, exact - 6, out_of_fuel),
+        // One fuel short: the last block (1, after the loop) is not a check point: it runs in
+        // debt and the call returns.
+        (5, exact - 6, Outcome::Returned(vec![[55, 0, 0, 0]])),
+        // Fifteen short: the ninth header (9) cannot be paid.
+        (5, exact - 15, out_of_fuel),
     ] {
         let meter = Meter {
             slice,
@@ -3678,14 +3687,13 @@ fn loop_headers_pay_inside_the_loop_and_refills_keep_values() {
 }
 
 #[test]
-fn a_slow_path_preserves_the_values_live_across_a_charge() {
-    // The block result of `br_if` (3x + 7) stays in r0 on the fall-through path, whose charge
-    // (2: `i32.const`, `i32.add`) goes to OutOfFuel, which returns 0 in r0 and clobbers r1-r3
-    // and ip.
+fn a_slow_path_preserves_the_values_live_across_a_check() {
+    // The loop's parameter (3x + 7) is in r0 at the loop header, whose check (its block costs
+    // 2: `i32.const`, `i32.add`) goes to OutOfFuel, which returns 0 in r0 and clobbers r1-r3
+    // and ip. The entry block costs 5.
     let wat = r#"(module (func (param i32) (result i32)
-        block (result i32)
-          local.get 0 i32.const 3 i32.mul i32.const 7 i32.add
-          local.get 0 br_if 0
+        local.get 0 i32.const 3 i32.mul i32.const 7 i32.add
+        loop (param i32) (result i32)
           i32.const 1 i32.add
         end))"#;
     let (functions, setup) = compile_instrumented(wat, true, true).unwrap();
@@ -3699,7 +3707,7 @@ fn a_slow_path_preserves_the_values_live_across_a_charge() {
         Outcome::Returned(r) => Some(r[0][0]),
         _ => None,
     };
-    // Taken: the entry block (7) alone.
+    // Paid from the slice.
     assert_eq!(
         first(run_metered(
             &functions,
@@ -3707,20 +3715,20 @@ fn a_slow_path_preserves_the_values_live_across_a_charge() {
             &[(0, vec![4])],
             meter(7, 0)
         )),
-        Some(19)
+        Some(20)
     );
-    // Not taken: the fall-through's charge leaves the slice at -2; the reserve pays.
+    // The header's charge leaves the slice at -2; the reserve pays.
     assert_eq!(
         first(run_metered(
             &functions,
             &setup,
-            &[(0, vec![0])],
-            meter(7, 2)
+            &[(0, vec![4])],
+            meter(5, 2)
         )),
-        Some(8)
+        Some(20)
     );
     assert_eq!(
-        run_metered(&functions, &setup, &[(0, vec![0])], meter(7, 1)),
+        run_metered(&functions, &setup, &[(0, vec![4])], meter(5, 1)),
         Outcome::Exit(100 + i32::from(TrapCode::OutOfFuel.as_u8()))
     );
 }
@@ -3765,9 +3773,9 @@ fn pinned_registers_are_written_back_and_reloaded_around_calls() {
     // The caller's inner loop makes the pinned registers pay (a call per outer iteration does
     // not outweigh them). An outer iteration pays 5 at its header (the call ends no block), 3
     // for the callee's entry block (charged to the slice in memory), 5 per inner iteration (3)
-    // and 5 after the inner loop: 28n + 1 in all, exact only when the caller writes its fuel
-    // register back before every call and reloads it after (also around the slow paths'
-    // refills, with 16-fuel slices).
+    // and 5 after the inner loop (not a check point): 28n + 1 in all, exact only when the
+    // caller writes its fuel register back before every call and reloads it after (also
+    // around the slow paths' refills, with 16-fuel slices).
     let wat = r#"(module
         (func $inc (param i32) (result i32) local.get 0 i32.const 1 i32.add)
         (func (param $n i32) (result i32) (local $s i32) (local $i i32)
@@ -3786,7 +3794,16 @@ fn pinned_registers_are_written_back_and_reloaded_around_calls() {
     // The caller's charges are on its fuel register (r11, no derived register takes it), its
     // epoch checks on the counter's address and the deadline in the homes after $i's (r4).
     let code = &functions[1].code;
-    assert_eq!(occurrences(code, &register_charge(Reg::R11, 5)), 3);
+    // Two checked charges (`subs`; the block after the inner loop is charged without a check).
+    let checked = occurrences(code, &register_charge(Reg::R11, 5));
+    let mut a = Assembler::new(profile());
+    a.sub(Flags::Any, Reg::R11, Reg::R11, 5u32).unwrap();
+    let plain_sub = a.finish().unwrap().code;
+    if plain_sub == register_charge(Reg::R11, 5) {
+        assert_eq!(checked, 3);
+    } else {
+        assert_eq!((checked, occurrences(code, &plain_sub)), (2, 1));
+    }
     assert_eq!(occurrences(code, &pinned_epoch_check(Reg::R5, Reg::R6)), 3);
     let n = 10u32;
     let exact = 28 * n + 1;
@@ -3795,12 +3812,17 @@ fn pinned_registers_are_written_back_and_reloaded_around_calls() {
         (exact as i32, 0, Outcome::Returned(vec![[10, 0, 0, 0]])),
         (3, exact - 3, Outcome::Returned(vec![[10, 0, 0, 0]])),
         (0, exact, Outcome::Returned(vec![[10, 0, 0, 0]])),
+        // Short by at most the 6 fuel after the last check (the last inner header): the call
+        // ends in debt.
+        (exact as i32 - 1, 0, Outcome::Returned(vec![[10, 0, 0, 0]])),
+        (0, exact - 6, Outcome::Returned(vec![[10, 0, 0, 0]])),
+        // Short by more: the last inner header cannot be paid.
         (
-            exact as i32 - 1,
+            exact as i32 - 7,
             0,
             Outcome::Exit(100 + i32::from(TrapCode::OutOfFuel.as_u8())),
         ),
-        (0, exact - 1, out_of_fuel),
+        (0, exact - 10, out_of_fuel),
     ] {
         let meter = Meter {
             slice,
