@@ -2587,6 +2587,50 @@ fn bounds_check_folding_is_sound() {
     assert_eq!(branches_to_trap(&functions[1]), 2);
 }
 
+/// How many checks the access windows and bounded indices leave (DESIGN.md section 8): a run of
+/// loads through one local is checked once, a store or a write to the local starts a new run,
+/// and an index bounded within the minimum length needs none. The semantics of these cases are
+/// in tests/wast/bounds-checks.wast; this pins down that the checks are really gone.
+#[test]
+fn access_windows_and_bounded_indices_leave_one_check_or_none() {
+    let wat = "(module (memory 1)
+        ;; 0: three loads through p + k: one check
+        (func (param i32) (result i32)
+          local.get 0 i32.const 0x4000 i32.add i32.load
+          local.get 0 i32.const 0x4008 i32.add i32.load i32.add
+          local.get 0 i32.const 0x403c i32.add i32.load i32.add)
+        ;; 1: a store between: a check for each load (the store's constant address needs none)
+        (func (param i32) (result i32)
+          local.get 0 i32.load
+          i32.const 100 i32.const 7 i32.store
+          local.get 0 i32.const 8 i32.add i32.load i32.add)
+        ;; 2: a byte-table lookup: no check
+        (func (param i32) (result i32)
+          local.get 0 i32.const 255 i32.and i32.const 2 i32.shl i32.load offset=1024)
+        ;; 3: the same with a mask too wide for the memory: one check
+        (func (param i32) (result i32)
+          local.get 0 i32.const 0xffff i32.and i32.const 2 i32.shl i32.load offset=1024))";
+    let functions = compile(wat).unwrap();
+    let branches_to_trap = |f: &CompiledFunction| {
+        f.code
+            .chunks(2)
+            .filter(|hw| u16::from_le_bytes([hw[0], hw[1]]) & 0xFBC0 == 0xF200)
+            .count()
+    };
+    let checks: Vec<usize> = functions.iter().map(branches_to_trap).collect();
+    assert_eq!(checks, vec![1, 2, 0, 1]);
+    // And the one check of function 0 covers the furthest load: in bounds up to the last word.
+    let last = 65536 - 0x4040;
+    assert_eq!(
+        i32s(&run_with_memory(&functions, &[(0, vec![last])], 65536, 4)),
+        vec![0]
+    );
+    assert_eq!(
+        run_with_memory(&functions, &[(0, vec![last + 1])], 65536, 4),
+        Outcome::Signal(SIGILL)
+    );
+}
+
 #[test]
 fn derived_registers_and_sums_of_checked_locals_are_sound() {
     // Loops make the derived registers worth it (DESIGN.md section 8): `lr` and `r11` hold a
