@@ -90,6 +90,43 @@
 (assert_return (invoke "walk" (i32.const 0) (i32.const 9)) (i32.const 80))
 (assert_return (invoke "walk" (i32.const 65519) (i32.const 9)) (i32.const 4))
 (assert_trap (invoke "walk" (i32.const 65520) (i32.const 9)) "out of bounds memory access")
+;; Window bases: after the first load of a window, later loads of p + k go through one register
+;; holding the first load's address. Many live values between them (the register pool runs out
+;; and values spill while the base is held), and a second window through another local.
+(module
+  (memory 1)
+  (data (i32.const 0) "\01\00\00\00\00\00\00\00\02")
+  (data (i32.const 1000) "\10\00\00\00\20")
+  (func (export "pressure") (param $p i32) (param $q i32) (result i32)
+    local.get $p i32.load
+    local.get $q i32.load offset=4
+    local.get $q i32.load offset=8
+    local.get $q i32.load offset=12
+    local.get $q i32.load offset=16
+    local.get $q i32.load offset=20
+    local.get $q i32.load offset=24
+    local.get $q i32.load offset=28
+    local.get $q i32.load offset=32
+    local.get $q i32.load offset=36
+    local.get $q i32.load offset=40
+    local.get $q i32.load offset=44
+    local.get $q i32.load offset=48
+    local.get $p i32.const 8 i32.add i32.load
+    i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add
+  )
+  (func (export "two-windows") (param $p i32) (param $q i32) (result i32)
+    (i32.add
+      (i32.add (i32.load (local.get $p)) (i32.load (i32.add (local.get $p) (i32.const 8))))
+      (i32.add (i32.load (local.get $q)) (i32.load (i32.add (local.get $q) (i32.const 4))))))
+)
+(assert_return (invoke "pressure" (i32.const 0) (i32.const 2000)) (i32.const 3))
+(assert_return (invoke "pressure" (i32.const 0) (i32.const 996)) (i32.const 51))
+(assert_trap (invoke "pressure" (i32.const 65528) (i32.const 0)) "out of bounds memory access")
+(assert_trap (invoke "pressure" (i32.const 0) (i32.const 65500)) "out of bounds memory access")
+(assert_return (invoke "two-windows" (i32.const 0) (i32.const 1000)) (i32.const 51))
+(assert_return (invoke "two-windows" (i32.const 65524) (i32.const 65528)) (i32.const 0))
+(assert_trap (invoke "two-windows" (i32.const 65525) (i32.const 0)) "out of bounds memory access")
+
 ;; Bounded indices: an index computed as `x & m`, `x >>u n`, a shift or sum of bounded values that
 ;; cannot wrap, or a `load8_u`/`load16_u`, needs no check when its bound plus the access's end is
 ;; within the minimum length. The cases where the bound does not hold or does not fit keep the

@@ -125,7 +125,7 @@ use shared_types::vmoffsets::{MEMORY_BASE, MEMORY_LENGTH, VmOffsets};
 use shared_types::{Libcall, TrapCode, ValType};
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
 
-use self::stack::{Entry, JOIN, ValueStack};
+use self::stack::{Entry, JOIN, POOL, ValueStack};
 use self::wide::BitCount;
 use super::asm::{
     Addr, AsmError, Assembler, Cond, FReg, Flags, Label, Operand, Profile, Reg, RegList, Rounding,
@@ -344,6 +344,12 @@ pub fn compile_function(
         // Before any fusion below takes the next operator (a fused `local.set` of the load's own
         // local ends its window).
         compiler.window = None;
+        // The window base lives for the operators of its window.
+        match compiler.window_base.as_mut() {
+            Some((_, _, _, 0)) => compiler.end_window_base(),
+            Some((_, _, _, left)) => *left -= 1,
+            None => {}
+        }
         if compiler.reachable {
             compiler.plan_window(&op, ops.as_slice());
         }
@@ -427,8 +433,37 @@ pub fn compile_function(
         }
         // The flags describe a local only for the operator right after the one that set them.
         compiler.flags_local = compiler.pending_flags_local.take();
-        let bound = compiler.result_bound(&op);
-        compiler.operator(&op)?;
+        // `local.get p; i32.const k; i32.add; <load>` in a window with a base for `p`: one
+        // `ldr` from the base register (the `i32.add` and the load compiled together).
+        let window_load =
+            if compiler.reachable && matches!(op, Operator::I32Add) && compiler.fused_set.is_none()
+            {
+                ops.as_slice()
+                    .first()
+                    .and_then(|(next, _)| compiler.window_load_at(next))
+            } else {
+                None
+            };
+        let bound = if window_load.is_some() {
+            None
+        } else {
+            compiler.result_bound(&op)
+        };
+        if let Some((at, width)) = window_load {
+            let Some((next, next_offset)) = ops.next() else {
+                return Err(compiler.internal("window load without its load"));
+            };
+            validator
+                .op(next_offset, &next)
+                .map_err(|e| compiler.invalid(&e))?;
+            if let Some((_, _, _, left)) = compiler.window_base.as_mut() {
+                *left -= 1;
+            }
+            compiler.sum_origin = None;
+            compiler.window_load(at, width)?;
+        } else {
+            compiler.operator(&op)?;
+        }
         compiler.bounded = match bound {
             Some(b) if compiler.reachable => Some((compiler.stack.len() - 1, b)),
             _ if matches!(op, Operator::LocalGet { .. } | Operator::I32Const { .. }) => {
@@ -562,6 +597,16 @@ struct FunctionCompiler<'m> {
     /// `(local, k, extent)` when its index is `local + k` and the loads of `local + k'` that
     /// follow in the same window end at most `extent` bytes past `local + k`.
     window: Option<(u32, u32, u64)>,
+    /// How many operators after the load being compiled its window holds (with `window`), and
+    /// whether any of them may call a helper.
+    window_span: (usize, bool),
+    /// Set by [`Self::bounds_check`] when the load being compiled was checked for its window:
+    /// `(local, k)` of its index `local + k`.
+    window_checked: Option<(u32, u32)>,
+    /// The window's base register (DESIGN.md section 8, "Window base"): `(local, k, rW,
+    /// operators left)` with `rW = r7 + (local + k)` for the current value of the local; a
+    /// pool register held without an entry until the window ends.
+    window_base: Option<(u32, u32, Reg, usize)>,
     /// The largest `address + c` checked for a constant address on every path to here.
     checked_constant: u64,
     /// Local words checked to be 0 on every path to here since they were last written: the
@@ -707,6 +752,9 @@ impl<'m> FunctionCompiler<'m> {
             fused_set: None,
             checked: Vec::new(),
             window: None,
+            window_span: (0, false),
+            window_checked: None,
+            window_base: None,
             bounded: None,
             checked_constant: 0,
             checked_zero: Vec::new(),
@@ -1031,10 +1079,15 @@ impl<'m> FunctionCompiler<'m> {
             if let Some(r) = self.stack.take_free() {
                 return Ok(r);
             }
-            let oldest = self
-                .stack
-                .oldest_register_entry()
-                .ok_or_else(|| self.internal("no register to spill"))?;
+            let Some(oldest) = self.stack.oldest_register_entry() else {
+                // The window base's register is the last one to give up: the window's later
+                // loads then compute their addresses as any other (their checks stay covered).
+                if self.window_base.is_some() {
+                    self.end_window_base();
+                    continue;
+                }
+                return Err(self.internal("no register to spill"));
+            };
             self.spill(oldest)?;
         }
     }
@@ -1964,6 +2017,7 @@ impl<'m> FunctionCompiler<'m> {
                     && !memory.index64
                 {
                     c = c.max(extent);
+                    self.window_checked = Some((local, k));
                 }
                 if c <= 1 << 31 {
                     self.record_fact(Fact {
@@ -2117,9 +2171,27 @@ impl<'m> FunctionCompiler<'m> {
             self.push_result(dst);
             return Ok(());
         }
+        self.window_checked = None;
         self.bounds_check(&memory, memarg.offset, width.bytes(), index, index_local)?;
         let dst = self.destination(&[index])?;
         let offset = memarg.offset as u32;
+        // The first load of a window: its address becomes the window's base register.
+        if let (Some((local, k)), Src::Owned(idx) | Src::Home(idx)) =
+            (self.window_checked.take(), index)
+            && offset <= 4095
+            && self.window_span.0 > 0
+            && self.window_base.is_none()
+            && let Some(base) = self.take_window_register(&[dst, idx])
+        {
+            self.emit(|a| {
+                a.add(Flags::Any, base, Reg::R7, idx)?;
+                a.ldr(width, dst, Addr::Offset(base, offset as i32))
+            })?;
+            self.window_base = Some((local, k, base, self.window_span.0));
+            self.release_sources(&[index], dst);
+            self.push_result(dst);
+            return Ok(());
+        }
         let derived_base = self.derived_base(offset);
         self.emit(|a| match (index, derived_base) {
             (Src::Imm(k), Some(base)) if k <= 4095 => {
@@ -4150,6 +4222,84 @@ impl<'m> FunctionCompiler<'m> {
         self.emit(|a| a.bind(label))
     }
 
+    /// A pool register for a window's base, held without an entry, when one is free (not in
+    /// `avoid`) and another stays free: callee-saved first; r0-r3 only when nothing in the
+    /// window may call a helper (which would clobber them). `None` otherwise: the window goes
+    /// without a base. ([`Self::allocate`] takes the register back when nothing else is left.)
+    fn take_window_register(&mut self, avoid: &[Reg]) -> Option<Reg> {
+        let free = |s: &ValueStack, r: Reg| s.is_free(r) && !avoid.contains(&r);
+        if POOL.iter().filter(|&&r| free(&self.stack, r)).count() < 2 {
+            return None;
+        }
+        let calls = self.window_span.1;
+        let reg = [Reg::R4, Reg::R5, Reg::R6, Reg::R9, Reg::R11]
+            .into_iter()
+            .chain(
+                [Reg::R3, Reg::R2, Reg::R1, Reg::R0]
+                    .into_iter()
+                    .filter(|_| !calls),
+            )
+            .find(|&r| free(&self.stack, r))?;
+        self.stack.hold(reg);
+        Some(reg)
+    }
+
+    /// Ends the window base, if any: its register goes back to the pool.
+    fn end_window_base(&mut self) {
+        if let Some((_, _, reg, _)) = self.window_base.take() {
+            self.stack.release(reg);
+        }
+    }
+
+    /// `local.get p; i32.const k; i32.add; <load offset=o>` in a window with a base for `p`
+    /// (the `local.get` and `i32.const` are the top entries, the `i32.add` and the load are
+    /// being compiled): `(at, width)` of the one `ldr rt, [rW, #at]` that replaces them, when
+    /// a checked fact covers the access and `at = k - k0 + o` fits the load's immediate.
+    fn window_load_at(&self, next: &Operator<'_>) -> Option<(i32, Width)> {
+        let (local, low, _, left) = self.window_base?;
+        // The load after the `i32.add` must be inside the window too.
+        if left < 1 {
+            return None;
+        }
+        let len = self.stack.len();
+        let (Entry::Local(l), Entry::Const(k)) = (
+            *self.stack.entries.get(len.checked_sub(2)?)?,
+            *self.stack.entries.get(len - 1)?,
+        ) else {
+            return None;
+        };
+        let (memarg, width) = match *next {
+            Operator::I32Load { memarg } | Operator::F32Load { memarg } => (memarg, Width::W32),
+            Operator::I32Load8U { memarg } => (memarg, Width::U8),
+            Operator::I32Load8S { memarg } => (memarg, Width::S8),
+            Operator::I32Load16U { memarg } => (memarg, Width::U16),
+            Operator::I32Load16S { memarg } => (memarg, Width::S16),
+            _ => return None,
+        };
+        if l != local || !matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)) {
+            return None;
+        }
+        let c = access_end(memarg.offset, width.bytes());
+        if !self.checked.iter().any(|f| f.covers(local, k, c)) {
+            return None;
+        }
+        let at = u64::from(k.wrapping_sub(low)) + memarg.offset;
+        (at <= 4095).then_some((at as i32, width))
+    }
+
+    /// Compiles the `i32.add` and load that [`Self::window_load_at`] matched.
+    fn window_load(&mut self, at: i32, width: Width) -> Result<(), CompileError> {
+        let Some((_, _, base, _)) = self.window_base else {
+            return Err(self.internal("window load without a base"));
+        };
+        // Both entries are lazy (a constant, a local read): no register to free.
+        self.stack.entries.truncate(self.stack.len() - 2);
+        let dst = self.destination(&[])?;
+        self.emit(|a| a.ldr(width, dst, Addr::Offset(base, at)))?;
+        self.push_result(dst);
+        Ok(())
+    }
+
     /// Records a checked fact, widening one about the same `local + low` (facts die at
     /// joins, so the list stays short; past [`MAX_FACTS`] the oldest goes).
     fn record_fact(&mut self, fact: Fact) {
@@ -4185,9 +4335,11 @@ impl<'m> FunctionCompiler<'m> {
         if self.checked.iter().any(|f| f.covers(local, k, c)) {
             return;
         }
-        let extent = window_extent(rest, local, k, |index| self.local_words(index).ok());
+        let (extent, span, calls) =
+            window_extent(rest, local, k, |index| self.local_words(index).ok());
         if extent > c {
             self.window = Some((local, k, extent));
+            self.window_span = (span, calls);
         }
     }
 
@@ -5744,9 +5896,11 @@ const MAX_FACTS: usize = 16;
 /// At most this many operators after a load are searched for its window.
 const WINDOW_OPERATORS: usize = 512;
 
-/// How far past `local + k` the loads of memory 0 through `local + k'` in the access window of
-/// a load through `local + k` reach, relative to `local + k` (0 when none does; DESIGN.md section
-/// 8, "Access windows"). `rest` are the operators after that load; `words` gives a wasm local's
+/// `(extent, span, calls)` of the access window of a load through `local + k` (DESIGN.md
+/// section 8, "Access windows"): how far past `local + k` the loads of memory 0 through
+/// `local + k'` in it reach, relative to `local + k` (0 when none does); how many operators it
+/// holds when a window base would serve a later `local + k'` sum (else 0); whether any of them
+/// may call a helper. `rest` are the operators after that load; `words` gives a wasm local's
 /// words `(first, count)`.
 ///
 /// The window is the run of operators that cannot trap with any other code than a load's
@@ -5761,9 +5915,12 @@ fn window_extent(
     local: u32,
     k: u32,
     words: impl Fn(u32) -> Option<(u32, u32)>,
-) -> u64 {
+) -> (u64, usize, bool) {
     let is_local = |index: u32| words(index) == Some((local, 1));
     let mut extent = 0;
+    let mut calls = false;
+    let mut sums = false;
+    let mut span = 0;
     for (i, (op, _)) in rest.iter().take(WINDOW_OPERATORS).enumerate() {
         if let Some((memarg, size)) = load_access(op) {
             let origin = match (i.checked_sub(3).map(|j| &rest[j..i]), i.checked_sub(1)) {
@@ -5776,20 +5933,23 @@ fn window_extent(
                         ],
                     ),
                     _,
-                ) if is_local(*local_index) => Some(*value as u32),
+                ) if is_local(*local_index) => Some((*value as u32, true)),
                 (_, Some(j)) if matches!(rest[j].0, Operator::LocalGet { local_index } if is_local(local_index)) => {
-                    Some(0)
+                    Some((0, false))
                 }
                 _ => None,
             };
-            if let Some(k2) = origin
+            if let Some((k2, sum)) = origin
                 && matches!(memarg.target, wasmparser::MemArgTarget::Memory(0))
             {
                 let reach = u64::from(k2.wrapping_sub(k)) + access_end(memarg.offset, size);
                 if k2.wrapping_sub(k) < 1 << 30 && reach < 1 << 20 {
                     extent = extent.max(reach);
+                    // A later sum the window base would turn into one `ldr`.
+                    sums |= sum && reach - u64::from(size) <= 4095;
                 }
             }
+            span = i + 1;
             continue;
         }
         match *op {
@@ -5800,11 +5960,47 @@ fn window_extent(
                     None => break,
                 }
             }
-            ref op if cannot_trap_or_branch(op) => {}
+            ref op if cannot_trap_or_branch(op) => calls |= may_call_a_helper(op),
             _ => break,
         }
+        span = i + 1;
     }
-    extent
+    (extent, if sums { span } else { 0 }, calls)
+}
+
+/// Whether the Thumb-2 code of a window operator may call a helper on some profile (soft-float
+/// f64, f32 rounding, i64 conversions), clobbering r0-r3: every operator of a window but the
+/// integer ones, the f32 arithmetic the FPU does, loads, and reads of locals and globals.
+fn may_call_a_helper(op: &Operator<'_>) -> bool {
+    use Operator as O;
+    !(crate::module::operators::is_plain_integer_operator(op)
+        || load_access(op).is_some()
+        || matches!(
+            op,
+            O::Nop
+                | O::Drop
+                | O::Select
+                | O::TypedSelect { .. }
+                | O::LocalGet { .. }
+                | O::LocalSet { .. }
+                | O::LocalTee { .. }
+                | O::GlobalGet { .. }
+                | O::F32Add
+                | O::F32Sub
+                | O::F32Mul
+                | O::F32Div
+                | O::F32Abs
+                | O::F32Neg
+                | O::F32Sqrt
+                | O::F32Eq
+                | O::F32Ne
+                | O::F32Lt
+                | O::F32Gt
+                | O::F32Le
+                | O::F32Ge
+                | O::F32ReinterpretI32
+                | O::I32ReinterpretF32
+        ))
 }
 
 /// Operators that neither trap, branch, call out nor store (the inside of an access window).

@@ -102,6 +102,11 @@ impl ValueStack {
         self.used |= bit(reg) & CALLEE_SAVED;
     }
 
+    /// Whether pool register `reg` is neither held nor reserved.
+    pub(super) fn is_free(&self, reg: Reg) -> bool {
+        POOL.contains(&reg) && (self.held | self.reserved) & bit(reg) == 0
+    }
+
     /// Frees `reg`.
     pub(super) fn release(&mut self, reg: Reg) {
         self.held &= !bit(reg);
