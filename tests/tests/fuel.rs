@@ -925,19 +925,25 @@ fn golden_targets() -> Vec<Target> {
 
 #[test]
 fn golden_fuel_consumption_is_the_same_on_this_target() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+    check_golden(GOLDEN, GOLDEN_HEADER, "fuel consumption", golden_lines);
+}
+
+/// Checks the lines `lines_of` gives for every golden target against the golden file `name`
+/// (in `tests/`), or rewrites the file (`header` first) with `FUEL_GOLDEN_WRITE=1`.
+fn check_golden(name: &str, header: &str, what: &str, lines_of: fn(Target) -> Vec<String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
     for target in golden_targets() {
-        let lines = golden_lines(target);
-        let mut text = GOLDEN_HEADER.to_string();
-        for line in &lines {
-            text.push_str(line);
-            text.push('\n');
-        }
+        let lines = lines_of(target);
         if std::env::var_os("FUEL_GOLDEN_WRITE").is_some_and(|v| v == "1") {
+            let mut text = header.to_string();
+            for line in &lines {
+                text.push_str(line);
+                text.push('\n');
+            }
             std::fs::write(&path, &text).expect("write the golden file");
             return;
         }
-        let golden = std::fs::read_to_string(&path).expect("tests/fuel-consumption.txt");
+        let golden = std::fs::read_to_string(&path).expect(name);
         let expected: Vec<&str> = golden
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
@@ -950,7 +956,7 @@ fn golden_fuel_consumption_is_the_same_on_this_target() {
         }
         assert!(
             differences.is_empty() && lines.len() == expected.len(),
-            "{target}: fuel consumption differs from {GOLDEN} ({} lines, expected {}):\n\
+            "{target}: {what} differs from {name} ({} lines, expected {}):\n\
              {differences}(FUEL_GOLDEN_WRITE=1 regenerates it)",
             lines.len(),
             expected.len()
@@ -1019,35 +1025,10 @@ fn trap_golden_lines(target: Target) -> Vec<String> {
 
 #[test]
 fn golden_fuel_consumption_at_a_stop_is_the_same_on_this_target() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(TRAP_GOLDEN);
-    for target in golden_targets() {
-        let lines = trap_golden_lines(target);
-        let mut text = TRAP_GOLDEN_HEADER.to_string();
-        for line in &lines {
-            text.push_str(line);
-            text.push('\n');
-        }
-        if std::env::var_os("FUEL_GOLDEN_WRITE").is_some_and(|v| v == "1") {
-            std::fs::write(&path, &text).expect("write the trap golden file");
-            return;
-        }
-        let golden = std::fs::read_to_string(&path).expect("tests/fuel-trap-consumption.txt");
-        let expected: Vec<&str> = golden
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .collect();
-        let mut differences = String::new();
-        for (i, (got, want)) in lines.iter().zip(&expected).enumerate() {
-            if got != want {
-                let _ = writeln!(differences, "line {i}: expected `{want}`, got `{got}`");
-            }
-        }
-        assert!(
-            differences.is_empty() && lines.len() == expected.len(),
-            "{target}: fuel consumption at a stop differs from {TRAP_GOLDEN} ({} lines, \
-             expected {}):\n{differences}(FUEL_GOLDEN_WRITE=1 regenerates it)",
-            lines.len(),
-            expected.len()
-        );
-    }
+    check_golden(
+        TRAP_GOLDEN,
+        TRAP_GOLDEN_HEADER,
+        "fuel consumption at a stop",
+        trap_golden_lines,
+    );
 }
