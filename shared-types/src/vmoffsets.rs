@@ -55,7 +55,8 @@
 //! there. The slice may thus be negative by more than one block's cost (a *debt* of the blocks
 //! run since the last check), which the runtime pays from the rest of the budget (a `u64` kept
 //! outside the slice) or, if it cannot, stops the call with. The runtime never puts more than
-//! [`FUEL_SLICE_MAX`] in the slice, and the compiler bounds a function's total cost, so the
+//! [`FUEL_SLICE_MAX`] in the slice, the compiler bounds a function's total cost and checks
+//! after calls with a long tail, and the wasm stack is at most [`MAX_WASM_STACK`], so the
 //! subtractions between two checks do not wrap (the argument is in `module::fuel`). `fuel` is
 //! current at every call out of compiled code, which reloads it afterwards. Epochs are compared
 //! on their low 32 bits with wrapping arithmetic: at function entry and at every loop header,
@@ -102,6 +103,11 @@ pub const VAL_RAW_SIZE: u32 = 16;
 /// the store's reserve): half the `i32` range, so that the blocks compiled code subtracts
 /// between two checks leave room before the slice could wrap (host compiler `module::fuel`).
 pub const FUEL_SLICE_MAX: i32 = i32::MAX / 2;
+/// The most stack wasm code may use below the host frame that calls into it, whatever the
+/// engine's configuration asks for (the runtime clamps `EngineConfig::max_wasm_stack` to it):
+/// 64 MiB. It bounds the number of frames that can return between two fuel checks, which the
+/// argument that the slice cannot wrap needs (host compiler `module::fuel`).
+pub const MAX_WASM_STACK: u32 = 64 << 20;
 /// Size of a `VMGlobalDefinition`.
 pub const GLOBAL_SIZE: u32 = 16;
 /// Size of a `VMMemoryDefinition`.

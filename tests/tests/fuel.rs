@@ -286,6 +286,81 @@ fn a_straight_line_tail_overruns_the_budget_by_its_cost_at_most() {
     );
 }
 
+/// `caller(n)` calls `debt(n)` (the module of [`debt_module`] with a tail of 50 `if`s, 100
+/// fuel after its last check), sets the global `after` to 1 and runs `ifs` more `if`s. Its
+/// entry block is `local.get call i32.const global.set local.get if` (6); the blocks after it
+/// cost `2 (ifs - 1)`, which decides whether a check follows the call
+/// (`host_compiler::module::fuel::MAX_UNCHECKED_TAIL` = 256).
+fn after_call_module(ifs: usize) -> String {
+    let tail = "(if (local.get $n) (then (nop))) ".repeat(ifs);
+    let ifs50 = "(if (local.get $n) (then (nop))) ".repeat(50);
+    format!(
+        r#"(module
+  (global $after (export "after") (mut i32) (i32.const 0))
+  (func $debt (param $n i32)
+    (local $i i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    {ifs50})
+  (func (export "caller") (param $n i32)
+    (call $debt (local.get $n))
+    (global.set $after (i32.const 1))
+    {tail}))"#
+    )
+}
+
+#[test]
+fn a_call_with_a_long_tail_after_it_is_followed_by_a_check() {
+    let n = 5u64;
+    // The caller's entry (6) and `debt`'s loop up to its exit (9 n + 4): the budget that
+    // passes the last check; `debt`'s tail (100) then runs into debt.
+    let budget = 6 + 9 * n + 4;
+    // 150 `if`s: a tail of 298 > 256 after the call. The check right after it finds the
+    // slice 100 in debt and stops the call before `global.set`: the caller's entry block
+    // was paid whole, nothing after the call ran.
+    let long_tail = image(native_target(), &after_call_module(150), true, false);
+    with_instance(
+        &long_tail,
+        (),
+        |_| {},
+        |store, instance| {
+            store.set_fuel(budget).unwrap();
+            let r = call(store, instance, "caller", &[Val::I32(n as i32)]);
+            assert_eq!(trap_code(r), TrapCode::OutOfFuel);
+            assert_eq!(store.get_fuel().unwrap(), 0);
+            assert_eq!(store.fuel_debt().unwrap(), 100);
+            let after = instance.get_global(store, "after").unwrap();
+            assert_eq!(after.get(store), Val::I32(0));
+            // With enough fuel the check passes and the call finishes.
+            store.set_fuel(budget + 100 + 298).unwrap();
+            call(store, instance, "caller", &[Val::I32(n as i32)]).unwrap();
+            assert_eq!(
+                (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+                (0, 0)
+            );
+            assert_eq!(after.get(store), Val::I32(1));
+        },
+    );
+    // 129 `if`s: a tail of exactly 256, no check: the call finishes in debt (100 + 256).
+    let short_tail = image(native_target(), &after_call_module(129), true, false);
+    with_instance(
+        &short_tail,
+        (),
+        |_| {},
+        |store, instance| {
+            store.set_fuel(budget).unwrap();
+            call(store, instance, "caller", &[Val::I32(n as i32)]).unwrap();
+            assert_eq!(store.get_fuel().unwrap(), 0);
+            assert_eq!(store.fuel_debt().unwrap(), 356);
+            let after = instance.get_global(store, "after").unwrap();
+            assert_eq!(after.get(store), Val::I32(1));
+        },
+    );
+}
+
 #[test]
 fn loop_free_and_tight_loop_code_stop_within_their_budget() {
     let image = image(native_target(), COUNT, true, false);

@@ -16,7 +16,10 @@ use crate::vm::fiber::{DEFAULT_FIBER_POOL, FiberPool};
 #[derive(Clone, Copy)]
 pub struct EngineConfig {
     /// Stack bytes wasm code may use below the host frame that calls into it (enforced by the
-    /// stack-limit check compiled into every function). Default 512 KiB.
+    /// stack-limit check compiled into every function). Default 512 KiB; at most 64 MiB
+    /// (`shared_types::vmoffsets::MAX_WASM_STACK`): a larger value acts as 64 MiB, because
+    /// the bound that keeps compiled code's fuel slice from wrapping counts the frames that
+    /// fit in it.
     pub max_wasm_stack: usize,
     /// Bytes of address space reserved for each linear memory, bounding its growth (a memory's
     /// maximum, if smaller, wins; guard-elided images need at least their recorded

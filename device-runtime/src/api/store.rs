@@ -34,7 +34,11 @@ impl<T: core::fmt::Debug> core::fmt::Debug for Store<'_, T> {
 
 fn limits(engine: &Engine) -> StoreLimits {
     StoreLimits {
-        max_wasm_stack: engine.config.max_wasm_stack,
+        // Clamped: the fuel slice's no-wrap bound counts the frames this much stack holds.
+        max_wasm_stack: engine
+            .config
+            .max_wasm_stack
+            .min(shared_types::vmoffsets::MAX_WASM_STACK as usize),
         memory_reservation: engine.config.memory_reservation,
         memory_guard: engine.config.memory_guard,
         epoch_counter: engine.config.epoch_counter,
@@ -282,6 +286,25 @@ impl<T> Drop for Store<'_, T> {
         if let Some(region) = self.owned_arena.take() {
             // SAFETY: the arena came from this platform and nothing uses it any more.
             unsafe { self.platform.arena_free(region) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::engine::EngineConfig;
+
+    #[test]
+    fn max_wasm_stack_is_clamped_to_the_bound_the_fuel_slice_needs() {
+        let cap = shared_types::vmoffsets::MAX_WASM_STACK as usize;
+        for (asked, got) in [(4096, 4096), (cap, cap), (cap + 1, cap), (usize::MAX, cap)] {
+            let config = EngineConfig {
+                max_wasm_stack: asked,
+                ..EngineConfig::default()
+            };
+            let engine = Engine::new(&config);
+            assert_eq!(limits(&engine).max_wasm_stack, got, "asked for {asked}");
         }
     }
 }

@@ -44,8 +44,21 @@
 //! shows no fuel left and the unpaid rest as its debt (`Store::fuel_debt`), which `add_fuel`
 //! pays first. A call thus never runs a loop iteration or enters a function its budget has
 //! not paid for, and stops at most one function's straight-line cost (below
-//! [`MAX_FUNCTION_COST`]) past its budget per frame it returns through before the next
-//! check.
+//! [`MAX_FUNCTION_COST`]) plus [`MAX_UNCHECKED_TAIL`] per frame it returns through past its
+//! budget before the next check.
+//!
+//! # Checks after calls with a long tail
+//!
+//! A call does not end a fuel block, and the blocks of the caller that follow its return are
+//! paid without a check until the caller reaches a check point or returns. So that a chain of
+//! returns cannot pile up an unbounded debt, a call (`call`, `call_indirect`) whose caller has
+//! more than [`MAX_UNCHECKED_TAIL`] of fuel in the blocks after the call's own block (the
+//! *tail*: everything those blocks may run before the next check point or return, bounded by
+//! their sum) is followed by a check of cost 0 ([`FuelBlocks::checks_after`]): right
+//! after the call returns, the code calls `OutOfFuel` with cost 0 when the slice is negative.
+//! Like any check it pays the debt or stops the call (the rest of the call's block has been
+//! paid at its start, so it counts as consumed, as a trap inside a block does). Most
+//! functions cost less than the threshold in all and never need one.
 //!
 //! # Why the slice cannot wrap
 //!
@@ -57,16 +70,16 @@
 //!   its own (it runs each of its blocks at most once between them: every cycle passes a
 //!   loop header).
 //! * Between two checks, code subtracts the blocks after the last check in the current frame
-//!   and, when that frame returns, the rest of its caller's blocks up to the caller's next
-//!   check point or return, and so on up the stack. The slice, at most `2^30 - 1` at the
-//!   last check (or the slow path's refill), reaches `i32::MIN` only after more than
-//!   `2^30 + 2^31` of such costs, i.e. a chain of more than 3071 returns through frames that
-//!   each subtract close to 2^20 after their call: a recursion of a function whose body has
-//!   over a million non-free operators after its recursive call, 3072 deep. The compiler
-//!   accepts such a module (it is valid wasm), so this is a bound, not a proof for every
-//!   module: a module built to do it could see the slice wrap (which would grant it about
-//!   2^32 fuel, never undefined behaviour: the runtime only reads the slice with checked
-//!   `i64` arithmetic). No realistic module comes near it.
+//!   (less than 2^20) and, each time a frame returns, its caller's blocks after the call up to
+//!   the caller's next check point or return: at most [`MAX_UNCHECKED_TAIL`] `= 256`, since a
+//!   longer tail starts with a check. Every frame returned through was on the stack at the
+//!   last check, and each frame that calls takes at least 8 bytes of it (the saved return
+//!   address, `sp` kept 8-aligned: Thumb-2; 16 bytes on AArch64 and x86_64) within the wasm
+//!   stack, which the runtime caps at `shared_types::vmoffsets::MAX_WASM_STACK` `= 64 MiB`
+//!   (`EngineConfig::max_wasm_stack` is clamped to it). So at most 2^23 frames return between
+//!   two checks, subtracting at most `2^23 * 256 + 2^20 < 2^31 + 2^20`, while the slice,
+//!   at most `2^30 - 1` at the last check (or the slow path's refill), reaches `i32::MIN`
+//!   only after `2^30 + 2^31` of them. The slice never wraps.
 //! * The runtime's slow path computes in `i64`/`i128` and saturates; a debt it records is at
 //!   most the magnitude of an `i32` plus a block's cost.
 //!
@@ -88,6 +101,10 @@ use crate::error::CompileError;
 /// The largest total cost of one function body (the sum of its fuel block costs): what one
 /// frame may subtract from the 32-bit slice between two checks (see the module doc).
 pub const MAX_FUNCTION_COST: u32 = (1 << 20) - 1;
+
+/// The most fuel a caller's blocks after a call may cost without a check right after the call
+/// (see the module doc, "Checks after calls with a long tail").
+pub const MAX_UNCHECKED_TAIL: u32 = 256;
 
 /// The fuel one operator costs.
 pub fn operator_cost(op: &Operator<'_>) -> u32 {
@@ -167,14 +184,20 @@ pub fn block_costs(func_index: u32, body: &FunctionBody<'_>) -> Result<Vec<u32>,
 pub struct FuelBlocks {
     costs: Vec<u32>,
     next: usize,
+    /// The sum of the costs of the blocks from `next` on.
+    remaining: u32,
 }
 
 impl FuelBlocks {
     /// The blocks of `body` (see [`block_costs`]).
     pub fn new(func_index: u32, body: &FunctionBody<'_>) -> Result<FuelBlocks, CompileError> {
+        let costs = block_costs(func_index, body)?;
+        // At most MAX_FUNCTION_COST: `block_costs` checked the total.
+        let remaining = costs.iter().sum();
         Ok(FuelBlocks {
-            costs: block_costs(func_index, body)?,
+            costs,
             next: 0,
+            remaining,
         })
     }
 
@@ -188,7 +211,17 @@ impl FuelBlocks {
         );
         let cost = self.costs.get(self.next).copied().unwrap_or(0);
         self.next += 1;
+        self.remaining -= cost;
         cost
+    }
+
+    /// Whether `op`, an operator of the current block (the one [`FuelBlocks::next_block`]
+    /// returned last), must be followed by a check of cost 0: it is a call (`call`,
+    /// `call_indirect`) and the blocks after the current one cost more than
+    /// [`MAX_UNCHECKED_TAIL`] (see the module doc). The same answer on every backend.
+    pub fn checks_after(&self, op: &Operator<'_>) -> bool {
+        matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. })
+            && self.remaining > MAX_UNCHECKED_TAIL
     }
 
     /// Whether every block has been reached (true at the end of a correct translation).
@@ -287,6 +320,40 @@ mod tests {
             message.contains("function 7: fuel cost of the body exceeds 1048575"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_call_is_followed_by_a_check_when_the_blocks_after_it_cost_more_than_the_limit() {
+        // entry: `block call end` (1), then `n` blocks of cost 2 (`local.get`, `br_if`), then
+        // the final `end`'s (0): the call has a tail of 2 n.
+        let wasm_of = |n: usize| {
+            let tail = "local.get 0 br_if 0 ".repeat(n);
+            wat::parse_str(format!(
+                "(module (func (param i32) block call 1 end {tail}) (func))"
+            ))
+            .unwrap()
+        };
+        let at_limit = (MAX_UNCHECKED_TAIL / 2) as usize;
+        for (n, expected) in [(at_limit, false), (at_limit + 1, true)] {
+            let wasm = wasm_of(n);
+            let body = wasmparser::Parser::new(0)
+                .parse_all(&wasm)
+                .find_map(|p| match p.unwrap() {
+                    wasmparser::Payload::CodeSectionEntry(b) => Some(b),
+                    _ => None,
+                })
+                .unwrap();
+            let mut blocks = FuelBlocks::new(0, &body).unwrap();
+            let call = Operator::Call { function_index: 1 };
+            assert_eq!(blocks.next_block(), 1);
+            assert_eq!(blocks.checks_after(&call), expected, "tail of {n} blocks");
+            assert!(!blocks.checks_after(&Operator::Nop));
+            // In the last block of cost 2 the tail is 0.
+            for _ in 0..n {
+                blocks.next_block();
+            }
+            assert!(!blocks.checks_after(&call));
+        }
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //! block, so every iteration pays), the following block of a frame right after its `end`, the
 //! arms of an `if` right after `if`/`else`, the fall-through of `br_if` right after it.
 //!
+//! After a call that [`FuelBlocks::checks_after`](crate::module::fuel::FuelBlocks::checks_after)
+//! marks (the caller's blocks after it cost more than `MAX_UNCHECKED_TAIL`), the translator
+//! adds a check of cost 0 (`module::fuel`, "Checks after calls with a long tail").
+//!
 //! # The charge
 //!
 //! Between calls the fuel slice (`VMStoreContext::fuel`, an `i32`) lives in a Cranelift
@@ -308,6 +312,16 @@ impl FuncTranslator<'_, '_> {
         // The sign bit alone: AArch64 tests it with one `tbnz`.
         let negative = self.builder.ins().band_imm_u(left, 1 << 31);
         self.call_out_cold(negative, Libcall::OutOfFuelPreserving, &[cost])
+    }
+
+    /// After a call whose caller's blocks after it cost more than
+    /// `fuel::MAX_UNCHECKED_TAIL` (`FuelBlocks::checks_after`): a check of cost 0, so that
+    /// the debt a chain of returns piles up stays bounded (`module::fuel`).
+    pub(crate) fn check_fuel_after_call(&mut self) -> Result<(), CompileError> {
+        if !self.reachable {
+            return Ok(());
+        }
+        self.charge_fuel(0, true)
     }
 
     /// At the function entry and loop headers (after the fuel charge): calls `EpochDeadline`

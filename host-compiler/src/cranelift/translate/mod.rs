@@ -467,6 +467,14 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             self.builder
                 .set_srcloc(SourceLoc::new(u32::try_from(offset).unwrap_or(u32::MAX)));
             self.translate_operator(&op)?;
+            if self
+                .fuel_blocks
+                .as_ref()
+                .is_some_and(|b| b.checks_after(&op))
+            {
+                // A call with a long tail after it (`module::fuel`): a check of cost 0.
+                self.check_fuel_after_call()?;
+            }
             if ends_block(&op) {
                 let check_point = checks_fuel_after(&op);
                 self.start_fuel_block(check_point)?;

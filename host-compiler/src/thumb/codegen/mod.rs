@@ -473,6 +473,10 @@ pub fn compile_function(
         };
         compiler.flags_local = None;
         compiler.flags_for_test = false;
+        // A call with a long tail after it (`module::fuel`): a check of cost 0.
+        if fuel.as_ref().is_some_and(|f| f.checks_after(&op)) {
+            compiler.instrument(0, true, false)?;
+        }
         // Operators fused above never end a fuel block (arithmetic, shifts, `local.set/tee`),
         // so `op` is the only one that can.
         if ends_block(&op) {
