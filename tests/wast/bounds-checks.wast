@@ -127,6 +127,132 @@
 (assert_return (invoke "two-windows" (i32.const 65524) (i32.const 65528)) (i32.const 0))
 (assert_trap (invoke "two-windows" (i32.const 65525) (i32.const 0)) "out of bounds memory access")
 
+;; Windows reaching down: loads of p + k' below the first load's p + k are checked with it
+;; (the check is of p + k - below), and a window base reaches them with a negative offset. The
+;; lowest address wraps around 2^32 when p + k is small: that load traps although the first one
+;; is in bounds.
+(module
+  (memory 1)
+  (data (i32.const 0) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00\05\00\00\00")
+  (data (i32.const 65528) "\05\00\00\00\06\00\00\00")
+  ;; CRC-32's unrolled pair: p + 5, then p + 4
+  (func (export "down2") (param $p i32) (result i32)
+    (i32.add
+      (i32.load8_u (i32.add (local.get $p) (i32.const 5)))
+      (i32.mul (i32.load8_u (i32.add (local.get $p) (i32.const 4))) (i32.const 256))))
+  ;; below by 8 with an offset reaching above the first load, and a byte between
+  (func (export "down-far") (param $p i32) (result i32)
+    (i32.add
+      (i32.add (i32.load (i32.add (local.get $p) (i32.const 8)))
+               (i32.load offset=12 (local.get $p)))
+      (i32.load8_u (i32.add (local.get $p) (i32.const 4)))))
+  ;; four loads walking down from p + 16: the later three from the window base
+  (func (export "down-base") (param $p i32) (result i32)
+    (i32.add
+      (i32.add (i32.load (i32.add (local.get $p) (i32.const 16)))
+               (i32.load (i32.add (local.get $p) (i32.const 12))))
+      (i32.add (i32.load (i32.add (local.get $p) (i32.const 8)))
+               (i32.load (i32.add (local.get $p) (i32.const 4))))))
+)
+(assert_return (invoke "down2" (i32.const 0)) (i32.const 512))
+(assert_return (invoke "down2" (i32.const -4)) (i32.const 256))
+(assert_trap (invoke "down2" (i32.const -5)) "out of bounds memory access")
+(assert_return (invoke "down2" (i32.const 65528)) (i32.const 1536))
+(assert_return (invoke "down2" (i32.const 65530)) (i32.const 0))
+(assert_trap (invoke "down2" (i32.const 65531)) "out of bounds memory access")
+(assert_return (invoke "down-far" (i32.const 0)) (i32.const 9))
+(assert_trap (invoke "down-far" (i32.const -8)) "out of bounds memory access")
+(assert_trap (invoke "down-far" (i32.const -4)) "out of bounds memory access")
+(assert_return (invoke "down-far" (i32.const 65520)) (i32.const 11))
+(assert_trap (invoke "down-far" (i32.const 65521)) "out of bounds memory access")
+(assert_return (invoke "down-base" (i32.const 0)) (i32.const 14))
+(assert_return (invoke "down-base" (i32.const -4)) (i32.const 10))
+(assert_trap (invoke "down-base" (i32.const -5)) "out of bounds memory access")
+(assert_return (invoke "down-base" (i32.const 65516)) (i32.const 11))
+(assert_trap (invoke "down-base" (i32.const 65517)) "out of bounds memory access")
+
+;; Loop counters: a local that a loop's body steps by a constant at its end (`local.tee`, then
+;; `br_if` back while it differs from a constant), from a constant set right before the loop,
+;; is in a known range in the body; an access through it needs no check when that range is in
+;; bounds of the minimum length. Counters that do not qualify keep their checks and trap.
+(module
+  (memory 1)
+  (data (i32.const 0) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00")
+  (data (i32.const 65520) "\05\00\00\00\06\00\00\00\07\00\00\00\08\00\00\00")
+  ;; i = 0, 4, 8, 12 (leaves at 16): i + 65520 stays in bounds
+  (func (export "up") (result i32) (local $i i32) (local $s i32)
+    (local.set $i (i32.const 0))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $i) (i32.const 65520)))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4))) (i32.const 16))))
+    (local.get $s))
+  ;; one step more: the last iteration's load is past the end
+  (func (export "up-past") (result i32) (local $i i32) (local $s i32)
+    (local.set $i (i32.const 0))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $i) (i32.const 65520)))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4))) (i32.const 20))))
+    (local.get $s))
+  ;; a step that does not divide the distance never meets the end: i = 0, 3, .., 15, 18, ..
+  ;; (0 .. 13 would fit the memory)
+  (func (export "no-divide") (result i32) (local $i i32) (local $s i32)
+    (local.set $i (i32.const 0))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load8_u (i32.add (local.get $i) (i32.const 65522)))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 3))) (i32.const 16))))
+    (local.get $s))
+  ;; the body writes the counter too, after the load: the next iteration loads through it
+  (func (export "written") (param $p i32) (result i32) (local $i i32) (local $s i32)
+    (local.set $i (i32.const 0))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $i) (i32.const 4)))))
+      (if (local.get $p) (then (local.set $i (i32.const 65528))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4))) (i32.const 12))))
+    (local.get $s))
+  ;; counting down: i = 16, 12, 8, 4 (leaves at 0, the `br_if` on the teed value)
+  (func (export "down") (result i32) (local $i i32) (local $s i32)
+    (local.set $i (i32.const 16))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $i) (i32.const 65516)))))
+      (br_if $l (local.tee $i (i32.add (local.get $i) (i32.const -4)))))
+    (local.get $s))
+  ;; i = -8, -4, 0, 4: i + 8 is 0 .. 12, in bounds; i + 4 wraps around 2^32 at i = -8
+  (func (export "negative") (param $k i32) (result i32) (local $i i32) (local $s i32)
+    (local.set $i (i32.const -8))
+    (loop $l
+      (local.set $s (i32.add (local.get $s)
+        (if (result i32) (local.get $k)
+          (then (i32.load (i32.add (local.get $i) (i32.const 8))))
+          (else (i32.load (i32.add (local.get $i) (i32.const 4)))))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4))) (i32.const 8))))
+    (local.get $s))
+  ;; a scaled counter: i = 0 .. 3, i << 2 <= 12
+  (func (export "scaled") (result i32) (local $i i32) (local $s i32)
+    (local.set $i (i32.const 0))
+    (loop $l
+      (local.set $s (i32.add (local.get $s)
+        (i32.load offset=65520 (i32.shl (local.get $i) (i32.const 2)))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 4))))
+    (local.get $s))
+  ;; the start is a parameter: checked
+  (func (export "from-param") (param $i i32) (result i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $i) (i32.const 65520)))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4))) (i32.const 16))))
+    (local.get $s))
+)
+(assert_return (invoke "up") (i32.const 26))
+(assert_trap (invoke "up-past") "out of bounds memory access")
+(assert_trap (invoke "no-divide") "out of bounds memory access")
+(assert_return (invoke "written" (i32.const 0)) (i32.const 9))
+(assert_trap (invoke "written" (i32.const 1)) "out of bounds memory access")
+(assert_return (invoke "down") (i32.const 26))
+(assert_return (invoke "negative" (i32.const 1)) (i32.const 10))
+(assert_trap (invoke "negative" (i32.const 0)) "out of bounds memory access")
+(assert_return (invoke "scaled") (i32.const 26))
+(assert_return (invoke "from-param" (i32.const 4)) (i32.const 21))
+(assert_trap (invoke "from-param" (i32.const 17)) "out of bounds memory access")
+
 ;; Bounded indices: an index computed as `x & m`, `x >>u n`, a shift or sum of bounded values that
 ;; cannot wrap, or a `load8_u`/`load16_u`, needs no check when its bound plus the access's end is
 ;; within the minimum length. The cases where the bound does not hold or does not fit keep the

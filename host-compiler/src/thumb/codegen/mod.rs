@@ -324,6 +324,14 @@ pub fn compile_function(
         error: decode_error,
         reader: end_reader,
     } = decoded;
+    // The counter of every loop, in the order of the `loop` operators.
+    let mut loop_counters = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, (op, _))| matches!(op, Operator::Loop { .. }))
+        .map(|(j, _)| loop_counter(&ops, j))
+        .collect::<Vec<_>>()
+        .into_iter();
     let mut ops = ops.into_iter();
     while let Some((op, offset)) = ops.next() {
         // `drop` and untyped `select` take their operand's type from the validator (read before
@@ -473,6 +481,19 @@ pub fn compile_function(
         };
         compiler.flags_local = None;
         compiler.flags_for_test = false;
+        // A loop's counter is in range in its body (until written); it dies with the loop.
+        if matches!(op, Operator::Loop { .. }) {
+            let counter = loop_counters.next().flatten();
+            if let Some(c) = counter
+                && compiler.reachable
+                && let Ok((word, 1)) = compiler.local_words(c.local)
+            {
+                let depth = compiler.control.len();
+                compiler.counters.push((word, c.low, c.width, depth));
+            }
+        }
+        let depth = compiler.control.len();
+        compiler.counters.retain(|c| c.3 <= depth);
         // A call with a long tail after it (`module::fuel`): a check of cost 0.
         if fuel.as_ref().is_some_and(|f| f.checks_after(&op)) {
             compiler.instrument(0, true, false)?;
@@ -598,9 +619,10 @@ struct FunctionCompiler<'m> {
     /// indices"). Kept while only `local.get`s and `i32.const`s push above it.
     bounded: Option<(usize, u32)>,
     /// The access window of the load being compiled (DESIGN.md section 8, "Access windows"):
-    /// `(local, k, extent)` when its index is `local + k` and the loads of `local + k'` that
-    /// follow in the same window end at most `extent` bytes past `local + k`.
-    window: Option<(u32, u32, u64)>,
+    /// `(local, k, extent, below)` when its index is `local + k` and the loads of `local + k'`
+    /// that follow in the same window end at most `extent` bytes past `local + k` and start at
+    /// most `below` bytes before it.
+    window: Option<(u32, u32, u64, u32)>,
     /// How many operators after the load being compiled its window holds (with `window`), and
     /// whether any of them may call a helper.
     window_span: (usize, bool),
@@ -617,6 +639,10 @@ struct FunctionCompiler<'m> {
     /// high words of memory64 addresses (DESIGN.md section 8, "Memory64"). They die as
     /// `checked` facts do.
     checked_zero: Vec<u32>,
+    /// Loop counters in range (DESIGN.md section 8, "Loop counters"): `(word, low, width,
+    /// depth)`: in the body of the loop whose frame is at control depth `depth`, until the
+    /// local word is written, its value is in `low ..= low + width` (mod 2^32).
+    counters: Vec<(u32, u32, u32, usize)>,
     /// A binary operator fused into the shift by a constant being compiled: the shift becomes
     /// its shifted-register right operand (`eor.w rd, rn, rm, lsr #8`).
     shift_into: Option<Binary>,
@@ -762,6 +788,7 @@ impl<'m> FunctionCompiler<'m> {
             bounded: None,
             checked_constant: 0,
             checked_zero: Vec::new(),
+            counters: Vec::new(),
             derived: Vec::new(),
             pinned: [None; PINNED_KINDS],
             sum_origin: None,
@@ -1999,6 +2026,8 @@ impl<'m> FunctionCompiler<'m> {
         let (memory, bias) = (memory.ty, memory.bias);
         let min_length = memory.min.saturating_mul(memory.page_size());
         let mut c = access_end(offset, size);
+        // A window's loads below the index: the check is of `index - below`, for `c + below`.
+        let mut below = 0;
         // A bounded index: in bounds of the minimum length whatever its value.
         if origin
             .bound
@@ -2017,18 +2046,29 @@ impl<'m> FunctionCompiler<'m> {
                     return Ok(());
                 }
                 // The load's window: one check for the loads of `local + k'` after it.
-                if let Some((_, _, extent)) = self.window.filter(|&(l, w, _)| (l, w) == (local, k))
+                if let Some((_, _, extent, lower)) =
+                    self.window.filter(|&(l, w, _, _)| (l, w) == (local, k))
                     && !memory.index64
+                    && matches!(index, Src::Owned(_) | Src::Home(_))
+                    && c.max(extent) + u64::from(lower) <= 1 << 31
                 {
-                    c = c.max(extent);
+                    below = lower;
+                    c = c.max(extent) + u64::from(lower);
                     self.window_checked = Some((local, k));
                 }
                 if c <= 1 << 31 {
                     self.record_fact(Fact {
                         local,
-                        low: k,
+                        low: k.wrapping_sub(below),
                         extent: c,
                     });
+                    // A loop counter's range proves the fact: no code (memories never shrink).
+                    if self
+                        .counter_bound(local, k.wrapping_sub(below))
+                        .is_some_and(|bound| u64::from(bound) + c <= min_length)
+                    {
+                        return Ok(());
+                    }
                 }
             }
             _ => {}
@@ -2053,7 +2093,17 @@ impl<'m> FunctionCompiler<'m> {
                 self.emit(|a| a.cmp(Reg::R8, limit))?;
                 self.branch_to_trap(Cond::Lo, code)
             }
-            Src::Owned(idx) | Src::Home(idx) => {
+            Src::Owned(index) | Src::Home(index) => {
+                // `index - below` (mod 2^32): past the length when the lowest load's address
+                // wraps (below <= 4095 < 2^32 - length).
+                let lowest = if below > 0 {
+                    let r = self.allocate()?;
+                    self.emit(|a| a.sub(Flags::Any, r, index, below))?;
+                    Some(r)
+                } else {
+                    None
+                };
+                let idx = lowest.unwrap_or(index);
                 if bias == 4 && c as u32 == 4 {
                     self.emit(|a| a.cmp(idx, Reg::R8))?;
                 } else if let Some(limit) = (bias == 4 && c <= min_length)
@@ -2089,7 +2139,13 @@ impl<'m> FunctionCompiler<'m> {
                         a.cmp(Reg::R12, limit)
                     })?;
                     self.free_operand(limit);
+                    if let Some(r) = lowest {
+                        self.stack.release(r);
+                    }
                     return self.branch_to_trap(Cond::Lo, code);
+                }
+                if let Some(r) = lowest {
+                    self.stack.release(r);
                 }
                 self.branch_to_trap(Cond::Hi, code)
             }
@@ -2099,6 +2155,11 @@ impl<'m> FunctionCompiler<'m> {
     /// The bound of the entry `depth` from the top, if [`Self::bounded`] describes it.
     fn entry_bound(&self, depth: usize) -> Option<u32> {
         let position = self.stack.len().checked_sub(depth + 1)?;
+        if let Some(&Entry::Local(word)) = self.stack.entries.get(position)
+            && let Some(bound) = self.counter_bound(word, 0)
+        {
+            return Some(bound);
+        }
         self.bounded
             .filter(|&(p, _)| p == position)
             .map(|(_, bound)| bound)
@@ -4287,8 +4348,9 @@ impl<'m> FunctionCompiler<'m> {
         if !self.checked.iter().any(|f| f.covers(local, k, c)) {
             return None;
         }
-        let at = u64::from(k.wrapping_sub(low)) + memarg.offset;
-        (at <= 4095).then_some((at as i32, width))
+        // `k - k0` is within 2^30 either way (the window's loads), the offset below 2^32.
+        let at = i64::from(k.wrapping_sub(low) as i32) + memarg.offset as i64;
+        (-255..=4095).contains(&at).then_some((at as i32, width))
     }
 
     /// Compiles the `i32.add` and load that [`Self::window_load_at`] matched.
@@ -4339,10 +4401,10 @@ impl<'m> FunctionCompiler<'m> {
         if self.checked.iter().any(|f| f.covers(local, k, c)) {
             return;
         }
-        let (extent, span, calls) =
+        let (extent, below, span, calls) =
             window_extent(rest, local, k, |index| self.local_words(index).ok());
-        if extent > c {
-            self.window = Some((local, k, extent));
+        if extent > c || below > 0 {
+            self.window = Some((local, k, extent, below));
             self.window_span = (span, calls);
         }
     }
@@ -4351,6 +4413,15 @@ impl<'m> FunctionCompiler<'m> {
     fn forget_local(&mut self, index: u32) {
         self.checked.retain(|f| f.local != index);
         self.checked_zero.retain(|l| *l != index);
+        self.counters.retain(|c| c.0 != index);
+    }
+
+    /// The largest value (unsigned) of `word + k` (mod 2^32) when the local word is a loop
+    /// counter in range and the sum does not wrap within the range.
+    fn counter_bound(&self, word: u32, k: u32) -> Option<u32> {
+        let &(_, low, width, _) = self.counters.iter().find(|c| c.0 == word)?;
+        let first = low.wrapping_add(k);
+        first.checked_add(width)
     }
 
     fn local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {
@@ -5900,11 +5971,12 @@ const MAX_FACTS: usize = 16;
 /// At most this many operators after a load are searched for its window.
 const WINDOW_OPERATORS: usize = 512;
 
-/// `(extent, span, calls)` of the access window of a load through `local + k` (DESIGN.md
-/// section 8, "Access windows"): how far past `local + k` the loads of memory 0 through
-/// `local + k'` in it reach, relative to `local + k` (0 when none does); how many operators it
-/// holds when a window base would serve a later `local + k'` sum (else 0); whether any of them
-/// may call a helper. `rest` are the operators after that load; `words` gives a wasm local's
+/// `(extent, below, span, calls)` of the access window of a load through `local + k`
+/// (DESIGN.md section 8, "Access windows"): how far past `local + k` the loads of memory 0
+/// through `local + k'` in it reach, relative to `local + k` (0 when none does); how far below
+/// it the lowest of them starts (at most [`MAX_BELOW`]; 0 when none does); how many operators
+/// it holds when a window base would serve a later `local + k'` sum (else 0); whether any of
+/// them may call a helper. `rest` are the operators after that load; `words` gives a wasm local's
 /// words `(first, count)`.
 ///
 /// The window is the run of operators that cannot trap with any other code than a load's
@@ -5912,16 +5984,17 @@ const WINDOW_OPERATORS: usize = 512;
 /// arithmetic that cannot trap, constants, `local.get`, `global.get`, `local.set/tee` of other
 /// locals, `select`, `drop` and loads. A load of `local + k'` is matched on the operators
 /// `local.get local; i32.const k'; i32.add` (or `local.get local` alone, `k' = 0`) right before
-/// it; `k' - k` (mod 2^32) must be below 2^30 and the reach below 2^20, so the reach is
-/// exact arithmetic.
+/// it; `k' - k` (mod 2^32) must be below 2^30 and the reach below 2^20, or `k - k'` at most
+/// [`MAX_BELOW`], so the reach is exact arithmetic.
 fn window_extent(
     rest: &[(Operator<'_>, u64)],
     local: u32,
     k: u32,
     words: impl Fn(u32) -> Option<(u32, u32)>,
-) -> (u64, usize, bool) {
+) -> (u64, u32, usize, bool) {
     let is_local = |index: u32| words(index) == Some((local, 1));
     let mut extent = 0;
+    let mut below = 0;
     let mut calls = false;
     let mut sums = false;
     let mut span = 0;
@@ -5946,11 +6019,19 @@ fn window_extent(
             if let Some((k2, sum)) = origin
                 && matches!(memarg.target, wasmparser::MemArgTarget::Memory(0))
             {
-                let reach = u64::from(k2.wrapping_sub(k)) + access_end(memarg.offset, size);
+                let end = access_end(memarg.offset, size);
+                let reach = u64::from(k2.wrapping_sub(k)) + end;
+                let under = k.wrapping_sub(k2);
                 if k2.wrapping_sub(k) < 1 << 30 && reach < 1 << 20 {
                     extent = extent.max(reach);
                     // A later sum the window base would turn into one `ldr`.
                     sums |= sum && reach - u64::from(size) <= 4095;
+                } else if under <= MAX_BELOW && end < 1 << 20 {
+                    // A load below `local + k`: it starts `under` bytes before it.
+                    below = below.max(under);
+                    extent = extent.max(end.saturating_sub(u64::from(under)));
+                    // Its `ldr` from the base reaches back at most 255 bytes.
+                    sums |= sum && memarg.offset + 255 >= u64::from(under) && end <= 4095;
                 }
             }
             span = i + 1;
@@ -5969,8 +6050,134 @@ fn window_extent(
         }
         span = i + 1;
     }
-    (extent, if sums { span } else { 0 }, calls)
+    (extent, below, if sums { span } else { 0 }, calls)
 }
+
+/// A loop's counter (DESIGN.md section 8, "Loop counters"): in the loop's body, until the
+/// wasm local `local` is written, its value is in `low ..= low + width` (mod 2^32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Counter {
+    local: u32,
+    low: u32,
+    width: u32,
+}
+
+/// The counter of the loop at `ops[j]`, if it has one: the loop's body ends with `local.get
+/// l; i32.const s; i32.add; local.tee l; [i32.const e; i32.ne;] br_if 0` (`e = 0` without the
+/// compare), nothing else in the body writes `l` or branches to the loop, and right before the
+/// loop `l` was set to a constant `c0` (only `local.set`s of other locals to constants or
+/// local reads, `block`s and `nop`s between). Every iteration then runs with `l = c0 + j s`
+/// for `j < n`, where `n s = e - c0` (mod 2^32) exactly; a loop that would wrap around (`s`
+/// does not divide `e - c0`, or `e = c0`) has no counter.
+fn loop_counter(ops: &[(Operator<'_>, u64)], j: usize) -> Option<Counter> {
+    use Operator as O;
+    // The loop's `end`.
+    let mut depth = 0usize;
+    let mut end = None;
+    for (i, (op, _)) in ops.iter().enumerate().skip(j + 1) {
+        match op {
+            O::Block { .. } | O::Loop { .. } | O::If { .. } => depth += 1,
+            O::End if depth == 0 => {
+                end = Some(i);
+                break;
+            }
+            O::End => depth -= 1,
+            _ => {}
+        }
+    }
+    let body = &ops[j + 1..end?];
+    let tail = |n: usize| body.len().checked_sub(n).map(|at| &body[at..]);
+    let (local, step, last, tail_len) = match (tail(7), tail(5)) {
+        (
+            Some(
+                [
+                    (O::LocalGet { local_index: a }, _),
+                    (O::I32Const { value: step }, _),
+                    (O::I32Add, _),
+                    (O::LocalTee { local_index: b }, _),
+                    (O::I32Const { value: last }, _),
+                    (O::I32Ne, _),
+                    (O::BrIf { relative_depth: 0 }, _),
+                ],
+            ),
+            _,
+        ) if a == b => (*a, *step, *last as u32, 7),
+        (
+            _,
+            Some(
+                [
+                    (O::LocalGet { local_index: a }, _),
+                    (O::I32Const { value: step }, _),
+                    (O::I32Add, _),
+                    (O::LocalTee { local_index: b }, _),
+                    (O::BrIf { relative_depth: 0 }, _),
+                ],
+            ),
+        ) if a == b => (*a, *step, 0, 5),
+        _ => return None,
+    };
+    // Nothing else writes the counter or branches back to the loop.
+    let mut depth = 0u32;
+    for (op, _) in &body[..body.len() - tail_len] {
+        match op {
+            O::Block { .. } | O::Loop { .. } | O::If { .. } => depth += 1,
+            O::End => depth = depth.checked_sub(1)?,
+            O::LocalSet { local_index } | O::LocalTee { local_index } if *local_index == local => {
+                return None;
+            }
+            O::Br { relative_depth } | O::BrIf { relative_depth } if *relative_depth == depth => {
+                return None;
+            }
+            O::BrTable { targets }
+                if targets.default() == depth
+                    || targets.targets().any(|t| t.is_ok_and(|t| t == depth)) =>
+            {
+                return None;
+            }
+            _ => {}
+        }
+    }
+    // The value on entry: a constant set right before the loop.
+    let mut i = j;
+    let first = loop {
+        i = i.checked_sub(1)?;
+        match &ops[i].0 {
+            O::Block { .. } | O::Nop => {}
+            O::LocalSet { local_index } => {
+                let value = i.checked_sub(1).map(|v| &ops[v].0);
+                match value {
+                    Some(O::I32Const { value }) if *local_index == local => break *value as u32,
+                    Some(O::I32Const { .. } | O::LocalGet { .. }) if *local_index != local => {
+                        i -= 1;
+                    }
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
+    };
+    // n steps of `step` from `first` reach `last` exactly.
+    let (magnitude, distance) = if step > 0 {
+        (step as u32, last.wrapping_sub(first))
+    } else {
+        (step.unsigned_abs(), first.wrapping_sub(last))
+    };
+    if magnitude == 0 || distance == 0 || !distance.is_multiple_of(magnitude) {
+        return None;
+    }
+    let width = distance - magnitude;
+    let low = if step > 0 {
+        first
+    } else {
+        first.wrapping_sub(width)
+    };
+    Some(Counter { local, low, width })
+}
+
+/// The furthest a window's load may start below the load that checks for it: `index - below`
+/// is one `sub` with a 12-bit immediate, and wraps past any length when the lowest address
+/// does.
+const MAX_BELOW: u32 = 4095;
 
 /// Whether the Thumb-2 code of a window operator may call a helper on some profile (soft-float
 /// f64, f32 rounding, i64 conversions), clobbering r0-r3: every operator of a window but the

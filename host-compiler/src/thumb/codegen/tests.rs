@@ -2609,7 +2609,12 @@ fn access_windows_and_bounded_indices_leave_one_check_or_none() {
           local.get 0 i32.const 255 i32.and i32.const 2 i32.shl i32.load offset=1024)
         ;; 3: the same with a mask too wide for the memory: one check
         (func (param i32) (result i32)
-          local.get 0 i32.const 0xffff i32.and i32.const 2 i32.shl i32.load offset=1024))";
+          local.get 0 i32.const 0xffff i32.and i32.const 2 i32.shl i32.load offset=1024)
+        ;; 4: the furthest load first, then two below it: one check
+        (func (param i32) (result i32)
+          local.get 0 i32.const 0x403c i32.add i32.load
+          local.get 0 i32.const 0x4008 i32.add i32.load i32.add
+          local.get 0 i32.const 0x4000 i32.add i32.load i32.add))";
     let functions = compile(wat).unwrap();
     let branches_to_trap = |f: &CompiledFunction| {
         f.code
@@ -2618,17 +2623,56 @@ fn access_windows_and_bounded_indices_leave_one_check_or_none() {
             .count()
     };
     let checks: Vec<usize> = functions.iter().map(branches_to_trap).collect();
-    assert_eq!(checks, vec![1, 2, 0, 1]);
-    // And the one check of function 0 covers the furthest load: in bounds up to the last word.
+    assert_eq!(checks, vec![1, 2, 0, 1, 1]);
+    // And the one check of functions 0 and 4 covers the furthest load: in bounds up to the last
+    // word; function 4's covers the lowest too: p + 0x4000 must not wrap.
     let last = 65536 - 0x4040;
+    for f in [0, 4] {
+        assert_eq!(
+            i32s(&run_with_memory(&functions, &[(f, vec![last])], 65536, 4)),
+            vec![0]
+        );
+        assert_eq!(
+            run_with_memory(&functions, &[(f, vec![last + 1])], 65536, 4),
+            Outcome::Signal(SIGILL)
+        );
+    }
     assert_eq!(
-        i32s(&run_with_memory(&functions, &[(0, vec![last])], 65536, 4)),
-        vec![0]
-    );
-    assert_eq!(
-        run_with_memory(&functions, &[(0, vec![last + 1])], 65536, 4),
+        run_with_memory(&functions, &[(4, vec![(-0x4004i32) as u32])], 65536, 4),
         Outcome::Signal(SIGILL)
     );
+}
+
+#[test]
+fn loop_counters_in_range_need_no_check() {
+    // The loops of tests/wast/bounds-checks.wast's counter cases: a counter from a constant
+    // (0, 4, 8, 12) needs no check; from a parameter, or stepping past the end, it keeps one.
+    let body = |init: &str, last: u32| {
+        format!(
+            "(func (param i32) (result i32) (local i32) {init}
+              (loop
+                local.get 1 local.get 0 i32.const 65520 i32.add i32.load i32.add local.set 1
+                local.get 0 i32.const 4 i32.add local.tee 0 i32.const {last} i32.ne br_if 0)
+              local.get 1)"
+        )
+    };
+    let wat = format!(
+        "(module (memory 1) {} {} {})",
+        body("i32.const 0 local.set 0", 16),
+        body("", 16),
+        body("i32.const 0 local.set 0", 20),
+    );
+    let functions = compile(&wat).unwrap();
+    let checks: Vec<usize> = functions
+        .iter()
+        .map(|f| {
+            f.code
+                .chunks(2)
+                .filter(|hw| u16::from_le_bytes([hw[0], hw[1]]) & 0xFBC0 == 0xF200)
+                .count()
+        })
+        .collect();
+    assert_eq!(checks, vec![0, 1, 1]);
 }
 
 #[test]
