@@ -253,6 +253,54 @@
 (assert_return (invoke "from-param" (i32.const 4)) (i32.const 21))
 (assert_trap (invoke "from-param" (i32.const 17)) "out of bounds memory access")
 
+;; Sum accesses: `local.get l; i32.const k; i32.add` and a load (or a value and a store) that
+;; need no check (a loop counter in range, or a fact from an earlier access) compile to one
+;; access from a base register holding r7 + k, or from r7 + l with k as the immediate; the
+;; sum may wrap around 2^32 (a counter below 0) and still address the right byte.
+(module
+  (memory 1)
+  (data (i32.const 0) "\01\02\03\04\05\06\07\08\09\0a\0b\0c\0d\0e\0f\10")
+  (data (i32.const 40000) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00")
+  ;; i = -16 .. -1: i + 16 is 0 .. 15 (mod 2^32)
+  (func (export "sum-wrap") (result i32) (local $i i32) (local $s i32)
+    (local.set $i (i32.const -16))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load8_u (i32.add (local.get $i) (i32.const 16)))))
+      (br_if $l (local.tee $i (i32.add (local.get $i) (i32.const 1)))))
+    (local.get $s))
+  ;; stores through the counter: bytes 100 .. 115 get the low byte of i
+  (func (export "fill") (result i32) (local $i i32)
+    (local.set $i (i32.const -16))
+    (loop $l
+      (i32.store8 (i32.add (local.get $i) (i32.const 116)) (local.get $i))
+      (br_if $l (local.tee $i (i32.add (local.get $i) (i32.const 1)))))
+    (i32.add (i32.load (i32.const 100)) (i32.load (i32.const 112))))
+  ;; a base past 4095: words at 40000 .. 40012, twice each
+  (func (export "far") (result i32) (local $i i32) (local $s i32)
+    (local.set $i (i32.const -16))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $i) (i32.const 40016)))))
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $i) (i32.const 40016)))))
+      (br_if $l (local.tee $i (i32.add (local.get $i) (i32.const 4)))))
+    (local.get $s))
+  ;; a store covered by the loads' check: swap the words at p and p + 4
+  (func (export "swap") (param $p i32) (local $a i32) (local $b i32)
+    (local.set $a (i32.load (local.get $p)))
+    (local.set $b (i32.load offset=4 (local.get $p)))
+    (i32.store (i32.add (local.get $p) (i32.const 4)) (local.get $a))
+    (i32.store (local.get $p) (local.get $b)))
+  (func (export "word") (param $p i32) (result i32) (i32.load (local.get $p)))
+)
+(assert_return (invoke "sum-wrap") (i32.const 136))
+(assert_return (invoke "fill") (i32.const -202248212))
+(assert_return (invoke "far") (i32.const 20))
+(assert_return (invoke "swap" (i32.const 0)))
+(assert_return (invoke "word" (i32.const 0)) (i32.const 0x08070605))
+(assert_return (invoke "word" (i32.const 4)) (i32.const 0x04030201))
+(assert_return (invoke "swap" (i32.const 65528)))
+(assert_trap (invoke "swap" (i32.const 65529)) "out of bounds memory access")
+(assert_return (invoke "word" (i32.const 0)) (i32.const 0x08070605))
+
 ;; Bounded indices: an index computed as `x & m`, `x >>u n`, a shift or sum of bounded values that
 ;; cannot wrap, or a `load8_u`/`load16_u`, needs no check when its bound plus the access's end is
 ;; within the minimum length. The cases where the bound does not hold or does not fit keep the

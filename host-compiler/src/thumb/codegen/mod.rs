@@ -251,6 +251,14 @@ pub fn compile_function(
         module.num_imported_funcs,
     );
     let local_weights = &scan.weights;
+    // Where loop counters are in range (section 8), and the bases of the sums through them
+    // that need no check.
+    let scopes = counter_scopes(&decoded.ops);
+    let min_length = module
+        .memories
+        .first()
+        .map_or(0, |m| m.min.saturating_mul(m.page_size()));
+    let sum_bases = counter_sum_bases(&decoded.ops, &scopes, min_length);
     let (leaves_instance, indirect) = (scan.leaves_instance, scan.indirect);
     // The pinned registers (DESIGN.md section 13): when they pay, charges and epoch checks no
     // longer read the store context, so only those without count for a derived one.
@@ -261,6 +269,7 @@ pub fn compile_function(
             || pinned_savings[Pinned::EpochDeadline as usize] == 0);
     for (derived, reg) in choose_derived(
         &scan,
+        &sum_bases,
         module.memories.first(),
         charges_read_store,
         checks_read_store,
@@ -324,16 +333,19 @@ pub fn compile_function(
         error: decode_error,
         reader: end_reader,
     } = decoded;
-    // The counter of every loop, in the order of the `loop` operators.
-    let mut loop_counters = ops
-        .iter()
-        .enumerate()
-        .filter(|(_, (op, _))| matches!(op, Operator::Loop { .. }))
-        .map(|(j, _)| loop_counter(&ops, j))
-        .collect::<Vec<_>>()
-        .into_iter();
+    let total_ops = ops.len();
+    let mut scopes = scopes.into_iter().peekable();
     let mut ops = ops.into_iter();
     while let Some((op, offset)) = ops.next() {
+        // The loop counters in range at this operator (its index in the body).
+        let at = total_ops - ops.len() - 1;
+        compiler.counters.retain(|c| c.3 > at);
+        while let Some(scope) = scopes.next_if(|scope| scope.from <= at) {
+            if let Ok((word, 1)) = compiler.local_words(scope.counter.local) {
+                let c = scope.counter;
+                compiler.counters.push((word, c.low, c.width, scope.to));
+            }
+        }
         // `drop` and untyped `select` take their operand's type from the validator (read before
         // it pops them).
         compiler.operand_words = match op {
@@ -452,12 +464,45 @@ pub fn compile_function(
             } else {
                 None
             };
-        let bound = if window_load.is_some() {
+        // `local.get l; i32.const k; i32.add; <access>` that needs no check: the sum, its
+        // address and the access in one `ldr`/`str` from a base register.
+        let sum_fused = if window_load.is_none()
+            && compiler.reachable
+            && matches!(op, Operator::I32Add)
+            && compiler.fused_set.is_none()
+        {
+            compiler.sum_access_plan(ops.as_slice())?
+        } else {
             None
+        };
+        let bound = if window_load.is_some() || sum_fused.is_some() {
+            sum_fused.and_then(|plan| match plan.width {
+                Width::U8 if !plan.store => Some(0xFF),
+                Width::U16 if !plan.store => Some(0xFFFF),
+                _ => None,
+            })
         } else {
             compiler.result_bound(&op)
         };
-        if let Some((at, width)) = window_load {
+        if let Some(plan) = sum_fused {
+            // The access (and a store's value) are compiled here: through the validator first.
+            let consumed = if plan.store { 2 } else { 1 };
+            let mut taken = Vec::with_capacity(consumed);
+            for _ in 0..consumed {
+                let Some((next, next_offset)) = ops.next() else {
+                    return Err(compiler.internal("sum access without its operators"));
+                };
+                validator
+                    .op(next_offset, &next)
+                    .map_err(|e| compiler.invalid(&e))?;
+                if let Some((_, _, _, left)) = compiler.window_base.as_mut() {
+                    *left = left.saturating_sub(1);
+                }
+                taken.push(next);
+            }
+            compiler.sum_origin = None;
+            compiler.sum_access(plan, &taken[0])?;
+        } else if let Some((at, width)) = window_load {
             let Some((next, next_offset)) = ops.next() else {
                 return Err(compiler.internal("window load without its load"));
             };
@@ -481,19 +526,6 @@ pub fn compile_function(
         };
         compiler.flags_local = None;
         compiler.flags_for_test = false;
-        // A loop's counter is in range in its body (until written); it dies with the loop.
-        if matches!(op, Operator::Loop { .. }) {
-            let counter = loop_counters.next().flatten();
-            if let Some(c) = counter
-                && compiler.reachable
-                && let Ok((word, 1)) = compiler.local_words(c.local)
-            {
-                let depth = compiler.control.len();
-                compiler.counters.push((word, c.low, c.width, depth));
-            }
-        }
-        let depth = compiler.control.len();
-        compiler.counters.retain(|c| c.3 <= depth);
         // A call with a long tail after it (`module::fuel`): a check of cost 0.
         if fuel.as_ref().is_some_and(|f| f.checks_after(&op)) {
             compiler.instrument(0, true, false)?;
@@ -640,8 +672,8 @@ struct FunctionCompiler<'m> {
     /// `checked` facts do.
     checked_zero: Vec<u32>,
     /// Loop counters in range (DESIGN.md section 8, "Loop counters"): `(word, low, width,
-    /// depth)`: in the body of the loop whose frame is at control depth `depth`, until the
-    /// local word is written, its value is in `low ..= low + width` (mod 2^32).
+    /// to)`: the local word's value is in `low ..= low + width` (mod 2^32) up to the body's
+    /// operator `to` (its first write, or the loop's `end`), from its [`CounterScope`].
     counters: Vec<(u32, u32, u32, usize)>,
     /// A binary operator fused into the shift by a constant being compiled: the shift becomes
     /// its shifted-register right operand (`eor.w rd, rn, rm, lsr #8`).
@@ -4366,6 +4398,155 @@ impl<'m> FunctionCompiler<'m> {
         Ok(())
     }
 
+    /// At an `i32.add` of `local.get l; i32.const k` (the top entries) followed by a sum access
+    /// (`sum_access_operator` on `rest`, the operators after the `i32.add`): the plan of
+    /// compiling them together, when the access needs no check (a fact covers it, or a loop
+    /// counter keeps it within the minimum length) and a base reaches it in one instruction:
+    /// a derived `r7 + k + o`, or `r7 + l` in ip with `k + o` as the immediate. A load that
+    /// would start an access window (section 8) keeps the ordinary path unless the window's
+    /// reach is in range too and `r7 + k` is a derived base (the window base is `rB + l`).
+    fn sum_access_plan(
+        &self,
+        rest: &[(Operator<'_>, u64)],
+    ) -> Result<Option<SumAccess>, CompileError> {
+        let len = self.stack.len();
+        let (Some(&Entry::Local(word)), Some(&Entry::Const(k))) = (
+            self.stack.entries.get(len.wrapping_sub(2)),
+            self.stack.entries.get(len.wrapping_sub(1)),
+        ) else {
+            return Ok(None);
+        };
+        let Some((memarg, width)) = sum_access_operator(rest) else {
+            return Ok(None);
+        };
+        let memory = self.memory_target(memarg.target)?;
+        if memory.index != 0 || memory.ty.index64 || self.home(word).is_none() {
+            return Ok(None);
+        }
+        let store = !matches!(
+            rest[0].0,
+            Operator::I32Load { .. }
+                | Operator::I32Load8U { .. }
+                | Operator::I32Load8S { .. }
+                | Operator::I32Load16U { .. }
+                | Operator::I32Load16S { .. }
+        );
+        let min_length = memory.ty.min.saturating_mul(memory.ty.page_size());
+        let c = access_end(memarg.offset, width.bytes());
+        let covered = self.checked.iter().any(|f| f.covers(word, k, c));
+        let in_range = |below: u32, c: u64| {
+            self.counter_bound(word, k.wrapping_sub(below))
+                .is_some_and(|bound| u64::from(bound) + c <= min_length)
+        };
+        if !covered && !in_range(0, c) {
+            return Ok(None);
+        }
+        let Ok(at) = u32::try_from(u64::from(k) + memarg.offset) else {
+            return Ok(None);
+        };
+        let base = self.derived_base(at);
+        // A window this load would start (section 8): served by a window base `rB + l`.
+        let mut window = None;
+        if !store && !covered {
+            let (extent, below, span, calls) =
+                window_extent(&rest[1..], word, k, |index| self.local_words(index).ok());
+            if extent > c || below > 0 {
+                let reach = c.max(extent) + u64::from(below);
+                if memarg.offset != 0 || base.is_none() || span == 0 || !in_range(below, reach) {
+                    return Ok(None);
+                }
+                window = Some((below, reach, span, calls));
+            }
+        }
+        if base.is_none() && at > 4095 {
+            return Ok(None);
+        }
+        Ok(Some(SumAccess {
+            word,
+            k,
+            at,
+            c,
+            width,
+            store,
+            base,
+            window,
+        }))
+    }
+
+    /// Compiles the `i32.add` and the access `plan` describes; `first` is the first operator
+    /// it took (a store's value; the load itself otherwise).
+    fn sum_access(&mut self, plan: SumAccess, first: &Operator<'_>) -> Result<(), CompileError> {
+        // The constant is lazy: nothing to free. The local's register (its home) stays.
+        self.stack.entries.truncate(self.stack.len() - 1);
+        let local = self.pop_src(false)?;
+        let Operand::Reg(rl) = local.operand() else {
+            return Err(self.internal("sum access without a register"));
+        };
+        let value = if plan.store {
+            self.operator(first)?;
+            Some(self.pop_src(false)?)
+        } else {
+            None
+        };
+        let (low, extent) = match plan.window {
+            Some((below, reach, _, _)) => (plan.k.wrapping_sub(below), reach),
+            None => (plan.k, plan.c),
+        };
+        if !self
+            .checked
+            .iter()
+            .any(|f| f.covers(plan.word, low, extent))
+        {
+            self.record_fact(Fact {
+                local: plan.word,
+                low,
+                extent,
+            });
+        }
+        let flags = self.flags();
+        let address = |a: &mut Assembler| -> Result<Addr, AsmError> {
+            Ok(match plan.base {
+                Some(base) => Addr::Indexed(base, rl, 0),
+                None => {
+                    a.add(flags, Reg::R12, Reg::R7, rl)?;
+                    Addr::Offset(Reg::R12, plan.at as i32)
+                }
+            })
+        };
+        if let Some(value) = value {
+            let Operand::Reg(v) = value.operand() else {
+                return Err(self.internal("immediate stored value"));
+            };
+            self.emit(|a| {
+                let addr = address(a)?;
+                a.str(plan.width, v, addr)
+            })?;
+            self.release_sources(&[value, local], Reg::R12);
+            return Ok(());
+        }
+        let dst = self.destination(&[local])?;
+        if let (Some((_, _, span, calls)), Some(base)) = (plan.window, plan.base) {
+            self.window_span = (span, calls);
+            if let Some(w) = self.take_window_register(&[dst, rl]) {
+                self.emit(|a| {
+                    a.add(flags, w, base, rl)?;
+                    a.ldr(plan.width, dst, Addr::Offset(w, 0))
+                })?;
+                self.window_base = Some((plan.word, plan.k, w, span));
+                self.release_sources(&[local], dst);
+                self.push_result(dst);
+                return Ok(());
+            }
+        }
+        self.emit(|a| {
+            let addr = address(a)?;
+            a.ldr(plan.width, dst, addr)
+        })?;
+        self.release_sources(&[local], dst);
+        self.push_result(dst);
+        Ok(())
+    }
+
     /// Records a checked fact, widening one about the same `local + low` (facts die at
     /// joins, so the list stays short; past [`MAX_FACTS`] the oldest goes).
     fn record_fact(&mut self, fact: Fact) {
@@ -6053,6 +6234,24 @@ fn window_extent(
     (extent, below, if sums { span } else { 0 }, calls)
 }
 
+/// A sum access the compile loop compiles with its `i32.add` ([`FunctionCompiler::
+/// sum_access_plan`]).
+#[derive(Clone, Copy, Debug)]
+struct SumAccess {
+    /// The local word `l` and the constant `k` of the sum.
+    word: u32,
+    k: u32,
+    /// `k + o`: the derived base's value, or the immediate from `r7 + l`.
+    at: u32,
+    /// The access's end past `l + k`.
+    c: u64,
+    width: Width,
+    store: bool,
+    base: Option<Reg>,
+    /// A window it starts: `(below, reach from l + k - below, span, calls)`.
+    window: Option<(u32, u64, usize, bool)>,
+}
+
 /// A loop's counter (DESIGN.md section 8, "Loop counters"): in the loop's body, until the
 /// wasm local `local` is written, its value is in `low ..= low + width` (mod 2^32).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -6172,6 +6371,194 @@ fn loop_counter(ops: &[(Operator<'_>, u64)], j: usize) -> Option<Counter> {
         first.wrapping_sub(width)
     };
     Some(Counter { local, low, width })
+}
+
+/// Where a loop's counter is in range: the body's operators `from..to` (indices into the
+/// decoded operators), from the loop's header to the first write of the counter (its step)
+/// or the loop's `end`.
+#[derive(Clone, Copy, Debug)]
+struct CounterScope {
+    from: usize,
+    to: usize,
+    counter: Counter,
+}
+
+/// The scopes of every loop counter of a body ([`loop_counter`]), in operator order.
+fn counter_scopes(ops: &[(Operator<'_>, u64)]) -> Vec<CounterScope> {
+    let mut scopes = Vec::new();
+    for (j, (op, _)) in ops.iter().enumerate() {
+        if !matches!(op, Operator::Loop { .. }) {
+            continue;
+        }
+        let Some(counter) = loop_counter(ops, j) else {
+            continue;
+        };
+        // `loop_counter` found the step before the loop's `end`: the first write is there or
+        // earlier (it accepts no other write in the body).
+        let to = ops[j + 1..]
+            .iter()
+            .position(|(op, _)| {
+                matches!(op, Operator::LocalSet { local_index } | Operator::LocalTee { local_index }
+                    if *local_index == counter.local)
+            })
+            .map_or(ops.len(), |p| j + 1 + p);
+        scopes.push(CounterScope {
+            from: j + 1,
+            to,
+            counter,
+        });
+    }
+    scopes
+}
+
+/// What the sum accesses through loop counters in range change for the derived registers
+/// (section 8, "Sum accesses"), loop-weighted: `bases`, the uses of each `k + o` as a base by
+/// accesses `local.get l; i32.const k; i32.add; <load offset=o>` (or a store with one
+/// `local.get`/`i32.const` value between) whose counter `l` keeps them within `min_length`
+/// (the main pass compiles them to one `ldr`/`str` from such a base; a load that starts an
+/// access window counts, the window's later loads, served by the window base, do not); and
+/// `unchecked`, those accesses and those through a masked index within `min_length`, by
+/// `(offset, size)`: they need no limit register.
+#[derive(Clone, Debug, Default)]
+struct CounterAccesses {
+    bases: Vec<(u32, u64)>,
+    unchecked: Vec<((u64, u32), u64)>,
+}
+
+fn counter_sum_bases(
+    ops: &[(Operator<'_>, u64)],
+    scopes: &[CounterScope],
+    min_length: u64,
+) -> CounterAccesses {
+    let mut found = CounterAccesses::default();
+    // The local and the last operator of the window the last counted load starts.
+    let mut window: Option<(u32, usize)> = None;
+    let mut depth = 0u32;
+    let mut loops = Vec::new();
+    for (i, (op, _)) in ops.iter().enumerate() {
+        match op {
+            Operator::Loop { .. } => {
+                loops.push(true);
+                depth += 1;
+            }
+            Operator::Block { .. } | Operator::If { .. } => loops.push(false),
+            Operator::End if loops.pop() == Some(true) => depth -= 1,
+            _ => {}
+        }
+        // A masked index (`i32.const m; i32.and`, optionally `i32.const s; i32.shl`) within
+        // the minimum length: no check either (the bounded-index rule's common case).
+        if let Some((memarg, size)) = memory_access(op)
+            && matches!(memarg.target, wasmparser::MemArgTarget::Memory(0))
+        {
+            let mask = match ops.get(i.saturating_sub(4)..i) {
+                Some(
+                    [
+                        (Operator::I32Const { value: m }, _),
+                        (Operator::I32And, _),
+                        (Operator::I32Const { value: s }, _),
+                        (Operator::I32Shl, _),
+                    ],
+                ) => u64::from(*m as u32).checked_shl(*s as u32 & 31),
+                Some(
+                    [
+                        ..,
+                        (Operator::I32Const { value: m }, _),
+                        (Operator::I32And, _),
+                    ],
+                ) => Some(u64::from(*m as u32)),
+                _ => None,
+            };
+            if mask.is_some_and(|m| m + access_end(memarg.offset, size) <= min_length) {
+                let weight = 1u64 << (3 * depth.min(3));
+                add_weight(&mut found.unchecked, (memarg.offset, size), weight);
+            }
+        }
+        let Some((local, k, memarg, size)) = sum_access(&ops[i..]) else {
+            continue;
+        };
+        let c = access_end(memarg.offset, size);
+        let in_range = scopes.iter().any(|scope| {
+            scope.counter.local == local
+                && (scope.from..scope.to).contains(&i)
+                && scope
+                    .counter
+                    .low
+                    .wrapping_add(k)
+                    .checked_add(scope.counter.width)
+                    .is_some_and(|bound| u64::from(bound) + c <= min_length)
+        });
+        let Some(base) = u32::try_from(u64::from(k) + memarg.offset).ok() else {
+            continue;
+        };
+        if !in_range {
+            continue;
+        }
+        let weight = 1u64 << (3 * depth.min(3));
+        add_weight(&mut found.unchecked, (memarg.offset, size), weight);
+        if window.is_some_and(|(l, last)| l == local && i <= last) {
+            continue;
+        }
+        add_weight(&mut found.bases, base, weight);
+        // A load (after `local.get`, `i32.const`, `i32.add`) that starts a window.
+        if let Some(after) = ops.get(i + 4..)
+            && load_access(&ops[i + 3].0).is_some()
+        {
+            let (_, _, span, _) = window_extent(after, local, k, |index| Some((index, 1)));
+            if span > 0 {
+                window = Some((local, i + 3 + span));
+            }
+        }
+    }
+    found
+}
+
+/// Adds `weight` to `key`'s entry of `counts`, or a new entry while there are fewer than
+/// [`PRESCAN_ACCESS_KINDS`].
+fn add_weight<K: PartialEq>(counts: &mut Vec<(K, u64)>, key: K, weight: u64) {
+    let kinds = counts.len();
+    match counts.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, w)) => *w += weight,
+        None if kinds < PRESCAN_ACCESS_KINDS => counts.push((key, weight)),
+        None => {}
+    }
+}
+
+/// `local.get l; i32.const k; i32.add` at the start of `ops`, then a load of memory 0, or one
+/// `local.get`/`i32.const` and an `i32.store*` to memory 0: `(l, k, memarg, size)`.
+fn sum_access<'a>(ops: &[(Operator<'a>, u64)]) -> Option<(u32, u32, wasmparser::MemArg, u32)> {
+    let [
+        (Operator::LocalGet { local_index }, _),
+        (Operator::I32Const { value }, _),
+        (Operator::I32Add, _),
+        rest @ ..,
+    ] = ops
+    else {
+        return None;
+    };
+    let (memarg, width) = sum_access_operator(rest)?;
+    Some((*local_index, *value as u32, memarg, width.bytes()))
+}
+
+/// What may follow `local.get l; i32.const k; i32.add` to make a sum access ([`sum_access`]):
+/// an `i32.load*` of memory 0, or one `local.get`/`i32.const` and an `i32.store*` to memory 0
+/// (the value). `(memarg, width)`.
+fn sum_access_operator(rest: &[(Operator<'_>, u64)]) -> Option<(wasmparser::MemArg, Width)> {
+    use Operator as O;
+    let (memarg, width) = match rest {
+        [(O::I32Load { memarg }, _), ..] => (*memarg, Width::W32),
+        [(O::I32Load8U { memarg }, _), ..] => (*memarg, Width::U8),
+        [(O::I32Load8S { memarg }, _), ..] => (*memarg, Width::S8),
+        [(O::I32Load16U { memarg }, _), ..] => (*memarg, Width::U16),
+        [(O::I32Load16S { memarg }, _), ..] => (*memarg, Width::S16),
+        [(O::LocalGet { .. } | O::I32Const { .. }, _), (store, _), ..] => match *store {
+            O::I32Store { memarg } => (memarg, Width::W32),
+            O::I32Store8 { memarg } => (memarg, Width::U8),
+            O::I32Store16 { memarg } => (memarg, Width::U16),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)).then_some((memarg, width))
 }
 
 /// The furthest a window's load may start below the load that checks for it: `index - below`
@@ -6443,6 +6830,7 @@ const SECOND_DERIVED_SAVING: u64 = 64;
 /// the prologue and after every call, and saving the register).
 fn choose_derived(
     scan: &Prescan,
+    counters: &CounterAccesses,
     memory: Option<&MemoryType>,
     fuel: bool,
     epochs: bool,
@@ -6475,15 +6863,30 @@ fn choose_derived(
         if c > 1 << 31 {
             continue;
         }
+        // Accesses through loop counters in range have no check.
+        let unchecked = counters
+            .unchecked
+            .iter()
+            .find(|(key, _)| *key == (offset, size))
+            .map_or(0, |(_, w)| *w);
+        let checked = weight.saturating_sub(unchecked);
         if bias == 4 && c != 4 && c <= min_length {
             // `sub ip, r8, #(c - 4)` (one or two instructions) becomes nothing.
             let limit = Derived::Limit(c as u32);
-            add(limit, weight * limit.saving());
+            add(limit, checked * limit.saving());
         }
         if offset != 0 {
             // `add rd, r7, idx` (and `movw ip, #offset`) becomes nothing.
             let base = Derived::Base(offset as u32);
             add(base, weight * base.saving());
+        }
+    }
+    // `local.get l; i32.const k; i32.add; <access offset=o>` through a loop counter in range:
+    // with `r7 + k + o` in a register, the sum's `movw`/`add` and the base `add` become
+    // nothing (`ldr rt, [rB, rl]`).
+    if memory.is_some() {
+        for &(base, weight) in &counters.bases {
+            add(Derived::Base(base), weight * 2);
         }
     }
     let mut ranked: Vec<(Derived, u64)> = savings
