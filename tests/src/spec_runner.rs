@@ -252,7 +252,34 @@ fn can_exec_directly(exe: &std::path::Path) -> bool {
     })
 }
 
+/// How long a child may take to print its first line before it counts as stuck at its start.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs a child for `file`; one that prints nothing within [`STARTUP_TIMEOUT`] is killed and
+/// started once more. Under QEMU user mode a child forked by a multi-threaded process can
+/// deadlock inside the emulator before it runs any code (seen once in the Thumb spec run:
+/// a child at 0 s of CPU time for 15 minutes); a second start of a child that really hangs
+/// at its start hangs again and is reported as before.
 fn run_child(file: &str, skip: &BTreeSet<usize>, timeout: Duration) -> ChildRun {
+    match run_child_once(file, skip, timeout, Some(STARTUP_TIMEOUT)) {
+        Err(()) => run_child_once(file, skip, timeout, None).unwrap_or_else(|()| ChildRun {
+            lines: vec![],
+            status: "hangs: printed nothing".into(),
+            done: false,
+            stderr_tail: String::new(),
+        }),
+        Ok(run) => run,
+    }
+}
+
+/// One run of a child; `Err` when `startup` is given and the child printed nothing within it
+/// (it is killed).
+fn run_child_once(
+    file: &str,
+    skip: &BTreeSet<usize>,
+    timeout: Duration,
+    startup: Option<Duration>,
+) -> Result<ChildRun, ()> {
     let mut cmd = child_command(file, skip);
     cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -260,20 +287,23 @@ fn run_child(file: &str, skip: &BTreeSet<usize>, timeout: Duration) -> ChildRun 
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            return ChildRun {
+            return Ok(ChildRun {
                 lines: vec![],
                 status: format!("cannot spawn: {e}"),
                 done: false,
                 stderr_tail: String::new(),
-            };
+            });
         }
     };
     let stdout = child.stdout.take().expect("stdout");
     let mut stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = mpsc::channel();
+    let printed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let printed_by_reader = printed.clone();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
+            printed_by_reader.store(true, std::sync::atomic::Ordering::Relaxed);
             if let Some(rest) = line.strip_prefix(TAG) {
                 let _ = tx.send(rest.to_string());
             }
@@ -284,11 +314,21 @@ fn run_child(file: &str, skip: &BTreeSet<usize>, timeout: Duration) -> ChildRun 
         let _ = stderr.read_to_end(&mut s);
         String::from_utf8_lossy(&s).into_owned()
     });
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     let mut timed_out = false;
+    let mut stuck = false;
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break Some(s),
+            Ok(None)
+                if startup.is_some_and(|limit| started.elapsed() > limit)
+                    && !printed.load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                let _ = child.kill();
+                stuck = true;
+                break child.wait().ok();
+            }
             Ok(None) if Instant::now() > deadline => {
                 let _ = child.kill();
                 timed_out = true;
@@ -300,6 +340,9 @@ fn run_child(file: &str, skip: &BTreeSet<usize>, timeout: Duration) -> ChildRun 
     };
     let _ = reader.join();
     let stderr_all = err_reader.join().unwrap_or_default();
+    if stuck {
+        return Err(());
+    }
     let lines: Vec<String> = rx.try_iter().collect();
     let done = lines.last().is_some_and(|l| l == "DONE");
     let status = if timed_out {
@@ -309,12 +352,12 @@ fn run_child(file: &str, skip: &BTreeSet<usize>, timeout: Duration) -> ChildRun 
     };
     let tail: Vec<&str> = stderr_all.lines().rev().take(12).collect();
     let stderr_tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
-    ChildRun {
+    Ok(ChildRun {
         lines,
         status,
         done,
         stderr_tail,
-    }
+    })
 }
 
 fn describe_status(status: Option<std::process::ExitStatus>) -> String {

@@ -688,7 +688,8 @@ struct FunctionCompiler<'m> {
     /// During the operator right after it (the `br_if` or `if`): that local.
     flags_local: Option<u32>,
     /// `(position, local, k)`: the entry at `position` is `local + k` (mod 2^32), computed by
-    /// the last `i32.add` with only `local.get`s and constants since (the compile loop clears it
+    /// the last `i32.add` (or, with `k = 0`, the register a `local.tee` of a local without a
+    /// home stored) with only `local.get`s and constants since (the compile loop clears it
     /// after any other operator), so neither the entry nor the local changed.
     sum_origin: Option<(usize, u32, u32)>,
     /// The derived registers (DESIGN.md section 8) and what they hold throughout the body,
@@ -4653,7 +4654,11 @@ impl<'m> FunctionCompiler<'m> {
                 };
                 self.emit(|a| a.str(Width::W32, r, Addr::Offset(Reg::SP, offset)))?;
                 match (tee, owned) {
-                    (true, true) => self.push(Entry::Reg(r)),
+                    (true, true) => {
+                        self.push(Entry::Reg(r));
+                        // The register is the local's value: facts and windows see `index + 0`.
+                        self.sum_origin = Some((self.stack.len() - 1, index, 0));
+                    }
                     (true, false) => self.push(Entry::Local(index)),
                     (false, true) => self.stack.release(r),
                     (false, false) => {}
