@@ -319,6 +319,57 @@
 (assert_trap (invoke "swap" (i32.const 65529)) "out of bounds memory access")
 (assert_return (invoke "word" (i32.const 0)) (i32.const 0x08070605))
 
+;; Constant bases: a run of loads (and stores) from constant addresses past 4095, within 4095
+;; above or 255 below the first, goes through one register holding r7 + the first address.
+;; Values spill while it is held; addresses out of its reach, and out of bounds, are handled
+;; as before.
+(module
+  (memory 1 2)
+  (data (i32.const 24000) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00")
+  (data (i32.const 23900) "\0a\00\00\00")
+  (data (i32.const 30000) "\64\00\00\00")
+  (func (export "const-run") (result i32)
+    (i32.add
+      (i32.add
+        (i32.add (i32.load (i32.const 24000)) (i32.load offset=4 (i32.const 24000)))
+        (i32.add (i32.load (i32.const 24008)) (i32.load16_u (i32.const 24012))))
+      (i32.add (i32.load (i32.const 23900)) (i32.load8_u (i32.const 30000)))))
+  ;; stores through the base, then loads of what they wrote
+  (func (export "const-store") (param $v i32) (result i32) (local $old i32)
+    (local.set $old (i32.load (i32.const 24100)))
+    (i32.store (i32.const 24100) (local.get $v))
+    (i32.store8 (i32.const 24104) (local.get $v))
+    (i32.store16 (i32.const 24106) (local.get $v))
+    (i32.add (local.get $old)
+      (i32.add (i32.add (i32.load (i32.const 24100)) (i32.load8_u (i32.const 24104)))
+               (i32.load16_u (i32.const 24106)))))
+  ;; many values live while the base is held
+  (func (export "const-pressure") (param $p i32) (result i32)
+    i32.const 24000 i32.load
+    local.get $p i32.load offset=4
+    i32.const 24004 i32.load
+    local.get $p i32.load offset=8
+    i32.const 24008 i32.load
+    local.get $p i32.load offset=12
+    i32.const 24012 i32.load
+    local.get $p i32.load offset=16
+    i32.const 24000 i32.load
+    local.get $p i32.load offset=20
+    i32.const 24004 i32.load
+    i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add)
+  ;; past the minimum length: checked, traps until the memory grows
+  (func (export "const-far") (result i32)
+    (i32.add (i32.load (i32.const 70000)) (i32.load (i32.const 70004))))
+  (func (export "grow") (result i32) (memory.grow (i32.const 1)))
+)
+(assert_return (invoke "const-run") (i32.const 120))
+(assert_return (invoke "const-store" (i32.const 0x01020304)) (i32.const 16909836))
+(assert_return (invoke "const-store" (i32.const 0)) (i32.const 16909060))
+(assert_return (invoke "const-pressure" (i32.const 24000)) (i32.const 22))
+(assert_trap (invoke "const-far") "out of bounds memory access")
+(assert_return (invoke "grow") (i32.const 1))
+(assert_return (invoke "const-far") (i32.const 0))
+
 ;; Bounded indices: an index computed as `x & m`, `x >>u n`, a shift or sum of bounded values that
 ;; cannot wrap, or a `load8_u`/`load16_u`, needs no check when its bound plus the access's end is
 ;; within the minimum length. The cases where the bound does not hold or does not fit keep the

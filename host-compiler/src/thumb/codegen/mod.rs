@@ -364,14 +364,12 @@ pub fn compile_function(
         // Before any fusion below takes the next operator (a fused `local.set` of the load's own
         // local ends its window).
         compiler.window = None;
-        // The window base lives for the operators of its window.
-        match compiler.window_base.as_mut() {
-            Some((_, _, _, 0)) => compiler.end_window_base(),
-            Some((_, _, _, left)) => *left -= 1,
-            None => {}
-        }
+        // The window and constant bases live for the operators of their spans.
+        compiler.advance_bases();
+        compiler.const_plan = None;
         if compiler.reachable {
             compiler.plan_window(&op, ops.as_slice());
+            compiler.plan_const_window(&op, ops.as_slice());
         }
         // `i32.const n; shift; add/sub/and/or/xor` and `i32.mul; i32.add`: the second operator
         // is compiled as part of the first (a shifted register operand, `mla`).
@@ -495,9 +493,7 @@ pub fn compile_function(
                 validator
                     .op(next_offset, &next)
                     .map_err(|e| compiler.invalid(&e))?;
-                if let Some((_, _, _, left)) = compiler.window_base.as_mut() {
-                    *left = left.saturating_sub(1);
-                }
+                compiler.advance_bases();
                 taken.push(next);
             }
             compiler.sum_origin = None;
@@ -509,9 +505,7 @@ pub fn compile_function(
             validator
                 .op(next_offset, &next)
                 .map_err(|e| compiler.invalid(&e))?;
-            if let Some((_, _, _, left)) = compiler.window_base.as_mut() {
-                *left -= 1;
-            }
+            compiler.advance_bases();
             compiler.sum_origin = None;
             compiler.window_load(at, width)?;
         } else {
@@ -665,6 +659,12 @@ struct FunctionCompiler<'m> {
     /// operators left)` with `rW = r7 + (local + k)` for the current value of the local; a
     /// pool register held without an entry until the window ends.
     window_base: Option<(u32, u32, Reg, usize)>,
+    /// The constant base (DESIGN.md section 8, "Constant bases"): `(at, rC, operators left)`
+    /// with `rC = r7 + at`, held like a window base for the operators of its span.
+    const_base: Option<(u32, Reg, usize)>,
+    /// Set for the load being compiled when it should start a constant base: `(at, span,
+    /// calls)` from [`const_window`].
+    const_plan: Option<(u32, usize, bool)>,
     /// The largest `address + c` checked for a constant address on every path to here.
     checked_constant: u64,
     /// Local words checked to be 0 on every path to here since they were last written: the
@@ -818,6 +818,8 @@ impl<'m> FunctionCompiler<'m> {
             window_span: (0, false),
             window_checked: None,
             window_base: None,
+            const_base: None,
+            const_plan: None,
             bounded: None,
             checked_constant: 0,
             checked_zero: Vec::new(),
@@ -1148,6 +1150,10 @@ impl<'m> FunctionCompiler<'m> {
                 // loads then compute their addresses as any other (their checks stay covered).
                 if self.window_base.is_some() {
                     self.end_window_base();
+                    continue;
+                }
+                if let Some((_, reg, _)) = self.const_base.take() {
+                    self.stack.release(reg);
                     continue;
                 }
                 return Err(self.internal("no register to spill"));
@@ -2279,7 +2285,7 @@ impl<'m> FunctionCompiler<'m> {
             && offset <= 4095
             && self.window_span.0 > 0
             && self.window_base.is_none()
-            && let Some(base) = self.take_window_register(&[dst, idx])
+            && let Some(base) = self.take_window_register(&[dst, idx], self.window_span.1)
         {
             self.emit(|a| {
                 a.add(Flags::Any, base, Reg::R7, idx)?;
@@ -2289,6 +2295,30 @@ impl<'m> FunctionCompiler<'m> {
             self.release_sources(&[index], dst);
             self.push_result(dst);
             return Ok(());
+        }
+        // A constant address from the constant base, or the first of a constant window.
+        if let Src::Imm(k) = index
+            && let Ok(at) = u32::try_from(u64::from(k) + u64::from(offset))
+        {
+            if let Some(d) = self.const_base_offset(at) {
+                let (_, base, _) = self.const_base.unwrap_or((0, Reg::R7, 0));
+                self.emit(|a| a.ldr(width, dst, Addr::Offset(base, d)))?;
+                self.push_result(dst);
+                return Ok(());
+            }
+            if let Some((planned, span, calls)) = self.const_plan.take()
+                && planned == at
+                && let Some(base) = self.take_base_register(&[dst], calls, true)
+            {
+                self.emit(|a| {
+                    a.mov(Flags::Any, base, at)?;
+                    a.add(Flags::Any, base, base, Reg::R7)?;
+                    a.ldr(width, dst, Addr::Offset(base, 0))
+                })?;
+                self.const_base = Some((at, base, span));
+                self.push_result(dst);
+                return Ok(());
+            }
         }
         let derived_base = self.derived_base(offset);
         self.emit(|a| match (index, derived_base) {
@@ -2344,7 +2374,18 @@ impl<'m> FunctionCompiler<'m> {
         self.bounds_check(&memory, memarg.offset, width.bytes(), index, index_local)?;
         let offset = memarg.offset as u32;
         let derived_base = self.derived_base(offset);
+        let from_const_base = match index {
+            Src::Imm(k) => u32::try_from(u64::from(k) + u64::from(offset))
+                .ok()
+                .and_then(|at| self.const_base_offset(at)),
+            _ => None,
+        };
         match index {
+            Src::Imm(_) if from_const_base.is_some() => {
+                let (_, base, _) = self.const_base.unwrap_or((0, Reg::R7, 0));
+                let d = from_const_base.unwrap_or(0);
+                self.emit(|a| a.str(width, v, Addr::Offset(base, d)))?;
+            }
             Src::Imm(k) if derived_base.is_some() && k <= 4095 => {
                 let base = derived_base.unwrap();
                 self.emit(|a| a.str(width, v, Addr::Offset(base, k as i32)))?;
@@ -4321,25 +4362,86 @@ impl<'m> FunctionCompiler<'m> {
     }
 
     /// A pool register for a window's base, held without an entry, when one is free (not in
-    /// `avoid`) and another stays free: callee-saved first; r0-r3 only when nothing in the
+    /// `avoid`; the base may take the last one: later allocations spill, and `allocate` ends
+    /// the base when nothing is left to spill): callee-saved first; r0-r3 only when nothing in the
     /// window may call a helper (which would clobber them). `None` otherwise: the window goes
     /// without a base. ([`Self::allocate`] takes the register back when nothing else is left.)
-    fn take_window_register(&mut self, avoid: &[Reg]) -> Option<Reg> {
+    fn take_window_register(&mut self, avoid: &[Reg], calls: bool) -> Option<Reg> {
+        self.take_base_register(avoid, calls, false)
+    }
+
+    /// [`Self::take_window_register`], trying r0-r3 first when `low_first` (a constant base:
+    /// callee-saved registers stay for a window base that may start in its span).
+    fn take_base_register(&mut self, avoid: &[Reg], calls: bool, low_first: bool) -> Option<Reg> {
         let free = |s: &ValueStack, r: Reg| s.is_free(r) && !avoid.contains(&r);
-        if POOL.iter().filter(|&&r| free(&self.stack, r)).count() < 2 {
+        if POOL.iter().filter(|&&r| free(&self.stack, r)).count() < 1 {
             return None;
         }
-        let calls = self.window_span.1;
-        let reg = [Reg::R4, Reg::R5, Reg::R6, Reg::R9, Reg::R11]
+        let high = [Reg::R4, Reg::R5, Reg::R6, Reg::R9, Reg::R11];
+        let low = [Reg::R3, Reg::R2, Reg::R1, Reg::R0]
             .into_iter()
-            .chain(
-                [Reg::R3, Reg::R2, Reg::R1, Reg::R0]
-                    .into_iter()
-                    .filter(|_| !calls),
-            )
-            .find(|&r| free(&self.stack, r))?;
+            .filter(|_| !calls);
+        let reg = if low_first {
+            low.chain(high).find(|&r| free(&self.stack, r))?
+        } else {
+            high.into_iter()
+                .chain(low)
+                .find(|&r| free(&self.stack, r))?
+        };
         self.stack.hold(reg);
         Some(reg)
+    }
+
+    /// One operator of the window and constant bases' spans has gone by: a base whose span
+    /// is over ends (its register goes back to the pool).
+    fn advance_bases(&mut self) {
+        match self.window_base.as_mut() {
+            Some((_, _, _, 0)) => self.end_window_base(),
+            Some((_, _, _, left)) => *left -= 1,
+            None => {}
+        }
+        match self.const_base {
+            Some((_, reg, 0)) => {
+                self.const_base = None;
+                self.stack.release(reg);
+            }
+            Some((_, _, ref mut left)) => *left -= 1,
+            None => {}
+        }
+    }
+
+    /// Sets [`Self::const_plan`] for `op` when it is a load of memory 0 from a constant
+    /// address `at` past the 12-bit immediate that no derived or constant base reaches, and at
+    /// least two more constant-address accesses within `at - 255 ..= at + 4095` follow in its
+    /// span ([`const_window`]).
+    fn plan_const_window(&mut self, op: &Operator<'_>, rest: &[(Operator<'_>, u64)]) {
+        let Some((memarg, _)) = load_access(op) else {
+            return;
+        };
+        let Some(&Entry::Const(k)) = self.stack.entries.last() else {
+            return;
+        };
+        let Ok(at) = u32::try_from(u64::from(k) + memarg.offset) else {
+            return;
+        };
+        if !matches!(memarg.target, wasmparser::MemArgTarget::Memory(0))
+            || at <= 4095
+            || self.const_base_offset(at).is_some()
+            || self.derived_base(memarg.offset as u32).is_some()
+        {
+            return;
+        }
+        let (count, span, calls) = const_window(rest, at);
+        if count >= 2 {
+            self.const_plan = Some((at, span, calls));
+        }
+    }
+
+    /// The offset from the constant base of constant address `at`, when the base reaches it.
+    fn const_base_offset(&self, at: u32) -> Option<i32> {
+        let (base, _, _) = self.const_base?;
+        let d = i64::from(at) - i64::from(base);
+        (-255..=4095).contains(&d).then_some(d as i32)
     }
 
     /// Ends the window base, if any: its register goes back to the pool.
@@ -4528,7 +4630,7 @@ impl<'m> FunctionCompiler<'m> {
         let dst = self.destination(&[local])?;
         if let (Some((_, _, span, calls)), Some(base)) = (plan.window, plan.base) {
             self.window_span = (span, calls);
-            if let Some(w) = self.take_window_register(&[dst, rl]) {
+            if let Some(w) = self.take_window_register(&[dst, rl], calls) {
                 self.emit(|a| {
                     a.add(flags, w, base, rl)?;
                     a.ldr(plan.width, dst, Addr::Offset(w, 0))
@@ -6564,6 +6666,48 @@ fn sum_access_operator(rest: &[(Operator<'_>, u64)]) -> Option<(wasmparser::MemA
         _ => return None,
     };
     matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)).then_some((memarg, width))
+}
+
+/// `(count, span, calls)` of the constant window after a load from constant address `at`
+/// (DESIGN.md section 8, "Constant bases"): how many accesses of memory 0 from a constant
+/// address within `at - 255 ..= at + 4095` (`i32.const k` right before a load or store
+/// whose `k + offset` is there) the run of operators holds that branch, call and trap
+/// nowhere but in memory accesses (those of [`window_extent`], plus stores and writes to any
+/// local), how many operators long the run is up to the last of them, and whether any
+/// operator in it may call a helper.
+fn const_window(rest: &[(Operator<'_>, u64)], at: u32) -> (usize, usize, bool) {
+    let mut count = 0;
+    let mut span = 0;
+    let mut calls = false;
+    for (i, (op, _)) in rest.iter().take(WINDOW_OPERATORS).enumerate() {
+        if let Some((memarg, _)) = memory_access(op) {
+            let constant = match (i.checked_sub(1).map(|j| &rest[j].0), load_access(op)) {
+                (Some(Operator::I32Const { value }), Some(_)) => Some(*value as u32),
+                // A store's address is below its value: `i32.const k; <value>; store`, with a
+                // one-operator value.
+                (_, None) => match i.checked_sub(2).map(|j| &rest[j].0) {
+                    Some(Operator::I32Const { value }) => Some(*value as u32),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(k) = constant
+                && matches!(memarg.target, wasmparser::MemArgTarget::Memory(0))
+                && let Ok(at2) = u32::try_from(u64::from(k) + memarg.offset)
+                && (-255..=4095).contains(&(i64::from(at2) - i64::from(at)))
+            {
+                count += 1;
+                span = i + 1;
+            }
+            continue;
+        }
+        match op {
+            Operator::LocalSet { .. } | Operator::LocalTee { .. } => {}
+            op if cannot_trap_or_branch(op) => calls |= may_call_a_helper(op),
+            _ => break,
+        }
+    }
+    (count, span, calls)
 }
 
 /// The furthest a window's load may start below the load that checks for it: `index - below`
