@@ -4371,10 +4371,20 @@ impl<'m> FunctionCompiler<'m> {
     }
 
     /// [`Self::take_window_register`], trying r0-r3 first when `low_first` (a constant base:
-    /// callee-saved registers stay for a window base that may start in its span).
+    /// callee-saved registers stay for a window base that may start in its span, and so does
+    /// the last free register).
     fn take_base_register(&mut self, avoid: &[Reg], calls: bool, low_first: bool) -> Option<Reg> {
         let free = |s: &ValueStack, r: Reg| s.is_free(r) && !avoid.contains(&r);
-        if POOL.iter().filter(|&&r| free(&self.stack, r)).count() < 1 {
+        // A constant base leaves one register for a window base, and gives its own to a window
+        // base when none is left (a window base saves two instructions per access, it one).
+        let needed = if low_first { 2 } else { 1 };
+        if !low_first
+            && POOL.iter().filter(|&&r| free(&self.stack, r)).count() < needed
+            && let Some((_, reg, _)) = self.const_base.take()
+        {
+            self.stack.release(reg);
+        }
+        if POOL.iter().filter(|&&r| free(&self.stack, r)).count() < needed {
             return None;
         }
         let high = [Reg::R4, Reg::R5, Reg::R6, Reg::R9, Reg::R11];
