@@ -234,15 +234,20 @@ impl FuelBlocks {
 mod tests {
     use super::*;
 
+    /// The first function body of `wasm`.
+    fn first_body(wasm: &[u8]) -> FunctionBody<'_> {
+        wasmparser::Parser::new(0)
+            .parse_all(wasm)
+            .find_map(|p| match p.unwrap() {
+                wasmparser::Payload::CodeSectionEntry(b) => Some(b),
+                _ => None,
+            })
+            .unwrap()
+    }
+
     fn costs_of(wat_body: &str) -> Vec<u32> {
         let wasm = wat::parse_str(format!("(module (func {wat_body}))")).unwrap();
-        let mut body = None;
-        for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
-            if let wasmparser::Payload::CodeSectionEntry(b) = payload.unwrap() {
-                body = Some(b);
-            }
-        }
-        block_costs(0, &body.unwrap()).unwrap()
+        block_costs(0, &first_body(&wasm)).unwrap()
     }
 
     #[test]
@@ -298,23 +303,11 @@ mod tests {
         // MAX_FUNCTION_COST `nop`s cost nothing; `i32.const`/`drop` pairs cost 1 each.
         let fits = "i32.const 0 drop ".repeat(MAX_FUNCTION_COST as usize);
         let wasm = wat::parse_str(format!("(module (func {fits}))")).unwrap();
-        let body = wasmparser::Parser::new(0)
-            .parse_all(&wasm)
-            .find_map(|p| match p.unwrap() {
-                wasmparser::Payload::CodeSectionEntry(b) => Some(b),
-                _ => None,
-            })
-            .unwrap();
+        let body = first_body(&wasm);
         assert_eq!(block_costs(0, &body).unwrap()[0], MAX_FUNCTION_COST);
         let over = format!("{fits} i32.const 0 drop");
         let wasm = wat::parse_str(format!("(module (func {over}))")).unwrap();
-        let body = wasmparser::Parser::new(0)
-            .parse_all(&wasm)
-            .find_map(|p| match p.unwrap() {
-                wasmparser::Payload::CodeSectionEntry(b) => Some(b),
-                _ => None,
-            })
-            .unwrap();
+        let body = first_body(&wasm);
         let message = block_costs(7, &body).unwrap_err().to_string();
         assert!(
             message.contains("function 7: fuel cost of the body exceeds 1048575"),
@@ -336,13 +329,7 @@ mod tests {
         let at_limit = (MAX_UNCHECKED_TAIL / 2) as usize;
         for (n, expected) in [(at_limit, false), (at_limit + 1, true)] {
             let wasm = wasm_of(n);
-            let body = wasmparser::Parser::new(0)
-                .parse_all(&wasm)
-                .find_map(|p| match p.unwrap() {
-                    wasmparser::Payload::CodeSectionEntry(b) => Some(b),
-                    _ => None,
-                })
-                .unwrap();
+            let body = first_body(&wasm);
             let mut blocks = FuelBlocks::new(0, &body).unwrap();
             let call = Operator::Call { function_index: 1 };
             assert_eq!(blocks.next_block(), 1);
@@ -359,13 +346,7 @@ mod tests {
     #[test]
     fn cursor_walks_every_block_once() {
         let wasm = wat::parse_str("(module (func loop br 0 end))").unwrap();
-        let body = wasmparser::Parser::new(0)
-            .parse_all(&wasm)
-            .find_map(|p| match p.unwrap() {
-                wasmparser::Payload::CodeSectionEntry(b) => Some(b),
-                _ => None,
-            })
-            .unwrap();
+        let body = first_body(&wasm);
         let mut blocks = FuelBlocks::new(0, &body).unwrap();
         let mut seen = vec![blocks.next_block()];
         let mut reader = body.get_operators_reader().unwrap();
