@@ -5434,8 +5434,13 @@ impl<'m> FunctionCompiler<'m> {
         } else {
             default_frame.results
         };
-        // The index must survive the result moves: keep it out of the join registers.
-        let mut index = self.pop_reg()?;
+        // The index must survive the result moves: keep it out of the join registers. A
+        // local's home register is used as it is (the index is not written below).
+        let (mut index, owned) = match self.pop_src(false)? {
+            Src::Owned(r) => (r, true),
+            Src::Home(r) => (r, false),
+            Src::Imm(_) => return Err(self.internal("immediate br_table index")),
+        };
         let in_slots = arity > JOIN.len();
         if !in_slots && JOIN[..arity].contains(&index) {
             let r = loop {
@@ -5455,13 +5460,7 @@ impl<'m> FunctionCompiler<'m> {
         if !in_slots {
             self.place_results(arity)?;
         }
-        // Out-of-range indices take the default, the last entry.
         let last = depths.len() as u32 - 1;
-        self.emit(|a| {
-            a.cmp(index, last)?;
-            a.it(Cond::Hs, &[])?;
-            a.mov(Flags::Preserve, index, last)
-        })?;
         // Forward targets are block ends; a loop header is behind, so its entry goes to a
         // stub after the table that branches back.
         let mut stubs: Vec<(usize, Label)> = Vec::new();
@@ -5486,8 +5485,19 @@ impl<'m> FunctionCompiler<'m> {
             self.control[frame_index].branched_to = true;
             labels.push(label);
         }
-        self.emit(|a| a.tbh(index, &labels))?;
-        self.stack.release(index);
+        // Out-of-range indices branch to the default (the last label); the table holds the
+        // others.
+        self.emit(|a| {
+            if last == 0 {
+                return a.b(Cond::Al, labels[0]);
+            }
+            a.cmp(index, last)?;
+            a.b(Cond::Hs, labels[last as usize])?;
+            a.tbh(index, &labels[..last as usize])
+        })?;
+        if owned {
+            self.stack.release(index);
+        }
         for (frame_index, stub) in stubs {
             let target = self.control[frame_index].branch_target;
             let height = self.control[frame_index].height;
