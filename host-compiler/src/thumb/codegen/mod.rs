@@ -473,7 +473,7 @@ pub fn compile_function(
         } else {
             None
         };
-        let bound = if window_load.is_some() || sum_fused.is_some() {
+        let mut bound = if window_load.is_some() || sum_fused.is_some() {
             sum_fused.and_then(|plan| match plan.width {
                 Width::U8 if !plan.store => Some(0xFF),
                 Width::U16 if !plan.store => Some(0xFFFF),
@@ -497,6 +497,13 @@ pub fn compile_function(
                 taken.push(next);
             }
             compiler.sum_origin = None;
+            if !plan.store {
+                fuse_local_set(&mut compiler, validator, &mut ops)?;
+                if compiler.fused_set.is_some() {
+                    // The result goes to the local, not to a stack entry.
+                    bound = None;
+                }
+            }
             compiler.sum_access(plan, &taken[0])?;
         } else if let Some((at, width)) = window_load {
             let Some((next, next_offset)) = ops.next() else {
@@ -507,6 +514,16 @@ pub fn compile_function(
                 .map_err(|e| compiler.invalid(&e))?;
             compiler.advance_bases();
             compiler.sum_origin = None;
+            if matches!(
+                next,
+                Operator::I32Load { .. }
+                    | Operator::I32Load8U { .. }
+                    | Operator::I32Load8S { .. }
+                    | Operator::I32Load16U { .. }
+                    | Operator::I32Load16S { .. }
+            ) {
+                fuse_local_set(&mut compiler, validator, &mut ops)?;
+            }
             compiler.window_load(at, width)?;
         } else {
             compiler.operator(&op)?;
@@ -4733,6 +4750,22 @@ impl<'m> FunctionCompiler<'m> {
             }
             return Ok(());
         }
+        // A local kept in its slot copied into a home register: one `ldr` into the home.
+        if let (Some(home), Some(&Entry::Local(source))) =
+            (self.home(index), self.stack.entries.last())
+            && source != index
+            && self.home(source).is_none()
+            && self.fhome(source).is_none()
+        {
+            self.stack.entries.pop();
+            self.materialize_local(index)?;
+            let offset = self.local_offset(source);
+            self.emit(|a| a.ldr(Width::W32, home, Addr::Offset(Reg::SP, offset)))?;
+            if tee {
+                self.push(Entry::Local(index));
+            }
+            return Ok(());
+        }
         // The value first: a lazy read of this local as the value itself reads the old value.
         let value = self.pop_src(true)?;
         self.materialize_local(index)?;
@@ -6359,6 +6392,38 @@ fn window_extent(
         span = i + 1;
     }
     (extent, below, if sums { span } else { 0 }, calls)
+}
+
+/// After an `i32` load the compile loop took along with the operator it compiles (a window
+/// load, a sum access): a `local.set/tee` of a local with a home register right after it is
+/// fused too, as after any load (the result goes straight to the home).
+fn fuse_local_set(
+    compiler: &mut FunctionCompiler<'_>,
+    validator: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
+    ops: &mut std::vec::IntoIter<(Operator<'_>, u64)>,
+) -> Result<(), CompileError> {
+    let Some((
+        next @ (Operator::LocalSet { local_index } | Operator::LocalTee { local_index }),
+        next_offset,
+    )) = ops.as_slice().first()
+    else {
+        return Ok(());
+    };
+    if compiler.word_local(*local_index, 0).is_none()
+        || compiler
+            .home(compiler.local_base[*local_index as usize])
+            .is_none()
+    {
+        return Ok(());
+    }
+    validator
+        .op(*next_offset, next)
+        .map_err(|e| compiler.invalid(&e))?;
+    let tee = matches!(next, Operator::LocalTee { .. });
+    compiler.fused_set = Some((compiler.local_base[*local_index as usize], tee));
+    ops.next();
+    compiler.advance_bases();
+    Ok(())
 }
 
 /// A sum access the compile loop compiles with its `i32.add` ([`FunctionCompiler::
