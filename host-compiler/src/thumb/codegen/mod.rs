@@ -6634,6 +6634,7 @@ fn counter_sum_bases(
                 depth += 1;
             }
             Operator::Block { .. } | Operator::If { .. } => loops.push(false),
+            // The guard pops the frame of every `end`; only a loop's lowers the depth.
             Operator::End if loops.pop() == Some(true) => depth -= 1,
             _ => {}
         }
