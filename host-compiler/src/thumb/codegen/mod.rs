@@ -484,17 +484,10 @@ pub fn compile_function(
         };
         if let Some(plan) = sum_fused {
             // The access (and a store's value) are compiled here: through the validator first.
-            let consumed = if plan.store { 2 } else { 1 };
-            let mut taken = Vec::with_capacity(consumed);
-            for _ in 0..consumed {
-                let Some((next, next_offset)) = ops.next() else {
-                    return Err(compiler.internal("sum access without its operators"));
-                };
-                validator
-                    .op(next_offset, &next)
-                    .map_err(|e| compiler.invalid(&e))?;
-                compiler.advance_bases();
-                taken.push(next);
+            // The load, or the store's value (the store itself is taken after it).
+            let first = take_operator(&mut compiler, validator, &mut ops)?;
+            if plan.store {
+                take_operator(&mut compiler, validator, &mut ops)?;
             }
             compiler.sum_origin = None;
             if !plan.store {
@@ -504,24 +497,11 @@ pub fn compile_function(
                     bound = None;
                 }
             }
-            compiler.sum_access(plan, &taken[0])?;
+            compiler.sum_access(plan, &first)?;
         } else if let Some((at, width)) = window_load {
-            let Some((next, next_offset)) = ops.next() else {
-                return Err(compiler.internal("window load without its load"));
-            };
-            validator
-                .op(next_offset, &next)
-                .map_err(|e| compiler.invalid(&e))?;
-            compiler.advance_bases();
+            let next = take_operator(&mut compiler, validator, &mut ops)?;
             compiler.sum_origin = None;
-            if matches!(
-                next,
-                Operator::I32Load { .. }
-                    | Operator::I32Load8U { .. }
-                    | Operator::I32Load8S { .. }
-                    | Operator::I32Load16U { .. }
-                    | Operator::I32Load16S { .. }
-            ) {
+            if i32_load(&next).is_some() {
                 fuse_local_set(&mut compiler, validator, &mut ops)?;
             }
             compiler.window_load(at, width)?;
@@ -4496,12 +4476,9 @@ impl<'m> FunctionCompiler<'m> {
             return None;
         };
         let (memarg, width) = match *next {
-            Operator::I32Load { memarg } | Operator::F32Load { memarg } => (memarg, Width::W32),
-            Operator::I32Load8U { memarg } => (memarg, Width::U8),
-            Operator::I32Load8S { memarg } => (memarg, Width::S8),
-            Operator::I32Load16U { memarg } => (memarg, Width::U16),
-            Operator::I32Load16S { memarg } => (memarg, Width::S16),
-            _ => return None,
+            // An f32 load is a word into a core register here, as an `i32.load`.
+            Operator::F32Load { memarg } => (memarg, Width::W32),
+            ref load => i32_load(load)?,
         };
         if l != local || !matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)) {
             return None;
@@ -4546,21 +4523,13 @@ impl<'m> FunctionCompiler<'m> {
         ) else {
             return Ok(None);
         };
-        let Some((memarg, width)) = sum_access_operator(rest) else {
+        let Some((memarg, width, store)) = sum_access_operator(rest) else {
             return Ok(None);
         };
         let memory = self.memory_target(memarg.target)?;
         if memory.index != 0 || memory.ty.index64 || self.home(word).is_none() {
             return Ok(None);
         }
-        let store = !matches!(
-            rest[0].0,
-            Operator::I32Load { .. }
-                | Operator::I32Load8U { .. }
-                | Operator::I32Load8S { .. }
-                | Operator::I32Load16U { .. }
-                | Operator::I32Load16S { .. }
-        );
         let min_length = memory.ty.min.saturating_mul(memory.ty.page_size());
         let c = access_end(memarg.offset, width.bytes());
         let covered = self.checked.iter().any(|f| f.covers(word, k, c));
@@ -6402,28 +6371,40 @@ fn fuse_local_set(
     validator: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
     ops: &mut std::vec::IntoIter<(Operator<'_>, u64)>,
 ) -> Result<(), CompileError> {
-    let Some((
-        next @ (Operator::LocalSet { local_index } | Operator::LocalTee { local_index }),
-        next_offset,
-    )) = ops.as_slice().first()
+    let Some((Operator::LocalSet { local_index } | Operator::LocalTee { local_index }, _)) =
+        ops.as_slice().first()
     else {
         return Ok(());
     };
-    if compiler.word_local(*local_index, 0).is_none()
+    let local_index = *local_index;
+    if compiler.word_local(local_index, 0).is_none()
         || compiler
-            .home(compiler.local_base[*local_index as usize])
+            .home(compiler.local_base[local_index as usize])
             .is_none()
     {
         return Ok(());
     }
-    validator
-        .op(*next_offset, next)
-        .map_err(|e| compiler.invalid(&e))?;
-    let tee = matches!(next, Operator::LocalTee { .. });
-    compiler.fused_set = Some((compiler.local_base[*local_index as usize], tee));
-    ops.next();
-    compiler.advance_bases();
+    let set = take_operator(compiler, validator, ops)?;
+    let tee = matches!(set, Operator::LocalTee { .. });
+    compiler.fused_set = Some((compiler.local_base[local_index as usize], tee));
     Ok(())
+}
+
+/// Takes the next operator for the one being compiled (a fused access, a local.set): through
+/// the validator, and counted against the window and constant bases' spans.
+fn take_operator<'a>(
+    compiler: &mut FunctionCompiler<'_>,
+    validator: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
+    ops: &mut std::vec::IntoIter<(Operator<'a>, u64)>,
+) -> Result<Operator<'a>, CompileError> {
+    let (op, offset) = ops
+        .next()
+        .ok_or_else(|| compiler.internal("a fused operator is missing"))?;
+    validator
+        .op(offset, &op)
+        .map_err(|e| compiler.invalid(&e))?;
+    compiler.advance_bases();
+    Ok(op)
 }
 
 /// A sum access the compile loop compiles with its `i32.add` ([`FunctionCompiler::
@@ -6728,30 +6709,42 @@ fn sum_access<'a>(ops: &[(Operator<'a>, u64)]) -> Option<(u32, u32, wasmparser::
     else {
         return None;
     };
-    let (memarg, width) = sum_access_operator(rest)?;
+    let (memarg, width, _) = sum_access_operator(rest)?;
     Some((*local_index, *value as u32, memarg, width.bytes()))
+}
+
+/// The memory argument and width of an `i32.load*`.
+fn i32_load(op: &Operator<'_>) -> Option<(wasmparser::MemArg, Width)> {
+    use Operator as O;
+    Some(match *op {
+        O::I32Load { memarg } => (memarg, Width::W32),
+        O::I32Load8U { memarg } => (memarg, Width::U8),
+        O::I32Load8S { memarg } => (memarg, Width::S8),
+        O::I32Load16U { memarg } => (memarg, Width::U16),
+        O::I32Load16S { memarg } => (memarg, Width::S16),
+        _ => return None,
+    })
 }
 
 /// What may follow `local.get l; i32.const k; i32.add` to make a sum access ([`sum_access`]):
 /// an `i32.load*` of memory 0, or one `local.get`/`i32.const` and an `i32.store*` to memory 0
-/// (the value). `(memarg, width)`.
-fn sum_access_operator(rest: &[(Operator<'_>, u64)]) -> Option<(wasmparser::MemArg, Width)> {
+/// (the value). `(memarg, width, store)`.
+fn sum_access_operator(rest: &[(Operator<'_>, u64)]) -> Option<(wasmparser::MemArg, Width, bool)> {
     use Operator as O;
-    let (memarg, width) = match rest {
-        [(O::I32Load { memarg }, _), ..] => (*memarg, Width::W32),
-        [(O::I32Load8U { memarg }, _), ..] => (*memarg, Width::U8),
-        [(O::I32Load8S { memarg }, _), ..] => (*memarg, Width::S8),
-        [(O::I32Load16U { memarg }, _), ..] => (*memarg, Width::U16),
-        [(O::I32Load16S { memarg }, _), ..] => (*memarg, Width::S16),
+    let (memarg, width, store) = match rest {
+        [(load, _), ..] if i32_load(load).is_some() => {
+            let (memarg, width) = i32_load(load)?;
+            (memarg, width, false)
+        }
         [(O::LocalGet { .. } | O::I32Const { .. }, _), (store, _), ..] => match *store {
-            O::I32Store { memarg } => (memarg, Width::W32),
-            O::I32Store8 { memarg } => (memarg, Width::U8),
-            O::I32Store16 { memarg } => (memarg, Width::U16),
+            O::I32Store { memarg } => (memarg, Width::W32, true),
+            O::I32Store8 { memarg } => (memarg, Width::U8, true),
+            O::I32Store16 { memarg } => (memarg, Width::U16, true),
             _ => return None,
         },
         _ => return None,
     };
-    matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)).then_some((memarg, width))
+    matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)).then_some((memarg, width, store))
 }
 
 /// `(count, span, calls)` of the constant window after a load from constant address `at`
