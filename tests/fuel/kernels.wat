@@ -177,6 +177,22 @@
         (br $sum_loop)))
     (local.get $sum))
 
+  ;; A running hash over a 256-word vector in the shape LLVM gives loops with a constant trip
+  ;; count (a counter from -1024 stepped by 4 to 0, the address `i + 1024`), n rounds, each
+  ;; writing the hash back into the vector: its inner loop is counted (module::fuel).
+  (func (export "hash") (param $n i32) (result i32)
+    (local $i i32) (local $acc i32)
+    (loop $rounds
+      (local.set $i (i32.const -1024))
+      (loop $words
+        (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 31))
+                                 (i32.load (i32.add (local.get $i) (i32.const 1024)))))
+        (i32.store (i32.add (local.get $i) (i32.const 1024))
+                   (i32.xor (local.get $acc) (local.get $i)))
+        (br_if $words (local.tee $i (i32.add (local.get $i) (i32.const 4)))))
+      (br_if $rounds (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $acc))
+
   ;; Floating point: n steps of a logistic map in f64 and a dot product in f32.
   (func (export "float") (param $n i32) (result i64)
     (local $x f64) (local $s f32)

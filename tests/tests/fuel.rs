@@ -226,6 +226,120 @@ fn blocks_after_the_last_check_run_into_debt() {
     );
 }
 
+/// A counted loop (`host_compiler::module::fuel`, "Counted loops") in the shape LLVM gives
+/// loops with a constant trip count. `fill(v, k)` stores `v` at `i + k` for `i` from -64 to -4
+/// by 4 (16 trips) and returns the word at 0. Fuel blocks: entry `block end` (0, a check
+/// point) | entering `i32.const local.set loop` (2) + 16 trips of the body `local.get
+/// local.get i32.add local.get i32.store` (5) and the counter `local.get i32.const i32.add
+/// local.tee br_if` (5): 162, a check point | header: 0, no check | after `br_if`: `end` (0) |
+/// after the loop: `i32.const i32.load end` (2). A call consumes 164. `peek` (2) returns the
+/// word at 0; `tick_then_fill(v)` calls the host's `tick` in its entry block, then fills
+/// [0, 64) as `fill(v, 64)` does, in its own body (so that the next check is the one where its
+/// loop is entered, not a function entry).
+const COUNTED: &str = r#"(module
+  (import "env" "tick" (func $tick))
+  (memory 1)
+  (func (export "fill") (param $v i32) (param $k i32) (result i32)
+    (local $i i32)
+    block end
+    i32.const -64
+    local.set $i
+    loop
+      local.get $i local.get $k i32.add local.get $v i32.store
+      local.get $i i32.const 4 i32.add local.tee $i br_if 0
+    end
+    i32.const 0
+    i32.load)
+  (func (export "peek") (result i32) (i32.load (i32.const 0)))
+  (func (export "tick_then_fill") (param $v i32) (result i32)
+    (local $i i32)
+    call $tick
+    block end
+    i32.const -64
+    local.set $i
+    loop
+      local.get $i i32.const 64 i32.add local.get $v i32.store
+      local.get $i i32.const 4 i32.add local.tee $i br_if 0
+    end
+    i32.const 0
+    i32.load))"#;
+
+/// Runs `body` on an instance of [`COUNTED`] whose `tick` advances the epoch.
+fn with_counted_instance(
+    fuel: bool,
+    epochs: bool,
+    body: impl FnOnce(&mut Store<'_, ()>, Instance),
+) {
+    let image = image(native_target(), COUNTED, fuel, epochs);
+    with_instance(
+        &image,
+        (),
+        |linker| {
+            linker
+                .func_wrap("env", "tick", |mut caller: Caller<'_, '_, ()>| {
+                    caller.as_store_mut().increment_epoch().unwrap();
+                })
+                .unwrap();
+        },
+        body,
+    );
+}
+
+#[test]
+fn a_counted_loop_is_paid_and_checked_where_it_is_entered() {
+    with_counted_instance(true, false, |store, instance| {
+        let fill = |store: &mut Store<'_, ()>, v: i32, k: i32| {
+            call(store, instance, "fill", &[Val::I32(v), Val::I32(k)])
+        };
+        store.set_fuel(164).unwrap();
+        assert_eq!(i32_result(&fill(store, 7, 64).unwrap()), 7);
+        assert_eq!(store.get_fuel().unwrap(), 0);
+        // One short of the entering block (162): the call stops before it, so no iteration
+        // runs (the word at 0 keeps 7) and nothing is consumed.
+        store.set_fuel(161).unwrap();
+        assert_eq!(trap_code(fill(store, 9, 64)), TrapCode::OutOfFuel);
+        assert_eq!(
+            (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+            (161, 0)
+        );
+        store.set_fuel(2).unwrap();
+        assert_eq!(i32_result(&call(store, instance, "peek", &[]).unwrap()), 7);
+        // Exactly the entering block: the loop runs whole, and the block after it runs in debt.
+        store.set_fuel(162).unwrap();
+        assert_eq!(i32_result(&fill(store, 9, 64).unwrap()), 9);
+        assert_eq!(
+            (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+            (0, 2)
+        );
+        // A trap in the ninth trip (`i + k` reaches 65536 - 4 + 4 at i = -32) counts all 16
+        // trips, as a trap in a block counts the block whole: 0 + 162.
+        store.set_fuel(10_000).unwrap();
+        assert_eq!(
+            trap_code(fill(store, 5, 65568)),
+            TrapCode::MemoryOutOfBounds
+        );
+        assert_eq!(store.get_fuel().unwrap(), 10_000 - 162);
+    });
+}
+
+#[test]
+fn the_epoch_is_checked_where_a_counted_loop_is_entered() {
+    for fuel in [false, true] {
+        with_counted_instance(fuel, true, |store, instance| {
+            store.set_fuel(1_000_000).unwrap();
+            // The entry of `tick_then_fill` sees epoch 0 < 1; the tick moves it to 1, and the
+            // check where the loop is entered stops the call before any trip.
+            store.set_epoch_deadline(1).unwrap();
+            let r = call(store, instance, "tick_then_fill", &[Val::I32(3)]);
+            assert_eq!(trap_code(r), TrapCode::Interrupted, "fuel {fuel}");
+            store.set_epoch_deadline(100).unwrap();
+            assert_eq!(i32_result(&call(store, instance, "peek", &[]).unwrap()), 0);
+            let r = call(store, instance, "tick_then_fill", &[Val::I32(3)]).unwrap();
+            assert_eq!(i32_result(&r), 3);
+        });
+    }
+}
+
 /// `debt(n)`: `count`'s loop of `n` iterations, then a straight-line tail of `tail` `if`s, each
 /// a fuel block of cost 2 (`local.get`, `if`; the `then` arm's `nop` and `end` cost 0), none a
 /// check point.
@@ -809,6 +923,7 @@ const KERNEL_CALLS: &[(&str, i32)] = &[
     ("interp", 500),
     ("sort", 100),
     ("float", 100),
+    ("hash", 3),
 ];
 
 /// The golden file, relative to the `tests` crate.

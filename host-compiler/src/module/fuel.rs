@@ -16,7 +16,8 @@
 //! branches, and the fall-through of `br_if`, start blocks), and it contains its terminating
 //! operator. Calls do not end a block: the callee pays for its own code.
 //!
-//! The cost of a fuel block is the sum of the costs of its operators ([`block_costs`]). Code
+//! The cost of a fuel block is the sum of the costs of its operators ([`fuel_blocks`]; a
+//! counted loop moves its body's cost, times its trips, to the block that enters it). Code
 //! compiled with fuel **pays for a block at its start**: it subtracts the cost from the
 //! store's fuel slice (`VMStoreContext::fuel`, an `i32`) before running any of the block. A
 //! block of cost 0 subtracts nothing. The fuel consumed by a call is therefore the sum of the
@@ -24,17 +25,39 @@
 //! is the same on every target. The charge of the block that starts at a loop header is placed
 //! inside the loop (after the header label), so every iteration pays for it; every cycle of
 //! the control flow passes through a branch, which costs 1, so every iteration of every loop
-//! consumes fuel.
+//! consumes fuel (a counted loop's iterations are paid before it, below).
 //!
 //! # Fuel checks: function entry and loop headers only
 //!
 //! The slice is *checked* only at the **check points**: the function's entry (the first
-//! block) and every loop header (the block right after `loop`, [`checks_fuel_after`]), the
-//! same points as the epoch check. There, after subtracting the block's cost (also when it is
-//! 0), the code calls `Libcall::OutOfFuel` (or `OutOfFuelPreserving`) with the block's cost
-//! when the slice is negative. Every other block only subtracts its cost (Thumb-2: one `sub`;
-//! Cranelift: an `isub` without a branch). Fewer branches is the point: most blocks are short
-//! (a compare and a `br_if`), and a branch per block was a large part of the overhead.
+//! block), the header of every loop that is not counted (the block right after `loop`) and
+//! the block that enters a counted loop (below), the same points as the epoch check. There,
+//! after subtracting the block's cost (also when it is 0), the code calls `Libcall::OutOfFuel`
+//! (or `OutOfFuelPreserving`) with the block's cost when the slice is negative. Every other
+//! block only subtracts its cost (Thumb-2: one `sub`; Cranelift: an `isub` without a branch).
+//! Fewer branches is the point: most blocks are short (a compare and a `br_if`), and a branch
+//! per block was a large part of the overhead.
+//!
+//! # Counted loops
+//!
+//! A loop is *counted* when the compiler knows how often it runs and nothing can leave it
+//! early but a trap: its body is a single fuel block (no operator in it ends a block but its
+//! last, the back edge), it makes no call, its block type gives it no parameters, and its
+//! back edge is the step of a loop counter (`module::loops::loop_counter`: a local set to a
+//! constant right before the loop, stepped by a constant that reaches the end value after
+//! exactly `trips` iterations, written nowhere else), so that every entry runs exactly `trips`
+//! iterations. When `trips` times the body's cost is at most [`MAX_COUNTED_LOOP_COST`] (and the
+//! function's total stays within [`MAX_FUNCTION_COST`]), the loop is **prepaid**: the block
+//! that enters it (the one ending with `loop`) is charged its own cost plus `trips` times the
+//! body's and is a check point; the loop's header charges and checks nothing. The fuel a call
+//! consumes is the same as without prepaying whenever no trap stops it inside such a loop (a
+//! trap there counts the loop's iterations whole, as a trap in a block counts the block whole),
+//! and a check still never lets a loop iteration run that the budget has not paid for. Why:
+//! the inner loops of compute kernels (a CRC over a buffer, a dot product) are such loops, and
+//! a charge and a check per iteration cost them 10-20% of their instructions; prepaid, their
+//! iterations pay nothing, and the check moves out to the loop's entry. The epoch check moves
+//! with it: what runs between two epoch checks is still bounded, by one function's
+//! straight-line cost with each counted loop at most [`MAX_COUNTED_LOOP_COST`].
 //!
 //! Between two checks the slice can therefore go below zero by more than one block's cost.
 //! The overrun is a *debt*: the check that finds the slice negative pays the whole deficit
@@ -65,10 +88,12 @@
 //! * The runtime never puts more than `i32::MAX / 2` (`shared_types::vmoffsets::
 //!   FUEL_SLICE_MAX`) in the slice; the rest of the budget is its reserve.
 //! * The total cost of a function body (the sum of all its block costs) is at most
-//!   [`MAX_FUNCTION_COST`] `= 2^20 - 1`; beyond it the compiler returns a `CompileError`
-//!   ([`block_costs`]). So one frame subtracts less than 2^20 between two check points of
-//!   its own (it runs each of its blocks at most once between them: every cycle passes a
-//!   loop header).
+//!   [`MAX_FUNCTION_COST`] `= 2^20 - 1` with counted loops prepaid; beyond it the compiler
+//!   returns a `CompileError` ([`fuel_blocks`]; a counted loop that would take the total past
+//!   it is not prepaid). So one frame subtracts less than 2^20 between two check points of
+//!   its own: it runs each block that costs anything at most once between them, since every
+//!   cycle passes the header of a loop, which is a check point unless the loop is counted,
+//!   and then its only block costs 0.
 //! * Between two checks, code subtracts the blocks after the last check in the current frame
 //!   (less than 2^20) and, each time a frame returns, its caller's blocks after the call up to
 //!   the caller's next check point or return: at most [`MAX_UNCHECKED_TAIL`] `= 256`, since a
@@ -84,19 +109,22 @@
 //!   most the magnitude of an `i32` plus a block's cost.
 //!
 //! Backends walk the operators once, reachable or not, and ask a [`FuelBlocks`] cursor for the
-//! cost of each block as they reach its start ([`FuelBlocks::next_block`] at the entry and
+//! cost of each block and whether it is a check point as they reach its start ([`FuelBlocks::next_block`] at the entry and
 //! after every operator that ends a block), whether or not they emit code for it.
 //!
 //! # Epoch checks
 //!
-//! Code compiled with epochs checks the epoch at function entry and at every loop header,
-//! after that point's fuel charge and check (and, at entry, after the stack-limit check): it
+//! Code compiled with epochs checks the epoch at the check points (the entry, the headers of
+//! loops that are not counted, the blocks that enter counted loops), after that point's fuel
+//! charge and check (and, at entry, after the stack-limit check), so epoch-only images walk a
+//! [`FuelBlocks`] cursor too and ignore its costs: it
 //! compares the low word of the engine's epoch counter with the store's deadline word and
 //! calls `Libcall::EpochDeadline` when `(counter - deadline) as i32 >= 0`.
 
 use wasmparser::{FunctionBody, Operator};
 
 use crate::error::CompileError;
+use crate::module::loops::loop_counter;
 
 /// The largest total cost of one function body (the sum of its fuel block costs): what one
 /// frame may subtract from the 32-bit slice between two checks (see the module doc).
@@ -105,6 +133,10 @@ pub const MAX_FUNCTION_COST: u32 = (1 << 20) - 1;
 /// The most fuel a caller's blocks after a call may cost without a check right after the call
 /// (see the module doc, "Checks after calls with a long tail").
 pub const MAX_UNCHECKED_TAIL: u32 = 256;
+
+/// The most fuel a counted loop may prepay (its trips times the cost of its body; see the
+/// module doc, "Counted loops"): what may run after its check point before the next one.
+pub const MAX_COUNTED_LOOP_COST: u32 = 1 << 17;
 
 /// The fuel one operator costs.
 pub fn operator_cost(op: &Operator<'_>) -> u32 {
@@ -117,12 +149,6 @@ pub fn operator_cost(op: &Operator<'_>) -> u32 {
         | Operator::End => 0,
         _ => 1,
     }
-}
-
-/// Whether the fuel block that starts right after `op` is a check point (a loop header); the
-/// block at the function's entry is one too.
-pub fn checks_fuel_after(op: &Operator<'_>) -> bool {
-    matches!(op, Operator::Loop { .. })
 }
 
 /// Whether a new fuel block starts right after `op`.
@@ -141,78 +167,166 @@ pub fn ends_block(op: &Operator<'_>) -> bool {
     )
 }
 
-/// The cost of every fuel block of a function body, in order (the first is the block at the
-/// function's entry; a body of `n` block-ending operators has `n + 1` blocks, the last one
-/// empty after the body's final `end`). The body must be valid; `func_index` and the offsets
-/// are for errors. A body whose total cost exceeds [`MAX_FUNCTION_COST`] is an error.
-pub fn block_costs(func_index: u32, body: &FunctionBody<'_>) -> Result<Vec<u32>, CompileError> {
+/// One fuel block as a backend meets it: what its start charges and whether it is a check
+/// point (fuel and epochs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FuelBlock {
+    /// The fuel subtracted at the block's start.
+    pub cost: u32,
+    /// Whether the block's start is a check point: the function's entry, the header of a loop
+    /// that is not counted, and the block that enters a counted loop.
+    pub check: bool,
+}
+
+/// The operators of a function body with their offsets; a decoding error is reported as
+/// invalid input of function `func_index`.
+pub fn decode<'a>(
+    func_index: u32,
+    body: &FunctionBody<'a>,
+) -> Result<Vec<(Operator<'a>, u64)>, CompileError> {
     let mut reader = body
         .get_operators_reader()
         .map_err(|e| CompileError::invalid(Some(func_index), &e))?;
-    let mut costs = Vec::new();
-    let mut current: u32 = 0;
-    let mut total: u32 = 0;
+    let mut ops = Vec::new();
     while !reader.eof() {
-        let offset = usize::try_from(reader.original_position()).unwrap_or(usize::MAX);
+        let offset = reader.original_position();
         let op = reader
             .read()
             .map_err(|e| CompileError::invalid(Some(func_index), &e))?;
-        let cost = operator_cost(&op);
-        current += cost;
+        ops.push((op, offset));
+    }
+    Ok(ops)
+}
+
+/// The fuel blocks of a function body given as its operators (with their offsets, for
+/// errors), in order (the first is the block at the function's entry; a body of `n`
+/// block-ending operators has `n + 1` blocks, the last one empty after the body's final
+/// `end`), with the counted loops prepaid (see the module doc). The body must be valid. A body
+/// whose total cost exceeds [`MAX_FUNCTION_COST`] is an error.
+pub fn fuel_blocks(
+    func_index: u32,
+    ops: &[(Operator<'_>, u64)],
+) -> Result<Vec<FuelBlock>, CompileError> {
+    let mut blocks = vec![FuelBlock {
+        cost: 0,
+        check: true,
+    }];
+    let mut total: u32 = 0;
+    // Every `loop`: its index in `ops` and the block that ends with it.
+    let mut loops = Vec::new();
+    for (i, (op, offset)) in ops.iter().enumerate() {
+        let cost = operator_cost(op);
         total += cost;
         if total > MAX_FUNCTION_COST {
             return Err(CompileError::unsupported(
                 Some(func_index),
-                offset,
+                usize::try_from(*offset).unwrap_or(usize::MAX),
                 format!(
                     "function {func_index}: fuel cost of the body exceeds {MAX_FUNCTION_COST} \
                      (the most one frame may consume between two fuel checks)"
                 ),
             ));
         }
-        if ends_block(&op) {
-            costs.push(current);
-            current = 0;
+        let last = blocks.len() - 1;
+        blocks[last].cost += cost;
+        if ends_block(op) {
+            let header = matches!(op, Operator::Loop { .. });
+            if header {
+                loops.push((i, last));
+            }
+            blocks.push(FuelBlock {
+                cost: 0,
+                check: header,
+            });
         }
     }
-    costs.push(current);
-    Ok(costs)
+    for (j, enter) in loops {
+        let header = enter + 1;
+        let Some(trips) = counted_trips(ops, j) else {
+            continue;
+        };
+        let body = blocks[header].cost;
+        let prepaid = u64::from(trips) * u64::from(body);
+        let with = u64::from(total) - u64::from(body) + prepaid;
+        if prepaid > u64::from(MAX_COUNTED_LOOP_COST) || with > u64::from(MAX_FUNCTION_COST) {
+            continue;
+        }
+        // Both fit in a u32: at most MAX_FUNCTION_COST.
+        total = with as u32;
+        blocks[enter].cost += prepaid as u32;
+        blocks[enter].check = true;
+        blocks[header] = FuelBlock::default();
+    }
+    Ok(blocks)
 }
 
-/// A cursor over a function's fuel block costs, advanced by a backend as it translates.
+/// The trips of the loop at `ops[j]` when it is *counted* (see the module doc): its body is
+/// one fuel block ending with the back edge of a loop counter (`loops::loop_counter`), it calls
+/// nothing and takes no parameters.
+fn counted_trips(ops: &[(Operator<'_>, u64)], j: usize) -> Option<u32> {
+    let Operator::Loop { blockty } = ops[j].0 else {
+        return None;
+    };
+    if matches!(blockty, wasmparser::BlockType::FuncType(_)) {
+        // A function type may give the loop parameters, which its back edge would carry.
+        return None;
+    }
+    let counter = loop_counter(ops, j)?;
+    // `loop_counter` found the body's last operator to be the `br_if 0` of the counter.
+    let body = &ops[j + 1..counter.end - 1];
+    let straight = body.iter().all(|(op, _)| {
+        !ends_block(op)
+            && !matches!(
+                op,
+                Operator::Call { .. } | Operator::CallIndirect { .. } | Operator::Block { .. }
+            )
+    });
+    straight.then_some(counter.trips)
+}
+
+/// A cursor over a function's fuel blocks, advanced by a backend as it translates.
 #[derive(Clone, Debug)]
 pub struct FuelBlocks {
-    costs: Vec<u32>,
+    blocks: Vec<FuelBlock>,
     next: usize,
     /// The sum of the costs of the blocks from `next` on.
     remaining: u32,
 }
 
 impl FuelBlocks {
-    /// The blocks of `body` (see [`block_costs`]).
+    /// The blocks of `body` (see [`fuel_blocks`]).
     pub fn new(func_index: u32, body: &FunctionBody<'_>) -> Result<FuelBlocks, CompileError> {
-        let costs = block_costs(func_index, body)?;
-        // At most MAX_FUNCTION_COST: `block_costs` checked the total.
-        let remaining = costs.iter().sum();
+        FuelBlocks::from_operators(func_index, &decode(func_index, body)?)
+    }
+
+    /// The blocks of a body given as its operators (see [`fuel_blocks`]).
+    pub fn from_operators(
+        func_index: u32,
+        ops: &[(Operator<'_>, u64)],
+    ) -> Result<FuelBlocks, CompileError> {
+        let blocks = fuel_blocks(func_index, ops)?;
+        // At most MAX_FUNCTION_COST: `fuel_blocks` checked the total.
+        let remaining = blocks.iter().map(|b| b.cost).sum();
         Ok(FuelBlocks {
-            costs,
+            blocks,
             next: 0,
             remaining,
         })
     }
 
-    /// The cost of the block that starts here: call at the function's entry and right after
-    /// every operator for which [`ends_block`] holds. Returns 0 past the last block (the
-    /// translator then has a bug, which the debug assertion catches in tests).
-    pub fn next_block(&mut self) -> u32 {
+    /// The block that starts here: call at the function's entry and right after every
+    /// operator for which [`ends_block`] holds. Returns an empty block that is no check point
+    /// past the last block (the translator then has a bug, which the debug assertion catches
+    /// in tests).
+    pub fn next_block(&mut self) -> FuelBlock {
         debug_assert!(
-            self.next < self.costs.len(),
+            self.next < self.blocks.len(),
             "more fuel blocks than operators end"
         );
-        let cost = self.costs.get(self.next).copied().unwrap_or(0);
+        let block = self.blocks.get(self.next).copied().unwrap_or_default();
         self.next += 1;
-        self.remaining -= cost;
-        cost
+        self.remaining -= block.cost;
+        block
     }
 
     /// Whether `op`, an operator of the current block (the one [`FuelBlocks::next_block`]
@@ -224,9 +338,14 @@ impl FuelBlocks {
             && self.remaining > MAX_UNCHECKED_TAIL
     }
 
+    /// Every block of the body, in order.
+    pub fn blocks(&self) -> &[FuelBlock] {
+        &self.blocks
+    }
+
     /// Whether every block has been reached (true at the end of a correct translation).
     pub fn is_finished(&self) -> bool {
-        self.next == self.costs.len()
+        self.next == self.blocks.len()
     }
 }
 
@@ -245,9 +364,19 @@ mod tests {
             .unwrap()
     }
 
+    /// The fuel blocks of the first function of `(module (func <wat_body>) (func))`.
+    fn blocks_of(wat_body: &str) -> Vec<FuelBlock> {
+        let wasm = wat::parse_str(format!("(module (func {wat_body}) (func))")).unwrap();
+        let body = first_body(&wasm);
+        fuel_blocks(0, &decode(0, &body).unwrap()).unwrap()
+    }
+
     fn costs_of(wat_body: &str) -> Vec<u32> {
-        let wasm = wat::parse_str(format!("(module (func {wat_body}))")).unwrap();
-        block_costs(0, &first_body(&wasm)).unwrap()
+        blocks_of(wat_body).iter().map(|b| b.cost).collect()
+    }
+
+    fn checks_of(wat_body: &str) -> Vec<bool> {
+        blocks_of(wat_body).iter().map(|b| b.check).collect()
     }
 
     #[test]
@@ -284,18 +413,73 @@ mod tests {
     }
 
     #[test]
-    fn only_loop_headers_are_check_points() {
-        let ops = [
-            Operator::Loop {
-                blockty: wasmparser::BlockType::Empty,
-            },
-            Operator::Br { relative_depth: 0 },
-            Operator::BrIf { relative_depth: 0 },
-            Operator::End,
-            Operator::Return,
-        ];
-        let checks: Vec<bool> = ops.iter().map(checks_fuel_after).collect();
-        assert_eq!(checks, vec![true, false, false, false, false]);
+    fn the_entry_and_loop_headers_are_the_check_points() {
+        // entry: block, loop | header: local.get, br_if 0 | end (loop) | br 0 | end (block) |
+        // end (function) | after the body
+        let body = "(param i32) block loop local.get 0 br_if 0 end br 0 end";
+        assert_eq!(costs_of(body), vec![0, 2, 0, 1, 0, 0, 0]);
+        assert_eq!(
+            checks_of(body),
+            vec![true, true, false, false, false, false, false]
+        );
+    }
+
+    /// A loop counting `local 0` from `first` by `step` to `last`, its body `body` and the
+    /// counter's 7 operators (`local.get`, `i32.const`, `i32.add`, `local.tee`, `i32.const`,
+    /// `i32.ne`, `br_if`), after `before`.
+    fn counted(before: &str, first: i32, step: i32, last: i32, body: &str) -> String {
+        format!(
+            "(local i32) {before} i32.const {first} local.set 0 loop {body} local.get 0 \
+             i32.const {step} i32.add local.tee 0 i32.const {last} i32.ne br_if 0 end"
+        )
+    }
+
+    #[test]
+    fn a_counted_loop_is_paid_and_checked_where_it_is_entered() {
+        // entry: i32.const, local.set, loop + 10 trips of (i32.const, drop + 7) | header: 0,
+        // no check | end (loop) | end (function) | after the body
+        let body = counted("", 0, 1, 10, "i32.const 1 drop");
+        assert_eq!(costs_of(&body), vec![2 + 10 * 8, 0, 0, 0, 0]);
+        assert_eq!(checks_of(&body), vec![true, false, false, false, false]);
+        // Counting down by 4 from 40 to 0: 10 trips. Entered after a `block ... end`, the
+        // block that enters the loop becomes a check point.
+        let body = counted("block end", 40, -4, 0, "i32.const 1 drop");
+        assert_eq!(costs_of(&body), vec![0, 2 + 10 * 8, 0, 0, 0, 0]);
+        assert_eq!(
+            checks_of(&body),
+            vec![true, true, false, false, false, false]
+        );
+        // Without the compare, `br_if` tests the counter against 0: -3 to 0 by 1, 3 trips of
+        // (i32.const, drop, local.get, i32.const, i32.add, local.tee, br_if).
+        let body = "(local i32) i32.const -3 local.set 0 loop i32.const 1 drop local.get 0 \
+                    i32.const 1 i32.add local.tee 0 br_if 0 end";
+        assert_eq!(costs_of(body), vec![2 + 3 * 6, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn loops_that_may_run_otherwise_are_not_counted() {
+        let not_counted = |body: &str| {
+            let checks = checks_of(body);
+            // The header of the loop (the entry block ends with it) is a check point.
+            assert!(checks[1], "{body}: {checks:?}");
+        };
+        // A call, a branch, an inner block, a second write of the counter in the body.
+        not_counted(&counted("", 0, 1, 10, "call 1"));
+        not_counted(&counted("", 0, 1, 10, "local.get 0 br_if 1"));
+        not_counted(&counted("", 0, 1, 10, "block end"));
+        not_counted(&counted("", 0, 1, 10, "i32.const 5 local.set 0"));
+        // A step that does not reach the end exactly, or the end right at the start.
+        not_counted(&counted("", 0, 3, 10, ""));
+        not_counted(&counted("", 10, 1, 10, ""));
+        // More than MAX_COUNTED_LOOP_COST: 2^14 + 1 trips of 8.
+        let trips = (MAX_COUNTED_LOOP_COST / 8) as i32;
+        assert!(!checks_of(&counted("", 0, 1, trips, "i32.const 1 drop"))[1]);
+        not_counted(&counted("", 0, 1, trips + 1, "i32.const 1 drop"));
+        // A counter not set right before the loop (an operator that is no `local.set` between).
+        not_counted(
+            "(local i32) i32.const 0 local.set 0 i32.const 0 drop loop local.get 0 i32.const 1 \
+             i32.add local.tee 0 i32.const 10 i32.ne br_if 0 end",
+        );
     }
 
     #[test]
@@ -304,11 +488,13 @@ mod tests {
         let fits = "i32.const 0 drop ".repeat(MAX_FUNCTION_COST as usize);
         let wasm = wat::parse_str(format!("(module (func {fits}))")).unwrap();
         let body = first_body(&wasm);
-        assert_eq!(block_costs(0, &body).unwrap()[0], MAX_FUNCTION_COST);
+        let ops = decode(0, &body).unwrap();
+        assert_eq!(fuel_blocks(0, &ops).unwrap()[0].cost, MAX_FUNCTION_COST);
         let over = format!("{fits} i32.const 0 drop");
         let wasm = wat::parse_str(format!("(module (func {over}))")).unwrap();
         let body = first_body(&wasm);
-        let message = block_costs(7, &body).unwrap_err().to_string();
+        let ops = decode(7, &body).unwrap();
+        let message = fuel_blocks(7, &ops).unwrap_err().to_string();
         assert!(
             message.contains("function 7: fuel cost of the body exceeds 1048575"),
             "{message}"
@@ -332,7 +518,7 @@ mod tests {
             let body = first_body(&wasm);
             let mut blocks = FuelBlocks::new(0, &body).unwrap();
             let call = Operator::Call { function_index: 1 };
-            assert_eq!(blocks.next_block(), 1);
+            assert_eq!(blocks.next_block().cost, 1);
             assert_eq!(blocks.checks_after(&call), expected, "tail of {n} blocks");
             assert!(!blocks.checks_after(&Operator::Nop));
             // In the last block of cost 2 the tail is 0.
@@ -348,11 +534,11 @@ mod tests {
         let wasm = wat::parse_str("(module (func loop br 0 end))").unwrap();
         let body = first_body(&wasm);
         let mut blocks = FuelBlocks::new(0, &body).unwrap();
-        let mut seen = vec![blocks.next_block()];
+        let mut seen = vec![blocks.next_block().cost];
         let mut reader = body.get_operators_reader().unwrap();
         while !reader.eof() {
             if ends_block(&reader.read().unwrap()) {
-                seen.push(blocks.next_block());
+                seen.push(blocks.next_block().cost);
             }
         }
         assert!(blocks.is_finished());

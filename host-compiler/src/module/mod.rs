@@ -31,6 +31,7 @@
 //! reports "undeclared function reference" otherwise), so the places above already cover it.
 
 pub mod fuel;
+pub mod loops;
 pub mod operators;
 
 use std::ops::Range;

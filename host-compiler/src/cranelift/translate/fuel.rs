@@ -120,16 +120,21 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Called at the function entry and after every operator that ends a fuel block: takes
-    /// the next block's cost from the cursor (always, so the cursor stays in step with the
-    /// operators) and charges it when the position is reachable. At a check point (`check`:
-    /// the entry and loop headers) the slice is then checked, also after a block of cost 0.
-    pub(crate) fn start_fuel_block(&mut self, check: bool) -> Result<(), CompileError> {
+    /// the next block from the cursor (always, so the cursor stays in step with the
+    /// operators) and, with fuel, charges its cost when the position is reachable. At a check
+    /// point (the entry, the header of a loop that is not counted, the block that enters a
+    /// counted loop) the slice is then checked, also after a block of cost 0, and then the
+    /// epoch.
+    pub(crate) fn start_fuel_block(&mut self) -> Result<(), CompileError> {
         let Some(blocks) = self.fuel_blocks.as_mut() else {
             return Ok(());
         };
-        let cost = blocks.next_block();
-        if self.reachable && (cost != 0 || check) {
-            self.charge_fuel(cost, check)?;
+        let block = blocks.next_block();
+        if self.env.fuel && self.reachable && (block.cost != 0 || block.check) {
+            self.charge_fuel(block.cost, block.check)?;
+        }
+        if block.check {
+            self.check_epoch()?;
         }
         Ok(())
     }

@@ -80,7 +80,7 @@ use wasmparser::{FuncValidator, FunctionBody, Operator, ValidatorResources};
 use self::control::Frame;
 use crate::cranelift::env::ModuleEnv;
 use crate::error::{CompileError, Location};
-use crate::module::fuel::{FuelBlocks, checks_fuel_after, ends_block};
+use crate::module::fuel::{FuelBlocks, ends_block};
 
 /// The wasm-convention signature of module type `type_index`:
 /// `(callee_vmctx [VMContext], caller_vmctx, params...) -> results`, `CallConv::Tail`.
@@ -430,13 +430,13 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
 
         let results = self.func_results();
         self.push_body_frame(&results);
-        if self.env.fuel {
+        if self.env.fuel || self.env.epochs {
+            // Epoch-only code takes the check points from the cursor and ignores the costs.
             self.fuel_blocks = Some(FuelBlocks::new(self.func_index, body)?);
         }
         self.load_preemption_variables();
         // The entry's fuel charge and epoch check (the stack-limit check is in the prologue).
-        self.start_fuel_block(true)?;
-        self.check_epoch()?;
+        self.start_fuel_block()?;
 
         // Decode with the validator's features, as `FuncValidator::validate` does: they fix
         // encodings such as the reserved zero byte of `memory.size`/`memory.grow` (a single
@@ -467,20 +467,17 @@ impl<'a, 'f> FuncTranslator<'a, 'f> {
             self.builder
                 .set_srcloc(SourceLoc::new(u32::try_from(offset).unwrap_or(u32::MAX)));
             self.translate_operator(&op)?;
-            if self
-                .fuel_blocks
-                .as_ref()
-                .is_some_and(|b| b.checks_after(&op))
+            if self.env.fuel
+                && self
+                    .fuel_blocks
+                    .as_ref()
+                    .is_some_and(|b| b.checks_after(&op))
             {
                 // A call with a long tail after it (`module::fuel`): a check of cost 0.
                 self.check_fuel_after_call()?;
             }
             if ends_block(&op) {
-                let check_point = checks_fuel_after(&op);
-                self.start_fuel_block(check_point)?;
-                if check_point {
-                    self.check_epoch()?;
-                }
+                self.start_fuel_block()?;
             }
         }
         // End of the body: the reader's and the validator's end-of-function checks (a body

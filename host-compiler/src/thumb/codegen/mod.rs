@@ -133,7 +133,8 @@ use super::asm::{
 };
 use crate::error::{CompileError, Location};
 use crate::link::Symbol;
-use crate::module::fuel::{FuelBlocks, checks_fuel_after, ends_block, operator_cost};
+use crate::module::fuel::{FuelBlocks, ends_block};
+use crate::module::loops::{Counter, loop_counter};
 
 /// Machine code of one function, before layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,15 +261,26 @@ pub fn compile_function(
         .map_or(0, |m| m.min.saturating_mul(m.page_size()));
     let sum_bases = counter_sum_bases(&decoded.ops, &scopes, min_length);
     let (leaves_instance, indirect) = (scan.leaves_instance, scan.indirect);
-    // The pinned registers (DESIGN.md section 13): when they pay, charges and epoch checks no
-    // longer read the store context, so only those without count for a derived one.
-    let pinned_savings = pinned_savings(&scan, module.fuel, module.epochs);
+    // Fuel blocks (DESIGN.md section 13): the cursor is advanced at the entry and after every
+    // block-ending operator, reachable or not; the entry's charge and epoch check come first in
+    // the body, right after the prologue's stack check. Epoch-only code takes the check points
+    // from it and ignores the costs.
+    let mut fuel = if module.fuel || module.epochs {
+        Some(FuelBlocks::from_operators(func_index, &decoded.ops)?)
+    } else {
+        None
+    };
+    let sites = instrumented_sites(&decoded.ops, fuel.as_ref());
+    // The pinned registers: when they pay, charges and epoch checks no longer read the store
+    // context, so only those without count for a derived one.
+    let pinned_savings = pinned_savings(&scan, sites, module.fuel, module.epochs);
     let charges_read_store = module.fuel && pinned_savings[Pinned::Fuel as usize] == 0;
     let checks_read_store = module.epochs
         && (pinned_savings[Pinned::EpochCounter as usize] == 0
             || pinned_savings[Pinned::EpochDeadline as usize] == 0);
     for (derived, reg) in choose_derived(
         &scan,
+        sites,
         &sum_bases,
         module.memories.first(),
         charges_read_store,
@@ -316,16 +328,7 @@ pub fn compile_function(
         compiler.callee_slot = Some(4 * compiler.slots);
         compiler.slots += 1;
     }
-    // Fuel blocks (DESIGN.md section 13): the cursor is advanced at the entry and after every
-    // block-ending operator, reachable or not; the entry's charge and epoch check come first in
-    // the body, right after the prologue's stack check.
-    let mut fuel = if module.fuel {
-        Some(FuelBlocks::new(func_index, body)?)
-    } else {
-        None
-    };
-    let entry_cost = fuel.as_mut().map_or(0, FuelBlocks::next_block);
-    compiler.instrument(entry_cost, fuel.is_some(), module.epochs)?;
+    compiler.start_fuel_block(fuel.as_mut())?;
     // The operators as the pre-scan decoded them: the main pass reads them from there (and
     // peeks at the next one to fuse it) instead of decoding the body a second time.
     let Decoded {
@@ -518,19 +521,13 @@ pub fn compile_function(
         compiler.flags_local = None;
         compiler.flags_for_test = false;
         // A call with a long tail after it (`module::fuel`): a check of cost 0.
-        if fuel.as_ref().is_some_and(|f| f.checks_after(&op)) {
+        if module.fuel && fuel.as_ref().is_some_and(|f| f.checks_after(&op)) {
             compiler.instrument(0, true, false)?;
         }
         // Operators fused above never end a fuel block (arithmetic, shifts, `local.set/tee`),
         // so `op` is the only one that can.
         if ends_block(&op) {
-            let cost = fuel.as_mut().map_or(0, FuelBlocks::next_block);
-            let check_point = checks_fuel_after(&op);
-            compiler.instrument(
-                cost,
-                check_point && fuel.is_some(),
-                check_point && module.epochs,
-            )?;
+            compiler.start_fuel_block(fuel.as_mut())?;
         }
         if compiler.sum_origin.is_some() && memory_access(&op).is_some() {
             compiler.sum_origin = None;
@@ -759,21 +756,70 @@ impl Pinned {
     }
 }
 
+/// Where instrumented code reads the store context (DESIGN.md section 13), loop-weighted as
+/// the pre-scan weighs operators: the starts of fuel blocks that charge something (`charges`)
+/// and the check points (`checks`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Sites {
+    charges: u64,
+    checks: u64,
+}
+
+/// The [`Sites`] of a body's fuel blocks; none without instrumentation.
+fn instrumented_sites(ops: &[(Operator<'_>, u64)], blocks: Option<&FuelBlocks>) -> Sites {
+    let mut sites = Sites::default();
+    let Some(blocks) = blocks else {
+        return sites;
+    };
+    let mut blocks = blocks.blocks().iter();
+    let mut loops: Vec<bool> = Vec::new();
+    let mut weigh = |sites: &mut Sites, depth: usize| {
+        let weight = 1u64 << (3 * depth.min(3));
+        let block = blocks.next().copied().unwrap_or_default();
+        if block.cost > 0 {
+            sites.charges += weight;
+        }
+        if block.check {
+            sites.checks += weight;
+        }
+    };
+    weigh(&mut sites, 0);
+    for (op, _) in ops {
+        match op {
+            Operator::Loop { .. } => loops.push(true),
+            Operator::Block { .. } | Operator::If { .. } => loops.push(false),
+            Operator::End => {
+                loops.pop();
+            }
+            _ => {}
+        }
+        // The next block starts inside a loop just entered, outside one just ended.
+        if ends_block(op) {
+            weigh(&mut sites, loops.iter().filter(|&&l| l).count());
+        }
+    }
+    sites
+}
+
 /// The net loop-weighted saving of each pinned register, 0 when it does not pay: the fuel
 /// register removes the `ldr` and `str` of every charge, each epoch register one load of every
 /// check (both together also the store context's), against the reload after every call (two
 /// instructions; the fuel register's write-back before it, two more) and saving the register.
-fn pinned_savings(scan: &Prescan, fuel: bool, epochs: bool) -> [u64; PINNED_KINDS] {
+fn pinned_savings(scan: &Prescan, sites: Sites, fuel: bool, epochs: bool) -> [u64; PINNED_KINDS] {
     let mut savings = [0; PINNED_KINDS];
     if fuel {
-        savings[Pinned::Fuel as usize] = (2 * scan.block_starts).saturating_sub(4 * scan.calls + 2);
+        savings[Pinned::Fuel as usize] = (2 * sites.charges).saturating_sub(4 * scan.calls + 2);
     }
     if epochs {
-        let epoch = (3 * scan.loop_headers / 2).saturating_sub(2 * scan.calls + 2);
+        let epoch = (3 * sites.checks / 2).saturating_sub(2 * scan.calls + 2);
         savings[Pinned::EpochCounter as usize] = epoch;
         savings[Pinned::EpochDeadline as usize] = epoch;
     }
-    savings
+    // A pinned register leaves the value-stack cache (r11, or a home register that a window
+    // or constant base could otherwise take): only worth it when it saves at least one
+    // instruction per iteration of the innermost loop, where the cache matters most. (Fuel
+    // and epoch checks that a counted inner loop moved out to its entry do not.)
+    savings.map(|s| if s < scan.innermost { 0 } else { s })
 }
 
 impl<'m> FunctionCompiler<'m> {
@@ -1579,6 +1625,21 @@ impl<'m> FunctionCompiler<'m> {
     }
 
     // ---- fuel and epochs (DESIGN.md section 13) ----
+
+    /// At the entry and after every operator that ends a fuel block: takes the next block
+    /// from the cursor (always, so that it stays in step with the operators) and instruments
+    /// its start: its charge with fuel, and at a check point the fuel and epoch checks.
+    fn start_fuel_block(&mut self, blocks: Option<&mut FuelBlocks>) -> Result<(), CompileError> {
+        let Some(block) = blocks.map(FuelBlocks::next_block) else {
+            return Ok(());
+        };
+        let fuel = self.module.fuel;
+        self.instrument(
+            if fuel { block.cost } else { 0 },
+            block.check && fuel,
+            block.check && self.module.epochs,
+        )
+    }
 
     /// The start of a fuel block of `cost` (when `fuel_check`, a function entry or loop header
     /// that checks the fuel slice; when `epoch_check`, one that checks the epoch deadline):
@@ -6116,11 +6177,8 @@ struct Prescan {
     /// Loop-weighted count of calls, `memory.grow` and bulk-memory and table operators (the
     /// libcalls a body certainly makes; soft-float and i64 division helpers are not counted).
     calls: u64,
-    /// Loop-weighted count of the starts of fuel blocks of non-zero cost (a loop's header
-    /// weighs as its body) and of epoch check sites (the entry and loop headers): where
-    /// instrumented code reads the store context (DESIGN.md section 13).
-    block_starts: u64,
-    loop_headers: u64,
+    /// The weight of an operator in the innermost loop (1 without loops).
+    innermost: u64,
 }
 
 /// A body's operators, decoded once by the pre-scan for both passes.
@@ -6150,11 +6208,8 @@ fn prescan(
         indirect: false,
         accesses: Vec::new(),
         calls: 0,
-        block_starts: 0,
-        loop_headers: 1,
+        innermost: 1,
     };
-    // The fuel block being scanned: the weight of its start and its cost so far.
-    let (mut block_weight, mut block_cost) = (1u64, 0u32);
     let mut loops: Vec<bool> = Vec::new();
     let mut loop_depth = 0u32;
     // About one operator per two bytes of body in compiled code; the vector grows if not.
@@ -6171,12 +6226,11 @@ fn prescan(
         };
         let depth = loop_depth.min(3);
         let weight = 1u64 << (3 * depth);
-        block_cost = block_cost.saturating_add(operator_cost(&op));
         match op {
             Operator::Loop { .. } => {
                 loops.push(true);
                 loop_depth += 1;
-                scan.loop_headers += 1u64 << (3 * loop_depth.min(3));
+                scan.innermost = scan.innermost.max(1u64 << (3 * loop_depth.min(3)));
             }
             Operator::Block { .. } | Operator::If { .. } => loops.push(false),
             Operator::Call { function_index } => {
@@ -6225,14 +6279,6 @@ fn prescan(
                     }
                 }
             }
-        }
-        // The next block starts inside a loop just entered, outside one just ended.
-        if ends_block(&op) {
-            if block_cost > 0 {
-                scan.block_starts += block_weight;
-            }
-            block_weight = 1u64 << (3 * loop_depth.min(3));
-            block_cost = 0;
         }
         ops.push((op, offset));
     }
@@ -6423,127 +6469,6 @@ struct SumAccess {
     base: Option<Reg>,
     /// A window it starts: `(below, reach from l + k - below, span, calls)`.
     window: Option<(u32, u64, usize, bool)>,
-}
-
-/// A loop's counter (DESIGN.md section 8, "Loop counters"): in the loop's body, until the
-/// wasm local `local` is written, its value is in `low ..= low + width` (mod 2^32).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Counter {
-    local: u32,
-    low: u32,
-    width: u32,
-}
-
-/// The counter of the loop at `ops[j]`, if it has one: the loop's body ends with `local.get
-/// l; i32.const s; i32.add; local.tee l; [i32.const e; i32.ne;] br_if 0` (`e = 0` without the
-/// compare), nothing else in the body writes `l` or branches to the loop, and right before the
-/// loop `l` was set to a constant `c0` (only `local.set`s of other locals to constants or
-/// local reads, `block`s and `nop`s between). Every iteration then runs with `l = c0 + j s`
-/// for `j < n`, where `n s = e - c0` (mod 2^32) exactly; a loop that would wrap around (`s`
-/// does not divide `e - c0`, or `e = c0`) has no counter.
-fn loop_counter(ops: &[(Operator<'_>, u64)], j: usize) -> Option<Counter> {
-    use Operator as O;
-    // The loop's `end`.
-    let mut depth = 0usize;
-    let mut end = None;
-    for (i, (op, _)) in ops.iter().enumerate().skip(j + 1) {
-        match op {
-            O::Block { .. } | O::Loop { .. } | O::If { .. } => depth += 1,
-            O::End if depth == 0 => {
-                end = Some(i);
-                break;
-            }
-            O::End => depth -= 1,
-            _ => {}
-        }
-    }
-    let body = &ops[j + 1..end?];
-    let tail = |n: usize| body.len().checked_sub(n).map(|at| &body[at..]);
-    let (local, step, last, tail_len) = match (tail(7), tail(5)) {
-        (
-            Some(
-                [
-                    (O::LocalGet { local_index: a }, _),
-                    (O::I32Const { value: step }, _),
-                    (O::I32Add, _),
-                    (O::LocalTee { local_index: b }, _),
-                    (O::I32Const { value: last }, _),
-                    (O::I32Ne, _),
-                    (O::BrIf { relative_depth: 0 }, _),
-                ],
-            ),
-            _,
-        ) if a == b => (*a, *step, *last as u32, 7),
-        (
-            _,
-            Some(
-                [
-                    (O::LocalGet { local_index: a }, _),
-                    (O::I32Const { value: step }, _),
-                    (O::I32Add, _),
-                    (O::LocalTee { local_index: b }, _),
-                    (O::BrIf { relative_depth: 0 }, _),
-                ],
-            ),
-        ) if a == b => (*a, *step, 0, 5),
-        _ => return None,
-    };
-    // Nothing else writes the counter or branches back to the loop.
-    let mut depth = 0u32;
-    for (op, _) in &body[..body.len() - tail_len] {
-        match op {
-            O::Block { .. } | O::Loop { .. } | O::If { .. } => depth += 1,
-            O::End => depth = depth.checked_sub(1)?,
-            O::LocalSet { local_index } | O::LocalTee { local_index } if *local_index == local => {
-                return None;
-            }
-            O::Br { relative_depth } | O::BrIf { relative_depth } if *relative_depth == depth => {
-                return None;
-            }
-            O::BrTable { targets }
-                if targets.default() == depth
-                    || targets.targets().any(|t| t.is_ok_and(|t| t == depth)) =>
-            {
-                return None;
-            }
-            _ => {}
-        }
-    }
-    // The value on entry: a constant set right before the loop.
-    let mut i = j;
-    let first = loop {
-        i = i.checked_sub(1)?;
-        match &ops[i].0 {
-            O::Block { .. } | O::Nop => {}
-            O::LocalSet { local_index } => {
-                let value = i.checked_sub(1).map(|v| &ops[v].0);
-                match value {
-                    Some(O::I32Const { value }) if *local_index == local => break *value as u32,
-                    Some(O::I32Const { .. } | O::LocalGet { .. }) if *local_index != local => {
-                        i -= 1;
-                    }
-                    _ => return None,
-                }
-            }
-            _ => return None,
-        }
-    };
-    // n steps of `step` from `first` reach `last` exactly.
-    let (magnitude, distance) = if step > 0 {
-        (step as u32, last.wrapping_sub(first))
-    } else {
-        (step.unsigned_abs(), first.wrapping_sub(last))
-    };
-    if magnitude == 0 || distance == 0 || !distance.is_multiple_of(magnitude) {
-        return None;
-    }
-    let width = distance - magnitude;
-    let low = if step > 0 {
-        first
-    } else {
-        first.wrapping_sub(width)
-    };
-    Some(Counter { local, low, width })
 }
 
 /// Where a loop's counter is in range: the body's operators `from..to` (indices into the
@@ -7058,6 +6983,7 @@ const SECOND_DERIVED_SAVING: u64 = 64;
 /// the prologue and after every call, and saving the register).
 fn choose_derived(
     scan: &Prescan,
+    sites: Sites,
     counters: &CounterAccesses,
     memory: Option<&MemoryType>,
     fuel: bool,
@@ -7065,8 +6991,7 @@ fn choose_derived(
 ) -> Vec<Derived> {
     let mut savings: Vec<(Derived, u64)> = Vec::new();
     // `ldr ip, [r10]` at every fuel charge and epoch check becomes nothing.
-    let checks =
-        if fuel { scan.block_starts } else { 0 } + if epochs { scan.loop_headers } else { 0 };
+    let checks = if fuel { sites.charges } else { 0 } + if epochs { sites.checks } else { 0 };
     if checks > 0 {
         savings.push((
             Derived::StoreContext,
