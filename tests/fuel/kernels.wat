@@ -193,6 +193,29 @@
       (br_if $rounds (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
     (local.get $acc))
 
+  ;; Classifies 256 bytes of a xorshift stream n times, counting digits and letters: a branchy
+  ;; loop with a constant trip count (bounded but not counted: module::fuel).
+  (func (export "classify") (param $n i32) (result i32)
+    (local $i i32) (local $x i32) (local $digits i32) (local $letters i32)
+    (local.set $x (i32.const 2463534242))
+    (loop $rounds
+      (local.set $i (i32.const 0))
+      (loop $bytes
+        (local.set $x (i32.xor (local.get $x) (i32.shl (local.get $x) (i32.const 13))))
+        (local.set $x (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 17))))
+        (local.set $x (i32.xor (local.get $x) (i32.shl (local.get $x) (i32.const 5))))
+        (if (i32.lt_u (i32.sub (i32.and (local.get $x) (i32.const 255)) (i32.const 48))
+                      (i32.const 10))
+          (then (local.set $digits (i32.add (local.get $digits) (i32.const 1))))
+          (else
+            (if (i32.lt_u (i32.sub (i32.and (local.get $x) (i32.const 223)) (i32.const 65))
+                          (i32.const 26))
+              (then (local.set $letters (i32.add (local.get $letters) (i32.const 1)))))))
+        (br_if $bytes (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                              (i32.const 256))))
+      (br_if $rounds (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (i32.add (i32.shl (local.get $digits) (i32.const 16)) (local.get $letters)))
+
   ;; Floating point: n steps of a logistic map in f64 and a dot product in f32.
   (func (export "float") (param $n i32) (result i64)
     (local $x f64) (local $s f32)

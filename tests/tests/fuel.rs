@@ -233,7 +233,10 @@ fn blocks_after_the_last_check_run_into_debt() {
 /// local.get i32.add local.get i32.store` (5) and the counter `local.get i32.const i32.add
 /// local.tee br_if` (5): 162, a check point | header: 0, no check | after `br_if`: `end` (0) |
 /// after the loop: `i32.const i32.load end` (2). A call consumes 164. `peek` (2) returns the
-/// word at 0; `tick_then_fill(v)` calls the host's `tick` in its entry block, then fills
+/// word at 0; `fill_if(v)` is `fill(v, 64)` with the store in an `if v`: a bounded loop that
+/// is not counted, its blocks entry (0, check) | entering (2, check) | header `local.get if` (2)
+/// | `then` (5) | the counter (5) | `end` (0) | after the loop (2): 196 with `v != 0`, 116
+/// without; `tick_then_fill(v)` calls the host's `tick` in its entry block, then fills
 /// [0, 64) as `fill(v, 64)` does, in its own body (so that the next check is the one where its
 /// loop is entered, not a function entry).
 const COUNTED: &str = r#"(module
@@ -251,6 +254,20 @@ const COUNTED: &str = r#"(module
     i32.const 0
     i32.load)
   (func (export "peek") (result i32) (i32.load (i32.const 0)))
+  (func (export "fill_if") (param $v i32) (result i32)
+    (local $i i32)
+    block end
+    i32.const -64
+    local.set $i
+    loop
+      local.get $v
+      if
+        local.get $i i32.const 64 i32.add local.get $v i32.store
+      end
+      local.get $i i32.const 4 i32.add local.tee $i br_if 0
+    end
+    i32.const 0
+    i32.load)
   (func (export "tick_then_fill") (param $v i32) (result i32)
     (local $i i32)
     call $tick
@@ -319,6 +336,35 @@ fn a_counted_loop_is_paid_and_checked_where_it_is_entered() {
             TrapCode::MemoryOutOfBounds
         );
         assert_eq!(store.get_fuel().unwrap(), 10_000 - 162);
+    });
+}
+
+#[test]
+fn a_bounded_loop_is_checked_where_it_is_entered_and_runs_into_debt_at_most_its_bound() {
+    with_counted_instance(true, false, |store, instance| {
+        let fill_if =
+            |store: &mut Store<'_, ()>, v: i32| call(store, instance, "fill_if", &[Val::I32(v)]);
+        store.set_fuel(196).unwrap();
+        assert_eq!(i32_result(&fill_if(store, 7).unwrap()), 7);
+        assert_eq!(store.get_fuel().unwrap(), 0);
+        store.set_fuel(116).unwrap();
+        assert_eq!(i32_result(&fill_if(store, 0).unwrap()), 7);
+        assert_eq!(store.get_fuel().unwrap(), 0);
+        // One short of the entering block: no trip runs.
+        store.set_fuel(1).unwrap();
+        assert_eq!(trap_code(fill_if(store, 9)), TrapCode::OutOfFuel);
+        assert_eq!(
+            (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+            (1, 0)
+        );
+        // Enough for the entering block: no check in the loop, every trip runs, and the call
+        // returns in debt (194 of 196).
+        store.set_fuel(2).unwrap();
+        assert_eq!(i32_result(&fill_if(store, 9).unwrap()), 9);
+        assert_eq!(
+            (store.get_fuel().unwrap(), store.fuel_debt().unwrap()),
+            (0, 194)
+        );
     });
 }
 
@@ -924,6 +970,7 @@ const KERNEL_CALLS: &[(&str, i32)] = &[
     ("sort", 100),
     ("float", 100),
     ("hash", 3),
+    ("classify", 3),
 ];
 
 /// The golden file, relative to the `tests` crate.

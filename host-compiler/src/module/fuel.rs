@@ -17,7 +17,7 @@
 //! operator. Calls do not end a block: the callee pays for its own code.
 //!
 //! The cost of a fuel block is the sum of the costs of its operators ([`fuel_blocks`]; a
-//! counted loop moves its body's cost, times its trips, to the block that enters it). Code
+//! counted loop moves its body's cost, times its trips, to the block that enters it, below). Code
 //! compiled with fuel **pays for a block at its start**: it subtracts the cost from the
 //! store's fuel slice (`VMStoreContext::fuel`, an `i32`) before running any of the block. A
 //! block of cost 0 subtracts nothing. The fuel consumed by a call is therefore the sum of the
@@ -25,39 +25,18 @@
 //! is the same on every target. The charge of the block that starts at a loop header is placed
 //! inside the loop (after the header label), so every iteration pays for it; every cycle of
 //! the control flow passes through a branch, which costs 1, so every iteration of every loop
-//! consumes fuel (a counted loop's iterations are paid before it, below).
+//! consumes fuel (a counted loop's iterations are paid before it).
 //!
-//! # Fuel checks: function entry and loop headers only
+//! # Fuel checks: function entry and loop headers
 //!
 //! The slice is *checked* only at the **check points**: the function's entry (the first
-//! block), the header of every loop that is not counted (the block right after `loop`) and
-//! the block that enters a counted loop (below), the same points as the epoch check. There,
+//! block), the header of every loop that is not bounded (the block right after `loop`) and
+//! the block that enters a bounded loop (below), the same points as the epoch check. There,
 //! after subtracting the block's cost (also when it is 0), the code calls `Libcall::OutOfFuel`
 //! (or `OutOfFuelPreserving`) with the block's cost when the slice is negative. Every other
 //! block only subtracts its cost (Thumb-2: one `sub`; Cranelift: an `isub` without a branch).
 //! Fewer branches is the point: most blocks are short (a compare and a `br_if`), and a branch
 //! per block was a large part of the overhead.
-//!
-//! # Counted loops
-//!
-//! A loop is *counted* when the compiler knows how often it runs and nothing can leave it
-//! early but a trap: its body is a single fuel block (no operator in it ends a block but its
-//! last, the back edge), it makes no call, its block type gives it no parameters, and its
-//! back edge is the step of a loop counter (`module::loops::loop_counter`: a local set to a
-//! constant right before the loop, stepped by a constant that reaches the end value after
-//! exactly `trips` iterations, written nowhere else), so that every entry runs exactly `trips`
-//! iterations. When `trips` times the body's cost is at most [`MAX_COUNTED_LOOP_COST`] (and the
-//! function's total stays within [`MAX_FUNCTION_COST`]), the loop is **prepaid**: the block
-//! that enters it (the one ending with `loop`) is charged its own cost plus `trips` times the
-//! body's and is a check point; the loop's header charges and checks nothing. The fuel a call
-//! consumes is the same as without prepaying whenever no trap stops it inside such a loop (a
-//! trap there counts the loop's iterations whole, as a trap in a block counts the block whole),
-//! and a check still never lets a loop iteration run that the budget has not paid for. Why:
-//! the inner loops of compute kernels (a CRC over a buffer, a dot product) are such loops, and
-//! a charge and a check per iteration cost them 10-20% of their instructions; prepaid, their
-//! iterations pay nothing, and the check moves out to the loop's entry. The epoch check moves
-//! with it: what runs between two epoch checks is still bounded, by one function's
-//! straight-line cost with each counted loop at most [`MAX_COUNTED_LOOP_COST`].
 //!
 //! Between two checks the slice can therefore go below zero by more than one block's cost.
 //! The overrun is a *debt*: the check that finds the slice negative pays the whole deficit
@@ -65,10 +44,40 @@
 //! it cannot, the call stops (`OutOfFuel`, or a yield of a resumable call) before running the
 //! block of the check point; the blocks that ran are consumed all the same, so the store
 //! shows no fuel left and the unpaid rest as its debt (`Store::fuel_debt`), which `add_fuel`
-//! pays first. A call thus never runs a loop iteration or enters a function its budget has
-//! not paid for, and stops at most one function's straight-line cost (below
-//! [`MAX_FUNCTION_COST`]) plus [`MAX_UNCHECKED_TAIL`] per frame it returns through past its
-//! budget before the next check.
+//! pays first. A call thus never enters a function or a loop, or runs an iteration of a loop
+//! that is not bounded, while its budget is spent, and stops at most one function's
+//! straight-line cost (below [`MAX_FUNCTION_COST`]) plus one bounded loop's run (at most
+//! [`MAX_COUNTED_LOOP_COST`]) plus [`MAX_UNCHECKED_TAIL`] per frame it returns through past
+//! its budget before the next check.
+//!
+//! # Bounded and counted loops
+//!
+//! A loop is *bounded* when the compiler knows how often each entry runs it at most and its
+//! iterations are short: its back edge is the step of a loop counter
+//! (`module::loops::loop_counter`: a local set to a constant before the loop, stepped by a
+//! constant that reaches the end value after exactly `trips` iterations, written nowhere else
+//! in the body, and no other branch back to the header), its body makes no call and holds no
+//! other loop, its block type gives it no parameters, and `trips` times the cost of all the
+//! blocks of its body is at most [`MAX_COUNTED_LOOP_COST`]. A branch out of the body may end it
+//! early. Its header is no check point; the block that enters it (the one ending with `loop`)
+//! is one instead. Its blocks pay their costs as any block does.
+//!
+//! A bounded loop is moreover *counted* when its body is a single fuel block (no operator in
+//! it ends a block but the back edge): then nothing but a trap leaves it early, every entry
+//! runs exactly `trips` iterations, and the loop is **prepaid** (unless that takes the
+//! function's total past [`MAX_FUNCTION_COST`]): the block that enters it is charged its own
+//! cost plus `trips` times the body's, and the header charges nothing. The fuel a call
+//! consumes is the same as without prepaying whenever no trap stops it inside such a loop (a
+//! trap there counts the loop's iterations whole, as a trap in a block counts the block
+//! whole), and its check still never lets an iteration run that the budget has not paid for.
+//!
+//! Why: the inner loops of compute kernels (a CRC over a buffer, a dot product, a filter's
+//! taps, a parser's pass over a fixed buffer) are such loops. A check per iteration cost them
+//! 2 (fuel) to 5 (epochs) instructions, 10-30% of their instructions; a charge per iteration
+//! of a single-block body 1 more. Checked at their entry instead, their iterations pay at most
+//! the charges of their blocks (nothing when prepaid), and what runs between two checks stays
+//! bounded: for the epoch, by one function's straight-line cost plus one bounded loop's run,
+//! at most 2^17 operators (about a millisecond at 100 MHz, a few instructions per operator).
 //!
 //! # Checks after calls with a long tail
 //!
@@ -90,36 +99,39 @@
 //! * The total cost of a function body (the sum of all its block costs) is at most
 //!   [`MAX_FUNCTION_COST`] `= 2^20 - 1` with counted loops prepaid; beyond it the compiler
 //!   returns a `CompileError` ([`fuel_blocks`]; a counted loop that would take the total past
-//!   it is not prepaid). So one frame subtracts less than 2^20 between two check points of
-//!   its own: it runs each block that costs anything at most once between them, since every
-//!   cycle passes the header of a loop, which is a check point unless the loop is counted,
-//!   and then its only block costs 0.
+//!   it is not prepaid). So one frame subtracts less than 2^20 + 2^17 between two check
+//!   points of its own: every cycle passes the header of a loop, which is a check point
+//!   unless the loop is bounded, so between them the frame runs each block outside bounded
+//!   loops at most once (less than 2^20 in all) and at most one run of a bounded loop (its
+//!   entering block is a check point), which costs at most [`MAX_COUNTED_LOOP_COST`] `=
+//!   2^17` (0 when prepaid).
 //! * Between two checks, code subtracts the blocks after the last check in the current frame
-//!   (less than 2^20) and, each time a frame returns, its caller's blocks after the call up to
+//!   (less than 2^20 + 2^17) and, each time a frame returns, its caller's blocks after the call up to
 //!   the caller's next check point or return: at most [`MAX_UNCHECKED_TAIL`] `= 256`, since a
 //!   longer tail starts with a check. Every frame returned through was on the stack at the
 //!   last check, and each frame that calls takes at least 8 bytes of it (the saved return
 //!   address, `sp` kept 8-aligned: Thumb-2; 16 bytes on AArch64 and x86_64) within the wasm
 //!   stack, which the runtime caps at `shared_types::vmoffsets::MAX_WASM_STACK` `= 64 MiB`
 //!   (`EngineConfig::max_wasm_stack` is clamped to it). So at most 2^23 frames return between
-//!   two checks, subtracting at most `2^23 * 256 + 2^20 < 2^31 + 2^20`, while the slice,
+//!   two checks, subtracting at most `2^23 * 256 + 2^20 + 2^17 < 2^31 + 2^21`, while the slice,
 //!   at most `2^30 - 1` at the last check (or the slow path's refill), reaches `i32::MIN`
 //!   only after `2^30 + 2^31` of them. The slice never wraps.
 //! * The runtime's slow path computes in `i64`/`i128` and saturates; a debt it records is at
 //!   most the magnitude of an `i32` plus a block's cost.
 //!
 //! Backends walk the operators once, reachable or not, and ask a [`FuelBlocks`] cursor for the
-//! cost of each block and whether it is a check point as they reach its start ([`FuelBlocks::next_block`] at the entry and
-//! after every operator that ends a block), whether or not they emit code for it.
+//! cost of each block and whether it is a check point as they reach its start
+//! ([`FuelBlocks::next_block`] at the entry and after every operator that ends a block),
+//! whether or not they emit code for it.
 //!
 //! # Epoch checks
 //!
 //! Code compiled with epochs checks the epoch at the check points (the entry, the headers of
-//! loops that are not counted, the blocks that enter counted loops), after that point's fuel
-//! charge and check (and, at entry, after the stack-limit check), so epoch-only images walk a
-//! [`FuelBlocks`] cursor too and ignore its costs: it
-//! compares the low word of the engine's epoch counter with the store's deadline word and
-//! calls `Libcall::EpochDeadline` when `(counter - deadline) as i32 >= 0`.
+//! loops that are not bounded, the blocks that enter bounded loops), after that point's fuel
+//! charge and check (and, at entry, after the stack-limit check); epoch-only images walk a
+//! [`FuelBlocks`] cursor too and ignore its costs. The check compares the low word of the
+//! engine's epoch counter with the store's deadline word and calls `Libcall::EpochDeadline`
+//! when `(counter - deadline) as i32 >= 0`.
 
 use wasmparser::{FunctionBody, Operator};
 
@@ -134,8 +146,9 @@ pub const MAX_FUNCTION_COST: u32 = (1 << 20) - 1;
 /// (see the module doc, "Checks after calls with a long tail").
 pub const MAX_UNCHECKED_TAIL: u32 = 256;
 
-/// The most fuel a counted loop may prepay (its trips times the cost of its body; see the
-/// module doc, "Counted loops"): what may run after its check point before the next one.
+/// The most fuel one entry of a bounded loop may cost (its trips times the cost of all its
+/// body's blocks; see the module doc, "Bounded and counted loops"): what may run after its
+/// check point before the next one.
 pub const MAX_COUNTED_LOOP_COST: u32 = 1 << 17;
 
 /// The fuel one operator costs.
@@ -174,7 +187,7 @@ pub struct FuelBlock {
     /// The fuel subtracted at the block's start.
     pub cost: u32,
     /// Whether the block's start is a check point: the function's entry, the header of a loop
-    /// that is not counted, and the block that enters a counted loop.
+    /// that is not bounded, and the block that enters a bounded loop.
     pub check: bool,
 }
 
@@ -241,29 +254,43 @@ pub fn fuel_blocks(
         }
     }
     for (j, enter) in loops {
-        let header = enter + 1;
-        let Some(trips) = counted_trips(ops, j) else {
+        let Some(bounded) = bounded_loop(ops, j) else {
             continue;
         };
-        let body = blocks[header].cost;
-        let prepaid = u64::from(trips) * u64::from(body);
-        let with = u64::from(total) - u64::from(body) + prepaid;
-        if prepaid > u64::from(MAX_COUNTED_LOOP_COST) || with > u64::from(MAX_FUNCTION_COST) {
+        // The blocks of one iteration: from the header to the one the back edge ends.
+        let body = enter + 1..enter + 1 + bounded.blocks;
+        let cost: u64 = blocks[body.clone()].iter().map(|b| u64::from(b.cost)).sum();
+        let most = u64::from(bounded.trips) * cost;
+        if most > u64::from(MAX_COUNTED_LOOP_COST) {
             continue;
         }
-        // Both fit in a u32: at most MAX_FUNCTION_COST.
-        total = with as u32;
-        blocks[enter].cost += prepaid as u32;
+        if bounded.blocks == 1 {
+            // Counted: prepaid, unless that takes the function past its limit.
+            let with = u64::from(total) - cost + most;
+            if with > u64::from(MAX_FUNCTION_COST) {
+                continue;
+            }
+            // Both fit in a u32: at most MAX_FUNCTION_COST.
+            total = with as u32;
+            blocks[enter].cost += most as u32;
+            blocks[body.start].cost = 0;
+        }
         blocks[enter].check = true;
-        blocks[header] = FuelBlock::default();
+        blocks[body.start].check = false;
     }
     Ok(blocks)
 }
 
-/// The trips of the loop at `ops[j]` when it is *counted* (see the module doc): its body is
-/// one fuel block ending with the back edge of a loop counter (`loops::loop_counter`), it calls
-/// nothing and takes no parameters.
-fn counted_trips(ops: &[(Operator<'_>, u64)], j: usize) -> Option<u32> {
+/// A bounded loop (see the module doc): how often each entry runs it at most, and how many
+/// fuel blocks one iteration has (1: the loop is counted).
+struct Bounded {
+    trips: u32,
+    blocks: usize,
+}
+
+/// The loop at `ops[j]` when it is *bounded* (see the module doc): it has a loop counter
+/// (`loops::loop_counter`), takes no parameters, and its body makes no call and holds no loop.
+fn bounded_loop(ops: &[(Operator<'_>, u64)], j: usize) -> Option<Bounded> {
     let Operator::Loop { blockty } = ops[j].0 else {
         return None;
     };
@@ -272,16 +299,22 @@ fn counted_trips(ops: &[(Operator<'_>, u64)], j: usize) -> Option<u32> {
         return None;
     }
     let counter = loop_counter(ops, j)?;
-    // `loop_counter` found the body's last operator to be the `br_if 0` of the counter.
-    let body = &ops[j + 1..counter.end - 1];
-    let straight = body.iter().all(|(op, _)| {
-        !ends_block(op)
-            && !matches!(
-                op,
-                Operator::Call { .. } | Operator::CallIndirect { .. } | Operator::Block { .. }
-            )
-    });
-    straight.then_some(counter.trips)
+    // The body up to and with the counter's `br_if 0` (`loop_counter` found it last).
+    let body = &ops[j + 1..counter.end];
+    let mut blocks = 0;
+    for (op, _) in body {
+        match op {
+            Operator::Call { .. } | Operator::CallIndirect { .. } | Operator::Loop { .. } => {
+                return None;
+            }
+            _ if ends_block(op) => blocks += 1,
+            _ => {}
+        }
+    }
+    Some(Bounded {
+        trips: counter.trips,
+        blocks,
+    })
 }
 
 /// A cursor over a function's fuel blocks, advanced by a backend as it translates.
@@ -457,29 +490,65 @@ mod tests {
     }
 
     #[test]
-    fn loops_that_may_run_otherwise_are_not_counted() {
-        let not_counted = |body: &str| {
+    fn loops_that_may_run_otherwise_are_not_bounded() {
+        let not_bounded = |body: &str| {
             let checks = checks_of(body);
             // The header of the loop (the entry block ends with it) is a check point.
             assert!(checks[1], "{body}: {checks:?}");
         };
-        // A call, a branch, an inner block, a second write of the counter in the body.
-        not_counted(&counted("", 0, 1, 10, "call 1"));
-        not_counted(&counted("", 0, 1, 10, "local.get 0 br_if 1"));
-        not_counted(&counted("", 0, 1, 10, "block end"));
-        not_counted(&counted("", 0, 1, 10, "i32.const 5 local.set 0"));
+        // A call, an inner loop, a second write of the counter in the body.
+        not_bounded(&counted("", 0, 1, 10, "call 1"));
+        not_bounded(&counted("", 0, 1, 10, "loop end"));
+        not_bounded(&counted("", 0, 1, 10, "i32.const 5 local.set 0"));
+        // A branch back to the header that skips the step.
+        not_bounded(&counted("", 0, 1, 10, "local.get 0 br_if 0"));
         // A step that does not reach the end exactly, or the end right at the start.
-        not_counted(&counted("", 0, 3, 10, ""));
-        not_counted(&counted("", 10, 1, 10, ""));
+        not_bounded(&counted("", 0, 3, 10, ""));
+        not_bounded(&counted("", 10, 1, 10, ""));
         // More than MAX_COUNTED_LOOP_COST: 2^14 + 1 trips of 8.
         let trips = (MAX_COUNTED_LOOP_COST / 8) as i32;
         assert!(!checks_of(&counted("", 0, 1, trips, "i32.const 1 drop"))[1]);
-        not_counted(&counted("", 0, 1, trips + 1, "i32.const 1 drop"));
-        // A counter not set right before the loop (an operator that is no `local.set` between).
-        not_counted(
-            "(local i32) i32.const 0 local.set 0 i32.const 0 drop loop local.get 0 i32.const 1 \
-             i32.add local.tee 0 i32.const 10 i32.ne br_if 0 end",
+        not_bounded(&counted("", 0, 1, trips + 1, "i32.const 1 drop"));
+        // A counter whose last write before the loop is not a constant, or is one before a
+        // branch target (the `end` of a block).
+        not_bounded(&counted("", 0, 1, 10, "").replacen(
+            "loop",
+            "i32.const 0 drop local.get 0 local.set 0 loop",
+            1,
+        ));
+        let body = counted("", 0, 1, 10, "").replacen("loop", "block end loop", 1);
+        assert_eq!(checks_of(&body)[..3], [true, false, true], "{body}");
+        // Operators that write other locals or no local between the constant and the loop
+        // are fine.
+        let body = counted("", 0, 1, 10, "").replacen("loop", "i32.const 0 drop nop loop", 1);
+        assert!(!checks_of(&body)[1], "{body}");
+    }
+
+    #[test]
+    fn a_bounded_loop_is_checked_where_it_is_entered_and_pays_per_block() {
+        // entry: block (0), end | entering: i32.const, local.set, loop (2) | header:
+        // local.get, br_if 1 (2) | i32.const, drop + 7 (8) | after `br_if 0`: end (0) |
+        // end (function) | after the body. The body's blocks keep their charges; the most one
+        // entry may cost is 10 trips of 10.
+        let body = counted(
+            "block end",
+            0,
+            1,
+            10,
+            "local.get 0 br_if 1 i32.const 1 drop",
         );
+        assert_eq!(costs_of(&body), vec![0, 2, 2, 8, 0, 0, 0]);
+        assert_eq!(
+            checks_of(&body),
+            vec![true, true, false, false, false, false, false]
+        );
+        // A bounded loop whose iterations may cost more than MAX_COUNTED_LOOP_COST in all is
+        // checked at its header.
+        let trips = (MAX_COUNTED_LOOP_COST / 10) as i32;
+        let body = counted("", 0, 1, trips, "local.get 0 br_if 1 i32.const 1 drop");
+        assert!(!checks_of(&body)[1]);
+        let body = counted("", 0, 1, trips + 1, "local.get 0 br_if 1 i32.const 1 drop");
+        assert!(checks_of(&body)[1]);
     }
 
     #[test]

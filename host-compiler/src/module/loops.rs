@@ -1,9 +1,11 @@
 //! Loops whose trip count the compiler knows, shared by the backends: the Thumb-2 backend
 //! uses a counter's range to drop bounds checks (`thumb/DESIGN.md` section 8, "Loop
-//! counters"), and the fuel model charges a counted loop once before it ([`super::fuel`],
-//! "Counted loops").
+//! counters"), and the fuel model checks a bounded loop where it is entered and charges a
+//! counted one there once ([`super::fuel`], "Bounded and counted loops").
 
 use wasmparser::Operator;
+
+use super::fuel::ends_block;
 
 /// A loop's counter: in the loop's body, until the wasm local `local` is written, its value is
 /// in `low ..= low + width` (mod 2^32), and the loop runs exactly `trips` iterations each time
@@ -24,9 +26,9 @@ pub struct Counter {
 
 /// The counter of the loop at `ops[j]`, if it has one: the loop's body ends with `local.get
 /// l; i32.const s; i32.add; local.tee l; [i32.const e; i32.ne;] br_if 0` (`e = 0` without the
-/// compare; `i32.sub` steps by `-s`), nothing else in the body writes `l` or branches to the loop, and right before the
-/// loop `l` was set to a constant `c0` (only `local.set`s of other locals to constants or
-/// local reads, `block`s and `nop`s between). Every iteration then runs with `l = c0 + j s`
+/// compare; `i32.sub` steps by `-s`), nothing else in the body writes `l` or branches to the
+/// loop, and the last write of `l` before the loop, in the same straight-line run of operators
+/// (none that ends a fuel block between), sets it to a constant `c0`. Every iteration then runs with `l = c0 + j s`
 /// for `j < n`, where `n s = e - c0` (mod 2^32) exactly; a loop that would wrap around (`s`
 /// does not divide `e - c0`, or `e = c0`) has no counter.
 pub fn loop_counter(ops: &[(Operator<'_>, u64)], j: usize) -> Option<Counter> {
@@ -103,23 +105,21 @@ pub fn loop_counter(ops: &[(Operator<'_>, u64)], j: usize) -> Option<Counter> {
             _ => {}
         }
     }
-    // The value on entry: a constant set right before the loop.
+    // The value on entry: the last write of the counter before the loop sets a constant, in
+    // the straight-line run of operators that ends with the loop (no operator that ends a fuel
+    // block between, so that no branch lands between the write and the loop).
     let mut i = j;
     let first = loop {
         i = i.checked_sub(1)?;
         match &ops[i].0 {
-            O::Block { .. } | O::Nop => {}
-            O::LocalSet { local_index } => {
-                let value = i.checked_sub(1).map(|v| &ops[v].0);
-                match value {
-                    Some(O::I32Const { value }) if *local_index == local => break *value as u32,
-                    Some(O::I32Const { .. } | O::LocalGet { .. }) if *local_index != local => {
-                        i -= 1;
-                    }
+            O::LocalSet { local_index } | O::LocalTee { local_index } if *local_index == local => {
+                match i.checked_sub(1).map(|v| &ops[v].0) {
+                    Some(O::I32Const { value }) => break *value as u32,
                     _ => return None,
                 }
             }
-            _ => return None,
+            op if ends_block(op) => return None,
+            _ => {}
         }
     };
     // n steps of `step` from `first` reach `last` exactly.

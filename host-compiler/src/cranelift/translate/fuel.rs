@@ -122,8 +122,8 @@ impl FuncTranslator<'_, '_> {
     /// Called at the function entry and after every operator that ends a fuel block: takes
     /// the next block from the cursor (always, so the cursor stays in step with the
     /// operators) and, with fuel, charges its cost when the position is reachable. At a check
-    /// point (the entry, the header of a loop that is not counted, the block that enters a
-    /// counted loop) the slice is then checked, also after a block of cost 0, and then the
+    /// point (the entry, the header of a loop that is not bounded, the block that enters a
+    /// bounded loop) the slice is then checked, also after a block of cost 0, and then the
     /// epoch.
     pub(crate) fn start_fuel_block(&mut self) -> Result<(), CompileError> {
         let Some(blocks) = self.fuel_blocks.as_mut() else {

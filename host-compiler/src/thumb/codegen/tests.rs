@@ -3864,12 +3864,15 @@ fn pinned_registers_are_written_back_and_reloaded_around_calls() {
     // and 5 after the inner loop (not a check point): 28n + 1 in all, exact only when the
     // caller writes its fuel register back before every call and reloads it after (also
     // around the slow paths' refills, with 16-fuel slices).
+    // (The inner loop starts from a global, not a constant, so that it is not counted and
+    // keeps its charge and checks: `module::fuel`.)
     let wat = r#"(module
+        (global $three i32 (i32.const 3))
         (func $inc (param i32) (result i32) local.get 0 i32.const 1 i32.add)
         (func (param $n i32) (result i32) (local $s i32) (local $i i32)
           loop $outer
             local.get $s call $inc local.set $s
-            i32.const 3 local.set $i
+            global.get $three local.set $i
             loop $inner
               local.get $i i32.const 1 i32.sub local.tee $i
               br_if $inner
