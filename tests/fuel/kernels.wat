@@ -216,6 +216,22 @@
       (br_if $rounds (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
     (i32.add (i32.shl (local.get $digits) (i32.const 16)) (local.get $letters)))
 
+  ;; Sums the first n words of memory behind a Rust-style index check: a `br_if` to a block
+  ;; whose end is followed by `unreachable` (a cold branch: module::fuel). n > 1024 traps.
+  (func (export "checked") (param $n i32) (result i32)
+    (local $i i32) (local $sum i32)
+    (block $panic
+      (block $done
+        (loop $l
+          (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+          (br_if $panic (i32.ge_u (local.get $i) (i32.const 1024)))
+          (local.set $sum (i32.add (local.get $sum)
+                                   (i32.load (i32.shl (local.get $i) (i32.const 2)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l)))
+      (return (local.get $sum)))
+    (unreachable))
+
   ;; Floating point: n steps of a logistic map in f64 and a dot product in f32.
   (func (export "float") (param $n i32) (result i64)
     (local $x f64) (local $s f32)

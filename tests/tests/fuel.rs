@@ -971,6 +971,8 @@ const KERNEL_CALLS: &[(&str, i32)] = &[
     ("float", 100),
     ("hash", 3),
     ("classify", 3),
+    ("checked", 1000),
+    ("checked", 2000),
 ];
 
 /// The golden file, relative to the `tests` crate.

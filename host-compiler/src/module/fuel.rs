@@ -17,7 +17,8 @@
 //! operator. Calls do not end a block: the callee pays for its own code.
 //!
 //! The cost of a fuel block is the sum of the costs of its operators ([`fuel_blocks`]; a
-//! counted loop moves its body's cost, times its trips, to the block that enters it, below). Code
+//! counted loop moves its body's cost, times its trips, to the block that enters it, and a
+//! cold branch its fall-through's cost to its own block, below). Code
 //! compiled with fuel **pays for a block at its start**: it subtracts the cost from the
 //! store's fuel slice (`VMStoreContext::fuel`, an `i32`) before running any of the block. A
 //! block of cost 0 subtracts nothing. The fuel consumed by a call is therefore the sum of the
@@ -78,6 +79,17 @@
 //! the charges of their blocks (nothing when prepaid), and what runs between two checks stays
 //! bounded: for the epoch, by one function's straight-line cost plus one bounded loop's run,
 //! at most 2^17 operators (about a millisecond at 100 MHz, a few instructions per operator).
+//!
+//! # Cold branches
+//!
+//! A `br_if` whose target is a `block` or `if` after whose `end` (and any `end`s right after
+//! it) the next fuel block ends with `unreachable` leads only to a trap: the index checks that
+//! rustc and clang emit before every slice access branch to a panic path of that shape
+//! (`call $panic; unreachable`). Its fall-through block pays with the block of the `br_if`:
+//! its cost moves there (unless it is a check point), so a chain of such checks pays once, at
+//! its first block. The fuel a call consumes is unchanged unless it takes the branch to the
+//! trap; then the fall-through block counts as consumed, as a trap inside a block counts the
+//! block whole.
 //!
 //! # Checks after calls with a long tail
 //!
@@ -227,6 +239,12 @@ pub fn fuel_blocks(
     let mut total: u32 = 0;
     // Every `loop`: its index in `ops` and the block that ends with it.
     let mut loops = Vec::new();
+    // The open constructs (`block`, `if`, `loop`: its index in `ends`, whether a loop), the
+    // index of each construct's `end` once seen, and every `br_if` to a `block` or `if`: the
+    // block it ends and the construct it leaves.
+    let mut open: Vec<(usize, bool)> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    let mut exits: Vec<(usize, usize)> = Vec::new();
     for (i, (op, offset)) in ops.iter().enumerate() {
         let cost = operator_cost(op);
         total += cost;
@@ -242,6 +260,27 @@ pub fn fuel_blocks(
         }
         let last = blocks.len() - 1;
         blocks[last].cost += cost;
+        match op {
+            Operator::Block { .. } | Operator::If { .. } | Operator::Loop { .. } => {
+                open.push((ends.len(), matches!(op, Operator::Loop { .. })));
+                ends.push(usize::MAX);
+            }
+            Operator::End => {
+                if let Some((construct, _)) = open.pop() {
+                    ends[construct] = i;
+                }
+            }
+            Operator::BrIf { relative_depth } => {
+                let target = open
+                    .len()
+                    .checked_sub(1 + *relative_depth as usize)
+                    .map(|at| open[at]);
+                if let Some((construct, false)) = target {
+                    exits.push((last, construct));
+                }
+            }
+            _ => {}
+        }
         if ends_block(op) {
             let header = matches!(op, Operator::Loop { .. });
             if header {
@@ -278,7 +317,32 @@ pub fn fuel_blocks(
         blocks[enter].check = true;
         blocks[body.start].check = false;
     }
+    // Cold branches, last first so that a chain of them pays in its first block; whether a
+    // construct's continuation traps is worked out once per construct.
+    let mut cold: Vec<Option<bool>> = vec![None; ends.len()];
+    for &(block, construct) in exits.iter().rev() {
+        let next = block + 1;
+        let traps = *cold[construct].get_or_insert_with(|| {
+            ends[construct] != usize::MAX && traps_after(ops, ends[construct])
+        });
+        if traps && !blocks[next].check {
+            blocks[block].cost += blocks[next].cost;
+            blocks[next].cost = 0;
+        }
+    }
     Ok(blocks)
+}
+
+/// Whether control that leaves the construct ending at `ops[end]` certainly traps (see the
+/// module doc, "Cold branches"): after that `end` and any `end`s right after it, the fuel
+/// block that starts ends with `unreachable` (possibly after calls, such as a panic handler's).
+fn traps_after(ops: &[(Operator<'_>, u64)], end: usize) -> bool {
+    ops.iter()
+        .skip(end + 1)
+        .map(|(op, _)| op)
+        .skip_while(|op| matches!(op, Operator::End))
+        .find(|op| ends_block(op))
+        .is_some_and(|op| matches!(op, Operator::Unreachable))
 }
 
 /// A bounded loop (see the module doc): how often each entry runs it at most, and how many
@@ -549,6 +613,24 @@ mod tests {
         assert!(!checks_of(&body)[1]);
         let body = counted("", 0, 1, trips + 1, "local.get 0 br_if 1 i32.const 1 drop");
         assert!(checks_of(&body)[1]);
+    }
+
+    #[test]
+    fn the_fall_through_of_a_branch_to_a_trap_pays_with_the_branch() {
+        // entry: block, local.get, br_if (2) + the fall-through's i32.const, drop, return (2) |
+        // 0 | end (0) | the trap: call, unreachable (2) | end (0) | after the body
+        let body = "(param i32) block local.get 0 br_if 0 i32.const 1 drop return end call 1 \
+                    unreachable";
+        assert_eq!(costs_of(body), vec![4, 0, 0, 2, 0, 0]);
+        // A chain pays in its first block; `end`s between the target and the trap are fine.
+        let body = "(param i32) block block local.get 0 br_if 1 local.get 0 br_if 1 i32.const 1 \
+                    drop return end end unreachable";
+        assert_eq!(costs_of(body), vec![6, 0, 0, 0, 0, 1, 0, 0]);
+        // Not cold: the target goes on without trapping, or is a loop.
+        let body = "(param i32) block local.get 0 br_if 0 i32.const 1 drop return end call 1";
+        assert_eq!(costs_of(body), vec![2, 2, 0, 1, 0]);
+        let body = "(param i32) loop local.get 0 br_if 0 i32.const 1 drop return end unreachable";
+        assert_eq!(costs_of(body), vec![0, 2, 2, 0, 1, 0, 0]);
     }
 
     #[test]
