@@ -17,7 +17,8 @@
 //! operator. Calls do not end a block: the callee pays for its own code.
 //!
 //! The cost of a fuel block is the sum of the costs of its operators ([`fuel_blocks`]; a
-//! counted loop moves its body's cost, times its trips, to the block that enters it, and a
+//! counted loop moves its body's cost, times its trips, to the block that enters it, a loop
+//! left only by its back edge the costs of its body's top-level blocks to its header, and a
 //! cold branch its fall-through's cost to its own block, below). Code
 //! compiled with fuel **pays for a block at its start**: it subtracts the cost from the
 //! store's fuel slice (`VMStoreContext::fuel`, an `i32`) before running any of the block. A
@@ -79,6 +80,17 @@
 //! the charges of their blocks (nothing when prepaid), and what runs between two checks stays
 //! bounded: for the epoch, by one function's straight-line cost plus one bounded loop's run,
 //! at most 2^17 operators (about a millisecond at 100 MHz, a few instructions per operator).
+//!
+//! # Loops left only by their back edge
+//!
+//! When the body of a loop ends with its back edge (`br 0` or `br_if 0`) and no other branch
+//! in it targets the loop or a label outside it, and it does not return, every iteration that
+//! starts at the header runs every block that starts at the body's own level (after the `end`
+//! of a construct inside it) exactly once, up to the back edge, unless it traps. The header
+//! pays for those blocks (except check points, which pay for themselves), so an iteration of
+//! a loop over a state machine pays once for its common tail. The fuel a call consumes is
+//! unchanged unless a trap stops an iteration before such a block, which then counts as
+//! consumed.
 //!
 //! # Cold branches
 //!
@@ -292,7 +304,7 @@ pub fn fuel_blocks(
             });
         }
     }
-    for (j, enter) in loops {
+    for &(j, enter) in &loops {
         let Some(bounded) = bounded_loop(ops, j) else {
             continue;
         };
@@ -316,6 +328,17 @@ pub fn fuel_blocks(
         }
         blocks[enter].check = true;
         blocks[body.start].check = false;
+    }
+    // Loops that only their back edge leaves: the header pays for the blocks every iteration
+    // runs.
+    for &(j, enter) in &loops {
+        let header = enter + 1;
+        for block in iteration_blocks(ops, j, header) {
+            if !blocks[block].check {
+                blocks[header].cost += blocks[block].cost;
+                blocks[block].cost = 0;
+            }
+        }
     }
     // Cold branches, last first so that a chain of them pays in its first block; whether a
     // construct's continuation traps is worked out once per construct.
@@ -343,6 +366,53 @@ fn traps_after(ops: &[(Operator<'_>, u64)], end: usize) -> bool {
         .skip_while(|op| matches!(op, Operator::End))
         .find(|op| ends_block(op))
         .is_some_and(|op| matches!(op, Operator::Unreachable))
+}
+
+/// The blocks after the header (block `header`) that every iteration of the loop at
+/// `ops[j]` runs, when only its back edge leaves it (see the module doc, "Loops left only by
+/// their back edge"): its body ends with `br 0` or `br_if 0`, and no other branch in it
+/// targets the loop or a label outside it, nor returns. They are the blocks that start at the
+/// body's own level, after the `end` of a construct inside it; none without such a loop.
+fn iteration_blocks(ops: &[(Operator<'_>, u64)], j: usize, header: usize) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut block = header;
+    let mut depth = 0u32;
+    for (i, (op, _)) in ops.iter().enumerate().skip(j + 1) {
+        // A branch to `r` levels out: inside the body while `r < depth`.
+        let inside = |r: u32| r < depth;
+        match op {
+            Operator::Block { .. } | Operator::If { .. } | Operator::Loop { .. } => depth += 1,
+            Operator::End if depth == 0 => return Vec::new(),
+            Operator::End => depth -= 1,
+            Operator::Br { relative_depth } | Operator::BrIf { relative_depth }
+                if !inside(*relative_depth) =>
+            {
+                // The back edge, last in the body.
+                let last = matches!(ops.get(i + 1), Some((Operator::End, _)));
+                return if *relative_depth == 0 && depth == 0 && last {
+                    starts
+                } else {
+                    Vec::new()
+                };
+            }
+            Operator::BrTable { targets } => {
+                let all_inside =
+                    targets.targets().all(|t| t.is_ok_and(inside)) && inside(targets.default());
+                if !all_inside {
+                    return Vec::new();
+                }
+            }
+            Operator::Return => return Vec::new(),
+            _ => {}
+        }
+        if ends_block(op) {
+            block += 1;
+            if depth == 0 && matches!(op, Operator::End) {
+                starts.push(block);
+            }
+        }
+    }
+    Vec::new()
 }
 
 /// A bounded loop (see the module doc): how often each entry runs it at most, and how many
@@ -613,6 +683,26 @@ mod tests {
         assert!(!checks_of(&body)[1]);
         let body = counted("", 0, 1, trips + 1, "local.get 0 br_if 1 i32.const 1 drop");
         assert!(checks_of(&body)[1]);
+    }
+
+    #[test]
+    fn the_header_of_a_loop_left_only_by_its_back_edge_pays_for_every_iteration_s_blocks() {
+        // entry: loop (0) | header: block, local.get, br_if 0 (2) + the block after the inner
+        // `end` (3) | i32.const, drop, end (1) | i32.const, drop, local.get, br_if 0: paid by
+        // the header | end (loop) | end (function) | after the body
+        let body = |inner: &str| {
+            format!(
+                "(param i32) loop block local.get 0 br_if {inner} i32.const 1 drop end \
+                 i32.const 2 drop local.get 0 br_if 0 end"
+            )
+        };
+        assert_eq!(costs_of(&body("0")), vec![0, 5, 1, 0, 0, 0, 0]);
+        assert_eq!(checks_of(&body("0"))[..3], [true, true, false]);
+        // A branch to the loop or out of it: every block pays for itself.
+        assert_eq!(costs_of(&body("1")), vec![0, 2, 1, 3, 0, 0, 0]);
+        assert_eq!(costs_of(&body("2")), vec![0, 2, 1, 3, 0, 0, 0]);
+        let returns = body("0").replacen("i32.const 1 drop", "return", 1);
+        assert_eq!(costs_of(&returns), vec![0, 2, 1, 0, 3, 0, 0, 0]);
     }
 
     #[test]
