@@ -607,7 +607,11 @@ const LIMITS: &str = r#"
     (loop $l
       (i32.store (local.get $addr) (i32.add (i32.load (local.get $addr)) (i32.const 1)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n)))
+      ;; Costs nothing, but the back edge is no longer last in the body, so the header does not
+      ;; pay for the blocks after it (module::fuel, "Loops left only by their back edge"): they
+      ;; stay unchecked charges that can run into debt.
+      (nop))
     (local.get $i))
   ;; The runaway task: a tight loop with no call, stopped only by a limit.
   (func (export "forever")
@@ -629,7 +633,11 @@ const LIMITS: &str = r#"
     (if (local.get $n) (then (nop)))
     (if (local.get $n) (then (nop)))
     (if (local.get $n) (then (nop)))
-      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n)))
+      ;; Costs nothing, but the back edge is no longer last in the body, so the header does not
+      ;; pay for the blocks after it (module::fuel, "Loops left only by their back edge"): they
+      ;; stay unchecked charges that can run into debt.
+      (nop))
     (local.get $i))
 )
 "#;
